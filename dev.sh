@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The project's set-up and entry points. Needs only Python 3.11 and pip.
+#   bash dev.sh demo       set up .venv, run the main demo
+#   bash dev.sh test       set up .venv with test tools, run the whole default test suite
+#   bash dev.sh reproduce  long reproductions (pytest -m slow)
+#   bash dev.sh bench      benchmarks (prints JSON lines and a table)
+set -euo pipefail
+cd "$(dirname "$0")"
+PYTHON="${PYTHON:-python3.11}"
+command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
+VENV=.venv
+
+setup() {
+  if [ ! -x "$VENV/bin/python" ]; then
+    "$PYTHON" -m venv "$VENV"
+  fi
+  "$VENV/bin/python" -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
+  # torch first, pinned: the 2.13.0 CPU wheel is the one available offline here;
+  # the package's own extra only asks for torch>=2.13, which this satisfies.
+  "$VENV/bin/python" -m pip install --quiet "torch==2.13.0"
+  "$VENV/bin/python" -m pip install --quiet -e ".[torch,test]"
+}
+
+task="${1:-}"
+case "$task" in
+  demo)
+    setup
+    "$VENV/bin/python" -m gradlogpi.demo
+    ;;
+  test)
+    setup
+    export PYTHONHASHSEED=0 MPLBACKEND=Agg
+    "$VENV/bin/python" -m pytest -n 2 -q "${@:2}"
+    ;;
+  reproduce)
+    setup
+    export PYTHONHASHSEED=0 MPLBACKEND=Agg
+    "$VENV/bin/python" -m pytest -q -m slow "${@:2}"
+    ;;
+  bench)
+    setup
+    "$VENV/bin/python" -m benchmarks.run "${@:2}"
+    ;;
+  *)
+    echo "usage: bash dev.sh {demo|test|reproduce|bench}" >&2
+    exit 2
+    ;;
+esac

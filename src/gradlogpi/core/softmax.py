@@ -1,0 +1,111 @@
+"""Numerically stable softmax, log-softmax, entropy and the log-softmax gradient.
+
+All functions work on the last axis (the A actions) and accept any leading batch axes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gradlogpi.core._checks import as_float_array, check_actions, check_min_ndim
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """Log-probabilities log π(a) = h_a − log Σ_b exp(h_b) of a softmax.
+
+    Computed with the log-sum-exp shift by max_b h_b, so it stays finite for logits of any
+    finite magnitude (an action whose probability underflows to 0 gets a finite, very
+    negative log-probability instead of −inf).
+
+    Args:
+      logits: action preferences h, shape [..., A], A >= 1.
+
+    Returns:
+      float64 array, shape [..., A].
+
+    Raises:
+      ShapeError: if logits is a scalar.
+
+    Examples:
+      >>> log_softmax(np.array([0.0, 0.0])).round(4)
+      array([-0.6931, -0.6931])
+    """
+    logits = as_float_array("logits", logits)
+    check_min_ndim("logits", logits, 1, "[..., A]")
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Probabilities π(a) = exp(h_a) / Σ_b exp(h_b) (Sutton & Barto 2018, eq. 13.2).
+
+    Args:
+      logits: action preferences h, shape [..., A].
+
+    Returns:
+      float64 array, shape [..., A]; each row sums to 1.
+
+    Examples:
+      The seed question's network outputs:
+
+      >>> softmax(np.array([14.0, 15.0, 11.0, 17.0])).round(3)
+      array([0.042, 0.114, 0.002, 0.842])
+    """
+    logits = as_float_array("logits", logits)
+    check_min_ndim("logits", logits, 1, "[..., A]")
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+def softmax_entropy(logits: np.ndarray) -> np.ndarray:
+    """Entropy H(π) = −Σ_a π(a) log π(a) of a softmax, in nats.
+
+    Uses log π from `log_softmax`, which is finite even where π(a) underflows to 0, so
+    0 · log 0 is taken as 0 (the xlogy convention) without evaluating log(0).
+
+    Args:
+      logits: action preferences, shape [..., A].
+
+    Returns:
+      float64 array, shape [...].
+
+    Examples:
+      >>> float(softmax_entropy(np.zeros(4))) == float(np.log(4))
+      True
+    """
+    log_probabilities = log_softmax(logits)
+    return -(np.exp(log_probabilities) * log_probabilities).sum(axis=-1)
+
+
+def log_softmax_gradient(logits: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """Gradient of log π(a) with respect to the logits: onehot(a) − π.
+
+    Component i is 1 − π(i) if i = a and −π(i) otherwise (seed 001: "1 − softmax if
+    i = j, −softmax otherwise"). Every softmax score is this vector pushed through the
+    derivative of the logits with respect to the parameters.
+
+    Args:
+      logits: action preferences, shape [..., A].
+      a: chosen actions, int, shape [...], values in [0, A).
+
+    Returns:
+      float64 array, shape [..., A].
+
+    Raises:
+      ShapeError: if a.shape != logits.shape[:-1].
+      ValueError: if an action is outside [0, A).
+
+    Examples:
+      >>> log_softmax_gradient(np.log([0.7, 0.3]), 0).round(12)
+      array([ 0.3, -0.3])
+    """
+    logits = as_float_array("logits", logits)
+    check_min_ndim("logits", logits, 1, "[..., A]")
+    a = check_actions("a", a, logits.shape[:-1], logits.shape[-1], "logits")
+    return one_hot(a, logits.shape[-1]) - softmax(logits)
+
+
+def one_hot(a: np.ndarray, n_actions: int) -> np.ndarray:
+    """One-hot encoding of integer actions, float64, shape [..., n_actions]."""
+    a = np.asarray(a)
+    return (a[..., None] == np.arange(n_actions)).astype(np.float64)

@@ -1,0 +1,74 @@
+"""The README's demo: the seed questions' worked examples, computed by the library."""
+
+from __future__ import annotations
+
+import numpy as np
+from rich.console import Console
+
+from gradlogpi.check import compare_scores, likelihood_ratio_score
+from gradlogpi.core import (
+    action_block_features,
+    expected_features,
+    linear_softmax_score,
+    log_softmax_gradient,
+    matrix_softmax_score,
+    softmax,
+)
+from gradlogpi.features import TableFeatures
+from gradlogpi.policies import LinearSoftmaxPolicy
+
+
+def seed_examples(console: Console) -> None:
+    """Print seed 000's and seed 001's worked numbers."""
+    np.set_printoptions(precision=3, suppress=True)
+    console.rule("Seed 000: softmax of the network outputs")
+    outputs = np.array([14.0, 15.0, 11.0, 17.0])
+    console.print(f"softmax{outputs} = {softmax(outputs).round(3)}")
+
+    console.rule("Seed 000 answer: φ(s,a) stacked as [x(s), a], s = (1, 1)")
+    phi = np.array([[1.0, 1.0, 0.0], [1.0, 1.0, 1.0]])
+    theta = np.array([0.0, 0.0, np.log(0.3 / 0.7)])  # the θ that gives π = (0.7, 0.3)
+    probabilities = softmax(phi @ theta)
+    console.print(f"φ(s,a0) = {phi[0]}, φ(s,a1) = {phi[1]}, π(·|s) = {probabilities}")
+    console.print(f"E_π[φ(s,·)] = {expected_features(theta, phi)}")
+    for a in (0, 1):
+        score = linear_softmax_score(theta, phi, a).round(12) + 0.0
+        console.print(f"score for a{a}: φ(s,a{a}) − E_π[φ(s,·)] = {score}")
+
+    console.rule("Seed 000 comment: likelihood ratio ∇π/π (π differentiated numerically)")
+    policy = LinearSoftmaxPolicy(TableFeatures(phi), theta0=theta)
+    console.print(f"∇π(a0|s)/π(a0|s) = {likelihood_ratio_score(policy, 0, 0).round(9) + 0.0}")
+
+    console.rule("Seed 000: the matrix form W x(s) + b and its bridge φ = onehot(a) ⊗ [x, 1]")
+    x = np.array([1.0, 0.0, 0.0, 1.0])
+    weights = np.array([[7.0, 0, 0, 7], [7, 0, 0, 8], [5, 0, 0, 6], [8, 0, 0, 9]])
+    bias = np.zeros(4)
+    grad_weights, grad_bias = matrix_softmax_score(weights, bias, x, 3)
+    console.print(f"logits W x + b = {weights @ x + bias}, π = {softmax(weights @ x + bias)}")
+    console.print(f"∇_b log π(a=3|s) = onehot(3) − π = {grad_bias}")
+    console.print(f"∇_W log π(a=3|s) = (onehot(3) − π) x(s)ᵀ =\n{grad_weights + 0.0}")
+    bridged = action_block_features(x, 4)
+    flat = np.concatenate([weights, bias[:, None]], axis=1).ravel()
+    matrix_flat = np.concatenate([grad_weights, grad_bias[:, None]], axis=1).ravel()
+    same = np.allclose(linear_softmax_score(flat, bridged, 3), matrix_flat, rtol=0, atol=1e-15)
+    console.print(f"linear score with φ = onehot(a) ⊗ [x, 1] equals the matrix score: {same}")
+
+    console.rule("Seed 001: ∇ log softmax wrt the logits is onehot(a) − π")
+    console.print(
+        f"logits log(0.7, 0.3), a = 0: {log_softmax_gradient(np.log([0.7, 0.3]), 0).round(12)}"
+    )
+    rng = np.random.default_rng(1)
+    random_policy = LinearSoftmaxPolicy(TableFeatures(rng.normal(size=(3, 5))), rng.normal(size=5))
+    check = compare_scores(random_policy, 0, 2)
+    console.print(
+        f"φ(s,a) − E_π[φ(s,·)] vs central finite differences, random θ and φ: "
+        f"max abs error {check.max_abs_error:.1e}, max rel error {check.max_rel_error:.1e}"
+    )
+
+
+def main() -> None:
+    seed_examples(Console(markup=False, highlight=False))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,28 @@
+"""Exceptions raised by gradlogpi.
+
+Every error names the argument, what was expected and what was received.
+"""
+
+
+class GradlogpiError(Exception):
+    """Base class of every error gradlogpi raises on purpose."""
+
+
+class ShapeError(GradlogpiError, ValueError):
+    """An array argument has the wrong shape or size."""
+
+
+class MissingExtraError(GradlogpiError, ImportError):
+    """An optional dependency is needed; the message names the extra to install."""
+
+
+class NonFiniteError(GradlogpiError, FloatingPointError):
+    """A reward, observation or parameter became NaN or infinite."""
+
+
+class ConfigError(GradlogpiError, ValueError):
+    """A configuration file or value is invalid; the message names file, key and value."""
+
+
+class CheckpointError(GradlogpiError, OSError):
+    """A checkpoint file is missing, truncated, garbled or unsafe."""

@@ -1,0 +1,12 @@
+"""Policies: thin objects holding θ, each method a call into `gradlogpi.core`."""
+
+from gradlogpi.policies.linear_softmax import LinearSoftmaxPolicy
+from gradlogpi.policies.matrix_softmax import MatrixSoftmaxPolicy
+from gradlogpi.policies.softmax_base import SoftmaxPolicy, sample_from_probabilities
+
+__all__ = [
+    "LinearSoftmaxPolicy",
+    "MatrixSoftmaxPolicy",
+    "SoftmaxPolicy",
+    "sample_from_probabilities",
+]

@@ -1,0 +1,60 @@
+"""Softmax policy over linear action preferences h(s,a,θ) = θᵀφ(s,a)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from gradlogpi.core.scores import linear_preferences, linear_softmax_score
+from gradlogpi.features.base import StateActionFeatures
+from gradlogpi.policies.softmax_base import SoftmaxPolicy, checked_theta, gather_sum
+
+
+class LinearSoftmaxPolicy(SoftmaxPolicy):
+    """π(a|s) ∝ exp(θᵀφ(s,a)) (Sutton & Barto 2018, eqs. 13.2-13.3).
+
+    Score: ∇θ log π(a|s) = φ(s,a) − Σ_b π(b|s) φ(s,b) (eq. 13.9). With sparse features
+    (tile coding), preferences and `ascend` touch only the active entries: O(m · A) a step.
+
+    Args:
+      features: a state-action feature builder, φ(s,·) of shape [..., A, d].
+      theta0: initial θ, shape [d] (or [R, d] for R runs at once); zeros if omitted.
+
+    Examples:
+      >>> from gradlogpi.features import TableFeatures
+      >>> features = TableFeatures(np.array([[1.0, 1.0, 0.0], [1.0, 1.0, 1.0]]))
+      >>> policy = LinearSoftmaxPolicy(features, theta0=np.array([0.0, 0.0, np.log(3 / 7)]))
+      >>> policy.probabilities(0).round(12)
+      array([0.7, 0.3])
+    """
+
+    def __init__(self, features: StateActionFeatures, theta0: Any = None):
+        self.features = features
+        self.n_actions = features.n_actions
+        self.n_parameters = features.n_features
+        self.theta = (
+            np.zeros(self.n_parameters)
+            if theta0 is None
+            else checked_theta(theta0, self.n_parameters)
+        )
+
+    def logits(self, obs: Any) -> np.ndarray:
+        indices = self.active_indices(obs)
+        if indices is not None:
+            return gather_sum(self.theta, indices)
+        return linear_preferences(self.theta, self.features(obs))
+
+    def score(self, obs: Any, a: Any) -> np.ndarray:
+        return linear_softmax_score(self.theta, self.features(obs), a)
+
+    def active_indices(self, obs: Any) -> np.ndarray | None:
+        return self.features.active(obs) if self.features.sparse else None
+
+    def parameter_blocks(self) -> dict[str, np.ndarray]:
+        return {"theta": np.arange(self.n_parameters)}
+
+    def expected_features(self, obs: Any) -> np.ndarray:
+        """E_π[φ(s,·)] = Σ_b π(b|s) φ(s,b), shape [..., d]."""
+        probabilities = self.probabilities(obs)
+        return (probabilities[..., None, :] @ self.features(obs))[..., 0, :]

@@ -1,0 +1,102 @@
+"""Softmax policy in the "state features × weight matrix" form: softmax(W x(s) + b)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from gradlogpi.core._checks import as_float_array, check_positive_int
+from gradlogpi.core.scores import matrix_logits, matrix_to_theta
+from gradlogpi.features.base import ActionBlock, StateFeatures
+from gradlogpi.policies.softmax_base import SoftmaxPolicy, checked_theta, gather_sum
+
+
+class MatrixSoftmaxPolicy(SoftmaxPolicy):
+    """π(·|s) = softmax(W x(s) + b), W of shape [A, k], b of shape [A].
+
+    Score: ∇_W log π(a|s) = (onehot(a) − π) x(s)ᵀ, ∇_b log π(a|s) = onehot(a) − π.
+    The flat parameter vector is [W | b] row by row, which is exactly θ of the equivalent
+    `LinearSoftmaxPolicy` over `ActionBlock(state_features, A)`: both give the same
+    probabilities and the same flat scores.
+
+    Args:
+      state_features: an x(s) builder with k features (sparse builders stay sparse).
+      n_actions: A >= 1.
+      weights0: initial W, shape [A, k] (or [R, A, k]); zeros if omitted.
+      bias0: initial b, shape [A] (or [R, A]); zeros if omitted.
+    """
+
+    def __init__(
+        self,
+        state_features: StateFeatures,
+        n_actions: int,
+        weights0: Any = None,
+        bias0: Any = None,
+    ):
+        self.state_features = state_features
+        self.n_actions = check_positive_int("n_actions", n_actions)
+        self.n_state_features = state_features.n_features
+        self.bridge = ActionBlock(state_features, self.n_actions)
+        self.n_parameters = self.bridge.n_features
+        if weights0 is None and bias0 is None:
+            self.theta = np.zeros(self.n_parameters)
+        else:
+            k = self.n_state_features
+            weights = (
+                np.zeros((self.n_actions, k))
+                if weights0 is None
+                else as_float_array("weights0", weights0)
+            )
+            bias = np.zeros(weights.shape[:-1]) if bias0 is None else as_float_array("bias0", bias0)
+            if weights.shape[-2:] != (self.n_actions, k):
+                raise ValueError(
+                    f"`weights0` must have shape [A, k] = [{self.n_actions}, {k}]; "
+                    f"got {weights.shape}"
+                )
+            self.theta = checked_theta(matrix_to_theta(weights, bias), self.n_parameters)
+
+    @property
+    def weights(self) -> np.ndarray:
+        """W, shape [A, k] (or [R, A, k]); a view into θ."""
+        return self._stacked()[..., :-1]
+
+    @property
+    def bias(self) -> np.ndarray:
+        """b, shape [A] (or [R, A]); a view into θ."""
+        return self._stacked()[..., -1]
+
+    def _stacked(self) -> np.ndarray:
+        return self.theta.reshape(*self.theta.shape[:-1], self.n_actions, self.n_state_features + 1)
+
+    def logits(self, obs: Any) -> np.ndarray:
+        indices = self.active_indices(obs)
+        if indices is not None:
+            return gather_sum(self.theta, indices)
+        weights, bias = self.weights, self.bias
+        if self.theta.ndim == 2:
+            # one (W, b) per run: line the run axis up with the observations' first axis
+            x = self.state_features(obs)
+            extra = x.ndim - 2
+            weights = weights.reshape(weights.shape[0], *[1] * extra, *weights.shape[1:])
+            bias = bias.reshape(bias.shape[0], *[1] * extra, bias.shape[-1])
+            return matrix_logits(weights, bias, x)
+        return matrix_logits(weights, bias, self.state_features(obs))
+
+    def score(self, obs: Any, a: Any) -> np.ndarray:
+        grad_weights, grad_bias = self.matrix_score(obs, a)
+        return matrix_to_theta(grad_weights, grad_bias)
+
+    def matrix_score(self, obs: Any, a: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(∇_W log π(a|s) [..., A, k], ∇_b log π(a|s) [..., A])."""
+        grad_bias, _ = self.logit_gradient(obs, a)
+        x = self.state_features(obs)
+        grad_weights = grad_bias[..., :, None] * x[..., None, :]
+        return grad_weights, grad_bias
+
+    def active_indices(self, obs: Any) -> np.ndarray | None:
+        return self.bridge.active(obs) if self.state_features.sparse else None
+
+    def parameter_blocks(self) -> dict[str, np.ndarray]:
+        layout = np.arange(self.n_parameters).reshape(self.n_actions, self.n_state_features + 1)
+        return {"W": layout[:, :-1].ravel(), "b": layout[:, -1]}

@@ -1,0 +1,153 @@
+"""What every softmax policy shares: sampling, log-probabilities, entropy, flat parameters.
+
+Parameters live in one float64 array `theta` of shape [P], or [R, P] when R independent
+runs are learned at once; observations then carry the same leading run axis.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import numpy as np
+
+from gradlogpi.core._checks import as_float_array, check_actions, check_positive
+from gradlogpi.core.softmax import log_softmax, one_hot, softmax, softmax_entropy
+from gradlogpi.errors import ShapeError
+
+
+class SoftmaxPolicy(ABC):
+    """π(a|s) = softmax(h(s,·))_a over `n_actions` actions; subclasses define h and its score."""
+
+    n_actions: int
+    n_parameters: int
+    theta: np.ndarray
+
+    @abstractmethod
+    def logits(self, obs: Any) -> np.ndarray:
+        """Action preferences h(s,·), shape [..., A]."""
+
+    @abstractmethod
+    def score(self, obs: Any, a: Any) -> np.ndarray:
+        """∇θ log π(a|s) as a flat vector, shape [..., P]."""
+
+    @abstractmethod
+    def parameter_blocks(self) -> dict[str, np.ndarray]:
+        """Named groups of flat-parameter indices (for per-block gradient-check errors)."""
+
+    def probabilities(self, obs: Any) -> np.ndarray:
+        """π(·|s), shape [..., A]; rows sum to 1."""
+        return softmax(self.logits(obs))
+
+    def log_prob(self, obs: Any, a: Any) -> np.ndarray:
+        """log π(a|s), shape [...]."""
+        logits = self.logits(obs)
+        a = check_actions("a", a, logits.shape[:-1], self.n_actions, "obs")
+        return np.take_along_axis(log_softmax(logits), a[..., None], axis=-1)[..., 0]
+
+    def entropy(self, obs: Any) -> np.ndarray:
+        """Entropy of π(·|s) in nats, shape [...]."""
+        return softmax_entropy(self.logits(obs))
+
+    def sample(self, obs: Any, rng: np.random.Generator) -> np.ndarray:
+        """Actions A ~ π(·|s), int64, shape [...], by inverting the CDF at one uniform each."""
+        probabilities = self.probabilities(obs)
+        uniforms = rng.random(probabilities.shape[:-1])
+        return sample_from_probabilities(probabilities, uniforms)
+
+    def logit_gradient(self, obs: Any, a: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(onehot(a) − π(·|s), π(·|s)), each [..., A]: the score before the chain rule."""
+        probabilities = self.probabilities(obs)
+        a = check_actions("a", a, probabilities.shape[:-1], self.n_actions, "obs")
+        return one_hot(a, self.n_actions) - probabilities, probabilities
+
+    def active_indices(self, obs: Any) -> np.ndarray | None:
+        """Flat-parameter indices [..., A, m] of each action's binary preference terms.
+
+        None for dense features; sparse ones (tile coding) let `logits` and `ascend` touch
+        only these entries.
+        """
+        return None
+
+    def ascend(self, obs: Any, a: Any, step: Any) -> None:
+        """θ ← θ + Σ step · ∇θ log π(a|s) over the batch axes that θ does not have.
+
+        With θ of shape [R, P], obs carries the run axis first and run r gets only its own
+        terms. `step` broadcasts against the batch shape (a scalar, or one per sample).
+        """
+        indices = self.active_indices(obs)
+        if indices is not None:
+            # the score is Σ_b (onehot(a) − π)_b φ(s,b), and φ(s,b) is 1 on indices[..., b, :]
+            weights, _ = self.logit_gradient(obs, a)
+            step = np.broadcast_to(as_float_array("step", step), weights.shape[:-1])
+            scatter_add(self.theta, indices, (step[..., None] * weights)[..., None])
+            return
+        score = self.score(obs, a)
+        step = np.broadcast_to(as_float_array("step", step), score.shape[:-1])
+        weighted = (step[..., None] * score).reshape(*self.theta.shape[:-1], -1, self.n_parameters)
+        self.theta += weighted.sum(axis=-2)
+
+    def get_flat(self) -> np.ndarray:
+        """A copy of the parameters as one vector, shape [P] (or [R, P])."""
+        return self.theta.copy()
+
+    def set_flat(self, theta: Any) -> None:
+        """Replace the parameters by `theta`, shape [P] or [R, P]."""
+        self.theta = checked_theta(theta, self.n_parameters)
+
+    def init(
+        self, rng: np.random.Generator | None = None, *, scale: float = 0.0, runs: int | None = None
+    ) -> SoftmaxPolicy:
+        """Reset θ to zeros (scale 0) or N(0, scale²) draws, with an optional run axis [R, P]."""
+        shape = (self.n_parameters,) if runs is None else (runs, self.n_parameters)
+        if scale == 0.0:
+            self.theta = np.zeros(shape)
+        else:
+            if rng is None:
+                raise ValueError("`rng` is needed when `scale` > 0; got None")
+            self.theta = check_positive("scale", scale) * rng.standard_normal(shape)
+        return self
+
+
+def sample_from_probabilities(probabilities: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
+    """Invert the CDF: the first a with u < Σ_{b<=a} π(b), shape [...] from [..., A] and [...].
+
+    The last action takes whatever rounding leaves above the final partial sum.
+    """
+    cumulative = np.cumsum(probabilities[..., :-1], axis=-1)
+    return (uniforms[..., None] >= cumulative).sum(axis=-1)
+
+
+def checked_theta(theta: Any, n_parameters: int) -> np.ndarray:
+    theta = np.array(as_float_array("theta", theta), dtype=np.float64)
+    if theta.ndim not in (1, 2) or theta.shape[-1] != n_parameters:
+        raise ShapeError(
+            f"`theta` must have shape [P] or [R, P] with P={n_parameters}; got {theta.shape}"
+        )
+    return theta
+
+
+def gather_sum(theta: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """Σ_m θ[..., indices[..., m]]: linear preferences of sparse binary features.
+
+    theta [P] with indices [..., m], or theta [R, P] with indices [R, ..., m].
+    """
+    if theta.ndim == 1:
+        return theta[indices].sum(axis=-1)
+    flat = indices.reshape(theta.shape[0], -1)
+    return np.take_along_axis(theta, flat, axis=-1).reshape(indices.shape).sum(axis=-1)
+
+
+def scatter_add(theta: np.ndarray, indices: np.ndarray, values: np.ndarray) -> None:
+    """θ[..., indices] += values in place, with repeated indices adding up.
+
+    theta [P] with indices/values [..., m], or theta [R, P] with indices/values [R, ..., m].
+    """
+    values = np.broadcast_to(values, indices.shape)
+    if theta.ndim == 1:
+        np.add.at(theta, indices.ravel(), values.ravel())
+        return
+    runs = np.broadcast_to(
+        np.arange(theta.shape[0]).reshape(-1, *[1] * (indices.ndim - 1)), indices.shape
+    )
+    np.add.at(theta, (runs.ravel(), indices.ravel()), values.ravel())
