@@ -1,0 +1,156 @@
+"""Tile coding in the style of Sutton's tiles3: several offset tilings, sparse output."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from gradlogpi.core._checks import as_float_array, check_positive_int
+from gradlogpi.features.box import BoxFeatures, box_bounds
+
+_MULTIPLIER_1 = np.uint64(0xBF58476D1CE4E5B9)
+_MULTIPLIER_2 = np.uint64(0x94D049BB133111EB)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def mix64(values: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser: a fixed bijection of uint64 that spreads every input bit.
+
+    Deterministic across processes and platforms (unlike Python's `hash`).
+    """
+    z = values.astype(np.uint64) + _GOLDEN
+    z = (z ^ (z >> np.uint64(30))) * _MULTIPLIER_1
+    z = (z ^ (z >> np.uint64(27))) * _MULTIPLIER_2
+    return z ^ (z >> np.uint64(31))
+
+
+class TileCoder(BoxFeatures):
+    """Binary features from `n_tilings` grids, each offset by a different fraction of a tile.
+
+    Tiling t is displaced by t·(1, 3, 5, …)/n_tilings of a tile width in dimensions
+    (0, 1, 2, …) — the asymmetric offsets Sutton & Barto recommend (2018, section 9.5.4)
+    and tiles3 uses. Every observation activates exactly one tile per tiling, so x(s) has
+    n_tilings ones; `active` returns their indices and policies use them sparsely.
+
+    Integer dimensions (`integer_dims`) are not tiled: their value is a coordinate of its
+    own, as tiles3's integer arguments (an action, a discrete mode).
+
+    Without `table_size` every tile has its own index: n_tilings · Π_j (tiles_j + 1)
+    features (one extra tile per dimension holds the offset edge). With `table_size`,
+    tile coordinates are hashed into a table of that size; `collisions` counts the look-ups
+    that landed on a slot first taken by a different tile.
+
+    Observations outside [low, high] are clipped to the bounds.
+
+    Args:
+      low, high: observation bounds, shape [k].
+      n_tilings: number of tilings >= 1 (a power of two >= 4k is the book's advice).
+      tiles_per_dim: tiles across [low, high] per float dimension, an int >= 1 or one per
+        dimension.
+      table_size: size of the hashed index table; None for no hashing.
+      integer_dims: dimensions holding integers in [low, high], used as exact coordinates.
+
+    Examples:
+      >>> coder = TileCoder([0.0], [1.0], n_tilings=2, tiles_per_dim=2)
+      >>> coder.active(np.array([[0.3], [0.8]]))
+      array([[0, 4],
+             [1, 5]])
+    """
+
+    sparse = True
+
+    def __init__(
+        self,
+        low: Any,
+        high: Any,
+        n_tilings: int = 8,
+        tiles_per_dim: Any = 8,
+        *,
+        table_size: int | None = None,
+        integer_dims: tuple[int, ...] = (),
+    ):
+        super().__init__(low, high)
+        k = self.low.size
+        self.n_tilings = check_positive_int("n_tilings", n_tilings)
+        tiles = np.broadcast_to(np.asarray(tiles_per_dim), (k,)).astype(np.int64)
+        if np.any(tiles < 1) or not np.all(np.asarray(tiles_per_dim) == np.round(tiles_per_dim)):
+            raise ValueError(f"`tiles_per_dim` must hold ints >= 1; got {tiles_per_dim!r}")
+        self.integer_dims = tuple(int(j) for j in integer_dims)
+        for j in self.integer_dims:
+            if not 0 <= j < k:
+                raise ValueError(f"`integer_dims` must be dimensions in [0, {k}); got {j}")
+        self.is_integer = np.zeros(k, dtype=bool)
+        self.is_integer[list(self.integer_dims)] = True
+        self.tiles_per_dim = tiles
+        integer_counts = (self.high - self.low + 1).astype(np.int64)
+        self.grid_shape = np.where(self.is_integer, integer_counts, tiles + 1)
+        # tiling t, dimension j: displacement t·(2j + 1)/n_tilings of a tile, wrapped into [0, 1)
+        displacement = np.arange(self.n_tilings)[:, None] * (2 * np.arange(k) + 1)[None, :]
+        self.offsets = np.where(
+            self.is_integer, 0.0, (displacement % self.n_tilings) / self.n_tilings
+        )
+        self.tiles_per_tiling = int(np.prod(self.grid_shape))
+        if table_size is None:
+            self.table_size = None
+            self.n_features = self.n_tilings * self.tiles_per_tiling
+        else:
+            self.table_size = check_positive_int("table_size", table_size)
+            self.n_features = self.table_size
+            self._owner = np.zeros(self.table_size, dtype=np.uint64)
+            self._occupied = np.zeros(self.table_size, dtype=bool)
+        self.collisions = 0
+
+    @classmethod
+    def from_space(
+        cls,
+        space: Any,
+        n_tilings: int = 8,
+        tiles_per_dim: Any = 8,
+        *,
+        bounds: Any = None,
+        table_size: int | None = None,
+    ) -> TileCoder:
+        low, high = box_bounds(space, bounds)
+        return cls(low, high, n_tilings, tiles_per_dim, table_size=table_size)
+
+    def coordinates(self, obs: Any) -> np.ndarray:
+        """Tile coordinates in every tiling, int64, shape [..., n_tilings, k]."""
+        obs = as_float_array("obs", obs)
+        scaled = self.scaled(obs)
+        position = np.where(
+            self.is_integer, np.round(scaled * (self.high - self.low)), scaled * self.tiles_per_dim
+        )
+        return np.floor(position[..., None, :] + self.offsets).astype(np.int64)
+
+    def active(self, obs: Any) -> np.ndarray:
+        """Index of the active tile in each tiling, int64, shape [..., n_tilings]."""
+        coordinates = self.coordinates(obs)
+        within = np.ravel_multi_index(np.moveaxis(coordinates, -1, 0), self.grid_shape)
+        flat = np.arange(self.n_tilings) * self.tiles_per_tiling + within
+        if self.table_size is None:
+            return flat
+        return self._hashed(flat)
+
+    def _hashed(self, flat: np.ndarray) -> np.ndarray:
+        keys = mix64(flat.astype(np.uint64))
+        slots = (keys % np.uint64(self.table_size)).astype(np.int64)
+        taken = self._occupied[slots]
+        # first come, first owner; within one call the earliest occurrence wins
+        unique_free, first = np.unique(slots[~taken], return_index=True)
+        self._owner[unique_free] = keys[~taken][first]
+        self._occupied[unique_free] = True
+        self.collisions += int(np.count_nonzero(self._owner[slots] != keys))
+        return slots
+
+    @property
+    def table_fill(self) -> int:
+        """Slots of the hashed table in use (0 without hashing)."""
+        return 0 if self.table_size is None else int(self._occupied.sum())
+
+    def __call__(self, obs: Any) -> np.ndarray:
+        indices = self.active(obs)
+        dense = np.zeros((*indices.shape[:-1], self.n_features))
+        rows = np.arange(int(np.prod(indices.shape[:-1], dtype=np.int64)))[:, None]
+        np.add.at(dense.reshape(-1, self.n_features), (rows, indices.reshape(rows.size, -1)), 1.0)
+        return dense
