@@ -3,9 +3,11 @@
 from gradlogpi.policies.linear_softmax import LinearSoftmaxPolicy
 from gradlogpi.policies.matrix_softmax import MatrixSoftmaxPolicy
 from gradlogpi.policies.softmax_base import SoftmaxPolicy, sample_from_probabilities
+from gradlogpi.policies.value import LinearValue
 
 __all__ = [
     "LinearSoftmaxPolicy",
+    "LinearValue",
     "MatrixSoftmaxPolicy",
     "SoftmaxPolicy",
     "sample_from_probabilities",

@@ -1,0 +1,144 @@
+"""Episodic actor-critic: one-step, and with eligibility traces (Sutton & Barto 2018, p. 332)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from gradlogpi.algorithms.common import (
+    EpisodeEnd,
+    RunResult,
+    Schedule,
+    Tracker,
+    check_policy_fits_env,
+    per_run_copy,
+    step_size,
+    validate_common,
+)
+from gradlogpi.algorithms.rollout import RunStreams, Runs, make_env
+from gradlogpi.core._checks import check_in_range, check_positive_int
+from gradlogpi.policies.softmax_base import sample_from_probabilities
+
+
+@dataclass(frozen=True)
+class ActorCriticConfig:
+    """Settings of `actor_critic`; λ = 0 for both gives the one-step algorithm."""
+
+    n_episodes: int = 500
+    """Episodes to learn from."""
+    alpha_theta: float = 2**-6
+    """Step size α^θ of the actor (> 0)."""
+    alpha_w: float = 2**-4
+    """Step size α^w of the critic (> 0)."""
+    gamma: float = 1.0
+    """Discount γ in [0, 1]."""
+    lambda_theta: float = 0.0
+    """Trace decay λ^θ of the actor in [0, 1]; 0 is one-step actor-critic."""
+    lambda_w: float = 0.0
+    """Trace decay λ^w of the critic in [0, 1]."""
+    schedule: Schedule = "constant"
+    """Step-size schedule over episodes (both step sizes)."""
+    max_episode_steps: int | None = None
+    """Step cap per episode; default the environment's registered cap."""
+
+    def __post_init__(self) -> None:
+        validate_common(self)
+        check_in_range("lambda_theta", self.lambda_theta, 0.0, 1.0)
+        check_in_range("lambda_w", self.lambda_w, 0.0, 1.0)
+
+
+def actor_critic(
+    env: str | gym.Env,
+    policy: Any,
+    value: Any,
+    config: ActorCriticConfig = ActorCriticConfig(),
+    *,
+    seed: int | None = None,
+    runs: int | None = None,
+    callback: Callable[[EpisodeEnd], None] | None = None,
+) -> RunResult:
+    """Learn θ and a linear critic w online, one step at a time.
+
+    Pseudocode (Sutton & Barto 2018, p. 332, with eligibility traces; λ^θ = λ^w = 0
+    reduces it to the one-step actor-critic on the same page):
+
+        Loop for each episode:
+            Initialize S; z^θ ← 0; z^w ← 0; I ← 1
+            Loop while S is not terminal:
+                A ~ π(·|S, θ); take A, observe S', R
+                δ ← R + γ v̂(S', w) − v̂(S, w)        (v̂(S', w) = 0 if S' is terminal)
+                z^w ← γ λ^w z^w + ∇v̂(S, w)
+                z^θ ← γ λ^θ z^θ + I ∇ln π(A|S, θ)
+                w ← w + α^w δ z^w
+                θ ← θ + α^θ δ z^θ
+                I ← γ I;  S ← S'
+
+    An episode cut by the step cap (truncated) still bootstraps from v̂(S', w): S' is not
+    terminal, the clock merely ran out.
+
+    Args:
+      env: a Gymnasium id or environment with Discrete actions.
+      policy: a softmax policy; not modified.
+      value: a `LinearValue` critic; not modified.
+      config: `ActorCriticConfig`.
+      seed, runs, callback: as in `reinforce`.
+
+    Returns:
+      RunResult; `value` holds the learned critic.
+    """
+    env = make_env(env)
+    check_policy_fits_env(policy, env)
+    n_runs = 1 if runs is None else check_positive_int("runs", runs)
+    policy = per_run_copy(policy, n_runs, "theta")
+    value = per_run_copy(value, n_runs, "w")
+    streams = RunStreams(seed, n_runs)
+    environments = Runs(env, streams, config.max_episode_steps)
+    tracker = Tracker(n_runs, config.n_episodes)
+    gamma = config.gamma
+    traces = config.lambda_theta > 0 or config.lambda_w > 0
+    update = 0
+
+    for episode in range(config.n_episodes):
+        fraction = step_size(1.0, config.schedule, episode, config.n_episodes)
+        state = environments.reset()
+        z_theta, z_w = np.zeros_like(policy.theta), np.zeros_like(value.w)
+        discount = np.ones(n_runs)  # I
+        active = np.ones(n_runs, dtype=bool)
+        returns, lengths = np.zeros(n_runs), np.zeros(n_runs, dtype=np.int64)
+        truncated = np.zeros(n_runs, dtype=bool)
+        while active.any():
+            action = sample_from_probabilities(policy.probabilities(state), streams.draw(active))
+            next_state, reward, terminated, cut = environments.step(action, active)
+            next_value = np.where(terminated, 0.0, value.value(next_state))
+            delta = (reward + gamma * next_value - value.value(state)) * active
+            alpha_theta = config.alpha_theta * fraction * tracker.learning
+            alpha_w = config.alpha_w * fraction * tracker.learning
+            theta_before, w_before = policy.theta.copy(), value.w.copy()
+            if traces:
+                keep = active[:, None]
+                z_w = np.where(keep, gamma * config.lambda_w * z_w + value.gradient(state), z_w)
+                score = policy.score(state, action)
+                z_theta = np.where(keep, gamma * config.lambda_theta * z_theta + discount[:, None] * score, z_theta)
+                value.w += (alpha_w * delta)[:, None] * z_w
+                policy.theta += (alpha_theta * delta)[:, None] * z_theta
+            else:
+                value.ascend(state, alpha_w * delta)
+                policy.ascend(state, action, alpha_theta * discount * delta)
+            tracker.guard(update, (policy.theta, theta_before), (value.w, w_before))
+            update += 1
+            discount = np.where(active, gamma * discount, discount)
+            returns += reward
+            lengths += active
+            truncated |= cut
+            active &= ~(terminated | cut)
+            state = next_state
+        tracker.record(episode, returns, lengths, truncated)
+        if callback is not None:
+            callback(EpisodeEnd(episode, returns, lengths, truncated))
+
+    environments.close()
+    return tracker.result(policy, value, seed, config, single=runs is None)

@@ -1,0 +1,184 @@
+"""What the learning algorithms share: results, step-size schedules, run-axis set-up."""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from gradlogpi.core._checks import check_in_range, check_positive, check_positive_int
+
+Schedule = Literal["constant", "linear", "inverse_sqrt"]
+
+
+def step_size(alpha: float, schedule: Schedule, episode: int, n_episodes: int) -> float:
+    """α at an episode: constant; linear decay to 0 at the last episode; or α/√(1 + episode)."""
+    if schedule == "constant":
+        return alpha
+    if schedule == "linear":
+        return alpha * (1.0 - episode / n_episodes)
+    if schedule == "inverse_sqrt":
+        return alpha / np.sqrt(1.0 + episode)
+    raise ValueError(f"`schedule` must be 'constant', 'linear' or 'inverse_sqrt'; got {schedule!r}")
+
+
+def validate_common(config: Any) -> None:
+    """Checks every algorithm config shares; raises ValueError naming the field."""
+    check_positive_int("n_episodes", config.n_episodes)
+    check_in_range("gamma", config.gamma, 0.0, 1.0)
+    for name in ("alpha_theta", "alpha_w"):
+        if hasattr(config, name):
+            check_positive(name, getattr(config, name))
+    if config.max_episode_steps is not None:
+        check_positive_int("max_episode_steps", config.max_episode_steps)
+    step_size(1.0, config.schedule, 0, 1)
+
+
+@dataclass
+class RunResult:
+    """What a learning call returns: per-run, per-episode statistics and the final parameters.
+
+    Arrays have a leading run axis R (R = 1 when `runs` was not given).
+
+    Attributes:
+      returns: undiscounted return of every episode, shape [R, E].
+      lengths: steps of every episode, shape [R, E].
+      truncated: whether the episode hit the step cap, bool, shape [R, E].
+      diverged_at: index of the update that made θ (or w) non-finite, −1 if none, shape [R].
+        A diverged run keeps its last finite parameters and stops learning.
+      policy: the learned policy, θ of shape [R, P] (or [P] when `runs` was not given).
+      value: the learned critic or baseline, if the algorithm has one.
+      wall_time: seconds spent.
+    """
+
+    returns: np.ndarray
+    lengths: np.ndarray
+    truncated: np.ndarray
+    diverged_at: np.ndarray
+    policy: Any
+    value: Any = None
+    seed: int | None = None
+    wall_time: float = 0.0
+    config: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_runs(self) -> int:
+        return self.returns.shape[0]
+
+    @property
+    def collapsed(self) -> np.ndarray:
+        """Runs whose last episode hit the step cap (the policy stopped reaching the end), [R]."""
+        return self.truncated[:, -1]
+
+    def summary(self) -> dict[str, Any]:
+        last = max(1, self.returns.shape[1] // 10)
+        return {
+            "runs": self.n_runs,
+            "episodes": self.returns.shape[1],
+            "final_mean_return": float(self.returns[:, -last:].mean()),
+            "truncated_episodes": int(self.truncated.sum()),
+            "collapsed_runs": int(self.collapsed.sum()),
+            "diverged_runs": int((self.diverged_at >= 0).sum()),
+            "wall_time": self.wall_time,
+        }
+
+
+class Tracker:
+    """Collects episode statistics and guards parameters against non-finite updates."""
+
+    def __init__(self, n_runs: int, n_episodes: int):
+        self.returns = np.zeros((n_runs, n_episodes))
+        self.lengths = np.zeros((n_runs, n_episodes), dtype=np.int64)
+        self.truncated = np.zeros((n_runs, n_episodes), dtype=bool)
+        self.diverged_at = np.full(n_runs, -1, dtype=np.int64)
+        self.start = time.perf_counter()
+
+    def record(self, episode: int, returns: np.ndarray, lengths: np.ndarray, truncated: np.ndarray):
+        self.returns[:, episode] = returns
+        self.lengths[:, episode] = lengths
+        self.truncated[:, episode] = truncated
+
+    @property
+    def learning(self) -> np.ndarray:
+        """Runs still learning (not diverged), bool [R]."""
+        return self.diverged_at < 0
+
+    def guard(self, update: int, *parameter_pairs: tuple[np.ndarray, np.ndarray]) -> None:
+        """Undo, per run, an update that made any parameter non-finite; mark the run diverged.
+
+        Each pair is (parameters after the update [R, P], a copy from before it).
+        """
+        bad = np.zeros(len(self.diverged_at), dtype=bool)
+        for after, _ in parameter_pairs:
+            bad |= ~np.isfinite(after).all(axis=-1)
+        if not bad.any():
+            return
+        for after, before in parameter_pairs:
+            after[bad] = before[bad]
+        self.diverged_at[bad & (self.diverged_at < 0)] = update
+
+    def result(self, policy: Any, value: Any, seed: int | None, config: Any, single: bool) -> RunResult:
+        if single:
+            policy.theta = policy.theta[0]
+            if value is not None:
+                value.w = value.w[0]
+        return RunResult(
+            self.returns,
+            self.lengths,
+            self.truncated,
+            self.diverged_at,
+            policy,
+            value,
+            seed,
+            time.perf_counter() - self.start,
+            config,
+        )
+
+
+def per_run_copy(model: Any, n_runs: int, attribute: str) -> Any:
+    """A deep copy of a policy or value function whose parameters get a run axis [R, P]."""
+    duplicate = copy.deepcopy(model)
+    parameters = getattr(duplicate, attribute)
+    if parameters.ndim == 1:
+        parameters = np.tile(parameters, (n_runs, 1))
+    elif parameters.shape[0] != n_runs:
+        raise ValueError(
+            f"`{attribute}` of the given model has {parameters.shape[0]} runs; "
+            f"`runs` asks for {n_runs}"
+        )
+    setattr(duplicate, attribute, np.array(parameters, dtype=np.float64))
+    return duplicate
+
+
+@dataclass(frozen=True)
+class EpisodeEnd:
+    """Passed to a `callback` after every episode (of all runs at once)."""
+
+    episode: int
+    returns: np.ndarray  # [R]
+    lengths: np.ndarray  # [R]
+    truncated: np.ndarray  # [R]
+
+
+def check_policy_fits_env(policy: Any, env: Any) -> None:
+    """ValueError unless the policy's actions and observations match the environment's spaces."""
+    from gymnasium import spaces
+
+    if not isinstance(env.action_space, spaces.Discrete):
+        raise TypeError(f"softmax policies need a Discrete action space; got {env.action_space}")
+    if policy.n_actions != int(env.action_space.n):
+        raise ValueError(
+            f"`policy` must have n_actions={int(env.action_space.n)} (the action space of "
+            f"{env.spec.id if env.spec else type(env).__name__}); got {policy.n_actions}"
+        )
+    features = getattr(policy, "features", None) or getattr(policy, "state_features", None)
+    expected = tuple(env.observation_space.shape or ())
+    if features is not None and tuple(features.observation_shape) != expected:
+        raise ValueError(
+            f"`policy` features must take observations of shape {expected} (the observation "
+            f"space); got observation_shape {tuple(features.observation_shape)}"
+        )

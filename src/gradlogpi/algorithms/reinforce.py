@@ -1,0 +1,110 @@
+"""REINFORCE: Monte-Carlo policy-gradient control (Sutton & Barto 2018, p. 328)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from gradlogpi.algorithms.common import (
+    EpisodeEnd,
+    RunResult,
+    Schedule,
+    Tracker,
+    check_policy_fits_env,
+    per_run_copy,
+    step_size,
+    validate_common,
+)
+from gradlogpi.algorithms.rollout import RunStreams, Runs, generate_episode, make_env
+from gradlogpi.core._checks import check_positive_int
+from gradlogpi.core.returns import discount_powers, discounted_returns
+
+
+@dataclass(frozen=True)
+class ReinforceConfig:
+    """Settings of `reinforce`; the defaults are the book's."""
+
+    n_episodes: int = 1000
+    """Episodes to learn from."""
+    alpha_theta: float = 2**-13
+    """Step size α of the policy parameters (> 0)."""
+    gamma: float = 1.0
+    """Discount γ in [0, 1]."""
+    discount_weighting: bool = True
+    """Multiply the update at step t by γ^t (the book); False drops it, as deep-RL code does."""
+    batch_update: bool = False
+    """Sum the episode's updates with the θ of its start instead of stepping θ at every t."""
+    schedule: Schedule = "constant"
+    """Step-size schedule over episodes: constant, linear (to 0) or inverse_sqrt."""
+    max_episode_steps: int | None = None
+    """Step cap per episode; default the environment's registered cap."""
+
+    def __post_init__(self) -> None:
+        validate_common(self)
+
+
+def reinforce(
+    env: str | gym.Env,
+    policy: Any,
+    config: ReinforceConfig = ReinforceConfig(),
+    *,
+    seed: int | None = None,
+    runs: int | None = None,
+    callback: Callable[[EpisodeEnd], None] | None = None,
+) -> RunResult:
+    """Learn θ by REINFORCE, for one run or for `runs` independent runs at once.
+
+    Pseudocode (Sutton & Barto 2018, p. 328):
+
+        Loop for each episode:
+            Generate an episode S0, A0, R1, …, S_{T−1}, A_{T−1}, R_T, following π(·|·, θ)
+            Loop for each step of the episode t = 0, 1, …, T − 1:
+                G ← Σ_{k=t+1}^{T} γ^{k−t−1} R_k
+                θ ← θ + α γ^t G ∇ln π(A_t|S_t, θ)
+
+    Args:
+      env: a Gymnasium id or environment with Discrete actions.
+      policy: a softmax policy (`LinearSoftmaxPolicy`, `MatrixSoftmaxPolicy`); not modified.
+      config: `ReinforceConfig`.
+      seed: one seed for the whole experiment; run k's streams come from
+        `SeedSequence(seed).spawn(runs)[k]`, so its results do not depend on `runs`.
+      runs: number of independent runs R, learned at once (vectorised over runs).
+      callback: called with an `EpisodeEnd` after every episode.
+
+    Returns:
+      RunResult with per-run returns, lengths, truncations and the learned policy.
+    """
+    env = make_env(env)
+    check_policy_fits_env(policy, env)
+    n_runs = 1 if runs is None else check_positive_int("runs", runs)
+    policy = per_run_copy(policy, n_runs, "theta")
+    environments = Runs(env, RunStreams(seed, n_runs), config.max_episode_steps)
+    tracker = Tracker(n_runs, config.n_episodes)
+    gamma = config.gamma
+
+    for episode in range(config.n_episodes):
+        batch = generate_episode(environments, policy)
+        tracker.record(episode, batch.rewards.sum(axis=1), batch.lengths, batch.truncated)
+        returns = discounted_returns(batch.rewards, gamma, lengths=batch.lengths)  # G_t, [R, T]
+        alpha = step_size(config.alpha_theta, config.schedule, episode, config.n_episodes)
+        alpha = alpha * tracker.learning  # a diverged run stops learning, [R]
+        n_steps = batch.actions.shape[1]
+        discount = discount_powers(n_steps, gamma) if config.discount_weighting else np.ones(n_steps)
+        before = policy.theta.copy()
+        if config.batch_update:
+            weights = alpha[:, None] * discount * returns * batch.mask
+            policy.ascend(batch.observations[:, :-1], batch.actions, weights)
+        else:
+            for t in range(n_steps):
+                weight = alpha * discount[t] * returns[:, t] * (t < batch.lengths)
+                policy.ascend(batch.observations[:, t], batch.actions[:, t], weight)
+        tracker.guard(episode, (policy.theta, before))
+        if callback is not None:
+            callback(EpisodeEnd(episode, tracker.returns[:, episode], batch.lengths, batch.truncated))
+
+    environments.close()
+    return tracker.result(policy, None, seed, config, single=runs is None)
