@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from rich.console import Console
 
@@ -66,8 +68,32 @@ def seed_examples(console: Console) -> None:
     )
 
 
+def corridor_reproduction(console: Console, out: Path) -> None:
+    """Sutton & Barto Figure 13.1 in full, and the learned π(right) against p* = 2 − √2."""
+    from gradlogpi.experiments import sutton_barto as book
+    from gradlogpi.runs.progress import EpisodeProgress
+
+    console.rule(
+        "Sutton & Barto Figure 13.1: REINFORCE on the short corridor, 100 runs × 1000 episodes"
+    )
+    with EpisodeProgress(console, total=3 * 1000, runs=100) as progress:
+        curves = book.figure_13_1(runs=100, episodes=1000, seed=0, callback=progress.update)
+    csv_path, png_path = book.write_figure("13.1", curves, out)
+    for curve in curves:
+        mean, error = curve.window_mean(901, 1000)
+        p_right = curve.final_p_right()
+        console.print(
+            f"{curve.label}: mean return over episodes 901-1000 {mean:.2f} ± {error:.2f}, "
+            f"learned π(right) {p_right.mean():.3f} (p* = {book.OPTIMAL_P_RIGHT:.3f})"
+        )
+    console.print(f"v* = −(6 + 4√2) = {book.OPTIMAL_VALUE:.3f}")
+    console.print(f"wrote {csv_path} and {png_path}")
+
+
 def main() -> None:
-    seed_examples(Console(markup=False, highlight=False))
+    console = Console(markup=False, highlight=False)
+    seed_examples(console)
+    corridor_reproduction(console, Path("results"))
 
 
 if __name__ == "__main__":

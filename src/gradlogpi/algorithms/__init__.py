@@ -4,7 +4,7 @@ from gradlogpi.algorithms.actor_critic import ActorCriticConfig, actor_critic
 from gradlogpi.algorithms.common import EpisodeEnd, RunResult, step_size
 from gradlogpi.algorithms.reinforce import ReinforceConfig, reinforce
 from gradlogpi.algorithms.reinforce_baseline import ReinforceBaselineConfig, reinforce_baseline
-from gradlogpi.algorithms.rollout import EpisodeBatch, RunStreams, Runs, generate_episode, make_env
+from gradlogpi.algorithms.rollout import EpisodeBatch, Runs, RunStreams, generate_episode, make_env
 
 __all__ = [
     "ActorCriticConfig",

@@ -19,8 +19,8 @@ from gradlogpi.algorithms.common import (
     step_size,
     validate_common,
 )
-from gradlogpi.algorithms.rollout import RunStreams, Runs, make_env
-from gradlogpi.core._checks import check_in_range, check_positive_int
+from gradlogpi.algorithms.rollout import Runs, RunStreams, make_env, run_indices
+from gradlogpi.core._checks import check_in_range
 from gradlogpi.policies.softmax_base import sample_from_probabilities
 
 
@@ -92,10 +92,11 @@ def actor_critic(
     """
     env = make_env(env)
     check_policy_fits_env(policy, env)
-    n_runs = 1 if runs is None else check_positive_int("runs", runs)
+    run_ids, single = run_indices(runs)
+    n_runs = len(run_ids)
     policy = per_run_copy(policy, n_runs, "theta")
     value = per_run_copy(value, n_runs, "w")
-    streams = RunStreams(seed, n_runs)
+    streams = RunStreams(seed, run_ids)
     environments = Runs(env, streams, config.max_episode_steps)
     tracker = Tracker(n_runs, config.n_episodes)
     gamma = config.gamma
@@ -122,7 +123,9 @@ def actor_critic(
                 keep = active[:, None]
                 z_w = np.where(keep, gamma * config.lambda_w * z_w + value.gradient(state), z_w)
                 score = policy.score(state, action)
-                z_theta = np.where(keep, gamma * config.lambda_theta * z_theta + discount[:, None] * score, z_theta)
+                z_theta = np.where(
+                    keep, gamma * config.lambda_theta * z_theta + discount[:, None] * score, z_theta
+                )
                 value.w += (alpha_w * delta)[:, None] * z_w
                 policy.theta += (alpha_theta * delta)[:, None] * z_theta
             else:
@@ -141,4 +144,4 @@ def actor_critic(
             callback(EpisodeEnd(episode, returns, lengths, truncated))
 
     environments.close()
-    return tracker.result(policy, value, seed, config, single=runs is None)
+    return tracker.result(policy, value, seed, config, single=single, run_ids=run_ids)

@@ -52,6 +52,7 @@ class RunResult:
       policy: the learned policy, θ of shape [R, P] (or [P] when `runs` was not given).
       value: the learned critic or baseline, if the algorithm has one.
       wall_time: seconds spent.
+      run_ids: the run indices k of the rows (run k's streams are spawn k of the seed).
     """
 
     returns: np.ndarray
@@ -63,6 +64,7 @@ class RunResult:
     seed: int | None = None
     wall_time: float = 0.0
     config: Any = None
+    run_ids: np.ndarray | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -121,7 +123,15 @@ class Tracker:
             after[bad] = before[bad]
         self.diverged_at[bad & (self.diverged_at < 0)] = update
 
-    def result(self, policy: Any, value: Any, seed: int | None, config: Any, single: bool) -> RunResult:
+    def result(
+        self,
+        policy: Any,
+        value: Any,
+        seed: int | None,
+        config: Any,
+        single: bool,
+        run_ids: Any = None,
+    ) -> RunResult:
         if single:
             policy.theta = policy.theta[0]
             if value is not None:
@@ -136,6 +146,7 @@ class Tracker:
             seed,
             time.perf_counter() - self.start,
             config,
+            None if run_ids is None else np.asarray(run_ids),
         )
 
 

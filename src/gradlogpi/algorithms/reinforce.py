@@ -19,8 +19,7 @@ from gradlogpi.algorithms.common import (
     step_size,
     validate_common,
 )
-from gradlogpi.algorithms.rollout import RunStreams, Runs, generate_episode, make_env
-from gradlogpi.core._checks import check_positive_int
+from gradlogpi.algorithms.rollout import Runs, RunStreams, generate_episode, make_env, run_indices
 from gradlogpi.core.returns import discount_powers, discounted_returns
 
 
@@ -72,7 +71,8 @@ def reinforce(
       config: `ReinforceConfig`.
       seed: one seed for the whole experiment; run k's streams come from
         `SeedSequence(seed).spawn(runs)[k]`, so its results do not depend on `runs`.
-      runs: number of independent runs R, learned at once (vectorised over runs).
+      runs: None for one run; an int R for runs 0 … R − 1 learned at once (vectorised over
+        runs); or a sequence of run ids (run k is the same whatever else is learned beside it).
       callback: called with an `EpisodeEnd` after every episode.
 
     Returns:
@@ -80,9 +80,10 @@ def reinforce(
     """
     env = make_env(env)
     check_policy_fits_env(policy, env)
-    n_runs = 1 if runs is None else check_positive_int("runs", runs)
+    run_ids, single = run_indices(runs)
+    n_runs = len(run_ids)
     policy = per_run_copy(policy, n_runs, "theta")
-    environments = Runs(env, RunStreams(seed, n_runs), config.max_episode_steps)
+    environments = Runs(env, RunStreams(seed, run_ids), config.max_episode_steps)
     tracker = Tracker(n_runs, config.n_episodes)
     gamma = config.gamma
 
@@ -93,7 +94,9 @@ def reinforce(
         alpha = step_size(config.alpha_theta, config.schedule, episode, config.n_episodes)
         alpha = alpha * tracker.learning  # a diverged run stops learning, [R]
         n_steps = batch.actions.shape[1]
-        discount = discount_powers(n_steps, gamma) if config.discount_weighting else np.ones(n_steps)
+        discount = (
+            discount_powers(n_steps, gamma) if config.discount_weighting else np.ones(n_steps)
+        )
         before = policy.theta.copy()
         if config.batch_update:
             weights = alpha[:, None] * discount * returns * batch.mask
@@ -104,7 +107,9 @@ def reinforce(
                 policy.ascend(batch.observations[:, t], batch.actions[:, t], weight)
         tracker.guard(episode, (policy.theta, before))
         if callback is not None:
-            callback(EpisodeEnd(episode, tracker.returns[:, episode], batch.lengths, batch.truncated))
+            callback(
+                EpisodeEnd(episode, tracker.returns[:, episode], batch.lengths, batch.truncated)
+            )
 
     environments.close()
-    return tracker.result(policy, None, seed, config, single=runs is None)
+    return tracker.result(policy, None, seed, config, single=single, run_ids=run_ids)

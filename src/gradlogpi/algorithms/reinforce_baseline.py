@@ -19,8 +19,7 @@ from gradlogpi.algorithms.common import (
     step_size,
     validate_common,
 )
-from gradlogpi.algorithms.rollout import RunStreams, Runs, generate_episode, make_env
-from gradlogpi.core._checks import check_positive_int
+from gradlogpi.algorithms.rollout import Runs, RunStreams, generate_episode, make_env, run_indices
 from gradlogpi.core.returns import discount_powers, discounted_returns
 
 
@@ -85,10 +84,11 @@ def reinforce_baseline(
     """
     env = make_env(env)
     check_policy_fits_env(policy, env)
-    n_runs = 1 if runs is None else check_positive_int("runs", runs)
+    run_ids, single = run_indices(runs)
+    n_runs = len(run_ids)
     policy = per_run_copy(policy, n_runs, "theta")
     value = per_run_copy(value, n_runs, "w")
-    environments = Runs(env, RunStreams(seed, n_runs), config.max_episode_steps)
+    environments = Runs(env, RunStreams(seed, run_ids), config.max_episode_steps)
     tracker = Tracker(n_runs, config.n_episodes)
     gamma = config.gamma
 
@@ -99,7 +99,9 @@ def reinforce_baseline(
         fraction = step_size(1.0, config.schedule, episode, config.n_episodes) * tracker.learning
         alpha_theta, alpha_w = config.alpha_theta * fraction, config.alpha_w * fraction
         n_steps = batch.actions.shape[1]
-        discount = discount_powers(n_steps, gamma) if config.discount_weighting else np.ones(n_steps)
+        discount = (
+            discount_powers(n_steps, gamma) if config.discount_weighting else np.ones(n_steps)
+        )
         theta_before, w_before = policy.theta.copy(), value.w.copy()
         if config.batch_update:
             states = batch.observations[:, :-1]
@@ -114,7 +116,9 @@ def reinforce_baseline(
                 policy.ascend(state, action, alpha_theta * discount[t] * delta)
         tracker.guard(episode, (policy.theta, theta_before), (value.w, w_before))
         if callback is not None:
-            callback(EpisodeEnd(episode, tracker.returns[:, episode], batch.lengths, batch.truncated))
+            callback(
+                EpisodeEnd(episode, tracker.returns[:, episode], batch.lengths, batch.truncated)
+            )
 
     environments.close()
-    return tracker.result(policy, value, seed, config, single=runs is None)
+    return tracker.result(policy, value, seed, config, single=single, run_ids=run_ids)

@@ -31,19 +31,53 @@ def make_env(env: str | gym.Env) -> gym.Env:
     return env
 
 
+def run_indices(runs: Any) -> tuple[list[int], bool]:
+    """(run ids, whether a single run without a run axis was asked for) from `runs`.
+
+    `runs` is None (one run, id 0, results without a run axis), an int R (runs 0 … R − 1),
+    or a sequence of run ids (e.g. range(3, 4) learns run 3 alone, identical to run 3 of
+    a larger batch).
+    """
+    if runs is None:
+        return [0], True
+    if isinstance(runs, (int, np.integer)) and not isinstance(runs, bool):
+        return list(range(check_positive_int("runs", runs))), False
+    try:
+        ids = [int(k) for k in runs]
+    except TypeError:
+        raise TypeError(
+            f"`runs` must be None, an int or a sequence of run ids; got {runs!r}"
+        ) from None
+    if not ids or min(ids) < 0 or len(set(ids)) != len(ids):
+        raise ValueError(f"`runs` must be distinct run ids >= 0; got {ids}")
+    return ids, False
+
+
 def env_name(env: gym.Env) -> str:
     return env.spec.id if env.spec is not None else type(env.unwrapped).__name__
 
 
 class RunStreams:
-    """Random streams of runs first_run … first_run + R − 1 of one experiment seed.
+    """Random streams of the given runs of one experiment seed.
 
-    Each run gets a Generator for its actions and an integer seed for its environment.
-    Action uniforms are drawn in blocks per run, so a step costs no Python call per run.
+    Run k's streams come from `SeedSequence(seed).spawn(k + 1)[k]`, whatever other runs are
+    learned beside it. Each run gets a Generator for its actions and an integer seed for
+    its environment. Action uniforms are drawn in blocks per run, so a step costs no Python
+    call per run.
+
+    Args:
+      seed: the experiment's seed (an int, or None for fresh entropy).
+      run_ids: indices of the runs, e.g. range(R).
+      block: uniforms drawn at a time per run.
     """
 
-    def __init__(self, seed: int | None, n_runs: int, *, block: int = 512):
-        children = np.random.SeedSequence(seed).spawn(n_runs)
+    def __init__(self, seed: int | None, run_ids: Any, *, block: int = 512):
+        self.run_ids = np.asarray(list(run_ids), dtype=np.int64)
+        if self.run_ids.size == 0 or self.run_ids.min() < 0:
+            raise ValueError(f"`runs` must name at least one run index >= 0; got {list(run_ids)}")
+        n_runs = self.run_ids.size
+        spawned = np.random.SeedSequence(seed).spawn(int(self.run_ids.max()) + 1)
+        children = [spawned[k] for k in self.run_ids]
         pairs = [child.spawn(2) for child in children]
         self.action_generators = [np.random.default_rng(policy) for policy, _ in pairs]
         self.env_seeds = [int(env.generate_state(1)[0]) for _, env in pairs]
@@ -56,7 +90,9 @@ class RunStreams:
         for run in np.flatnonzero(active & (self.position == self.block)):
             self.uniforms[run] = self.action_generators[run].random(self.block)
             self.position[run] = 0
-        values = self.uniforms[np.arange(len(self.position)), np.minimum(self.position, self.block - 1)]
+        values = self.uniforms[
+            np.arange(len(self.position)), np.minimum(self.position, self.block - 1)
+        ]
         self.position += active
         return values
 
@@ -120,7 +156,7 @@ class Runs:
         return self.obs
 
     def step(self, actions: np.ndarray, active: np.ndarray):
-        """(obs [R, ...], rewards [R], terminated [R], truncated [R]) after one step of the active runs."""
+        """(obs [R, ...], rewards [R], terminated [R], truncated [R]) after one step."""
         rewards = np.zeros(self.n_runs)
         terminated = np.zeros(self.n_runs, dtype=bool)
         truncated = np.zeros(self.n_runs, dtype=bool)
@@ -134,7 +170,12 @@ class Runs:
             obs = self.obs.copy()
             for run in np.flatnonzero(active):
                 observation, reward, done, cut, _ = self.copies[run].step(actions[run])
-                obs[run], rewards[run], terminated[run], truncated[run] = observation, reward, done, cut
+                obs[run], rewards[run], terminated[run], truncated[run] = (
+                    observation,
+                    reward,
+                    done,
+                    cut,
+                )
             self.obs = obs
         self.steps += active
         truncated |= active & ~terminated & (self.steps >= self.max_episode_steps)

@@ -22,7 +22,9 @@ class BatchModel(Protocol):
         """Start states, one per generator, shape [R, ...]."""
         ...
 
-    def step(self, states: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def step(
+        self, states: np.ndarray, actions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(next_states [R, ...], rewards [R], terminated [R]) for actions [R]."""
         ...
 

@@ -29,7 +29,9 @@ class GridWorldModel:
     def reset(self, rngs: list[np.random.Generator]) -> np.ndarray:
         return np.full(len(rngs), self.start, dtype=np.int64)
 
-    def step(self, states: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def step(
+        self, states: np.ndarray, actions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         rows, cols = np.divmod(states, self.n_cols)
         move = MOVES[actions]
         rows = np.clip(rows + move[..., 0], 0, self.n_rows - 1)  # bumping a border stays put
@@ -99,14 +101,16 @@ class GridWorldEnv(gym.Env[np.int64, np.int64]):
         for name, cell in (("start", tuple(start)), ("goal", goal)):
             if len(cell) != 2 or not (0 <= cell[0] < self.n_rows and 0 <= cell[1] < self.n_cols):
                 raise ValueError(
-                    f"`{name}` must be a (row, column) inside the {self.n_rows}×{self.n_cols} grid; "
+                    f"`{name}` must be a (row, column) inside the "
+                    f"{self.n_rows}×{self.n_cols} grid; "
                     f"got {cell}"
                 )
         if tuple(start) == goal:
             raise ValueError(f"`start` and `goal` must differ; got both {goal}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(
-                f"`render_mode` must be one of {self.metadata['render_modes']} or None; got {render_mode!r}"
+                f"`render_mode` must be one of {self.metadata['render_modes']} or None; "
+                f"got {render_mode!r}"
             )
         self.start, self.goal = tuple(start), goal
         self.render_mode = render_mode
@@ -128,33 +132,44 @@ class GridWorldEnv(gym.Env[np.int64, np.int64]):
             raise RuntimeError("Call reset before using step method.")
         if not self.action_space.contains(action):
             raise ValueError(f"`action` must be in {self.action_space}; got {action!r}")
-        next_states, rewards, terminated = self.model.step(np.array([self.state]), np.array([action]))
+        next_states, rewards, terminated = self.model.step(
+            np.array([self.state]), np.array([action])
+        )
         self.state = np.int64(next_states[0])
         return self.state, float(rewards[0]), bool(terminated[0]), False, {}
 
     def render(self) -> Any:
         if self.render_mode is None:
             return None
-        position = divmod(int(self.state if self.state is not None else self.model.start), self.n_cols)
+        position = divmod(
+            int(self.state if self.state is not None else self.model.start), self.n_cols
+        )
         if self.render_mode == "ansi":
             lines = []
             for row in range(self.n_rows):
                 cells = []
                 for col in range(self.n_cols):
-                    cells.append("A" if (row, col) == position else "G" if (row, col) == self.goal else ".")
+                    cells.append(
+                        "A" if (row, col) == position else "G" if (row, col) == self.goal else "."
+                    )
                 lines.append(" ".join(cells))
             return "\n".join(lines)
         return grid_image(self.n_rows, self.n_cols, self.goal, position)
 
 
-def grid_image(n_rows: int, n_cols: int, goal: tuple[int, int], agent: tuple[int, int], cell: int = 32):
+def grid_image(
+    n_rows: int, n_cols: int, goal: tuple[int, int], agent: tuple[int, int], cell: int = 32
+):
     """RGB picture of the grid, uint8, shape [n_rows·cell, n_cols·cell, 3]."""
     image = np.full((n_rows * cell, n_cols * cell, 3), 245, dtype=np.uint8)
     image[::cell, :, :] = 180
     image[:, ::cell, :] = 180
     for (row, col), colour in ((goal, (80, 180, 90)), (agent, (220, 60, 50))):
         margin = cell // 5
-        image[row * cell + margin : (row + 1) * cell - margin, col * cell + margin : (col + 1) * cell - margin] = colour
+        image[
+            row * cell + margin : (row + 1) * cell - margin,
+            col * cell + margin : (col + 1) * cell - margin,
+        ] = colour
     return image
 
 
@@ -187,6 +202,8 @@ class BorderFeatures(StateFeatures):
 
     def __call__(self, obs: Any) -> np.ndarray:
         states = np.asarray(obs)
-        if states.dtype.kind not in "iu" or (states.size and (states.min() < 0 or states.max() >= len(self.table))):
+        if states.dtype.kind not in "iu" or (
+            states.size and (states.min() < 0 or states.max() >= len(self.table))
+        ):
             raise ValueError(f"`obs` must be cell indices in [0, {len(self.table)}); got {obs!r}")
         return self.table[states]

@@ -36,7 +36,9 @@ class ShortCorridorModel:
     def reset(self, rngs: list[np.random.Generator]) -> np.ndarray:
         return np.zeros(len(rngs), dtype=np.int64)
 
-    def step(self, states: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def step(
+        self, states: np.ndarray, actions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         move = np.where(actions == RIGHT, 1, -1)
         move = np.where(states == 1, -move, move)  # the second state reverses the actions
         next_states = np.clip(states + move, 0, TERMINAL)  # left in the first state stays put
@@ -90,7 +92,10 @@ class ShortCorridorEnv(gym.Env[np.int64, np.int64]):
 
     def __init__(self, render_mode: str | None = None):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"`render_mode` must be one of {self.metadata['render_modes']} or None; got {render_mode!r}")
+            raise ValueError(
+                f"`render_mode` must be one of {self.metadata['render_modes']} or None; "
+                f"got {render_mode!r}"
+            )
         self.render_mode = render_mode
         self.action_space = spaces.Discrete(2)
         self.observation_space = spaces.Discrete(4)
@@ -110,7 +115,9 @@ class ShortCorridorEnv(gym.Env[np.int64, np.int64]):
             raise RuntimeError("Call reset before using step method.")
         if not self.action_space.contains(action):
             raise ValueError(f"`action` must be in {self.action_space}; got {action!r}")
-        next_states, rewards, terminated = self.model.step(np.array([self.state]), np.array([action]))
+        next_states, rewards, terminated = self.model.step(
+            np.array([self.state]), np.array([action])
+        )
         self.state = np.int64(next_states[0])
         return self.state, float(rewards[0]), bool(terminated[0]), False, {}
 

@@ -8,6 +8,7 @@ State-feature builders (x(s), shape [..., k]): `OneHot` (tabular), `Polynomial`,
 
 from gradlogpi.features.base import (
     ActionBlock,
+    Constant,
     OneHot,
     Stacked,
     StateActionFeatures,
@@ -24,6 +25,7 @@ __all__ = [
     "RBF",
     "ActionBlock",
     "BoxFeatures",
+    "Constant",
     "Fourier",
     "OneHot",
     "Polynomial",

@@ -184,6 +184,29 @@ class TableFeatures(StateActionFeatures):
         return self.table[states]
 
 
+class Constant(StateFeatures):
+    """x(s) = (1,): one feature that is 1 everywhere, so v̂(s, w) = w is a learned constant.
+
+    The baseline of Sutton & Barto's Figure 13.2 on the short corridor.
+
+    Args:
+      observation_shape: shape of one observation (() for Discrete spaces).
+
+    Examples:
+      >>> Constant()(np.array([0, 2]))
+      array([[1.],
+             [1.]])
+    """
+
+    def __init__(self, observation_shape: tuple[int, ...] = ()):
+        self.observation_shape = tuple(observation_shape)
+        self.n_features = 1
+
+    def __call__(self, obs: Any) -> np.ndarray:
+        obs = np.asarray(obs)
+        return np.ones((*self.batch_shape(obs), 1))
+
+
 class OneHot(StateFeatures):
     """Tabular features: x(s) = onehot(s) for a `Discrete(n)` observation space.
 

@@ -43,10 +43,12 @@ class LinearSoftmaxPolicy(SoftmaxPolicy):
         indices = self.active_indices(obs)
         if indices is not None:
             return gather_sum(self.theta, indices)
-        return linear_preferences(self.theta, self.features(obs))
+        phi = self.features(obs)
+        return linear_preferences(self.theta_for(phi.ndim - 2), phi)
 
     def score(self, obs: Any, a: Any) -> np.ndarray:
-        return linear_softmax_score(self.theta, self.features(obs), a)
+        phi = self.features(obs)
+        return linear_softmax_score(self.theta_for(phi.ndim - 2), phi, a)
 
     def active_indices(self, obs: Any) -> np.ndarray | None:
         return self.features.active(obs) if self.features.sparse else None

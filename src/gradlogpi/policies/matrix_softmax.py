@@ -73,15 +73,10 @@ class MatrixSoftmaxPolicy(SoftmaxPolicy):
         indices = self.active_indices(obs)
         if indices is not None:
             return gather_sum(self.theta, indices)
-        weights, bias = self.weights, self.bias
-        if self.theta.ndim == 2:
-            # one (W, b) per run: line the run axis up with the observations' first axis
-            x = self.state_features(obs)
-            extra = x.ndim - 2
-            weights = weights.reshape(weights.shape[0], *[1] * extra, *weights.shape[1:])
-            bias = bias.reshape(bias.shape[0], *[1] * extra, bias.shape[-1])
-            return matrix_logits(weights, bias, x)
-        return matrix_logits(weights, bias, self.state_features(obs))
+        x = self.state_features(obs)
+        theta = self.theta_for(x.ndim - 1)
+        stacked = theta.reshape(*theta.shape[:-1], self.n_actions, self.n_state_features + 1)
+        return matrix_logits(stacked[..., :-1], stacked[..., -1], x)
 
     def score(self, obs: Any, a: Any) -> np.ndarray:
         grad_weights, grad_bias = self.matrix_score(obs, a)

@@ -87,6 +87,16 @@ class SoftmaxPolicy(ABC):
         weighted = (step[..., None] * score).reshape(*self.theta.shape[:-1], -1, self.n_parameters)
         self.theta += weighted.sum(axis=-2)
 
+    def theta_for(self, batch_ndim: int) -> np.ndarray:
+        """θ shaped to broadcast against a batch of `batch_ndim` axes.
+
+        θ [P] as is; θ [R, P] (one per run) becomes [R, 1, …, 1, P] so that the run axis
+        lines up with the first batch axis (observations [R, T, ...] for whole episodes).
+        """
+        if self.theta.ndim == 1:
+            return self.theta
+        return self.theta.reshape(self.theta.shape[0], *[1] * (batch_ndim - 1), self.n_parameters)
+
     def get_flat(self) -> np.ndarray:
         """A copy of the parameters as one vector, shape [P] (or [R, P])."""
         return self.theta.copy()

@@ -35,7 +35,11 @@ class LinearValue:
         if self.state_features.sparse:
             return gather_sum(self.w, self.state_features.active(obs))
         x = self.state_features(obs)
-        return (x @ self.w[..., :, None])[..., 0] if self.w.ndim == 1 else np.einsum("r...k,rk->r...", x, self.w)
+        return (
+            (x @ self.w[..., :, None])[..., 0]
+            if self.w.ndim == 1
+            else np.einsum("r...k,rk->r...", x, self.w)
+        )
 
     def gradient(self, obs: Any) -> np.ndarray:
         """∇_w v̂(s, w) = x(s), shape [..., k]."""

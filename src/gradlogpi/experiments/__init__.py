@@ -1,0 +1,1 @@
+"""Published experiments, reproduced (Sutton & Barto chapter 13)."""
