@@ -66,7 +66,7 @@ def test_vectorised_runs_equal_a_plain_loop_of_the_book():
         done = False
         while not done:
             probabilities = policy.probabilities(state)
-            u = uniform_source.draw(np.array([True]))[0]
+            u = uniform_source.draw(np.array([True]))[0, 0]
             action = int(u >= probabilities[0])
             next_state, reward, terminated, truncated, _ = env.step(action)
             states.append(state)

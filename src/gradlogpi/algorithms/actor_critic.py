@@ -21,7 +21,6 @@ from gradlogpi.algorithms.common import (
 )
 from gradlogpi.algorithms.rollout import Runs, RunStreams, make_env, run_indices
 from gradlogpi.core._checks import check_in_range
-from gradlogpi.policies.softmax_base import sample_from_probabilities
 
 
 @dataclass(frozen=True)
@@ -112,7 +111,7 @@ def actor_critic(
         returns, lengths = np.zeros(n_runs), np.zeros(n_runs, dtype=np.int64)
         truncated = np.zeros(n_runs, dtype=bool)
         while active.any():
-            action = sample_from_probabilities(policy.probabilities(state), streams.draw(active))
+            action = policy.sample_from_uniforms(state, streams.draw(active, policy.noise_size))
             next_state, reward, terminated, cut = environments.step(action, active)
             next_value = np.where(terminated, 0.0, value.value(next_state))
             delta = (reward + gamma * next_value - value.value(state)) * active

@@ -179,9 +179,18 @@ def check_policy_fits_env(policy: Any, env: Any) -> None:
     """ValueError unless the policy's actions and observations match the environment's spaces."""
     from gymnasium import spaces
 
-    if not isinstance(env.action_space, spaces.Discrete):
-        raise TypeError(f"softmax policies need a Discrete action space; got {env.action_space}")
-    if policy.n_actions != int(env.action_space.n):
+    if isinstance(env.action_space, spaces.Box):
+        action_dim = getattr(policy, "action_dim", None)
+        if action_dim is None:
+            raise TypeError(f"a Box action space needs a Gaussian policy; got {type(policy).__name__}")
+        if (action_dim,) != env.action_space.shape:
+            raise ValueError(
+                f"`policy` must have action_dim={env.action_space.shape[0]} (the action space); "
+                f"got {action_dim}"
+            )
+    elif not isinstance(env.action_space, spaces.Discrete):
+        raise TypeError(f"the action space must be Discrete or Box; got {env.action_space}")
+    elif policy.n_actions != int(env.action_space.n):
         raise ValueError(
             f"`policy` must have n_actions={int(env.action_space.n)} (the action space of "
             f"{env.spec.id if env.spec else type(env).__name__}); got {policy.n_actions}"

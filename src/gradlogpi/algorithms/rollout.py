@@ -17,7 +17,6 @@ import numpy as np
 
 from gradlogpi.core._checks import check_positive_int
 from gradlogpi.errors import NonFiniteError
-from gradlogpi.policies.softmax_base import sample_from_probabilities
 
 
 def make_env(env: str | gym.Env) -> gym.Env:
@@ -85,15 +84,17 @@ class RunStreams:
         self.uniforms = np.stack([g.random(block) for g in self.action_generators])
         self.position = np.zeros(n_runs, dtype=np.int64)
 
-    def draw(self, active: np.ndarray) -> np.ndarray:
-        """One uniform per run, shape [R]; only active runs advance their stream."""
-        for run in np.flatnonzero(active & (self.position == self.block)):
-            self.uniforms[run] = self.action_generators[run].random(self.block)
+    def draw(self, active: np.ndarray, size: int = 1) -> np.ndarray:
+        """`size` uniforms per run, shape [R, size]; only active runs advance their stream."""
+        for run in np.flatnonzero(active & (self.position + size > self.block)):
+            # keep the unread tail so the stream is the generator's sequence, unbroken
+            tail = self.uniforms[run, self.position[run] :]
+            fresh = self.action_generators[run].random(self.block - tail.size)
+            self.uniforms[run] = np.concatenate([tail, fresh])
             self.position[run] = 0
-        values = self.uniforms[
-            np.arange(len(self.position)), np.minimum(self.position, self.block - 1)
-        ]
-        self.position += active
+        columns = np.minimum(self.position[:, None] + np.arange(size), self.block - 1)
+        values = self.uniforms[np.arange(len(self.position))[:, None], columns]
+        self.position += active * size
         return values
 
     def state(self) -> dict[str, Any]:
@@ -240,8 +241,7 @@ def generate_episode(runs: Runs, policy: Any) -> EpisodeBatch:
     terminated = np.zeros(runs.n_runs, dtype=bool)
     truncated = np.zeros(runs.n_runs, dtype=bool)
     while active.any():
-        probabilities = policy.probabilities(observations[-1])
-        a = sample_from_probabilities(probabilities, runs.streams.draw(active))
+        a = policy.sample_from_uniforms(observations[-1], runs.streams.draw(active, policy.noise_size))
         obs, r, done, cut = runs.step(a, active)
         observations.append(obs)
         actions.append(a)

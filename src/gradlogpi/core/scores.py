@@ -16,7 +16,7 @@ from gradlogpi.core._checks import (
     check_min_ndim,
     check_positive_int,
 )
-from gradlogpi.core.softmax import one_hot, softmax
+from gradlogpi.core.softmax import one_hot, softmax, softmax_unchecked
 from gradlogpi.errors import ShapeError
 
 
@@ -39,7 +39,7 @@ def linear_preferences(theta: np.ndarray, phi: np.ndarray) -> np.ndarray:
       array([1., 2.])
     """
     theta, phi = _checked_theta_phi(theta, phi)
-    return (phi @ theta[..., :, None])[..., 0]
+    return linear_preferences_unchecked(theta, phi)
 
 
 def linear_softmax_score(theta: np.ndarray, phi: np.ndarray, a: np.ndarray) -> np.ndarray:
@@ -73,9 +73,7 @@ def linear_softmax_score(theta: np.ndarray, phi: np.ndarray, a: np.ndarray) -> n
     theta, phi = _checked_theta_phi(theta, phi)
     batch_shape = np.broadcast_shapes(phi.shape[:-2], theta.shape[:-1])
     a = check_actions("a", a, phi.shape[:-2], phi.shape[-2], "phi")
-    probabilities = softmax((phi @ theta[..., :, None])[..., 0])
-    weights = one_hot(a, phi.shape[-2]) - probabilities
-    score = (weights[..., None, :] @ phi)[..., 0, :]
+    score = linear_softmax_score_unchecked(theta, phi, a)
     return np.broadcast_to(score, (*batch_shape, phi.shape[-1]))
 
 
@@ -116,7 +114,7 @@ def matrix_logits(weights: np.ndarray, bias: np.ndarray, x: np.ndarray) -> np.nd
       array([14., 15., 11., 17.])
     """
     weights, bias, x = _checked_matrix(weights, bias, x)
-    return (weights @ x[..., :, None])[..., 0] + bias
+    return matrix_logits_unchecked(weights, bias, x)
 
 
 def matrix_softmax_score(
@@ -298,3 +296,22 @@ def _checked_gaussian(mean, log_std, a):
             f"`log_std` must broadcast to the shape of `mean` {mean.shape}; got {log_std.shape}"
         ) from None
     return mean, log_std, a
+
+
+# Kernels without argument checks, for callers that validated their inputs already.
+
+
+def linear_preferences_unchecked(theta: np.ndarray, phi: np.ndarray) -> np.ndarray:
+    """`linear_preferences` without argument checks: θ [..., d], φ [..., A, d] -> [..., A]."""
+    return (phi @ theta[..., :, None])[..., 0]
+
+
+def linear_softmax_score_unchecked(theta: np.ndarray, phi: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """`linear_softmax_score` without argument checks; a must be int64 in [0, A)."""
+    weights = one_hot(a, phi.shape[-2]) - softmax_unchecked(linear_preferences_unchecked(theta, phi))
+    return (weights[..., None, :] @ phi)[..., 0, :]
+
+
+def matrix_logits_unchecked(weights: np.ndarray, bias: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """`matrix_logits` without argument checks: W [..., A, k], b [..., A], x [..., k] -> [..., A]."""
+    return (weights @ x[..., :, None])[..., 0] + bias

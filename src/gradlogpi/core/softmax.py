@@ -32,8 +32,7 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
     """
     logits = as_float_array("logits", logits)
     check_min_ndim("logits", logits, 1, "[..., A]")
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    return log_softmax_unchecked(logits)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -53,8 +52,7 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     """
     logits = as_float_array("logits", logits)
     check_min_ndim("logits", logits, 1, "[..., A]")
-    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return shifted / shifted.sum(axis=-1, keepdims=True)
+    return softmax_unchecked(logits)
 
 
 def softmax_entropy(logits: np.ndarray) -> np.ndarray:
@@ -109,3 +107,20 @@ def one_hot(a: np.ndarray, n_actions: int) -> np.ndarray:
     """One-hot encoding of integer actions, float64, shape [..., n_actions]."""
     a = np.asarray(a)
     return (a[..., None] == np.arange(n_actions)).astype(np.float64)
+
+
+# Kernels without argument checks, for callers that have already validated their inputs
+# (the policies' per-step paths). They take float64 arrays of at least one axis.
+
+
+def softmax_unchecked(logits: np.ndarray) -> np.ndarray:
+    """`softmax` without argument checks."""
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    shifted /= shifted.sum(axis=-1, keepdims=True)
+    return shifted
+
+
+def log_softmax_unchecked(logits: np.ndarray) -> np.ndarray:
+    """`log_softmax` without argument checks."""
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))

@@ -3,6 +3,7 @@
 import gymnasium as gym
 
 from gradlogpi.envs.grid_world import BorderFeatures, GridWorldEnv
+from gradlogpi.envs.lqr import LQREnv, riccati_gain
 from gradlogpi.envs.short_corridor import (
     OPTIMAL_P_RIGHT,
     OPTIMAL_VALUE,
@@ -15,6 +16,7 @@ from gradlogpi.envs.short_corridor import (
 SHIPPED = {
     "gradlogpi/ShortCorridor-v0": ("gradlogpi.envs.short_corridor:ShortCorridorEnv", 1000),
     "gradlogpi/GridWorld-v0": ("gradlogpi.envs.grid_world:GridWorldEnv", 200),
+    "gradlogpi/LQR-v0": ("gradlogpi.envs.lqr:LQREnv", 50),
 }
 
 for _env_id, (_entry_point, _cap) in SHIPPED.items():
@@ -27,8 +29,10 @@ __all__ = [
     "SHIPPED",
     "BorderFeatures",
     "GridWorldEnv",
+    "LQREnv",
     "ShortCorridorEnv",
     "short_corridor_features",
     "short_corridor_value",
+    "riccati_gain",
     "theta_for_p_right",
 ]

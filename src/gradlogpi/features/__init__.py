@@ -29,6 +29,7 @@ __all__ = [
     "Fourier",
     "OneHot",
     "Polynomial",
+    "RawState",
     "Stacked",
     "StateActionFeatures",
     "StateFeatures",

@@ -255,3 +255,26 @@ def _state_indices(obs: Any, n_states: int | None) -> np.ndarray:
         bad = states[(states < 0) | (states >= n_states)].flat[0]
         raise ValueError(f"`obs` must be a state index in [0, {n_states}); got {bad}")
     return states
+
+
+class RawState(StateFeatures):
+    """x(s) = s: the observation itself, unscaled, for Box observations of shape [k].
+
+    For linear-Gaussian control (LQR), where the optimal mean is linear in the raw state.
+
+    Args:
+      n_dims: k >= 1.
+
+    Examples:
+      >>> RawState(2)(np.array([0.5, -3.0]))
+      array([ 0.5, -3. ])
+    """
+
+    def __init__(self, n_dims: int):
+        self.n_features = check_positive_int("n_dims", n_dims)
+        self.observation_shape = (self.n_features,)
+
+    def __call__(self, obs: Any) -> np.ndarray:
+        obs = as_float_array("obs", obs)
+        self.batch_shape(obs)
+        return obs

@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from gradlogpi.core.scores import linear_preferences, linear_softmax_score
+from gradlogpi.core._checks import check_actions
+from gradlogpi.core.scores import linear_preferences_unchecked, linear_softmax_score_unchecked
 from gradlogpi.features.base import StateActionFeatures
 from gradlogpi.policies.softmax_base import SoftmaxPolicy, checked_theta, gather_sum
 
@@ -44,11 +45,12 @@ class LinearSoftmaxPolicy(SoftmaxPolicy):
         if indices is not None:
             return gather_sum(self.theta, indices)
         phi = self.features(obs)
-        return linear_preferences(self.theta_for(phi.ndim - 2), phi)
+        return linear_preferences_unchecked(self.theta_for(phi.ndim - 2), phi)
 
     def score(self, obs: Any, a: Any) -> np.ndarray:
         phi = self.features(obs)
-        return linear_softmax_score(self.theta_for(phi.ndim - 2), phi, a)
+        a = check_actions("a", a, phi.shape[:-2], self.n_actions, "obs")
+        return linear_softmax_score_unchecked(self.theta_for(phi.ndim - 2), phi, a)
 
     def active_indices(self, obs: Any) -> np.ndarray | None:
         return self.features.active(obs) if self.features.sparse else None

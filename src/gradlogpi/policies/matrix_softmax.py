@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from gradlogpi.core._checks import as_float_array, check_positive_int
-from gradlogpi.core.scores import matrix_logits, matrix_to_theta
+from gradlogpi.core.scores import matrix_logits_unchecked, matrix_to_theta
 from gradlogpi.features.base import ActionBlock, StateFeatures
 from gradlogpi.policies.softmax_base import SoftmaxPolicy, checked_theta, gather_sum
 
@@ -76,7 +76,7 @@ class MatrixSoftmaxPolicy(SoftmaxPolicy):
         x = self.state_features(obs)
         theta = self.theta_for(x.ndim - 1)
         stacked = theta.reshape(*theta.shape[:-1], self.n_actions, self.n_state_features + 1)
-        return matrix_logits(stacked[..., :-1], stacked[..., -1], x)
+        return matrix_logits_unchecked(stacked[..., :-1], stacked[..., -1], x)
 
     def score(self, obs: Any, a: Any) -> np.ndarray:
         grad_weights, grad_bias = self.matrix_score(obs, a)

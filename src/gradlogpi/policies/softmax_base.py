@@ -12,7 +12,12 @@ from typing import Any
 import numpy as np
 
 from gradlogpi.core._checks import as_float_array, check_actions, check_positive
-from gradlogpi.core.softmax import log_softmax, one_hot, softmax, softmax_entropy
+from gradlogpi.core.softmax import (
+    log_softmax_unchecked,
+    one_hot,
+    softmax_entropy,
+    softmax_unchecked,
+)
 from gradlogpi.errors import ShapeError
 
 
@@ -37,23 +42,29 @@ class SoftmaxPolicy(ABC):
 
     def probabilities(self, obs: Any) -> np.ndarray:
         """π(·|s), shape [..., A]; rows sum to 1."""
-        return softmax(self.logits(obs))
+        return softmax_unchecked(self.logits(obs))
 
     def log_prob(self, obs: Any, a: Any) -> np.ndarray:
         """log π(a|s), shape [...]."""
         logits = self.logits(obs)
         a = check_actions("a", a, logits.shape[:-1], self.n_actions, "obs")
-        return np.take_along_axis(log_softmax(logits), a[..., None], axis=-1)[..., 0]
+        return np.take_along_axis(log_softmax_unchecked(logits), a[..., None], axis=-1)[..., 0]
 
     def entropy(self, obs: Any) -> np.ndarray:
         """Entropy of π(·|s) in nats, shape [...]."""
         return softmax_entropy(self.logits(obs))
 
+    noise_size = 1
+    """Uniforms one action needs (`sample_from_uniforms`)."""
+
     def sample(self, obs: Any, rng: np.random.Generator) -> np.ndarray:
         """Actions A ~ π(·|s), int64, shape [...], by inverting the CDF at one uniform each."""
         probabilities = self.probabilities(obs)
-        uniforms = rng.random(probabilities.shape[:-1])
-        return sample_from_probabilities(probabilities, uniforms)
+        return sample_from_probabilities(probabilities, rng.random(probabilities.shape[:-1]))
+
+    def sample_from_uniforms(self, obs: Any, uniforms: np.ndarray) -> np.ndarray:
+        """Actions from given uniforms of shape [..., 1] (per-run streams pre-draw them)."""
+        return sample_from_probabilities(self.probabilities(obs), uniforms[..., 0])
 
     def logit_gradient(self, obs: Any, a: Any) -> tuple[np.ndarray, np.ndarray]:
         """(onehot(a) − π(·|s), π(·|s)), each [..., A]: the score before the chain rule."""
