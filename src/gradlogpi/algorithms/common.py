@@ -182,7 +182,9 @@ def check_policy_fits_env(policy: Any, env: Any) -> None:
     if isinstance(env.action_space, spaces.Box):
         action_dim = getattr(policy, "action_dim", None)
         if action_dim is None:
-            raise TypeError(f"a Box action space needs a Gaussian policy; got {type(policy).__name__}")
+            raise TypeError(
+                f"a Box action space needs a Gaussian policy; got {type(policy).__name__}"
+            )
         if (action_dim,) != env.action_space.shape:
             raise ValueError(
                 f"`policy` must have action_dim={env.action_space.shape[0]} (the action space); "
@@ -195,10 +197,13 @@ def check_policy_fits_env(policy: Any, env: Any) -> None:
             f"`policy` must have n_actions={int(env.action_space.n)} (the action space of "
             f"{env.spec.id if env.spec else type(env).__name__}); got {policy.n_actions}"
         )
-    features = getattr(policy, "features", None) or getattr(policy, "state_features", None)
+    features = (
+        getattr(policy, "features", None) or getattr(policy, "state_features", None) or policy
+    )
     expected = tuple(env.observation_space.shape or ())
-    if features is not None and tuple(features.observation_shape) != expected:
+    shape = getattr(features, "observation_shape", None)
+    if shape is not None and tuple(shape) != expected:
         raise ValueError(
             f"`policy` features must take observations of shape {expected} (the observation "
-            f"space); got observation_shape {tuple(features.observation_shape)}"
+            f"space); got observation_shape {tuple(shape)}"
         )

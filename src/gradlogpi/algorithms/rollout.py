@@ -241,7 +241,9 @@ def generate_episode(runs: Runs, policy: Any) -> EpisodeBatch:
     terminated = np.zeros(runs.n_runs, dtype=bool)
     truncated = np.zeros(runs.n_runs, dtype=bool)
     while active.any():
-        a = policy.sample_from_uniforms(observations[-1], runs.streams.draw(active, policy.noise_size))
+        a = policy.sample_from_uniforms(
+            observations[-1], runs.streams.draw(active, policy.noise_size)
+        )
         obs, r, done, cut = runs.step(a, active)
         observations.append(obs)
         actions.append(a)

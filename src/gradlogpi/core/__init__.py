@@ -26,6 +26,7 @@ from gradlogpi.core.softmax import (
     one_hot,
     softmax,
     softmax_entropy,
+    softmax_entropy_gradient,
 )
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "reward_to_go",
     "softmax",
     "softmax_entropy",
+    "softmax_entropy_gradient",
     "step_mask",
     "theta_to_matrix",
 ]

@@ -308,7 +308,9 @@ def linear_preferences_unchecked(theta: np.ndarray, phi: np.ndarray) -> np.ndarr
 
 def linear_softmax_score_unchecked(theta: np.ndarray, phi: np.ndarray, a: np.ndarray) -> np.ndarray:
     """`linear_softmax_score` without argument checks; a must be int64 in [0, A)."""
-    weights = one_hot(a, phi.shape[-2]) - softmax_unchecked(linear_preferences_unchecked(theta, phi))
+    weights = one_hot(a, phi.shape[-2]) - softmax_unchecked(
+        linear_preferences_unchecked(theta, phi)
+    )
     return (weights[..., None, :] @ phi)[..., 0, :]
 
 

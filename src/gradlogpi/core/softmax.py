@@ -103,6 +103,27 @@ def log_softmax_gradient(logits: np.ndarray, a: np.ndarray) -> np.ndarray:
     return one_hot(a, logits.shape[-1]) - softmax(logits)
 
 
+def softmax_entropy_gradient(logits: np.ndarray) -> np.ndarray:
+    """Gradient of the entropy H(softmax(h)) with respect to the logits: −π ⊙ (log π + H).
+
+    Args:
+      logits: action preferences, shape [..., A].
+
+    Returns:
+      float64 array, shape [..., A]; it sums to 0 over the actions.
+
+    Examples:
+      >>> softmax_entropy_gradient(np.zeros(3))
+      array([0., 0., 0.])
+    """
+    logits = as_float_array("logits", logits)
+    check_min_ndim("logits", logits, 1, "[..., A]")
+    log_probabilities = log_softmax_unchecked(logits)
+    probabilities = np.exp(log_probabilities)
+    entropy = -(probabilities * log_probabilities).sum(axis=-1, keepdims=True)
+    return -probabilities * (log_probabilities + entropy)
+
+
 def one_hot(a: np.ndarray, n_actions: int) -> np.ndarray:
     """One-hot encoding of integer actions, float64, shape [..., n_actions]."""
     a = np.asarray(a)

@@ -10,7 +10,12 @@ from gymnasium import spaces
 
 
 def riccati_gain(
-    a: np.ndarray, b: np.ndarray, q: np.ndarray, r: np.ndarray, gamma: float, iterations: int = 10_000
+    a: np.ndarray,
+    b: np.ndarray,
+    q: np.ndarray,
+    r: np.ndarray,
+    gamma: float,
+    iterations: int = 10_000,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Optimal gain K (u = −K x) and cost matrix P of the discounted LQR.
 
@@ -45,7 +50,9 @@ class LQRModel:
 
     def step(self, states: np.ndarray, actions: np.ndarray):
         actions = np.asarray(actions, dtype=np.float64).reshape(states.shape[0], -1)
-        cost = np.einsum("ri,ij,rj->r", states, self.q, states) + np.einsum("ri,ij,rj->r", actions, self.r, actions)
+        cost = np.einsum("ri,ij,rj->r", states, self.q, states) + np.einsum(
+            "ri,ij,rj->r", actions, self.r, actions
+        )
         next_states = states @ self.a.T + actions @ self.b.T
         return next_states, -cost, np.zeros(states.shape[0], dtype=bool)
 
@@ -92,12 +99,21 @@ class LQREnv(gym.Env[np.ndarray, np.ndarray]):
 
     metadata = {"render_modes": []}
 
-    def __init__(self, a: Any = ((1.0,),), b: Any = ((1.0,),), q: Any = ((1.0,),), r: Any = ((1.0,),), initial_range: float = 1.0):
+    def __init__(
+        self,
+        a: Any = ((1.0,),),
+        b: Any = ((1.0,),),
+        q: Any = ((1.0,),),
+        r: Any = ((1.0,),),
+        initial_range: float = 1.0,
+    ):
         a, b, q, r = (np.atleast_2d(np.asarray(m, dtype=np.float64)) for m in (a, b, q, r))
         n, m = b.shape
         for name, matrix, shape in (("a", a, (n, n)), ("q", q, (n, n)), ("r", r, (m, m))):
             if matrix.shape != shape:
-                raise ValueError(f"`{name}` must have shape {shape} (from b of shape {b.shape}); got {matrix.shape}")
+                raise ValueError(
+                    f"`{name}` must have shape {shape} (from b of shape {b.shape}); got {matrix.shape}"
+                )
         if not initial_range > 0:
             raise ValueError(f"`initial_range` must be > 0; got {initial_range}")
         self.model = LQRModel(a, b, q, r, float(initial_range))

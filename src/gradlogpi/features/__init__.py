@@ -10,6 +10,7 @@ from gradlogpi.features.base import (
     ActionBlock,
     Constant,
     OneHot,
+    RawState,
     Stacked,
     StateActionFeatures,
     StateFeatures,

@@ -98,10 +98,14 @@ class LinearGaussianPolicy:
         """(x [..., k], μ [..., m], log σ [..., m], d log σ/dη [..., m])."""
         x = self.state_features(obs)
         k = self.state_features.n_features
-        theta = self.theta if self.theta.ndim == 1 else self.theta.reshape(
-            self.theta.shape[0], *[1] * (x.ndim - 2), self.n_parameters
+        theta = (
+            self.theta
+            if self.theta.ndim == 1
+            else self.theta.reshape(self.theta.shape[0], *[1] * (x.ndim - 2), self.n_parameters)
         )
-        mean_block = theta[..., : self.n_mean_parameters].reshape(*theta.shape[:-1], self.action_dim, k + 1)
+        mean_block = theta[..., : self.n_mean_parameters].reshape(
+            *theta.shape[:-1], self.action_dim, k + 1
+        )
         mean = matrix_logits_unchecked(mean_block[..., :-1], mean_block[..., -1], x)
         std_block = theta[..., self.n_mean_parameters :]
         if self.state_dependent_std:
@@ -130,6 +134,18 @@ class LinearGaussianPolicy:
         log_std = self.log_std(obs)
         return (log_std + 0.5 * np.log(2 * np.pi * np.e)).sum(axis=-1)
 
+    def entropy_gradient(self, obs: Any) -> np.ndarray:
+        """∇θ H(π(·|s)), shape [..., P]: only log σ's parameters move the entropy."""
+        x, mean, _, slope = self._heads(obs)
+        batch = mean.shape[:-1]
+        mean_part = np.zeros((*batch, self.n_mean_parameters))
+        if self.state_dependent_std:
+            augmented = np.concatenate([x, np.ones((*x.shape[:-1], 1))], axis=-1)
+            std_part = (slope[..., :, None] * augmented[..., None, :]).reshape(*batch, -1)
+        else:
+            std_part = slope
+        return np.concatenate([mean_part, std_part], axis=-1)
+
     def sample(self, obs: Any, rng: np.random.Generator) -> np.ndarray:
         """Actions a = μ + σ ε, ε ~ N(0, I), shape [..., m] (not clipped)."""
         _, mean, log_std, _ = self._heads(obs)
@@ -145,12 +161,18 @@ class LinearGaussianPolicy:
     def score(self, obs: Any, a: Any) -> np.ndarray:
         """∇θ log π(a|s) as a flat vector, shape [..., P]."""
         x, mean, log_std, slope = self._heads(obs)
-        grad_mean, grad_log_std = gaussian_score(mean, log_std, self._checked_actions(a, mean.shape))
+        grad_mean, grad_log_std = gaussian_score(
+            mean, log_std, self._checked_actions(a, mean.shape)
+        )
         augmented = np.concatenate([x, np.ones((*x.shape[:-1], 1))], axis=-1)
-        mean_part = (grad_mean[..., :, None] * augmented[..., None, :]).reshape(*mean.shape[:-1], -1)
+        mean_part = (grad_mean[..., :, None] * augmented[..., None, :]).reshape(
+            *mean.shape[:-1], -1
+        )
         grad_eta = grad_log_std * slope
         if self.state_dependent_std:
-            std_part = (grad_eta[..., :, None] * augmented[..., None, :]).reshape(*mean.shape[:-1], -1)
+            std_part = (grad_eta[..., :, None] * augmented[..., None, :]).reshape(
+                *mean.shape[:-1], -1
+            )
         else:
             std_part = grad_eta
         return np.concatenate([mean_part, std_part], axis=-1)
@@ -178,5 +200,7 @@ class LinearGaussianPolicy:
     def _checked_actions(self, a: Any, shape: tuple[int, ...]) -> np.ndarray:
         a = as_float_array("a", a)
         if a.shape != shape:
-            raise ShapeError(f"`a` must have shape {shape} ([..., m] with m={self.action_dim}); got {a.shape}")
+            raise ShapeError(
+                f"`a` must have shape {shape} ([..., m] with m={self.action_dim}); got {a.shape}"
+            )
         return a

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from gradlogpi.core._checks import check_actions
+from gradlogpi.core.softmax import softmax_entropy_gradient
 from gradlogpi.core.scores import linear_preferences_unchecked, linear_softmax_score_unchecked
 from gradlogpi.features.base import StateActionFeatures
 from gradlogpi.policies.softmax_base import SoftmaxPolicy, checked_theta, gather_sum
@@ -51,6 +52,14 @@ class LinearSoftmaxPolicy(SoftmaxPolicy):
         phi = self.features(obs)
         a = check_actions("a", a, phi.shape[:-2], self.n_actions, "obs")
         return linear_softmax_score_unchecked(self.theta_for(phi.ndim - 2), phi, a)
+
+    def entropy_gradient(self, obs: Any) -> np.ndarray:
+        """∇θ H(π(·|s)), shape [..., P]: the entropy bonus's gradient."""
+        phi = self.features(obs)
+        weights = softmax_entropy_gradient(
+            linear_preferences_unchecked(self.theta_for(phi.ndim - 2), phi)
+        )
+        return (weights[..., None, :] @ phi)[..., 0, :]
 
     def active_indices(self, obs: Any) -> np.ndarray | None:
         return self.features.active(obs) if self.features.sparse else None

@@ -8,6 +8,7 @@ import numpy as np
 
 from gradlogpi.core._checks import as_float_array, check_positive_int
 from gradlogpi.core.scores import matrix_logits_unchecked, matrix_to_theta
+from gradlogpi.core.softmax import softmax_entropy_gradient
 from gradlogpi.features.base import ActionBlock, StateFeatures
 from gradlogpi.policies.softmax_base import SoftmaxPolicy, checked_theta, gather_sum
 
@@ -88,6 +89,12 @@ class MatrixSoftmaxPolicy(SoftmaxPolicy):
         x = self.state_features(obs)
         grad_weights = grad_bias[..., :, None] * x[..., None, :]
         return grad_weights, grad_bias
+
+    def entropy_gradient(self, obs: Any) -> np.ndarray:
+        """∇θ H(π(·|s)) as a flat vector, shape [..., P]."""
+        weights = softmax_entropy_gradient(self.logits(obs))
+        x = self.state_features(obs)
+        return matrix_to_theta(weights[..., :, None] * x[..., None, :], weights)
 
     def active_indices(self, obs: Any) -> np.ndarray | None:
         return self.bridge.active(obs) if self.state_features.sparse else None

@@ -1,0 +1,315 @@
+"""Batch policy gradient on Gymnasium vector environments, plain or natural, for linear policies."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from gradlogpi.algorithms import estimators
+from gradlogpi.algorithms.common import EpisodeEnd, RunResult, check_policy_fits_env
+from gradlogpi.algorithms.vector_rollout import (
+    Episode,
+    EpisodeSeeds,
+    collect_episodes,
+    make_vector_env,
+)
+from gradlogpi.core._checks import check_in_range, check_positive, check_positive_int
+from gradlogpi.core.returns import discount_powers, discounted_returns, normalized
+
+Estimator = Literal["reinforce", "gpomdp"]
+Baseline = Literal["none", "value", "optimal"]
+Update = Literal["vanilla", "natural", "enac"]
+
+
+@dataclass(frozen=True)
+class BatchPolicyGradientConfig:
+    """Settings of `batch_policy_gradient`."""
+
+    n_updates: int = 100
+    """Parameter updates; each uses a fresh batch of episodes."""
+    episodes_per_update: int = 16
+    """Episodes per batch (rounded up to a multiple of num_envs)."""
+    num_envs: int = 8
+    """Sub-environments of the vector env."""
+    vectorization_mode: Literal["sync", "async"] = "sync"
+    """Gymnasium vectorisation: 'sync' (one process) or 'async' (one process per env)."""
+    alpha_theta: float = 0.01
+    """Step size of θ (vanilla); the natural updates use `max_kl` instead."""
+    gamma: float = 0.99
+    """Discount γ in [0, 1]."""
+    estimator: Estimator = "gpomdp"
+    """'reinforce' (whole return at every step) or 'gpomdp' (reward-to-go)."""
+    baseline: Baseline = "none"
+    """'none'; 'value' (linear v̂(s) refit each batch, gpomdp only); 'optimal' (Peters & Schaal)."""
+    normalize_advantages: bool = False
+    """Standardise the per-step weights over the batch (a constant batch gives zeros)."""
+    entropy_coefficient: float = 0.0
+    """β of the entropy bonus β·E[H(π(·|s))] (>= 0)."""
+    update: Update = "vanilla"
+    """'vanilla' gradient ascent, 'natural' (F + λI)⁻¹g with a KL-bounded step, or 'enac'."""
+    max_kl: float = 0.01
+    """KL bound of one natural step (> 0)."""
+    damping: float = 1e-4
+    """λ added to the Fisher matrix (or the eNAC ridge) (> 0)."""
+    value_ridge: float = 1e-3
+    """Ridge of the value-baseline least-squares refit (> 0)."""
+    max_episode_steps: int | None = None
+    """Step cap; default the environment's registered cap."""
+
+    def __post_init__(self) -> None:
+        check_positive_int("n_updates", self.n_updates)
+        check_positive_int("episodes_per_update", self.episodes_per_update)
+        check_positive_int("num_envs", self.num_envs)
+        check_positive("alpha_theta", self.alpha_theta)
+        check_in_range("gamma", self.gamma, 0.0, 1.0)
+        check_positive("entropy_coefficient", self.entropy_coefficient, allow_zero=True)
+        check_positive("max_kl", self.max_kl)
+        check_positive("damping", self.damping)
+        check_positive("value_ridge", self.value_ridge)
+        for name, value, allowed in (
+            ("estimator", self.estimator, ("reinforce", "gpomdp")),
+            ("baseline", self.baseline, ("none", "value", "optimal")),
+            ("update", self.update, ("vanilla", "natural", "enac")),
+            ("vectorization_mode", self.vectorization_mode, ("sync", "async")),
+        ):
+            if value not in allowed:
+                raise ValueError(f"`{name}` must be one of {allowed}; got {value!r}")
+        if self.baseline == "value" and self.estimator != "gpomdp":
+            raise ValueError(
+                "`baseline` 'value' needs `estimator` 'gpomdp' (a per-state baseline); got 'reinforce'"
+            )
+        if self.max_episode_steps is not None:
+            check_positive_int("max_episode_steps", self.max_episode_steps)
+
+
+@dataclass
+class PaddedBatch:
+    """Episodes padded to the longest: observations [N, T, ...], actions [N, T, ...], rewards [N, T]."""
+
+    observations: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    mask: np.ndarray
+    lengths: np.ndarray
+
+
+def pad_episodes(episodes: list[Episode]) -> PaddedBatch:
+    """Stack episodes, repeating each one's last observation and action past its end."""
+    lengths = np.array([e.length for e in episodes])
+    n_steps = int(lengths.max())
+    mask = np.arange(n_steps) < lengths[:, None]
+
+    def padded(arrays):
+        return np.stack(
+            [np.concatenate([a, np.repeat(a[-1:], n_steps - len(a), axis=0)]) for a in arrays]
+        )
+
+    rewards = np.zeros((len(episodes), n_steps))
+    for i, e in enumerate(episodes):
+        rewards[i, : e.length] = e.rewards
+    return PaddedBatch(
+        padded([e.observations for e in episodes]),
+        padded([e.actions for e in episodes]),
+        rewards,
+        mask,
+        lengths,
+    )
+
+
+def step_weights(batch: PaddedBatch, config: BatchPolicyGradientConfig, value: Any) -> np.ndarray:
+    """Per-step weights w_it with ĝ = mean_i Σ_t w_it ψ_it, shape [N, T] (scalar baselines)."""
+    if config.estimator == "reinforce":
+        weights = estimators.reinforce_weights(batch.rewards, config.gamma, batch.mask)
+    else:
+        weights = estimators.gpomdp_weights(batch.rewards, config.gamma, batch.mask)
+    if config.baseline == "value":
+        # γ^t (G_t − v̂(S_t)): the reward-to-go from t minus the learned state value
+        returns = discounted_returns(batch.rewards, config.gamma, mask=batch.mask)
+        advantages = (returns - value.value(batch.observations)) * batch.mask
+        weights = advantages * discount_powers(batch.rewards.shape[1], config.gamma)
+    if config.normalize_advantages:
+        weights = normalized(weights, mask=batch.mask)
+    return weights
+
+
+def refit_value(value: Any, batch: PaddedBatch, gamma: float, ridge: float) -> None:
+    """Least-squares v̂(s, w) ≈ G_t over the batch's visited states (ridge-regularised)."""
+    x = value.gradient(batch.observations)[batch.mask]  # [M, k]
+    returns = discounted_returns(batch.rewards, gamma, mask=batch.mask)[batch.mask]
+    value.set_flat(np.linalg.solve(x.T @ x + ridge * np.eye(x.shape[1]), x.T @ returns))
+
+
+def batch_policy_gradient(
+    env_id: str,
+    policy: Any,
+    config: BatchPolicyGradientConfig = BatchPolicyGradientConfig(),
+    *,
+    value: Any = None,
+    seed: int | None = None,
+    callback: Callable[[EpisodeEnd], None] | None = None,
+) -> RunResult:
+    """Learn a linear policy from batches of episodes collected on `gymnasium.make_vec`.
+
+    Each update:
+        collect N episodes τ_i following π(·|·, θ) on the vector env
+        ĝ ← (1/N) Σ_i Σ_t w_it ∇θ ln π(A_it|S_it, θ)   (weights from the estimator and baseline)
+             + β (1/M) Σ_{i,t} ∇θ H(π(·|S_it))
+        θ ← θ + α ĝ                         (vanilla)
+        θ ← θ + α_KL (F + λI)⁻¹ ĝ           (natural; F = E[ψψᵀ], α_KL from the KL bound)
+        θ ← θ + α_KL w_eNAC                 (episodic natural actor-critic)
+
+    Args:
+      env_id: a registered Gymnasium id (a vector env is made with autoreset disabled).
+      policy: a linear policy (softmax or Gaussian); not modified.
+      config: `BatchPolicyGradientConfig`.
+      value: a `LinearValue` for `baseline='value'`.
+      seed: the experiment seed; every episode's seeds derive from it (same episodes with
+        sync or async envs).
+      callback: called with an `EpisodeEnd` (over the batch's episodes) after every update.
+
+    Returns:
+      RunResult with one row; its columns are episodes in collection order.
+    """
+    import copy
+
+    if config.baseline == "value" and value is None:
+        raise ValueError("`value` must be given for baseline='value'; got None")
+    policy = copy.deepcopy(policy)
+    value = copy.deepcopy(value)
+    envs = make_vector_env(
+        env_id, config.num_envs, config.vectorization_mode, config.max_episode_steps
+    )
+    cap = config.max_episode_steps
+    if cap is None and envs.spec is not None:
+        cap = envs.spec.max_episode_steps
+    if cap is None:
+        raise ValueError(
+            f"`max_episode_steps` must be given for {env_id} (no registered cap); got None"
+        )
+    check_policy_fits_env(policy, _single(envs))
+    seeds = EpisodeSeeds(seed)
+    returns, lengths, truncated = [], [], []
+    diverged_at = -1
+    start = time.perf_counter()
+    try:
+        for update in range(config.n_updates):
+            episodes = collect_episodes(
+                envs, policy, config.episodes_per_update, seeds, update, cap, env_id
+            )
+            batch = pad_episodes(episodes)
+            returns += [float(e.rewards.sum()) for e in episodes]
+            lengths += [e.length for e in episodes]
+            truncated += [e.truncated for e in episodes]
+            direction = gradient_estimate(policy, batch, config, value)
+            before = policy.get_flat()
+            if hasattr(policy, "optimizer_step"):
+                # neural policies: PyTorch's optimizer takes the ascent direction
+                policy.optimizer_step(
+                    direction / config.alpha_theta if config.update == "vanilla" else direction
+                )
+            else:
+                policy.set_flat(before + direction)
+            if not np.all(np.isfinite(policy.get_flat())):
+                policy.set_flat(before)
+                diverged_at = update
+                break
+            if config.baseline == "value":
+                refit_value(value, batch, config.gamma, config.value_ridge)
+            if callback is not None:
+                callback(
+                    EpisodeEnd(
+                        update,
+                        np.array(returns[-len(episodes) :]),
+                        batch.lengths,
+                        np.array(truncated[-len(episodes) :]),
+                    )
+                )
+    finally:
+        envs.close()
+    return RunResult(
+        np.array([returns]),
+        np.array([lengths]),
+        np.array([truncated]),
+        np.array([diverged_at]),
+        policy,
+        value,
+        seed,
+        time.perf_counter() - start,
+        config,
+    )
+
+
+def gradient_estimate(
+    policy: Any, batch: PaddedBatch, config: BatchPolicyGradientConfig, value: Any
+) -> np.ndarray:
+    """The parameter change of one update, shape [P]."""
+    n_episodes = batch.rewards.shape[0]
+    needs_scores = config.baseline == "optimal" or config.update != "vanilla"
+    if needs_scores:
+        scores = policy.score(batch.observations, batch.actions) * batch.mask[..., None]
+        if config.update == "enac":
+            gradient = estimators.enac_gradient(
+                scores, batch.rewards, config.gamma, batch.mask, config.damping
+            )
+            return estimators.kl_step_size(gradient, gradient, config.max_kl) * gradient
+        if config.baseline == "optimal":
+            optimal = (
+                estimators.reinforce_optimal_baseline_gradient
+                if config.estimator == "reinforce"
+                else estimators.gpomdp_optimal_baseline_gradient
+            )
+            gradient = optimal(scores, batch.rewards, config.gamma, batch.mask)
+        else:
+            weights = step_weights(batch, config, value)
+            gradient = (weights[..., None] * scores).sum(axis=1).mean(axis=0)
+    else:
+        weights = step_weights(batch, config, value) / n_episodes
+        gradient = weighted_score_sum(policy, batch.observations, batch.actions, weights)
+    if config.entropy_coefficient > 0:
+        gradient = gradient + config.entropy_coefficient * mean_entropy_gradient(policy, batch)
+    if config.update == "natural":
+        fisher = estimators.fisher_matrix(scores, batch.mask)
+        direction = estimators.natural_direction(gradient, fisher, config.damping)
+        return estimators.kl_step_size(gradient, direction, config.max_kl) * direction
+    return config.alpha_theta * gradient
+
+
+def weighted_score_sum(
+    policy: Any, obs: np.ndarray, actions: np.ndarray, weights: np.ndarray
+) -> np.ndarray:
+    """Σ_i weights_i ∇θ log π(a_i|s_i), shape [P], without building every score when avoidable.
+
+    Neural policies backpropagate once; linear ones accumulate with `ascend` on a copy of θ,
+    which stays sparse for tile coding.
+    """
+    if hasattr(policy, "weighted_score_sum"):
+        return policy.weighted_score_sum(obs, actions, weights)
+    import copy
+
+    scratch = copy.copy(policy)  # ascend needs π at the current θ, so step a copy that starts at θ
+    scratch.theta = policy.theta.copy()
+    scratch.ascend(obs, actions, weights)
+    return scratch.theta - policy.theta
+
+
+def mean_entropy_gradient(policy: Any, batch: PaddedBatch) -> np.ndarray:
+    """∇θ of the mean entropy over the batch's visited states, shape [P]."""
+    states = batch.observations[batch.mask]
+    if hasattr(policy, "mean_entropy_gradient"):
+        return policy.mean_entropy_gradient(states)
+    return policy.entropy_gradient(states).mean(axis=0)
+
+
+def _single(envs: Any) -> Any:
+    """A stand-in env with the vector env's single spaces, for `check_policy_fits_env`."""
+
+    class Spaces:
+        action_space = envs.single_action_space
+        observation_space = envs.single_observation_space
+        spec = envs.spec
+
+    return Spaces()

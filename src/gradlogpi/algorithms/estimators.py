@@ -1,0 +1,107 @@
+"""Policy-gradient estimators from a batch of N episodes, padded to T steps.
+
+Shapes: scores ψ_it = ∇θ log π(A_t|S_t) [N, T, P]; rewards R_{t+1} [N, T]; mask [N, T].
+All return the mean over episodes of a per-episode gradient estimate, shape [P].
+References: Williams (1992) REINFORCE; Baxter & Bartlett (2001) G(PO)MDP; Peters & Schaal
+(2008) "Reinforcement learning of motor skills with policy gradients" (optimal baselines,
+eNAC).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gradlogpi.core.returns import discount_powers
+
+
+def discounted_rewards(rewards: np.ndarray, gamma: float, mask: np.ndarray) -> np.ndarray:
+    """γ^t R_{t+1}, zero past each episode's end, shape [N, T]."""
+    return rewards * discount_powers(rewards.shape[1], gamma) * mask
+
+
+def reinforce_weights(rewards: np.ndarray, gamma: float, mask: np.ndarray) -> np.ndarray:
+    """Per-step weights of REINFORCE with the whole return: R(τ) = Σ_t γ^t R_{t+1} at every step."""
+    total = discounted_rewards(rewards, gamma, mask).sum(axis=1, keepdims=True)
+    return np.broadcast_to(total, rewards.shape) * mask
+
+
+def gpomdp_weights(rewards: np.ndarray, gamma: float, mask: np.ndarray) -> np.ndarray:
+    """Per-step weights of G(PO)MDP: Σ_{t'≥t} γ^{t'} R_{t'+1}, the reward-to-go discounted from 0.
+
+    Σ_t ψ_t Σ_{t'≥t} γ^{t'} r_{t'} equals Σ_t' γ^{t'} r_{t'} Σ_{t≤t'} ψ_t: a reward is credited
+    only to the actions before it.
+    """
+    discounted = discounted_rewards(rewards, gamma, mask)
+    return np.flip(np.cumsum(np.flip(discounted, axis=1), axis=1), axis=1) * mask
+
+
+def reinforce_optimal_baseline_gradient(
+    scores: np.ndarray, rewards: np.ndarray, gamma: float, mask: np.ndarray
+) -> np.ndarray:
+    """REINFORCE with the variance-minimising baseline of each component k:
+
+    b_k = E[(Σ_t ψ_tk)² R(τ)] / E[(Σ_t ψ_tk)²];  g_k = E[(Σ_t ψ_tk)(R(τ) − b_k)].
+    """
+    summed = (scores * mask[..., None]).sum(axis=1)  # [N, P]
+    total = discounted_rewards(rewards, gamma, mask).sum(axis=1)  # [N]
+    squares = summed**2
+    baseline = _safe_ratio((squares * total[:, None]).mean(axis=0), squares.mean(axis=0))
+    return (summed * (total[:, None] - baseline)).mean(axis=0)
+
+
+def gpomdp_optimal_baseline_gradient(
+    scores: np.ndarray, rewards: np.ndarray, gamma: float, mask: np.ndarray
+) -> np.ndarray:
+    """G(PO)MDP with the variance-minimising baseline of each step t and component k:
+
+    b_tk = E[(Σ_{t'≤t} ψ_t'k)² γ^t r_t] / E[(Σ_{t'≤t} ψ_t'k)²];
+    g_k = E[Σ_t (Σ_{t'≤t} ψ_t'k)(γ^t r_t − b_tk)].
+    """
+    cumulative = np.cumsum(scores * mask[..., None], axis=1)  # [N, T, P]
+    discounted = discounted_rewards(rewards, gamma, mask)  # [N, T]
+    squares = cumulative**2 * mask[..., None]
+    baseline = _safe_ratio(
+        (squares * discounted[..., None]).mean(axis=0), squares.mean(axis=0)
+    )  # [T, P]
+    return (
+        (cumulative * (discounted[..., None] - baseline) * mask[..., None]).sum(axis=1).mean(axis=0)
+    )
+
+
+def fisher_matrix(scores: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """F = E[ψ ψᵀ] over the visited state-action pairs, shape [P, P]."""
+    flat = scores[mask]
+    return flat.T @ flat / max(flat.shape[0], 1)
+
+
+def natural_direction(gradient: np.ndarray, fisher: np.ndarray, damping: float) -> np.ndarray:
+    """(F + λI)⁻¹ g: the natural gradient direction, solved, never inverted."""
+    return np.linalg.solve(fisher + damping * np.eye(fisher.shape[0]), gradient)
+
+
+def kl_step_size(gradient: np.ndarray, direction: np.ndarray, max_kl: float) -> float:
+    """α with ½ α² dᵀ F d ≈ KL = max_kl for d = F⁻¹g: α = √(2 max_kl / gᵀd)."""
+    curvature = float(gradient @ direction)
+    return float(np.sqrt(2.0 * max_kl / curvature)) if curvature > 1e-300 else 0.0
+
+
+def enac_gradient(
+    scores: np.ndarray, rewards: np.ndarray, gamma: float, mask: np.ndarray, ridge: float
+) -> np.ndarray:
+    """Episodic natural actor-critic: regress each episode's return on its summed discounted score.
+
+    Solve min_{w, J} Σ_i (R(τ_i) − Ψ_iᵀ w − J)² + ridge·‖w‖², Ψ_i = Σ_t γ^t ψ_it: w is the
+    natural gradient (compatible function approximation), J the baseline.
+    """
+    powers = discount_powers(scores.shape[1], gamma)
+    summed = (scores * (mask * powers)[..., None]).sum(axis=1)  # [N, P]
+    total = discounted_rewards(rewards, gamma, mask).sum(axis=1)
+    design = np.concatenate([summed, np.ones((summed.shape[0], 1))], axis=1)
+    regulariser = ridge * np.eye(design.shape[1])
+    regulariser[-1, -1] = 0.0
+    solution = np.linalg.solve(design.T @ design + regulariser, design.T @ total)
+    return solution[:-1]
+
+
+def _safe_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    return np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1.0), 0.0)

@@ -1,0 +1,103 @@
+"""REINFORCE for neural policies: autodiff of the seed's J = Σ_t log π(A_t|S_t) G_t."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import gymnasium as gym
+import numpy as np
+
+from gradlogpi.algorithms.common import EpisodeEnd, RunResult, Tracker, check_policy_fits_env
+from gradlogpi.algorithms.rollout import RunStreams, Runs, generate_episode, make_env
+from gradlogpi.core._checks import check_in_range, check_positive_int
+from gradlogpi.core.returns import discount_powers, discounted_returns, normalized
+
+
+@dataclass(frozen=True)
+class NeuralReinforceConfig:
+    """Settings of `neural_reinforce` (the step size is the policy's optimizer's)."""
+
+    n_episodes: int = 1000
+    """Episodes to learn from; one optimizer step after each."""
+    gamma: float = 0.99
+    """Discount γ in [0, 1]."""
+    returns: Literal["reward_to_go", "whole"] = "reward_to_go"
+    """Weight of step t: the return G_t from t ('reward_to_go') or G_0 at every step ('whole')."""
+    discount_weighting: bool = False
+    """Multiply step t by γ^t (the book's REINFORCE); off by default, as in deep-RL code."""
+    normalize: bool = True
+    """Standardise the episode's weights (a constant episode gives zeros, not NaN)."""
+    max_episode_steps: int | None = None
+    """Step cap; default the environment's registered cap."""
+
+    def __post_init__(self) -> None:
+        check_positive_int("n_episodes", self.n_episodes)
+        check_in_range("gamma", self.gamma, 0.0, 1.0)
+        if self.returns not in ("reward_to_go", "whole"):
+            raise ValueError(f"`returns` must be 'reward_to_go' or 'whole'; got {self.returns!r}")
+        if self.max_episode_steps is not None:
+            check_positive_int("max_episode_steps", self.max_episode_steps)
+
+
+def episode_weights(rewards: np.ndarray, config: Any) -> np.ndarray:
+    """Per-step weights of one episode's J, shape [T], from the return options of `config`."""
+    returns = discounted_returns(rewards, config.gamma)
+    if config.returns == "whole":
+        returns = np.full_like(returns, returns[0])
+    if config.discount_weighting:
+        returns = returns * discount_powers(rewards.shape[0], config.gamma)
+    return normalized(returns) if config.normalize else returns
+
+
+def neural_reinforce(
+    env: str | gym.Env,
+    policy: Any,
+    config: NeuralReinforceConfig = NeuralReinforceConfig(),
+    *,
+    seed: int | None = None,
+    callback: Callable[[EpisodeEnd], None] | None = None,
+) -> RunResult:
+    """Learn a neural policy by REINFORCE, one optimizer step per episode.
+
+        Loop for each episode:
+            Generate S0, A0, R1, …, following π(·|·, θ)     (NumPy forward passes, no autograd)
+            J(θ) ← Σ_t log π(A_t|S_t, θ) G_t                 (one batched forward pass in torch)
+            θ ← optimizer step along ∇J(θ)                    (autodiff)
+
+    The policy is trained in place and also returned in the result.
+
+    Args:
+      env: a Gymnasium id or environment.
+      policy: `NeuralSoftmaxPolicy` or `NeuralGaussianPolicy` (its optimizer is used).
+      config: `NeuralReinforceConfig`.
+      seed: seed of the action and environment streams.
+      callback: called with an `EpisodeEnd` after every episode.
+    """
+    torch_module = __import__("gradlogpi.policies.torch_policies", fromlist=["require_torch"])
+    torch = torch_module.require_torch()
+    env = make_env(env)
+    check_policy_fits_env(policy, env)
+    environments = Runs(env, RunStreams(seed, [0]), config.max_episode_steps)
+    tracker = Tracker(1, config.n_episodes)
+    for episode in range(config.n_episodes):
+        batch = generate_episode(environments, policy)
+        length = int(batch.lengths[0])
+        tracker.record(episode, batch.rewards.sum(axis=1), batch.lengths, batch.truncated)
+        states, actions = batch.observations[0, :length], batch.actions[0, :length]
+        weights = torch.from_numpy(episode_weights(batch.rewards[0, :length], config))
+        objective = (policy.torch_log_prob(states, actions) * weights).sum()  # the seed's J
+        before = policy.get_flat()
+        policy.maximize(objective)
+        if not np.all(np.isfinite(policy.get_flat())):
+            policy.set_flat(before)
+            tracker.diverged_at[0] = episode
+            break
+        if callback is not None:
+            callback(
+                EpisodeEnd(episode, tracker.returns[:, episode], batch.lengths, batch.truncated)
+            )
+    environments.close()
+    result = tracker.result(policy, None, seed, config, single=False, run_ids=[0])
+    return result

@@ -1,0 +1,183 @@
+"""Collecting whole episodes from a Gymnasium vector environment.
+
+Each episode (env k, episode e) of an update has its own seeds, derived from the
+experiment seed with `SeedSequence(seed, spawn_key=(update, k, e))`: the environment's
+reset seed and the uniforms behind the actions. So the same seed gives the same episodes
+with sync, async or one-at-a-time environments, whatever the other sub-environments do.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import AutoresetMode
+
+from gradlogpi.core._checks import check_positive_int
+from gradlogpi.errors import NonFiniteError
+
+
+@dataclass
+class Episode:
+    """One complete episode: observations S_0 … S_{T−1}, actions A_0 … A_{T−1}, rewards R_1 … R_T."""
+
+    observations: np.ndarray  # [T, *obs_shape]
+    actions: np.ndarray  # [T, *action_shape]
+    rewards: np.ndarray  # [T]
+    terminated: bool
+    truncated: bool
+
+    @property
+    def length(self) -> int:
+        return int(self.rewards.shape[0])
+
+
+def make_vector_env(
+    env_id: str, num_envs: int, mode: str = "sync", max_episode_steps: int | None = None
+):
+    """`gymnasium.make_vec` with autoreset disabled, so episodes are reset under our seeds."""
+    import gradlogpi.envs  # noqa: F401  (registers the shipped environments)
+
+    if mode not in ("sync", "async"):
+        raise ValueError(f"`vectorization_mode` must be 'sync' or 'async'; got {mode!r}")
+    kwargs: dict[str, Any] = {}
+    if max_episode_steps is not None:
+        kwargs["max_episode_steps"] = max_episode_steps
+    return gym.make_vec(
+        env_id,
+        num_envs=check_positive_int("num_envs", num_envs),
+        vectorization_mode=mode,
+        vector_kwargs={"autoreset_mode": AutoresetMode.DISABLED},
+        **kwargs,
+    )
+
+
+class EpisodeSeeds:
+    """Seeds of episode (update u, env k, episode e): a reset seed and a block of uniforms."""
+
+    def __init__(self, seed: int | None):
+        self.entropy = np.random.SeedSequence(seed).entropy
+
+    def episode(
+        self, update: int, env: int, episode: int, n_uniforms: int
+    ) -> tuple[int, np.ndarray]:
+        sequence = np.random.SeedSequence(self.entropy, spawn_key=(update, env, episode))
+        env_seed, action_seed = sequence.spawn(2)
+        uniforms = np.random.default_rng(action_seed).random(n_uniforms)
+        return int(env_seed.generate_state(1)[0]), uniforms
+
+
+def collect_episodes(
+    envs: gym.vector.VectorEnv,
+    policy: Any,
+    n_episodes: int,
+    seeds: EpisodeSeeds,
+    update: int,
+    max_episode_steps: int,
+    env_name: str = "vector env",
+) -> list[Episode]:
+    """Run `policy` until every sub-environment has finished its share of `n_episodes`.
+
+    Env k collects episodes (k, 0), (k, 1), … ⌈n_episodes / num_envs⌉ of them; the list
+    comes back ordered by (k, e), independent of how the sub-environments are stepped.
+    Sub-environments that have their share keep stepping (a vector env steps all of them)
+    and what they do is ignored.
+
+    Args:
+      envs: a Gymnasium vector env; its autoreset mode is read from its metadata.
+      policy: any gradlogpi policy (`sample_from_uniforms`, `noise_size`).
+      n_episodes: episodes wanted (rounded up to a multiple of num_envs).
+      seeds: the experiment's `EpisodeSeeds`.
+      update: index of the update (part of every episode's seed).
+      max_episode_steps: length of the uniform blocks (the step cap).
+    """
+    num_envs = envs.num_envs
+    mode = envs.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
+    mode = mode if isinstance(mode, AutoresetMode) else AutoresetMode(mode)
+    quota = math.ceil(n_episodes / num_envs)
+    n_uniforms = policy.noise_size * (max_episode_steps + 1)
+    counts = np.zeros(num_envs, dtype=np.int64)  # episodes started per env
+    steps = np.zeros(num_envs, dtype=np.int64)
+    uniforms = np.zeros((num_envs, n_uniforms))
+    current: list[dict[str, list]] = [
+        {"obs": [], "actions": [], "rewards": []} for _ in range(num_envs)
+    ]
+    finished: list[list[Episode]] = [[] for _ in range(num_envs)]
+
+    def start(k: int) -> int:
+        env_seed, uniforms[k] = seeds.episode(update, k, int(counts[k]), n_uniforms)
+        counts[k] += 1
+        steps[k] = 0
+        current[k] = {"obs": [], "actions": [], "rewards": []}
+        return env_seed
+
+    obs, _ = envs.reset(seed=[start(k) for k in range(num_envs)])
+    skip = np.zeros(num_envs, dtype=bool)  # NEXT_STEP: this step only resets that env
+    while any(len(done) < quota for done in finished):
+        columns = steps[:, None] * policy.noise_size + np.arange(policy.noise_size)
+        noise = uniforms[np.arange(num_envs)[:, None], np.minimum(columns, n_uniforms - 1)]
+        actions = policy.sample_from_uniforms(obs, noise)
+        next_obs, rewards, terminated, truncated, infos = envs.step(_env_actions(actions, envs))
+        rewards = np.asarray(rewards, dtype=np.float64)
+        ended = np.zeros(num_envs, dtype=bool)
+        for k in range(num_envs):
+            if skip[k]:
+                skip[k] = False
+                continue
+            collecting = len(finished[k]) < quota
+            if collecting:
+                if not np.isfinite(rewards[k]) or not np.all(np.isfinite(next_obs[k])):
+                    field = "reward" if not np.isfinite(rewards[k]) else "observation"
+                    raise NonFiniteError(
+                        f"non-finite {field} from environment {env_name}: env {k}, episode "
+                        f"{int(counts[k]) - 1} of update {update}, step {int(steps[k])}"
+                    )
+                current[k]["obs"].append(obs[k])
+                current[k]["actions"].append(actions[k])
+                current[k]["rewards"].append(rewards[k])
+            steps[k] += 1
+            cut = bool(truncated[k]) or steps[k] >= max_episode_steps
+            if terminated[k] or cut:
+                if collecting:
+                    finished[k].append(
+                        _episode(current[k], bool(terminated[k]), cut and not terminated[k])
+                    )
+                ended[k] = True
+        obs = next_obs
+        if ended.any():
+            if mode == AutoresetMode.DISABLED:
+                reset_seeds = [start(k) if ended[k] else None for k in range(num_envs)]
+                reset_obs, _ = envs.reset(seed=reset_seeds, options={"reset_mask": ended})
+                obs = np.where(_expand(ended, reset_obs), reset_obs, obs)
+            else:
+                for k in np.flatnonzero(ended):
+                    start(k)  # the env resets itself (its own seed); our uniforms still start over
+                if mode == AutoresetMode.NEXT_STEP:
+                    skip |= ended
+    return [episode for per_env in finished for episode in per_env[:quota]][
+        : max(n_episodes, 0) or None
+    ]
+
+
+def _episode(parts: dict[str, list], terminated: bool, truncated: bool) -> Episode:
+    return Episode(
+        np.asarray(parts["obs"]),
+        np.asarray(parts["actions"]),
+        np.asarray(parts["rewards"], dtype=np.float64),
+        terminated,
+        truncated,
+    )
+
+
+def _env_actions(actions: np.ndarray, envs: gym.vector.VectorEnv) -> np.ndarray:
+    space = envs.single_action_space
+    if isinstance(space, gym.spaces.Box):
+        return np.asarray(actions, dtype=space.dtype).reshape(envs.num_envs, *space.shape)
+    return np.asarray(actions, dtype=np.int64)
+
+
+def _expand(mask: np.ndarray, like: np.ndarray) -> np.ndarray:
+    return mask.reshape(mask.shape + (1,) * (np.ndim(like) - 1))

@@ -1,0 +1,396 @@
+"""Neural policies in PyTorch (optional extra `gradlogpi[torch]`).
+
+Acting never touches PyTorch: after every update the network's weights are copied into
+NumPy arrays, and the forward pass for one state is two or three small NumPy matrix
+products. PyTorch is used where it earns its cost: autodiff of the seed's objective
+J = Σ_t log π(A_t|S_t) G_t over a whole episode or batch, and its optimizers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from gradlogpi.core._checks import as_float_array, check_actions, check_positive_int
+from gradlogpi.core.softmax import log_softmax_unchecked, softmax_unchecked
+from gradlogpi.errors import MissingExtraError, ShapeError
+from gradlogpi.policies.linear_gaussian import bounded_log_std, log_std_parameter
+from gradlogpi.policies.softmax_base import sample_from_probabilities
+
+ACTIVATIONS = ("tanh", "relu")
+
+
+def require_torch() -> Any:
+    """Import torch or raise MissingExtraError with the command that installs it."""
+    try:
+        import torch
+    except ImportError as error:
+        raise MissingExtraError(
+            'neural policies need PyTorch: pip install "gradlogpi[torch]"'
+        ) from error
+    return torch
+
+
+def mlp(sizes: Sequence[int], activation: str, generator: Any) -> Any:
+    """torch.nn.Sequential of Linear layers with `activation` between them, float64."""
+    torch = require_torch()
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"`activation` must be one of {ACTIVATIONS}; got {activation!r}")
+    layers: list[Any] = []
+    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        layer = torch.nn.Linear(fan_in, fan_out, dtype=torch.float64)
+        bound = 1.0 / np.sqrt(fan_in)
+        with torch.no_grad():
+            layer.weight.uniform_(-bound, bound, generator=generator)
+            layer.bias.uniform_(-bound, bound, generator=generator)
+        layers.append(layer)
+        if i < len(sizes) - 2:
+            layers.append(torch.nn.Tanh() if activation == "tanh" else torch.nn.ReLU())
+    return torch.nn.Sequential(*layers)
+
+
+class TorchPolicy:
+    """Shared machinery: flat parameters, the NumPy mirror for acting, optimizer steps."""
+
+    network: Any
+    optimizer: Any
+    observation_shape: tuple[int, ...]
+
+    def _setup(
+        self, sizes: Sequence[int], activation: str, seed: int, lr: float, threads: int | None
+    ) -> None:
+        torch = require_torch()
+        if threads is not None:
+            # small networks on few cores: more threads only add synchronisation
+            torch.set_num_threads(check_positive_int("threads", threads))
+        self.activation = activation
+        generator = torch.Generator().manual_seed(int(seed))
+        self.network = mlp(sizes, activation, generator)
+        self.lr = lr
+        self.optimizer = torch.optim.Adam(self.parameters(), lr=lr)
+        self.sync()
+
+    def parameters(self) -> list[Any]:
+        return list(self.network.parameters())
+
+    def sync(self) -> None:
+        """Copy the network's weights into the NumPy arrays used for acting."""
+        linears = [m for m in self.network if hasattr(m, "weight")]
+        self._layers = [
+            (m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy()) for m in linears
+        ]
+
+    def _forward(self, x: np.ndarray) -> np.ndarray:
+        """The network in NumPy: x [..., k] -> output [..., out]."""
+        for i, (weight, bias) in enumerate(self._layers):
+            x = x @ weight + bias
+            if i < len(self._layers) - 1:
+                x = np.tanh(x) if self.activation == "tanh" else np.maximum(x, 0.0)
+        return x
+
+    def _observations(self, obs: Any) -> np.ndarray:
+        obs = as_float_array("obs", obs)
+        n = len(self.observation_shape)
+        if obs.ndim < n or obs.shape[obs.ndim - n :] != self.observation_shape:
+            raise ShapeError(
+                f"`obs` must have shape [..., {', '.join(map(str, self.observation_shape))}] "
+                f"(observation_shape={self.observation_shape}); got {obs.shape}"
+            )
+        return obs
+
+    @property
+    def n_parameters(self) -> int:
+        return int(sum(p.numel() for p in self.parameters()))
+
+    def get_flat(self) -> np.ndarray:
+        torch = require_torch()
+        return torch.nn.utils.parameters_to_vector(self.parameters()).detach().numpy().copy()
+
+    def set_flat(self, theta: Any) -> None:
+        torch = require_torch()
+        theta = as_float_array("theta", theta)
+        if theta.shape != (self.n_parameters,):
+            raise ShapeError(
+                f"`theta` must have shape [P] with P={self.n_parameters}; got {theta.shape}"
+            )
+        torch.nn.utils.vector_to_parameters(torch.from_numpy(theta.copy()), self.parameters())
+        self.sync()
+
+    def parameter_blocks(self) -> dict[str, np.ndarray]:
+        blocks, start = {}, 0
+        for name, parameter in self.network.named_parameters():
+            blocks[name] = np.arange(start, start + parameter.numel())
+            start += parameter.numel()
+        for name, parameter in getattr(self, "extra_parameters", {}).items():
+            blocks[name] = np.arange(start, start + parameter.numel())
+            start += parameter.numel()
+        return blocks
+
+    def score(self, obs: Any, a: Any) -> np.ndarray:
+        """∇θ log π(a|s) per sample by autodiff (torch.func), flat, shape [..., P]."""
+        torch = require_torch()
+        from torch.func import grad, vmap
+
+        obs_array = self._observations(obs)
+        batch = obs_array.shape[: obs_array.ndim - len(self.observation_shape)]
+        actions = self._torch_actions(a, batch)
+        observations = torch.from_numpy(obs_array.reshape(-1, *self.observation_shape))
+        actions = actions.reshape(-1, *actions.shape[len(batch) :])
+        names = [name for name, _ in self._named_parameters()]
+        values = tuple(p.detach() for _, p in self._named_parameters())
+
+        def log_prob(parameters, observation, action):
+            return self._log_prob_with(
+                dict(zip(names, parameters, strict=True)), observation[None], action[None]
+            )[0]
+
+        per_sample = vmap(grad(log_prob), in_dims=(None, 0, 0))(values, observations, actions)
+        flat = torch.cat([g.reshape(g.shape[0], -1) for g in per_sample], dim=1)
+        return flat.numpy().reshape(*batch, -1)
+
+    def _named_parameters(self) -> list[tuple[str, Any]]:
+        named = [(f"network.{n}", p) for n, p in self.network.named_parameters()]
+        return named + [(n, p) for n, p in getattr(self, "extra_parameters", {}).items()]
+
+    def gradient_of(self, objective: Any) -> np.ndarray:
+        """∇θ of a torch scalar built from this policy's parameters, flat, shape [P]."""
+        torch = require_torch()
+        gradients = torch.autograd.grad(objective, self.parameters(), allow_unused=True)
+        return torch.cat(
+            [
+                (g if g is not None else torch.zeros_like(p)).reshape(-1)
+                for g, p in zip(gradients, self.parameters(), strict=True)
+            ]
+        ).numpy()
+
+    def weighted_score_sum(self, obs: Any, a: Any, weights: np.ndarray) -> np.ndarray:
+        """Σ_i weights_i ∇θ log π(a_i|s_i) by one backward pass, shape [P]."""
+        torch = require_torch()
+        return self.gradient_of(
+            (self.torch_log_prob(obs, a) * torch.from_numpy(np.asarray(weights, np.float64))).sum()
+        )
+
+    def mean_entropy_gradient(self, obs: Any) -> np.ndarray:
+        """∇θ of the mean entropy over the states `obs` [..., k], shape [P]."""
+        return self.gradient_of(self.torch_entropy(obs).mean())
+
+    def optimizer_step(self, gradient: np.ndarray) -> None:
+        """One step of the PyTorch optimizer along the ascent direction `gradient` [P]."""
+        torch = require_torch()
+        start = 0
+        for parameter in self.parameters():
+            size = parameter.numel()
+            parameter.grad = -torch.from_numpy(
+                gradient[start : start + size].reshape(parameter.shape).copy()
+            )
+            start += size
+        self.optimizer.step()
+        self.sync()
+
+    def maximize(self, objective: Any) -> None:
+        """One optimizer step that increases the torch scalar `objective` (autodiff)."""
+        self.optimizer.zero_grad()
+        (-objective).backward()
+        self.optimizer.step()
+        self.sync()
+
+
+class NeuralSoftmaxPolicy(TorchPolicy):
+    """π(·|s) = softmax(MLP(s)) for Discrete actions and Box observations of shape [k].
+
+    Args:
+      observation_dim: k.
+      n_actions: A.
+      hidden: hidden layer sizes, e.g. (128,).
+      activation: 'tanh' or 'relu'.
+      seed: seed of the weight initialisation.
+      lr: Adam's step size.
+      threads: PyTorch threads (1 by default: small nets get slower with more).
+    """
+
+    noise_size = 1
+
+    def __init__(
+        self,
+        observation_dim: int,
+        n_actions: int,
+        hidden: Sequence[int] = (64,),
+        activation: str = "tanh",
+        *,
+        seed: int = 0,
+        lr: float = 0.01,
+        threads: int | None = 1,
+    ):
+        self.observation_shape = (check_positive_int("observation_dim", observation_dim),)
+        self.n_actions = check_positive_int("n_actions", n_actions)
+        self.hidden = tuple(check_positive_int("hidden", h) for h in hidden)
+        self._setup([observation_dim, *self.hidden, n_actions], activation, seed, lr, threads)
+
+    def logits(self, obs: Any) -> np.ndarray:
+        return self._forward(self._observations(obs))
+
+    def probabilities(self, obs: Any) -> np.ndarray:
+        return softmax_unchecked(self.logits(obs))
+
+    def log_prob(self, obs: Any, a: Any) -> np.ndarray:
+        logits = self.logits(obs)
+        a = check_actions("a", a, logits.shape[:-1], self.n_actions, "obs")
+        return np.take_along_axis(log_softmax_unchecked(logits), a[..., None], axis=-1)[..., 0]
+
+    def entropy(self, obs: Any) -> np.ndarray:
+        log_probabilities = log_softmax_unchecked(self.logits(obs))
+        return -(np.exp(log_probabilities) * log_probabilities).sum(axis=-1)
+
+    def sample(self, obs: Any, rng: np.random.Generator) -> np.ndarray:
+        probabilities = self.probabilities(obs)
+        return sample_from_probabilities(probabilities, rng.random(probabilities.shape[:-1]))
+
+    def sample_from_uniforms(self, obs: Any, uniforms: np.ndarray) -> np.ndarray:
+        return sample_from_probabilities(self.probabilities(obs), uniforms[..., 0])
+
+    def torch_log_prob(self, obs: Any, a: Any) -> Any:
+        """log π(a|s) as a differentiable torch tensor, shape [...]."""
+        torch = require_torch()
+        obs_array = self._observations(obs)
+        batch = obs_array.shape[:-1]
+        return self._log_prob_with(None, torch.from_numpy(obs_array), self._torch_actions(a, batch))
+
+    def torch_entropy(self, obs: Any) -> Any:
+        torch = require_torch()
+        log_probabilities = torch.log_softmax(
+            self.network(torch.from_numpy(self._observations(obs))), dim=-1
+        )
+        return -(log_probabilities.exp() * log_probabilities).sum(dim=-1)
+
+    def _log_prob_with(self, parameters: dict | None, observations: Any, actions: Any) -> Any:
+        torch = require_torch()
+        if parameters is None:
+            logits = self.network(observations)
+        else:
+            from torch.func import functional_call
+
+            inner = {name.removeprefix("network."): value for name, value in parameters.items()}
+            logits = functional_call(self.network, inner, (observations,))
+        log_probabilities = torch.log_softmax(logits, dim=-1)
+        return log_probabilities.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
+
+    def _torch_actions(self, a: Any, batch: tuple[int, ...]) -> Any:
+        torch = require_torch()
+        return torch.from_numpy(check_actions("a", a, batch, self.n_actions, "obs"))
+
+
+class NeuralGaussianPolicy(TorchPolicy):
+    """π(a|s) = N(MLP(s), diag σ²) for Box actions of shape [m], with learned bounded log σ.
+
+    Args:
+      observation_dim: k.
+      action_dim: m.
+      hidden, activation, seed, lr, threads: as `NeuralSoftmaxPolicy`.
+      log_std0, min_log_std, max_log_std: initial log σ and its smooth bounds.
+    """
+
+    def __init__(
+        self,
+        observation_dim: int,
+        action_dim: int,
+        hidden: Sequence[int] = (64,),
+        activation: str = "tanh",
+        *,
+        seed: int = 0,
+        lr: float = 0.01,
+        threads: int | None = 1,
+        log_std0: float = 0.0,
+        min_log_std: float = -5.0,
+        max_log_std: float = 2.0,
+    ):
+        torch = require_torch()
+        self.observation_shape = (check_positive_int("observation_dim", observation_dim),)
+        self.action_dim = check_positive_int("action_dim", action_dim)
+        self.noise_size = 2 * self.action_dim
+        self.hidden = tuple(check_positive_int("hidden", h) for h in hidden)
+        self.min_log_std, self.max_log_std = float(min_log_std), float(max_log_std)
+        eta = log_std_parameter(log_std0, self.min_log_std, self.max_log_std)
+        self.eta = torch.nn.Parameter(torch.full((self.action_dim,), eta, dtype=torch.float64))
+        self.extra_parameters = {"eta": self.eta}
+        self._setup([observation_dim, *self.hidden, action_dim], activation, seed, lr, threads)
+
+    def parameters(self) -> list[Any]:
+        return [*self.network.parameters(), self.eta]
+
+    def sync(self) -> None:
+        super().sync()
+        self._log_std = bounded_log_std(
+            self.eta.detach().numpy().copy(), self.min_log_std, self.max_log_std
+        )[0]
+
+    def mean(self, obs: Any) -> np.ndarray:
+        return self._forward(self._observations(obs))
+
+    def log_std(self, obs: Any) -> np.ndarray:
+        mean = self.mean(obs)
+        return np.broadcast_to(self._log_std, mean.shape).copy()
+
+    def log_prob(self, obs: Any, a: Any) -> np.ndarray:
+        from gradlogpi.core.scores import gaussian_log_prob
+
+        mean = self.mean(obs)
+        return gaussian_log_prob(
+            mean, np.broadcast_to(self._log_std, mean.shape), as_float_array("a", a)
+        )
+
+    def entropy(self, obs: Any) -> np.ndarray:
+        mean = self.mean(obs)
+        return np.full(mean.shape[:-1], (self._log_std + 0.5 * np.log(2 * np.pi * np.e)).sum())
+
+    def sample(self, obs: Any, rng: np.random.Generator) -> np.ndarray:
+        mean = self.mean(obs)
+        return mean + np.exp(self._log_std) * rng.standard_normal(mean.shape)
+
+    def sample_from_uniforms(self, obs: Any, uniforms: np.ndarray) -> np.ndarray:
+        mean = self.mean(obs)
+        first, second = uniforms[..., : self.action_dim], uniforms[..., self.action_dim :]
+        normal = np.sqrt(-2.0 * np.log1p(-first)) * np.cos(2.0 * np.pi * second)
+        return mean + np.exp(self._log_std) * normal
+
+    def torch_log_prob(self, obs: Any, a: Any) -> Any:
+        torch = require_torch()
+        obs_array = self._observations(obs)
+        return self._log_prob_with(
+            None, torch.from_numpy(obs_array), self._torch_actions(a, obs_array.shape[:-1])
+        )
+
+    def torch_entropy(self, obs: Any) -> Any:
+        batch = self._observations(obs).shape[:-1]
+        per_state = (self._torch_log_std(self.eta) + 0.5 * np.log(2 * np.pi * np.e)).sum()
+        return per_state.expand(batch)
+
+    def _torch_log_std(self, eta: Any) -> Any:
+        torch = require_torch()
+        return self.min_log_std + (self.max_log_std - self.min_log_std) * torch.sigmoid(eta)
+
+    def _log_prob_with(self, parameters: dict | None, observations: Any, actions: Any) -> Any:
+        if parameters is None:
+            mean, eta = self.network(observations), self.eta
+        else:
+            from torch.func import functional_call
+
+            inner = {
+                n.removeprefix("network."): v
+                for n, v in parameters.items()
+                if n.startswith("network.")
+            }
+            mean, eta = functional_call(self.network, inner, (observations,)), parameters["eta"]
+        log_std = self._torch_log_std(eta)
+        z = (actions - mean) * (-log_std).exp()
+        return (-0.5 * z**2 - log_std - 0.5 * np.log(2 * np.pi)).sum(dim=-1)
+
+    def _torch_actions(self, a: Any, batch: tuple[int, ...]) -> Any:
+        torch = require_torch()
+        actions = as_float_array("a", a)
+        if actions.shape != (*batch, self.action_dim):
+            raise ShapeError(
+                f"`a` must have shape {(*batch, self.action_dim)}; got {actions.shape}"
+            )
+        return torch.from_numpy(actions)
