@@ -10,7 +10,13 @@ from typing import Any, Literal
 import numpy as np
 
 from gradlogpi.algorithms import estimators
-from gradlogpi.algorithms.common import EpisodeEnd, RunResult, check_policy_fits_env
+from gradlogpi.algorithms.common import (
+    EpisodeEnd,
+    RunResult,
+    Schedule,
+    check_policy_fits_env,
+    step_size,
+)
 from gradlogpi.algorithms.vector_rollout import (
     Episode,
     EpisodeSeeds,
@@ -57,10 +63,13 @@ class BatchPolicyGradientConfig:
     """λ added to the Fisher matrix (or the eNAC ridge) (> 0)."""
     value_ridge: float = 1e-3
     """Ridge of the value-baseline least-squares refit (> 0)."""
+    schedule: Schedule = "constant"
+    """Schedule of `alpha_theta` and `max_kl` over updates: constant, linear (to 0), inverse_sqrt."""
     max_episode_steps: int | None = None
     """Step cap; default the environment's registered cap."""
 
     def __post_init__(self) -> None:
+        step_size(1.0, self.schedule, 0, 1)
         check_positive_int("n_updates", self.n_updates)
         check_positive_int("episodes_per_update", self.episodes_per_update)
         check_positive_int("num_envs", self.num_envs)
@@ -204,7 +213,8 @@ def batch_policy_gradient(
             returns += [float(e.rewards.sum()) for e in episodes]
             lengths += [e.length for e in episodes]
             truncated += [e.truncated for e in episodes]
-            direction = gradient_estimate(policy, batch, config, value)
+            fraction = step_size(1.0, config.schedule, update, config.n_updates)
+            direction = fraction * gradient_estimate(policy, batch, config, value)
             before = policy.get_flat()
             if hasattr(policy, "optimizer_step"):
                 # neural policies: PyTorch's optimizer takes the ascent direction

@@ -10,7 +10,7 @@ import gymnasium as gym
 import numpy as np
 
 from gradlogpi.algorithms.common import EpisodeEnd, RunResult, Tracker, check_policy_fits_env
-from gradlogpi.algorithms.rollout import RunStreams, Runs, generate_episode, make_env
+from gradlogpi.algorithms.rollout import Runs, RunStreams, generate_episode, make_env
 from gradlogpi.core._checks import check_in_range, check_positive_int
 from gradlogpi.core.returns import discount_powers, discounted_returns, normalized
 

@@ -120,7 +120,7 @@ def collect_episodes(
         columns = steps[:, None] * policy.noise_size + np.arange(policy.noise_size)
         noise = uniforms[np.arange(num_envs)[:, None], np.minimum(columns, n_uniforms - 1)]
         actions = policy.sample_from_uniforms(obs, noise)
-        next_obs, rewards, terminated, truncated, infos = envs.step(_env_actions(actions, envs))
+        next_obs, rewards, terminated, truncated, _ = envs.step(_env_actions(actions, envs))
         rewards = np.asarray(rewards, dtype=np.float64)
         ended = np.zeros(num_envs, dtype=bool)
         for k in range(num_envs):

@@ -31,8 +31,8 @@ __all__ = [
     "GridWorldEnv",
     "LQREnv",
     "ShortCorridorEnv",
+    "riccati_gain",
     "short_corridor_features",
     "short_corridor_value",
-    "riccati_gain",
     "theta_for_p_right",
 ]

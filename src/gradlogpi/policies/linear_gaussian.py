@@ -50,8 +50,9 @@ class LinearGaussianPolicy:
       log_std0: initial log σ (inside the bounds).
       state_dependent_std: make log σ linear in x(s).
       min_log_std, max_log_std: bounds of log σ.
-      action_low, action_high: optional action bounds, used only to report and to clip in
-        `clip` (the score is of the unclipped Gaussian sample).
+      learn_std: learn log σ (default); if False, σ stays at exp(log_std0) and θ holds only
+        the mean's parameters (useful where the answer concerns the mean, as in LQR).
+      theta0: initial flat parameters (shape [P] or [R, P]).
     """
 
     noise_size: int
@@ -65,6 +66,7 @@ class LinearGaussianPolicy:
         state_dependent_std: bool = False,
         min_log_std: float = -5.0,
         max_log_std: float = 2.0,
+        learn_std: bool = True,
         theta0: Any = None,
     ):
         self.state_features = state_features
@@ -78,10 +80,18 @@ class LinearGaussianPolicy:
         self.state_dependent_std = state_dependent_std
         k = state_features.n_features
         self.n_mean_parameters = self.action_dim * (k + 1)
+        if state_dependent_std and not learn_std:
+            raise ValueError("`state_dependent_std` needs `learn_std`=True; got learn_std=False")
+        self.learn_std = learn_std
         n_std = self.action_dim * (k + 1) if state_dependent_std else self.action_dim
-        self.n_parameters = self.n_mean_parameters + n_std
+        self.n_parameters = self.n_mean_parameters + (n_std if learn_std else 0)
+        self.fixed_eta = np.full(
+            self.action_dim, log_std_parameter(log_std0, self.min_log_std, self.max_log_std)
+        )
         self.noise_size = 2 * self.action_dim
-        if theta0 is None:
+        if theta0 is None and not learn_std:
+            self.theta = np.zeros(self.n_parameters)
+        elif theta0 is None:
             theta = np.zeros(self.n_parameters)
             eta = log_std_parameter(log_std0, self.min_log_std, self.max_log_std)
             if state_dependent_std:
@@ -107,7 +117,7 @@ class LinearGaussianPolicy:
             *theta.shape[:-1], self.action_dim, k + 1
         )
         mean = matrix_logits_unchecked(mean_block[..., :-1], mean_block[..., -1], x)
-        std_block = theta[..., self.n_mean_parameters :]
+        std_block = theta[..., self.n_mean_parameters :] if self.learn_std else self.fixed_eta
         if self.state_dependent_std:
             std_block = std_block.reshape(*theta.shape[:-1], self.action_dim, k + 1)
             eta = matrix_logits_unchecked(std_block[..., :-1], std_block[..., -1], x)
@@ -139,6 +149,8 @@ class LinearGaussianPolicy:
         x, mean, _, slope = self._heads(obs)
         batch = mean.shape[:-1]
         mean_part = np.zeros((*batch, self.n_mean_parameters))
+        if not self.learn_std:
+            return mean_part
         if self.state_dependent_std:
             augmented = np.concatenate([x, np.ones((*x.shape[:-1], 1))], axis=-1)
             std_part = (slope[..., :, None] * augmented[..., None, :]).reshape(*batch, -1)
@@ -168,6 +180,8 @@ class LinearGaussianPolicy:
         mean_part = (grad_mean[..., :, None] * augmented[..., None, :]).reshape(
             *mean.shape[:-1], -1
         )
+        if not self.learn_std:
+            return mean_part
         grad_eta = grad_log_std * slope
         if self.state_dependent_std:
             std_part = (grad_eta[..., :, None] * augmented[..., None, :]).reshape(
@@ -188,7 +202,8 @@ class LinearGaussianPolicy:
         k = self.state_features.n_features
         layout = np.arange(self.n_mean_parameters).reshape(self.action_dim, k + 1)
         blocks = {"W_mean": layout[:, :-1].ravel(), "b_mean": layout[:, -1]}
-        blocks["log_std"] = np.arange(self.n_mean_parameters, self.n_parameters)
+        if self.learn_std:
+            blocks["log_std"] = np.arange(self.n_mean_parameters, self.n_parameters)
         return blocks
 
     def get_flat(self) -> np.ndarray:

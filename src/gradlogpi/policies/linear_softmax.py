@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 
 from gradlogpi.core._checks import check_actions
-from gradlogpi.core.softmax import softmax_entropy_gradient
 from gradlogpi.core.scores import linear_preferences_unchecked, linear_softmax_score_unchecked
+from gradlogpi.core.softmax import softmax_entropy_gradient
 from gradlogpi.features.base import StateActionFeatures
 from gradlogpi.policies.softmax_base import SoftmaxPolicy, checked_theta, gather_sum
 

@@ -8,6 +8,7 @@ J = Σ_t log π(A_t|S_t) G_t over a whole episode or batch, and its optimizers.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -39,7 +40,7 @@ def mlp(sizes: Sequence[int], activation: str, generator: Any) -> Any:
     if activation not in ACTIVATIONS:
         raise ValueError(f"`activation` must be one of {ACTIVATIONS}; got {activation!r}")
     layers: list[Any] = []
-    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+    for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
         layer = torch.nn.Linear(fan_in, fan_out, dtype=torch.float64)
         bound = 1.0 / np.sqrt(fan_in)
         with torch.no_grad():

@@ -1,0 +1,169 @@
+import numpy as np
+import pytest
+
+from gradlogpi.algorithms import estimators
+from gradlogpi.algorithms.batch_pg import (
+    BatchPolicyGradientConfig,
+    batch_policy_gradient,
+    pad_episodes,
+)
+from gradlogpi.algorithms.vector_rollout import EpisodeSeeds, collect_episodes, make_vector_env
+from gradlogpi.features import RawState
+from gradlogpi.policies import MatrixSoftmaxPolicy
+from gradlogpi.policies.linear_gaussian import LinearGaussianPolicy
+
+
+def cartpole_policy():
+    return MatrixSoftmaxPolicy(RawState(4), 2)
+
+
+def test_sync_async_and_one_env_give_the_same_episodes():
+    policy = cartpole_policy().init(np.random.default_rng(0), scale=0.3)
+    collected = {}
+    for mode, num_envs in (("sync", 4), ("async", 4), ("sync", 1)):
+        envs = make_vector_env("CartPole-v1", num_envs, mode)
+        try:
+            # with one env, env 0 collects all 8; compare env 0's first two episodes
+            episodes = collect_episodes(
+                envs, policy, 8 if num_envs == 4 else 2, EpisodeSeeds(7), 0, 500
+            )
+        finally:
+            envs.close()
+        collected[(mode, num_envs)] = episodes
+    sync, asynchronous, single = (
+        collected[("sync", 4)],
+        collected[("async", 4)],
+        collected[("sync", 1)],
+    )
+    for first, second in zip(sync, asynchronous, strict=True):
+        np.testing.assert_array_equal(first.observations, second.observations)
+        np.testing.assert_array_equal(first.actions, second.actions)
+    for first, second in zip(sync[:2], single, strict=True):
+        np.testing.assert_array_equal(first.observations, second.observations)
+
+
+def test_batch_pg_learns_cartpole_a_little():
+    config = BatchPolicyGradientConfig(
+        n_updates=30, episodes_per_update=16, alpha_theta=0.1, num_envs=4, normalize_advantages=True
+    )
+    result = batch_policy_gradient("CartPole-v1", cartpole_policy(), config, seed=0)
+    first, last = result.returns[0, :32].mean(), result.returns[0, -32:].mean()
+    # a zero policy averages about 22; learning shows up as several times that
+    assert first < 40
+    assert last > 3 * first, (first, last)
+
+
+def test_same_seed_same_parameters():
+    config = BatchPolicyGradientConfig(n_updates=3, episodes_per_update=8, num_envs=4)
+    first = batch_policy_gradient("CartPole-v1", cartpole_policy(), config, seed=3)
+    second = batch_policy_gradient("CartPole-v1", cartpole_policy(), config, seed=3)
+    np.testing.assert_array_equal(first.policy.get_flat(), second.policy.get_flat())
+    np.testing.assert_array_equal(first.returns, second.returns)
+
+
+def gradient_samples(baseline, estimator, n_batches=60):
+    """Repeated batch gradient estimates at one fixed θ on the LQR task."""
+    policy = LinearGaussianPolicy(
+        RawState(1), 1, log_std0=np.log(0.5), learn_std=False, theta0=[-0.2, 0.0]
+    )
+    config = BatchPolicyGradientConfig(
+        gamma=0.9, estimator=estimator, baseline=baseline, num_envs=8
+    )
+    envs = make_vector_env("gradlogpi/LQR-v0", 8)
+    estimates = []
+    try:
+        for update in range(n_batches):
+            batch = pad_episodes(collect_episodes(envs, policy, 16, EpisodeSeeds(11), update, 50))
+            scores = policy.score(batch.observations, batch.actions) * batch.mask[..., None]
+            if baseline == "optimal":
+                optimal = {
+                    "reinforce": estimators.reinforce_optimal_baseline_gradient,
+                    "gpomdp": estimators.gpomdp_optimal_baseline_gradient,
+                }[estimator]
+                estimates.append(optimal(scores, batch.rewards, config.gamma, batch.mask))
+            else:
+                weights = {
+                    "reinforce": estimators.reinforce_weights,
+                    "gpomdp": estimators.gpomdp_weights,
+                }[estimator](batch.rewards, config.gamma, batch.mask)
+                estimates.append((weights[..., None] * scores).sum(axis=1).mean(axis=0))
+    finally:
+        envs.close()
+    return np.array(estimates)
+
+
+def test_gpomdp_and_optimal_baselines_reduce_variance_not_the_mean():
+    plain = gradient_samples("none", "reinforce")
+    gpomdp = gradient_samples("none", "gpomdp")
+    optimal = gradient_samples("optimal", "gpomdp")
+    # same expectation (unbiased estimators of one gradient), within 4 standard errors
+    for other in (gpomdp, optimal):
+        difference = plain[:, 0].mean() - other[:, 0].mean()
+        error = np.hypot(plain[:, 0].std(ddof=1), other[:, 0].std(ddof=1)) / np.sqrt(len(plain))
+        assert abs(difference) < 4 * error
+    # and smaller spread, in that order
+    assert gpomdp[:, 0].var() < plain[:, 0].var()
+    assert optimal[:, 0].var() < gpomdp[:, 0].var()
+
+
+def test_normalized_constant_batch_gives_zero_update():
+    weights = estimators.gpomdp_weights(np.zeros((3, 4)), 0.9, np.ones((3, 4), bool))
+    from gradlogpi.core import normalized
+
+    np.testing.assert_array_equal(normalized(weights), np.zeros((3, 4)))
+
+
+def test_natural_gradient_is_invariant_to_feature_scale_where_vanilla_breaks():
+    """Short corridor with features ×1 and ×20: the natural step learns the same policy on both;
+    the plain gradient's step size that works for ×1 makes the ×20 policy collapse."""
+    from gradlogpi.envs import theta_for_p_right
+    from gradlogpi.features import TableFeatures
+    from gradlogpi.policies import LinearSoftmaxPolicy
+
+    def policy(scale):
+        table = scale * np.array([[0.0, 1.0], [1.0, 0.0]])
+        return LinearSoftmaxPolicy(TableFeatures(table), theta_for_p_right(0.05) / scale)
+
+    def learned_p_right(scale, update, **extra):
+        config = BatchPolicyGradientConfig(
+            n_updates=10, episodes_per_update=16, gamma=1.0, update=update, num_envs=4, **extra
+        )
+        result = batch_policy_gradient("gradlogpi/ShortCorridor-v0", policy(scale), config, seed=0)
+        return result.policy.probabilities(0)[1]
+
+    natural_1, natural_20 = (
+        learned_p_right(1, "natural", max_kl=0.05),
+        learned_p_right(20, "natural", max_kl=0.05),
+    )
+    assert natural_1 == pytest.approx(natural_20, abs=1e-3)  # equal up to rounding in F⁻¹g
+    assert 0.3 < natural_1 < 0.8  # from 0.05 to near p* = 0.586 in 10 updates
+    vanilla_1 = learned_p_right(1, "vanilla", alpha_theta=2**-6)
+    vanilla_20 = learned_p_right(20, "vanilla", alpha_theta=2**-6)
+    assert 0.3 < vanilla_1 < 0.8
+    assert vanilla_20 < 0.01 or vanilla_20 > 0.99  # collapsed onto one action
+
+
+@pytest.mark.slow
+def test_lqr_gain_within_five_percent_of_riccati():
+    import gymnasium as gym
+
+    import gradlogpi.envs  # noqa: F401
+
+    gain = gym.make("gradlogpi/LQR-v0").unwrapped.optimal_gain(0.9)[0, 0]
+    errors = []
+    for seed in range(4):
+        policy = LinearGaussianPolicy(RawState(1), 1, log_std0=np.log(0.5), learn_std=False)
+        config = BatchPolicyGradientConfig(
+            n_updates=50,
+            episodes_per_update=128,
+            num_envs=16,
+            gamma=0.9,
+            update="natural",
+            baseline="optimal",
+            schedule="linear",
+            max_kl=0.05,
+        )
+        result = batch_policy_gradient("gradlogpi/LQR-v0", policy, config, seed=seed)
+        errors.append(abs(-result.policy.get_flat()[0] - gain) / gain)
+    assert np.median(errors) < 0.05, errors
+    assert sum(e < 0.05 for e in errors) >= 3, errors

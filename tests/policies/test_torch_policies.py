@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from gradlogpi.check import compare_scores  # noqa: E402
+from gradlogpi.core import action_block_features, linear_softmax_score  # noqa: E402
+from gradlogpi.policies.torch_policies import NeuralGaussianPolicy, NeuralSoftmaxPolicy  # noqa: E402
+
+pytestmark = pytest.mark.torch
+
+
+def test_autograd_of_linear_softmax_equals_closed_form(rng):
+    """The seed's cross-check: PyTorch's gradient of log π = φ(s,a) − E_π[φ(s,·)], float64."""
+    x = rng.normal(size=(6, 3))
+    phi = action_block_features(x, 4)  # [N, A, d]
+    theta = rng.normal(size=phi.shape[-1])
+    a = rng.integers(4, size=6)
+    theta_t = torch.tensor(theta, requires_grad=True)
+    log_probabilities = torch.log_softmax(torch.from_numpy(phi) @ theta_t, dim=-1)
+    for i in range(6):
+        (gradient,) = torch.autograd.grad(log_probabilities[i, a[i]], theta_t, retain_graph=True)
+        np.testing.assert_allclose(
+            gradient.numpy(), linear_softmax_score(theta, phi[i], a[i]), rtol=1e-10, atol=1e-14
+        )
+
+
+def test_seed_objective_gradient_is_sum_of_scores(rng):
+    """∇ of J = Σ_t log π(A_t|S_t) G_t by autodiff equals Σ_t G_t ∇ log π(A_t|S_t)."""
+    policy = NeuralSoftmaxPolicy(3, 2, (8,), seed=1)
+    obs, a, g = rng.normal(size=(5, 3)), rng.integers(2, size=5), rng.normal(size=5)
+    autodiff = policy.weighted_score_sum(obs, a, g)
+    per_step = policy.score(obs, a)
+    np.testing.assert_allclose(
+        autodiff, (g[:, None] * per_step).sum(axis=0), rtol=1e-10, atol=1e-13
+    )
+
+
+@pytest.mark.parametrize("kind", ["softmax", "gaussian"])
+def test_gradient_check_of_neural_policies(rng, kind):
+    if kind == "softmax":
+        policy = NeuralSoftmaxPolicy(4, 3, (16, 8), activation="tanh")
+        obs, a = rng.normal(size=(3, 4)), np.array([0, 2, 1])
+    else:
+        policy = NeuralGaussianPolicy(3, 2, (8,), activation="tanh")
+        obs, a = rng.normal(size=(3, 3)), rng.normal(size=(3, 2))
+    check = compare_scores(policy, obs, a)
+    assert check.passed(rtol=1e-6, atol=1e-8), check
+
+
+def test_numpy_forward_matches_torch(rng):
+    policy = NeuralSoftmaxPolicy(4, 2, (32,), activation="relu", seed=3)
+    obs = rng.normal(size=(7, 4))
+    with torch.no_grad():
+        expected = policy.network(torch.from_numpy(obs)).numpy()
+    np.testing.assert_allclose(policy.logits(obs), expected, rtol=1e-12)
+    policy.set_flat(policy.get_flat() + 0.1)
+    with torch.no_grad():
+        expected = policy.network(torch.from_numpy(obs)).numpy()
+    np.testing.assert_allclose(policy.logits(obs), expected, rtol=1e-12)
+
+
+def test_same_seed_same_network():
+    first, second = (
+        NeuralSoftmaxPolicy(4, 2, (16,), seed=5),
+        NeuralSoftmaxPolicy(4, 2, (16,), seed=5),
+    )
+    np.testing.assert_array_equal(first.get_flat(), second.get_flat())
