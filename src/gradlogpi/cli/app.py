@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -69,6 +69,233 @@ def sutton_barto(
         f"v* = −(6 + 4√2) = {book.OPTIMAL_VALUE:.3f}"
     )
     typer.echo(f"wrote {csv_path} and {png_path}")
+
+
+def parse_overrides(values: list[str]) -> dict[str, Any]:
+    """--set key=value pairs, values parsed as TOML (strings may be bare)."""
+    import tomllib
+
+    overrides: dict[str, Any] = {}
+    for item in values:
+        if "=" not in item:
+            raise typer.BadParameter(f"must look like key=value; got {item!r}", param_hint="--set")
+        key, raw = item.split("=", 1)
+        try:
+            overrides[key.strip()] = tomllib.loads(f"value = {raw}")["value"]
+        except tomllib.TOMLDecodeError:
+            overrides[key.strip()] = raw
+    return overrides
+
+
+def fail(error: Exception) -> None:
+    typer.echo(f"error: {error}", err=True)
+    raise typer.Exit(2)
+
+
+@app.command("train")
+def train_command(
+    config: Annotated[
+        Path | None, typer.Option("--config", help="TOML config file (flags override it).")
+    ] = None,
+    env: Annotated[str | None, typer.Option(help="Gymnasium environment id.")] = None,
+    algorithm: Annotated[
+        str | None,
+        typer.Option(
+            help="reinforce, reinforce_baseline, actor_critic, batch_pg or neural_reinforce."
+        ),
+    ] = None,
+    policy: Annotated[
+        str | None,
+        typer.Option(
+            help="linear_softmax, matrix_softmax, linear_gaussian, neural_softmax or neural_gaussian."
+        ),
+    ] = None,
+    features: Annotated[
+        str | None,
+        typer.Option(
+            help="raw, onehot, polynomial, fourier, rbf, tiles, constant, border or corridor."
+        ),
+    ] = None,
+    runs: Annotated[int | None, typer.Option(min=1, help="Independent runs.")] = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="Seed of the whole run.")] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override any key, e.g. --set hyperparameters.alpha_theta=0.01"),
+    ] = None,
+    run_dir: Annotated[
+        Path | None,
+        typer.Option(help="Run directory (default runs/<env>__<algorithm>__<seed>__<time>)."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress display.")] = False,
+) -> None:
+    """Train a policy; the last line printed names the run directory."""
+    from gradlogpi.errors import GradlogpiError
+    from gradlogpi.runs.config import load_config
+    from gradlogpi.runs.progress import EpisodeProgress
+    from gradlogpi.runs.train import train
+
+    overrides = parse_overrides(set_ or [])
+    for key, value in (
+        ("env", env),
+        ("algorithm", algorithm),
+        ("policy.kind", policy),
+        ("features.kind", features),
+        ("runs", runs),
+        ("seed", seed),
+    ):
+        if value is not None:
+            overrides[key] = value
+    try:
+        settings = load_config(config, overrides)
+        total = _episode_total(settings)
+        out = console(quiet)
+        with EpisodeProgress(out, total=total, runs=settings.runs, disable=quiet) as progress:
+            outcome = train(settings, run_dir, callback=progress.update_episode)
+    except GradlogpiError as error:
+        fail(error)
+    summary = outcome.result.summary()
+    out.print(
+        f"{summary['runs']} run(s), {summary['episodes']} episodes, mean return over the last 10%: "
+        f"{summary['final_mean_return']:.2f}; truncated episodes {summary['truncated_episodes']}, "
+        f"collapsed runs {summary['collapsed_runs']}, diverged runs {summary['diverged_runs']}"
+    )
+    typer.echo(f"run directory: {outcome.run_dir}")
+
+
+def _episode_total(settings: Any) -> int:
+    hyper = settings.algorithm_config()
+    if settings.algorithm == "batch_pg":
+        return hyper.n_updates * settings.runs
+    if settings.algorithm == "neural_reinforce":
+        return hyper.n_episodes * settings.runs
+    return hyper.n_episodes
+
+
+@app.command("evaluate")
+def evaluate_command(
+    run: Annotated[Path, typer.Argument(help="Run directory written by `gradlogpi train`.")],
+    episodes: Annotated[int, typer.Option(min=1, help="Evaluation episodes.")] = 100,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the evaluation episodes.")] = 0,
+    run_index: Annotated[
+        int, typer.Option("--run-index", min=0, help="Which run of the directory.")
+    ] = 0,
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Mean return of a trained policy with a 95% bootstrap confidence interval."""
+    import json
+
+    from gradlogpi.errors import GradlogpiError
+    from gradlogpi.runs.evaluate import evaluate
+
+    try:
+        evaluation = evaluate(run, episodes, seed, run_index)
+    except GradlogpiError as error:
+        fail(error)
+    if json_output:
+        typer.echo(json.dumps(evaluation.as_dict()))
+    else:
+        typer.echo(
+            f"mean return {evaluation.mean_return:.2f} (95% CI {evaluation.ci_low:.2f} to {evaluation.ci_high:.2f}) "
+            f"over {evaluation.episodes} episodes, {evaluation.truncated} truncated"
+        )
+
+
+@app.command("plot")
+def plot_command(
+    runs: Annotated[list[Path], typer.Argument(help="Run directories to compare.")],
+    out: Annotated[Path, typer.Option(help="Output file stem; .png and .svg are written.")] = Path(
+        "learning_curves"
+    ),
+    smooth: Annotated[
+        int | None, typer.Option(min=1, help="Moving-average window in episodes.")
+    ] = None,
+) -> None:
+    """Learning curves of one or more runs: mean, bootstrap 95% band and IQM across seeds."""
+    import matplotlib.pyplot as plt
+
+    from gradlogpi.runs.files import save_figure
+    from gradlogpi.runs.metrics import read_returns
+    from gradlogpi.runs.plots import curve_statistics, plot_curves
+
+    curves = []
+    for run_dir in runs:
+        try:
+            returns = read_returns(run_dir / "metrics.csv")
+        except (OSError, ValueError) as error:
+            fail(error)
+        curves.append(
+            (f"{run_dir.name} ({returns.shape[0]} runs)", curve_statistics(returns, smooth=smooth))
+        )
+    figure = plot_curves(curves, title="Learning curves", ylabel="Return")
+    png = save_figure(figure, out.with_suffix(".png"), dpi=100)
+    svg = save_figure(figure, out.with_suffix(".svg"))
+    plt.close(figure)
+    typer.echo(f"wrote {png} and {svg}")
+
+
+@app.command("check")
+def check_command(
+    config: Annotated[
+        Path | None, typer.Option("--config", help="TOML config naming env, policy and features.")
+    ] = None,
+    env: Annotated[str | None, typer.Option(help="Gymnasium environment id.")] = None,
+    policy: Annotated[str | None, typer.Option(help="Policy kind.")] = None,
+    features: Annotated[str | None, typer.Option(help="Feature kind.")] = None,
+    states: Annotated[int, typer.Option(min=1, help="Sampled states.")] = 8,
+    seed: Annotated[int, typer.Option(min=0)] = 0,
+    scale: Annotated[
+        float, typer.Option(min=0.0, help="Random θ ~ N(0, scale²) to check at.")
+    ] = 0.5,
+) -> None:
+    """Gradient check of a configured policy on sampled states: max errors per parameter block."""
+    from gradlogpi.errors import GradlogpiError
+    from gradlogpi.runs.checking import check_configured_policy
+
+    overrides = {
+        k: v
+        for k, v in (("env", env), ("policy.kind", policy), ("features.kind", features))
+        if v is not None
+    }
+    try:
+        from gradlogpi.runs.config import load_config
+
+        report = check_configured_policy(load_config(config, overrides), states, seed, scale)
+    except GradlogpiError as error:
+        fail(error)
+    table = Table(title=f"Gradient check: analytic score vs central differences ({states} states)")
+    for column in ("block", "parameters checked", "max abs error", "max rel error"):
+        table.add_column(column)
+    for name, block in report.blocks.items():
+        table.add_row(
+            name, str(block.n_checked), f"{block.max_abs_error:.2e}", f"{block.max_rel_error:.2e}"
+        )
+    console().print(table)
+    passed = report.passed(rtol=1e-5, atol=1e-7)
+    typer.echo(
+        f"{'PASSED' if passed else 'FAILED'}: max abs error {report.max_abs_error:.2e}, max rel error {report.max_rel_error:.2e}"
+    )
+    if not passed:
+        raise typer.Exit(1)
+
+
+@app.command("explain")
+def explain_command(
+    env: Annotated[
+        str | None,
+        typer.Option(help="Explain a state of this environment instead of the seed example."),
+    ] = None,
+    features: Annotated[str, typer.Option(help="Feature kind for --env.")] = "raw",
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the random θ and state for --env.")] = 0,
+) -> None:
+    """φ(s,a), π(·|s), E_π[φ(s,·)] and the score of every action, step by step."""
+    from gradlogpi.errors import GradlogpiError
+    from gradlogpi.runs.explain import explain_environment, explain_seed
+
+    try:
+        text = explain_seed() if env is None else explain_environment(env, features, seed)
+    except GradlogpiError as error:
+        fail(error)
+    console().print(text)
 
 
 @app.command("envs")
