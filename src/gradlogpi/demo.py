@@ -68,32 +68,67 @@ def seed_examples(console: Console) -> None:
     )
 
 
-def corridor_reproduction(console: Console, out: Path) -> None:
-    """Sutton & Barto Figure 13.1 in full, and the learned π(right) against p* = 2 − √2."""
+def corridor_reproduction(console: Console, out: Path, runs: int = 20, episodes: int = 300) -> None:
+    """Figure 13.2 at a demo's scale, and the learned π(right) against p* = 2 − √2.
+
+    The full figures (100 runs × 1000 episodes) are `gradlogpi experiment sutton-barto`.
+    """
     from gradlogpi.experiments import sutton_barto as book
     from gradlogpi.runs.progress import EpisodeProgress
 
     console.rule(
-        "Sutton & Barto Figure 13.1: REINFORCE on the short corridor, 100 runs × 1000 episodes"
+        f"Sutton & Barto Figure 13.2 on the short corridor: {runs} runs × {episodes} episodes"
     )
-    with EpisodeProgress(console, total=3 * 1000, runs=100) as progress:
-        curves = book.figure_13_1(runs=100, episodes=1000, seed=0, callback=progress.update)
-    csv_path, png_path = book.write_figure("13.1", curves, out)
+    with EpisodeProgress(console, total=2 * episodes, runs=runs) as progress:
+        curves = book.figure_13_2(runs=runs, episodes=episodes, seed=0, callback=progress.update)
+    csv_path, png_path = book.write_figure("13.2", curves, out)
+    last = max(1, episodes // 10)
     for curve in curves:
-        mean, error = curve.window_mean(901, 1000)
-        p_right = curve.final_p_right()
+        mean, error = curve.window_mean(episodes - last + 1, episodes)
         console.print(
-            f"{curve.label}: mean return over episodes 901-1000 {mean:.2f} ± {error:.2f}, "
-            f"learned π(right) {p_right.mean():.3f} (p* = {book.OPTIMAL_P_RIGHT:.3f})"
+            f"{curve.label}: mean return over the last {last} episodes {mean:.2f} ± {error:.2f}; "
+            f"learned π(right) {curve.final_p_right().mean():.3f} (p* = 2 − √2 = {book.OPTIMAL_P_RIGHT:.3f})"
         )
-    console.print(f"v* = −(6 + 4√2) = {book.OPTIMAL_VALUE:.3f}")
-    console.print(f"wrote {csv_path} and {png_path}")
+    console.print(
+        f"optimum v* = −(6 + 4√2) = {book.OPTIMAL_VALUE:.3f}; wrote {csv_path} and {png_path}"
+    )
+
+
+def cartpole_training(console: Console) -> Path:
+    """A short training run from configs/cartpole_linear.toml, written to a run directory."""
+    from gradlogpi.runs.config import load_config
+    from gradlogpi.runs.progress import EpisodeProgress
+    from gradlogpi.runs.train import train
+
+    config_path = Path(__file__).resolve().parents[2] / "configs" / "cartpole_linear.toml"
+    config = load_config(
+        config_path if config_path.exists() else None,
+        {
+            "env": "CartPole-v1",
+            "algorithm": "batch_pg",
+            "policy.kind": "matrix_softmax",
+            "features.kind": "raw",
+            "hyperparameters.n_updates": 40,
+            "hyperparameters.alpha_theta": 0.1,
+            "hyperparameters.normalize_advantages": True,
+        },
+    )
+    console.rule(
+        "Training a linear softmax policy on CartPole-v1 (batch policy gradient, 40 updates)"
+    )
+    with EpisodeProgress(console, total=40) as progress:
+        outcome = train(config, callback=progress.update_episode)
+    summary = outcome.result.summary()
+    console.print(f"mean return over the last 10% of episodes: {summary['final_mean_return']:.1f}")
+    console.print(f"run directory (config, metrics.csv, checkpoint, curve.png): {outcome.run_dir}")
+    return outcome.run_dir
 
 
 def main() -> None:
     console = Console(markup=False, highlight=False)
     seed_examples(console)
     corridor_reproduction(console, Path("results"))
+    cartpole_training(console)
 
 
 if __name__ == "__main__":

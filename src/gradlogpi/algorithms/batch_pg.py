@@ -14,6 +14,7 @@ from gradlogpi.algorithms.common import (
     EpisodeEnd,
     RunResult,
     Schedule,
+    StopTraining,
     check_policy_fits_env,
     step_size,
 )
@@ -230,14 +231,17 @@ def batch_policy_gradient(
             if config.baseline == "value":
                 refit_value(value, batch, config.gamma, config.value_ridge)
             if callback is not None:
-                callback(
-                    EpisodeEnd(
-                        update,
-                        np.array(returns[-len(episodes) :]),
-                        batch.lengths,
-                        np.array(truncated[-len(episodes) :]),
-                    )
+                end = EpisodeEnd(
+                    update,
+                    np.array(returns[-len(episodes) :]),
+                    batch.lengths,
+                    np.array(truncated[-len(episodes) :]),
+                    policy,
                 )
+                try:
+                    callback(end)
+                except StopTraining:
+                    break
     finally:
         envs.close()
     return RunResult(

@@ -104,6 +104,12 @@ class Tracker:
         self.lengths[:, episode] = lengths
         self.truncated[:, episode] = truncated
 
+    def stop_after(self, episode: int) -> None:
+        """Keep only episodes 0 … episode (learning ended early)."""
+        self.returns = self.returns[:, : episode + 1]
+        self.lengths = self.lengths[:, : episode + 1]
+        self.truncated = self.truncated[:, : episode + 1]
+
     @property
     def learning(self) -> np.ndarray:
         """Runs still learning (not diverged), bool [R]."""
@@ -173,6 +179,11 @@ class EpisodeEnd:
     returns: np.ndarray  # [R]
     lengths: np.ndarray  # [R]
     truncated: np.ndarray  # [R]
+    policy: Any = None  # the policy being learned (batch and neural algorithms), read-only use
+
+
+class StopTraining(Exception):
+    """Raise from a callback to end learning early; the result covers what was done."""
 
 
 def check_policy_fits_env(policy: Any, env: Any) -> None:

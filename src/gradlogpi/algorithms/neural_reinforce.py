@@ -9,7 +9,13 @@ from typing import Any, Literal
 import gymnasium as gym
 import numpy as np
 
-from gradlogpi.algorithms.common import EpisodeEnd, RunResult, Tracker, check_policy_fits_env
+from gradlogpi.algorithms.common import (
+    EpisodeEnd,
+    RunResult,
+    StopTraining,
+    Tracker,
+    check_policy_fits_env,
+)
 from gradlogpi.algorithms.rollout import Runs, RunStreams, generate_episode, make_env
 from gradlogpi.core._checks import check_in_range, check_positive_int
 from gradlogpi.core.returns import discount_powers, discounted_returns, normalized
@@ -95,9 +101,13 @@ def neural_reinforce(
             tracker.diverged_at[0] = episode
             break
         if callback is not None:
-            callback(
-                EpisodeEnd(episode, tracker.returns[:, episode], batch.lengths, batch.truncated)
+            end = EpisodeEnd(
+                episode, tracker.returns[:, episode], batch.lengths, batch.truncated, policy
             )
+            try:
+                callback(end)
+            except StopTraining:
+                tracker.stop_after(episode)
+                break
     environments.close()
-    result = tracker.result(policy, None, seed, config, single=False, run_ids=[0])
-    return result
+    return tracker.result(policy, None, seed, config, single=False, run_ids=[0])

@@ -165,8 +165,8 @@ class Runs:
             next_states, step_rewards, step_terminated = self.model.step(self.states, actions)
             self.states = np.where(_expand(active, next_states), next_states, self.states)
             self.obs = self.model.observe(self.states)
-            rewards[active] = step_rewards[active]
-            terminated[active] = step_terminated[active]
+            rewards = np.where(active, step_rewards, 0.0)
+            terminated = step_terminated & active
         else:
             obs = self.obs.copy()
             for run in np.flatnonzero(active):
@@ -185,7 +185,7 @@ class Runs:
         return self.obs, rewards, terminated, truncated
 
     def _check_finite(self, values: np.ndarray, field: str, active: np.ndarray) -> None:
-        if values.dtype.kind != "f":
+        if values.dtype.kind != "f" or np.isfinite(values).all():
             return
         bad = ~np.isfinite(values.reshape(self.n_runs, -1)).all(axis=1) & active
         if bad.any():
@@ -259,4 +259,25 @@ def generate_episode(runs: Runs, policy: Any) -> EpisodeBatch:
         lengths,
         terminated,
         truncated,
+    )
+
+
+def evaluate_policy(
+    env: str | gym.Env, policy: Any, episodes: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(returns [episodes], truncated [episodes]) of fresh episodes with a fixed policy.
+
+    Linear policies play all episodes at once as lockstep runs; others one after another.
+    """
+    from gradlogpi.algorithms.common import per_run_copy
+
+    env = make_env(env)
+    if hasattr(policy, "theta"):
+        copies = per_run_copy(policy, episodes, "theta")
+        batch = generate_episode(Runs(env, RunStreams(seed, range(episodes)), None), copies)
+        return batch.rewards.sum(axis=1), batch.truncated
+    runs = Runs(env, RunStreams(seed, [0]), None)
+    outcomes = [generate_episode(runs, policy) for _ in range(episodes)]
+    return np.array([o.rewards.sum() for o in outcomes]), np.array(
+        [bool(o.truncated[0]) for o in outcomes]
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,7 +22,9 @@ app.add_typer(experiment_app, name="experiment")
 
 
 def console(quiet: bool = False) -> Console:
-    return Console(quiet=quiet, highlight=False, markup=False)
+    # piped output gets a wide console, so tables are not cut to 80 columns
+    width = None if sys.stdout.isatty() else 160
+    return Console(quiet=quiet, highlight=False, markup=False, width=width)
 
 
 @experiment_app.command("sutton-barto")

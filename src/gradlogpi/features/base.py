@@ -180,7 +180,8 @@ class TableFeatures(StateActionFeatures):
     def __call__(self, obs: Any) -> np.ndarray:
         states = _state_indices(obs, None if self.same_for_every_state else self.n_states)
         if self.same_for_every_state:
-            return np.broadcast_to(self.table[0], (*states.shape, *self.table.shape[1:])).copy()
+            # a read-only view: the features are the same for every state
+            return np.broadcast_to(self.table[0], (*states.shape, *self.table.shape[1:]))
         return self.table[states]
 
 

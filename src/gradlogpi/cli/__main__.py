@@ -1,0 +1,3 @@
+from gradlogpi.cli.app import main
+
+main()

@@ -1,0 +1,149 @@
+"""End to end through subprocesses, as a user runs them, on tiny budgets."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+PYTHON = sys.executable
+
+
+def gradlogpi(*args, cwd=None, check=True):
+    completed = subprocess.run(
+        [PYTHON, "-m", "gradlogpi.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+    )
+    if check and completed.returncode != 0:
+        raise AssertionError(
+            f"gradlogpi {' '.join(map(str, args))} failed:\n{completed.stdout}\n{completed.stderr}"
+        )
+    return completed
+
+
+def test_explain_prints_the_seed_numbers():
+    out = gradlogpi("explain").stdout
+    assert "π(a0|s) = 0.7" in out and "π(a1|s) = 0.3" in out
+    assert "= (0, 0, -0.3)" in out  # the seed answer's score for a0
+    assert "= (0, 0, 0.7)" in out
+    assert "onehot(a0) − π = (0.3, -0.3)" in out  # the matrix form's bias score
+
+
+def test_check_passes_for_a_configured_policy():
+    completed = gradlogpi(
+        "check", "--env", "CartPole-v1", "--policy", "matrix_softmax", "--features", "raw"
+    )
+    assert "PASSED" in completed.stdout
+
+
+def test_train_evaluate_plot(tmp_path):
+    run_dir = tmp_path / "run"
+    completed = gradlogpi(
+        "train",
+        "--env",
+        "gradlogpi/ShortCorridor-v0",
+        "--algorithm",
+        "reinforce",
+        "--policy",
+        "linear_softmax",
+        "--features",
+        "corridor",
+        "--runs",
+        "3",
+        "--seed",
+        "1",
+        "--set",
+        "hyperparameters.n_episodes=20",
+        "--set",
+        "policy.p_right0=0.3",
+        "--run-dir",
+        run_dir,
+        "--quiet",
+    )
+    assert completed.stdout.strip().splitlines()[-1] == f"run directory: {run_dir}"
+    for name in (
+        "config.toml",
+        "metrics.csv",
+        "checkpoint.npz",
+        "checkpoint.json",
+        "curve.png",
+        "curve.svg",
+    ):
+        assert (run_dir / name).exists(), name
+    lines = (run_dir / "metrics.csv").read_text().splitlines()
+    assert lines[0] == "run,episode,step,return,length,truncated,wall_time"
+    assert len(lines) == 1 + 3 * 20
+    evaluation = json.loads(gradlogpi("evaluate", run_dir, "--episodes", "30", "--json").stdout)
+    assert {"mean_return", "ci_low", "ci_high", "episodes"} <= set(evaluation)
+    assert evaluation["episodes"] == 30
+    assert evaluation["ci_low"] <= evaluation["mean_return"] <= evaluation["ci_high"]
+    # π(right) ≈ 0.3 after 20 small steps: the exact value is v(0.3) ≈ −18.1
+    assert -40 < evaluation["mean_return"] < -8
+    out = tmp_path / "compare"
+    gradlogpi("plot", run_dir, run_dir, "--out", out)
+    assert out.with_suffix(".png").stat().st_size > 1000
+    assert out.with_suffix(".svg").read_text().startswith("<?xml")
+
+
+def test_train_from_config_file_with_flag_override(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text(
+        'env = "gradlogpi/GridWorld-v0"\nalgorithm = "actor_critic"\n[policy]\nkind = "matrix_softmax"\n'
+        '[features]\nkind = "border"\n[hyperparameters]\nn_episodes = 5\n'
+    )
+    run_dir = tmp_path / "grid"
+    gradlogpi("train", "--config", config, "--seed", "4", "--run-dir", run_dir, "--quiet")
+    written = (run_dir / "config.toml").read_text()
+    assert "seed = 4" in written and "alpha_w" in written  # resolved, with the algorithm's defaults
+
+
+def test_malformed_config_gets_a_named_error(tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text('env = "CartPole-v1"\n[policy]\nkind = "linear_softmax"\nunknown_key = 3\n')
+    completed = gradlogpi("train", "--config", config, check=False)
+    assert completed.returncode == 2
+    assert f"{config}: `policy.unknown_key` = 3" in completed.stderr
+    broken = tmp_path / "broken.toml"
+    broken.write_text("env = [\n")
+    completed = gradlogpi("train", "--config", broken, check=False)
+    assert completed.returncode == 2 and f"{broken}: invalid TOML" in completed.stderr
+
+
+def test_experiment_writes_csv_and_png(tmp_path):
+    gradlogpi(
+        "experiment",
+        "sutton-barto",
+        "--figure",
+        "13.2",
+        "--runs",
+        "3",
+        "--episodes",
+        "15",
+        "--out",
+        tmp_path,
+        "--quiet",
+    )
+    header = (tmp_path / "fig13_2.csv").read_text().splitlines()[0]
+    assert header == "curve,episode,mean_return,standard_error,runs,truncated_runs"
+    assert (tmp_path / "fig13_2.png").stat().st_size > 1000
+
+
+def test_envs_lists_shipped_environments():
+    out = gradlogpi("envs").stdout
+    assert (
+        "gradlogpi/ShortCorridor-v0" in out
+        and "gradlogpi/GridWorld-v0" in out
+        and "gradlogpi/LQR-v0" in out
+    )
+
+
+@pytest.mark.parametrize(
+    "command",
+    [[], ["train"], ["evaluate"], ["plot"], ["check"], ["explain"], ["experiment", "sutton-barto"]],
+)
+def test_help_everywhere(command):
+    completed = gradlogpi(*command, "--help")
+    assert "Usage" in completed.stdout
