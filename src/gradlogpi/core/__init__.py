@@ -21,6 +21,7 @@ from gradlogpi.core.scores import (
     theta_to_matrix,
 )
 from gradlogpi.core.softmax import (
+    gumbel_max_sample,
     log_softmax,
     log_softmax_gradient,
     one_hot,
@@ -36,6 +37,7 @@ __all__ = [
     "expected_features",
     "gaussian_log_prob",
     "gaussian_score",
+    "gumbel_max_sample",
     "linear_preferences",
     "linear_softmax_score",
     "log_softmax",

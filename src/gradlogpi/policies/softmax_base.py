@@ -13,6 +13,7 @@ import numpy as np
 
 from gradlogpi.core._checks import as_float_array, check_actions, check_positive
 from gradlogpi.core.softmax import (
+    gumbel_max_sample,
     log_softmax_unchecked,
     one_hot,
     softmax_entropy,
@@ -54,8 +55,10 @@ class SoftmaxPolicy(ABC):
         """Entropy of π(·|s) in nats, shape [...]."""
         return softmax_entropy(self.logits(obs))
 
-    noise_size = 1
-    """Uniforms one action needs (`sample_from_uniforms`)."""
+    @property
+    def noise_size(self) -> int:
+        """Uniforms one action needs (`sample_from_uniforms`): one per action (Gumbel-max)."""
+        return self.n_actions
 
     def sample(self, obs: Any, rng: np.random.Generator) -> np.ndarray:
         """Actions A ~ π(·|s), int64, shape [...], by inverting the CDF at one uniform each."""
@@ -63,8 +66,8 @@ class SoftmaxPolicy(ABC):
         return sample_from_probabilities(probabilities, rng.random(probabilities.shape[:-1]))
 
     def sample_from_uniforms(self, obs: Any, uniforms: np.ndarray) -> np.ndarray:
-        """Actions from given uniforms of shape [..., 1] (per-run streams pre-draw them)."""
-        return sample_from_probabilities(self.probabilities(obs), uniforms[..., 0])
+        """Actions from pre-drawn uniforms [..., A] by Gumbel-max: no softmax needed."""
+        return gumbel_max_sample(self.logits(obs), uniforms)
 
     def logit_gradient(self, obs: Any, a: Any) -> tuple[np.ndarray, np.ndarray]:
         """(onehot(a) − π(·|s), π(·|s)), each [..., A]: the score before the chain rule."""

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from gradlogpi.core._checks import as_float_array, check_actions, check_positive_int
-from gradlogpi.core.softmax import log_softmax_unchecked, softmax_unchecked
+from gradlogpi.core.softmax import gumbel_max_sample, log_softmax_unchecked, softmax_unchecked
 from gradlogpi.errors import MissingExtraError, ShapeError
 from gradlogpi.policies.linear_gaussian import bounded_log_std, log_std_parameter
 from gradlogpi.policies.softmax_base import sample_from_probabilities
@@ -211,8 +211,6 @@ class NeuralSoftmaxPolicy(TorchPolicy):
       threads: PyTorch threads (1 by default: small nets get slower with more).
     """
 
-    noise_size = 1
-
     def __init__(
         self,
         observation_dim: int,
@@ -226,6 +224,7 @@ class NeuralSoftmaxPolicy(TorchPolicy):
     ):
         self.observation_shape = (check_positive_int("observation_dim", observation_dim),)
         self.n_actions = check_positive_int("n_actions", n_actions)
+        self.noise_size = self.n_actions
         self.hidden = tuple(check_positive_int("hidden", h) for h in hidden)
         self._setup([observation_dim, *self.hidden, n_actions], activation, seed, lr, threads)
 
@@ -249,7 +248,7 @@ class NeuralSoftmaxPolicy(TorchPolicy):
         return sample_from_probabilities(probabilities, rng.random(probabilities.shape[:-1]))
 
     def sample_from_uniforms(self, obs: Any, uniforms: np.ndarray) -> np.ndarray:
-        return sample_from_probabilities(self.probabilities(obs), uniforms[..., 0])
+        return gumbel_max_sample(self.logits(obs), uniforms)
 
     def torch_log_prob(self, obs: Any, a: Any) -> Any:
         """log π(a|s) as a differentiable torch tensor, shape [...]."""
