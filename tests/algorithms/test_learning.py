@@ -45,34 +45,34 @@ def test_same_seed_same_result_and_different_seed_differs():
 
 
 def test_vectorised_runs_equal_a_plain_loop_of_the_book():
-    """One run of `reinforce` against the pseudocode written out with a Gymnasium env."""
+    """One run of `reinforce` against the pseudocode written out with a Gymnasium env.
+
+    The loop re-derives the documented streams: run 0's action generator is spawn 0 of
+    spawn 0 of the seed; every 64 steps of an episode it draws 64 × 2 uniforms, and an
+    action is argmax_a h(s,a) − log(−log U_a) (Gumbel-max).
+    """
     import gymnasium as gym
 
-    from gradlogpi.algorithms import RunStreams
-
     alpha, n_episodes = 2**-9, 15
-    result = reinforce(
-        CORRIDOR,
-        corridor_policy(),
-        ReinforceConfig(n_episodes=n_episodes, alpha_theta=alpha),
-        seed=9,
-    )
+    config = ReinforceConfig(n_episodes=n_episodes, alpha_theta=alpha)
+    result = reinforce(CORRIDOR, corridor_policy(), config, seed=9)
+    generator = np.random.default_rng(np.random.SeedSequence(9).spawn(1)[0].spawn(2)[0])
     policy = corridor_policy()
     env = gym.make(CORRIDOR)
-    uniform_source = RunStreams(9, [0])
     for _ in range(n_episodes):
         state, _ = env.reset()
         states, actions, rewards = [], [], []
-        done = False
+        done, t = False, 0
         while not done:
-            # Gumbel-max: argmax_a h(s,a) − log(−log U_a), two uniforms per step
-            u = uniform_source.draw(np.array([True]), 2)[0]
-            action = int(np.argmax(policy.logits(state) - np.log(-np.log(u))))
+            if t % 64 == 0:
+                uniforms = generator.random((64, 2))
+            gumbel = -np.log(-np.log(uniforms[t % 64]))
+            action = int(np.argmax(policy.logits(state) + gumbel))
             next_state, reward, terminated, truncated, _ = env.step(action)
             states.append(state)
             actions.append(action)
             rewards.append(reward)
-            state, done = next_state, terminated or truncated
+            state, done, t = next_state, terminated or truncated, t + 1
         for t in range(len(rewards)):
             g = sum(rewards[t:])
             policy.theta = policy.theta + alpha * g * policy.score(states[t], actions[t])

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from gradlogpi.algorithms import Runs, RunStreams, generate_episode, make_env
+from gradlogpi.algorithms import Runs, generate_episode, make_env
 from gradlogpi.algorithms.common import per_run_copy
+from gradlogpi.algorithms.rollout import policy_streams
 from gradlogpi.core import discounted_returns, policy_gradient_estimate
 from gradlogpi.envs import short_corridor_features, short_corridor_value, theta_for_p_right
 from gradlogpi.policies import LinearSoftmaxPolicy
@@ -27,7 +28,9 @@ def test_mean_reinforce_estimate_equals_exact_gradient(p_right):
     policy = per_run_copy(
         LinearSoftmaxPolicy(short_corridor_features(), theta), n_episodes, "theta"
     )
-    runs = Runs(make_env("gradlogpi/ShortCorridor-v0"), RunStreams(1, range(n_episodes)), None)
+    runs = Runs(
+        make_env("gradlogpi/ShortCorridor-v0"), policy_streams(1, range(n_episodes), policy), None
+    )
     batch = generate_episode(runs, policy)
     returns = discounted_returns(batch.rewards, 1.0, lengths=batch.lengths)
     scores = policy.score(batch.observations[:, :-1], batch.actions)  # [N, T, d], θ fixed

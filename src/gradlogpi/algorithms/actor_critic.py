@@ -19,7 +19,7 @@ from gradlogpi.algorithms.common import (
     step_size,
     validate_common,
 )
-from gradlogpi.algorithms.rollout import Runs, RunStreams, make_env, run_indices
+from gradlogpi.algorithms.rollout import Runs, make_env, policy_streams, run_indices
 from gradlogpi.core._checks import check_in_range
 
 
@@ -95,7 +95,7 @@ def actor_critic(
     n_runs = len(run_ids)
     policy = per_run_copy(policy, n_runs, "theta")
     value = per_run_copy(value, n_runs, "w")
-    streams = RunStreams(seed, run_ids)
+    streams = policy_streams(seed, run_ids, policy)
     environments = Runs(env, streams, config.max_episode_steps)
     tracker = Tracker(n_runs, config.n_episodes)
     gamma = config.gamma
@@ -110,8 +110,9 @@ def actor_critic(
         active = np.ones(n_runs, dtype=bool)
         returns, lengths = np.zeros(n_runs), np.zeros(n_runs, dtype=np.int64)
         truncated = np.zeros(n_runs, dtype=bool)
+        t = 0
         while active.any():
-            action = policy.sample_from_uniforms(state, streams.draw(active, policy.noise_size))
+            action = policy.sample_from_noise(state, streams.noise(t, active))
             next_state, reward, terminated, cut = environments.step(action, active)
             next_value = np.where(terminated, 0.0, value.value(next_state))
             delta = (reward + gamma * next_value - value.value(state)) * active
@@ -138,6 +139,7 @@ def actor_critic(
             truncated |= cut
             active &= ~(terminated | cut)
             state = next_state
+            t += 1
         tracker.record(episode, returns, lengths, truncated)
         if callback is not None:
             callback(EpisodeEnd(episode, returns, lengths, truncated))

@@ -16,7 +16,7 @@ from gradlogpi.algorithms.common import (
     Tracker,
     check_policy_fits_env,
 )
-from gradlogpi.algorithms.rollout import Runs, RunStreams, generate_episode, make_env
+from gradlogpi.algorithms.rollout import Runs, generate_episode, make_env, policy_streams
 from gradlogpi.core._checks import check_in_range, check_positive_int
 from gradlogpi.core.returns import discount_powers, discounted_returns, normalized
 
@@ -85,7 +85,7 @@ def neural_reinforce(
     torch = torch_module.require_torch()
     env = make_env(env)
     check_policy_fits_env(policy, env)
-    environments = Runs(env, RunStreams(seed, [0]), config.max_episode_steps)
+    environments = Runs(env, policy_streams(seed, [0], policy), config.max_episode_steps)
     tracker = Tracker(1, config.n_episodes)
     for episode in range(config.n_episodes):
         batch = generate_episode(environments, policy)

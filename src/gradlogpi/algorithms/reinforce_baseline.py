@@ -19,7 +19,13 @@ from gradlogpi.algorithms.common import (
     step_size,
     validate_common,
 )
-from gradlogpi.algorithms.rollout import Runs, RunStreams, generate_episode, make_env, run_indices
+from gradlogpi.algorithms.rollout import (
+    Runs,
+    generate_episode,
+    make_env,
+    policy_streams,
+    run_indices,
+)
 from gradlogpi.core.returns import discount_powers, discounted_returns
 
 
@@ -88,7 +94,7 @@ def reinforce_baseline(
     n_runs = len(run_ids)
     policy = per_run_copy(policy, n_runs, "theta")
     value = per_run_copy(value, n_runs, "w")
-    environments = Runs(env, RunStreams(seed, run_ids), config.max_episode_steps)
+    environments = Runs(env, policy_streams(seed, run_ids, policy), config.max_episode_steps)
     tracker = Tracker(n_runs, config.n_episodes)
     gamma = config.gamma
 

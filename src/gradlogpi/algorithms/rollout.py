@@ -60,50 +60,55 @@ class RunStreams:
     """Random streams of the given runs of one experiment seed.
 
     Run k's streams come from `SeedSequence(seed).spawn(k + 1)[k]`, whatever other runs are
-    learned beside it. Each run gets a Generator for its actions and an integer seed for
-    its environment. Action uniforms are drawn in blocks per run, so a step costs no Python
-    call per run.
+    learned beside it: a Generator for its actions and an integer seed for its environment.
+
+    Action noise is drawn per episode in chunks of `chunk` steps: at step 0, chunk, 2·chunk …
+    of its episode, each active run draws `chunk · noise_size` uniforms from its own
+    generator and turns them into the policy's noise (Gumbel for softmax, normal for
+    Gaussian) in one vectorised call. A step then reads a view; what a run consumes
+    depends only on its own episodes.
 
     Args:
       seed: the experiment's seed (an int, or None for fresh entropy).
       run_ids: indices of the runs, e.g. range(R).
-      block: uniforms drawn at a time per run.
+      noise_size: uniforms per action (`policy.noise_size`).
+      transform: the policy's `transform_noise`, uniforms [..., noise_size] → noise.
+      chunk: steps of noise drawn at a time.
     """
 
-    def __init__(self, seed: int | None, run_ids: Any, *, block: int = 512):
+    def __init__(
+        self, seed: int | None, run_ids: Any, noise_size: int, transform: Any, *, chunk: int = 64
+    ):
         self.run_ids = np.asarray(list(run_ids), dtype=np.int64)
         if self.run_ids.size == 0 or self.run_ids.min() < 0:
             raise ValueError(f"`runs` must name at least one run index >= 0; got {list(run_ids)}")
-        n_runs = self.run_ids.size
         spawned = np.random.SeedSequence(seed).spawn(int(self.run_ids.max()) + 1)
-        children = [spawned[k] for k in self.run_ids]
-        pairs = [child.spawn(2) for child in children]
+        pairs = [spawned[k].spawn(2) for k in self.run_ids]
         self.action_generators = [np.random.default_rng(policy) for policy, _ in pairs]
         self.env_seeds = [int(env.generate_state(1)[0]) for _, env in pairs]
-        self.block = block
-        self.uniforms = np.stack([g.random(block) for g in self.action_generators])
-        self.position = np.zeros(n_runs, dtype=np.int64)
+        self.noise_size = noise_size
+        self.transform = transform
+        self.chunk = chunk
+        self.buffer: np.ndarray | None = None
 
-    def draw(self, active: np.ndarray, size: int = 1) -> np.ndarray:
-        """`size` uniforms per run, shape [R, size]; only active runs advance their stream."""
-        for run in np.flatnonzero(active & (self.position + size > self.block)):
-            # keep the unread tail so the stream is the generator's sequence, unbroken
-            tail = self.uniforms[run, self.position[run] :]
-            fresh = self.action_generators[run].random(self.block - tail.size)
-            self.uniforms[run] = np.concatenate([tail, fresh])
-            self.position[run] = 0
-        columns = np.minimum(self.position[:, None] + np.arange(size), self.block - 1)
-        values = self.uniforms[np.arange(len(self.position))[:, None], columns]
-        self.position += active * size
-        return values
+    def noise(self, t: int, active: np.ndarray) -> np.ndarray:
+        """The noise of step t of the current episode for every run, shape [R, ...]."""
+        offset = t % self.chunk
+        if offset == 0:
+            uniforms = np.zeros((len(self.action_generators), self.chunk, self.noise_size))
+            for run in np.flatnonzero(active):
+                uniforms[run] = self.action_generators[run].random((self.chunk, self.noise_size))
+            self.buffer = self.transform(uniforms)
+        return self.buffer[:, offset]
 
     def state(self) -> dict[str, Any]:
-        """Everything needed to continue the streams exactly (for checkpoints)."""
-        return {
-            "generators": [g.bit_generator.state for g in self.action_generators],
-            "uniforms": self.uniforms.copy(),
-            "position": self.position.copy(),
-        }
+        """The generators' states (for checkpoints)."""
+        return {"generators": [g.bit_generator.state for g in self.action_generators]}
+
+
+def policy_streams(seed: int | None, run_ids: Any, policy: Any) -> RunStreams:
+    """`RunStreams` drawing the noise `policy` samples its actions from."""
+    return RunStreams(seed, run_ids, policy.noise_size, policy.transform_noise)
 
 
 class Runs:
@@ -184,6 +189,21 @@ class Runs:
         self._check_finite(self.obs, "observation", active)
         return self.obs, rewards, terminated, truncated
 
+    def check_episode(self, batch: EpisodeBatch) -> None:
+        """NonFiniteError naming the first non-finite reward or observation of an episode."""
+        for field, values in (
+            ("reward", batch.rewards[0]),
+            ("observation", batch.observations[0, 1:]),
+        ):
+            if values.dtype.kind == "f" and not np.isfinite(values).all():
+                step = int(
+                    np.flatnonzero(~np.isfinite(values.reshape(values.shape[0], -1)).all(axis=1))[0]
+                )
+                raise NonFiniteError(
+                    f"non-finite {field} from environment {self.name}: run 0, episode "
+                    f"{self.episodes_started - 1}, step {step + 1}, value {values[step]!r}"
+                )
+
     def _check_finite(self, values: np.ndarray, field: str, active: np.ndarray) -> None:
         if values.dtype.kind != "f" or np.isfinite(values).all():
             return
@@ -232,18 +252,20 @@ class EpisodeBatch:
 def generate_episode(runs: Runs, policy: Any) -> EpisodeBatch:
     """Follow π(·|·, θ) from the start state to the end of the episode in every run.
 
-    θ stays fixed during the episode (Monte Carlo methods update after it).
+    θ stays fixed during the episode (Monte Carlo methods update after it). One generic
+    Gymnasium env takes a lean loop (`policy.actor()`); otherwise all runs step as arrays.
     """
+    if runs.model is None and runs.n_runs == 1:
+        return _single_env_episode(runs, policy)
     observations = [runs.reset()]
     actions, rewards = [], []
     active = np.ones(runs.n_runs, dtype=bool)
     lengths = np.zeros(runs.n_runs, dtype=np.int64)
     terminated = np.zeros(runs.n_runs, dtype=bool)
     truncated = np.zeros(runs.n_runs, dtype=bool)
+    t = 0
     while active.any():
-        a = policy.sample_from_uniforms(
-            observations[-1], runs.streams.draw(active, policy.noise_size)
-        )
+        a = policy.sample_from_noise(observations[-1], runs.streams.noise(t, active))
         obs, r, done, cut = runs.step(a, active)
         observations.append(obs)
         actions.append(a)
@@ -252,6 +274,7 @@ def generate_episode(runs: Runs, policy: Any) -> EpisodeBatch:
         terminated |= done
         truncated |= cut
         active &= ~(done | cut)
+        t += 1
     return EpisodeBatch(
         np.stack(observations, axis=1),
         np.stack(actions, axis=1),
@@ -260,6 +283,36 @@ def generate_episode(runs: Runs, policy: Any) -> EpisodeBatch:
         terminated,
         truncated,
     )
+
+
+def _single_env_episode(runs: Runs, policy: Any) -> EpisodeBatch:
+    """One episode of one Gymnasium env, with as little as possible between env steps."""
+    env, streams, cap = runs.copies[0], runs.streams, runs.max_episode_steps
+    obs = runs.reset()[0]
+    act = policy.actor()
+    observations, actions, rewards = [obs], [], []
+    active = np.ones(1, dtype=bool)
+    terminated = truncated = False
+    for t in range(cap):
+        action = act(obs, streams.noise(t, active)[0])
+        obs, reward, terminated, truncated, _ = env.step(action)
+        observations.append(obs)
+        actions.append(action)
+        rewards.append(reward)
+        if terminated or truncated:
+            break
+    truncated = bool(truncated or not terminated)
+    batch = EpisodeBatch(
+        np.asarray(observations)[None],
+        np.asarray(actions)[None],
+        np.asarray(rewards, dtype=np.float64)[None],
+        np.array([len(rewards)]),
+        np.array([bool(terminated)]),
+        np.array([truncated]),
+    )
+    runs.steps[:] = len(rewards)
+    runs.check_episode(batch)
+    return batch
 
 
 def evaluate_policy(
@@ -274,9 +327,11 @@ def evaluate_policy(
     env = make_env(env)
     if hasattr(policy, "theta"):
         copies = per_run_copy(policy, episodes, "theta")
-        batch = generate_episode(Runs(env, RunStreams(seed, range(episodes)), None), copies)
+        batch = generate_episode(
+            Runs(env, policy_streams(seed, range(episodes), policy), None), copies
+        )
         return batch.rewards.sum(axis=1), batch.truncated
-    runs = Runs(env, RunStreams(seed, [0]), None)
+    runs = Runs(env, policy_streams(seed, [0], policy), None)
     outcomes = [generate_episode(runs, policy) for _ in range(episodes)]
     return np.array([o.rewards.sum() for o in outcomes]), np.array(
         [bool(o.truncated[0]) for o in outcomes]

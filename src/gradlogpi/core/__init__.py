@@ -22,8 +22,10 @@ from gradlogpi.core.scores import (
 )
 from gradlogpi.core.softmax import (
     gumbel_max_sample,
+    gumbel_noise,
     log_softmax,
     log_softmax_gradient,
+    normal_noise,
     one_hot,
     softmax,
     softmax_entropy,
@@ -38,6 +40,7 @@ __all__ = [
     "gaussian_log_prob",
     "gaussian_score",
     "gumbel_max_sample",
+    "gumbel_noise",
     "linear_preferences",
     "linear_softmax_score",
     "log_softmax",
@@ -45,6 +48,7 @@ __all__ = [
     "matrix_logits",
     "matrix_softmax_score",
     "matrix_to_theta",
+    "normal_noise",
     "normalized",
     "one_hot",
     "policy_gradient_estimate",

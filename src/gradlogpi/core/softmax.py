@@ -141,9 +141,20 @@ def gumbel_max_sample(logits: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
       >>> int(gumbel_max_sample(np.array([0.0, 50.0]), np.array([0.5, 0.5])))
       1
     """
+    return np.argmax(logits + gumbel_noise(uniforms), axis=-1)
+
+
+def gumbel_noise(uniforms: np.ndarray) -> np.ndarray:
+    """Standard Gumbel noise −log(−log U) from uniforms U ∈ [0, 1), same shape."""
     # U = 0 (possible from Generator.random) would give log(0); the clamp changes nothing else
-    gumbel = -np.log(-np.log(np.maximum(uniforms, 1e-300)))
-    return np.argmax(logits + gumbel, axis=-1)
+    return -np.log(-np.log(np.maximum(uniforms, 1e-300)))
+
+
+def normal_noise(uniforms: np.ndarray) -> np.ndarray:
+    """Standard normals by Box-Muller: uniforms [..., 2m] → normals [..., m]."""
+    half = uniforms.shape[-1] // 2
+    radius = np.sqrt(-2.0 * np.log1p(-uniforms[..., :half]))
+    return radius * np.cos(2.0 * np.pi * uniforms[..., half:])
 
 
 def one_hot(a: np.ndarray, n_actions: int) -> np.ndarray:

@@ -8,6 +8,7 @@ import numpy as np
 
 from gradlogpi.core._checks import as_float_array, check_positive_int
 from gradlogpi.core.scores import gaussian_log_prob, gaussian_score, matrix_logits_unchecked
+from gradlogpi.core.softmax import normal_noise
 from gradlogpi.errors import ShapeError
 from gradlogpi.features.base import StateFeatures
 from gradlogpi.policies.softmax_base import checked_theta
@@ -163,12 +164,21 @@ class LinearGaussianPolicy:
         _, mean, log_std, _ = self._heads(obs)
         return mean + np.exp(log_std) * rng.standard_normal(mean.shape)
 
+    def transform_noise(self, uniforms: np.ndarray) -> np.ndarray:
+        """Uniforms [..., 2m] → standard normals [..., m] (Box-Muller), vectorised ahead."""
+        return normal_noise(uniforms)
+
+    def sample_from_noise(self, obs: Any, noise: np.ndarray) -> np.ndarray:
+        """μ(s) + σ(s) ε for standard normal ε [..., m]."""
+        _, mean, log_std, _ = self._heads(obs)
+        return mean + np.exp(log_std) * noise
+
+    def actor(self) -> Any:
+        return lambda obs, noise: self.sample_from_noise(obs, noise)
+
     def sample_from_uniforms(self, obs: Any, uniforms: np.ndarray) -> np.ndarray:
         """Actions from 2m uniforms per state (Box-Muller), shape [..., m]."""
-        _, mean, log_std, _ = self._heads(obs)
-        first, second = uniforms[..., : self.action_dim], uniforms[..., self.action_dim :]
-        normal = np.sqrt(-2.0 * np.log1p(-first)) * np.cos(2.0 * np.pi * second)
-        return mean + np.exp(log_std) * normal
+        return self.sample_from_noise(obs, normal_noise(uniforms))
 
     def score(self, obs: Any, a: Any) -> np.ndarray:
         """∇θ log π(a|s) as a flat vector, shape [..., P]."""

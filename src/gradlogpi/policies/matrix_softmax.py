@@ -90,6 +90,13 @@ class MatrixSoftmaxPolicy(SoftmaxPolicy):
         grad_weights = grad_bias[..., :, None] * x[..., None, :]
         return grad_weights, grad_bias
 
+    def actor(self) -> Any:
+        if self.theta.ndim != 1 or self.state_features.sparse:
+            return super().actor()
+        weights, bias = self.weights.copy(), self.bias.copy()  # θ is fixed during an episode
+        features = self.state_features
+        return lambda obs, noise: int(np.argmax(weights @ features(obs) + bias + noise))
+
     def entropy_gradient(self, obs: Any) -> np.ndarray:
         """∇θ H(π(·|s)) as a flat vector, shape [..., P]."""
         weights = softmax_entropy_gradient(self.logits(obs))

@@ -14,6 +14,7 @@ import numpy as np
 from gradlogpi.core._checks import as_float_array, check_actions, check_positive
 from gradlogpi.core.softmax import (
     gumbel_max_sample,
+    gumbel_noise,
     log_softmax_unchecked,
     one_hot,
     softmax_entropy,
@@ -68,6 +69,21 @@ class SoftmaxPolicy(ABC):
     def sample_from_uniforms(self, obs: Any, uniforms: np.ndarray) -> np.ndarray:
         """Actions from pre-drawn uniforms [..., A] by Gumbel-max: no softmax needed."""
         return gumbel_max_sample(self.logits(obs), uniforms)
+
+    def transform_noise(self, uniforms: np.ndarray) -> np.ndarray:
+        """Uniforms [..., A] → the Gumbel noise `sample_from_noise` takes (vectorised ahead)."""
+        return gumbel_noise(uniforms)
+
+    def sample_from_noise(self, obs: Any, noise: np.ndarray) -> np.ndarray:
+        """argmax_a h(s,a) + G_a for Gumbel noise G [..., A]: an exact sample of π(·|s)."""
+        return np.argmax(self.logits(obs) + noise, axis=-1)
+
+    def actor(self) -> Any:
+        """A function (observation, noise [A]) → action for one state, θ as it is now.
+
+        Used between environment steps, so subclasses make it as lean as they can.
+        """
+        return lambda obs, noise: int(np.argmax(self.logits(obs) + noise))
 
     def logit_gradient(self, obs: Any, a: Any) -> tuple[np.ndarray, np.ndarray]:
         """(onehot(a) − π(·|s), π(·|s)), each [..., A]: the score before the chain rule."""

@@ -15,7 +15,13 @@ from typing import Any
 import numpy as np
 
 from gradlogpi.core._checks import as_float_array, check_actions, check_positive_int
-from gradlogpi.core.softmax import gumbel_max_sample, log_softmax_unchecked, softmax_unchecked
+from gradlogpi.core.softmax import (
+    gumbel_max_sample,
+    gumbel_noise,
+    log_softmax_unchecked,
+    normal_noise,
+    softmax_unchecked,
+)
 from gradlogpi.errors import MissingExtraError, ShapeError
 from gradlogpi.policies.linear_gaussian import bounded_log_std, log_std_parameter
 from gradlogpi.policies.softmax_base import sample_from_probabilities
@@ -250,6 +256,27 @@ class NeuralSoftmaxPolicy(TorchPolicy):
     def sample_from_uniforms(self, obs: Any, uniforms: np.ndarray) -> np.ndarray:
         return gumbel_max_sample(self.logits(obs), uniforms)
 
+    def transform_noise(self, uniforms: np.ndarray) -> np.ndarray:
+        return gumbel_noise(uniforms)
+
+    def sample_from_noise(self, obs: Any, noise: np.ndarray) -> np.ndarray:
+        return np.argmax(self.logits(obs) + noise, axis=-1)
+
+    def actor(self) -> Any:
+        """(observation, Gumbel noise) → action: the MLP in NumPy for one state, no torch."""
+        layers, relu = self._layers, self.activation == "relu"
+        last = len(layers) - 1
+
+        def act(obs: Any, noise: np.ndarray) -> int:
+            x = np.asarray(obs, dtype=np.float64)
+            for i, (weight, bias) in enumerate(layers):
+                x = x @ weight + bias
+                if i < last:
+                    x = np.maximum(x, 0.0) if relu else np.tanh(x)
+            return int(np.argmax(x + noise))
+
+        return act
+
     def torch_log_prob(self, obs: Any, a: Any) -> Any:
         """log π(a|s) as a differentiable torch tensor, shape [...]."""
         torch = require_torch()
@@ -349,10 +376,16 @@ class NeuralGaussianPolicy(TorchPolicy):
         return mean + np.exp(self._log_std) * rng.standard_normal(mean.shape)
 
     def sample_from_uniforms(self, obs: Any, uniforms: np.ndarray) -> np.ndarray:
-        mean = self.mean(obs)
-        first, second = uniforms[..., : self.action_dim], uniforms[..., self.action_dim :]
-        normal = np.sqrt(-2.0 * np.log1p(-first)) * np.cos(2.0 * np.pi * second)
-        return mean + np.exp(self._log_std) * normal
+        return self.sample_from_noise(obs, normal_noise(uniforms))
+
+    def transform_noise(self, uniforms: np.ndarray) -> np.ndarray:
+        return normal_noise(uniforms)
+
+    def sample_from_noise(self, obs: Any, noise: np.ndarray) -> np.ndarray:
+        return self.mean(obs) + np.exp(self._log_std) * noise
+
+    def actor(self) -> Any:
+        return lambda obs, noise: self.sample_from_noise(obs, noise)
 
     def torch_log_prob(self, obs: Any, a: Any) -> Any:
         torch = require_torch()
