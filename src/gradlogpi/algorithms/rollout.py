@@ -293,8 +293,12 @@ def _single_env_episode(runs: Runs, policy: Any) -> EpisodeBatch:
     observations, actions, rewards = [obs], [], []
     active = np.ones(1, dtype=bool)
     terminated = truncated = False
+    chunk = streams.chunk
     for t in range(cap):
-        action = act(obs, streams.noise(t, active)[0])
+        if t % chunk == 0:
+            streams.noise(t, active)
+            block = streams.buffer[0]  # the next `chunk` steps' noise, [chunk, ...]
+        action = act(obs, block[t % chunk])
         obs, reward, terminated, truncated, _ = env.step(action)
         observations.append(obs)
         actions.append(action)

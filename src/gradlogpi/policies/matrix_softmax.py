@@ -9,7 +9,7 @@ import numpy as np
 from gradlogpi.core._checks import as_float_array, check_positive_int
 from gradlogpi.core.scores import matrix_logits_unchecked, matrix_to_theta
 from gradlogpi.core.softmax import softmax_entropy_gradient
-from gradlogpi.features.base import ActionBlock, StateFeatures
+from gradlogpi.features.base import ActionBlock, RawState, StateFeatures
 from gradlogpi.policies.softmax_base import SoftmaxPolicy, checked_theta, gather_sum
 
 
@@ -91,11 +91,15 @@ class MatrixSoftmaxPolicy(SoftmaxPolicy):
         return grad_weights, grad_bias
 
     def actor(self) -> Any:
-        if self.theta.ndim != 1 or self.state_features.sparse:
+        single = self.theta.ndim == 1 or self.theta.shape[0] == 1
+        if not single or self.state_features.sparse:
             return super().actor()
-        weights, bias = self.weights.copy(), self.bias.copy()  # θ is fixed during an episode
+        # θ is fixed during an episode: take W and b out of it once
+        weights, bias = self.weights.reshape(self.weights.shape[-2:]).copy(), self.bias.reshape(-1).copy()
         features = self.state_features
-        return lambda obs, noise: int(np.argmax(weights @ features(obs) + bias + noise))
+        if isinstance(features, RawState):  # x(s) = s: skip the call (checked when the env was)
+            return lambda obs, noise: int((weights @ obs + bias + noise).argmax())
+        return lambda obs, noise: int((weights @ features(obs) + bias + noise).argmax())
 
     def entropy_gradient(self, obs: Any) -> np.ndarray:
         """∇θ H(π(·|s)) as a flat vector, shape [..., P]."""
