@@ -92,7 +92,7 @@ def collect_episodes(
       n_episodes: episodes wanted (rounded up to a multiple of num_envs).
       seeds: the experiment's `EpisodeSeeds`.
       update: index of the update (part of every episode's seed).
-      max_episode_steps: length of the uniform blocks (the step cap).
+      max_episode_steps: the step cap (and length of each episode's block of noise).
     """
     num_envs = envs.num_envs
     mode = envs.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
@@ -101,51 +101,60 @@ def collect_episodes(
     n_uniforms = policy.noise_size * (max_episode_steps + 1)
     counts = np.zeros(num_envs, dtype=np.int64)  # episodes started per env
     steps = np.zeros(num_envs, dtype=np.int64)
-    uniforms = np.zeros((num_envs, n_uniforms))
-    current: list[dict[str, list]] = [
-        {"obs": [], "actions": [], "rewards": []} for _ in range(num_envs)
-    ]
+    noise = np.zeros((num_envs, max_episode_steps + 1, *np.shape(policy.transform_noise(np.zeros(policy.noise_size)))))
     finished: list[list[Episode]] = [[] for _ in range(num_envs)]
+    # one episode in progress per env, written in place: no per-step Python loop over envs
+    obs_shape = envs.single_observation_space.shape
+    obs_buffer = np.zeros((num_envs, max_episode_steps, *obs_shape))
+    action_buffer: np.ndarray | None = None
+    reward_buffer = np.zeros((num_envs, max_episode_steps))
+    every = np.arange(num_envs)
 
     def start(k: int) -> int:
-        env_seed, uniforms[k] = seeds.episode(update, k, int(counts[k]), n_uniforms)
+        env_seed, uniforms = seeds.episode(update, k, int(counts[k]), n_uniforms)
+        noise[k] = policy.transform_noise(uniforms.reshape(max_episode_steps + 1, policy.noise_size))
         counts[k] += 1
         steps[k] = 0
-        current[k] = {"obs": [], "actions": [], "rewards": []}
         return env_seed
 
     obs, _ = envs.reset(seed=[start(k) for k in range(num_envs)])
     skip = np.zeros(num_envs, dtype=bool)  # NEXT_STEP: this step only resets that env
     while any(len(done) < quota for done in finished):
-        columns = steps[:, None] * policy.noise_size + np.arange(policy.noise_size)
-        noise = uniforms[np.arange(num_envs)[:, None], np.minimum(columns, n_uniforms - 1)]
-        actions = policy.sample_from_uniforms(obs, noise)
+        actions = policy.sample_from_noise(obs, noise[every, steps])
+        if action_buffer is None:
+            action_buffer = np.zeros((num_envs, max_episode_steps, *np.shape(actions)[1:]), dtype=np.asarray(actions).dtype)
         next_obs, rewards, terminated, truncated, _ = envs.step(_env_actions(actions, envs))
         rewards = np.asarray(rewards, dtype=np.float64)
-        ended = np.zeros(num_envs, dtype=bool)
-        for k in range(num_envs):
-            if skip[k]:
-                skip[k] = False
-                continue
-            collecting = len(finished[k]) < quota
-            if collecting:
-                if not np.isfinite(rewards[k]) or not np.all(np.isfinite(next_obs[k])):
-                    field = "reward" if not np.isfinite(rewards[k]) else "observation"
-                    raise NonFiniteError(
-                        f"non-finite {field} from environment {env_name}: env {k}, episode "
-                        f"{int(counts[k]) - 1} of update {update}, step {int(steps[k])}"
-                    )
-                current[k]["obs"].append(obs[k])
-                current[k]["actions"].append(actions[k])
-                current[k]["rewards"].append(rewards[k])
-            steps[k] += 1
-            cut = bool(truncated[k]) or steps[k] >= max_episode_steps
-            if terminated[k] or cut:
-                if collecting:
-                    finished[k].append(
-                        _episode(current[k], bool(terminated[k]), cut and not terminated[k])
-                    )
-                ended[k] = True
+        counted = ~skip
+        collecting = counted & (np.array([len(done) for done in finished]) < quota)
+        rows = np.flatnonzero(collecting)
+        if rows.size:
+            bad = ~np.isfinite(rewards[rows]) | ~np.isfinite(next_obs[rows].reshape(rows.size, -1)).all(axis=1)
+            if bad.any():
+                k = int(rows[np.flatnonzero(bad)[0]])
+                field = "reward" if not np.isfinite(rewards[k]) else "observation"
+                raise NonFiniteError(
+                    f"non-finite {field} from environment {env_name}: env {k}, episode "
+                    f"{int(counts[k]) - 1} of update {update}, step {int(steps[k])}"
+                )
+            obs_buffer[rows, steps[rows]] = obs[rows]
+            action_buffer[rows, steps[rows]] = np.asarray(actions)[rows]
+            reward_buffer[rows, steps[rows]] = rewards[rows]
+        steps += counted
+        cut = np.asarray(truncated, dtype=bool) | (steps >= max_episode_steps)
+        ended = counted & (np.asarray(terminated, dtype=bool) | cut)
+        for k in np.flatnonzero(ended & collecting):
+            length = int(steps[k])
+            finished[k].append(
+                Episode(
+                    obs_buffer[k, :length].copy(),
+                    action_buffer[k, :length].copy(),
+                    reward_buffer[k, :length].copy(),
+                    bool(terminated[k]),
+                    bool(cut[k] and not terminated[k]),
+                )
+            )
+        skip[:] = False
         obs = next_obs
         if ended.any():
             if mode == AutoresetMode.DISABLED:
@@ -154,22 +163,10 @@ def collect_episodes(
                 obs = np.where(_expand(ended, reset_obs), reset_obs, obs)
             else:
                 for k in np.flatnonzero(ended):
-                    start(k)  # the env resets itself (its own seed); our uniforms still start over
+                    start(k)  # the env resets itself (its own seed); our noise still starts over
                 if mode == AutoresetMode.NEXT_STEP:
                     skip |= ended
-    return [episode for per_env in finished for episode in per_env[:quota]][
-        : max(n_episodes, 0) or None
-    ]
-
-
-def _episode(parts: dict[str, list], terminated: bool, truncated: bool) -> Episode:
-    return Episode(
-        np.asarray(parts["obs"]),
-        np.asarray(parts["actions"]),
-        np.asarray(parts["rewards"], dtype=np.float64),
-        terminated,
-        truncated,
-    )
+    return [episode for per_env in finished for episode in per_env[:quota]]
 
 
 def _env_actions(actions: np.ndarray, envs: gym.vector.VectorEnv) -> np.ndarray:

@@ -1,0 +1,311 @@
+"""Benchmarks B1-B6: throughput as a fraction of the raw environment's, measured in one run.
+
+    python -m benchmarks.run            all figures, one subprocess each (peak RSS per figure)
+    python -m benchmarks.run --only B1  one figure
+
+Prints one JSON line per figure (id, value, unit, target, met, peak_rss_mb, details), then a
+table. Ratios compare our loop with the raw environment stepped with random actions in the
+same process, in the same run, so machine noise affects both sides alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def raw_env_rate(env_id: str, steps: int) -> float:
+    import gymnasium as gym
+
+    env = gym.make(env_id)
+    env.reset(seed=0)
+    env.action_space.seed(0)
+    start = time.perf_counter()
+    for _ in range(steps):
+        _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        if terminated or truncated:
+            env.reset()
+    return steps / (time.perf_counter() - start)
+
+
+def median_of(repeats: int, measure) -> tuple[float, list[float]]:
+    values = [measure() for _ in range(repeats)]
+    return float(np.median(values)), values
+
+
+def b1(repeats: int) -> dict:
+    """Linear softmax REINFORCE (batch update per episode), one CartPole env."""
+    from gradlogpi.algorithms import ReinforceConfig, reinforce
+    from gradlogpi.features import RawState
+    from gradlogpi.policies import MatrixSoftmaxPolicy
+
+    def measure():
+        raw = raw_env_rate("CartPole-v1", 50_000)
+        start = time.perf_counter()
+        config = ReinforceConfig(n_episodes=2000, alpha_theta=1e-3, gamma=0.99, batch_update=True)
+        result = reinforce("CartPole-v1", MatrixSoftmaxPolicy(RawState(4), 2), config, seed=0)
+        return result.lengths.sum() / (time.perf_counter() - start) / raw
+
+    value, values = median_of(repeats, measure)
+    return {"id": "B1", "value": value, "unit": "ratio to raw env", "target": 0.8, "details": {"ratios": values}}
+
+
+def b2(repeats: int) -> dict:
+    """Neural softmax REINFORCE, MLP 4-128-2 in PyTorch (1 thread), one CartPole env."""
+    from gradlogpi.algorithms.neural_reinforce import NeuralReinforceConfig, neural_reinforce
+    from gradlogpi.policies.torch_policies import NeuralSoftmaxPolicy
+
+    def measure():
+        raw = raw_env_rate("CartPole-v1", 50_000)
+        policy = NeuralSoftmaxPolicy(4, 2, (128,), seed=0, lr=1e-3, threads=1)
+        start = time.perf_counter()
+        result = neural_reinforce("CartPole-v1", policy, NeuralReinforceConfig(n_episodes=1000), seed=0)
+        return result.lengths.sum() / (time.perf_counter() - start) / raw
+
+    value, values = median_of(repeats, measure)
+    return {"id": "B2", "value": value, "unit": "ratio to raw env", "target": 0.5, "details": {"ratios": values}}
+
+
+def vector_raw_rate(envs, steps: int) -> float:
+    envs.reset(seed=0)
+    envs.action_space.seed(0)
+    start = time.perf_counter()
+    for _ in range(steps):
+        envs.step(envs.action_space.sample())
+    return steps * envs.num_envs / (time.perf_counter() - start)
+
+
+def b3(repeats: int) -> dict:
+    """Batch policy gradient (linear) on 64 sync vector CartPole envs: collection + update."""
+    import gymnasium as gym
+
+    from gradlogpi.algorithms.batch_pg import BatchPolicyGradientConfig, batch_policy_gradient
+    from gradlogpi.features import RawState
+    from gradlogpi.policies import MatrixSoftmaxPolicy
+
+    def measure():
+        envs = gym.make_vec("CartPole-v1", num_envs=64, vectorization_mode="sync")
+        raw = vector_raw_rate(envs, 1000)
+        envs.close()
+        config = BatchPolicyGradientConfig(n_updates=10, episodes_per_update=128, num_envs=64, alpha_theta=0.01)
+        start = time.perf_counter()
+        result = batch_policy_gradient("CartPole-v1", MatrixSoftmaxPolicy(RawState(4), 2), config, seed=0)
+        # the raw vector env steps every sub-env each call; so do we (idle ones included)
+        return result.lengths.sum() / (time.perf_counter() - start) / raw
+
+    value, values = median_of(repeats, measure)
+    return {
+        "id": "B3",
+        "value": value,
+        "unit": "ratio to raw vector env (useful steps / raw steps)",
+        "target": 0.85,
+        "details": {"ratios": values, "native_vector_cartpole": "not measured: our collector needs autoreset disabled"},
+    }
+
+
+def reference_reinforce_loop(runs: int, episodes: int, alpha: float) -> tuple[float, int]:
+    """A straightforward per-run Python loop of REINFORCE on the short corridor (B4's baseline)."""
+    import gymnasium as gym
+
+    import gradlogpi.envs  # noqa: F401
+
+    start, steps = time.perf_counter(), 0
+    for run in range(runs):
+        rng = np.random.default_rng(run)
+        env = gym.make("gradlogpi/ShortCorridor-v0")
+        theta = np.array([np.log(0.05 / 0.95), 0.0])
+        features = np.array([[0.0, 1.0], [1.0, 0.0]])
+        for _ in range(episodes):
+            state, _ = env.reset(seed=int(rng.integers(2**31)))
+            actions, rewards = [], []
+            done = False
+            while not done:
+                preferences = features @ theta
+                probabilities = np.exp(preferences - preferences.max())
+                probabilities /= probabilities.sum()
+                action = int(rng.random() < probabilities[1])
+                state, reward, terminated, truncated, _ = env.step(action)
+                actions.append(action)
+                rewards.append(reward)
+                done = terminated or truncated
+            returns = np.cumsum(rewards[::-1])[::-1]
+            for t, action in enumerate(actions):
+                preferences = features @ theta
+                probabilities = np.exp(preferences - preferences.max())
+                probabilities /= probabilities.sum()
+                theta = theta + alpha * returns[t] * (features[action] - probabilities @ features)
+            steps += len(rewards)
+    return time.perf_counter() - start, steps
+
+
+def b4(repeats: int) -> dict:
+    """Sutton & Barto Figure 13.1 in full (3 α × 100 runs × 1000 episodes) vs a per-run loop."""
+    from gradlogpi.experiments.sutton_barto import figure_13_1
+
+    start = time.perf_counter()
+    curves = figure_13_1(runs=100, episodes=1000, seed=0)
+    ours_time = time.perf_counter() - start
+    ours_steps = sum(int(c.result.lengths.sum()) for c in curves)
+    reference_time, reference_steps = reference_reinforce_loop(runs=2, episodes=200, alpha=2**-13)
+    speedup = (ours_steps / ours_time) / (reference_steps / reference_time)
+    collapsed = sum(int(c.result.collapsed.sum()) for c in curves)
+    return {
+        "id": "B4",
+        "value": speedup,
+        "unit": "× per-run loop throughput (env steps / s)",
+        "target": 50,
+        "details": {"figure_seconds": ours_time, "target_seconds": 10, "steps": ours_steps, "collapsed_runs": collapsed},
+    }
+
+
+def b5(repeats: int) -> dict:
+    """Batched linear softmax score, 100k states × 4 actions × 64 features, vs PyTorch autograd."""
+    import torch
+
+    from gradlogpi.core.scores import linear_softmax_score
+
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    n, n_actions, d = 100_000, 4, 64
+    phi = rng.standard_normal((n, n_actions, d))
+    theta = rng.standard_normal(d) * 0.1
+    actions = rng.integers(n_actions, size=n)
+
+    def ours():
+        start = time.perf_counter()
+        linear_softmax_score(theta, phi, actions)
+        return time.perf_counter() - start
+
+    phi_t, actions_t = torch.from_numpy(phi), torch.from_numpy(actions)
+
+    def autograd():
+        from torch.func import grad, vmap
+
+        def log_prob(parameters, features, action):
+            return torch.log_softmax(features @ parameters, dim=-1).gather(-1, action.unsqueeze(-1)).squeeze(-1)
+
+        start = time.perf_counter()
+        vmap(grad(log_prob), in_dims=(None, 0, 0))(torch.from_numpy(theta), phi_t, actions_t)
+        return time.perf_counter() - start
+
+    ours_time, _ = median_of(max(repeats, 3), ours)
+    torch_time, _ = median_of(max(repeats, 3), autograd)
+    buffer = np.empty(phi.size)
+    np.copyto(buffer, phi.reshape(-1))  # touch the pages first: measure copying, not page faults
+    start = time.perf_counter()
+    for _ in range(3):
+        np.copyto(buffer, phi.reshape(-1))
+    bandwidth = 3 * 2 * phi.nbytes / (time.perf_counter() - start)  # read + write per copy
+    bytes_touched = 2 * phi.nbytes + n * d * 8  # φ read twice (preferences, then the score), score written
+    return {
+        "id": "B5",
+        "value": torch_time / ours_time,
+        "unit": "× faster than torch.func vmap(grad)",
+        "target": 3,
+        "details": {
+            "ours_seconds": ours_time,
+            "torch_seconds": torch_time,
+            "bandwidth_bound_seconds": bytes_touched / bandwidth,
+            "copy_bandwidth_gb_s": bandwidth / 1e9,
+        },
+    }
+
+
+def b6(repeats: int) -> dict:
+    """Tile coding (8 tilings, hashed 4096) with a linear softmax policy, one CartPole env."""
+    import gymnasium as gym
+
+    from gradlogpi.algorithms import ReinforceConfig, reinforce
+    from gradlogpi.features import TileCoder
+    from gradlogpi.policies import MatrixSoftmaxPolicy
+
+    space = gym.make("CartPole-v1").observation_space
+
+    def measure():
+        raw = raw_env_rate("CartPole-v1", 50_000)
+        coder = TileCoder.from_space(space, 8, 4, bounds=[(-2.4, 2.4), (-3, 3), (-0.21, 0.21), (-3.5, 3.5)], table_size=4096)
+        start = time.perf_counter()
+        config = ReinforceConfig(n_episodes=1500, alpha_theta=1e-3, gamma=0.99, batch_update=True)
+        result = reinforce("CartPole-v1", MatrixSoftmaxPolicy(coder, 2), config, seed=0)
+        return result.lengths.sum() / (time.perf_counter() - start) / raw
+
+    value, values = median_of(repeats, measure)
+    return {"id": "B6", "value": value, "unit": "ratio to raw env", "target": 0.5, "details": {"ratios": values}}
+
+
+def memory_growth() -> dict:
+    """Peak RSS after 500 and after 4000 episodes of B1's loop: memory must not grow with episodes."""
+    from gradlogpi.algorithms import ReinforceConfig, reinforce
+    from gradlogpi.features import RawState
+    from gradlogpi.policies import MatrixSoftmaxPolicy
+
+    rss = []
+    for episodes in (500, 4000):
+        reinforce("CartPole-v1", MatrixSoftmaxPolicy(RawState(4), 2), ReinforceConfig(n_episodes=episodes, alpha_theta=1e-4, batch_update=True), seed=0)
+        rss.append(peak_rss_mb())
+    return {"id": "M1", "value": rss[1] - rss[0], "unit": "MB more peak RSS for 8× the episodes", "target": 5, "details": {"rss_mb": rss}}
+
+
+BENCHMARKS = {"B1": b1, "B2": b2, "B3": b3, "B4": b4, "B5": b5, "B6": b6, "M1": lambda repeats: memory_growth()}
+LOWER_IS_BETTER = {"M1"}
+
+
+def run_one(name: str, repeats: int) -> dict:
+    figure = BENCHMARKS[name](repeats)
+    figure["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    better = figure["value"] <= figure["target"] if name in LOWER_IS_BETTER else figure["value"] >= figure["target"]
+    figure["met"] = bool(better)
+    return figure
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", nargs="*", choices=sorted(BENCHMARKS), help="figures to run")
+    parser.add_argument("--repeats", type=int, default=3, help="repetitions (median reported)")
+    args = parser.parse_args()
+    names = args.only or list(BENCHMARKS)
+    if len(names) == 1:
+        print(json.dumps(run_one(names[0], args.repeats)), flush=True)
+        return
+    figures = []
+    for name in names:  # a fresh process per figure, so its peak RSS is its own
+        completed = subprocess.run(
+            [sys.executable, "-m", "benchmarks.run", "--only", name, "--repeats", str(args.repeats)],
+            capture_output=True,
+            text=True,
+        )
+        lines = [line for line in completed.stdout.splitlines() if line.startswith("{")]
+        if completed.returncode != 0 or not lines:
+            figure = {"id": name, "value": float("nan"), "unit": "error", "target": None, "met": False, "error": completed.stderr[-500:]}
+        else:
+            figure = json.loads(lines[-1])
+        print(json.dumps(figure), flush=True)
+        figures.append(figure)
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="gradlogpi benchmarks (this machine, this run)")
+    for column in ("id", "value", "unit", "target", "met", "peak RSS MB"):
+        table.add_column(column)
+    for figure in figures:
+        table.add_row(
+            figure["id"], f"{figure['value']:.3g}", figure["unit"], str(figure["target"]), "yes" if figure["met"] else "no", str(figure.get("peak_rss_mb", "-"))
+        )
+    Console(width=140).print(table)
+
+
+if __name__ == "__main__":
+    main()
