@@ -60,7 +60,13 @@ def b1(repeats: int) -> dict:
         return result.lengths.sum() / (time.perf_counter() - start) / raw
 
     value, values = median_of(repeats, measure)
-    return {"id": "B1", "value": value, "unit": "ratio to raw env", "target": 0.8, "details": {"ratios": values}}
+    return {
+        "id": "B1",
+        "value": value,
+        "unit": "ratio to raw env",
+        "target": 0.8,
+        "details": {"ratios": values},
+    }
 
 
 def b2(repeats: int) -> dict:
@@ -72,11 +78,19 @@ def b2(repeats: int) -> dict:
         raw = raw_env_rate("CartPole-v1", 50_000)
         policy = NeuralSoftmaxPolicy(4, 2, (128,), seed=0, lr=1e-3, threads=1)
         start = time.perf_counter()
-        result = neural_reinforce("CartPole-v1", policy, NeuralReinforceConfig(n_episodes=1000), seed=0)
+        result = neural_reinforce(
+            "CartPole-v1", policy, NeuralReinforceConfig(n_episodes=1000), seed=0
+        )
         return result.lengths.sum() / (time.perf_counter() - start) / raw
 
     value, values = median_of(repeats, measure)
-    return {"id": "B2", "value": value, "unit": "ratio to raw env", "target": 0.5, "details": {"ratios": values}}
+    return {
+        "id": "B2",
+        "value": value,
+        "unit": "ratio to raw env",
+        "target": 0.5,
+        "details": {"ratios": values},
+    }
 
 
 def vector_raw_rate(envs, steps: int) -> float:
@@ -100,9 +114,13 @@ def b3(repeats: int) -> dict:
         envs = gym.make_vec("CartPole-v1", num_envs=64, vectorization_mode="sync")
         raw = vector_raw_rate(envs, 1000)
         envs.close()
-        config = BatchPolicyGradientConfig(n_updates=10, episodes_per_update=128, num_envs=64, alpha_theta=0.01)
+        config = BatchPolicyGradientConfig(
+            n_updates=10, episodes_per_update=128, num_envs=64, alpha_theta=0.01
+        )
         start = time.perf_counter()
-        result = batch_policy_gradient("CartPole-v1", MatrixSoftmaxPolicy(RawState(4), 2), config, seed=0)
+        result = batch_policy_gradient(
+            "CartPole-v1", MatrixSoftmaxPolicy(RawState(4), 2), config, seed=0
+        )
         # the raw vector env steps every sub-env each call; so do we (idle ones included)
         return result.lengths.sum() / (time.perf_counter() - start) / raw
 
@@ -112,7 +130,10 @@ def b3(repeats: int) -> dict:
         "value": value,
         "unit": "ratio to raw vector env (useful steps / raw steps)",
         "target": 0.85,
-        "details": {"ratios": values, "native_vector_cartpole": "not measured: our collector needs autoreset disabled"},
+        "details": {
+            "ratios": values,
+            "native_vector_cartpole": "not measured: our collector needs autoreset disabled",
+        },
     }
 
 
@@ -137,7 +158,7 @@ def reference_reinforce_loop(runs: int, episodes: int, alpha: float) -> tuple[fl
                 probabilities = np.exp(preferences - preferences.max())
                 probabilities /= probabilities.sum()
                 action = int(rng.random() < probabilities[1])
-                state, reward, terminated, truncated, _ = env.step(action)
+                _, reward, terminated, truncated, _ = env.step(action)
                 actions.append(action)
                 rewards.append(reward)
                 done = terminated or truncated
@@ -167,7 +188,12 @@ def b4(repeats: int) -> dict:
         "value": speedup,
         "unit": "× per-run loop throughput (env steps / s)",
         "target": 50,
-        "details": {"figure_seconds": ours_time, "target_seconds": 10, "steps": ours_steps, "collapsed_runs": collapsed},
+        "details": {
+            "figure_seconds": ours_time,
+            "target_seconds": 10,
+            "steps": ours_steps,
+            "collapsed_runs": collapsed,
+        },
     }
 
 
@@ -195,7 +221,11 @@ def b5(repeats: int) -> dict:
         from torch.func import grad, vmap
 
         def log_prob(parameters, features, action):
-            return torch.log_softmax(features @ parameters, dim=-1).gather(-1, action.unsqueeze(-1)).squeeze(-1)
+            return (
+                torch.log_softmax(features @ parameters, dim=-1)
+                .gather(-1, action.unsqueeze(-1))
+                .squeeze(-1)
+            )
 
         start = time.perf_counter()
         vmap(grad(log_prob), in_dims=(None, 0, 0))(torch.from_numpy(theta), phi_t, actions_t)
@@ -209,7 +239,9 @@ def b5(repeats: int) -> dict:
     for _ in range(3):
         np.copyto(buffer, phi.reshape(-1))
     bandwidth = 3 * 2 * phi.nbytes / (time.perf_counter() - start)  # read + write per copy
-    bytes_touched = 2 * phi.nbytes + n * d * 8  # φ read twice (preferences, then the score), score written
+    bytes_touched = (
+        2 * phi.nbytes + n * d * 8
+    )  # φ read twice (preferences, then the score), score written
     return {
         "id": "B5",
         "value": torch_time / ours_time,
@@ -236,14 +268,22 @@ def b6(repeats: int) -> dict:
 
     def measure():
         raw = raw_env_rate("CartPole-v1", 50_000)
-        coder = TileCoder.from_space(space, 8, 4, bounds=[(-2.4, 2.4), (-3, 3), (-0.21, 0.21), (-3.5, 3.5)], table_size=4096)
+        coder = TileCoder.from_space(
+            space, 8, 4, bounds=[(-2.4, 2.4), (-3, 3), (-0.21, 0.21), (-3.5, 3.5)], table_size=4096
+        )
         start = time.perf_counter()
         config = ReinforceConfig(n_episodes=1500, alpha_theta=1e-3, gamma=0.99, batch_update=True)
         result = reinforce("CartPole-v1", MatrixSoftmaxPolicy(coder, 2), config, seed=0)
         return result.lengths.sum() / (time.perf_counter() - start) / raw
 
     value, values = median_of(repeats, measure)
-    return {"id": "B6", "value": value, "unit": "ratio to raw env", "target": 0.5, "details": {"ratios": values}}
+    return {
+        "id": "B6",
+        "value": value,
+        "unit": "ratio to raw env",
+        "target": 0.5,
+        "details": {"ratios": values},
+    }
 
 
 def memory_growth() -> dict:
@@ -254,25 +294,50 @@ def memory_growth() -> dict:
 
     rss = []
     for episodes in (500, 4000):
-        reinforce("CartPole-v1", MatrixSoftmaxPolicy(RawState(4), 2), ReinforceConfig(n_episodes=episodes, alpha_theta=1e-4, batch_update=True), seed=0)
+        reinforce(
+            "CartPole-v1",
+            MatrixSoftmaxPolicy(RawState(4), 2),
+            ReinforceConfig(n_episodes=episodes, alpha_theta=1e-4, batch_update=True),
+            seed=0,
+        )
         rss.append(peak_rss_mb())
-    return {"id": "M1", "value": rss[1] - rss[0], "unit": "MB more peak RSS for 8× the episodes", "target": 5, "details": {"rss_mb": rss}}
+    return {
+        "id": "M1",
+        "value": rss[1] - rss[0],
+        "unit": "MB more peak RSS for 8× the episodes",
+        "target": 5,
+        "details": {"rss_mb": rss},
+    }
 
 
-BENCHMARKS = {"B1": b1, "B2": b2, "B3": b3, "B4": b4, "B5": b5, "B6": b6, "M1": lambda repeats: memory_growth()}
+BENCHMARKS = {
+    "B1": b1,
+    "B2": b2,
+    "B3": b3,
+    "B4": b4,
+    "B5": b5,
+    "B6": b6,
+    "M1": lambda repeats: memory_growth(),
+}
 LOWER_IS_BETTER = {"M1"}
 
 
 def run_one(name: str, repeats: int) -> dict:
     figure = BENCHMARKS[name](repeats)
     figure["peak_rss_mb"] = round(peak_rss_mb(), 1)
-    better = figure["value"] <= figure["target"] if name in LOWER_IS_BETTER else figure["value"] >= figure["target"]
+    better = (
+        figure["value"] <= figure["target"]
+        if name in LOWER_IS_BETTER
+        else figure["value"] >= figure["target"]
+    )
     figure["met"] = bool(better)
     return figure
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--only", nargs="*", choices=sorted(BENCHMARKS), help="figures to run")
     parser.add_argument("--repeats", type=int, default=3, help="repetitions (median reported)")
     args = parser.parse_args()
@@ -283,13 +348,28 @@ def main() -> None:
     figures = []
     for name in names:  # a fresh process per figure, so its peak RSS is its own
         completed = subprocess.run(
-            [sys.executable, "-m", "benchmarks.run", "--only", name, "--repeats", str(args.repeats)],
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.run",
+                "--only",
+                name,
+                "--repeats",
+                str(args.repeats),
+            ],
             capture_output=True,
             text=True,
         )
         lines = [line for line in completed.stdout.splitlines() if line.startswith("{")]
         if completed.returncode != 0 or not lines:
-            figure = {"id": name, "value": float("nan"), "unit": "error", "target": None, "met": False, "error": completed.stderr[-500:]}
+            figure = {
+                "id": name,
+                "value": float("nan"),
+                "unit": "error",
+                "target": None,
+                "met": False,
+                "error": completed.stderr[-500:],
+            }
         else:
             figure = json.loads(lines[-1])
         print(json.dumps(figure), flush=True)
@@ -302,7 +382,12 @@ def main() -> None:
         table.add_column(column)
     for figure in figures:
         table.add_row(
-            figure["id"], f"{figure['value']:.3g}", figure["unit"], str(figure["target"]), "yes" if figure["met"] else "no", str(figure.get("peak_rss_mb", "-"))
+            figure["id"],
+            f"{figure['value']:.3g}",
+            figure["unit"],
+            str(figure["target"]),
+            "yes" if figure["met"] else "no",
+            str(figure.get("peak_rss_mb", "-")),
         )
     Console(width=140).print(table)
 

@@ -118,20 +118,21 @@ def actor_critic(
             delta = (reward + gamma * next_value - value.value(state)) * active
             alpha_theta = config.alpha_theta * fraction * tracker.learning
             alpha_w = config.alpha_w * fraction * tracker.learning
-            theta_before, w_before = policy.theta.copy(), value.w.copy()
-            if traces:
-                keep = active[:, None]
-                z_w = np.where(keep, gamma * config.lambda_w * z_w + value.gradient(state), z_w)
-                score = policy.score(state, action)
-                z_theta = np.where(
-                    keep, gamma * config.lambda_theta * z_theta + discount[:, None] * score, z_theta
-                )
-                value.w += (alpha_w * delta)[:, None] * z_w
-                policy.theta += (alpha_theta * delta)[:, None] * z_theta
-            else:
-                value.ascend(state, alpha_w * delta)
-                policy.ascend(state, action, alpha_theta * discount * delta)
-            tracker.guard(update, (policy.theta, theta_before), (value.w, w_before))
+            with tracker.guarded(update, policy.theta, value.w):
+                if traces:
+                    keep = active[:, None]
+                    z_w = np.where(keep, gamma * config.lambda_w * z_w + value.gradient(state), z_w)
+                    score = policy.score(state, action)
+                    z_theta = np.where(
+                        keep,
+                        gamma * config.lambda_theta * z_theta + discount[:, None] * score,
+                        z_theta,
+                    )
+                    value.w += (alpha_w * delta)[:, None] * z_w
+                    policy.theta += (alpha_theta * delta)[:, None] * z_theta
+                else:
+                    value.ascend(state, alpha_w * delta)
+                    policy.ascend(state, action, alpha_theta * discount * delta)
             update += 1
             discount = np.where(active, gamma * discount, discount)
             returns += reward

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -115,19 +117,24 @@ class Tracker:
         """Runs still learning (not diverged), bool [R]."""
         return self.diverged_at < 0
 
-    def guard(self, update: int, *parameter_pairs: tuple[np.ndarray, np.ndarray]) -> None:
-        """Undo, per run, an update that made any parameter non-finite; mark the run diverged.
+    @contextlib.contextmanager
+    def guarded(self, update: int, *parameters: np.ndarray) -> Iterator[None]:
+        """Run an update of `parameters` (arrays [R, P], changed in place) safely.
 
-        Each pair is (parameters after the update [R, P], a copy from before it).
+        Overflow inside the block is expected, not warned about: afterwards, each run whose
+        parameters are no longer finite gets its values from before the block back, is
+        marked diverged at `update`, and learns no more.
         """
+        before = [p.copy() for p in parameters]
+        with np.errstate(over="ignore", invalid="ignore"):
+            yield
         bad = np.zeros(len(self.diverged_at), dtype=bool)
-        for after, _ in parameter_pairs:
+        for after in parameters:
             bad |= ~np.isfinite(after).all(axis=-1)
-        if not bad.any():
-            return
-        for after, before in parameter_pairs:
-            after[bad] = before[bad]
-        self.diverged_at[bad & (self.diverged_at < 0)] = update
+        if bad.any():
+            for after, old in zip(parameters, before, strict=True):
+                after[bad] = old[bad]
+            self.diverged_at[bad & (self.diverged_at < 0)] = update
 
     def result(
         self,

@@ -103,15 +103,14 @@ def reinforce(
         discount = (
             discount_powers(n_steps, gamma) if config.discount_weighting else np.ones(n_steps)
         )
-        before = policy.theta.copy()
-        if config.batch_update:
-            weights = alpha[:, None] * discount * returns * batch.mask
-            policy.ascend(batch.observations[:, :-1], batch.actions, weights)
-        else:
-            for t in range(n_steps):
-                weight = alpha * discount[t] * returns[:, t] * (t < batch.lengths)
-                policy.ascend(batch.observations[:, t], batch.actions[:, t], weight)
-        tracker.guard(episode, (policy.theta, before))
+        with tracker.guarded(episode, policy.theta):
+            if config.batch_update:
+                weights = alpha[:, None] * discount * returns * batch.mask
+                policy.ascend(batch.observations[:, :-1], batch.actions, weights)
+            else:
+                for t in range(n_steps):
+                    weight = alpha * discount[t] * returns[:, t] * (t < batch.lengths)
+                    policy.ascend(batch.observations[:, t], batch.actions[:, t], weight)
         if callback is not None:
             callback(
                 EpisodeEnd(episode, tracker.returns[:, episode], batch.lengths, batch.truncated)

@@ -108,19 +108,18 @@ def reinforce_baseline(
         discount = (
             discount_powers(n_steps, gamma) if config.discount_weighting else np.ones(n_steps)
         )
-        theta_before, w_before = policy.theta.copy(), value.w.copy()
-        if config.batch_update:
-            states = batch.observations[:, :-1]
-            delta = (returns - value.value(states)) * batch.mask
-            value.ascend(states, alpha_w[:, None] * delta)
-            policy.ascend(states, batch.actions, alpha_theta[:, None] * discount * delta)
-        else:
-            for t in range(n_steps):
-                state, action = batch.observations[:, t], batch.actions[:, t]
-                delta = (returns[:, t] - value.value(state)) * (t < batch.lengths)
-                value.ascend(state, alpha_w * delta)
-                policy.ascend(state, action, alpha_theta * discount[t] * delta)
-        tracker.guard(episode, (policy.theta, theta_before), (value.w, w_before))
+        with tracker.guarded(episode, policy.theta, value.w):
+            if config.batch_update:
+                states = batch.observations[:, :-1]
+                delta = (returns - value.value(states)) * batch.mask
+                value.ascend(states, alpha_w[:, None] * delta)
+                policy.ascend(states, batch.actions, alpha_theta[:, None] * discount * delta)
+            else:
+                for t in range(n_steps):
+                    state, action = batch.observations[:, t], batch.actions[:, t]
+                    delta = (returns[:, t] - value.value(state)) * (t < batch.lengths)
+                    value.ascend(state, alpha_w * delta)
+                    policy.ascend(state, action, alpha_theta * discount[t] * delta)
         if callback is not None:
             callback(
                 EpisodeEnd(episode, tracker.returns[:, episode], batch.lengths, batch.truncated)

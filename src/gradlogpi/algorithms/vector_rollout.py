@@ -101,7 +101,13 @@ def collect_episodes(
     n_uniforms = policy.noise_size * (max_episode_steps + 1)
     counts = np.zeros(num_envs, dtype=np.int64)  # episodes started per env
     steps = np.zeros(num_envs, dtype=np.int64)
-    noise = np.zeros((num_envs, max_episode_steps + 1, *np.shape(policy.transform_noise(np.zeros(policy.noise_size)))))
+    noise = np.zeros(
+        (
+            num_envs,
+            max_episode_steps + 1,
+            *np.shape(policy.transform_noise(np.zeros(policy.noise_size))),
+        )
+    )
     finished: list[list[Episode]] = [[] for _ in range(num_envs)]
     # one episode in progress per env, written in place: no per-step Python loop over envs
     obs_shape = envs.single_observation_space.shape
@@ -112,7 +118,9 @@ def collect_episodes(
 
     def start(k: int) -> int:
         env_seed, uniforms = seeds.episode(update, k, int(counts[k]), n_uniforms)
-        noise[k] = policy.transform_noise(uniforms.reshape(max_episode_steps + 1, policy.noise_size))
+        noise[k] = policy.transform_noise(
+            uniforms.reshape(max_episode_steps + 1, policy.noise_size)
+        )
         counts[k] += 1
         steps[k] = 0
         return env_seed
@@ -122,14 +130,19 @@ def collect_episodes(
     while any(len(done) < quota for done in finished):
         actions = policy.sample_from_noise(obs, noise[every, steps])
         if action_buffer is None:
-            action_buffer = np.zeros((num_envs, max_episode_steps, *np.shape(actions)[1:]), dtype=np.asarray(actions).dtype)
+            action_buffer = np.zeros(
+                (num_envs, max_episode_steps, *np.shape(actions)[1:]),
+                dtype=np.asarray(actions).dtype,
+            )
         next_obs, rewards, terminated, truncated, _ = envs.step(_env_actions(actions, envs))
         rewards = np.asarray(rewards, dtype=np.float64)
         counted = ~skip
         collecting = counted & (np.array([len(done) for done in finished]) < quota)
         rows = np.flatnonzero(collecting)
         if rows.size:
-            bad = ~np.isfinite(rewards[rows]) | ~np.isfinite(next_obs[rows].reshape(rows.size, -1)).all(axis=1)
+            bad = ~np.isfinite(rewards[rows]) | ~np.isfinite(
+                next_obs[rows].reshape(rows.size, -1)
+            ).all(axis=1)
             if bad.any():
                 k = int(rows[np.flatnonzero(bad)[0]])
                 field = "reward" if not np.isfinite(rewards[k]) else "observation"

@@ -74,6 +74,39 @@ def sutton_barto(
     typer.echo(f"wrote {csv_path} and {png_path}")
 
 
+@experiment_app.command("cartpole")
+def cartpole_experiment(
+    config: Annotated[
+        Path, typer.Option("--config", help="Training config, e.g. configs/cartpole_linear.toml.")
+    ],
+    seeds: Annotated[int, typer.Option(min=1, help="Seeds 0 … N−1.")] = 5,
+) -> None:
+    """Episodes and steps until CartPole-v1 is solved (≥ 475 mean over 100 evaluation episodes)."""
+    from gradlogpi.experiments.cartpole import solve, summary
+
+    table = Table(title=f"CartPole-v1 with {config}")
+    for column in ("seed", "solved", "episodes", "steps", "evaluation return", "seconds"):
+        table.add_column(column)
+    outcomes = []
+    for seed in range(seeds):
+        outcome = solve(config, seed)
+        outcomes.append(outcome)
+        table.add_row(
+            str(seed),
+            "yes" if outcome.solved else "no",
+            str(outcome.episodes),
+            str(outcome.steps),
+            f"{outcome.evaluation_return:.1f}",
+            f"{outcome.wall_time:.1f}",
+        )
+    console().print(table)
+    result = summary(outcomes)
+    typer.echo(
+        f"solved {result['solved']}/{result['seeds']}; median to solve: {result['median_episodes']:.0f} episodes, "
+        f"{result['median_steps']:.0f} steps"
+    )
+
+
 def parse_overrides(values: list[str]) -> dict[str, Any]:
     """--set key=value pairs, values parsed as TOML (strings may be bare)."""
     import tomllib
@@ -324,4 +357,4 @@ def envs() -> None:
 
 
 def main() -> None:
-    app()
+    app(prog_name="gradlogpi")

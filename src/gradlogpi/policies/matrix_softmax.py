@@ -95,7 +95,10 @@ class MatrixSoftmaxPolicy(SoftmaxPolicy):
         if not single or self.state_features.sparse:
             return super().actor()
         # θ is fixed during an episode: take W and b out of it once
-        weights, bias = self.weights.reshape(self.weights.shape[-2:]).copy(), self.bias.reshape(-1).copy()
+        weights, bias = (
+            self.weights.reshape(self.weights.shape[-2:]).copy(),
+            self.bias.reshape(-1).copy(),
+        )
         features = self.state_features
         if isinstance(features, RawState):  # x(s) = s: skip the call (checked when the env was)
             return lambda obs, noise: int((weights @ obs + bias + noise).argmax())
