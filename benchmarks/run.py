@@ -150,7 +150,7 @@ def reference_reinforce_loop(runs: int, episodes: int, alpha: float) -> tuple[fl
         theta = np.array([np.log(0.05 / 0.95), 0.0])
         features = np.array([[0.0, 1.0], [1.0, 0.0]])
         for _ in range(episodes):
-            state, _ = env.reset(seed=int(rng.integers(2**31)))
+            _, _ = env.reset(seed=int(rng.integers(2**31)))
             actions, rewards = [], []
             done = False
             while not done:

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -105,6 +106,49 @@ def cartpole_experiment(
         f"solved {result['solved']}/{result['seeds']}; median to solve: {result['median_episodes']:.0f} episodes, "
         f"{result['median_steps']:.0f} steps"
     )
+
+
+@app.command("sweep")
+def sweep_command(
+    sweep: Annotated[Path, typer.Argument(help="Sweep TOML: base config, seeds and a grid of values.")],
+    out: Annotated[Path, typer.Option(help="Directory of the members' run directories.")] = Path("sweeps/sweep"),
+    workers: Annotated[int, typer.Option(min=1, help="Local worker processes.")] = 1,
+    backend: Annotated[str, typer.Option(help="local (processes) or ray.")] = "local",
+    address: Annotated[str | None, typer.Option(help="Ray cluster address (default: a local Ray instance).")] = None,
+) -> None:
+    """Run a grid of configs × seeds; completed members are skipped when run again."""
+    import matplotlib.pyplot as plt
+
+    from gradlogpi.errors import GradlogpiError
+    from gradlogpi.runs.files import save_figure
+    from gradlogpi.runs.metrics import read_returns
+    from gradlogpi.runs.plots import curve_statistics, plot_curves
+    from gradlogpi.runs.sweep import read_sweep, run_sweep, summarise
+
+    try:
+        summaries = run_sweep(sweep, out, workers=workers, backend=backend, address=address)
+    except GradlogpiError as error:
+        fail(error)
+    table = Table(title=f"Sweep {sweep}: final mean return across seeds")
+    for column in ("grid point", "seeds", "mean", "± s.e."):
+        table.add_column(column)
+    rows = summarise(summaries)
+    for row in rows:
+        label = ", ".join(f"{k}={v}" for k, v in row["point"]) or "base"
+        table.add_row(label, str(row["seeds"]), f"{row['mean']:.2f}", f"{row['standard_error']:.2f}")
+    console().print(table)
+    _, _, members = read_sweep(sweep)
+    curves = []
+    for row in rows:
+        names = [m.name for m in members if [list(p) for p in m.point] == row["point"]]
+        returns = np.concatenate([read_returns(out / name / "metrics.csv") for name in names])
+        label = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in row["point"]) or "base"
+        curves.append((label, curve_statistics(returns)))
+    figure = plot_curves(curves, title=f"Sweep {sweep.name}", ylabel="Return")
+    save_figure(figure, out / "comparison.png", dpi=100)
+    save_figure(figure, out / "comparison.svg")
+    plt.close(figure)
+    typer.echo(f"sweep directory: {out}")
 
 
 def parse_overrides(values: list[str]) -> dict[str, Any]:

@@ -126,7 +126,7 @@ def figure_13_2(
     baseline_seed, plain_seed = (
         int(c.generate_state(1)[0]) for c in np.random.SeedSequence(seed).spawn(2)
     )
-    label = "REINFORCE with baseline α^θ=2^-9, α^w=2^-6"
+    label = "REINFORCE with baseline α^θ=2^-9 α^w=2^-6"
     with_baseline = reinforce_baseline(
         ENV_ID,
         corridor_policy(),
