@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -14,8 +15,10 @@ from gradlogpi.algorithms.common import (
     RunResult,
     Schedule,
     Tracker,
+    capture_state,
     check_policy_fits_env,
     per_run_copy,
+    restore_state,
     step_size,
     validate_common,
 )
@@ -59,6 +62,7 @@ def actor_critic(
     seed: int | None = None,
     runs: int | None = None,
     callback: Callable[[EpisodeEnd], None] | None = None,
+    resume: dict[str, Any] | None = None,
 ) -> RunResult:
     """Learn θ and a linear critic w online, one step at a time.
 
@@ -84,7 +88,7 @@ def actor_critic(
       policy: a softmax policy; not modified.
       value: a `LinearValue` critic; not modified.
       config: `ActorCriticConfig`.
-      seed, runs, callback: as in `reinforce`.
+      seed, runs, callback, resume: as in `reinforce`.
 
     Returns:
       RunResult; `value` holds the learned critic.
@@ -98,11 +102,16 @@ def actor_critic(
     streams = policy_streams(seed, run_ids, policy)
     environments = Runs(env, streams, config.max_episode_steps)
     tracker = Tracker(n_runs, config.n_episodes)
+    update = 0
+    first_episode = (
+        0 if resume is None else restore_state(resume, policy, value, environments, tracker)
+    )
     gamma = config.gamma
     traces = config.lambda_theta > 0 or config.lambda_w > 0
-    update = 0
+    if resume is not None:
+        update = int(resume["counters"]["update"])
 
-    for episode in range(config.n_episodes):
+    for episode in range(first_episode, config.n_episodes):
         fraction = step_size(1.0, config.schedule, episode, config.n_episodes)
         state = environments.reset()
         z_theta, z_w = np.zeros_like(policy.theta), np.zeros_like(value.w)
@@ -143,7 +152,17 @@ def actor_critic(
             t += 1
         tracker.record(episode, returns, lengths, truncated)
         if callback is not None:
-            callback(EpisodeEnd(episode, returns, lengths, truncated))
+            callback(
+                EpisodeEnd(
+                    episode,
+                    returns,
+                    lengths,
+                    truncated,
+                    snapshot=functools.partial(
+                        capture_state, episode, policy, value, environments, tracker, update=update
+                    ),
+                )
+            )
 
     environments.close()
     return tracker.result(policy, value, seed, config, single=single, run_ids=run_ids)

@@ -106,6 +106,19 @@ class Tracker:
         self.lengths[:, episode] = lengths
         self.truncated[:, episode] = truncated
 
+    def get_state(self) -> dict[str, np.ndarray]:
+        return {
+            "returns": self.returns.copy(),
+            "lengths": self.lengths.copy(),
+            "truncated": self.truncated.copy(),
+            "diverged_at": self.diverged_at.copy(),
+        }
+
+    def set_state(self, state: dict[str, np.ndarray]) -> None:
+        for name in ("returns", "lengths", "truncated", "diverged_at"):
+            target = getattr(self, name)
+            target[...] = np.asarray(state[name], dtype=target.dtype)
+
     def stop_after(self, episode: int) -> None:
         """Keep only episodes 0 … episode (learning ended early)."""
         self.returns = self.returns[:, : episode + 1]
@@ -187,6 +200,9 @@ class EpisodeEnd:
     lengths: np.ndarray  # [R]
     truncated: np.ndarray  # [R]
     policy: Any = None  # the policy being learned (batch and neural algorithms), read-only use
+    snapshot: Any = (
+        None  # () -> the state to continue from after this episode (resumable algorithms)
+    )
 
 
 class StopTraining(Exception):
@@ -225,3 +241,38 @@ def check_policy_fits_env(policy: Any, env: Any) -> None:
             f"`policy` features must take observations of shape {expected} (the observation "
             f"space); got observation_shape {tuple(shape)}"
         )
+
+
+def capture_state(
+    episode: int, policy: Any, value: Any, runs: Any, tracker: Tracker, **counters: int
+) -> dict[str, Any]:
+    """What a resumable algorithm needs to continue after `episode` exactly as if never stopped.
+
+    Arrays: θ (and w) [R, P], the statistics so far; JSON: RNG states and counters.
+    """
+    state = {
+        "episode": episode,
+        "theta": policy.theta.copy(),
+        "runs": runs.get_state(),
+        "tracker": tracker.get_state(),
+        "counters": counters,
+    }
+    if value is not None:
+        state["w"] = value.w.copy()
+    return state
+
+
+def restore_state(
+    state: dict[str, Any], policy: Any, value: Any, runs: Any, tracker: Tracker
+) -> int:
+    """Put a captured state back; returns the first episode still to run."""
+    if np.shape(state["theta"]) != policy.theta.shape:
+        raise ValueError(
+            f"`resume` holds θ of shape {np.shape(state['theta'])}; this run has {policy.theta.shape}"
+        )
+    policy.theta[...] = state["theta"]
+    if value is not None:
+        value.w[...] = state["w"]
+    runs.set_state(state["runs"])
+    tracker.set_state(state["tracker"])
+    return int(state["episode"]) + 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -14,8 +15,10 @@ from gradlogpi.algorithms.common import (
     RunResult,
     Schedule,
     Tracker,
+    capture_state,
     check_policy_fits_env,
     per_run_copy,
+    restore_state,
     step_size,
     validate_common,
 )
@@ -60,6 +63,7 @@ def reinforce(
     seed: int | None = None,
     runs: int | None = None,
     callback: Callable[[EpisodeEnd], None] | None = None,
+    resume: dict[str, Any] | None = None,
 ) -> RunResult:
     """Learn θ by REINFORCE, for one run or for `runs` independent runs at once.
 
@@ -79,7 +83,10 @@ def reinforce(
         `SeedSequence(seed).spawn(runs)[k]`, so its results do not depend on `runs`.
       runs: None for one run; an int R for runs 0 … R − 1 learned at once (vectorised over
         runs); or a sequence of run ids (run k is the same whatever else is learned beside it).
-      callback: called with an `EpisodeEnd` after every episode.
+      callback: called with an `EpisodeEnd` after every episode; its `snapshot()` is the
+        state to pass as `resume` to continue from there.
+      resume: a `snapshot()` from an earlier call with the same arguments; learning goes on
+        from the episode after it, exactly as if it had never stopped.
 
     Returns:
       RunResult with per-run returns, lengths, truncations and the learned policy.
@@ -91,9 +98,12 @@ def reinforce(
     policy = per_run_copy(policy, n_runs, "theta")
     environments = Runs(env, policy_streams(seed, run_ids, policy), config.max_episode_steps)
     tracker = Tracker(n_runs, config.n_episodes)
+    first_episode = (
+        0 if resume is None else restore_state(resume, policy, None, environments, tracker)
+    )
     gamma = config.gamma
 
-    for episode in range(config.n_episodes):
+    for episode in range(first_episode, config.n_episodes):
         batch = generate_episode(environments, policy)
         tracker.record(episode, batch.rewards.sum(axis=1), batch.lengths, batch.truncated)
         returns = discounted_returns(batch.rewards, gamma, lengths=batch.lengths)  # G_t, [R, T]
@@ -113,7 +123,15 @@ def reinforce(
                     policy.ascend(batch.observations[:, t], batch.actions[:, t], weight)
         if callback is not None:
             callback(
-                EpisodeEnd(episode, tracker.returns[:, episode], batch.lengths, batch.truncated)
+                EpisodeEnd(
+                    episode,
+                    tracker.returns[:, episode],
+                    batch.lengths,
+                    batch.truncated,
+                    snapshot=functools.partial(
+                        capture_state, episode, policy, None, environments, tracker
+                    ),
+                )
             )
 
     environments.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -14,8 +15,10 @@ from gradlogpi.algorithms.common import (
     RunResult,
     Schedule,
     Tracker,
+    capture_state,
     check_policy_fits_env,
     per_run_copy,
+    restore_state,
     step_size,
     validate_common,
 )
@@ -63,6 +66,7 @@ def reinforce_baseline(
     seed: int | None = None,
     runs: int | None = None,
     callback: Callable[[EpisodeEnd], None] | None = None,
+    resume: dict[str, Any] | None = None,
 ) -> RunResult:
     """Learn θ by REINFORCE with a learned state-value baseline v̂(s, w).
 
@@ -83,7 +87,7 @@ def reinforce_baseline(
       policy: a softmax policy; not modified.
       value: a `LinearValue` baseline (any state features, e.g. a constant for Fig. 13.2).
       config: `ReinforceBaselineConfig`.
-      seed, runs, callback: as in `reinforce`.
+      seed, runs, callback, resume: as in `reinforce`.
 
     Returns:
       RunResult; `value` holds the learned baseline.
@@ -96,9 +100,12 @@ def reinforce_baseline(
     value = per_run_copy(value, n_runs, "w")
     environments = Runs(env, policy_streams(seed, run_ids, policy), config.max_episode_steps)
     tracker = Tracker(n_runs, config.n_episodes)
+    first_episode = (
+        0 if resume is None else restore_state(resume, policy, value, environments, tracker)
+    )
     gamma = config.gamma
 
-    for episode in range(config.n_episodes):
+    for episode in range(first_episode, config.n_episodes):
         batch = generate_episode(environments, policy)
         tracker.record(episode, batch.rewards.sum(axis=1), batch.lengths, batch.truncated)
         returns = discounted_returns(batch.rewards, gamma, lengths=batch.lengths)
@@ -122,7 +129,15 @@ def reinforce_baseline(
                     policy.ascend(state, action, alpha_theta * discount[t] * delta)
         if callback is not None:
             callback(
-                EpisodeEnd(episode, tracker.returns[:, episode], batch.lengths, batch.truncated)
+                EpisodeEnd(
+                    episode,
+                    tracker.returns[:, episode],
+                    batch.lengths,
+                    batch.truncated,
+                    snapshot=functools.partial(
+                        capture_state, episode, policy, value, environments, tracker
+                    ),
+                )
             )
 
     environments.close()

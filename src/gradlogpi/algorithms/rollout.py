@@ -101,9 +101,13 @@ class RunStreams:
             self.buffer = self.transform(uniforms)
         return self.buffer[:, offset]
 
-    def state(self) -> dict[str, Any]:
-        """The generators' states (for checkpoints)."""
-        return {"generators": [g.bit_generator.state for g in self.action_generators]}
+    def get_state(self) -> list[dict[str, Any]]:
+        """The action generators' states, JSON-serialisable (taken between episodes)."""
+        return [g.bit_generator.state for g in self.action_generators]
+
+    def set_state(self, states: list[dict[str, Any]]) -> None:
+        for generator, state in zip(self.action_generators, states, strict=True):
+            generator.bit_generator.state = state
 
 
 def policy_streams(seed: int | None, run_ids: Any, policy: Any) -> RunStreams:
@@ -188,6 +192,37 @@ class Runs:
         self._check_finite(rewards, "reward", active)
         self._check_finite(self.obs, "observation", active)
         return self.obs, rewards, terminated, truncated
+
+    def get_state(self) -> dict[str, Any]:
+        """Everything that decides the next episodes: counters and environment RNG states."""
+        if self.episodes_started == 0:
+            env_states: list[Any] = []
+        elif self.model is not None:
+            env_states = [rng.bit_generator.state for rng in self.model_rngs]
+        else:
+            env_states = [env.unwrapped.np_random.bit_generator.state for env in self.copies]
+        return {
+            "episodes_started": self.episodes_started,
+            "env_rngs": env_states,
+            "actions": self.streams.get_state(),
+        }
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.episodes_started = int(state["episodes_started"])
+        self.streams.set_state(state["actions"])
+        if self.episodes_started == 0:
+            return
+        generators = []
+        for saved in state["env_rngs"]:
+            generator = np.random.default_rng()
+            generator.bit_generator.state = saved
+            generators.append(generator)
+        if self.model is not None:
+            self.model_rngs = generators
+        else:
+            for env, generator in zip(self.copies, generators, strict=True):
+                env.reset()  # wrappers insist on a reset before anything; it uses a throwaway stream
+                env.unwrapped._np_random = generator  # the next episode's reset goes on from here
 
     def check_episode(self, batch: EpisodeBatch) -> None:
         """NonFiniteError naming the first non-finite reward or observation of an episode."""

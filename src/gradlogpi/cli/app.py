@@ -110,11 +110,17 @@ def cartpole_experiment(
 
 @app.command("sweep")
 def sweep_command(
-    sweep: Annotated[Path, typer.Argument(help="Sweep TOML: base config, seeds and a grid of values.")],
-    out: Annotated[Path, typer.Option(help="Directory of the members' run directories.")] = Path("sweeps/sweep"),
+    sweep: Annotated[
+        Path, typer.Argument(help="Sweep TOML: base config, seeds and a grid of values.")
+    ],
+    out: Annotated[Path, typer.Option(help="Directory of the members' run directories.")] = Path(
+        "sweeps/sweep"
+    ),
     workers: Annotated[int, typer.Option(min=1, help="Local worker processes.")] = 1,
     backend: Annotated[str, typer.Option(help="local (processes) or ray.")] = "local",
-    address: Annotated[str | None, typer.Option(help="Ray cluster address (default: a local Ray instance).")] = None,
+    address: Annotated[
+        str | None, typer.Option(help="Ray cluster address (default: a local Ray instance).")
+    ] = None,
 ) -> None:
     """Run a grid of configs × seeds; completed members are skipped when run again."""
     import matplotlib.pyplot as plt
@@ -135,7 +141,9 @@ def sweep_command(
     rows = summarise(summaries)
     for row in rows:
         label = ", ".join(f"{k}={v}" for k, v in row["point"]) or "base"
-        table.add_row(label, str(row["seeds"]), f"{row['mean']:.2f}", f"{row['standard_error']:.2f}")
+        table.add_row(
+            label, str(row["seeds"]), f"{row['mean']:.2f}", f"{row['standard_error']:.2f}"
+        )
     console().print(table)
     _, _, members = read_sweep(sweep)
     curves = []
@@ -206,13 +214,30 @@ def train_command(
         Path | None,
         typer.Option(help="Run directory (default runs/<env>__<algorithm>__<seed>__<time>)."),
     ] = None,
+    resume: Annotated[
+        Path | None, typer.Option(help="Continue this run directory from its last checkpoint.")
+    ] = None,
     quiet: Annotated[bool, typer.Option(help="No progress display.")] = False,
 ) -> None:
     """Train a policy; the last line printed names the run directory."""
     from gradlogpi.errors import GradlogpiError
     from gradlogpi.runs.config import load_config
     from gradlogpi.runs.progress import EpisodeProgress
+    from gradlogpi.runs.train import resume as resume_run
     from gradlogpi.runs.train import train
+
+    if resume is not None:
+        try:
+            settings = load_config(resume / "config.toml")
+            out = console(quiet)
+            with EpisodeProgress(
+                out, total=_episode_total(settings), runs=settings.runs, disable=quiet
+            ) as progress:
+                outcome = resume_run(resume, callback=progress.update_episode)
+        except GradlogpiError as error:
+            fail(error)
+        typer.echo(f"run directory: {outcome.run_dir}")
+        return
 
     overrides = parse_overrides(set_ or [])
     for key, value in (

@@ -136,10 +136,12 @@ class TileCoder(BoxFeatures):
         keys = mix64(flat.astype(np.uint64))
         slots = (keys % np.uint64(self.table_size)).astype(np.int64)
         taken = self._occupied[slots]
-        # first come, first owner; within one call the earliest occurrence wins
-        unique_free, first = np.unique(slots[~taken], return_index=True)
-        self._owner[unique_free] = keys[~taken][first]
-        self._occupied[unique_free] = True
+        if not taken.all():
+            # first come, first owner, in order (rare once the tiles in use have been seen)
+            for slot, key in zip(slots[~taken].tolist(), keys[~taken].tolist(), strict=True):
+                if not self._occupied[slot]:
+                    self._owner[slot] = key
+                    self._occupied[slot] = True
         self.collisions += int(np.count_nonzero(self._owner[slots] != keys))
         return slots
 

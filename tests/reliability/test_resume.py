@@ -1,0 +1,107 @@
+"""Train N episodes, or train, SIGKILL, resume to N: identical parameters, RNG states and metrics."""
+
+import csv
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from gradlogpi.runs.checkpoints import load_checkpoint
+
+CONFIG = """
+env = "{env}"
+algorithm = "{algorithm}"
+seed = 5
+runs = {runs}
+checkpoint_every = 4
+[policy]
+kind = "{policy}"
+[features]
+kind = "{features}"
+[hyperparameters]
+n_episodes = 12
+"""
+
+KILL_AFTER_EPISODE_9 = textwrap.dedent(
+    """
+    import os, signal, sys
+    from gradlogpi.runs.config import load_config
+    from gradlogpi.runs.train import train
+    def die(end):
+        if end.episode == 9:   # after the checkpoint at episode 8 (index 7), before the end
+            os.kill(os.getpid(), signal.SIGKILL)
+    train(load_config(sys.argv[1]), sys.argv[2], callback=die)
+    """
+)
+
+
+def metric_rows(path):
+    with open(path, newline="") as handle:
+        return [
+            {k: v for k, v in row.items() if k != "wall_time"} for row in csv.DictReader(handle)
+        ]
+
+
+@pytest.mark.parametrize(
+    ("env", "algorithm", "runs", "policy", "features"),
+    [
+        ("gradlogpi/ShortCorridor-v0", "reinforce", 3, "linear_softmax", "corridor"),
+        ("gradlogpi/GridWorld-v0", "actor_critic", 2, "matrix_softmax", "border"),
+        ("CartPole-v1", "reinforce_baseline", 1, "matrix_softmax", "raw"),
+    ],
+)
+def test_kill_and_resume_equals_uninterrupted(tmp_path, env, algorithm, runs, policy, features):
+    config = tmp_path / "config.toml"
+    config.write_text(
+        CONFIG.format(env=env, algorithm=algorithm, runs=runs, policy=policy, features=features)
+    )
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gradlogpi.cli",
+            "train",
+            "--config",
+            config,
+            "--run-dir",
+            straight,
+            "--quiet",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    crashed = subprocess.run(
+        [sys.executable, "-c", KILL_AFTER_EPISODE_9, config, killed], capture_output=True
+    )
+    assert crashed.returncode == -9
+    _, metadata = load_checkpoint(killed / "checkpoint")
+    assert metadata["episodes"] == 8
+    assert len(metric_rows(killed / "metrics.csv")) == 8 * runs  # what was saved is all there
+    subprocess.run(
+        [sys.executable, "-m", "gradlogpi.cli", "train", "--resume", killed, "--quiet"],
+        check=True,
+        capture_output=True,
+    )
+    arrays_straight, meta_straight = load_checkpoint(straight / "checkpoint")
+    arrays_killed, meta_killed = load_checkpoint(killed / "checkpoint")
+    for name in arrays_straight:
+        np.testing.assert_array_equal(arrays_killed[name], arrays_straight[name], err_msg=name)
+    assert meta_killed["state"] == meta_straight["state"]  # RNG states and counters
+    assert metric_rows(killed / "metrics.csv") == metric_rows(
+        straight / "metrics.csv"
+    )  # no gaps, no duplicates
+
+
+def test_resume_refuses_a_non_resumable_checkpoint(tmp_path):
+    from gradlogpi.errors import CheckpointError
+    from gradlogpi.runs.checkpoints import save_checkpoint
+    from gradlogpi.runs.config import config_to_toml, load_config
+    from gradlogpi.runs.train import resume
+
+    (tmp_path / "config.toml").write_text(config_to_toml(load_config(None)))
+    save_checkpoint(tmp_path / "checkpoint", {"theta": np.zeros((1, 10))}, {})
+    with pytest.raises(CheckpointError, match="holds no resumable state"):
+        resume(tmp_path)
