@@ -14,15 +14,11 @@ from gradlogpi.algorithms.common import (
     EpisodeEnd,
     RunResult,
     Schedule,
-    Tracker,
     capture_state,
-    check_policy_fits_env,
-    per_run_copy,
-    restore_state,
+    start_learning,
     step_size,
     validate_common,
 )
-from gradlogpi.algorithms.rollout import Runs, make_env, policy_streams, run_indices
 from gradlogpi.core._checks import check_in_range
 
 
@@ -93,25 +89,15 @@ def actor_critic(
     Returns:
       RunResult; `value` holds the learned critic.
     """
-    env = make_env(env)
-    check_policy_fits_env(policy, env)
-    run_ids, single = run_indices(runs)
-    n_runs = len(run_ids)
-    policy = per_run_copy(policy, n_runs, "theta")
-    value = per_run_copy(value, n_runs, "w")
-    streams = policy_streams(seed, run_ids, policy)
-    environments = Runs(env, streams, config.max_episode_steps)
-    tracker = Tracker(n_runs, config.n_episodes)
-    update = 0
-    first_episode = (
-        0 if resume is None else restore_state(resume, policy, value, environments, tracker)
-    )
+    setup = start_learning(env, policy, value, config, seed, runs, resume)
+    policy, environments, tracker = setup.policy, setup.runs, setup.tracker
+    value = setup.value
+    n_runs, streams = len(setup.run_ids), environments.streams
+    update = 0 if resume is None else int(resume["counters"]["update"])
     gamma = config.gamma
     traces = config.lambda_theta > 0 or config.lambda_w > 0
-    if resume is not None:
-        update = int(resume["counters"]["update"])
 
-    for episode in range(first_episode, config.n_episodes):
+    for episode in range(setup.first_episode, config.n_episodes):
         fraction = step_size(1.0, config.schedule, episode, config.n_episodes)
         state = environments.reset()
         z_theta, z_w = np.zeros_like(policy.theta), np.zeros_like(value.w)
@@ -165,4 +151,4 @@ def actor_critic(
             )
 
     environments.close()
-    return tracker.result(policy, value, seed, config, single=single, run_ids=run_ids)
+    return tracker.result(policy, value, seed, config, single=setup.single, run_ids=setup.run_ids)

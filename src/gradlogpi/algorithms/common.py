@@ -276,3 +276,35 @@ def restore_state(
     runs.set_state(state["runs"])
     tracker.set_state(state["tracker"])
     return int(state["episode"]) + 1
+
+
+@dataclass
+class Setup:
+    """Everything a lockstep algorithm starts from (see `start_learning`)."""
+
+    policy: Any  # a copy of the user's policy, θ [R, P]
+    value: Any  # a copy of the user's value function, w [R, k], or None
+    runs: Any  # the `Runs` of the environment
+    tracker: Tracker
+    first_episode: int
+    single: bool  # `runs` was None: give results without a run axis
+    run_ids: list[int]
+
+
+def start_learning(
+    env: Any, policy: Any, value: Any, config: Any, seed: int | None, runs: Any, resume: Any
+) -> Setup:
+    """Check the arguments, copy the models with a run axis, open the runs, maybe resume."""
+    from gradlogpi.algorithms.rollout import Runs, make_env, policy_streams, run_indices
+
+    env = make_env(env)
+    check_policy_fits_env(policy, env)
+    run_ids, single = run_indices(runs)
+    policy = per_run_copy(policy, len(run_ids), "theta")
+    value = None if value is None else per_run_copy(value, len(run_ids), "w")
+    environments = Runs(env, policy_streams(seed, run_ids, policy), config.max_episode_steps)
+    tracker = Tracker(len(run_ids), config.n_episodes)
+    first_episode = (
+        0 if resume is None else restore_state(resume, policy, value, environments, tracker)
+    )
+    return Setup(policy, value, environments, tracker, first_episode, single, run_ids)

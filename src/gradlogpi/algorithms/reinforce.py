@@ -14,20 +14,13 @@ from gradlogpi.algorithms.common import (
     EpisodeEnd,
     RunResult,
     Schedule,
-    Tracker,
     capture_state,
-    check_policy_fits_env,
-    per_run_copy,
-    restore_state,
+    start_learning,
     step_size,
     validate_common,
 )
 from gradlogpi.algorithms.rollout import (
-    Runs,
     generate_episode,
-    make_env,
-    policy_streams,
-    run_indices,
 )
 from gradlogpi.core.returns import discount_powers, discounted_returns
 
@@ -91,19 +84,11 @@ def reinforce(
     Returns:
       RunResult with per-run returns, lengths, truncations and the learned policy.
     """
-    env = make_env(env)
-    check_policy_fits_env(policy, env)
-    run_ids, single = run_indices(runs)
-    n_runs = len(run_ids)
-    policy = per_run_copy(policy, n_runs, "theta")
-    environments = Runs(env, policy_streams(seed, run_ids, policy), config.max_episode_steps)
-    tracker = Tracker(n_runs, config.n_episodes)
-    first_episode = (
-        0 if resume is None else restore_state(resume, policy, None, environments, tracker)
-    )
+    setup = start_learning(env, policy, None, config, seed, runs, resume)
+    policy, environments, tracker = setup.policy, setup.runs, setup.tracker
     gamma = config.gamma
 
-    for episode in range(first_episode, config.n_episodes):
+    for episode in range(setup.first_episode, config.n_episodes):
         batch = generate_episode(environments, policy)
         tracker.record(episode, batch.rewards.sum(axis=1), batch.lengths, batch.truncated)
         returns = discounted_returns(batch.rewards, gamma, lengths=batch.lengths)  # G_t, [R, T]
@@ -135,4 +120,4 @@ def reinforce(
             )
 
     environments.close()
-    return tracker.result(policy, None, seed, config, single=single, run_ids=run_ids)
+    return tracker.result(policy, None, seed, config, single=setup.single, run_ids=setup.run_ids)

@@ -14,20 +14,13 @@ from gradlogpi.algorithms.common import (
     EpisodeEnd,
     RunResult,
     Schedule,
-    Tracker,
     capture_state,
-    check_policy_fits_env,
-    per_run_copy,
-    restore_state,
+    start_learning,
     step_size,
     validate_common,
 )
 from gradlogpi.algorithms.rollout import (
-    Runs,
     generate_episode,
-    make_env,
-    policy_streams,
-    run_indices,
 )
 from gradlogpi.core.returns import discount_powers, discounted_returns
 
@@ -92,20 +85,12 @@ def reinforce_baseline(
     Returns:
       RunResult; `value` holds the learned baseline.
     """
-    env = make_env(env)
-    check_policy_fits_env(policy, env)
-    run_ids, single = run_indices(runs)
-    n_runs = len(run_ids)
-    policy = per_run_copy(policy, n_runs, "theta")
-    value = per_run_copy(value, n_runs, "w")
-    environments = Runs(env, policy_streams(seed, run_ids, policy), config.max_episode_steps)
-    tracker = Tracker(n_runs, config.n_episodes)
-    first_episode = (
-        0 if resume is None else restore_state(resume, policy, value, environments, tracker)
-    )
+    setup = start_learning(env, policy, value, config, seed, runs, resume)
+    policy, environments, tracker = setup.policy, setup.runs, setup.tracker
+    value = setup.value
     gamma = config.gamma
 
-    for episode in range(first_episode, config.n_episodes):
+    for episode in range(setup.first_episode, config.n_episodes):
         batch = generate_episode(environments, policy)
         tracker.record(episode, batch.rewards.sum(axis=1), batch.lengths, batch.truncated)
         returns = discounted_returns(batch.rewards, gamma, lengths=batch.lengths)
@@ -141,4 +126,4 @@ def reinforce_baseline(
             )
 
     environments.close()
-    return tracker.result(policy, value, seed, config, single=single, run_ids=run_ids)
+    return tracker.result(policy, value, seed, config, single=setup.single, run_ids=setup.run_ids)

@@ -8,8 +8,9 @@ so both follow one definition of the dynamics.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
+import gymnasium as gym
 import numpy as np
 
 
@@ -31,3 +32,41 @@ class BatchModel(Protocol):
     def observe(self, states: np.ndarray) -> np.ndarray:
         """Observations of the states, shape [R, *observation_shape]."""
         ...
+
+
+class DiscreteModelEnv(gym.Env[np.int64, np.int64]):
+    """A Gymnasium env whose dynamics are a `BatchModel` over integer states, stepped one at a time.
+
+    Subclasses set `model`, `action_space`, `observation_space` and `render_mode` in
+    `__init__` (after `check_render_mode`) and may add `render`.
+    """
+
+    model: Any
+    state: np.int64 | None = None
+
+    def check_render_mode(self, render_mode: str | None) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(
+                f"`render_mode` must be one of {self.metadata['render_modes']} or None; "
+                f"got {render_mode!r}"
+            )
+        self.render_mode = render_mode
+
+    def batch_model(self) -> Any:
+        return self.model
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        self.state = np.int64(self.model.reset([self.np_random])[0])
+        return self.state, {}
+
+    def step(self, action: Any):
+        if self.state is None:
+            raise RuntimeError("Call reset before using step method.")
+        if not self.action_space.contains(action):
+            raise ValueError(f"`action` must be in {self.action_space}; got {action!r}")
+        next_states, rewards, terminated = self.model.step(
+            np.array([self.state]), np.array([action])
+        )
+        self.state = np.int64(next_states[0])
+        return self.state, float(rewards[0]), bool(terminated[0]), False, {}

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
 from gradlogpi.core._checks import check_positive_int
+from gradlogpi.envs.batch import DiscreteModelEnv
 from gradlogpi.features.base import StateFeatures
 
 UP, RIGHT, DOWN, LEFT = 0, 1, 2, 3
@@ -43,7 +43,7 @@ class GridWorldModel:
         return states
 
 
-class GridWorldEnv(gym.Env[np.int64, np.int64]):
+class GridWorldEnv(DiscreteModelEnv):
     """
     ## Description
     A rectangular grid with a start and a goal cell, from the question the project grew
@@ -76,6 +76,7 @@ class GridWorldEnv(gym.Env[np.int64, np.int64]):
     * v0: initial version.
 
     Examples:
+      >>> import gymnasium as gym
       >>> env = gym.make("gradlogpi/GridWorld-v0", n_rows=2, n_cols=2)
       >>> env.reset(seed=0)[0]
       np.int64(0)
@@ -107,36 +108,12 @@ class GridWorldEnv(gym.Env[np.int64, np.int64]):
                 )
         if tuple(start) == goal:
             raise ValueError(f"`start` and `goal` must differ; got both {goal}")
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(
-                f"`render_mode` must be one of {self.metadata['render_modes']} or None; "
-                f"got {render_mode!r}"
-            )
+        self.check_render_mode(render_mode)
         self.start, self.goal = tuple(start), goal
-        self.render_mode = render_mode
         self.model = GridWorldModel(self.n_rows, self.n_cols, self.start, self.goal)
         self.action_space = spaces.Discrete(4)
         self.observation_space = spaces.Discrete(self.n_rows * self.n_cols)
-        self.state: np.int64 | None = None
-
-    def batch_model(self) -> GridWorldModel:
-        return self.model
-
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        super().reset(seed=seed)
-        self.state = np.int64(self.model.reset([self.np_random])[0])
-        return self.state, {}
-
-    def step(self, action: Any):
-        if self.state is None:
-            raise RuntimeError("Call reset before using step method.")
-        if not self.action_space.contains(action):
-            raise ValueError(f"`action` must be in {self.action_space}; got {action!r}")
-        next_states, rewards, terminated = self.model.step(
-            np.array([self.state]), np.array([action])
-        )
-        self.state = np.int64(next_states[0])
-        return self.state, float(rewards[0]), bool(terminated[0]), False, {}
+        self.state = None
 
     def render(self) -> Any:
         if self.render_mode is None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+
+from gradlogpi.envs.batch import DiscreteModelEnv
 
 LEFT, RIGHT = 0, 1
 TERMINAL = 3
@@ -48,7 +49,7 @@ class ShortCorridorModel:
         return states
 
 
-class ShortCorridorEnv(gym.Env[np.int64, np.int64]):
+class ShortCorridorEnv(DiscreteModelEnv):
     """
     ## Description
     The short corridor gridworld with switched actions of Sutton & Barto (2018), Example 13.1.
@@ -81,6 +82,7 @@ class ShortCorridorEnv(gym.Env[np.int64, np.int64]):
     * v0: initial version.
 
     Examples:
+      >>> import gymnasium as gym
       >>> env = gym.make("gradlogpi/ShortCorridor-v0")
       >>> env.reset(seed=0)
       (np.int64(0), {})
@@ -91,35 +93,11 @@ class ShortCorridorEnv(gym.Env[np.int64, np.int64]):
     metadata = {"render_modes": ["ansi"], "render_fps": 4}
 
     def __init__(self, render_mode: str | None = None):
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(
-                f"`render_mode` must be one of {self.metadata['render_modes']} or None; "
-                f"got {render_mode!r}"
-            )
-        self.render_mode = render_mode
+        self.check_render_mode(render_mode)
         self.action_space = spaces.Discrete(2)
         self.observation_space = spaces.Discrete(4)
         self.model = ShortCorridorModel()
-        self.state: np.int64 | None = None
-
-    def batch_model(self) -> ShortCorridorModel:
-        return self.model
-
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        super().reset(seed=seed)
-        self.state = np.int64(self.model.reset([self.np_random])[0])
-        return self.state, {}
-
-    def step(self, action: Any):
-        if self.state is None:
-            raise RuntimeError("Call reset before using step method.")
-        if not self.action_space.contains(action):
-            raise ValueError(f"`action` must be in {self.action_space}; got {action!r}")
-        next_states, rewards, terminated = self.model.step(
-            np.array([self.state]), np.array([action])
-        )
-        self.state = np.int64(next_states[0])
-        return self.state, float(rewards[0]), bool(terminated[0]), False, {}
+        self.state = None
 
     def render(self) -> str | None:
         if self.render_mode == "ansi":

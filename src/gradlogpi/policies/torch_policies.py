@@ -16,15 +16,11 @@ import numpy as np
 
 from gradlogpi.core._checks import as_float_array, check_actions, check_positive_int
 from gradlogpi.core.softmax import (
-    gumbel_max_sample,
-    gumbel_noise,
-    log_softmax_unchecked,
     normal_noise,
-    softmax_unchecked,
 )
 from gradlogpi.errors import MissingExtraError, ShapeError
 from gradlogpi.policies.linear_gaussian import bounded_log_std, log_std_parameter
-from gradlogpi.policies.softmax_base import sample_from_probabilities
+from gradlogpi.policies.softmax_base import SoftmaxPolicy
 
 ACTIVATIONS = ("tanh", "relu")
 
@@ -204,8 +200,11 @@ class TorchPolicy:
         self.sync()
 
 
-class NeuralSoftmaxPolicy(TorchPolicy):
+class NeuralSoftmaxPolicy(TorchPolicy, SoftmaxPolicy):
     """π(·|s) = softmax(MLP(s)) for Discrete actions and Box observations of shape [k].
+
+    Sampling, log-probabilities and entropy come from `SoftmaxPolicy` (on the NumPy copy
+    of the network); parameters, scores and updates from `TorchPolicy`.
 
     Args:
       observation_dim: k.
@@ -230,37 +229,11 @@ class NeuralSoftmaxPolicy(TorchPolicy):
     ):
         self.observation_shape = (check_positive_int("observation_dim", observation_dim),)
         self.n_actions = check_positive_int("n_actions", n_actions)
-        self.noise_size = self.n_actions
         self.hidden = tuple(check_positive_int("hidden", h) for h in hidden)
         self._setup([observation_dim, *self.hidden, n_actions], activation, seed, lr, threads)
 
     def logits(self, obs: Any) -> np.ndarray:
         return self._forward(self._observations(obs))
-
-    def probabilities(self, obs: Any) -> np.ndarray:
-        return softmax_unchecked(self.logits(obs))
-
-    def log_prob(self, obs: Any, a: Any) -> np.ndarray:
-        logits = self.logits(obs)
-        a = check_actions("a", a, logits.shape[:-1], self.n_actions, "obs")
-        return np.take_along_axis(log_softmax_unchecked(logits), a[..., None], axis=-1)[..., 0]
-
-    def entropy(self, obs: Any) -> np.ndarray:
-        log_probabilities = log_softmax_unchecked(self.logits(obs))
-        return -(np.exp(log_probabilities) * log_probabilities).sum(axis=-1)
-
-    def sample(self, obs: Any, rng: np.random.Generator) -> np.ndarray:
-        probabilities = self.probabilities(obs)
-        return sample_from_probabilities(probabilities, rng.random(probabilities.shape[:-1]))
-
-    def sample_from_uniforms(self, obs: Any, uniforms: np.ndarray) -> np.ndarray:
-        return gumbel_max_sample(self.logits(obs), uniforms)
-
-    def transform_noise(self, uniforms: np.ndarray) -> np.ndarray:
-        return gumbel_noise(uniforms)
-
-    def sample_from_noise(self, obs: Any, noise: np.ndarray) -> np.ndarray:
-        return np.argmax(self.logits(obs) + noise, axis=-1)
 
     def actor(self) -> Any:
         """(observation, Gumbel noise) → action: the MLP in NumPy for one state, no torch."""
