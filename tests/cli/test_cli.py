@@ -3,7 +3,9 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 PYTHON = sys.executable
@@ -147,3 +149,23 @@ def test_envs_lists_shipped_environments():
 def test_help_everywhere(command):
     completed = gradlogpi(*command, "--help")
     assert "Usage" in completed.stdout
+
+
+@pytest.mark.parametrize(
+    ("name", "overrides"),
+    [
+        ("cartpole_linear", ["hyperparameters.n_updates=2", "hyperparameters.episodes_per_update=4"]),
+        ("cartpole_neural", ["hyperparameters.n_updates=2", "hyperparameters.episodes_per_update=4"]),
+        ("lqr_gaussian", ["hyperparameters.n_updates=2", "hyperparameters.episodes_per_update=16"]),
+        ("pendulum_gaussian", ["hyperparameters.n_updates=1", "hyperparameters.episodes_per_update=8"]),
+        ("short_corridor", ["hyperparameters.n_episodes=3", "runs=2"]),
+        ("grid_world", ["hyperparameters.n_episodes=3", "runs=2"]),
+    ],
+)
+def test_every_shipped_config_trains(tmp_path, name, overrides):
+    config = Path(__file__).resolve().parents[2] / "configs" / f"{name}.toml"
+    args = [arg for item in overrides for arg in ("--set", item)]
+    gradlogpi("train", "--config", config, *args, "--run-dir", tmp_path / name, "--quiet")
+    assert (tmp_path / name / "checkpoint.npz").exists()
+    evaluation = json.loads(gradlogpi("evaluate", tmp_path / name, "--episodes", "3", "--json").stdout)
+    assert np.isfinite(evaluation["mean_return"])
