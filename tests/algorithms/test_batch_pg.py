@@ -168,3 +168,26 @@ def test_lqr_gain_within_five_percent_of_riccati():
         errors.append(abs(-result.policy.get_flat()[0] - gain) / gain)
     assert np.median(errors) < 0.05, errors
     assert sum(e < 0.05 for e in errors) >= 3, errors
+
+
+@pytest.mark.parametrize("baseline", ["optimal", "value"])
+def test_neural_policy_with_baselines_and_natural_free_update(baseline):
+    pytest.importorskip("torch")
+    from gradlogpi.features import Polynomial
+    from gradlogpi.policies import LinearValue
+    from gradlogpi.policies.torch_policies import NeuralSoftmaxPolicy
+
+    policy = NeuralSoftmaxPolicy(4, 2, (8,), seed=0, lr=0.05)
+    before = policy.get_flat()
+    value = (
+        LinearValue(Polynomial([-2.4, -3, -0.21, -3.5], [2.4, 3, 0.21, 3.5], 1))
+        if baseline == "value"
+        else None
+    )
+    config = BatchPolicyGradientConfig(
+        n_updates=2, episodes_per_update=8, num_envs=4, baseline=baseline, entropy_coefficient=0.01
+    )
+    result = batch_policy_gradient("CartPole-v1", policy, config, value=value, seed=0)
+    after = result.policy.get_flat()
+    assert np.all(np.isfinite(after)) and not np.allclose(after, before)
+    np.testing.assert_array_equal(policy.get_flat(), before)  # the caller's policy is not modified

@@ -154,10 +154,19 @@ def test_help_everywhere(command):
 @pytest.mark.parametrize(
     ("name", "overrides"),
     [
-        ("cartpole_linear", ["hyperparameters.n_updates=2", "hyperparameters.episodes_per_update=4"]),
-        ("cartpole_neural", ["hyperparameters.n_updates=2", "hyperparameters.episodes_per_update=4"]),
+        (
+            "cartpole_linear",
+            ["hyperparameters.n_updates=2", "hyperparameters.episodes_per_update=4"],
+        ),
+        (
+            "cartpole_neural",
+            ["hyperparameters.n_updates=2", "hyperparameters.episodes_per_update=4"],
+        ),
         ("lqr_gaussian", ["hyperparameters.n_updates=2", "hyperparameters.episodes_per_update=16"]),
-        ("pendulum_gaussian", ["hyperparameters.n_updates=1", "hyperparameters.episodes_per_update=8"]),
+        (
+            "pendulum_gaussian",
+            ["hyperparameters.n_updates=1", "hyperparameters.episodes_per_update=8"],
+        ),
         ("short_corridor", ["hyperparameters.n_episodes=3", "runs=2"]),
         ("grid_world", ["hyperparameters.n_episodes=3", "runs=2"]),
     ],
@@ -167,5 +176,7 @@ def test_every_shipped_config_trains(tmp_path, name, overrides):
     args = [arg for item in overrides for arg in ("--set", item)]
     gradlogpi("train", "--config", config, *args, "--run-dir", tmp_path / name, "--quiet")
     assert (tmp_path / name / "checkpoint.npz").exists()
-    evaluation = json.loads(gradlogpi("evaluate", tmp_path / name, "--episodes", "3", "--json").stdout)
+    evaluation = json.loads(
+        gradlogpi("evaluate", tmp_path / name, "--episodes", "3", "--json").stdout
+    )
     assert np.isfinite(evaluation["mean_return"])

@@ -111,3 +111,15 @@ def test_grid_world_bad_arguments_named():
         gym.make("gradlogpi/GridWorld-v0", n_rows=2, n_cols=2, goal=(2, 0))
     with pytest.raises(ValueError, match="`n_rows` must be an int >= 1; got 0"):
         gym.make("gradlogpi/GridWorld-v0", n_rows=0)
+
+
+@pytest.mark.parametrize("env_id", ["gradlogpi/ShortCorridor-v0", "gradlogpi/GridWorld-v0"])
+def test_action_outside_the_action_space_is_named(env_id):
+    import re
+
+    env = gym.make(env_id).unwrapped
+    env.reset(seed=0)
+    with pytest.raises(
+        ValueError, match=re.escape(f"`action` must be in {env.action_space}; got 7")
+    ):
+        env.step(7)
