@@ -1,0 +1,120 @@
+"""Turning a `TrainConfig` into environments, features, policies and value functions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from gradlogpi.errors import ConfigError
+from gradlogpi.runs.config import FeaturesConfig, TrainConfig
+
+
+def make_config_env(config: TrainConfig, **extra: Any) -> gym.Env:
+    import gradlogpi.envs  # noqa: F401  (registers the shipped environments)
+
+    try:
+        return gym.make(config.env, **config.env_kwargs, **extra)
+    except gym.error.Error as error:
+        raise ConfigError(f"`env` = {config.env!r}: {error}") from None
+
+
+def build_state_features(spec: FeaturesConfig, env: gym.Env) -> Any:
+    """x(s) for the environment's observation space."""
+    from gradlogpi import features
+
+    space = env.observation_space
+    if spec.kind == "onehot":
+        return features.OneHot.from_space(space)
+    if spec.kind == "constant":
+        return features.Constant(tuple(space.shape or ()))
+    if spec.kind == "border":
+        from gradlogpi.envs import BorderFeatures
+
+        grid = env.unwrapped
+        return BorderFeatures(grid.n_rows, grid.n_cols, position=spec.position)
+    if spec.kind == "corridor":
+        raise ConfigError("`features.kind` = 'corridor' gives φ(s,a) directly: use it with policy.kind = 'linear_softmax'")
+    if not isinstance(space, spaces.Box):
+        raise ConfigError(f"`features.kind` = {spec.kind!r} needs a Box observation space; {env.spec.id} has {space}")
+    if spec.kind == "raw":
+        return features.RawState(space.shape[0])
+    bounds = None if spec.bounds is None else np.array(spec.bounds, dtype=np.float64)
+    try:
+        if spec.kind == "polynomial":
+            return features.Polynomial.from_space(space, spec.degree, bounds=bounds, interactions=spec.interactions)
+        if spec.kind == "fourier":
+            return features.Fourier.from_space(space, spec.order, bounds=bounds)
+        if spec.kind == "rbf":
+            return features.RBF.from_space(space, spec.centres_per_dim, spec.width, bounds=bounds)
+        return features.TileCoder.from_space(
+            space, spec.n_tilings, spec.tiles_per_dim, bounds=bounds, table_size=spec.table_size
+        )
+    except ValueError as error:
+        raise ConfigError(f"`features`: {error}") from None
+
+
+def build_policy(config: TrainConfig, env: gym.Env) -> Any:
+    """The configured policy for `env`, with θ0 from `init_scale` / `p_right0`."""
+    from gradlogpi import features, policies
+
+    spec, action_space = config.policy, env.action_space
+    if spec.kind in ("neural_softmax", "neural_gaussian"):
+        from gradlogpi.policies.torch_policies import NeuralGaussianPolicy, NeuralSoftmaxPolicy
+
+        if not isinstance(env.observation_space, spaces.Box):
+            raise ConfigError(f"`policy.kind` = {spec.kind!r} needs Box observations; got {env.observation_space}")
+        k = env.observation_space.shape[0]
+        if spec.kind == "neural_softmax":
+            return NeuralSoftmaxPolicy(k, int(action_space.n), spec.hidden, spec.activation, seed=config.seed, lr=spec.lr)
+        return NeuralGaussianPolicy(
+            k, action_space.shape[0], spec.hidden, spec.activation, seed=config.seed, lr=spec.lr, log_std0=spec.log_std0
+        )
+    if spec.kind == "linear_gaussian":
+        if not isinstance(action_space, spaces.Box):
+            raise ConfigError(f"`policy.kind` = 'linear_gaussian' needs a Box action space; got {action_space}")
+        policy: Any = policies.LinearGaussianPolicy(
+            build_state_features(config.features, env),
+            action_space.shape[0],
+            log_std0=spec.log_std0,
+            learn_std=spec.learn_std,
+            state_dependent_std=spec.state_dependent_std,
+        )
+    else:
+        if not isinstance(action_space, spaces.Discrete):
+            raise ConfigError(f"`policy.kind` = {spec.kind!r} needs a Discrete action space; got {action_space}")
+        n_actions = int(action_space.n)
+        if spec.kind == "linear_softmax":
+            if config.features.kind == "corridor":
+                from gradlogpi.envs import short_corridor_features, theta_for_p_right
+
+                theta0 = theta_for_p_right(spec.p_right0) if spec.p_right0 is not None else None
+                return policies.LinearSoftmaxPolicy(short_corridor_features(), theta0)
+            x = build_state_features(config.features, env)
+            composed = (
+                features.ActionBlock(x, n_actions)
+                if config.features.action_block
+                else features.Stacked(x, n_actions, action_encoding="onehot")
+            )
+            policy = policies.LinearSoftmaxPolicy(composed)
+        else:
+            policy = policies.MatrixSoftmaxPolicy(build_state_features(config.features, env), n_actions)
+    if spec.init_scale > 0:
+        rng = np.random.default_rng(np.random.SeedSequence(config.seed).spawn(1)[0])
+        policy.set_flat(policy.get_flat() + spec.init_scale * rng.standard_normal(policy.n_parameters))
+    return policy
+
+
+def build_value(config: TrainConfig, env: gym.Env) -> Any:
+    """A `LinearValue` over `value_features` (default: constant), where the algorithm uses one."""
+    from gradlogpi.policies import LinearValue
+
+    needs = config.algorithm in ("reinforce_baseline", "actor_critic") or (
+        config.algorithm == "batch_pg" and config.hyperparameters.get("baseline") == "value"
+    )
+    if not needs:
+        return None
+    spec = config.value_features or FeaturesConfig(kind="constant")
+    return LinearValue(build_state_features(spec, env))

@@ -1,0 +1,154 @@
+"""Training configuration: a TOML file validated by pydantic before any work starts.
+
+Every problem is a `ConfigError` naming the file, the key, the value and what was expected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from gradlogpi.errors import ConfigError
+
+ALGORITHMS = ("reinforce", "reinforce_baseline", "actor_critic", "batch_pg", "neural_reinforce")
+POLICIES = ("linear_softmax", "matrix_softmax", "linear_gaussian", "neural_softmax", "neural_gaussian")
+FEATURES = ("raw", "onehot", "polynomial", "fourier", "rbf", "tiles", "constant", "border", "corridor")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FeaturesConfig(Strict):
+    """How observations become features (see `gradlogpi.features`)."""
+
+    kind: Literal["raw", "onehot", "polynomial", "fourier", "rbf", "tiles", "constant", "border", "corridor"] = "raw"
+    degree: int = Field(2, ge=0, description="polynomial degree")
+    interactions: bool = True
+    order: int = Field(3, ge=0, description="Fourier order")
+    centres_per_dim: int = Field(5, ge=1, description="RBF centres per dimension")
+    width: float | None = Field(None, gt=0, description="RBF width in scaled units")
+    n_tilings: int = Field(8, ge=1)
+    tiles_per_dim: int = Field(8, ge=1)
+    table_size: int | None = Field(None, ge=1, description="hashed tile table size")
+    bounds: list[tuple[float, float]] | None = Field(None, description="[low, high] per observation dimension")
+    position: bool = Field(True, description="grid world: add a one-hot of the cell")
+    action_block: bool = Field(True, description="linear_softmax: φ = onehot(a) ⊗ [x, 1] (else stacked [x, onehot(a)])")
+
+
+class PolicyConfig(Strict):
+    """Which policy and its settings."""
+
+    kind: Literal["linear_softmax", "matrix_softmax", "linear_gaussian", "neural_softmax", "neural_gaussian"] = "matrix_softmax"
+    hidden: list[int] = Field(default_factory=lambda: [64])
+    activation: Literal["tanh", "relu"] = "tanh"
+    lr: float = Field(0.01, gt=0, description="Adam step size of neural policies")
+    log_std0: float = 0.0
+    learn_std: bool = True
+    state_dependent_std: bool = False
+    init_scale: float = Field(0.0, ge=0, description="θ0 ~ N(0, scale²); 0 gives zeros")
+    p_right0: float | None = Field(None, gt=0, lt=1, description="short corridor: start at π(right) = p")
+
+
+class TrainConfig(Strict):
+    """A whole training run."""
+
+    env: str = "CartPole-v1"
+    env_kwargs: dict[str, Any] = Field(default_factory=dict)
+    algorithm: Literal["reinforce", "reinforce_baseline", "actor_critic", "batch_pg", "neural_reinforce"] = "batch_pg"
+    seed: int = Field(0, ge=0)
+    runs: int = Field(1, ge=1, description="independent runs (vectorised where the algorithm allows)")
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    features: FeaturesConfig = Field(default_factory=FeaturesConfig)
+    value_features: FeaturesConfig | None = None
+    hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    evaluation_episodes: int = Field(100, ge=1)
+    checkpoint_every: int = Field(0, ge=0, description="also checkpoint every N episodes (0: only at the end)")
+
+    def algorithm_config(self, source: str = "<config>") -> Any:
+        """The algorithm's frozen dataclass built from `hyperparameters` (errors name the key)."""
+        config_class = algorithm_config_class(self.algorithm)
+        known = {f.name: f for f in dataclasses.fields(config_class)}
+        for key, value in self.hyperparameters.items():
+            if key not in known:
+                raise ConfigError(
+                    f"{source}: unknown key `hyperparameters.{key}` = {value!r} for algorithm "
+                    f"{self.algorithm!r}; expected one of {sorted(known)}"
+                )
+        try:
+            return config_class(**self.hyperparameters)
+        except (ValueError, TypeError) as error:
+            raise ConfigError(f"{source}: `hyperparameters`: {error}") from error
+
+
+def algorithm_config_class(name: str) -> type:
+    from gradlogpi.algorithms import ActorCriticConfig, ReinforceBaselineConfig, ReinforceConfig
+    from gradlogpi.algorithms.batch_pg import BatchPolicyGradientConfig
+    from gradlogpi.algorithms.neural_reinforce import NeuralReinforceConfig
+
+    return {
+        "reinforce": ReinforceConfig,
+        "reinforce_baseline": ReinforceBaselineConfig,
+        "actor_critic": ActorCriticConfig,
+        "batch_pg": BatchPolicyGradientConfig,
+        "neural_reinforce": NeuralReinforceConfig,
+    }[name]
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """Read a TOML config (or start from defaults), apply `overrides`, validate.
+
+    Overrides use dotted keys: {"policy.kind": "neural_softmax", "hyperparameters.gamma": 0.9}.
+    Raises ConfigError naming file, key, value and expectation.
+    """
+    source = str(path) if path is not None else "<defaults>"
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            with open(path, "rb") as handle:
+                data = tomllib.load(handle)
+        except FileNotFoundError:
+            raise ConfigError(f"{source}: no such config file") from None
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"{source}: invalid TOML: {error}") from None
+        except UnicodeDecodeError as error:
+            raise ConfigError(f"{source}: not UTF-8 text: {error}") from None
+    for dotted, value in (overrides or {}).items():
+        target = data
+        *parents, last = dotted.split(".")
+        for key in parents:
+            existing = target.get(key)
+            if existing is None:
+                existing = target[key] = {}
+            if not isinstance(existing, dict):
+                raise ConfigError(f"{source}: cannot set `{dotted}`: `{key}` is {existing!r}, not a table")
+            target = existing
+        target[last] = value
+    try:
+        config = TrainConfig.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        key = ".".join(str(part) for part in first["loc"])
+        value = first.get("input")
+        raise ConfigError(f"{source}: `{key}` = {value!r}: {first['msg']}") from None
+    config.algorithm_config(source)
+    return config
+
+
+def config_to_toml(config: TrainConfig) -> str:
+    """The fully resolved config as TOML text (None values left out)."""
+    import tomli_w
+
+    return tomli_w.dumps(_without_none(config.model_dump(mode="json")))
+
+
+def _without_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_none(v) for v in value]
+    return value

@@ -1,0 +1,121 @@
+"""Plots of learning curves and policies (matplotlib, Agg backend)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+
+def plot_curves(
+    curves: list[tuple[str, dict[str, np.ndarray]]],
+    *,
+    title: str,
+    optimum: tuple[float, str] | None = None,
+    caption: str | None = None,
+    ylim: tuple[float, float] | None = None,
+    xlabel: str = "Episode",
+    ylabel: str = "Total reward on episode (G₀)",
+) -> Any:
+    """A figure with each curve's mean and a ±1 standard-error band.
+
+    Args:
+      curves: (label, statistics) pairs; statistics has `mean_return` and `standard_error`,
+        each shape [E].
+      title: figure title.
+      optimum: optional (value, label) drawn as a dashed horizontal line.
+      caption: optional text under the axes.
+      ylim: optional y limits.
+    """
+    figure, ax = plt.subplots(figsize=(7.5, 4.8), constrained_layout=True)
+    for label, stats in curves:
+        mean, error = stats["mean_return"], stats["standard_error"]
+        episodes = np.arange(1, mean.size + 1)
+        (line,) = ax.plot(episodes, mean, lw=1.2, label=label)
+        low, high = stats.get("low", mean - error), stats.get("high", mean + error)
+        ax.fill_between(episodes, low, high, color=line.get_color(), alpha=0.25, lw=0)
+        if "iqm" in stats and mean.size and stats["iqm"].shape == mean.shape and len(curves) <= 3:
+            ax.plot(episodes, stats["iqm"], lw=0.8, ls=":", color=line.get_color(), label=f"{label}: IQM")
+    if optimum is not None:
+        ax.axhline(optimum[0], color="black", ls="--", lw=1, label=optimum[1])
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(loc="lower right", fontsize=8)
+    ax.grid(alpha=0.3)
+    if caption:
+        figure.text(0.01, -0.02, caption, fontsize=7.5, ha="left", va="top", wrap=True)
+    return figure
+
+
+def plot_grid_policy(n_rows: int, n_cols: int, probabilities: np.ndarray, goal: tuple[int, int]) -> Any:
+    """Arrows per cell of a grid world, each as long as π(a|cell).
+
+    Args:
+      n_rows, n_cols: grid size.
+      probabilities: π(·|cell) for every cell index, shape [n_rows · n_cols, 4] for
+        (up, right, down, left).
+      goal: (row, column) of the goal, drawn green.
+    """
+    figure, ax = plt.subplots(figsize=(0.9 * n_cols + 1, 0.9 * n_rows + 1), constrained_layout=True)
+    directions = np.array([[0, 1], [1, 0], [0, -1], [-1, 0]], dtype=float)  # up, right, down, left (x, y)
+    for cell in range(n_rows * n_cols):
+        row, col = divmod(cell, n_cols)
+        x, y = col + 0.5, n_rows - row - 0.5
+        if (row, col) == tuple(goal):
+            ax.add_patch(plt.Rectangle((col, n_rows - row - 1), 1, 1, color="#5cb85c", alpha=0.6))
+            continue
+        for a in range(4):
+            length = 0.42 * probabilities[cell, a]
+            if length > 0.02:
+                ax.arrow(x, y, *(directions[a] * length), width=0.03, head_width=0.12 * np.sqrt(probabilities[cell, a]),
+                         length_includes_head=True, color="#1f4e79")
+    ax.set_xlim(0, n_cols)
+    ax.set_ylim(0, n_rows)
+    ax.set_xticks(range(n_cols + 1))
+    ax.set_yticks(range(n_rows + 1))
+    ax.grid(True, color="0.7")
+    ax.set_aspect("equal")
+    ax.tick_params(labelbottom=False, labelleft=False)
+    ax.set_title("Learned policy: arrows sized by π(a|s)")
+    return figure
+
+
+def bootstrap_interval(samples: np.ndarray, rng: np.random.Generator, n_resamples: int = 1000, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile bootstrap interval of the mean over axis 0, shapes [...] each."""
+    n = samples.shape[0]
+    if n < 2:
+        return samples.mean(axis=0), samples.mean(axis=0)
+    indices = rng.integers(n, size=(n_resamples, n))
+    means = samples[indices].mean(axis=1)
+    tail = (1 - level) / 2
+    return np.quantile(means, tail, axis=0), np.quantile(means, 1 - tail, axis=0)
+
+
+def interquartile_mean(samples: np.ndarray) -> np.ndarray:
+    """Mean of the middle 50% over axis 0 (Agarwal et al. 2021), shape [...]."""
+    ordered = np.sort(samples, axis=0)
+    n = ordered.shape[0]
+    low, high = n // 4, n - n // 4
+    return ordered[low:high].mean(axis=0) if high > low else ordered.mean(axis=0)
+
+
+def curve_statistics(returns: np.ndarray, seed: int = 0, smooth: int | None = None) -> dict[str, np.ndarray]:
+    """Mean, bootstrap 95% band and IQM across runs of returns [R, E], smoothed over episodes.
+
+    The band is drawn as `mean_return ± standard_error` by `plot_curves`, so its half-widths
+    are stored there (asymmetric intervals are averaged).
+    """
+    if smooth is None:
+        smooth = max(1, returns.shape[1] // 100)
+    kernel = np.ones(smooth) / smooth
+    smoothed = np.array([np.convolve(row, kernel, mode="valid") for row in returns])
+    mean = smoothed.mean(axis=0)
+    low, high = bootstrap_interval(smoothed, np.random.default_rng(seed))
+    return {"mean_return": mean, "standard_error": (high - low) / 2, "iqm": interquartile_mean(smoothed), "low": low, "high": high}

@@ -1,0 +1,156 @@
+"""Sweeps: a grid of config values × seeds, each member a standard run directory.
+
+A sweep file (TOML):
+
+    base = "configs/cartpole_linear.toml"      # or a [base] table holding a whole config
+    seeds = [0, 1, 2]
+    [grid]
+    "hyperparameters.alpha_theta" = [0.05, 0.1]
+    "hyperparameters.normalize_advantages" = [true, false]
+
+Every member writes OUT/<name>/ (config.toml, metrics.csv, checkpoint, curve) and, last,
+an atomic `done.json`. Re-running the sweep skips members that have it and runs the rest
+from scratch, so a sweep killed half way loses nothing and duplicates nothing. Members
+are seeded by their own config, so results do not depend on the backend or the number
+of workers.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+import tomllib
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gradlogpi.errors import ConfigError, MissingExtraError
+from gradlogpi.runs.config import load_config
+from gradlogpi.runs.files import atomic_open
+
+
+@dataclass(frozen=True)
+class Member:
+    name: str
+    overrides: dict[str, Any]
+    point: tuple[tuple[str, Any], ...]  # the grid values, without the seed
+    seed: int
+
+
+def read_sweep(path: str | Path) -> tuple[Path | None, dict[str, Any], list[Member]]:
+    """(base config path or None, base config table, members) of a sweep file."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as handle:
+            document = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such sweep file") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: invalid TOML: {error}") from None
+    unknown = set(document) - {"base", "seeds", "grid"}
+    if unknown:
+        raise ConfigError(f"{path}: unknown key `{sorted(unknown)[0]}`; expected base, seeds and grid")
+    base = document.get("base", {})
+    base_path = (path.parent / base) if isinstance(base, str) else None
+    if base_path is not None and not base_path.exists():
+        base_path = Path(base)
+    seeds = document.get("seeds", [0])
+    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and s >= 0 for s in seeds):
+        raise ConfigError(f"{path}: `seeds` = {seeds!r}: expected a non-empty list of ints >= 0")
+    grid = document.get("grid", {})
+    for key, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise ConfigError(f"{path}: `grid.{key}` = {values!r}: expected a non-empty list of values")
+    keys = sorted(grid)
+    members = []
+    for combination in itertools.product(*(grid[k] for k in keys)):
+        point = tuple(zip(keys, combination, strict=True))
+        for seed in seeds:
+            label = "__".join(f"{k.split('.')[-1]}={v}" for k, v in point) or "base"
+            overrides = {**dict(point), "seed": seed, "runs": 1}
+            members.append(Member(f"{label}__seed={seed}", overrides, point, seed))
+    return base_path, base if isinstance(base, dict) else {}, members
+
+
+def member_config(base_path: Path | None, base_table: dict[str, Any], member: Member) -> Any:
+    flat = _flatten(base_table)
+    flat.update(member.overrides)
+    return load_config(base_path, flat)
+
+
+def run_member(base_path: str | None, base_table: dict[str, Any], member: Member, out: str) -> dict[str, Any]:
+    """Train one member from scratch into OUT/<name>/ and mark it done (a worker's job)."""
+    from gradlogpi.runs.train import train
+
+    config = member_config(Path(base_path) if base_path else None, base_table, member)
+    directory = Path(out) / member.name
+    if directory.exists():
+        shutil.rmtree(directory)  # an unfinished earlier attempt: start it over
+    outcome = train(config, directory)
+    summary = {"name": member.name, "seed": member.seed, "point": [list(p) for p in member.point], **outcome.result.summary()}
+    with atomic_open(directory / "done.json", "w", encoding="utf-8") as handle:
+        json.dump(summary, handle)
+    return summary
+
+
+def run_sweep(path: str | Path, out: str | Path, *, workers: int = 1, backend: str = "local", address: str | None = None) -> list[dict[str, Any]]:
+    """Run every member not yet done; return the summaries of all members, in member order."""
+    base_path, base_table, members = read_sweep(path)
+    for member in members:  # validate every member before any work starts
+        member_config(base_path, base_table, member)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    pending = [m for m in members if not (out / m.name / "done.json").exists()]
+    arguments = [(str(base_path) if base_path else None, base_table, m, str(out)) for m in pending]
+    if backend == "ray":
+        _run_on_ray(arguments, address)
+    elif backend == "local":
+        if workers <= 1:
+            for args in arguments:
+                run_member(*args)
+        elif arguments:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                for _ in pool.map(run_member, *zip(*arguments, strict=True)):
+                    pass
+    else:
+        raise ConfigError(f"`backend` must be 'local' or 'ray'; got {backend!r}")
+    return [json.loads((out / m.name / "done.json").read_text()) for m in members]
+
+
+def _run_on_ray(arguments: list[tuple], address: str | None) -> None:
+    try:
+        import ray
+    except ImportError:
+        raise MissingExtraError('the Ray backend needs Ray: pip install "gradlogpi[ray]"') from None
+    ray.init(address=address, include_dashboard=False, ignore_reinit_error=True)
+    remote = ray.remote(max_retries=3)(run_member)
+    ray.get([remote.remote(*args) for args in arguments])
+
+
+def summarise(summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean and standard error across seeds of each grid point's final mean return."""
+    groups: dict[str, list[float]] = {}
+    for item in summaries:
+        key = json.dumps(item["point"])
+        groups.setdefault(key, []).append(item["final_mean_return"])
+    rows = []
+    for key, values in groups.items():
+        values_array = np.array(values)
+        error = values_array.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else float("nan")
+        rows.append({"point": json.loads(key), "seeds": len(values), "mean": float(values_array.mean()), "standard_error": float(error)})
+    return rows
+
+
+def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and key not in ("env_kwargs",):
+            flat.update(_flatten(value, dotted + "."))
+        else:
+            flat[dotted] = value
+    return flat

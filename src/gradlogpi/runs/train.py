@@ -1,0 +1,274 @@
+"""`train`: a configured run from start to finish, writing a run directory.
+
+runs/<env>__<algorithm>__<seed>__<time>/
+    config.toml       the fully resolved configuration
+    metrics.csv       run, episode, step, return, length, truncated, wall_time
+    checkpoint.npz    final parameters (and .json metadata: versions, config, counters)
+    curve.png/.svg    learning curve (mean and bootstrap 95% band across runs)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gradlogpi.algorithms import EpisodeEnd, RunResult
+from gradlogpi.runs.build import build_policy, build_value, make_config_env
+from gradlogpi.runs.checkpoints import save_checkpoint
+from gradlogpi.runs.config import TrainConfig, config_to_toml
+from gradlogpi.runs.files import atomic_open, write_csv
+
+METRICS_COLUMNS = ("run", "episode", "step", "return", "length", "truncated", "wall_time")
+
+
+@dataclass
+class TrainOutcome:
+    """What `train` produced: the learning result and where it was written."""
+
+    result: RunResult
+    run_dir: Path
+    config: TrainConfig
+
+
+def default_run_dir(config: TrainConfig, root: Path = Path("runs")) -> Path:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", config.env)
+    return root / f"{name}__{config.algorithm}__{config.seed}__{stamp}"
+
+
+def resolved(config: TrainConfig) -> TrainConfig:
+    """The config with every algorithm default written out."""
+    hyperparameters = dataclasses.asdict(config.algorithm_config())
+    return config.model_copy(update={"hyperparameters": hyperparameters})
+
+
+RESUMABLE = ("reinforce", "reinforce_baseline", "actor_critic")
+
+
+def run_algorithm(
+    config: TrainConfig,
+    callback: Callable[[EpisodeEnd], None] | None = None,
+    resume: dict[str, Any] | None = None,
+) -> RunResult:
+    """Build everything the config names and run its algorithm (no files written)."""
+    from gradlogpi import algorithms
+    from gradlogpi.algorithms.batch_pg import batch_policy_gradient
+    from gradlogpi.algorithms.neural_reinforce import neural_reinforce
+
+    env = make_config_env(config)
+    policy = build_policy(config, env)
+    value = build_value(config, env)
+    settings = config.algorithm_config()
+    runs = config.runs if config.runs > 1 else None
+    common = {"seed": config.seed, "runs": runs, "callback": callback, "resume": resume}
+    if config.algorithm == "reinforce":
+        return algorithms.reinforce(env, policy, settings, **common)
+    if config.algorithm == "reinforce_baseline":
+        return algorithms.reinforce_baseline(env, policy, value, settings, **common)
+    if config.algorithm == "actor_critic":
+        return algorithms.actor_critic(env, policy, value, settings, **common)
+    if resume is not None:
+        from gradlogpi.errors import ConfigError
+
+        raise ConfigError(f"resuming supports the algorithms {RESUMABLE}; this run uses {config.algorithm!r}")
+    # one process-level run at a time: run k gets spawn k of the seed
+    seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(config.seed).spawn(config.runs)]
+    results = []
+    for k, seed in enumerate(seeds):
+        run_policy = policy if k == 0 else build_policy(config.model_copy(update={"seed": seed}), env)
+        if config.algorithm == "batch_pg":
+            env_id = config.env
+            if config.env_kwargs:
+                from gradlogpi.errors import ConfigError
+
+                raise ConfigError("`env_kwargs` are not supported with batch_pg (vector envs are made from the id)")
+            results.append(batch_policy_gradient(env_id, run_policy, settings, value=value, seed=seed, callback=callback))
+        else:
+            results.append(neural_reinforce(env, run_policy, settings, seed=seed, callback=callback))
+    return merge_results(results, config.seed)
+
+
+def merge_results(results: list[RunResult], seed: int) -> RunResult:
+    """Stack sequential single-run results as rows of one RunResult (policies as a list)."""
+    if len(results) == 1:
+        return results[0]
+    width = min(r.returns.shape[1] for r in results)
+    return RunResult(
+        np.concatenate([r.returns[:, :width] for r in results]),
+        np.concatenate([r.lengths[:, :width] for r in results]),
+        np.concatenate([r.truncated[:, :width] for r in results]),
+        np.concatenate([r.diverged_at for r in results]),
+        [r.policy for r in results],
+        [r.value for r in results],
+        seed,
+        sum(r.wall_time for r in results),
+        results[0].config,
+        np.arange(len(results)),
+    )
+
+
+def train(
+    config: TrainConfig,
+    run_dir: Path | None = None,
+    *,
+    callback: Callable[[EpisodeEnd], None] | None = None,
+) -> TrainOutcome:
+    """Run `config` and write its run directory (see the module docstring).
+
+    With `checkpoint_every = N`, resumable algorithms also checkpoint every N episodes
+    (parameters, RNG states, statistics and metrics so far), so `resume` can continue a
+    killed run to the same result, bit for bit.
+    """
+    config = resolved(config)
+    run_dir = Path(run_dir) if run_dir is not None else default_run_dir(config)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_open(run_dir / "config.toml", "w", encoding="utf-8") as handle:
+        handle.write(config_to_toml(config))
+    return _train(config, run_dir, callback, None, [])
+
+
+def resume(run_dir: str | Path, *, callback: Callable[[EpisodeEnd], None] | None = None) -> TrainOutcome:
+    """Continue a run from its last checkpoint; the result equals an uninterrupted run's."""
+    from gradlogpi.errors import CheckpointError
+    from gradlogpi.runs.checkpoints import load_checkpoint
+    from gradlogpi.runs.config import load_config
+
+    run_dir = Path(run_dir)
+    config = load_config(run_dir / "config.toml")
+    arrays, metadata = load_checkpoint(run_dir / "checkpoint")
+    if "state" not in metadata:
+        raise CheckpointError(f"{run_dir}: the checkpoint holds no resumable state (algorithm {config.algorithm!r})")
+    state = dict(metadata["state"])
+    state["theta"] = arrays["theta"]
+    if "w" in arrays:
+        state["w"] = arrays["w"]
+    state["tracker"] = {name: arrays[f"tracker_{name}"] for name in ("returns", "lengths", "truncated", "diverged_at")}
+    return _train(config, run_dir, callback, state, list(metadata.get("episode_times", [])))
+
+
+def _train(
+    config: TrainConfig,
+    run_dir: Path,
+    callback: Callable[[EpisodeEnd], None] | None,
+    state: dict[str, Any] | None,
+    episode_times: list[float],
+) -> TrainOutcome:
+    offset = episode_times[-1] if episode_times else 0.0
+    start = time.perf_counter()
+    last: dict[str, Any] = {}
+
+    def record(end: EpisodeEnd) -> None:
+        episode_times.append(offset + time.perf_counter() - start)
+        last["end"] = end
+        every = config.checkpoint_every
+        if every and end.snapshot is not None and (end.episode + 1) % every == 0:
+            save_resumable(run_dir, config, end.snapshot(), episode_times)
+        if callback is not None:
+            callback(end)
+
+    result = run_algorithm(config, record, state)
+    write_metrics(run_dir / "metrics.csv", result, episode_times)
+    end = last.get("end")
+    if end is not None and end.snapshot is not None:
+        save_resumable(run_dir, config, end.snapshot(), episode_times)
+    else:
+        save_checkpoint(run_dir / "checkpoint", policy_arrays(result), checkpoint_metadata(config, result))
+    write_curve(run_dir, result, config)
+    return TrainOutcome(result, run_dir, config)
+
+
+def save_resumable(run_dir: Path, config: TrainConfig, state: dict[str, Any], episode_times: list[float]) -> None:
+    """Checkpoint everything a resumable algorithm needs, and the metrics so far."""
+    arrays = {"theta": state["theta"]}
+    if "w" in state:
+        arrays["w"] = state["w"]
+    for name, values in state["tracker"].items():
+        arrays[f"tracker_{name}"] = values
+    done = state["episode"] + 1
+    metadata = {
+        "config": config.model_dump(mode="json"),
+        "episodes": done,
+        "runs": int(state["theta"].shape[0]),
+        "environment_steps": int(state["tracker"]["lengths"][:, :done].sum()),
+        "episode_times": episode_times[:done],
+        "state": {"episode": state["episode"], "runs": state["runs"], "counters": state["counters"]},
+    }
+    partial = RunResult(
+        state["tracker"]["returns"][:, :done],
+        state["tracker"]["lengths"][:, :done],
+        state["tracker"]["truncated"][:, :done],
+        state["tracker"]["diverged_at"],
+        None,
+    )
+    save_checkpoint(run_dir / "checkpoint", arrays, metadata)
+    write_metrics(run_dir / "metrics.csv", partial, episode_times[:done])
+
+
+def policy_arrays(result: RunResult) -> dict[str, np.ndarray]:
+    """Flat parameters of every run: theta [R, P] (and w [R, k] when there is a critic)."""
+    policies = result.policy if isinstance(result.policy, list) else [result.policy]
+    values = result.value if isinstance(result.value, list) else [result.value]
+    n_runs = result.returns.shape[0]
+    arrays = {"theta": np.concatenate([np.atleast_2d(p.get_flat()) for p in policies]).reshape(n_runs, -1)}
+    if values[0] is not None:
+        arrays["w"] = np.concatenate([np.atleast_2d(v.get_flat()) for v in values]).reshape(n_runs, -1)
+    return arrays
+
+
+def checkpoint_metadata(config: TrainConfig, result: RunResult) -> dict[str, Any]:
+    return {
+        "config": config.model_dump(mode="json"),
+        "episodes": int(result.returns.shape[1]),
+        "runs": int(result.returns.shape[0]),
+        "environment_steps": int(result.lengths.sum()),
+        "diverged_at": result.diverged_at.tolist(),
+    }
+
+
+def write_metrics(path: Path, result: RunResult, episode_times: list[float]) -> None:
+    """One row per run and episode; wall time is when that episode's callback fired."""
+    n_runs, n_episodes = result.returns.shape
+    steps = np.cumsum(result.lengths, axis=1)
+    per_episode = np.array(episode_times) if len(episode_times) else np.zeros(0)
+    rows = []
+    for run in range(n_runs):
+        for episode in range(n_episodes):
+            wall = _episode_wall_time(per_episode, run, episode, n_runs, n_episodes)
+            rows.append(
+                (run, episode, int(steps[run, episode]), f"{result.returns[run, episode]:.6g}", int(result.lengths[run, episode]), int(result.truncated[run, episode]), f"{wall:.4f}")
+            )
+    write_csv(path, METRICS_COLUMNS, rows)
+
+
+def _episode_wall_time(times: np.ndarray, run: int, episode: int, n_runs: int, n_episodes: int) -> float:
+    if times.size == 0:
+        return float("nan")
+    if times.size == n_episodes:  # one callback per episode index, all runs at once
+        return float(times[episode])
+    if times.size == n_runs * n_episodes:  # runs one after another
+        return float(times[run * n_episodes + episode])
+    index = min(int((episode + 1) / n_episodes * times.size) - 1, times.size - 1)  # batches of episodes
+    return float(times[max(index, 0)])
+
+
+def write_curve(run_dir: Path, result: RunResult, config: TrainConfig) -> None:
+    from gradlogpi.runs.plots import curve_statistics, plot_curves
+    from gradlogpi.runs.files import save_figure
+    import matplotlib.pyplot as plt
+
+    figure = plot_curves(
+        [(f"{config.algorithm} ({result.returns.shape[0]} runs)", curve_statistics(result.returns, seed=config.seed))],
+        title=f"{config.env}: {config.algorithm}, {config.policy.kind}",
+        ylabel="Return",
+    )
+    save_figure(figure, run_dir / "curve.png", dpi=100)
+    save_figure(figure, run_dir / "curve.svg")
+    plt.close(figure)
