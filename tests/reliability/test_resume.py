@@ -21,7 +21,7 @@ kind = "{policy}"
 [features]
 kind = "{features}"
 [hyperparameters]
-n_episodes = 12
+{budget} = 12
 """
 
 KILL_AFTER_EPISODE_9 = textwrap.dedent(
@@ -50,13 +50,24 @@ def metric_rows(path):
         ("gradlogpi/ShortCorridor-v0", "reinforce", 3, "linear_softmax", "corridor"),
         ("gradlogpi/GridWorld-v0", "actor_critic", 2, "matrix_softmax", "border"),
         ("CartPole-v1", "reinforce_baseline", 1, "matrix_softmax", "raw"),
+        ("CartPole-v1", "neural_reinforce", 1, "neural_softmax", "raw"),
+        ("CartPole-v1", "batch_pg", 1, "neural_softmax", "raw"),
+        ("gradlogpi/LQR-v0", "batch_pg", 1, "linear_gaussian", "raw"),
     ],
 )
 def test_kill_and_resume_equals_uninterrupted(tmp_path, env, algorithm, runs, policy, features):
     config = tmp_path / "config.toml"
-    config.write_text(
-        CONFIG.format(env=env, algorithm=algorithm, runs=runs, policy=policy, features=features)
+    if policy == "neural_softmax":
+        pytest.importorskip("torch")
+    budget = "n_updates" if algorithm == "batch_pg" else "n_episodes"
+    text = CONFIG.format(
+        env=env, algorithm=algorithm, runs=runs, policy=policy, features=features, budget=budget
     )
+    if algorithm == "batch_pg":
+        text += "episodes_per_update = 4\nnum_envs = 2\n"
+    if env == "gradlogpi/LQR-v0":
+        text += 'update = "natural"\ngamma = 0.9\n'  # the plain default step size diverges on LQR
+    config.write_text(text)
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     subprocess.run(
         [
@@ -78,8 +89,11 @@ def test_kill_and_resume_equals_uninterrupted(tmp_path, env, algorithm, runs, po
     )
     assert crashed.returncode == -9
     _, metadata = load_checkpoint(killed / "checkpoint")
-    assert metadata["episodes"] == 8
-    assert len(metric_rows(killed / "metrics.csv")) == 8 * runs  # what was saved is all there
+    episodes_saved = 8 * (4 if algorithm == "batch_pg" else 1)  # batch_pg checkpoints per update
+    assert metadata["episodes"] == episodes_saved
+    assert (
+        len(metric_rows(killed / "metrics.csv")) == episodes_saved * runs
+    )  # what was saved is all there
     subprocess.run(
         [sys.executable, "-m", "gradlogpi.cli", "train", "--resume", killed, "--quiet"],
         check=True,

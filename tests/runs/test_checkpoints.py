@@ -66,7 +66,13 @@ def test_pickled_object_is_refused(tmp_path):
     import gradlogpi
 
     (tmp_path / "ck.json").write_text(
-        json.dumps({"format_version": 1, "sha256": hashlib.sha256(payload).hexdigest(), "versions": {"gradlogpi": gradlogpi.__version__}})
+        json.dumps(
+            {
+                "format_version": 1,
+                "sha256": hashlib.sha256(payload).hexdigest(),
+                "versions": {"gradlogpi": gradlogpi.__version__},
+            }
+        )
     )
     with pytest.raises(CheckpointError, match="refused to load a pickled object"):
         load_checkpoint(tmp_path / "ck")
@@ -98,9 +104,15 @@ def test_random_bytes_only_ever_give_checkpoint_error(tmp_path, metadata_is_vali
         payload = rng.integers(0, 256, size=size, dtype=np.uint8).tobytes()
         (tmp_path / "ck.npz").write_bytes(payload)
         if metadata_is_valid:
-            document = {"format_version": 1, "sha256": hashlib.sha256(payload).hexdigest(), "versions": [1]}
+            document = {
+                "format_version": 1,
+                "sha256": hashlib.sha256(payload).hexdigest(),
+                "versions": [1],
+            }
             (tmp_path / "ck.json").write_text(json.dumps(document))
         else:
-            (tmp_path / "ck.json").write_bytes(rng.integers(0, 256, size=size, dtype=np.uint8).tobytes())
+            (tmp_path / "ck.json").write_bytes(
+                rng.integers(0, 256, size=size, dtype=np.uint8).tobytes()
+            )
         with pytest.raises(CheckpointError):
             load_checkpoint(tmp_path / "ck")

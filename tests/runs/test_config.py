@@ -25,7 +25,9 @@ def test_shipped_configs_load():
 
 def test_unknown_key_names_file_key_and_value(tmp_path):
     path = write(tmp_path, 'env = "CartPole-v1"\nspeed = 3\n')
-    with pytest.raises(ConfigError, match=re.escape(f"{path}: `speed` = 3: Extra inputs are not permitted")):
+    with pytest.raises(
+        ConfigError, match=re.escape(f"{path}: `speed` = 3: Extra inputs are not permitted")
+    ):
         load_config(path)
 
 
@@ -34,13 +36,21 @@ def test_wrong_type_and_range(tmp_path):
     with pytest.raises(ConfigError, match=re.escape(f"{path}: `runs` = 'many'")):
         load_config(path)
     path = write(tmp_path, "[features]\ndegree = -1\n")
-    with pytest.raises(ConfigError, match=re.escape(f"{path}: `features.degree` = -1: Input should be greater than or equal to 0")):
+    with pytest.raises(
+        ConfigError,
+        match=re.escape(
+            f"{path}: `features.degree` = -1: Input should be greater than or equal to 0"
+        ),
+    ):
         load_config(path)
 
 
 def test_hyperparameters_checked_against_the_algorithm(tmp_path):
     path = write(tmp_path, 'algorithm = "reinforce"\n[hyperparameters]\nalpha = 0.1\n')
-    with pytest.raises(ConfigError, match=re.escape("unknown key `hyperparameters.alpha` = 0.1 for algorithm 'reinforce'")):
+    with pytest.raises(
+        ConfigError,
+        match=re.escape("unknown key `hyperparameters.alpha` = 0.1 for algorithm 'reinforce'"),
+    ):
         load_config(path)
     path = write(tmp_path, 'algorithm = "reinforce"\n[hyperparameters]\ngamma = 2.0\n')
     with pytest.raises(ConfigError, match=re.escape("`gamma` must be in [0.0, 1.0]; got 2.0")):

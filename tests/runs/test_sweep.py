@@ -41,17 +41,23 @@ def test_same_numbers_with_one_or_two_workers_and_completed_members_skipped(tmp_
     one = run_sweep(path, tmp_path / "one", workers=1)
     two = run_sweep(path, tmp_path / "two", workers=2)
     for first, second in zip(one, two, strict=True):
-        assert (tmp_path / "one" / first["name"] / "metrics.csv").read_text().split("\n")[1].split(",")[:6] == (
-            tmp_path / "two" / second["name"] / "metrics.csv"
-        ).read_text().split("\n")[1].split(",")[:6]
+        assert (tmp_path / "one" / first["name"] / "metrics.csv").read_text().split("\n")[1].split(
+            ","
+        )[:6] == (tmp_path / "two" / second["name"] / "metrics.csv").read_text().split("\n")[
+            1
+        ].split(",")[:6]
         assert first["final_mean_return"] == second["final_mean_return"]
     # run again: nothing is redone
-    stamps = {m["name"]: (tmp_path / "one" / m["name"] / "done.json").stat().st_mtime_ns for m in one}
+    stamps = {
+        m["name"]: (tmp_path / "one" / m["name"] / "done.json").stat().st_mtime_ns for m in one
+    }
     (tmp_path / "one" / one[0]["name"] / "done.json").unlink()  # as if killed before finishing
     again = run_sweep(path, tmp_path / "one", workers=1)
     assert [m["name"] for m in again] == [m["name"] for m in one]
     for member in one[1:]:
-        assert (tmp_path / "one" / member["name"] / "done.json").stat().st_mtime_ns == stamps[member["name"]]
+        assert (tmp_path / "one" / member["name"] / "done.json").stat().st_mtime_ns == stamps[
+            member["name"]
+        ]
     rows = summarise(again)
     assert len(rows) == 2 and all(row["seeds"] == 2 for row in rows)
 
@@ -59,7 +65,11 @@ def test_same_numbers_with_one_or_two_workers_and_completed_members_skipped(tmp_
 def test_killed_sweep_resumes_without_loss_or_duplicates(tmp_path):
     path = sweep_file(tmp_path, episodes=150)
     out = tmp_path / "sweep"
-    process = subprocess.Popen([sys.executable, "-m", "gradlogpi.cli", "sweep", str(path), "--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gradlogpi.cli", "sweep", str(path), "--out", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 120
     while time.time() < deadline and not list(out.glob("*/done.json")):
         time.sleep(0.05)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +16,9 @@ from gradlogpi.algorithms.common import (
     RunResult,
     Schedule,
     StopTraining,
+    capture_state,
     check_policy_fits_env,
+    restore_state,
     step_size,
 )
 from gradlogpi.algorithms.vector_rollout import (
@@ -161,8 +164,9 @@ def batch_policy_gradient(
     value: Any = None,
     seed: int | None = None,
     callback: Callable[[EpisodeEnd], None] | None = None,
+    resume: dict[str, Any] | None = None,
 ) -> RunResult:
-    """Learn a linear policy from batches of episodes collected on `gymnasium.make_vec`.
+    """Learn a policy from batches of episodes collected on `gymnasium.make_vec`.
 
     Each update:
         collect N episodes τ_i following π(·|·, θ) on the vector env
@@ -179,7 +183,10 @@ def batch_policy_gradient(
       value: a `LinearValue` for `baseline='value'`.
       seed: the experiment seed; every episode's seeds derive from it (same episodes with
         sync or async envs).
-      callback: called with an `EpisodeEnd` (over the batch's episodes) after every update.
+      callback: called with an `EpisodeEnd` (over the batch's episodes) after every update;
+        its `snapshot()` can be passed back as `resume`.
+      resume: continue after the update a snapshot was taken at. Every episode's seeds
+        derive from (seed, update, env, episode), so nothing else needs restoring.
 
     Returns:
       RunResult with one row; its columns are episodes in collection order.
@@ -204,9 +211,14 @@ def batch_policy_gradient(
     seeds = EpisodeSeeds(seed)
     returns, lengths, truncated = [], [], []
     diverged_at = -1
+    first_update = 0
+    if resume is not None:
+        tracker = _list_tracker(returns, lengths, truncated)
+        first_update = restore_state(resume, policy, value, None, tracker)
+        returns[:], lengths[:], truncated[:] = tracker.lists()
     start = time.perf_counter()
     try:
-        for update in range(config.n_updates):
+        for update in range(first_update, config.n_updates):
             episodes = collect_episodes(
                 envs, policy, config.episodes_per_update, seeds, update, cap, env_id
             )
@@ -231,12 +243,21 @@ def batch_policy_gradient(
             if config.baseline == "value":
                 refit_value(value, batch, config.gamma, config.value_ridge)
             if callback is not None:
+                snapshot = functools.partial(
+                    capture_state,
+                    update,
+                    policy,
+                    value,
+                    None,
+                    _list_tracker(returns, lengths, truncated),
+                )
                 end = EpisodeEnd(
                     update,
                     np.array(returns[-len(episodes) :]),
                     batch.lengths,
                     np.array(truncated[-len(episodes) :]),
                     policy,
+                    snapshot,
                 )
                 try:
                     callback(end)
@@ -327,3 +348,29 @@ def _single(envs: Any) -> Any:
         spec = envs.spec
 
     return Spaces()
+
+
+class _list_tracker:
+    """The batch algorithm's growing lists seen through the `Tracker` state interface."""
+
+    def __init__(self, returns: list, lengths: list, truncated: list):
+        self.returns, self.lengths, self.truncated = returns, lengths, truncated
+        self.restored: dict[str, np.ndarray] = {}
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        return {
+            "returns": np.array([self.returns], dtype=np.float64),
+            "lengths": np.array([self.lengths], dtype=np.int64),
+            "truncated": np.array([self.truncated], dtype=bool),
+            "diverged_at": np.array([-1]),
+        }
+
+    def set_state(self, state: dict[str, np.ndarray]) -> None:
+        self.restored = state
+
+    def lists(self) -> tuple[list, list, list]:
+        return (
+            np.asarray(self.restored["returns"])[0].tolist(),
+            np.asarray(self.restored["lengths"])[0].tolist(),
+            np.asarray(self.restored["truncated"])[0].tolist(),
+        )

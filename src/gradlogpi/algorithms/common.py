@@ -252,13 +252,15 @@ def capture_state(
     """
     state = {
         "episode": episode,
-        "theta": policy.theta.copy(),
-        "runs": runs.get_state(),
+        "theta": policy.theta.copy() if hasattr(policy, "theta") else policy.get_flat()[None],
+        "runs": runs.get_state() if runs is not None else {},
         "tracker": tracker.get_state(),
         "counters": counters,
     }
     if value is not None:
-        state["w"] = value.w.copy()
+        state["w"] = np.atleast_2d(value.get_flat())
+    if hasattr(policy, "optimizer_state"):
+        state["optimizer_arrays"], state["optimizer_groups"] = policy.optimizer_state()
     return state
 
 
@@ -266,14 +268,21 @@ def restore_state(
     state: dict[str, Any], policy: Any, value: Any, runs: Any, tracker: Tracker
 ) -> int:
     """Put a captured state back; returns the first episode still to run."""
-    if np.shape(state["theta"]) != policy.theta.shape:
+    current = policy.theta if hasattr(policy, "theta") else policy.get_flat()[None]
+    if np.shape(state["theta"]) != current.shape:
         raise ValueError(
-            f"`resume` holds θ of shape {np.shape(state['theta'])}; this run has {policy.theta.shape}"
+            f"`resume` holds θ of shape {np.shape(state['theta'])}; this run has {current.shape}"
         )
-    policy.theta[...] = state["theta"]
+    if hasattr(policy, "theta"):
+        policy.theta[...] = state["theta"]
+    else:
+        policy.set_flat(state["theta"][0])
+    if "optimizer_arrays" in state:
+        policy.load_optimizer_state(state["optimizer_arrays"], state["optimizer_groups"])
     if value is not None:
-        value.w[...] = state["w"]
-    runs.set_state(state["runs"])
+        value.set_flat(np.asarray(state["w"]).reshape(value.get_flat().shape))
+    if runs is not None:
+        runs.set_state(state["runs"])
     tracker.set_state(state["tracker"])
     return int(state["episode"]) + 1
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -14,7 +15,9 @@ from gradlogpi.algorithms.common import (
     RunResult,
     StopTraining,
     Tracker,
+    capture_state,
     check_policy_fits_env,
+    restore_state,
 )
 from gradlogpi.algorithms.rollout import Runs, generate_episode, make_env, policy_streams
 from gradlogpi.core._checks import check_in_range, check_positive_int
@@ -64,6 +67,7 @@ def neural_reinforce(
     *,
     seed: int | None = None,
     callback: Callable[[EpisodeEnd], None] | None = None,
+    resume: dict[str, Any] | None = None,
 ) -> RunResult:
     """Learn a neural policy by REINFORCE, one optimizer step per episode.
 
@@ -79,7 +83,9 @@ def neural_reinforce(
       policy: `NeuralSoftmaxPolicy` or `NeuralGaussianPolicy` (its optimizer is used).
       config: `NeuralReinforceConfig`.
       seed: seed of the action and environment streams.
-      callback: called with an `EpisodeEnd` after every episode.
+      callback: called with an `EpisodeEnd` after every episode (its `snapshot()` can be
+        passed back as `resume`: parameters, optimizer state and RNG states).
+      resume: continue after the episode a snapshot was taken at, exactly.
     """
     torch_module = __import__("gradlogpi.policies.torch_policies", fromlist=["require_torch"])
     torch = torch_module.require_torch()
@@ -87,7 +93,10 @@ def neural_reinforce(
     check_policy_fits_env(policy, env)
     environments = Runs(env, policy_streams(seed, [0], policy), config.max_episode_steps)
     tracker = Tracker(1, config.n_episodes)
-    for episode in range(config.n_episodes):
+    first_episode = (
+        0 if resume is None else restore_state(resume, policy, None, environments, tracker)
+    )
+    for episode in range(first_episode, config.n_episodes):
         batch = generate_episode(environments, policy)
         length = int(batch.lengths[0])
         tracker.record(episode, batch.rewards.sum(axis=1), batch.lengths, batch.truncated)
@@ -101,8 +110,16 @@ def neural_reinforce(
             tracker.diverged_at[0] = episode
             break
         if callback is not None:
+            snapshot = functools.partial(
+                capture_state, episode, policy, None, environments, tracker
+            )
             end = EpisodeEnd(
-                episode, tracker.returns[:, episode], batch.lengths, batch.truncated, policy
+                episode,
+                tracker.returns[:, episode],
+                batch.lengths,
+                batch.truncated,
+                policy,
+                snapshot,
             )
             try:
                 callback(end)

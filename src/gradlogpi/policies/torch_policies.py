@@ -179,6 +179,28 @@ class TorchPolicy:
         """∇θ of the mean entropy over the states `obs` [..., k], shape [P]."""
         return self.gradient_of(self.torch_entropy(obs).mean())
 
+    def optimizer_state(self) -> tuple[dict[str, np.ndarray], list[dict[str, Any]]]:
+        """The optimizer's state as arrays (named optimizer_<param>_<field>) and JSON groups."""
+        torch = require_torch()
+        state = self.optimizer.state_dict()
+        arrays = {}
+        for index, entries in state["state"].items():
+            for name, value in entries.items():
+                array = value.detach().numpy() if torch.is_tensor(value) else np.asarray(value)
+                arrays[f"optimizer_{index}_{name}"] = array.copy()
+        return arrays, state["param_groups"]
+
+    def load_optimizer_state(
+        self, arrays: dict[str, np.ndarray], groups: list[dict[str, Any]]
+    ) -> None:
+        """Put back what `optimizer_state` returned, so training continues identically."""
+        torch = require_torch()
+        state: dict[int, dict[str, Any]] = {}
+        for key, value in arrays.items():
+            _, index, name = key.split("_", 2)
+            state.setdefault(int(index), {})[name] = torch.from_numpy(np.array(value))
+        self.optimizer.load_state_dict({"state": state, "param_groups": groups})
+
     def optimizer_step(self, gradient: np.ndarray) -> None:
         """One step of the PyTorch optimizer along the ascent direction `gradient` [P]."""
         torch = require_torch()

@@ -36,15 +36,21 @@ def build_state_features(spec: FeaturesConfig, env: gym.Env) -> Any:
         grid = env.unwrapped
         return BorderFeatures(grid.n_rows, grid.n_cols, position=spec.position)
     if spec.kind == "corridor":
-        raise ConfigError("`features.kind` = 'corridor' gives φ(s,a) directly: use it with policy.kind = 'linear_softmax'")
+        raise ConfigError(
+            "`features.kind` = 'corridor' gives φ(s,a) directly: use it with policy.kind = 'linear_softmax'"
+        )
     if not isinstance(space, spaces.Box):
-        raise ConfigError(f"`features.kind` = {spec.kind!r} needs a Box observation space; {env.spec.id} has {space}")
+        raise ConfigError(
+            f"`features.kind` = {spec.kind!r} needs a Box observation space; {env.spec.id} has {space}"
+        )
     if spec.kind == "raw":
         return features.RawState(space.shape[0])
     bounds = None if spec.bounds is None else np.array(spec.bounds, dtype=np.float64)
     try:
         if spec.kind == "polynomial":
-            return features.Polynomial.from_space(space, spec.degree, bounds=bounds, interactions=spec.interactions)
+            return features.Polynomial.from_space(
+                space, spec.degree, bounds=bounds, interactions=spec.interactions
+            )
         if spec.kind == "fourier":
             return features.Fourier.from_space(space, spec.order, bounds=bounds)
         if spec.kind == "rbf":
@@ -65,16 +71,28 @@ def build_policy(config: TrainConfig, env: gym.Env) -> Any:
         from gradlogpi.policies.torch_policies import NeuralGaussianPolicy, NeuralSoftmaxPolicy
 
         if not isinstance(env.observation_space, spaces.Box):
-            raise ConfigError(f"`policy.kind` = {spec.kind!r} needs Box observations; got {env.observation_space}")
+            raise ConfigError(
+                f"`policy.kind` = {spec.kind!r} needs Box observations; got {env.observation_space}"
+            )
         k = env.observation_space.shape[0]
         if spec.kind == "neural_softmax":
-            return NeuralSoftmaxPolicy(k, int(action_space.n), spec.hidden, spec.activation, seed=config.seed, lr=spec.lr)
+            return NeuralSoftmaxPolicy(
+                k, int(action_space.n), spec.hidden, spec.activation, seed=config.seed, lr=spec.lr
+            )
         return NeuralGaussianPolicy(
-            k, action_space.shape[0], spec.hidden, spec.activation, seed=config.seed, lr=spec.lr, log_std0=spec.log_std0
+            k,
+            action_space.shape[0],
+            spec.hidden,
+            spec.activation,
+            seed=config.seed,
+            lr=spec.lr,
+            log_std0=spec.log_std0,
         )
     if spec.kind == "linear_gaussian":
         if not isinstance(action_space, spaces.Box):
-            raise ConfigError(f"`policy.kind` = 'linear_gaussian' needs a Box action space; got {action_space}")
+            raise ConfigError(
+                f"`policy.kind` = 'linear_gaussian' needs a Box action space; got {action_space}"
+            )
         policy: Any = policies.LinearGaussianPolicy(
             build_state_features(config.features, env),
             action_space.shape[0],
@@ -84,7 +102,9 @@ def build_policy(config: TrainConfig, env: gym.Env) -> Any:
         )
     else:
         if not isinstance(action_space, spaces.Discrete):
-            raise ConfigError(f"`policy.kind` = {spec.kind!r} needs a Discrete action space; got {action_space}")
+            raise ConfigError(
+                f"`policy.kind` = {spec.kind!r} needs a Discrete action space; got {action_space}"
+            )
         n_actions = int(action_space.n)
         if spec.kind == "linear_softmax":
             if config.features.kind == "corridor":
@@ -100,10 +120,14 @@ def build_policy(config: TrainConfig, env: gym.Env) -> Any:
             )
             policy = policies.LinearSoftmaxPolicy(composed)
         else:
-            policy = policies.MatrixSoftmaxPolicy(build_state_features(config.features, env), n_actions)
+            policy = policies.MatrixSoftmaxPolicy(
+                build_state_features(config.features, env), n_actions
+            )
     if spec.init_scale > 0:
         rng = np.random.default_rng(np.random.SeedSequence(config.seed).spawn(1)[0])
-        policy.set_flat(policy.get_flat() + spec.init_scale * rng.standard_normal(policy.n_parameters))
+        policy.set_flat(
+            policy.get_flat() + spec.init_scale * rng.standard_normal(policy.n_parameters)
+        )
     return policy
 
 

@@ -22,7 +22,9 @@ def sample_states(env, n_states: int, rng: np.random.Generator) -> np.ndarray:
     return np.stack(states)
 
 
-def check_configured_policy(config: TrainConfig, n_states: int, seed: int, scale: float) -> GradientCheck:
+def check_configured_policy(
+    config: TrainConfig, n_states: int, seed: int, scale: float
+) -> GradientCheck:
     rng = np.random.default_rng(seed)
     env = make_config_env(config)
     policy = build_policy(config, env)

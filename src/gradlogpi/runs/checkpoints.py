@@ -29,7 +29,11 @@ def package_versions() -> dict[str, str]:
 
     import gradlogpi
 
-    versions = {"gradlogpi": gradlogpi.__version__, "numpy": np.__version__, "gymnasium": gymnasium.__version__}
+    versions = {
+        "gradlogpi": gradlogpi.__version__,
+        "numpy": np.__version__,
+        "gymnasium": gymnasium.__version__,
+    }
     versions["python"] = platform.python_version()
     try:
         import torch
@@ -40,7 +44,9 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def save_checkpoint(path: str | Path, arrays: dict[str, np.ndarray], metadata: dict[str, Any]) -> Path:
+def save_checkpoint(
+    path: str | Path, arrays: dict[str, np.ndarray], metadata: dict[str, Any]
+) -> Path:
     """Write `path`.npz and `path`.json atomically; returns the .npz path."""
     path = Path(path)
     buffer = io.BytesIO()
@@ -71,11 +77,15 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, 
     except FileNotFoundError as error:
         raise CheckpointError(f"checkpoint {path}: missing file {error.filename}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise CheckpointError(f"checkpoint {json_path}: metadata is not valid JSON ({error})") from None
+        raise CheckpointError(
+            f"checkpoint {json_path}: metadata is not valid JSON ({error})"
+        ) from None
     if not isinstance(metadata, dict) or "sha256" not in metadata:
         raise CheckpointError(f"checkpoint {json_path}: metadata lacks the arrays' sha256")
     if hashlib.sha256(payload).hexdigest() != metadata["sha256"]:
-        raise CheckpointError(f"checkpoint {npz_path}: contents do not match the sha256 in {json_path.name} (truncated or garbled)")
+        raise CheckpointError(
+            f"checkpoint {npz_path}: contents do not match the sha256 in {json_path.name} (truncated or garbled)"
+        )
     if metadata.get("format_version") != FORMAT_VERSION:
         warnings.warn(
             f"checkpoint {path} has format version {metadata.get('format_version')}, this gradlogpi reads {FORMAT_VERSION}",
@@ -86,14 +96,21 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, 
     import gradlogpi
 
     if saved != gradlogpi.__version__:
-        warnings.warn(f"checkpoint {path} was written by gradlogpi {saved}; this is {gradlogpi.__version__}", stacklevel=2)
+        warnings.warn(
+            f"checkpoint {path} was written by gradlogpi {saved}; this is {gradlogpi.__version__}",
+            stacklevel=2,
+        )
     try:
         with np.load(io.BytesIO(payload), allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
     except ValueError as error:
-        raise CheckpointError(f"checkpoint {npz_path}: refused to load a pickled object ({error})") from None
+        raise CheckpointError(
+            f"checkpoint {npz_path}: refused to load a pickled object ({error})"
+        ) from None
     except (zipfile.BadZipFile, OSError, EOFError) as error:
-        raise CheckpointError(f"checkpoint {npz_path}: not a valid .npz archive ({error})") from None
+        raise CheckpointError(
+            f"checkpoint {npz_path}: not a valid .npz archive ({error})"
+        ) from None
     return arrays, metadata
 
 

@@ -15,8 +15,24 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from gradlogpi.errors import ConfigError
 
 ALGORITHMS = ("reinforce", "reinforce_baseline", "actor_critic", "batch_pg", "neural_reinforce")
-POLICIES = ("linear_softmax", "matrix_softmax", "linear_gaussian", "neural_softmax", "neural_gaussian")
-FEATURES = ("raw", "onehot", "polynomial", "fourier", "rbf", "tiles", "constant", "border", "corridor")
+POLICIES = (
+    "linear_softmax",
+    "matrix_softmax",
+    "linear_gaussian",
+    "neural_softmax",
+    "neural_gaussian",
+)
+FEATURES = (
+    "raw",
+    "onehot",
+    "polynomial",
+    "fourier",
+    "rbf",
+    "tiles",
+    "constant",
+    "border",
+    "corridor",
+)
 
 
 class Strict(BaseModel):
@@ -26,7 +42,9 @@ class Strict(BaseModel):
 class FeaturesConfig(Strict):
     """How observations become features (see `gradlogpi.features`)."""
 
-    kind: Literal["raw", "onehot", "polynomial", "fourier", "rbf", "tiles", "constant", "border", "corridor"] = "raw"
+    kind: Literal[
+        "raw", "onehot", "polynomial", "fourier", "rbf", "tiles", "constant", "border", "corridor"
+    ] = "raw"
     degree: int = Field(2, ge=0, description="polynomial degree")
     interactions: bool = True
     order: int = Field(3, ge=0, description="Fourier order")
@@ -35,15 +53,21 @@ class FeaturesConfig(Strict):
     n_tilings: int = Field(8, ge=1)
     tiles_per_dim: int = Field(8, ge=1)
     table_size: int | None = Field(None, ge=1, description="hashed tile table size")
-    bounds: list[tuple[float, float]] | None = Field(None, description="[low, high] per observation dimension")
+    bounds: list[tuple[float, float]] | None = Field(
+        None, description="[low, high] per observation dimension"
+    )
     position: bool = Field(True, description="grid world: add a one-hot of the cell")
-    action_block: bool = Field(True, description="linear_softmax: φ = onehot(a) ⊗ [x, 1] (else stacked [x, onehot(a)])")
+    action_block: bool = Field(
+        True, description="linear_softmax: φ = onehot(a) ⊗ [x, 1] (else stacked [x, onehot(a)])"
+    )
 
 
 class PolicyConfig(Strict):
     """Which policy and its settings."""
 
-    kind: Literal["linear_softmax", "matrix_softmax", "linear_gaussian", "neural_softmax", "neural_gaussian"] = "matrix_softmax"
+    kind: Literal[
+        "linear_softmax", "matrix_softmax", "linear_gaussian", "neural_softmax", "neural_gaussian"
+    ] = "matrix_softmax"
     hidden: list[int] = Field(default_factory=lambda: [64])
     activation: Literal["tanh", "relu"] = "tanh"
     lr: float = Field(0.01, gt=0, description="Adam step size of neural policies")
@@ -51,7 +75,9 @@ class PolicyConfig(Strict):
     learn_std: bool = True
     state_dependent_std: bool = False
     init_scale: float = Field(0.0, ge=0, description="θ0 ~ N(0, scale²); 0 gives zeros")
-    p_right0: float | None = Field(None, gt=0, lt=1, description="short corridor: start at π(right) = p")
+    p_right0: float | None = Field(
+        None, gt=0, lt=1, description="short corridor: start at π(right) = p"
+    )
 
 
 class TrainConfig(Strict):
@@ -59,15 +85,21 @@ class TrainConfig(Strict):
 
     env: str = "CartPole-v1"
     env_kwargs: dict[str, Any] = Field(default_factory=dict)
-    algorithm: Literal["reinforce", "reinforce_baseline", "actor_critic", "batch_pg", "neural_reinforce"] = "batch_pg"
+    algorithm: Literal[
+        "reinforce", "reinforce_baseline", "actor_critic", "batch_pg", "neural_reinforce"
+    ] = "batch_pg"
     seed: int = Field(0, ge=0)
-    runs: int = Field(1, ge=1, description="independent runs (vectorised where the algorithm allows)")
+    runs: int = Field(
+        1, ge=1, description="independent runs (vectorised where the algorithm allows)"
+    )
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     features: FeaturesConfig = Field(default_factory=FeaturesConfig)
     value_features: FeaturesConfig | None = None
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
     evaluation_episodes: int = Field(100, ge=1)
-    checkpoint_every: int = Field(0, ge=0, description="also checkpoint every N episodes (0: only at the end)")
+    checkpoint_every: int = Field(
+        0, ge=0, description="also checkpoint every N episodes (0: only at the end)"
+    )
 
     def algorithm_config(self, source: str = "<config>") -> Any:
         """The algorithm's frozen dataclass built from `hyperparameters` (errors name the key)."""
@@ -99,7 +131,9 @@ def algorithm_config_class(name: str) -> type:
     }[name]
 
 
-def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> TrainConfig:
+def load_config(
+    path: str | Path | None = None, overrides: dict[str, Any] | None = None
+) -> TrainConfig:
     """Read a TOML config (or start from defaults), apply `overrides`, validate.
 
     Overrides use dotted keys: {"policy.kind": "neural_softmax", "hyperparameters.gamma": 0.9}.
@@ -125,7 +159,9 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
             if existing is None:
                 existing = target[key] = {}
             if not isinstance(existing, dict):
-                raise ConfigError(f"{source}: cannot set `{dotted}`: `{key}` is {existing!r}, not a table")
+                raise ConfigError(
+                    f"{source}: cannot set `{dotted}`: `{key}` is {existing!r}, not a table"
+                )
             target = existing
         target[last] = value
     try:

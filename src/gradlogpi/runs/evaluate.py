@@ -43,7 +43,9 @@ def load_run(run_dir: str | Path, run: int = 0) -> tuple[Any, Any]:
     try:
         policy.set_flat(theta[run])
     except ValueError as error:
-        raise CheckpointError(f"{run_dir}: checkpoint does not fit the configured policy ({error})") from None
+        raise CheckpointError(
+            f"{run_dir}: checkpoint does not fit the configured policy ({error})"
+        ) from None
     return config, policy
 
 
@@ -55,4 +57,6 @@ def evaluate(run_dir: str | Path, episodes: int = 100, seed: int = 0, run: int =
     config, policy = load_run(run_dir, run)
     returns, truncated = evaluate_policy(make_config_env(config), policy, episodes, seed)
     low, high = bootstrap_interval(returns, np.random.default_rng(seed), n_resamples=5000)
-    return Evaluation(float(returns.mean()), float(low), float(high), episodes, int(truncated.sum()), run, seed)
+    return Evaluation(
+        float(returns.mean()), float(low), float(high), episodes, int(truncated.sum()), run, seed
+    )

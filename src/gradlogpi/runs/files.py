@@ -21,7 +21,9 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", **kwargs: Any) -> Iter
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    descriptor, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+    )
     try:
         with os.fdopen(descriptor, mode, **kwargs) as handle:
             yield handle
@@ -35,7 +37,9 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", **kwargs: Any) -> Iter
         raise
 
 
-def write_csv(path: str | os.PathLike, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Path:
+def write_csv(
+    path: str | os.PathLike, header: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> Path:
     """Write a whole CSV file atomically."""
     with atomic_open(path, "w", newline="") as handle:
         writer = csv.writer(handle)

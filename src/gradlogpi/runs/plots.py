@@ -39,7 +39,14 @@ def plot_curves(
         low, high = stats.get("low", mean - error), stats.get("high", mean + error)
         ax.fill_between(episodes, low, high, color=line.get_color(), alpha=0.25, lw=0)
         if "iqm" in stats and mean.size and stats["iqm"].shape == mean.shape and len(curves) <= 3:
-            ax.plot(episodes, stats["iqm"], lw=0.8, ls=":", color=line.get_color(), label=f"{label}: IQM")
+            ax.plot(
+                episodes,
+                stats["iqm"],
+                lw=0.8,
+                ls=":",
+                color=line.get_color(),
+                label=f"{label}: IQM",
+            )
     if optimum is not None:
         ax.axhline(optimum[0], color="black", ls="--", lw=1, label=optimum[1])
     if ylim is not None:
@@ -54,7 +61,9 @@ def plot_curves(
     return figure
 
 
-def plot_grid_policy(n_rows: int, n_cols: int, probabilities: np.ndarray, goal: tuple[int, int]) -> Any:
+def plot_grid_policy(
+    n_rows: int, n_cols: int, probabilities: np.ndarray, goal: tuple[int, int]
+) -> Any:
     """Arrows per cell of a grid world, each as long as π(a|cell).
 
     Args:
@@ -64,7 +73,9 @@ def plot_grid_policy(n_rows: int, n_cols: int, probabilities: np.ndarray, goal: 
       goal: (row, column) of the goal, drawn green.
     """
     figure, ax = plt.subplots(figsize=(0.9 * n_cols + 1, 0.9 * n_rows + 1), constrained_layout=True)
-    directions = np.array([[0, 1], [1, 0], [0, -1], [-1, 0]], dtype=float)  # up, right, down, left (x, y)
+    directions = np.array(
+        [[0, 1], [1, 0], [0, -1], [-1, 0]], dtype=float
+    )  # up, right, down, left (x, y)
     for cell in range(n_rows * n_cols):
         row, col = divmod(cell, n_cols)
         x, y = col + 0.5, n_rows - row - 0.5
@@ -74,8 +85,15 @@ def plot_grid_policy(n_rows: int, n_cols: int, probabilities: np.ndarray, goal: 
         for a in range(4):
             length = 0.42 * probabilities[cell, a]
             if length > 0.02:
-                ax.arrow(x, y, *(directions[a] * length), width=0.03, head_width=0.12 * np.sqrt(probabilities[cell, a]),
-                         length_includes_head=True, color="#1f4e79")
+                ax.arrow(
+                    x,
+                    y,
+                    *(directions[a] * length),
+                    width=0.03,
+                    head_width=0.12 * np.sqrt(probabilities[cell, a]),
+                    length_includes_head=True,
+                    color="#1f4e79",
+                )
     ax.set_xlim(0, n_cols)
     ax.set_ylim(0, n_rows)
     ax.set_xticks(range(n_cols + 1))
@@ -87,7 +105,9 @@ def plot_grid_policy(n_rows: int, n_cols: int, probabilities: np.ndarray, goal: 
     return figure
 
 
-def bootstrap_interval(samples: np.ndarray, rng: np.random.Generator, n_resamples: int = 1000, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+def bootstrap_interval(
+    samples: np.ndarray, rng: np.random.Generator, n_resamples: int = 1000, level: float = 0.95
+) -> tuple[np.ndarray, np.ndarray]:
     """Percentile bootstrap interval of the mean over axis 0, shapes [...] each."""
     n = samples.shape[0]
     if n < 2:
@@ -106,7 +126,9 @@ def interquartile_mean(samples: np.ndarray) -> np.ndarray:
     return ordered[low:high].mean(axis=0) if high > low else ordered.mean(axis=0)
 
 
-def curve_statistics(returns: np.ndarray, seed: int = 0, smooth: int | None = None) -> dict[str, np.ndarray]:
+def curve_statistics(
+    returns: np.ndarray, seed: int = 0, smooth: int | None = None
+) -> dict[str, np.ndarray]:
     """Mean, bootstrap 95% band and IQM across runs of returns [R, E], smoothed over episodes.
 
     The band is drawn as `mean_return ± standard_error` by `plot_curves`, so its half-widths
@@ -118,4 +140,10 @@ def curve_statistics(returns: np.ndarray, seed: int = 0, smooth: int | None = No
     smoothed = np.array([np.convolve(row, kernel, mode="valid") for row in returns])
     mean = smoothed.mean(axis=0)
     low, high = bootstrap_interval(smoothed, np.random.default_rng(seed))
-    return {"mean_return": mean, "standard_error": (high - low) / 2, "iqm": interquartile_mean(smoothed), "low": low, "high": high}
+    return {
+        "mean_return": mean,
+        "standard_error": (high - low) / 2,
+        "iqm": interquartile_mean(smoothed),
+        "low": low,
+        "high": high,
+    }

@@ -16,7 +16,9 @@ class EpisodeProgress:
     When the console is not a terminal, prints one plain line every `every` episodes.
     """
 
-    def __init__(self, console: Console, total: int, runs: int = 1, disable: bool = False, every: int = 100):
+    def __init__(
+        self, console: Console, total: int, runs: int = 1, disable: bool = False, every: int = 100
+    ):
         self.console = console
         self.total = total
         self.runs = runs
@@ -53,6 +55,10 @@ class EpisodeProgress:
         self.recent = ([*self.recent, float(end.returns.mean())])[-10:]
         rate = self.steps / max(time.perf_counter() - self.start, 1e-9)
         mean = sum(self.recent) / len(self.recent)
-        self.progress.update(self.task, advance=1, description=label, rate=f"{rate:,.0f}", mean=f"{mean:.2f}")
+        self.progress.update(
+            self.task, advance=1, description=label, rate=f"{rate:,.0f}", mean=f"{mean:.2f}"
+        )
         if not self.disable and not self.console.is_terminal and self.done % self.every == 0:
-            self.console.print(f"{label}: episode {self.done}/{self.total}, {rate:,.0f} steps/s, mean return {mean:.2f}")
+            self.console.print(
+                f"{label}: episode {self.done}/{self.total}, {rate:,.0f} steps/s, mean return {mean:.2f}"
+            )

@@ -53,18 +53,26 @@ def read_sweep(path: str | Path) -> tuple[Path | None, dict[str, Any], list[Memb
         raise ConfigError(f"{path}: invalid TOML: {error}") from None
     unknown = set(document) - {"base", "seeds", "grid"}
     if unknown:
-        raise ConfigError(f"{path}: unknown key `{sorted(unknown)[0]}`; expected base, seeds and grid")
+        raise ConfigError(
+            f"{path}: unknown key `{sorted(unknown)[0]}`; expected base, seeds and grid"
+        )
     base = document.get("base", {})
     base_path = (path.parent / base) if isinstance(base, str) else None
     if base_path is not None and not base_path.exists():
         base_path = Path(base)
     seeds = document.get("seeds", [0])
-    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and s >= 0 for s in seeds):
+    if (
+        not isinstance(seeds, list)
+        or not seeds
+        or not all(isinstance(s, int) and s >= 0 for s in seeds)
+    ):
         raise ConfigError(f"{path}: `seeds` = {seeds!r}: expected a non-empty list of ints >= 0")
     grid = document.get("grid", {})
     for key, values in grid.items():
         if not isinstance(values, list) or not values:
-            raise ConfigError(f"{path}: `grid.{key}` = {values!r}: expected a non-empty list of values")
+            raise ConfigError(
+                f"{path}: `grid.{key}` = {values!r}: expected a non-empty list of values"
+            )
     keys = sorted(grid)
     members = []
     for combination in itertools.product(*(grid[k] for k in keys)):
@@ -82,7 +90,9 @@ def member_config(base_path: Path | None, base_table: dict[str, Any], member: Me
     return load_config(base_path, flat)
 
 
-def run_member(base_path: str | None, base_table: dict[str, Any], member: Member, out: str) -> dict[str, Any]:
+def run_member(
+    base_path: str | None, base_table: dict[str, Any], member: Member, out: str
+) -> dict[str, Any]:
     """Train one member from scratch into OUT/<name>/ and mark it done (a worker's job)."""
     from gradlogpi.runs.train import train
 
@@ -91,13 +101,25 @@ def run_member(base_path: str | None, base_table: dict[str, Any], member: Member
     if directory.exists():
         shutil.rmtree(directory)  # an unfinished earlier attempt: start it over
     outcome = train(config, directory)
-    summary = {"name": member.name, "seed": member.seed, "point": [list(p) for p in member.point], **outcome.result.summary()}
+    summary = {
+        "name": member.name,
+        "seed": member.seed,
+        "point": [list(p) for p in member.point],
+        **outcome.result.summary(),
+    }
     with atomic_open(directory / "done.json", "w", encoding="utf-8") as handle:
         json.dump(summary, handle)
     return summary
 
 
-def run_sweep(path: str | Path, out: str | Path, *, workers: int = 1, backend: str = "local", address: str | None = None) -> list[dict[str, Any]]:
+def run_sweep(
+    path: str | Path,
+    out: str | Path,
+    *,
+    workers: int = 1,
+    backend: str = "local",
+    address: str | None = None,
+) -> list[dict[str, Any]]:
     """Run every member not yet done; return the summaries of all members, in member order."""
     base_path, base_table, members = read_sweep(path)
     for member in members:  # validate every member before any work starts
@@ -141,7 +163,14 @@ def summarise(summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for key, values in groups.items():
         values_array = np.array(values)
         error = values_array.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else float("nan")
-        rows.append({"point": json.loads(key), "seeds": len(values), "mean": float(values_array.mean()), "standard_error": float(error)})
+        rows.append(
+            {
+                "point": json.loads(key),
+                "seeds": len(values),
+                "mean": float(values_array.mean()),
+                "standard_error": float(error),
+            }
+        )
     return rows
 
 

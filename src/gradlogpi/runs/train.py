@@ -14,7 +14,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ class TrainOutcome:
 
 
 def default_run_dir(config: TrainConfig, root: Path = Path("runs")) -> Path:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     name = re.sub(r"[^A-Za-z0-9_.-]+", "-", config.env)
     return root / f"{name}__{config.algorithm}__{config.seed}__{stamp}"
 
@@ -48,9 +48,6 @@ def resolved(config: TrainConfig) -> TrainConfig:
     """The config with every algorithm default written out."""
     hyperparameters = dataclasses.asdict(config.algorithm_config())
     return config.model_copy(update={"hyperparameters": hyperparameters})
-
-
-RESUMABLE = ("reinforce", "reinforce_baseline", "actor_critic")
 
 
 def run_algorithm(
@@ -75,24 +72,46 @@ def run_algorithm(
         return algorithms.reinforce_baseline(env, policy, value, settings, **common)
     if config.algorithm == "actor_critic":
         return algorithms.actor_critic(env, policy, value, settings, **common)
-    if resume is not None:
+    if resume is not None and config.runs > 1:
         from gradlogpi.errors import ConfigError
 
-        raise ConfigError(f"resuming supports the algorithms {RESUMABLE}; this run uses {config.algorithm!r}")
+        raise ConfigError(
+            f"resuming {config.algorithm!r} supports runs = 1; this run has {config.runs}"
+        )
     # one process-level run at a time: run k gets spawn k of the seed
-    seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(config.seed).spawn(config.runs)]
+    seeds = [
+        int(s.generate_state(1)[0]) for s in np.random.SeedSequence(config.seed).spawn(config.runs)
+    ]
     results = []
     for k, seed in enumerate(seeds):
-        run_policy = policy if k == 0 else build_policy(config.model_copy(update={"seed": seed}), env)
+        run_policy = (
+            policy if k == 0 else build_policy(config.model_copy(update={"seed": seed}), env)
+        )
         if config.algorithm == "batch_pg":
             env_id = config.env
             if config.env_kwargs:
                 from gradlogpi.errors import ConfigError
 
-                raise ConfigError("`env_kwargs` are not supported with batch_pg (vector envs are made from the id)")
-            results.append(batch_policy_gradient(env_id, run_policy, settings, value=value, seed=seed, callback=callback))
+                raise ConfigError(
+                    "`env_kwargs` are not supported with batch_pg (vector envs are made from the id)"
+                )
+            results.append(
+                batch_policy_gradient(
+                    env_id,
+                    run_policy,
+                    settings,
+                    value=value,
+                    seed=seed,
+                    callback=callback,
+                    resume=resume,
+                )
+            )
         else:
-            results.append(neural_reinforce(env, run_policy, settings, seed=seed, callback=callback))
+            results.append(
+                neural_reinforce(
+                    env, run_policy, settings, seed=seed, callback=callback, resume=resume
+                )
+            )
     return merge_results(results, config.seed)
 
 
@@ -135,7 +154,9 @@ def train(
     return _train(config, run_dir, callback, None, [])
 
 
-def resume(run_dir: str | Path, *, callback: Callable[[EpisodeEnd], None] | None = None) -> TrainOutcome:
+def resume(
+    run_dir: str | Path, *, callback: Callable[[EpisodeEnd], None] | None = None
+) -> TrainOutcome:
     """Continue a run from its last checkpoint; the result equals an uninterrupted run's."""
     from gradlogpi.errors import CheckpointError
     from gradlogpi.runs.checkpoints import load_checkpoint
@@ -145,12 +166,24 @@ def resume(run_dir: str | Path, *, callback: Callable[[EpisodeEnd], None] | None
     config = load_config(run_dir / "config.toml")
     arrays, metadata = load_checkpoint(run_dir / "checkpoint")
     if "state" not in metadata:
-        raise CheckpointError(f"{run_dir}: the checkpoint holds no resumable state (algorithm {config.algorithm!r})")
+        raise CheckpointError(
+            f"{run_dir}: the checkpoint holds no resumable state (algorithm {config.algorithm!r})"
+        )
     state = dict(metadata["state"])
     state["theta"] = arrays["theta"]
     if "w" in arrays:
         state["w"] = arrays["w"]
-    state["tracker"] = {name: arrays[f"tracker_{name}"] for name in ("returns", "lengths", "truncated", "diverged_at")}
+    state["tracker"] = {
+        name: arrays[f"tracker_{name}"]
+        for name in ("returns", "lengths", "truncated", "diverged_at")
+    }
+    optimizer_arrays = {
+        name: value for name, value in arrays.items() if name.startswith("optimizer_")
+    }
+    if optimizer_arrays:
+        state["optimizer_arrays"] = optimizer_arrays
+    if state.get("optimizer_groups") is None:
+        state.pop("optimizer_groups", None)
     return _train(config, run_dir, callback, state, list(metadata.get("episode_times", [])))
 
 
@@ -180,36 +213,47 @@ def _train(
     if end is not None and end.snapshot is not None:
         save_resumable(run_dir, config, end.snapshot(), episode_times)
     else:
-        save_checkpoint(run_dir / "checkpoint", policy_arrays(result), checkpoint_metadata(config, result))
+        save_checkpoint(
+            run_dir / "checkpoint", policy_arrays(result), checkpoint_metadata(config, result)
+        )
     write_curve(run_dir, result, config)
     return TrainOutcome(result, run_dir, config)
 
 
-def save_resumable(run_dir: Path, config: TrainConfig, state: dict[str, Any], episode_times: list[float]) -> None:
+def save_resumable(
+    run_dir: Path, config: TrainConfig, state: dict[str, Any], episode_times: list[float]
+) -> None:
     """Checkpoint everything a resumable algorithm needs, and the metrics so far."""
-    arrays = {"theta": state["theta"]}
+    arrays = {"theta": state["theta"], **state.get("optimizer_arrays", {})}
     if "w" in state:
         arrays["w"] = state["w"]
     for name, values in state["tracker"].items():
         arrays[f"tracker_{name}"] = values
-    done = state["episode"] + 1
+    callbacks = state["episode"] + 1  # episodes, or updates for batch_pg
+    # per-episode algorithms preallocate one column per episode; batch_pg's grow as it goes
+    episodes = state["tracker"]["returns"].shape[1] if config.algorithm == "batch_pg" else callbacks
     metadata = {
         "config": config.model_dump(mode="json"),
-        "episodes": done,
+        "episodes": episodes,
         "runs": int(state["theta"].shape[0]),
-        "environment_steps": int(state["tracker"]["lengths"][:, :done].sum()),
-        "episode_times": episode_times[:done],
-        "state": {"episode": state["episode"], "runs": state["runs"], "counters": state["counters"]},
+        "environment_steps": int(state["tracker"]["lengths"][:, :episodes].sum()),
+        "episode_times": episode_times[:callbacks],
+        "state": {
+            "episode": state["episode"],
+            "runs": state["runs"],
+            "counters": state["counters"],
+            "optimizer_groups": state.get("optimizer_groups"),
+        },
     }
     partial = RunResult(
-        state["tracker"]["returns"][:, :done],
-        state["tracker"]["lengths"][:, :done],
-        state["tracker"]["truncated"][:, :done],
+        state["tracker"]["returns"][:, :episodes],
+        state["tracker"]["lengths"][:, :episodes],
+        state["tracker"]["truncated"][:, :episodes],
         state["tracker"]["diverged_at"],
         None,
     )
     save_checkpoint(run_dir / "checkpoint", arrays, metadata)
-    write_metrics(run_dir / "metrics.csv", partial, episode_times[:done])
+    write_metrics(run_dir / "metrics.csv", partial, episode_times[:callbacks])
 
 
 def policy_arrays(result: RunResult) -> dict[str, np.ndarray]:
@@ -217,9 +261,13 @@ def policy_arrays(result: RunResult) -> dict[str, np.ndarray]:
     policies = result.policy if isinstance(result.policy, list) else [result.policy]
     values = result.value if isinstance(result.value, list) else [result.value]
     n_runs = result.returns.shape[0]
-    arrays = {"theta": np.concatenate([np.atleast_2d(p.get_flat()) for p in policies]).reshape(n_runs, -1)}
+    arrays = {
+        "theta": np.concatenate([np.atleast_2d(p.get_flat()) for p in policies]).reshape(n_runs, -1)
+    }
     if values[0] is not None:
-        arrays["w"] = np.concatenate([np.atleast_2d(v.get_flat()) for v in values]).reshape(n_runs, -1)
+        arrays["w"] = np.concatenate([np.atleast_2d(v.get_flat()) for v in values]).reshape(
+            n_runs, -1
+        )
     return arrays
 
 
@@ -243,29 +291,47 @@ def write_metrics(path: Path, result: RunResult, episode_times: list[float]) -> 
         for episode in range(n_episodes):
             wall = _episode_wall_time(per_episode, run, episode, n_runs, n_episodes)
             rows.append(
-                (run, episode, int(steps[run, episode]), f"{result.returns[run, episode]:.6g}", int(result.lengths[run, episode]), int(result.truncated[run, episode]), f"{wall:.4f}")
+                (
+                    run,
+                    episode,
+                    int(steps[run, episode]),
+                    f"{result.returns[run, episode]:.6g}",
+                    int(result.lengths[run, episode]),
+                    int(result.truncated[run, episode]),
+                    f"{wall:.4f}",
+                )
             )
     write_csv(path, METRICS_COLUMNS, rows)
 
 
-def _episode_wall_time(times: np.ndarray, run: int, episode: int, n_runs: int, n_episodes: int) -> float:
+def _episode_wall_time(
+    times: np.ndarray, run: int, episode: int, n_runs: int, n_episodes: int
+) -> float:
     if times.size == 0:
         return float("nan")
     if times.size == n_episodes:  # one callback per episode index, all runs at once
         return float(times[episode])
     if times.size == n_runs * n_episodes:  # runs one after another
         return float(times[run * n_episodes + episode])
-    index = min(int((episode + 1) / n_episodes * times.size) - 1, times.size - 1)  # batches of episodes
+    index = min(
+        int((episode + 1) / n_episodes * times.size) - 1, times.size - 1
+    )  # batches of episodes
     return float(times[max(index, 0)])
 
 
 def write_curve(run_dir: Path, result: RunResult, config: TrainConfig) -> None:
-    from gradlogpi.runs.plots import curve_statistics, plot_curves
-    from gradlogpi.runs.files import save_figure
     import matplotlib.pyplot as plt
 
+    from gradlogpi.runs.files import save_figure
+    from gradlogpi.runs.plots import curve_statistics, plot_curves
+
     figure = plot_curves(
-        [(f"{config.algorithm} ({result.returns.shape[0]} runs)", curve_statistics(result.returns, seed=config.seed))],
+        [
+            (
+                f"{config.algorithm} ({result.returns.shape[0]} runs)",
+                curve_statistics(result.returns, seed=config.seed),
+            )
+        ],
         title=f"{config.env}: {config.algorithm}, {config.policy.kind}",
         ylabel="Return",
     )
