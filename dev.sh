@@ -18,7 +18,7 @@ setup() {
   # torch first, pinned: the 2.13.0 CPU wheel is the one available offline here;
   # the package's own extra only asks for torch>=2.13, which this satisfies.
   "$VENV/bin/python" -m pip install --quiet "torch==2.13.0"
-  "$VENV/bin/python" -m pip install --quiet -e ".[torch,test]"
+  "$VENV/bin/python" -m pip install --quiet -e ".[torch,tensorboard,test]"
 }
 
 task="${1:-}"

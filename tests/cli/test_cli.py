@@ -180,3 +180,33 @@ def test_every_shipped_config_trains(tmp_path, name, overrides):
         gradlogpi("evaluate", tmp_path / name, "--episodes", "3", "--json").stdout
     )
     assert np.isfinite(evaluation["mean_return"])
+
+
+def test_tensorboard_event_files(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run_dir = tmp_path / "board"
+    gradlogpi(
+        "train",
+        "--env",
+        "gradlogpi/ShortCorridor-v0",
+        "--algorithm",
+        "reinforce",
+        "--policy",
+        "linear_softmax",
+        "--features",
+        "corridor",
+        "--set",
+        "hyperparameters.n_episodes=6",
+        "--set",
+        "tensorboard=true",
+        "--run-dir",
+        run_dir,
+        "--quiet",
+    )
+    accumulator = EventAccumulator(str(run_dir / "tensorboard"))
+    accumulator.Reload()
+    events = accumulator.Scalars("return/mean")
+    assert [event.step for event in events] == list(range(6))
+    assert all(event.value < 0 for event in events)  # −1 per step in the corridor

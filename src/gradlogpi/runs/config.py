@@ -100,6 +100,9 @@ class TrainConfig(Strict):
     checkpoint_every: int = Field(
         0, ge=0, description="also checkpoint every N episodes (0: only at the end)"
     )
+    tensorboard: bool = Field(
+        False, description="also write TensorBoard event files (extra gradlogpi[tensorboard])"
+    )
 
     def algorithm_config(self, source: str = "<config>") -> Any:
         """The algorithm's frozen dataclass built from `hyperparameters` (errors name the key)."""

@@ -197,17 +197,26 @@ def _train(
     offset = episode_times[-1] if episode_times else 0.0
     start = time.perf_counter()
     last: dict[str, Any] = {}
+    board = tensorboard_writer(run_dir) if config.tensorboard else None
 
     def record(end: EpisodeEnd) -> None:
         episode_times.append(offset + time.perf_counter() - start)
         last["end"] = end
+        if board is not None:
+            board.add_scalar("return/mean", float(np.mean(end.returns)), end.episode)
+            board.add_scalar("length/mean", float(np.mean(end.lengths)), end.episode)
+            board.add_scalar("truncated/fraction", float(np.mean(end.truncated)), end.episode)
         every = config.checkpoint_every
         if every and end.snapshot is not None and (end.episode + 1) % every == 0:
             save_resumable(run_dir, config, end.snapshot(), episode_times)
         if callback is not None:
             callback(end)
 
-    result = run_algorithm(config, record, state)
+    try:
+        result = run_algorithm(config, record, state)
+    finally:
+        if board is not None:
+            board.close()
     write_metrics(run_dir / "metrics.csv", result, episode_times)
     end = last.get("end")
     if end is not None and end.snapshot is not None:
@@ -218,6 +227,19 @@ def _train(
         )
     write_curve(run_dir, result, config)
     return TrainOutcome(result, run_dir, config)
+
+
+def tensorboard_writer(run_dir: Path) -> Any:
+    """A TensorBoard SummaryWriter into run_dir/tensorboard (PyTorch's, with the tensorboard package)."""
+    from gradlogpi.errors import MissingExtraError
+
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise MissingExtraError(
+            'TensorBoard logging needs: pip install "gradlogpi[tensorboard]"'
+        ) from None
+    return SummaryWriter(log_dir=str(run_dir / "tensorboard"))
 
 
 def save_resumable(
