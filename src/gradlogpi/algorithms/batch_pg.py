@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,11 +22,10 @@ from gradlogpi.algorithms.common import (
     restore_state,
     step_size,
 )
+from gradlogpi.algorithms.distributed import RolloutPool
+from gradlogpi.algorithms.rollout import make_env
 from gradlogpi.algorithms.vector_rollout import (
     Episode,
-    EpisodeSeeds,
-    collect_episodes,
-    make_vector_env,
 )
 from gradlogpi.core._checks import check_in_range, check_positive, check_positive_int
 from gradlogpi.core.returns import discount_powers, discounted_returns, normalized
@@ -67,6 +67,10 @@ class BatchPolicyGradientConfig:
     """λ added to the Fisher matrix (or the eNAC ridge) (> 0)."""
     value_ridge: float = 1e-3
     """Ridge of the value-baseline least-squares refit (> 0)."""
+    rollout_workers: int = 1
+    """Rollout workers splitting the `num_envs` sub-environments (the same batch for any count)."""
+    rollout_backend: Literal["local", "ray"] = "local"
+    """'local' (in this process) or 'ray' (one Ray actor per worker; extra gradlogpi[ray])."""
     schedule: Schedule = "constant"
     """Schedule of `alpha_theta` and `max_kl` over updates: constant, linear (to 0), inverse_sqrt."""
     max_episode_steps: int | None = None
@@ -97,6 +101,15 @@ class BatchPolicyGradientConfig:
             )
         if self.max_episode_steps is not None:
             check_positive_int("max_episode_steps", self.max_episode_steps)
+        check_positive_int("rollout_workers", self.rollout_workers)
+        if self.num_envs % self.rollout_workers:
+            raise ValueError(
+                f"`num_envs` must be a multiple of `rollout_workers`={self.rollout_workers}; got {self.num_envs}"
+            )
+        if self.rollout_backend not in ("local", "ray"):
+            raise ValueError(
+                f"`rollout_backend` must be 'local' or 'ray'; got {self.rollout_backend!r}"
+            )
 
 
 @dataclass
@@ -165,6 +178,7 @@ def batch_policy_gradient(
     seed: int | None = None,
     callback: Callable[[EpisodeEnd], None] | None = None,
     resume: dict[str, Any] | None = None,
+    address: str | None = None,
 ) -> RunResult:
     """Learn a policy from batches of episodes collected on `gymnasium.make_vec`.
 
@@ -187,6 +201,7 @@ def batch_policy_gradient(
         its `snapshot()` can be passed back as `resume`.
       resume: continue after the update a snapshot was taken at. Every episode's seeds
         derive from (seed, update, env, episode), so nothing else needs restoring.
+      address: Ray cluster address for `rollout_backend='ray'` (default: a local instance).
 
     Returns:
       RunResult with one row; its columns are episodes in collection order.
@@ -197,18 +212,16 @@ def batch_policy_gradient(
         raise ValueError("`value` must be given for baseline='value'; got None")
     policy = copy.deepcopy(policy)
     value = copy.deepcopy(value)
-    envs = make_vector_env(
-        env_id, config.num_envs, config.vectorization_mode, config.max_episode_steps
-    )
-    cap = config.max_episode_steps
-    if cap is None and envs.spec is not None:
-        cap = envs.spec.max_episode_steps
+    probe = make_env(env_id)
+    cap = config.max_episode_steps or (probe.spec.max_episode_steps if probe.spec else None)
     if cap is None:
         raise ValueError(
             f"`max_episode_steps` must be given for {env_id} (no registered cap); got None"
         )
-    check_policy_fits_env(policy, _single(envs))
-    seeds = EpisodeSeeds(seed)
+    check_policy_fits_env(policy, probe)
+    probe.close()
+    pool = RolloutPool(env_id, config, policy, seed, address)
+    quota = math.ceil(config.episodes_per_update / config.num_envs)
     returns, lengths, truncated = [], [], []
     diverged_at = -1
     first_update = 0
@@ -219,9 +232,7 @@ def batch_policy_gradient(
     start = time.perf_counter()
     try:
         for update in range(first_update, config.n_updates):
-            episodes = collect_episodes(
-                envs, policy, config.episodes_per_update, seeds, update, cap, env_id
-            )
+            episodes = pool.collect(policy.get_flat(), update, quota)
             batch = pad_episodes(episodes)
             returns += [float(e.rewards.sum()) for e in episodes]
             lengths += [e.length for e in episodes]
@@ -264,7 +275,7 @@ def batch_policy_gradient(
                 except StopTraining:
                     break
     finally:
-        envs.close()
+        pool.close()
     return RunResult(
         np.array([returns]),
         np.array([lengths]),
@@ -337,17 +348,6 @@ def mean_entropy_gradient(policy: Any, batch: PaddedBatch) -> np.ndarray:
     if hasattr(policy, "mean_entropy_gradient"):
         return policy.mean_entropy_gradient(states)
     return policy.entropy_gradient(states).mean(axis=0)
-
-
-def _single(envs: Any) -> Any:
-    """A stand-in env with the vector env's single spaces, for `check_policy_fits_env`."""
-
-    class Spaces:
-        action_space = envs.single_action_space
-        observation_space = envs.single_observation_space
-        spec = envs.spec
-
-    return Spaces()
 
 
 class _list_tracker:

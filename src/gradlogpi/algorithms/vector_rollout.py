@@ -78,6 +78,7 @@ def collect_episodes(
     update: int,
     max_episode_steps: int,
     env_name: str = "vector env",
+    first_env: int = 0,
 ) -> list[Episode]:
     """Run `policy` until every sub-environment has finished its share of `n_episodes`.
 
@@ -93,6 +94,8 @@ def collect_episodes(
       seeds: the experiment's `EpisodeSeeds`.
       update: index of the update (part of every episode's seed).
       max_episode_steps: the step cap (and length of each episode's block of noise).
+      first_env: global index of sub-env 0 (a rollout worker holding envs k0 … k0 + n − 1),
+        so episode seeds do not depend on how envs are split over workers.
     """
     num_envs = envs.num_envs
     mode = envs.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
@@ -117,7 +120,7 @@ def collect_episodes(
     every = np.arange(num_envs)
 
     def start(k: int) -> int:
-        env_seed, uniforms = seeds.episode(update, k, int(counts[k]), n_uniforms)
+        env_seed, uniforms = seeds.episode(update, first_env + k, int(counts[k]), n_uniforms)
         noise[k] = policy.transform_noise(
             uniforms.reshape(max_episode_steps + 1, policy.noise_size)
         )

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import shutil
 import tomllib
 from concurrent.futures import ProcessPoolExecutor
@@ -96,6 +97,11 @@ def run_member(
     """Train one member from scratch into OUT/<name>/ and mark it done (a worker's job)."""
     from gradlogpi.runs.train import train
 
+    fault = os.environ.get("GRADLOGPI_FAULT_EXIT_ONCE")
+    if fault and not os.path.exists(fault):
+        # fault injection for the retry tests: the first member to get here kills its worker
+        Path(fault).touch()
+        os._exit(1)
     config = member_config(Path(base_path) if base_path else None, base_table, member)
     directory = Path(out) / member.name
     if directory.exists():
@@ -148,7 +154,11 @@ def _run_on_ray(arguments: list[tuple], address: str | None) -> None:
         import ray
     except ImportError:
         raise MissingExtraError('the Ray backend needs Ray: pip install "gradlogpi[ray]"') from None
-    ray.init(address=address, include_dashboard=False, ignore_reinit_error=True)
+    if not ray.is_initialized():
+        ray.init(
+            address=address, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False
+        )
+    # a member whose worker dies is run again from scratch (run_member clears its directory)
     remote = ray.remote(max_retries=3)(run_member)
     ray.get([remote.remote(*args) for args in arguments])
 
