@@ -310,6 +310,50 @@ def memory_growth() -> dict:
     }
 
 
+def s1(repeats: int) -> dict:
+    """Scaling of batch rollouts on Ray: 2 workers × 4 envs vs 1 worker × 8 envs (same batch)."""
+    import dataclasses
+
+    import ray
+
+    from gradlogpi.algorithms.batch_pg import BatchPolicyGradientConfig, batch_policy_gradient
+    from gradlogpi.features import RawState
+    from gradlogpi.policies import MatrixSoftmaxPolicy
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    base = BatchPolicyGradientConfig(
+        n_updates=8,
+        episodes_per_update=64,
+        num_envs=8,
+        alpha_theta=0.05,
+        rollout_backend="ray",
+        normalize_advantages=True,
+    )
+    rates = {}
+    for workers in (1, 2):
+        config = dataclasses.replace(base, rollout_workers=workers)
+        batch_policy_gradient(
+            "CartPole-v1",
+            MatrixSoftmaxPolicy(RawState(4), 2),
+            dataclasses.replace(config, n_updates=1),
+            seed=0,
+        )  # warm the actors' imports
+        start = time.perf_counter()
+        result = batch_policy_gradient(
+            "CartPole-v1", MatrixSoftmaxPolicy(RawState(4), 2), config, seed=0
+        )
+        rates[workers] = result.lengths.sum() / (time.perf_counter() - start)
+    ray.shutdown()
+    efficiency = rates[2] / (2 * rates[1])
+    return {
+        "id": "S1",
+        "value": efficiency,
+        "unit": "scaling efficiency, 2 Ray workers vs 1 (2 cores)",
+        "target": 0.5,
+        "details": {"steps_per_second": rates},
+    }
+
+
 BENCHMARKS = {
     "B1": b1,
     "B2": b2,
@@ -318,6 +362,7 @@ BENCHMARKS = {
     "B5": b5,
     "B6": b6,
     "M1": lambda repeats: memory_growth(),
+    "S1": s1,
 }
 LOWER_IS_BETTER = {"M1"}
 
