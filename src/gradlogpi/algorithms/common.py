@@ -252,7 +252,10 @@ def capture_state(
     """
     state = {
         "episode": episode,
-        "theta": policy.theta.copy() if hasattr(policy, "theta") else policy.get_flat()[None],
+        # always [R, P]: one run without a run axis (batch_pg) is stored as R = 1
+        "theta": np.atleast_2d(policy.theta).copy()
+        if hasattr(policy, "theta")
+        else policy.get_flat()[None],
         "runs": runs.get_state() if runs is not None else {},
         "tracker": tracker.get_state(),
         "counters": counters,
@@ -268,13 +271,13 @@ def restore_state(
     state: dict[str, Any], policy: Any, value: Any, runs: Any, tracker: Tracker
 ) -> int:
     """Put a captured state back; returns the first episode still to run."""
-    current = policy.theta if hasattr(policy, "theta") else policy.get_flat()[None]
+    current = np.atleast_2d(policy.theta) if hasattr(policy, "theta") else policy.get_flat()[None]
     if np.shape(state["theta"]) != current.shape:
         raise ValueError(
             f"`resume` holds θ of shape {np.shape(state['theta'])}; this run has {current.shape}"
         )
     if hasattr(policy, "theta"):
-        policy.theta[...] = state["theta"]
+        policy.theta[...] = np.reshape(state["theta"], policy.theta.shape)
     else:
         policy.set_flat(state["theta"][0])
     if "optimizer_arrays" in state:
