@@ -134,6 +134,19 @@ def algorithm_config_class(name: str) -> type:
     }[name]
 
 
+def read_toml(path: str | Path, what: str) -> dict[str, Any]:
+    """A TOML file as a dict; ConfigError naming the file if missing, not TOML or not UTF-8."""
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such {what} file") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: invalid TOML: {error}") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not UTF-8 text: {error}") from None
+
+
 def load_config(
     path: str | Path | None = None, overrides: dict[str, Any] | None = None
 ) -> TrainConfig:
@@ -143,17 +156,7 @@ def load_config(
     Raises ConfigError naming file, key, value and expectation.
     """
     source = str(path) if path is not None else "<defaults>"
-    data: dict[str, Any] = {}
-    if path is not None:
-        try:
-            with open(path, "rb") as handle:
-                data = tomllib.load(handle)
-        except FileNotFoundError:
-            raise ConfigError(f"{source}: no such config file") from None
-        except tomllib.TOMLDecodeError as error:
-            raise ConfigError(f"{source}: invalid TOML: {error}") from None
-        except UnicodeDecodeError as error:
-            raise ConfigError(f"{source}: not UTF-8 text: {error}") from None
+    data: dict[str, Any] = read_toml(path, "config") if path is not None else {}
     for dotted, value in (overrides or {}).items():
         target = data
         *parents, last = dotted.split(".")

@@ -21,7 +21,6 @@ import itertools
 import json
 import os
 import shutil
-import tomllib
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from gradlogpi.errors import ConfigError, MissingExtraError
-from gradlogpi.runs.config import load_config
+from gradlogpi.runs.config import load_config, read_toml
 from gradlogpi.runs.files import atomic_open
 
 
@@ -45,13 +44,7 @@ class Member:
 def read_sweep(path: str | Path) -> tuple[Path | None, dict[str, Any], list[Member]]:
     """(base config path or None, base config table, members) of a sweep file."""
     path = Path(path)
-    try:
-        with open(path, "rb") as handle:
-            document = tomllib.load(handle)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such sweep file") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path}: invalid TOML: {error}") from None
+    document = read_toml(path, "sweep")
     unknown = set(document) - {"base", "seeds", "grid"}
     if unknown:
         raise ConfigError(
