@@ -210,3 +210,37 @@ def test_tensorboard_event_files(tmp_path):
     events = accumulator.Scalars("return/mean")
     assert [event.step for event in events] == list(range(6))
     assert all(event.value < 0 for event in events)  # −1 per step in the corridor
+
+
+def test_evaluate_records_a_video(tmp_path):
+    pytest.importorskip("moviepy")
+    run_dir = tmp_path / "grid"
+    gradlogpi(
+        "train",
+        "--env",
+        "gradlogpi/GridWorld-v0",
+        "--algorithm",
+        "actor_critic",
+        "--policy",
+        "matrix_softmax",
+        "--features",
+        "border",
+        "--set",
+        "hyperparameters.n_episodes=3",
+        "--run-dir",
+        run_dir,
+        "--quiet",
+    )
+    completed = gradlogpi(
+        "evaluate",
+        run_dir,
+        "--episodes",
+        "2",
+        "--video",
+        tmp_path / "videos",
+        "--video-episodes",
+        "2",
+    )
+    videos = sorted((tmp_path / "videos").glob("*.mp4"))
+    assert len(videos) == 2 and all(v.stat().st_size > 500 for v in videos)
+    assert f"video: {videos[0]}" in completed.stdout

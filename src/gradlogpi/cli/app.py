@@ -285,15 +285,25 @@ def evaluate_command(
         int, typer.Option("--run-index", min=0, help="Which run of the directory.")
     ] = 0,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    video: Annotated[
+        Path | None,
+        typer.Option(help="Also record MP4s here (Gymnasium RecordVideo; extra gradlogpi[video])."),
+    ] = None,
+    video_episodes: Annotated[
+        int, typer.Option(min=1, help="Episodes to record with --video.")
+    ] = 1,
 ) -> None:
     """Mean return of a trained policy with a 95% bootstrap confidence interval."""
     import json
 
     from gradlogpi.errors import GradlogpiError
-    from gradlogpi.runs.evaluate import evaluate
+    from gradlogpi.runs.evaluate import evaluate, record_video
 
     try:
         evaluation = evaluate(run, episodes, seed, run_index)
+        videos = (
+            record_video(run, video, video_episodes, seed, run_index) if video is not None else []
+        )
     except GradlogpiError as error:
         fail(error)
     if json_output:
@@ -303,6 +313,8 @@ def evaluate_command(
             f"mean return {evaluation.mean_return:.2f} (95% CI {evaluation.ci_low:.2f} to {evaluation.ci_high:.2f}) "
             f"over {evaluation.episodes} episodes, {evaluation.truncated} truncated"
         )
+    for path in videos:
+        typer.echo(f"video: {path}", err=json_output)
 
 
 @app.command("plot")

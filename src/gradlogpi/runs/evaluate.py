@@ -60,3 +60,51 @@ def evaluate(run_dir: str | Path, episodes: int = 100, seed: int = 0, run: int =
     return Evaluation(
         float(returns.mean()), float(low), float(high), episodes, int(truncated.sum()), run, seed
     )
+
+
+def record_video(
+    run_dir: str | Path, out: str | Path, episodes: int = 1, seed: int = 0, run: int = 0
+) -> list[Path]:
+    """Record `episodes` episodes of the trained policy with Gymnasium's RecordVideo (MP4).
+
+    Needs an environment that renders "rgb_array" and the `video` extra (moviepy).
+    """
+    import gymnasium as gym
+    from gymnasium.wrappers import RecordVideo
+
+    from gradlogpi.errors import MissingExtraError
+
+    config, policy = load_run(run_dir, run)
+    try:
+        env = make_config_env(config, render_mode="rgb_array")
+    except (ConfigError, TypeError) as error:
+        raise ConfigError(
+            f"`env` = {config.env!r} cannot render rgb_array frames for a video ({error})"
+        ) from None
+    if "rgb_array" not in env.metadata.get("render_modes", []):
+        raise ConfigError(f"`env` = {config.env!r} has no rgb_array render mode; no video possible")
+    out = Path(out)
+    try:
+        recorder = RecordVideo(
+            env,
+            str(out),
+            episode_trigger=lambda _: True,
+            name_prefix="evaluation",
+            disable_logger=True,
+        )
+    except gym.error.DependencyNotInstalled as error:
+        raise MissingExtraError(
+            f'videos need moviepy: pip install "gradlogpi[video]" ({error})'
+        ) from None
+    rng = np.random.default_rng(seed)
+    try:
+        for episode in range(episodes):
+            obs, _ = recorder.reset(seed=seed + episode)
+            done = False
+            while not done:
+                action = policy.sample(np.asarray(obs), rng)
+                obs, _, terminated, truncated, _ = recorder.step(action)
+                done = terminated or truncated
+    finally:
+        recorder.close()
+    return sorted(out.glob("evaluation-episode-*.mp4"))
