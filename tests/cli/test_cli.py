@@ -244,3 +244,31 @@ def test_evaluate_records_a_video(tmp_path):
     videos = sorted((tmp_path / "videos").glob("*.mp4"))
     assert len(videos) == 2 and all(v.stat().st_size > 500 for v in videos)
     assert f"video: {videos[0]}" in completed.stdout
+
+
+def test_check_with_overrides_for_unbounded_dimensions():
+    # the README's example: CartPole's velocities need bounds for Fourier features
+    bounds = "[[-2.4,2.4],[-3,3],[-0.21,0.21],[-3.5,3.5]]"
+    completed = gradlogpi(
+        "check",
+        "--env",
+        "CartPole-v1",
+        "--policy",
+        "matrix_softmax",
+        "--features",
+        "fourier",
+        "--set",
+        f"features.bounds={bounds}",
+    )
+    assert "PASSED" in completed.stdout
+    missing = gradlogpi(
+        "check",
+        "--env",
+        "CartPole-v1",
+        "--policy",
+        "matrix_softmax",
+        "--features",
+        "fourier",
+        check=False,
+    )
+    assert missing.returncode == 2 and "observation dimension 1 is unbounded" in missing.stderr

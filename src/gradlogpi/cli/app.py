@@ -358,6 +358,10 @@ def check_command(
     env: Annotated[str | None, typer.Option(help="Gymnasium environment id.")] = None,
     policy: Annotated[str | None, typer.Option(help="Policy kind.")] = None,
     features: Annotated[str | None, typer.Option(help="Feature kind.")] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override any key, e.g. --set features.order=2"),
+    ] = None,
     states: Annotated[int, typer.Option(min=1, help="Sampled states.")] = 8,
     seed: Annotated[int, typer.Option(min=0)] = 0,
     scale: Annotated[
@@ -368,11 +372,10 @@ def check_command(
     from gradlogpi.errors import GradlogpiError
     from gradlogpi.runs.checking import check_configured_policy
 
-    overrides = {
-        k: v
-        for k, v in (("env", env), ("policy.kind", policy), ("features.kind", features))
-        if v is not None
-    }
+    overrides = parse_overrides(set_ or [])
+    for key, value in (("env", env), ("policy.kind", policy), ("features.kind", features)):
+        if value is not None:
+            overrides[key] = value
     try:
         from gradlogpi.runs.config import load_config
 
