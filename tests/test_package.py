@@ -17,5 +17,9 @@ except MissingExtraError as error:
 
 
 def test_core_imports_without_torch_and_names_the_extra():
-    completed = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, check=True)
-    assert 'missing: neural policies need PyTorch: pip install "gradlogpi[torch]"' in completed.stdout
+    completed = subprocess.run(
+        [sys.executable, "-c", SCRIPT], capture_output=True, text=True, check=True
+    )
+    assert (
+        'missing: neural policies need PyTorch: pip install "gradlogpi[torch]"' in completed.stdout
+    )

@@ -53,12 +53,12 @@ def explain_seed() -> str:
     lines.append(f"  π = softmax(W x + b) = {_vector(softmax(weights @ x + bias))}")
     lines.append(f"  ∇_b log π(a0|s) = onehot(a0) − π = {_vector(grad_bias)}")
     lines.append(
-        f"  ∇_W log π(a0|s) = (onehot(a0) − π) x(s)ᵀ = {[_vector(r) for r in grad_weights]}"
+        f"  ∇_W log π(a0|s) = (onehot(a0) − π) x(s)ᵀ = {', '.join(_vector(r) for r in grad_weights)} (rows)"
     )
     bridged = action_block_features(x, 2)
     flat = np.concatenate([weights, bias[:, None]], axis=1).ravel()
     lines.append(
-        f"  the same as the linear form with φ(s,a) = onehot(a) ⊗ [x, 1] = {[_vector(r) for r in bridged]}:"
+        f"  the same as the linear form with φ(s,a) = onehot(a) ⊗ [x, 1] = {', '.join(_vector(r) for r in bridged)} (a0, a1):"
     )
     lines.append(f"  φ(s,a0) − E_π[φ(s,·)] = {_vector(linear_softmax_score(flat, bridged, 0))}")
     lines.append(
