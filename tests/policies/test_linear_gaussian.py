@@ -48,7 +48,6 @@ def test_entropy_gradient_matches_finite_differences(rng):
 
 
 def test_sampling_matches_mean_and_std(rng):
-    policy = LinearGaussianPolicy(RawState(1), 1, log_std0=np.log(0.5), theta0=[2.0, 1.0, 0.0])
     policy = LinearGaussianPolicy(
         RawState(1), 1, log_std0=np.log(0.5), learn_std=False, theta0=[2.0, 1.0]
     )
