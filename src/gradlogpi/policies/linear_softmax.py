@@ -7,7 +7,11 @@ from typing import Any
 import numpy as np
 
 from gradlogpi.core._checks import check_actions
-from gradlogpi.core.scores import linear_preferences_unchecked, linear_softmax_score_unchecked
+from gradlogpi.core.scores import (
+    expected_features,
+    linear_preferences_unchecked,
+    linear_softmax_score_unchecked,
+)
 from gradlogpi.core.softmax import softmax_entropy_gradient
 from gradlogpi.features.base import StateActionFeatures
 from gradlogpi.policies.softmax_base import SoftmaxPolicy, checked_theta, gather_sum
@@ -69,5 +73,5 @@ class LinearSoftmaxPolicy(SoftmaxPolicy):
 
     def expected_features(self, obs: Any) -> np.ndarray:
         """E_π[φ(s,·)] = Σ_b π(b|s) φ(s,b), shape [..., d]."""
-        probabilities = self.probabilities(obs)
-        return (probabilities[..., None, :] @ self.features(obs))[..., 0, :]
+        phi = self.features(obs)
+        return expected_features(self.theta_for(phi.ndim - 2), phi)

@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from gradlogpi.core._checks import as_float_array, check_positive_int
+from gradlogpi.core._checks import as_float_array, check_actions, check_positive_int
 from gradlogpi.core.scores import matrix_logits_unchecked, matrix_to_theta
-from gradlogpi.core.softmax import softmax_entropy_gradient
+from gradlogpi.core.softmax import one_hot, softmax_entropy_gradient, softmax_unchecked
 from gradlogpi.features.base import ActionBlock, RawState, StateFeatures
 from gradlogpi.policies.softmax_base import SoftmaxPolicy, checked_theta, gather_sum
 
@@ -74,7 +74,10 @@ class MatrixSoftmaxPolicy(SoftmaxPolicy):
         indices = self.active_indices(obs)
         if indices is not None:
             return gather_sum(self.theta, indices)
-        x = self.state_features(obs)
+        return self._logits_of(self.state_features(obs))
+
+    def _logits_of(self, x: np.ndarray) -> np.ndarray:
+        """W x + b for state features x [..., k] already computed."""
         theta = self.theta_for(x.ndim - 1)
         stacked = theta.reshape(*theta.shape[:-1], self.n_actions, self.n_state_features + 1)
         return matrix_logits_unchecked(stacked[..., :-1], stacked[..., -1], x)
@@ -85,8 +88,10 @@ class MatrixSoftmaxPolicy(SoftmaxPolicy):
 
     def matrix_score(self, obs: Any, a: Any) -> tuple[np.ndarray, np.ndarray]:
         """(∇_W log π(a|s) [..., A, k], ∇_b log π(a|s) [..., A])."""
-        grad_bias, _ = self.logit_gradient(obs, a)
-        x = self.state_features(obs)
+        x = self.state_features(obs)  # once: the logits and the outer product both need it
+        logits = self._logits_of(x)
+        a = check_actions("a", a, logits.shape[:-1], self.n_actions, "obs")
+        grad_bias = one_hot(a, self.n_actions) - softmax_unchecked(logits)
         grad_weights = grad_bias[..., :, None] * x[..., None, :]
         return grad_weights, grad_bias
 
@@ -106,8 +111,8 @@ class MatrixSoftmaxPolicy(SoftmaxPolicy):
 
     def entropy_gradient(self, obs: Any) -> np.ndarray:
         """∇θ H(π(·|s)) as a flat vector, shape [..., P]."""
-        weights = softmax_entropy_gradient(self.logits(obs))
         x = self.state_features(obs)
+        weights = softmax_entropy_gradient(self._logits_of(x))
         return matrix_to_theta(weights[..., :, None] * x[..., None, :], weights)
 
     def active_indices(self, obs: Any) -> np.ndarray | None:
