@@ -66,3 +66,26 @@ def test_same_seed_same_network():
         NeuralSoftmaxPolicy(4, 2, (16,), seed=5),
     )
     np.testing.assert_array_equal(first.get_flat(), second.get_flat())
+
+
+@pytest.mark.parametrize("n_actions", [2, 3])
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_neural_softmax_actor_takes_the_batched_samples_action(rng, n_actions, activation):
+    policy = NeuralSoftmaxPolicy(4, n_actions, (16,), activation, seed=3)
+    obs = rng.normal(size=(300, 4)).astype(np.float32)
+    noise = policy.transform_noise(rng.random((300, n_actions)))
+    actor = policy.actor()
+    prepared = actor.prepare(noise)
+    actions = np.array([actor.act(o, prepared[i]) for i, o in enumerate(obs)])
+    np.testing.assert_array_equal(actions, policy.sample_from_noise(obs, noise))
+    assert len(np.unique(actions)) == n_actions
+
+
+def test_neural_gaussian_actor_matches_sample_from_noise(rng):
+    policy = NeuralGaussianPolicy(3, 2, (8,), seed=1, log_std0=-1.0)
+    obs = rng.normal(size=(40, 3))
+    noise = policy.transform_noise(rng.random((40, 4)))
+    actor = policy.actor()
+    prepared = actor.prepare(noise)
+    actions = np.array([actor.act(o, prepared[i]) for i, o in enumerate(obs)])
+    np.testing.assert_allclose(actions, policy.sample_from_noise(obs, noise), rtol=1e-12)

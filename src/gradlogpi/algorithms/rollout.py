@@ -288,7 +288,7 @@ def generate_episode(runs: Runs, policy: Any) -> EpisodeBatch:
     """Follow π(·|·, θ) from the start state to the end of the episode in every run.
 
     θ stays fixed during the episode (Monte Carlo methods update after it). One generic
-    Gymnasium env takes a lean loop (`policy.actor()`); otherwise all runs step as arrays.
+    Gymnasium env takes a lean loop (`policy.actor()`, see `gradlogpi.policies.actor`); otherwise all runs step as arrays.
     """
     if runs.model is None and runs.n_runs == 1:
         return _single_env_episode(runs, policy)
@@ -324,7 +324,8 @@ def _single_env_episode(runs: Runs, policy: Any) -> EpisodeBatch:
     """One episode of one Gymnasium env, with as little as possible between env steps."""
     env, streams, cap = runs.copies[0], runs.streams, runs.max_episode_steps
     obs = runs.reset()[0]
-    act = policy.actor()
+    actor = policy.actor()
+    act = actor.act
     observations, actions, rewards = [obs], [], []
     active = np.ones(1, dtype=bool)
     terminated = truncated = False
@@ -332,7 +333,7 @@ def _single_env_episode(runs: Runs, policy: Any) -> EpisodeBatch:
     for t in range(cap):
         if t % chunk == 0:
             streams.noise(t, active)
-            block = streams.buffer[0]  # the next `chunk` steps' noise, [chunk, ...]
+            block = actor.prepare(streams.buffer[0])  # the next `chunk` steps' noise
         action = act(obs, block[t % chunk])
         obs, reward, terminated, truncated, _ = env.step(action)
         observations.append(obs)

@@ -45,6 +45,14 @@ class StateFeatures(ABC):
         """Indices of the non-zero (value 1) features, int, shape [..., m]; sparse builders only."""
         raise TypeError(f"{type(self).__name__} is dense; `active` needs a sparse builder")
 
+    def active_function(self) -> Any:
+        """A function obs → `active(obs)` for one observation, as lean as the builder can make it.
+
+        The step loop calls it once per step; builders with set-up worth doing once
+        (tile coding) override it.
+        """
+        return self.active
+
 
 class StateActionFeatures(ABC):
     """Base of the φ(s,a) builders: `n_features` d and `n_actions` A."""
@@ -222,6 +230,8 @@ class OneHot(StateFeatures):
     """
 
     sparse = True
+    n_active = 1
+    """Active features per observation (m of `active`)."""
 
     def __init__(self, n_states: int, *, start: int = 0):
         self.n_states = check_positive_int("n_states", n_states)

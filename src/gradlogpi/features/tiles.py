@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -12,6 +13,7 @@ from gradlogpi.features.box import BoxFeatures, box_bounds
 _MULTIPLIER_1 = np.uint64(0xBF58476D1CE4E5B9)
 _MULTIPLIER_2 = np.uint64(0x94D049BB133111EB)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_LARGEST_SLOT_TABLE = 2**22  # hashed slots of every tile precomputed up to this many tiles
 
 
 def mix64(values: np.ndarray) -> np.ndarray:
@@ -73,6 +75,7 @@ class TileCoder(BoxFeatures):
         super().__init__(low, high)
         k = self.low.size
         self.n_tilings = check_positive_int("n_tilings", n_tilings)
+        self.n_active = self.n_tilings
         tiles = np.broadcast_to(np.asarray(tiles_per_dim), (k,)).astype(np.int64)
         if np.any(tiles < 1) or not np.all(np.asarray(tiles_per_dim) == np.round(tiles_per_dim)):
             raise ValueError(f"`tiles_per_dim` must hold ints >= 1; got {tiles_per_dim!r}")
@@ -131,6 +134,40 @@ class TileCoder(BoxFeatures):
         if self.table_size is None:
             return flat
         return self._hashed(flat)
+
+    def active_function(self) -> Callable[[np.ndarray], np.ndarray]:
+        """`active` for one observation [k] → [n_tilings], with its set-up done once.
+
+        Meant for the step loop: the same indices from the same arithmetic as `active`,
+        without its input checks and collision statistics (`active` keeps those when the
+        episode's steps are learned from). A non-finite observation gives some in-range
+        index; the environment checks report it when its episode ends.
+        """
+        if self.integer_dims:
+            return self.active
+        low, span, tiles = self.low, self.high - self.low, self.tiles_per_dim.astype(np.float64)
+        offsets, upper = self.offsets, tiles  # a coordinate past the last tile is the last one
+        strides = np.array(
+            [int(np.prod(self.grid_shape[j + 1 :])) for j in range(low.size)], dtype=np.float64
+        )
+        bases = np.arange(self.n_tilings, dtype=np.intp) * self.tiles_per_tiling
+        table = np.arange(self.n_tilings * self.tiles_per_tiling)
+        if self.table_size is not None:
+            if table.size > _LARGEST_SLOT_TABLE:
+                return self.active
+            table = self._slots(table)
+
+        def active(obs: np.ndarray) -> np.ndarray:
+            coordinates = np.floor((obs - low) / span * tiles + offsets)  # [n_tilings, k]
+            # two ufunc calls: ndarray.clip's Python wrapper costs more than the clipping
+            np.minimum(np.maximum(coordinates, 0.0, out=coordinates), upper, out=coordinates)
+            return table.take(coordinates.dot(strides).astype(np.intp) + bases, mode="clip")
+
+        return active
+
+    def _slots(self, flat: np.ndarray) -> np.ndarray:
+        """Slots of the hashed table for flat tile indices (no statistics kept)."""
+        return (mix64(flat.astype(np.uint64)) % np.uint64(self.table_size)).astype(np.int64)
 
     def _hashed(self, flat: np.ndarray) -> np.ndarray:
         keys = mix64(flat.astype(np.uint64))

@@ -11,6 +11,7 @@ from gradlogpi.core.scores import gaussian_log_prob, gaussian_score, matrix_logi
 from gradlogpi.core.softmax import normal_noise
 from gradlogpi.errors import ShapeError
 from gradlogpi.features.base import StateFeatures
+from gradlogpi.policies.actor import Actor, gaussian_actor
 from gradlogpi.policies.softmax_base import checked_theta
 
 
@@ -173,8 +174,17 @@ class LinearGaussianPolicy:
         _, mean, log_std, _ = self._heads(obs)
         return mean + np.exp(log_std) * noise
 
-    def actor(self) -> Any:
-        return lambda obs, noise: self.sample_from_noise(obs, noise)
+    def actor(self) -> Actor:
+        if self.state_dependent_std or (self.theta.ndim == 2 and self.theta.shape[0] != 1):
+            return Actor(self.sample_from_noise)
+        # θ is fixed during an episode: W, b and σ are taken out of it once
+        theta = self.theta.reshape(-1)
+        block = theta[: self.n_mean_parameters].reshape(self.action_dim, -1)
+        weights, bias = block[:, :-1].copy(), block[:, -1].copy()
+        eta = theta[self.n_mean_parameters :] if self.learn_std else self.fixed_eta
+        std = np.exp(bounded_log_std(np.asarray(eta, dtype=np.float64), self.min_log_std, self.max_log_std)[0])
+        features = self.state_features
+        return gaussian_actor(lambda obs: weights.dot(features(obs)) + bias, std)
 
     def sample_from_uniforms(self, obs: Any, uniforms: np.ndarray) -> np.ndarray:
         """Actions from 2m uniforms per state (Box-Muller), shape [..., m]."""

@@ -14,6 +14,7 @@ from gradlogpi.core.scores import (
 )
 from gradlogpi.core.softmax import softmax_entropy_gradient
 from gradlogpi.features.base import StateActionFeatures
+from gradlogpi.policies.actor import Actor
 from gradlogpi.policies.softmax_base import SoftmaxPolicy, checked_theta, gather_sum
 
 
@@ -56,6 +57,12 @@ class LinearSoftmaxPolicy(SoftmaxPolicy):
         phi = self.features(obs)
         a = check_actions("a", a, phi.shape[:-2], self.n_actions, "obs")
         return linear_softmax_score_unchecked(self.theta_for(phi.ndim - 2), phi, a)
+
+    def actor(self) -> Actor:
+        if self.features.sparse or (self.theta.ndim == 2 and self.theta.shape[0] != 1):
+            return super().actor()
+        theta, features = self.theta.reshape(-1).copy(), self.features  # fixed for the episode
+        return Actor(lambda obs, noise: (features(obs).dot(theta) + noise).argmax())
 
     def entropy_gradient(self, obs: Any) -> np.ndarray:
         """∇θ H(π(·|s)), shape [..., P]: the entropy bonus's gradient."""

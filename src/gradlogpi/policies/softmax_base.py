@@ -21,6 +21,7 @@ from gradlogpi.core.softmax import (
     softmax_unchecked,
 )
 from gradlogpi.errors import ShapeError
+from gradlogpi.policies.actor import Actor
 
 
 class SoftmaxPolicy(ABC):
@@ -78,12 +79,12 @@ class SoftmaxPolicy(ABC):
         """argmax_a h(s,a) + G_a for Gumbel noise G [..., A]: an exact sample of π(·|s)."""
         return np.argmax(self.logits(obs) + noise, axis=-1)
 
-    def actor(self) -> Any:
-        """A function (observation, noise [A]) → action for one state, θ as it is now.
+    def actor(self) -> Actor:
+        """Acting for one environment with θ as it is now (`Actor`; noise as `sample_from_noise`).
 
         Used between environment steps, so subclasses make it as lean as they can.
         """
-        return lambda obs, noise: int(np.argmax(self.logits(obs) + noise))
+        return Actor(lambda obs, noise: (self.logits(obs) + noise).argmax())
 
     def logit_gradient(self, obs: Any, a: Any) -> tuple[np.ndarray, np.ndarray]:
         """(onehot(a) − π(·|s), π(·|s)), each [..., A]: the score before the chain rule."""

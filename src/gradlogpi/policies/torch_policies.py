@@ -20,6 +20,7 @@ from gradlogpi.core.softmax import (
 )
 from gradlogpi.errors import MissingExtraError, ShapeError
 from gradlogpi.policies.linear_gaussian import bounded_log_std, log_std_parameter
+from gradlogpi.policies.actor import Actor, gaussian_actor, softmax_actor
 from gradlogpi.policies.softmax_base import SoftmaxPolicy
 
 ACTIVATIONS = ("tanh", "relu")
@@ -52,6 +53,23 @@ def mlp(sizes: Sequence[int], activation: str, generator: Any) -> Any:
         if i < len(sizes) - 2:
             layers.append(torch.nn.Tanh() if activation == "tanh" else torch.nn.ReLU())
     return torch.nn.Sequential(*layers)
+
+
+def numpy_mlp_function(layers: list[tuple[np.ndarray, np.ndarray]], activation: str) -> Any:
+    """obs [k] → the hidden layers' output for one observation, in NumPy (no checks)."""
+    squash = np.tanh if activation == "tanh" else _relu
+
+    def forward(obs: Any) -> np.ndarray:
+        x = obs
+        for weight, bias in layers:
+            x = squash(x.dot(weight) + bias)
+        return x
+
+    return forward
+
+
+def _relu(x: np.ndarray) -> np.ndarray:
+    return np.maximum(x, 0.0, out=x)
 
 
 class TorchPolicy:
@@ -257,20 +275,13 @@ class NeuralSoftmaxPolicy(TorchPolicy, SoftmaxPolicy):
     def logits(self, obs: Any) -> np.ndarray:
         return self._forward(self._observations(obs))
 
-    def actor(self) -> Any:
-        """(observation, Gumbel noise) → action: the MLP in NumPy for one state, no torch."""
-        layers, relu = self._layers, self.activation == "relu"
-        last = len(layers) - 1
-
-        def act(obs: Any, noise: np.ndarray) -> int:
-            x = np.asarray(obs, dtype=np.float64)
-            for i, (weight, bias) in enumerate(layers):
-                x = x @ weight + bias
-                if i < last:
-                    x = np.maximum(x, 0.0) if relu else np.tanh(x)
-            return int(np.argmax(x + noise))
-
-        return act
+    def actor(self) -> Actor:
+        """Gumbel-max acting through the MLP's NumPy mirror for one state, no torch."""
+        *hidden, (weight, bias) = self._layers
+        if self.n_actions == 2:  # the output's difference is all `softmax_actor` needs
+            weight, bias = weight[:, 1] - weight[:, 0], np.array([0.0, bias[1] - bias[0]])
+        body = numpy_mlp_function(hidden, self.activation)
+        return softmax_actor(lambda obs: body(obs).dot(weight), bias)
 
     def torch_log_prob(self, obs: Any, a: Any) -> Any:
         """log π(a|s) as a differentiable torch tensor, shape [...]."""
@@ -379,8 +390,10 @@ class NeuralGaussianPolicy(TorchPolicy):
     def sample_from_noise(self, obs: Any, noise: np.ndarray) -> np.ndarray:
         return self.mean(obs) + np.exp(self._log_std) * noise
 
-    def actor(self) -> Any:
-        return lambda obs, noise: self.sample_from_noise(obs, noise)
+    def actor(self) -> Actor:
+        *hidden, (weight, bias) = self._layers
+        body = numpy_mlp_function(hidden, self.activation)
+        return gaussian_actor(lambda obs: body(obs).dot(weight) + bias, np.exp(self._log_std))
 
     def torch_log_prob(self, obs: Any, a: Any) -> Any:
         torch = require_torch()
