@@ -71,4 +71,3 @@ def test_tile_coder_active_function_is_active_for_one_observation(rng, table_siz
     obs[5:10] = np.array(CARTPOLE_BOUNDS, dtype=np.float32)[:, 0]
     lean = coder.active_function()
     np.testing.assert_array_equal(np.array([lean(o) for o in obs]), coder.active(obs))
-

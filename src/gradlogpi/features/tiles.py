@@ -94,6 +94,18 @@ class TileCoder(BoxFeatures):
             self.is_integer, 0.0, (displacement % self.n_tilings) / self.n_tilings
         )
         self.tiles_per_tiling = int(np.prod(self.grid_shape))
+        # coordinate = floor(obs · scale + shift), clipped to the grid: for a float dimension
+        # (obs − low)/(high − low) · tiles + offset, for an integer one obs − low (rounded)
+        self._scale = np.where(self.is_integer, 1.0, tiles / (self.high - self.low))
+        self._lift = np.zeros((self.n_tilings, k))
+        self._lift[:, 0] = np.arange(self.n_tilings) * self.grid_shape[0]
+        self._shift = (
+            np.where(self.is_integer, 0.5, self.offsets) - self.low * self._scale + self._lift
+        )
+        self._upper = self._lift + (self.grid_shape - 1)
+        self._strides = np.array(
+            [int(np.prod(self.grid_shape[j + 1 :])) for j in range(k)], dtype=np.float64
+        )
         if table_size is None:
             self.table_size = None
             self.n_features = self.n_tilings * self.tiles_per_tiling
@@ -119,21 +131,31 @@ class TileCoder(BoxFeatures):
 
     def coordinates(self, obs: Any) -> np.ndarray:
         """Tile coordinates in every tiling, int64, shape [..., n_tilings, k]."""
-        obs = as_float_array("obs", obs)
-        scaled = self.scaled(obs)
-        position = np.where(
-            self.is_integer, np.round(scaled * (self.high - self.low)), scaled * self.tiles_per_dim
-        )
-        return np.floor(position[..., None, :] + self.offsets).astype(np.int64)
+        return (self._lifted_coordinates(self._checked(obs)) - self._lift).astype(np.int64)
 
     def active(self, obs: Any) -> np.ndarray:
         """Index of the active tile in each tiling, int64, shape [..., n_tilings]."""
-        coordinates = self.coordinates(obs)
-        within = np.ravel_multi_index(np.moveaxis(coordinates, -1, 0), self.grid_shape)
-        flat = np.arange(self.n_tilings) * self.tiles_per_tiling + within
+        flat = self._lifted_coordinates(self._checked(obs)).dot(self._strides).astype(np.int64)
         if self.table_size is None:
             return flat
         return self._hashed(flat)
+
+    def _checked(self, obs: Any) -> np.ndarray:
+        obs = as_float_array("obs", obs)
+        self.batch_shape(obs)
+        if not np.all(np.isfinite(obs)):
+            raise ValueError(f"`obs` must be finite; got {obs[~np.isfinite(obs)].flat[0]}")
+        return obs
+
+    def _lifted_coordinates(self, obs: np.ndarray) -> np.ndarray:
+        """Coordinates [..., n_tilings, k] with tiling t's first one raised by t · grid_shape[0].
+
+        Raised that way, coordinates · strides is the flat index of the tile, its tiling's
+        block included. `active` and `active_function` both go through here, so the step
+        loop and the learning update see the same tiles to the last bit.
+        """
+        coordinates = np.floor(obs[..., None, :] * self._scale + self._shift)
+        return np.minimum(np.maximum(coordinates, self._lift), self._upper, out=coordinates)
 
     def active_function(self) -> Callable[[np.ndarray], np.ndarray]:
         """`active` for one observation [k] → [n_tilings], with its set-up done once.
@@ -143,25 +165,25 @@ class TileCoder(BoxFeatures):
         episode's steps are learned from). A non-finite observation gives some in-range
         index; the environment checks report it when its episode ends.
         """
-        if self.integer_dims:
-            return self.active
-        low, span, tiles = self.low, self.high - self.low, self.tiles_per_dim.astype(np.float64)
-        offsets, upper = self.offsets, tiles  # a coordinate past the last tile is the last one
-        strides = np.array(
-            [int(np.prod(self.grid_shape[j + 1 :])) for j in range(low.size)], dtype=np.float64
+        scale, shift, lift, upper, strides = (
+            self._scale,
+            self._shift,
+            self._lift,
+            self._upper,
+            self._strides,
         )
-        bases = np.arange(self.n_tilings, dtype=np.intp) * self.tiles_per_tiling
-        table = np.arange(self.n_tilings * self.tiles_per_tiling)
-        if self.table_size is not None:
-            if table.size > _LARGEST_SLOT_TABLE:
-                return self.active
-            table = self._slots(table)
+        if self.table_size is None:
+            table = np.arange(self.n_features)
+        elif self.n_tilings * self.tiles_per_tiling <= _LARGEST_SLOT_TABLE:
+            table = self._slots(np.arange(self.n_tilings * self.tiles_per_tiling))
+        else:
+            return self.active
 
         def active(obs: np.ndarray) -> np.ndarray:
-            coordinates = np.floor((obs - low) / span * tiles + offsets)  # [n_tilings, k]
-            # two ufunc calls: ndarray.clip's Python wrapper costs more than the clipping
-            np.minimum(np.maximum(coordinates, 0.0, out=coordinates), upper, out=coordinates)
-            return table.take(coordinates.dot(strides).astype(np.intp) + bases, mode="clip")
+            coordinates = np.floor(obs * scale + shift)
+            # two ufunc calls: np.clip's Python wrapper costs more than the clipping
+            np.minimum(np.maximum(coordinates, lift, out=coordinates), upper, out=coordinates)
+            return table.take(coordinates.dot(strides).astype(np.intp), mode="clip")
 
         return active
 

@@ -109,7 +109,9 @@ class SoftmaxPolicy(ABC):
         indices = self.active_indices(obs)
         if indices is not None:
             # the score is Σ_b (onehot(a) − π)_b φ(s,b), and φ(s,b) is 1 on indices[..., b, :]
-            weights, _ = self.logit_gradient(obs, a)
+            probabilities = softmax_unchecked(gather_sum(self.theta, indices))  # indices once
+            a = check_actions("a", a, probabilities.shape[:-1], self.n_actions, "obs")
+            weights = one_hot(a, self.n_actions) - probabilities
             step = np.broadcast_to(as_float_array("step", step), weights.shape[:-1])
             scatter_add(self.theta, indices, (step[..., None] * weights)[..., None])
             return

@@ -19,8 +19,8 @@ from gradlogpi.core.softmax import (
     normal_noise,
 )
 from gradlogpi.errors import MissingExtraError, ShapeError
-from gradlogpi.policies.linear_gaussian import bounded_log_std, log_std_parameter
 from gradlogpi.policies.actor import Actor, gaussian_actor, softmax_actor
+from gradlogpi.policies.linear_gaussian import bounded_log_std, log_std_parameter
 from gradlogpi.policies.softmax_base import SoftmaxPolicy
 
 ACTIVATIONS = ("tanh", "relu")
