@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import time
@@ -26,6 +27,10 @@ from gradlogpi.algorithms.distributed import RolloutPool
 from gradlogpi.algorithms.rollout import make_env
 from gradlogpi.algorithms.vector_rollout import (
     Episode,
+    FinishedEpisodes,
+    Fragment,
+    StepCollector,
+    make_autoreset_vector_env,
 )
 from gradlogpi.core._checks import check_in_range, check_positive, check_positive_int
 from gradlogpi.core.returns import discount_powers, discounted_returns, normalized
@@ -45,8 +50,9 @@ class BatchPolicyGradientConfig:
     """Episodes per batch (rounded up to a multiple of num_envs)."""
     num_envs: int = 8
     """Sub-environments of the vector env."""
-    vectorization_mode: Literal["sync", "async"] = "sync"
-    """Gymnasium vectorisation: 'sync' (one process) or 'async' (one process per env)."""
+    vectorization_mode: Literal["sync", "async", "vector_entry_point"] = "sync"
+    """Gymnasium vectorisation: 'sync' (one process), 'async' (one process per env), or with
+    collection='steps' also 'vector_entry_point' (the env's own vectorised code, if any)."""
     alpha_theta: float = 0.01
     """Step size of θ (vanilla); the natural updates use `max_kl` instead."""
     gamma: float = 0.99
@@ -71,6 +77,12 @@ class BatchPolicyGradientConfig:
     """Rollout workers splitting the `num_envs` sub-environments (the same batch for any count)."""
     rollout_backend: Literal["local", "ray"] = "local"
     """'local' (in this process) or 'ray' (one Ray actor per worker; extra gradlogpi[ray])."""
+    collection: Literal["episodes", "steps"] = "episodes"
+    """'episodes': each batch is `episodes_per_update` whole episodes, each with its own seeds;
+    'steps': every sub-env takes `steps_per_env` steps per update and runs on across updates,
+    so no sub-env idles (episodes may straddle updates; gpomdp only, local rollouts)."""
+    steps_per_env: int = 256
+    """Steps each sub-environment takes per update with collection='steps'."""
     schedule: Schedule = "constant"
     """Schedule of `alpha_theta` and `max_kl` over updates: constant, linear (to 0), inverse_sqrt."""
     max_episode_steps: int | None = None
@@ -91,10 +103,37 @@ class BatchPolicyGradientConfig:
             ("estimator", self.estimator, ("reinforce", "gpomdp")),
             ("baseline", self.baseline, ("none", "value", "optimal")),
             ("update", self.update, ("vanilla", "natural", "enac")),
-            ("vectorization_mode", self.vectorization_mode, ("sync", "async")),
+            (
+                "vectorization_mode",
+                self.vectorization_mode,
+                ("sync", "async", "vector_entry_point"),
+            ),
+            ("collection", self.collection, ("episodes", "steps")),
         ):
             if value not in allowed:
                 raise ValueError(f"`{name}` must be one of {allowed}; got {value!r}")
+        check_positive_int("steps_per_env", self.steps_per_env)
+        if self.collection == "steps":
+            for name, value, needed in (
+                ("estimator", self.estimator, "gpomdp"),
+                ("rollout_backend", self.rollout_backend, "local"),
+                ("rollout_workers", self.rollout_workers, 1),
+            ):
+                if value != needed:
+                    raise ValueError(
+                        f"`{name}` must be {needed!r} with collection='steps' (episodes there "
+                        f"can straddle updates); got {value!r}"
+                    )
+            if self.update == "enac":
+                raise ValueError(
+                    "`update` 'enac' needs whole episodes, collection='episodes'; got 'enac' "
+                    "with collection='steps'"
+                )
+        elif self.vectorization_mode == "vector_entry_point":
+            raise ValueError(
+                "`vectorization_mode` 'vector_entry_point' needs collection='steps' (per-episode "
+                "seeding needs sub-envs we can reset one by one); got collection='episodes'"
+            )
         if self.baseline == "value" and self.estimator != "gpomdp":
             raise ValueError(
                 "`baseline` 'value' needs `estimator` 'gpomdp' (a per-state baseline); got 'reinforce'"
@@ -121,6 +160,8 @@ class PaddedBatch:
     rewards: np.ndarray
     mask: np.ndarray
     lengths: np.ndarray
+    first_steps: np.ndarray | None = None
+    """[N]: step of its episode at which each row starts (step-based collection), else None."""
 
 
 def pad_episodes(episodes: list[Episode]) -> PaddedBatch:
@@ -128,22 +169,39 @@ def pad_episodes(episodes: list[Episode]) -> PaddedBatch:
     lengths = np.array([e.length for e in episodes])
     n_steps = int(lengths.max())
     mask = np.arange(n_steps) < lengths[:, None]
-
-    def padded(arrays):
-        return np.stack(
-            [np.concatenate([a, np.repeat(a[-1:], n_steps - len(a), axis=0)]) for a in arrays]
-        )
-
-    rewards = np.zeros((len(episodes), n_steps))
-    for i, e in enumerate(episodes):
-        rewards[i, : e.length] = e.rewards
+    # one gather from the episodes laid end to end: row i, step t reads its min(t, T_i − 1)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    rows = starts[:, None] + np.minimum(np.arange(n_steps), lengths[:, None] - 1)
+    observations = np.concatenate([e.observations for e in episodes])[rows]
+    actions = np.concatenate([e.actions for e in episodes])[rows]
+    rewards = np.concatenate([e.rewards for e in episodes])[rows] * mask
+    first_steps = None
+    if any(isinstance(e, Fragment) for e in episodes):
+        first_steps = np.array([getattr(e, "first_step", 0) for e in episodes])
     return PaddedBatch(
-        padded([e.observations for e in episodes]),
-        padded([e.actions for e in episodes]),
+        observations,
+        actions,
         rewards,
         mask,
         lengths,
+        first_steps,
     )
+
+
+def bootstrapped(fragments: list[Fragment], value: Any, gamma: float) -> list[Fragment]:
+    """Fragments whose last reward gains γ v̂(S_T) where the update's steps cut them short.
+
+    The reward-to-go of a cut fragment then estimates the return of the whole episode, as an
+    actor-critic's n-step return does; episodes that ended keep their rewards.
+    """
+    out = []
+    for fragment in fragments:
+        if fragment.cut:
+            rewards = fragment.rewards.copy()
+            rewards[-1] += gamma * float(value.value(fragment.final_observation))
+            fragment = dataclasses.replace(fragment, rewards=rewards)
+        out.append(fragment)
+    return out
 
 
 def step_weights(batch: PaddedBatch, config: BatchPolicyGradientConfig, value: Any) -> np.ndarray:
@@ -157,6 +215,9 @@ def step_weights(batch: PaddedBatch, config: BatchPolicyGradientConfig, value: A
         returns = discounted_returns(batch.rewards, config.gamma, mask=batch.mask)
         advantages = (returns - value.value(batch.observations)) * batch.mask
         weights = advantages * discount_powers(batch.rewards.shape[1], config.gamma)
+    if batch.first_steps is not None:
+        # a fragment that starts at step t0 of its episode: its steps are t0, t0 + 1, …
+        weights = weights * config.gamma ** batch.first_steps[:, None].astype(np.float64)
     if config.normalize_advantages:
         weights = normalized(weights, mask=batch.mask)
     return weights
@@ -220,7 +281,22 @@ def batch_policy_gradient(
         )
     check_policy_fits_env(policy, probe)
     probe.close()
-    pool = RolloutPool(env_id, config, policy, seed, address)
+    if config.collection == "steps":
+        if resume is not None:
+            raise ValueError(
+                "`resume` needs collection='episodes': with 'steps' the sub-environments' "
+                "states carry over between updates and are not part of a snapshot"
+            )
+        source: Any = StepCollector(
+            make_autoreset_vector_env(
+                env_id, config.num_envs, config.vectorization_mode, config.max_episode_steps
+            ),
+            seed,
+            config.steps_per_env,
+            env_id,
+        )
+    else:
+        source = RolloutPool(env_id, config, policy, seed, address)
     quota = math.ceil(config.episodes_per_update / config.num_envs)
     returns, lengths, truncated = [], [], []
     diverged_at = -1
@@ -232,11 +308,21 @@ def batch_policy_gradient(
     start = time.perf_counter()
     try:
         for update in range(first_update, config.n_updates):
-            episodes = pool.collect(policy.get_flat(), update, quota)
+            if config.collection == "steps":
+                episodes, finished = source.collect(policy, update)
+                if config.baseline == "value":
+                    episodes = bootstrapped(episodes, value, config.gamma)
+            else:
+                episodes = source.collect(policy.get_flat(), update, quota)
+                finished = FinishedEpisodes(
+                    np.array([float(e.rewards.sum()) for e in episodes]),
+                    np.array([e.length for e in episodes]),
+                    np.array([e.truncated for e in episodes]),
+                )
             batch = pad_episodes(episodes)
-            returns += [float(e.rewards.sum()) for e in episodes]
-            lengths += [e.length for e in episodes]
-            truncated += [e.truncated for e in episodes]
+            returns += finished.returns.tolist()
+            lengths += finished.lengths.tolist()
+            truncated += finished.truncated.tolist()
             fraction = step_size(1.0, config.schedule, update, config.n_updates)
             direction = fraction * gradient_estimate(policy, batch, config, value)
             before = policy.get_flat()
@@ -264,9 +350,9 @@ def batch_policy_gradient(
                 )
                 end = EpisodeEnd(
                     update,
-                    np.array(returns[-len(episodes) :]),
-                    batch.lengths,
-                    np.array(truncated[-len(episodes) :]),
+                    finished.returns,
+                    finished.lengths,
+                    finished.truncated,
                     policy,
                     snapshot,
                 )
@@ -275,7 +361,7 @@ def batch_policy_gradient(
                 except StopTraining:
                     break
     finally:
-        pool.close()
+        source.close()
     return RunResult(
         np.array([returns]),
         np.array([lengths]),
@@ -308,13 +394,19 @@ def gradient_estimate(
                 if config.estimator == "reinforce"
                 else estimators.gpomdp_optimal_baseline_gradient
             )
-            gradient = optimal(scores, batch.rewards, config.gamma, batch.mask)
+            rewards = batch.rewards
+            if batch.first_steps is not None:  # fragments: steps t0, t0 + 1, … of their episode
+                rewards = rewards * config.gamma ** batch.first_steps[:, None].astype(np.float64)
+            gradient = optimal(scores, rewards, config.gamma, batch.mask)
         else:
             weights = step_weights(batch, config, value)
             gradient = (weights[..., None] * scores).sum(axis=1).mean(axis=0)
     else:
         weights = step_weights(batch, config, value) / n_episodes
-        gradient = weighted_score_sum(policy, batch.observations, batch.actions, weights)
+        steps = batch.mask  # only the steps taken: padding would cost scores and add nothing
+        gradient = weighted_score_sum(
+            policy, batch.observations[steps], batch.actions[steps], weights[steps]
+        )
     if config.entropy_coefficient > 0:
         gradient = gradient + config.entropy_coefficient * mean_entropy_gradient(policy, batch)
     if config.update == "natural":

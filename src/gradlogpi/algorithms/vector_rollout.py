@@ -194,3 +194,182 @@ def _env_actions(actions: np.ndarray, envs: gym.vector.VectorEnv) -> np.ndarray:
 
 def _expand(mask: np.ndarray, like: np.ndarray) -> np.ndarray:
     return mask.reshape(mask.shape + (1,) * (np.ndim(like) - 1))
+
+
+@dataclass
+class Fragment(Episode):
+    """The part of an episode collected in one update of step-based collection.
+
+    An episode that straddles updates is split: its first fragment ends `cut` (the update's
+    steps ran out, `final_observation` is where it stopped) and the next update goes on
+    from there, acting with the new θ, in a fragment that starts at step `first_step` of
+    its episode.
+    """
+
+    cut: bool = False
+    first_step: int = 0
+    final_observation: np.ndarray | None = None
+    env: int = 0
+    """The sub-environment it came from."""
+
+
+@dataclass
+class FinishedEpisodes:
+    """Whole episodes that ended during one update: their returns, lengths, truncations."""
+
+    returns: np.ndarray  # [n]
+    lengths: np.ndarray  # [n]
+    truncated: np.ndarray  # [n] bool
+
+
+def make_autoreset_vector_env(
+    env_id: str, num_envs: int, mode: str = "sync", max_episode_steps: int | None = None
+):
+    """`gymnasium.make_vec` that resets sub-environments itself, for step-based collection.
+
+    `mode` is "sync", "async" or "vector_entry_point" (the environment's own vectorised
+    implementation, e.g. Gymnasium's CartPole, where there is one).
+    """
+    import gradlogpi.envs  # noqa: F401  (registers the shipped environments)
+
+    if mode not in ("sync", "async", "vector_entry_point"):
+        raise ValueError(
+            f"`vectorization_mode` must be 'sync', 'async' or 'vector_entry_point'; got {mode!r}"
+        )
+    kwargs: dict[str, Any] = {}
+    if max_episode_steps is not None:
+        kwargs["max_episode_steps"] = max_episode_steps
+    return gym.make_vec(
+        env_id,
+        num_envs=check_positive_int("num_envs", num_envs),
+        vectorization_mode=mode,
+        **kwargs,
+    )
+
+
+class StepCollector:
+    """Every sub-environment runs on across updates; each update takes `steps_per_env` steps.
+
+    No sub-environment waits for another, so every step the vector env takes is used, the
+    way A2C-style collectors work. The price: an episode can straddle two updates (see
+    `Fragment`). Sub-environment k is seeded once, at the first reset, from
+    `SeedSequence(seed)`, and the actions of update u come from uniforms keyed by u; so
+    the same seed gives the same batches with sync, async or native vectorisation
+    (where the environment's resets consume randomness the same way).
+
+    Args:
+      envs: an autoresetting Gymnasium vector env (`make_autoreset_vector_env`).
+      seed: the experiment seed.
+      steps_per_env: steps every sub-environment takes per update.
+      env_name: used in error messages.
+    """
+
+    def __init__(self, envs: Any, seed: int | None, steps_per_env: int, env_name: str):
+        mode = envs.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
+        self.mode = mode if isinstance(mode, AutoresetMode) else AutoresetMode(mode)
+        if self.mode == AutoresetMode.DISABLED:
+            raise ValueError(
+                "step-based collection needs a vector env that resets its sub-environments; "
+                "got autoreset_mode DISABLED"
+            )
+        self.envs = envs
+        self.steps_per_env = check_positive_int("steps_per_env", steps_per_env)
+        self.entropy = np.random.SeedSequence(seed).entropy
+        self.env_name = env_name
+        num_envs = envs.num_envs
+        self.obs: np.ndarray | None = None
+        self.resetting = np.zeros(num_envs, dtype=bool)  # NEXT_STEP: the next step only resets
+        self.episode_steps = np.zeros(num_envs, dtype=np.int64)  # steps of the episode so far
+        self.episode_returns = np.zeros(num_envs)
+
+    def collect(self, policy: Any, update: int) -> tuple[list[Fragment], FinishedEpisodes]:
+        """`steps_per_env` steps of every sub-env with `policy`; fragments in (env, time) order."""
+        envs, n_steps, num_envs = self.envs, self.steps_per_env, self.envs.num_envs
+        if self.obs is None:
+            seeds = [int(s) for s in np.random.SeedSequence(self.entropy).generate_state(num_envs)]
+            if isinstance(envs.unwrapped, (gym.vector.SyncVectorEnv, gym.vector.AsyncVectorEnv)):
+                self.obs, _ = envs.reset(seed=seeds)
+            else:  # a native vector env takes one seed for all its sub-environments
+                self.obs, _ = envs.reset(seed=seeds[0])
+        generator = np.random.default_rng(np.random.SeedSequence(self.entropy, spawn_key=(update,)))
+        noise = policy.transform_noise(generator.random((n_steps, num_envs, policy.noise_size)))
+        observations = np.zeros((n_steps, *np.shape(self.obs)))
+        rewards = np.zeros((n_steps, num_envs))
+        counted = np.zeros((n_steps, num_envs), dtype=bool)  # False: an autoreset-only step
+        ended = np.zeros((n_steps, num_envs), dtype=bool)
+        terminal = np.zeros((n_steps, num_envs), dtype=bool)
+        actions: np.ndarray | None = None
+        obs = self.obs
+        for n in range(n_steps):
+            action = policy.sample_from_noise(obs, noise[n])
+            if actions is None:
+                actions = np.zeros((n_steps, *np.shape(action)), dtype=np.asarray(action).dtype)
+            next_obs, reward, terminated, truncated, info = envs.step(_env_actions(action, envs))
+            observations[n], actions[n], rewards[n] = obs, action, reward
+            counted[n] = ~self.resetting
+            done = (np.asarray(terminated) | np.asarray(truncated)) & counted[n]
+            ended[n], terminal[n] = done, np.asarray(terminated) & counted[n]
+            if self.mode == AutoresetMode.NEXT_STEP:
+                self.resetting = done
+            obs = next_obs
+        self.obs = obs
+        rewards *= counted
+        self._check_finite(rewards, observations, counted, update)
+        return self._split(observations, actions, rewards, counted, ended, terminal)
+
+    def _split(self, observations, actions, rewards, counted, ended, terminal):
+        fragments: list[Fragment] = []
+        finished_returns, finished_lengths, finished_truncated = [], [], []
+        for k in range(self.envs.num_envs):
+            steps = np.flatnonzero(counted[:, k])
+            ends = np.flatnonzero(ended[steps, k])
+            start = 0
+            for stop in [*(ends + 1).tolist(), len(steps)]:
+                if stop == start:
+                    continue
+                rows = steps[start:stop]
+                is_end = stop - 1 in ends
+                fragment_return = float(rewards[rows, k].sum())
+                fragments.append(
+                    Fragment(
+                        observations[rows, k],
+                        actions[rows, k],
+                        rewards[rows, k],
+                        bool(terminal[rows[-1], k]),
+                        bool(is_end and not terminal[rows[-1], k]),
+                        cut=not is_end,
+                        first_step=int(self.episode_steps[k]),
+                        final_observation=None if is_end else np.asarray(self.obs[k]),
+                        env=k,
+                    )
+                )
+                self.episode_steps[k] += len(rows)
+                self.episode_returns[k] += fragment_return
+                if is_end:
+                    finished_returns.append(self.episode_returns[k])
+                    finished_lengths.append(int(self.episode_steps[k]))
+                    finished_truncated.append(not terminal[rows[-1], k])
+                    self.episode_steps[k], self.episode_returns[k] = 0, 0.0
+                start = stop
+        finished = FinishedEpisodes(
+            np.array(finished_returns, dtype=np.float64),
+            np.array(finished_lengths, dtype=np.int64),
+            np.array(finished_truncated, dtype=bool),
+        )
+        return fragments, finished
+
+    def _check_finite(self, rewards, observations, counted, update) -> None:
+        finite = np.isfinite(rewards) & np.isfinite(observations.reshape(*rewards.shape, -1)).all(
+            axis=-1
+        )
+        bad = counted & ~finite
+        if bad.any():
+            n, k = (int(i) for i in np.argwhere(bad)[0])
+            field = "reward" if not np.isfinite(rewards[n, k]) else "observation"
+            raise NonFiniteError(
+                f"non-finite {field} from environment {self.env_name}: env {k}, step {n} of "
+                f"update {update}"
+            )
+
+    def close(self) -> None:
+        self.envs.close()

@@ -52,9 +52,10 @@ class EpisodeProgress:
     def update_episode(self, end: Any, label: str = "episodes") -> None:
         self.done += 1
         self.steps += int(end.lengths.sum())
-        self.recent = ([*self.recent, float(end.returns.mean())])[-10:]
+        if end.returns.size:  # a step-collection update can finish no episode
+            self.recent = ([*self.recent, float(end.returns.mean())])[-10:]
         rate = self.steps / max(time.perf_counter() - self.start, 1e-9)
-        mean = sum(self.recent) / len(self.recent)
+        mean = sum(self.recent) / len(self.recent) if self.recent else float("nan")
         self.progress.update(
             self.task, advance=1, description=label, rate=f"{rate:,.0f}", mean=f"{mean:.2f}"
         )

@@ -202,7 +202,7 @@ def _train(
     def record(end: EpisodeEnd) -> None:
         episode_times.append(offset + time.perf_counter() - start)
         last["end"] = end
-        if board is not None:
+        if board is not None and end.returns.size:  # an update can finish no episode
             board.add_scalar("return/mean", float(np.mean(end.returns)), end.episode)
             board.add_scalar("length/mean", float(np.mean(end.lengths)), end.episode)
             board.add_scalar("truncated/fraction", float(np.mean(end.truncated)), end.episode)

@@ -1,0 +1,153 @@
+"""Step-based collection: every step a sub-environment takes is used, episodes stitched across updates."""
+
+import dataclasses
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from gradlogpi.algorithms.batch_pg import (
+    BatchPolicyGradientConfig,
+    batch_policy_gradient,
+    bootstrapped,
+    pad_episodes,
+    step_weights,
+)
+from gradlogpi.algorithms.vector_rollout import StepCollector, make_autoreset_vector_env
+from gradlogpi.features import RawState
+from gradlogpi.policies import LinearValue, MatrixSoftmaxPolicy
+
+
+def policy():
+    return MatrixSoftmaxPolicy(RawState(4), 2).init(np.random.default_rng(0), scale=0.3)
+
+
+def collect(mode, updates=3, steps=40, num_envs=3, seed=5):
+    collector = StepCollector(
+        make_autoreset_vector_env("CartPole-v1", num_envs, mode), seed, steps, "CartPole-v1"
+    )
+    try:
+        return [collector.collect(policy(), u) for u in range(updates)]
+    finally:
+        collector.close()
+
+
+@pytest.mark.parametrize("mode", ["sync", "vector_entry_point"])
+def test_fragments_cover_every_counted_step_and_stitch_into_episodes(mode):
+    batches = collect(mode, updates=4, steps=60)
+    carried = {}  # env → (return so far, steps so far) of the episode in progress
+    for fragments, finished in batches:
+        # with NEXT_STEP autoreset each ended episode costs one reset-only step, nothing else
+        ended = sum(not f.cut for f in fragments)
+        assert sum(f.length for f in fragments) + ended >= 3 * 60 - 3
+        assert sum(f.length for f in fragments) <= 3 * 60
+        returns = []
+        for f in fragments:
+            so_far, steps = carried.get(f.env, (0.0, 0))
+            assert f.first_step == steps
+            if f.cut:
+                carried[f.env] = (so_far + f.rewards.sum(), steps + f.length)
+                assert f.final_observation is not None
+            else:
+                returns.append(so_far + f.rewards.sum())
+                carried[f.env] = (0.0, 0)
+        np.testing.assert_allclose(finished.returns, returns)
+        assert (finished.lengths == finished.returns).all()  # CartPole pays 1 a step
+    assert sum(len(finished.returns) for _, finished in batches) > 5
+
+
+def test_same_seed_same_fragments_with_sync_and_async():
+    for (sync, _), (asynchronous, _) in zip(collect("sync"), collect("async"), strict=True):
+        assert len(sync) == len(asynchronous)
+        for a, b in zip(sync, asynchronous, strict=True):
+            np.testing.assert_array_equal(a.observations, b.observations)
+            np.testing.assert_array_equal(a.actions, b.actions)
+
+
+def test_cut_fragments_are_bootstrapped_with_the_value_of_where_they_stopped():
+    fragments, _ = collect("sync", updates=1)[0]
+    value = LinearValue(RawState(4))
+    value.set_flat(np.array([1.0, 2.0, 3.0, 4.0]))
+    out = bootstrapped(fragments, value, 0.9)
+    for before, after in zip(fragments, out, strict=True):
+        expected = before.rewards.copy()
+        if before.cut:
+            expected[-1] += 0.9 * float(value.value(before.final_observation))
+        np.testing.assert_allclose(after.rewards, expected)
+    assert any(f.cut for f in fragments)
+    assert any(not f.cut for f in fragments)
+
+
+def test_a_fragment_starting_at_step_t0_is_weighted_by_gamma_to_the_t0():
+    fragments, _ = collect("sync", updates=2)[1]
+    continued = [f for f in fragments if f.first_step > 0][:1]
+    assert continued
+    config = BatchPolicyGradientConfig(collection="steps", gamma=0.9)
+    fresh = [dataclasses.replace(continued[0], first_step=0)]
+    ratio = step_weights(pad_episodes(continued), config, None) / step_weights(
+        pad_episodes(fresh), config, None
+    )
+    np.testing.assert_allclose(ratio, 0.9 ** continued[0].first_step)
+
+
+def test_step_collection_learns_cartpole_and_uses_every_step():
+    config = BatchPolicyGradientConfig(
+        n_updates=25,
+        num_envs=8,
+        collection="steps",
+        steps_per_env=64,
+        alpha_theta=0.1,
+        normalize_advantages=True,
+    )
+    result = batch_policy_gradient(
+        "CartPole-v1", MatrixSoftmaxPolicy(RawState(4), 2), config, seed=0
+    )
+    returns = result.returns[0]
+    assert returns[:20].mean() < 40
+    assert returns[-20:].mean() > 3 * returns[:20].mean(), (
+        returns[:20].mean(),
+        returns[-20:].mean(),
+    )
+    # finished episodes account for all steps but the episodes still running at the end
+    assert returns.sum() > 0.8 * 25 * 8 * 64 - 8 * 500
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"estimator": "reinforce"}, "`estimator` must be 'gpomdp' with collection='steps'"),
+        ({"update": "enac"}, "`update` 'enac' needs whole episodes"),
+        ({"rollout_workers": 2, "num_envs": 4}, "`rollout_workers` must be 1"),
+        (
+            {"collection": "episodes", "vectorization_mode": "vector_entry_point"},
+            "needs collection='steps'",
+        ),
+        ({"steps_per_env": 0}, "steps_per_env"),
+    ],
+)
+def test_step_collection_settings_that_cannot_work_are_refused(changes, message):
+    settings = {"collection": "steps", **changes}
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        BatchPolicyGradientConfig(**settings)
+
+
+def test_resume_is_refused_with_step_collection():
+    config = BatchPolicyGradientConfig(n_updates=1, collection="steps", steps_per_env=8, num_envs=2)
+    with pytest.raises(ValueError, match="`resume` needs collection='episodes'"):
+        batch_policy_gradient("CartPole-v1", policy(), config, seed=0, resume={"episode": 0})
+
+
+def test_non_finite_observation_is_named():
+    class Broken(gym.Wrapper):
+        def step(self, action):
+            obs, reward, terminated, truncated, info = self.env.step(action)
+            return obs * np.nan, reward, terminated, truncated, info
+
+    envs = gym.vector.SyncVectorEnv([lambda: Broken(gym.make("CartPole-v1"))])
+    collector = StepCollector(envs, 0, 5, "Broken")
+    from gradlogpi.errors import NonFiniteError
+
+    with pytest.raises(
+        NonFiniteError, match="non-finite observation from environment Broken: env 0"
+    ):
+        collector.collect(policy(), 0)
