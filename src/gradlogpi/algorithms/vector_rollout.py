@@ -304,7 +304,7 @@ class StepCollector:
             action = policy.sample_from_noise(obs, noise[n])
             if actions is None:
                 actions = np.zeros((n_steps, *np.shape(action)), dtype=np.asarray(action).dtype)
-            next_obs, reward, terminated, truncated, info = envs.step(_env_actions(action, envs))
+            next_obs, reward, terminated, truncated, _ = envs.step(_env_actions(action, envs))
             observations[n], actions[n], rewards[n] = obs, action, reward
             counted[n] = ~self.resetting
             done = (np.asarray(terminated) | np.asarray(truncated)) & counted[n]
