@@ -240,3 +240,16 @@ def test_nonfinite_observation_rejected():
 def test_bad_arguments_are_named(build, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         build()
+
+
+def test_tiles_remembered_answers_follow_the_observations_not_the_array(rng):
+    coder = TileCoder(*UNIT, n_tilings=4, tiles_per_dim=4, table_size=64)
+    obs = rng.random((3, 2))
+    first = coder.active(obs)
+    assert not first.flags.writeable  # shared with later callers, so nobody may change it
+    obs[:] = rng.random((3, 2))  # the same array, new contents: a fresh answer
+    second = coder.active(obs)
+    fresh = TileCoder(*UNIT, n_tilings=4, tiles_per_dim=4, table_size=64)
+    np.testing.assert_array_equal(second, fresh.active(obs.copy()))
+    assert not np.array_equal(first, second)
+    np.testing.assert_array_equal(coder.active(obs.copy()), second)
