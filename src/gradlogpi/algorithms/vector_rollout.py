@@ -295,24 +295,27 @@ class StepCollector:
         noise = policy.transform_noise(generator.random((n_steps, num_envs, policy.noise_size)))
         observations = np.zeros((n_steps, *np.shape(self.obs)))
         rewards = np.zeros((n_steps, num_envs))
-        counted = np.zeros((n_steps, num_envs), dtype=bool)  # False: an autoreset-only step
-        ended = np.zeros((n_steps, num_envs), dtype=bool)
-        terminal = np.zeros((n_steps, num_envs), dtype=bool)
+        terminated = np.zeros((n_steps, num_envs), dtype=bool)
+        truncated = np.zeros((n_steps, num_envs), dtype=bool)
         actions: np.ndarray | None = None
         obs = self.obs
         for n in range(n_steps):
             action = policy.sample_from_noise(obs, noise[n])
             if actions is None:
                 actions = np.zeros((n_steps, *np.shape(action)), dtype=np.asarray(action).dtype)
-            next_obs, reward, terminated, truncated, _ = envs.step(_env_actions(action, envs))
+            next_obs, reward, terminated[n], truncated[n], _ = envs.step(_env_actions(action, envs))
             observations[n], actions[n], rewards[n] = obs, action, reward
-            counted[n] = ~self.resetting
-            done = (np.asarray(terminated) | np.asarray(truncated)) & counted[n]
-            ended[n], terminal[n] = done, np.asarray(terminated) & counted[n]
-            if self.mode == AutoresetMode.NEXT_STEP:
-                self.resetting = done
             obs = next_obs
         self.obs = obs
+        # after the loop, as arrays: with NEXT_STEP autoreset the step after an episode's
+        # last one only resets its env (and a reset step never ends an episode)
+        done = terminated | truncated
+        counted = np.ones((n_steps, num_envs), dtype=bool)  # False: an autoreset-only step
+        if self.mode == AutoresetMode.NEXT_STEP:
+            counted[0] = ~self.resetting
+            counted[1:] = ~done[:-1]
+            self.resetting = done[-1] & counted[-1]
+        ended, terminal = done & counted, terminated & counted
         rewards *= counted
         self._check_finite(rewards, observations, counted, update)
         return self._split(observations, actions, rewards, counted, ended, terminal)
