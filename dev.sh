@@ -18,7 +18,7 @@ setup() {
   # torch first, pinned: the 2.13.0 CPU wheel is the one available offline here;
   # the package's own extra only asks for torch>=2.13, which this satisfies.
   "$VENV/bin/python" -m pip install --quiet "torch==2.13.0"
-  "$VENV/bin/python" -m pip install --quiet -e ".[torch,tensorboard,video,test]"
+  "$VENV/bin/python" -m pip install --quiet -e ".[torch,tensorboard,video,fast,test]"
   # Ray is optional: without it the Ray tests are skipped, everything else runs
   "$VENV/bin/python" -m pip install --quiet "ray>=2.9" || echo "Ray could not be installed; its tests will be skipped"
 }

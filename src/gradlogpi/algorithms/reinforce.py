@@ -22,6 +22,7 @@ from gradlogpi.algorithms.common import (
 from gradlogpi.algorithms.rollout import (
     generate_episode,
 )
+from gradlogpi.algorithms.tabular import reinforce_episodes, reinforce_runs, tabular_task
 from gradlogpi.core.returns import discount_powers, discounted_returns
 
 
@@ -88,12 +89,28 @@ def reinforce(
     policy, environments, tracker = setup.policy, setup.runs, setup.tracker
     gamma = config.gamma
 
-    for episode in range(setup.first_episode, config.n_episodes):
+    # a tabular task with Numba installed: each run's episode and updates in one compiled call
+    task = tabular_task(environments.model, policy, getattr(policy, "n_actions", 0))
+    episodes = range(setup.first_episode, config.n_episodes)
+    if task is not None and callback is None:
+        # nothing looks between episodes: each run learns all its episodes in one call
+        reinforce_runs(task, environments, policy, tracker, config, setup.first_episode)
+        episodes = range(0)
+
+    for episode in episodes:
+        alpha = step_size(config.alpha_theta, config.schedule, episode, config.n_episodes)
+        alpha = alpha * tracker.learning  # a diverged run stops learning, [R]
+        if task is not None:
+            with tracker.guarded(episode, policy.theta):
+                totals, lengths, truncated = reinforce_episodes(
+                    task, environments, policy, alpha, config
+                )
+            tracker.record(episode, totals, lengths, truncated)
+            _report(callback, episode, tracker, lengths, truncated, policy, environments)
+            continue
         batch = generate_episode(environments, policy)
         tracker.record(episode, batch.rewards.sum(axis=1), batch.lengths, batch.truncated)
         returns = discounted_returns(batch.rewards, gamma, lengths=batch.lengths)  # G_t, [R, T]
-        alpha = step_size(config.alpha_theta, config.schedule, episode, config.n_episodes)
-        alpha = alpha * tracker.learning  # a diverged run stops learning, [R]
         n_steps = batch.actions.shape[1]
         discount = (
             discount_powers(n_steps, gamma) if config.discount_weighting else np.ones(n_steps)
@@ -106,18 +123,22 @@ def reinforce(
                 for t in range(n_steps):
                     weight = alpha * discount[t] * returns[:, t] * (t < batch.lengths)
                     policy.ascend(batch.observations[:, t], batch.actions[:, t], weight)
-        if callback is not None:
-            callback(
-                EpisodeEnd(
-                    episode,
-                    tracker.returns[:, episode],
-                    batch.lengths,
-                    batch.truncated,
-                    snapshot=functools.partial(
-                        capture_state, episode, policy, None, environments, tracker
-                    ),
-                )
-            )
+        _report(callback, episode, tracker, batch.lengths, batch.truncated, policy, environments)
 
     environments.close()
     return tracker.result(policy, None, seed, config, single=setup.single, run_ids=setup.run_ids)
+
+
+def _report(callback, episode, tracker, lengths, truncated, policy, environments) -> None:
+    if callback is not None:
+        callback(
+            EpisodeEnd(
+                episode,
+                tracker.returns[:, episode],
+                lengths,
+                truncated,
+                snapshot=functools.partial(
+                    capture_state, episode, policy, None, environments, tracker
+                ),
+            )
+        )

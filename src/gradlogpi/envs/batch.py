@@ -15,7 +15,12 @@ import numpy as np
 
 
 class BatchModel(Protocol):
-    """Array dynamics of one environment; states are whatever `observe` turns into obs."""
+    """Array dynamics of one environment; states are whatever `observe` turns into obs.
+
+    `step` takes no random generator, so the dynamics are deterministic given the state.
+    A tabular model also sets `n_states` (states 0 … n_states − 1, observed as themselves);
+    `gradlogpi.algorithms.tabular` can then tabulate it once and run compiled loops.
+    """
 
     observation_shape: tuple[int, ...]
 

@@ -23,6 +23,7 @@ class GridWorldModel:
 
     def __init__(self, n_rows: int, n_cols: int, start: tuple[int, int], goal: tuple[int, int]):
         self.n_rows, self.n_cols = n_rows, n_cols
+        self.n_states = n_rows * n_cols
         self.start = start[0] * n_cols + start[1]
         self.goal = goal[0] * n_cols + goal[1]
 

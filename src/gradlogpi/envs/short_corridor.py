@@ -33,6 +33,7 @@ class ShortCorridorModel:
     """Array dynamics of the short corridor: states 0, 1, 2, terminal 3."""
 
     observation_shape: tuple[int, ...] = ()
+    n_states = 4
 
     def reset(self, rngs: list[np.random.Generator]) -> np.ndarray:
         return np.zeros(len(rngs), dtype=np.int64)

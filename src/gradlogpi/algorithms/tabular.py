@@ -1,0 +1,340 @@
+"""Compiled inner loops for tabular tasks (optional extra `gradlogpi[fast]`, Numba).
+
+The book's REINFORCE steps θ after every step of an episode, one step after another. On a
+tabular task such as the short corridor (4 states, 2 actions, 2 parameters) the arithmetic
+of a step is a few multiplications, so NumPy's microsecond per call is nearly all of the
+cost, and a run whose policy collapses onto 1000-step episodes keeps all the others of
+its lockstep batch waiting. With Numba installed, `reinforce` plays and learns each run's
+episode in one compiled call instead: the loop below is the book's pseudocode (p. 328),
+over tables of the dynamics and of φ(s, a).
+
+It reads the same random numbers as the NumPy path (the run's generator, `chunk` steps of
+uniforms at a time) and does the same arithmetic, so runs agree with the NumPy path to
+rounding (NumPy's vectorised exp and log differ from the compiled ones in the last bit).
+Each run's episode is computed on its own, so run k is exactly the same alone or among
+others. Set GRADLOGPI_NO_JIT=1 to use the NumPy path everywhere.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+try:
+    import numba
+except ImportError:  # the extra is optional: the NumPy path does the same, slower
+    numba = None
+
+
+def available() -> bool:
+    """Whether the compiled path is installed and not switched off (GRADLOGPI_NO_JIT=1)."""
+    return numba is not None and os.environ.get("GRADLOGPI_NO_JIT", "") != "1"
+
+
+@dataclass(frozen=True)
+class TabularTask:
+    """A deterministic tabular model and a linear softmax policy's features, as tables.
+
+    next_states [S, A] int64, rewards [S, A] float64 and terminated [S, A] bool: what taking
+    action a in state s leads to; features [S, A, d]: φ(s, a).
+    """
+
+    next_states: np.ndarray
+    rewards: np.ndarray
+    terminated: np.ndarray
+    features: np.ndarray
+
+
+def tabular_task(model: Any, policy: Any, n_actions: int) -> TabularTask | None:
+    """The tables of `model` and `policy`, or None where the compiled path does not apply.
+
+    It applies to a model with `n_states` whose observations are the state indices, and to
+    a linear softmax policy (`LinearSoftmaxPolicy`, `MatrixSoftmaxPolicy`) sampling by
+    Gumbel-max, with finite tables.
+    """
+    from gradlogpi.policies import LinearSoftmaxPolicy, MatrixSoftmaxPolicy
+
+    if not available() or model is None or not hasattr(model, "n_states"):
+        return None
+    if isinstance(policy, LinearSoftmaxPolicy):
+        builder = policy.features
+    elif isinstance(policy, MatrixSoftmaxPolicy):
+        builder = policy.bridge  # φ(s, a) = onehot(a) ⊗ [x(s), 1]: the same θ layout
+    else:
+        return None
+    states = np.arange(model.n_states)
+    if not np.array_equal(model.observe(states), states):
+        return None
+    grid_states, grid_actions = np.meshgrid(states, np.arange(n_actions), indexing="ij")
+    next_states, rewards, terminated = model.step(grid_states.ravel(), grid_actions.ravel())
+    task = TabularTask(
+        np.ascontiguousarray(next_states.reshape(grid_states.shape), dtype=np.int64),
+        np.ascontiguousarray(rewards.reshape(grid_states.shape), dtype=np.float64),
+        np.ascontiguousarray(terminated.reshape(grid_states.shape), dtype=np.bool_),
+        np.ascontiguousarray(builder(states), dtype=np.float64),
+    )
+    if not (np.isfinite(task.rewards).all() and np.isfinite(task.features).all()):
+        return None
+    return task
+
+
+def reinforce_episodes(
+    task: TabularTask, runs: Any, policy: Any, alpha: np.ndarray, config: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The next REINFORCE episode of every run, each run's θ updated in place.
+
+    Args:
+      task: `tabular_task(runs.model, policy, A)`.
+      runs: the `Runs` (their model resets the start states, their streams give the noise).
+      policy: the policy with θ [R, P].
+      alpha: step size of each run this episode (0 for a run that no longer learns), [R].
+      config: a `ReinforceConfig`.
+
+    Returns:
+      (returns [R], lengths [R], truncated [R]) of the episodes.
+    """
+    starts = runs.reset()
+    n_runs, cap = runs.n_runs, runs.max_episode_steps
+    buffers = (np.zeros(cap, np.int64), np.zeros(cap, np.int64), np.zeros(cap))
+    returns, lengths = np.zeros(n_runs), np.zeros(n_runs, dtype=np.int64)
+    truncated = np.zeros(n_runs, dtype=bool)
+    for run in range(n_runs):
+        length, terminated, total = reinforce_episode(
+            task,
+            runs.streams.action_generators[run],
+            policy.theta[run],
+            int(starts[run]),
+            float(alpha[run]),
+            config.gamma,
+            config.discount_weighting,
+            config.batch_update,
+            cap,
+            runs.streams.chunk,
+            buffers,
+        )
+        returns[run], lengths[run], truncated[run] = total, length, not terminated
+    runs.steps = lengths.copy()
+    return returns, lengths, truncated
+
+
+def reinforce_runs(
+    task: TabularTask, runs: Any, policy: Any, tracker: Any, config: Any, first_episode: int
+) -> None:
+    """Episodes `first_episode` … of every run, one compiled call per run (θ [R, P] in place).
+
+    For when nothing needs to see the runs between episodes (no callback): run by run
+    gives the same numbers as episode by episode, since runs share nothing. Start states
+    are drawn first, episode by episode for all runs, as the episode-by-episode loop
+    would (a tabular model's steps draw no random numbers).
+    """
+    from gradlogpi.algorithms.common import step_size
+
+    episodes = range(first_episode, config.n_episodes)
+    if not len(episodes):
+        return
+    starts = np.stack([runs.reset() for _ in episodes], axis=1).astype(np.int64)  # [R, E]
+    alphas = np.array(
+        [step_size(config.alpha_theta, config.schedule, e, config.n_episodes) for e in episodes]
+    )
+    window = slice(first_episode, config.n_episodes)
+    for run in range(runs.n_runs):
+        tracker.diverged_at[run] = _reinforce_run(
+            runs.streams.action_generators[run],
+            policy.theta[run],
+            starts[run],
+            alphas,
+            task.next_states,
+            task.rewards,
+            task.terminated,
+            task.features,
+            config.gamma,
+            config.discount_weighting,
+            config.batch_update,
+            runs.max_episode_steps,
+            runs.streams.chunk,
+            first_episode,
+            int(tracker.diverged_at[run]),
+            tracker.returns[run, window],
+            tracker.lengths[run, window],
+            tracker.truncated[run, window],
+        )
+    runs.steps = tracker.lengths[:, -1].copy()
+
+
+def reinforce_episode(
+    task: TabularTask,
+    generator: np.random.Generator,
+    theta: np.ndarray,
+    start: int,
+    alpha: float,
+    gamma: float,
+    discount_weighting: bool,
+    batch_update: bool,
+    max_steps: int,
+    chunk: int,
+    buffers: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> tuple[int, bool, float]:
+    """One REINFORCE episode of one run: play with θ fixed, then update θ [d] in place.
+
+    Returns (length T, terminated, total reward). The episode's states, actions and rewards are left in
+    `buffers` (each at least `max_steps` long): [:T] of each.
+    """
+    states, actions, rewards = buffers
+    return _reinforce_episode(
+        generator,
+        theta,
+        start,
+        task.next_states,
+        task.rewards,
+        task.terminated,
+        task.features,
+        alpha,
+        gamma,
+        discount_weighting,
+        batch_update,
+        max_steps,
+        chunk,
+        states,
+        actions,
+        rewards,
+    )
+
+
+def _reinforce_episode_python(
+    generator,
+    theta,
+    start,
+    next_states,
+    reward_table,
+    terminated_table,
+    features,
+    alpha,
+    gamma,
+    discount_weighting,
+    batch_update,
+    max_steps,
+    chunk,
+    states,
+    actions,
+    rewards,
+):
+    n_actions, n_parameters = features.shape[1], features.shape[2]
+    # Generate an episode following π(·|·, θ): Gumbel-max over h(s, a) = θᵀφ(s, a)
+    preferences = np.zeros((features.shape[0], n_actions))
+    for s in range(features.shape[0]):
+        for a in range(n_actions):
+            for j in range(n_parameters):
+                preferences[s, a] += features[s, a, j] * theta[j]
+    state, length, terminated = start, 0, False
+    noise = np.zeros((chunk, n_actions))
+    while length < max_steps:
+        if length % chunk == 0:  # the NumPy path's draw: `chunk` steps of uniforms at a time
+            noise = -np.log(-np.log(np.maximum(generator.random((chunk, n_actions)), 1e-300)))
+        row = length % chunk
+        action, best = 0, preferences[state, 0] + noise[row, 0]
+        for a in range(1, n_actions):
+            if preferences[state, a] + noise[row, a] > best:
+                action, best = a, preferences[state, a] + noise[row, a]
+        states[length], actions[length] = state, action
+        rewards[length] = reward_table[state, action]
+        terminated = terminated_table[state, action]
+        state = next_states[state, action]
+        length += 1
+        if terminated:
+            break
+    total_reward = 0.0
+    for t in range(length):
+        total_reward += rewards[t]
+    # Loop for each step t: G ← Σ γ^{k−t−1} R_k; θ ← θ + α γ^t G ∇ln π(A_t|S_t, θ)
+    returns = np.zeros(length)
+    following = 0.0
+    for t in range(length - 1, -1, -1):
+        following = rewards[t] + gamma * following
+        returns[t] = following
+    fixed = theta.copy()  # batch_update: every step's score at the θ of the episode's start
+    step_theta = fixed if batch_update else theta
+    probabilities = np.zeros(n_actions)
+    discount = 1.0
+    for t in range(length):
+        state, action = states[t], actions[t]
+        largest = -np.inf
+        for a in range(n_actions):
+            h = 0.0
+            for j in range(n_parameters):
+                h += features[state, a, j] * step_theta[j]
+            probabilities[a] = h
+            largest = max(largest, h)
+        total = 0.0
+        for a in range(n_actions):
+            probabilities[a] = np.exp(probabilities[a] - largest)
+            total += probabilities[a]
+        step = alpha * (discount if discount_weighting else 1.0) * returns[t]
+        for j in range(n_parameters):
+            expected = 0.0
+            for a in range(n_actions):
+                expected += probabilities[a] / total * features[state, a, j]
+            theta[j] += step * (features[state, action, j] - expected)
+        discount *= gamma
+    return length, terminated, total_reward
+
+
+def _reinforce_run_python(
+    generator,
+    theta,
+    starts,
+    alphas,
+    next_states,
+    reward_table,
+    terminated_table,
+    features,
+    gamma,
+    discount_weighting,
+    batch_update,
+    max_steps,
+    chunk,
+    first_episode,
+    diverged_at,
+    returns,
+    lengths,
+    truncated,
+):
+    states = np.zeros(max_steps, np.int64)
+    actions = np.zeros(max_steps, np.int64)
+    rewards = np.zeros(max_steps)
+    before = theta.copy()
+    for e in range(starts.shape[0]):
+        before[:] = theta
+        length, terminated, total_reward = _reinforce_episode(
+            generator,
+            theta,
+            starts[e],
+            next_states,
+            reward_table,
+            terminated_table,
+            features,
+            alphas[e] if diverged_at < 0 else 0.0,  # a diverged run stops learning
+            gamma,
+            discount_weighting,
+            batch_update,
+            max_steps,
+            chunk,
+            states,
+            actions,
+            rewards,
+        )
+        returns[e], lengths[e], truncated[e] = total_reward, length, not terminated
+        if not np.isfinite(theta).all():  # as `Tracker.guarded`: back to θ before the episode
+            theta[:] = before
+            if diverged_at < 0:
+                diverged_at = first_episode + e
+    return diverged_at
+
+
+if numba is not None:
+    _reinforce_episode = numba.njit(cache=True)(_reinforce_episode_python)
+    _reinforce_run = numba.njit(cache=True)(_reinforce_run_python)
+else:
+    _reinforce_episode, _reinforce_run = _reinforce_episode_python, _reinforce_run_python

@@ -1,0 +1,111 @@
+"""The compiled tabular path of REINFORCE gives the NumPy path's runs (to rounding)."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("numba")
+
+from gradlogpi.algorithms import ReinforceConfig, reinforce
+from gradlogpi.algorithms.rollout import Runs, make_env, policy_streams
+from gradlogpi.algorithms.tabular import tabular_task
+from gradlogpi.envs import BorderFeatures
+from gradlogpi.experiments.sutton_barto import corridor_policy
+from gradlogpi.features import RawState
+from gradlogpi.policies import LinearGaussianPolicy, MatrixSoftmaxPolicy
+
+CORRIDOR, GRID = "gradlogpi/ShortCorridor-v0", "gradlogpi/GridWorld-v0"
+
+
+def both_paths(monkeypatch, env, policy, config, callback=None, **kwargs):
+    monkeypatch.setenv("GRADLOGPI_NO_JIT", "1")
+    numpy_result = reinforce(env, policy, config, **kwargs)
+    monkeypatch.setenv("GRADLOGPI_NO_JIT", "0")
+    compiled = reinforce(env, policy, config, callback=callback, **kwargs)
+    return numpy_result, compiled
+
+
+def assert_same_runs(numpy_result, compiled):
+    np.testing.assert_array_equal(compiled.returns, numpy_result.returns)
+    np.testing.assert_array_equal(compiled.lengths, numpy_result.lengths)
+    np.testing.assert_array_equal(compiled.truncated, numpy_result.truncated)
+    np.testing.assert_array_equal(compiled.diverged_at, numpy_result.diverged_at)
+    # NumPy's vectorised exp differs from the compiled one in the last bit now and then
+    np.testing.assert_allclose(compiled.policy.theta, numpy_result.policy.theta, atol=1e-10)
+
+
+@pytest.mark.parametrize("per_episode", [False, True])
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {},
+        {"batch_update": True},
+        {"discount_weighting": False, "gamma": 0.9},
+        {"schedule": "linear"},
+        {"max_episode_steps": 30},
+    ],
+)
+def test_corridor_runs_match_the_numpy_path(monkeypatch, settings, per_episode):
+    config = ReinforceConfig(n_episodes=40, alpha_theta=2**-11, **settings)
+    callback = (lambda end: None) if per_episode else None
+    numpy_result, compiled = both_paths(
+        monkeypatch, CORRIDOR, corridor_policy(), config, callback, seed=3, runs=6
+    )
+    assert_same_runs(numpy_result, compiled)
+    assert compiled.lengths.sum() > 6 * 40  # episodes longer than one step: a real test
+
+
+def test_grid_world_matrix_policy_matches_the_numpy_path(monkeypatch):
+    policy = MatrixSoftmaxPolicy(BorderFeatures(4, 4, position=True), 4)
+    config = ReinforceConfig(n_episodes=15, alpha_theta=0.01, gamma=0.95)
+    numpy_result, compiled = both_paths(monkeypatch, GRID, policy, config, seed=0, runs=3)
+    assert_same_runs(numpy_result, compiled)
+
+
+def test_divergence_is_caught_and_undone_as_on_the_numpy_path(monkeypatch):
+    config = ReinforceConfig(n_episodes=4, alpha_theta=1e306, max_episode_steps=50)
+    numpy_result, compiled = both_paths(
+        monkeypatch, CORRIDOR, corridor_policy(), config, seed=0, runs=3
+    )
+    assert (compiled.diverged_at >= 0).all()
+    assert_same_runs(numpy_result, compiled)
+
+
+def test_resuming_a_compiled_run_continues_it_exactly(monkeypatch):
+    monkeypatch.setenv("GRADLOGPI_NO_JIT", "0")
+    config = ReinforceConfig(n_episodes=30, alpha_theta=2**-11)
+    snapshots = {}
+
+    def keep(end):
+        if end.episode == 11:
+            snapshots["state"] = end.snapshot()
+
+    whole = reinforce(CORRIDOR, corridor_policy(), config, seed=4, runs=4, callback=keep)
+    resumed = reinforce(
+        CORRIDOR, corridor_policy(), config, seed=4, runs=4, resume=snapshots["state"]
+    )
+    np.testing.assert_array_equal(resumed.returns, whole.returns)
+    np.testing.assert_array_equal(resumed.policy.theta, whole.policy.theta)
+
+
+def test_run_k_alone_is_bitwise_run_k_among_others(monkeypatch):
+    monkeypatch.setenv("GRADLOGPI_NO_JIT", "0")
+    config = ReinforceConfig(n_episodes=50, alpha_theta=2**-10)
+    batch = reinforce(CORRIDOR, corridor_policy(), config, seed=5, runs=8)
+    alone = reinforce(CORRIDOR, corridor_policy(), config, seed=5, runs=range(6, 7))
+    np.testing.assert_array_equal(alone.returns[0], batch.returns[6])
+    np.testing.assert_array_equal(alone.policy.theta[0], batch.policy.theta[6])
+
+
+def test_the_compiled_path_applies_only_to_tabular_tasks(monkeypatch):
+    monkeypatch.setenv("GRADLOGPI_NO_JIT", "0")
+
+    def task_for(env_id, policy):
+        env = make_env(env_id)
+        runs = Runs(env, policy_streams(0, [0], policy), None)
+        return tabular_task(runs.model, policy, getattr(policy, "n_actions", 0))
+
+    assert task_for(CORRIDOR, corridor_policy()) is not None
+    assert task_for("CartPole-v1", MatrixSoftmaxPolicy(RawState(4), 2)) is None  # no model
+    assert task_for("gradlogpi/LQR-v0", LinearGaussianPolicy(RawState(1), 1)) is None
+    monkeypatch.setenv("GRADLOGPI_NO_JIT", "1")
+    assert task_for(CORRIDOR, corridor_policy()) is None
