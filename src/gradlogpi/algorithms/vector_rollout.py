@@ -18,6 +18,7 @@ from gymnasium.vector import AutoresetMode
 
 from gradlogpi.core._checks import check_positive_int
 from gradlogpi.errors import NonFiniteError
+from gradlogpi.policies.actor import Actor
 
 
 @dataclass
@@ -293,6 +294,9 @@ class StepCollector:
                 self.obs, _ = envs.reset(seed=seeds[0])
         generator = np.random.default_rng(np.random.SeedSequence(self.entropy, spawn_key=(update,)))
         noise = policy.transform_noise(generator.random((n_steps, num_envs, policy.noise_size)))
+        batch_actor = getattr(policy, "batch_actor", None)
+        actor = batch_actor() if batch_actor is not None else Actor(policy.sample_from_noise)
+        noise = actor.prepare(noise)  # θ is fixed for the update: per-step work done ahead
         observations = np.zeros((n_steps, *np.shape(self.obs)))
         rewards = np.zeros((n_steps, num_envs))
         terminated = np.zeros((n_steps, num_envs), dtype=bool)
@@ -300,7 +304,7 @@ class StepCollector:
         actions: np.ndarray | None = None
         obs = self.obs
         for n in range(n_steps):
-            action = policy.sample_from_noise(obs, noise[n])
+            action = actor.act(obs, noise[n])
             if actions is None:
                 actions = np.zeros((n_steps, *np.shape(action)), dtype=np.asarray(action).dtype)
             next_obs, reward, terminated[n], truncated[n], _ = envs.step(_env_actions(action, envs))

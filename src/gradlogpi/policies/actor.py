@@ -50,14 +50,34 @@ def softmax_actor(preferences: Callable[[Any], np.ndarray], bias: np.ndarray) ->
       bias: b, shape [A] (zeros for policies without one).
     """
     if bias.shape == (2,):
-
-        def thresholds(noise: np.ndarray) -> list[float]:
-            return ((noise[:, 0] + bias[0]) - (noise[:, 1] + bias[1])).tolist()
-
         return Actor(
-            lambda obs, threshold: TWO_ACTIONS[bool(preferences(obs) > threshold)], thresholds
+            lambda obs, threshold: TWO_ACTIONS[bool(preferences(obs) > threshold)],
+            lambda noise: two_action_thresholds(noise, bias).tolist(),  # floats index fastest
         )
     return Actor(lambda obs, noise: (preferences(obs) + noise).argmax(), lambda noise: noise + bias)
+
+
+def batch_softmax_actor(preferences: Callable[[Any], np.ndarray], bias: np.ndarray) -> Actor:
+    """`softmax_actor` for a batch of observations [N, ...] at a time (vector envs).
+
+    Args:
+      preferences: observations → h(s,·) without the bias [N, A]; for two actions the
+        differences h(s,1) − h(s,0) [N] instead.
+      bias: b, shape [A].
+    """
+    if bias.shape == (2,):
+        return Actor(
+            lambda obs, thresholds: (preferences(obs) > thresholds).astype(np.int64),
+            lambda noise: two_action_thresholds(noise, bias),
+        )
+    return Actor(
+        lambda obs, noise: (preferences(obs) + noise).argmax(axis=-1), lambda noise: noise + bias
+    )
+
+
+def two_action_thresholds(noise: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """(b_0 + G_0) − (b_1 + G_1) for Gumbel noise [..., 2]: action 1 wins above it, [...]."""
+    return (noise[..., 0] + bias[0]) - (noise[..., 1] + bias[1])
 
 
 def gaussian_actor(mean: Callable[[Any], np.ndarray], std: np.ndarray) -> Actor:

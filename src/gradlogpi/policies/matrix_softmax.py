@@ -10,7 +10,7 @@ from gradlogpi.core._checks import as_float_array, check_actions, check_positive
 from gradlogpi.core.scores import matrix_logits_unchecked, matrix_to_theta
 from gradlogpi.core.softmax import one_hot, softmax_entropy_gradient, softmax_unchecked
 from gradlogpi.features.base import ActionBlock, RawState, StateFeatures
-from gradlogpi.policies.actor import Actor, softmax_actor
+from gradlogpi.policies.actor import Actor, batch_softmax_actor, softmax_actor
 from gradlogpi.policies.softmax_base import SoftmaxPolicy, checked_theta, gather_sum
 
 
@@ -99,11 +99,7 @@ class MatrixSoftmaxPolicy(SoftmaxPolicy):
     def actor(self) -> Actor:
         if self.theta.ndim == 2 and self.theta.shape[0] != 1:
             return super().actor()
-        # θ is fixed during an episode: take W and b out of it once
-        weights = self.weights.reshape(self.weights.shape[-2:])
-        bias = self.bias.reshape(-1).copy()
-        # two actions: the preference difference (w_1 − w_0)·x is all `softmax_actor` needs
-        weights = weights[1] - weights[0] if self.n_actions == 2 else weights.copy()
+        weights, bias = self._acting_weights()
         features = self.state_features
         if features.sparse:
             active = features.active_function()
@@ -113,6 +109,23 @@ class MatrixSoftmaxPolicy(SoftmaxPolicy):
         if isinstance(features, RawState):  # x(s) = s: skip the call (checked when the env was)
             return softmax_actor(weights.dot, bias)
         return softmax_actor(lambda obs: weights.dot(features(obs)), bias)
+
+    def batch_actor(self) -> Actor:
+        if (self.theta.ndim == 2 and self.theta.shape[0] != 1) or self.state_features.sparse:
+            return super().batch_actor()
+        weights, bias = self._acting_weights()
+        features = self.state_features
+        columns = np.ascontiguousarray(weights.T)  # [k] or [k, A]: x [N, k] · columns
+        if isinstance(features, RawState):
+            return batch_softmax_actor(lambda obs: obs.dot(columns), bias)
+        return batch_softmax_actor(lambda obs: features(obs).dot(columns), bias)
+
+    def _acting_weights(self) -> tuple[np.ndarray, np.ndarray]:
+        """(W [A, k], or w_1 − w_0 [k] for two actions; b [A]), copied out of θ [P]."""
+        weights = self.weights.reshape(self.weights.shape[-2:])
+        bias = self.bias.reshape(-1).copy()
+        # two actions: the preference difference (w_1 − w_0)·x is all the actors need
+        return (weights[1] - weights[0] if self.n_actions == 2 else weights.copy()), bias
 
     def entropy_gradient(self, obs: Any) -> np.ndarray:
         """∇θ H(π(·|s)) as a flat vector, shape [..., P]."""

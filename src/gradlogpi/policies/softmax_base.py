@@ -86,6 +86,10 @@ class SoftmaxPolicy(ABC):
         """
         return Actor(lambda obs, noise: (self.logits(obs) + noise).argmax())
 
+    def batch_actor(self) -> Actor:
+        """`actor` for a batch of observations [N, ...] at a time (the sub-envs of a vector env)."""
+        return Actor(self.sample_from_noise)
+
     def logit_gradient(self, obs: Any, a: Any) -> tuple[np.ndarray, np.ndarray]:
         """(onehot(a) − π(·|s), π(·|s)), each [..., A]: the score before the chain rule."""
         probabilities = self.probabilities(obs)
