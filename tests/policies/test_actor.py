@@ -71,3 +71,17 @@ def test_tile_coder_active_function_is_active_for_one_observation(rng, table_siz
     obs[5:10] = np.array(CARTPOLE_BOUNDS, dtype=np.float32)[:, 0]
     lean = coder.active_function()
     np.testing.assert_array_equal(np.array([lean(o) for o in obs]), coder.active(obs))
+
+
+@pytest.mark.parametrize("n_actions", [2, 3])
+@pytest.mark.parametrize("kind", ["raw", "fourier", "tiles"])
+def test_batch_actor_takes_the_batched_samples_actions(rng, n_actions, kind):
+    policy = MatrixSoftmaxPolicy(state_features(kind), n_actions)
+    policy.theta = rng.standard_normal(policy.n_parameters)
+    obs = observations(rng, 64).reshape(4, 16, 4)  # 4 steps of 16 sub-environments
+    noise = policy.transform_noise(rng.random((4, 16, n_actions)))
+    actor = policy.batch_actor()
+    prepared = actor.prepare(noise)
+    actions = np.stack([actor.act(obs[n], prepared[n]) for n in range(4)])
+    np.testing.assert_array_equal(actions, policy.sample_from_noise(obs, noise))
+    assert actions.dtype == np.int64 and len(np.unique(actions)) == n_actions
