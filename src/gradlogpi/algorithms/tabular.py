@@ -17,21 +17,35 @@ others. Set GRADLOGPI_NO_JIT=1 to use the NumPy path everywhere.
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import os
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-try:
-    import numba
-except ImportError:  # the extra is optional: the NumPy path does the same, slower
-    numba = None
-
 
 def available() -> bool:
     """Whether the compiled path is installed and not switched off (GRADLOGPI_NO_JIT=1)."""
-    return numba is not None and os.environ.get("GRADLOGPI_NO_JIT", "") != "1"
+    return (
+        os.environ.get("GRADLOGPI_NO_JIT", "") != "1"
+        and importlib.util.find_spec("numba") is not None
+    )
+
+
+@functools.cache
+def _compiled() -> tuple[Any, Any]:
+    """(episode kernel, run kernel), compiled on first use (Numba is a large import)."""
+    import numba
+
+    global _reinforce_episode  # the run kernel calls the compiled episode kernel by this name
+    episode = _reinforce_episode = numba.njit(cache=True)(_reinforce_episode_python)
+    run = numba.njit(cache=True)(_reinforce_run_python)
+    return episode, run
+
+
+_reinforce_episode = None  # set by `_compiled`
 
 
 @dataclass(frozen=True)
@@ -141,7 +155,7 @@ def reinforce_runs(
     )
     window = slice(first_episode, config.n_episodes)
     for run in range(runs.n_runs):
-        tracker.diverged_at[run] = _reinforce_run(
+        tracker.diverged_at[run] = _compiled()[1](
             runs.streams.action_generators[run],
             policy.theta[run],
             starts[run],
@@ -183,7 +197,7 @@ def reinforce_episode(
     `buffers` (each at least `max_steps` long): [:T] of each.
     """
     states, actions, rewards = buffers
-    return _reinforce_episode(
+    return _compiled()[0](
         generator,
         theta,
         start,
@@ -331,10 +345,3 @@ def _reinforce_run_python(
             if diverged_at < 0:
                 diverged_at = first_episode + e
     return diverged_at
-
-
-if numba is not None:
-    _reinforce_episode = numba.njit(cache=True)(_reinforce_episode_python)
-    _reinforce_run = numba.njit(cache=True)(_reinforce_run_python)
-else:
-    _reinforce_episode, _reinforce_run = _reinforce_episode_python, _reinforce_run_python
