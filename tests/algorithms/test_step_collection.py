@@ -9,8 +9,8 @@ import pytest
 from gradlogpi.algorithms.batch_pg import (
     BatchPolicyGradientConfig,
     batch_policy_gradient,
-    bootstrapped,
     pad_episodes,
+    pad_fragments,
     step_weights,
 )
 from gradlogpi.algorithms.vector_rollout import StepCollector, make_autoreset_vector_env
@@ -27,7 +27,8 @@ def collect(mode, updates=3, steps=40, num_envs=3, seed=5):
         make_autoreset_vector_env("CartPole-v1", num_envs, mode), seed, steps, "CartPole-v1"
     )
     try:
-        return [collector.collect(policy(), u) for u in range(updates)]
+        batches = [collector.collect(policy(), u) for u in range(updates)]
+        return [(batch.fragments(), finished) for batch, finished in batches]
     finally:
         collector.close()
 
@@ -65,15 +66,20 @@ def test_same_seed_same_fragments_with_sync_and_async():
 
 
 def test_cut_fragments_are_bootstrapped_with_the_value_of_where_they_stopped():
-    fragments, _ = collect("sync", updates=1)[0]
+    collector = StepCollector(make_autoreset_vector_env("CartPole-v1", 3), 5, 40, "CartPole")
+    batch, _ = collector.collect(policy(), 0)
+    fragments = batch.fragments()
     value = LinearValue(RawState(4))
     value.set_flat(np.array([1.0, 2.0, 3.0, 4.0]))
-    out = bootstrapped(fragments, value, 0.9)
-    for before, after in zip(fragments, out, strict=True):
-        expected = before.rewards.copy()
-        if before.cut:
-            expected[-1] += 0.9 * float(value.value(before.final_observation))
-        np.testing.assert_allclose(after.rewards, expected)
+    padded = pad_fragments(batch, value, 0.9)
+    plain = pad_episodes(fragments)
+    np.testing.assert_array_equal(padded.observations, plain.observations)
+    for i, fragment in enumerate(fragments):
+        expected = fragment.rewards.copy()
+        if fragment.cut:
+            expected[-1] += 0.9 * float(value.value(fragment.final_observation))
+        np.testing.assert_allclose(padded.rewards[i, : fragment.length], expected)
+        assert (padded.rewards[i, fragment.length :] == 0).all()
     assert any(f.cut for f in fragments)
     assert any(not f.cut for f in fragments)
 

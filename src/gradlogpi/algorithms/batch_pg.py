@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
 import time
@@ -29,6 +28,7 @@ from gradlogpi.algorithms.vector_rollout import (
     Episode,
     FinishedEpisodes,
     Fragment,
+    FragmentBatch,
     StepCollector,
     make_autoreset_vector_env,
 )
@@ -188,20 +188,22 @@ def pad_episodes(episodes: list[Episode]) -> PaddedBatch:
     )
 
 
-def bootstrapped(fragments: list[Fragment], value: Any, gamma: float) -> list[Fragment]:
-    """Fragments whose last reward gains γ v̂(S_T) where the update's steps cut them short.
+def pad_fragments(fragments: FragmentBatch, value: Any, gamma: float) -> PaddedBatch:
+    """A step-collection batch as padded rows, one per fragment.
 
-    The reward-to-go of a cut fragment then estimates the return of the whole episode, as an
-    actor-critic's n-step return does; episodes that ended keep their rewards.
+    With a `value`, a cut fragment's last reward gains γ v̂(S_T), S_T where its env stopped:
+    its reward-to-go then estimates the whole episode's return, as an actor-critic's n-step
+    return does. Fragments that ended keep their rewards.
     """
-    out = []
-    for fragment in fragments:
-        if fragment.cut:
-            rewards = fragment.rewards.copy()
-            rewards[-1] += gamma * float(value.value(fragment.final_observation))
-            fragment = dataclasses.replace(fragment, rewards=rewards)
-        out.append(fragment)
-    return out
+    observations, actions, rewards, mask = fragments.padded()
+    if value is not None and fragments.cut.any():
+        rows = np.flatnonzero(fragments.cut)
+        rewards[rows, fragments.lengths[rows] - 1] += gamma * value.value(
+            fragments.final_observations()
+        )
+    return PaddedBatch(
+        observations, actions, rewards, mask, fragments.lengths, fragments.first_steps
+    )
 
 
 def step_weights(batch: PaddedBatch, config: BatchPolicyGradientConfig, value: Any) -> np.ndarray:
@@ -309,9 +311,10 @@ def batch_policy_gradient(
     try:
         for update in range(first_update, config.n_updates):
             if config.collection == "steps":
-                episodes, finished = source.collect(policy, update)
-                if config.baseline == "value":
-                    episodes = bootstrapped(episodes, value, config.gamma)
+                fragments, finished = source.collect(policy, update)
+                batch = pad_fragments(
+                    fragments, value if config.baseline == "value" else None, config.gamma
+                )
             else:
                 episodes = source.collect(policy.get_flat(), update, quota)
                 finished = FinishedEpisodes(
@@ -319,7 +322,7 @@ def batch_policy_gradient(
                     np.array([e.length for e in episodes]),
                     np.array([e.truncated for e in episodes]),
                 )
-            batch = pad_episodes(episodes)
+                batch = pad_episodes(episodes)
             returns += finished.returns.tolist()
             lengths += finished.lengths.tolist()
             truncated += finished.truncated.tolist()

@@ -223,6 +223,72 @@ class FinishedEpisodes:
     truncated: np.ndarray  # [n] bool
 
 
+@dataclass
+class FragmentBatch:
+    """One update's steps, cut into fragments at episode ends: what `StepCollector` collects.
+
+    The steps stay where the loop wrote them ([n_steps, num_envs, ...] arrays); fragment i
+    is steps time_of[starts[i] : starts[i] + lengths[i]] of env envs[i] (through the index
+    arrays time_of/env_of over the counted steps), so nothing is copied per fragment.
+    `padded()` gives the [N, T] arrays the estimators take, `fragments()` `Fragment` objects.
+    """
+
+    step_observations: np.ndarray  # [n_steps, num_envs, *obs_shape]
+    step_actions: np.ndarray  # [n_steps, num_envs, ...]
+    step_rewards: np.ndarray  # [n_steps, num_envs]
+    time_of: np.ndarray  # [M]: the counted steps, env by env
+    env_of: np.ndarray  # [M]
+    starts: np.ndarray  # [N]: first counted step of each fragment
+    lengths: np.ndarray  # [N]
+    envs: np.ndarray  # [N]: the sub-environment of each fragment
+    first_steps: np.ndarray  # [N]: step of its episode at which each fragment starts
+    cut: np.ndarray  # [N] bool: the update's steps ran out before the episode ended
+    terminated: np.ndarray  # [N] bool
+    truncated: np.ndarray  # [N] bool
+    last_observations: np.ndarray  # [num_envs, *obs_shape]: where every env stopped
+
+    def padded(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(observations [N, T, ...], actions [N, T, ...], rewards [N, T], mask [N, T]).
+
+        Past its end a row repeats its last step, with reward 0 and mask False.
+        """
+        n_steps = int(self.lengths.max())
+        mask = np.arange(n_steps) < self.lengths[:, None]
+        rows = self.starts[:, None] + np.minimum(np.arange(n_steps), self.lengths[:, None] - 1)
+        time, env = self.time_of[rows], self.env_of[rows]
+        return (
+            self.step_observations[time, env],
+            self.step_actions[time, env],
+            self.step_rewards[time, env] * mask,
+            mask,
+        )
+
+    def final_observations(self) -> np.ndarray:
+        """S_T of every cut fragment (where its env stopped), [number cut, *obs_shape]."""
+        return self.last_observations[self.envs[self.cut]]
+
+    def fragments(self) -> list[Fragment]:
+        """The fragments as `Fragment` objects, in (env, time) order."""
+        out = []
+        for i, (start, length) in enumerate(zip(self.starts, self.lengths, strict=True)):
+            time = self.time_of[start : start + length]
+            env = int(self.envs[i])
+            out.append(
+                Fragment(
+                    self.step_observations[time, env],
+                    self.step_actions[time, env],
+                    self.step_rewards[time, env],
+                    bool(self.terminated[i]),
+                    bool(self.truncated[i]),
+                    cut=bool(self.cut[i]),
+                    first_step=int(self.first_steps[i]),
+                    final_observation=self.last_observations[env] if self.cut[i] else None,
+                    env=env,
+                )
+            )
+        return out
+
+
 def make_autoreset_vector_env(
     env_id: str, num_envs: int, mode: str = "sync", max_episode_steps: int | None = None
 ):
@@ -283,8 +349,8 @@ class StepCollector:
         self.episode_steps = np.zeros(num_envs, dtype=np.int64)  # steps of the episode so far
         self.episode_returns = np.zeros(num_envs)
 
-    def collect(self, policy: Any, update: int) -> tuple[list[Fragment], FinishedEpisodes]:
-        """`steps_per_env` steps of every sub-env with `policy`; fragments in (env, time) order."""
+    def collect(self, policy: Any, update: int) -> tuple[FragmentBatch, FinishedEpisodes]:
+        """`steps_per_env` steps of every sub-env with `policy`, and the episodes that ended."""
         envs, n_steps, num_envs = self.envs, self.steps_per_env, self.envs.num_envs
         if self.obs is None:
             seeds = [int(s) for s in np.random.SeedSequence(self.entropy).generate_state(num_envs)]
@@ -325,45 +391,55 @@ class StepCollector:
         return self._split(observations, actions, rewards, counted, ended, terminal)
 
     def _split(self, observations, actions, rewards, counted, ended, terminal):
-        fragments: list[Fragment] = []
-        finished_returns, finished_lengths, finished_truncated = [], [], []
-        for k in range(self.envs.num_envs):
-            steps = np.flatnonzero(counted[:, k])
-            ends = np.flatnonzero(ended[steps, k])
-            start = 0
-            for stop in [*(ends + 1).tolist(), len(steps)]:
-                if stop == start:
-                    continue
-                rows = steps[start:stop]
-                is_end = stop - 1 in ends
-                fragment_return = float(rewards[rows, k].sum())
-                fragments.append(
-                    Fragment(
-                        observations[rows, k],
-                        actions[rows, k],
-                        rewards[rows, k],
-                        bool(terminal[rows[-1], k]),
-                        bool(is_end and not terminal[rows[-1], k]),
-                        cut=not is_end,
-                        first_step=int(self.episode_steps[k]),
-                        final_observation=None if is_end else np.asarray(self.obs[k]),
-                        env=k,
-                    )
-                )
-                self.episode_steps[k] += len(rows)
-                self.episode_returns[k] += fragment_return
-                if is_end:
-                    finished_returns.append(self.episode_returns[k])
-                    finished_lengths.append(int(self.episode_steps[k]))
-                    finished_truncated.append(not terminal[rows[-1], k])
-                    self.episode_steps[k], self.episode_returns[k] = 0, 0.0
-                start = stop
-        finished = FinishedEpisodes(
-            np.array(finished_returns, dtype=np.float64),
-            np.array(finished_lengths, dtype=np.int64),
-            np.array(finished_truncated, dtype=bool),
+        """Cut every env's counted steps at episode ends, as arrays (no loop over fragments)."""
+        n_steps = counted.shape[0]
+        # the counted steps laid out env by env, in time order within an env: [M]
+        flat = np.flatnonzero(counted.T.reshape(-1))
+        env_of, time_of = np.divmod(flat, n_steps)
+        ends = ended[time_of, env_of]
+        new = np.ones(flat.size, dtype=bool)  # a fragment starts here
+        new[1:] = (env_of[1:] != env_of[:-1]) | ends[:-1]
+        starts = np.flatnonzero(new)
+        lengths = np.diff(np.append(starts, flat.size))
+        last = starts + lengths - 1
+        envs = env_of[starts]
+        first_of_env = np.ones(starts.size, dtype=bool)
+        first_of_env[1:] = envs[1:] != envs[:-1]
+        carried_steps = np.where(first_of_env, self.episode_steps[envs], 0)
+        carried_returns = np.where(first_of_env, self.episode_returns[envs], 0.0)
+        step_rewards = rewards[time_of, env_of]
+        totals = (
+            carried_returns + np.add.reduceat(step_rewards, starts)
+            if starts.size
+            else carried_returns
         )
-        return fragments, finished
+        is_end = ends[last]
+        is_terminal = terminal[time_of[last], env_of[last]]
+        # the episodes still running carry their steps and return into the next update
+        running = ~is_end
+        self.episode_steps[np.unique(envs)] = 0
+        self.episode_returns[np.unique(envs)] = 0.0
+        self.episode_steps[envs[running]] = (carried_steps + lengths)[running]
+        self.episode_returns[envs[running]] = totals[running]
+        batch = FragmentBatch(
+            observations,
+            actions,
+            rewards,
+            time_of,
+            env_of,
+            starts,
+            lengths,
+            envs,
+            carried_steps,
+            ~is_end,
+            is_terminal & is_end,
+            is_end & ~is_terminal,
+            np.asarray(self.obs),
+        )
+        finished = FinishedEpisodes(
+            totals[is_end], (carried_steps + lengths)[is_end], (is_end & ~is_terminal)[is_end]
+        )
+        return batch, finished
 
     def _check_finite(self, rewards, observations, counted, update) -> None:
         finite = np.isfinite(rewards) & np.isfinite(observations.reshape(*rewards.shape, -1)).all(
