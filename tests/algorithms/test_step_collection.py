@@ -13,7 +13,7 @@ from gradlogpi.algorithms.batch_pg import (
     pad_fragments,
     step_weights,
 )
-from gradlogpi.algorithms.vector_rollout import StepCollector, make_autoreset_vector_env
+from gradlogpi.algorithms.vector_rollout import StepCollector, make_vector_env
 from gradlogpi.features import RawState
 from gradlogpi.policies import LinearValue, MatrixSoftmaxPolicy
 
@@ -24,7 +24,7 @@ def policy():
 
 def collect(mode, updates=3, steps=40, num_envs=3, seed=5):
     collector = StepCollector(
-        make_autoreset_vector_env("CartPole-v1", num_envs, mode), seed, steps, "CartPole-v1"
+        make_vector_env("CartPole-v1", num_envs, mode, autoreset=True), seed, steps, "CartPole-v1"
     )
     try:
         batches = [collector.collect(policy(), u) for u in range(updates)]
@@ -66,7 +66,7 @@ def test_same_seed_same_fragments_with_sync_and_async():
 
 
 def test_cut_fragments_are_bootstrapped_with_the_value_of_where_they_stopped():
-    collector = StepCollector(make_autoreset_vector_env("CartPole-v1", 3), 5, 40, "CartPole")
+    collector = StepCollector(make_vector_env("CartPole-v1", 3, autoreset=True), 5, 40, "CartPole")
     batch, _ = collector.collect(policy(), 0)
     fragments = batch.fragments()
     value = LinearValue(RawState(4))

@@ -30,7 +30,7 @@ from gradlogpi.algorithms.vector_rollout import (
     Fragment,
     FragmentBatch,
     StepCollector,
-    make_autoreset_vector_env,
+    make_vector_env,
 )
 from gradlogpi.core._checks import check_in_range, check_positive, check_positive_int
 from gradlogpi.core.returns import discount_powers, discounted_returns, normalized
@@ -290,8 +290,12 @@ def batch_policy_gradient(
                 "states carry over between updates and are not part of a snapshot"
             )
         source: Any = StepCollector(
-            make_autoreset_vector_env(
-                env_id, config.num_envs, config.vectorization_mode, config.max_episode_steps
+            make_vector_env(
+                env_id,
+                config.num_envs,
+                config.vectorization_mode,
+                config.max_episode_steps,
+                autoreset=True,
             ),
             seed,
             config.steps_per_env,

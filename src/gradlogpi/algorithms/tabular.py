@@ -116,18 +116,21 @@ def reinforce_episodes(
     returns, lengths = np.zeros(n_runs), np.zeros(n_runs, dtype=np.int64)
     truncated = np.zeros(n_runs, dtype=bool)
     for run in range(n_runs):
-        length, terminated, total = reinforce_episode(
-            task,
+        length, terminated, total = _compiled()[0](
             runs.streams.action_generators[run],
-            policy.theta[run],
+            policy.theta[run],  # a view: updated in place
             int(starts[run]),
+            task.next_states,
+            task.rewards,
+            task.terminated,
+            task.features,
             float(alpha[run]),
             config.gamma,
             config.discount_weighting,
             config.batch_update,
             cap,
             runs.streams.chunk,
-            buffers,
+            *buffers,
         )
         returns[run], lengths[run], truncated[run] = total, length, not terminated
     runs.steps = lengths.copy()
@@ -178,45 +181,6 @@ def reinforce_runs(
     runs.steps = tracker.lengths[:, -1].copy()
 
 
-def reinforce_episode(
-    task: TabularTask,
-    generator: np.random.Generator,
-    theta: np.ndarray,
-    start: int,
-    alpha: float,
-    gamma: float,
-    discount_weighting: bool,
-    batch_update: bool,
-    max_steps: int,
-    chunk: int,
-    buffers: tuple[np.ndarray, np.ndarray, np.ndarray],
-) -> tuple[int, bool, float]:
-    """One REINFORCE episode of one run: play with θ fixed, then update θ [d] in place.
-
-    Returns (length T, terminated, total reward). The episode's states, actions and rewards are left in
-    `buffers` (each at least `max_steps` long): [:T] of each.
-    """
-    states, actions, rewards = buffers
-    return _compiled()[0](
-        generator,
-        theta,
-        start,
-        task.next_states,
-        task.rewards,
-        task.terminated,
-        task.features,
-        alpha,
-        gamma,
-        discount_weighting,
-        batch_update,
-        max_steps,
-        chunk,
-        states,
-        actions,
-        rewards,
-    )
-
-
 def _reinforce_episode_python(
     generator,
     theta,
@@ -235,6 +199,11 @@ def _reinforce_episode_python(
     actions,
     rewards,
 ):
+    """One REINFORCE episode of one run: play with θ fixed, then update θ [d] in place.
+
+    Returns (length T, terminated, total reward); the episode's states, actions and rewards
+    are left in [:T] of the buffers of those names (each at least `max_steps` long).
+    """
     n_actions, n_parameters = features.shape[1], features.shape[2]
     # Generate an episode following π(·|·, θ): Gumbel-max over h(s, a) = θᵀφ(s, a)
     preferences = np.zeros((features.shape[0], n_actions))

@@ -37,21 +37,33 @@ class Episode:
 
 
 def make_vector_env(
-    env_id: str, num_envs: int, mode: str = "sync", max_episode_steps: int | None = None
+    env_id: str,
+    num_envs: int,
+    mode: str = "sync",
+    max_episode_steps: int | None = None,
+    *,
+    autoreset: bool = False,
 ):
-    """`gymnasium.make_vec` with autoreset disabled, so episodes are reset under our seeds."""
+    """`gymnasium.make_vec`, by default with autoreset disabled (episodes reset under our seeds).
+
+    `autoreset=True` lets the sub-environments reset themselves, for step collection
+    (`StepCollector`); `mode` may then also be "vector_entry_point": the environment's own
+    vectorised implementation, e.g. Gymnasium's CartPole, where there is one.
+    """
     import gradlogpi.envs  # noqa: F401  (registers the shipped environments)
 
-    if mode not in ("sync", "async"):
-        raise ValueError(f"`vectorization_mode` must be 'sync' or 'async'; got {mode!r}")
+    modes = ("sync", "async", "vector_entry_point") if autoreset else ("sync", "async")
+    if mode not in modes:
+        raise ValueError(f"`vectorization_mode` must be one of {modes}; got {mode!r}")
     kwargs: dict[str, Any] = {}
     if max_episode_steps is not None:
         kwargs["max_episode_steps"] = max_episode_steps
+    if not autoreset:
+        kwargs["vector_kwargs"] = {"autoreset_mode": AutoresetMode.DISABLED}
     return gym.make_vec(
         env_id,
         num_envs=check_positive_int("num_envs", num_envs),
         vectorization_mode=mode,
-        vector_kwargs={"autoreset_mode": AutoresetMode.DISABLED},
         **kwargs,
     )
 
@@ -289,31 +301,6 @@ class FragmentBatch:
         return out
 
 
-def make_autoreset_vector_env(
-    env_id: str, num_envs: int, mode: str = "sync", max_episode_steps: int | None = None
-):
-    """`gymnasium.make_vec` that resets sub-environments itself, for step-based collection.
-
-    `mode` is "sync", "async" or "vector_entry_point" (the environment's own vectorised
-    implementation, e.g. Gymnasium's CartPole, where there is one).
-    """
-    import gradlogpi.envs  # noqa: F401  (registers the shipped environments)
-
-    if mode not in ("sync", "async", "vector_entry_point"):
-        raise ValueError(
-            f"`vectorization_mode` must be 'sync', 'async' or 'vector_entry_point'; got {mode!r}"
-        )
-    kwargs: dict[str, Any] = {}
-    if max_episode_steps is not None:
-        kwargs["max_episode_steps"] = max_episode_steps
-    return gym.make_vec(
-        env_id,
-        num_envs=check_positive_int("num_envs", num_envs),
-        vectorization_mode=mode,
-        **kwargs,
-    )
-
-
 class StepCollector:
     """Every sub-environment runs on across updates; each update takes `steps_per_env` steps.
 
@@ -325,7 +312,7 @@ class StepCollector:
     (where the environment's resets consume randomness the same way).
 
     Args:
-      envs: an autoresetting Gymnasium vector env (`make_autoreset_vector_env`).
+      envs: an autoresetting Gymnasium vector env (`make_vector_env(..., autoreset=True)`).
       seed: the experiment seed.
       steps_per_env: steps every sub-environment takes per update.
       env_name: used in error messages.
