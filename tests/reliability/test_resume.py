@@ -119,3 +119,16 @@ def test_resume_refuses_a_non_resumable_checkpoint(tmp_path):
     save_checkpoint(tmp_path / "checkpoint", {"theta": np.zeros((1, 10))}, {})
     with pytest.raises(CheckpointError, match="holds no resumable state"):
         resume(tmp_path)
+
+
+def test_a_step_collection_run_is_trained_whole_and_refuses_resume_by_name(tmp_path):
+    from gradlogpi.errors import CheckpointError
+    from gradlogpi.runs.config import load_config
+    from gradlogpi.runs.train import resume, train
+
+    config = load_config("configs/cartpole_steps.toml", {"hyperparameters.n_updates": 4})
+    config = config.model_copy(update={"checkpoint_every": 2})
+    outcome = train(config, tmp_path)
+    assert outcome.result.returns.size > 0
+    with pytest.raises(CheckpointError, match="collection='steps' cannot be resumed"):
+        resume(tmp_path)

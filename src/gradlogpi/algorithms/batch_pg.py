@@ -347,13 +347,18 @@ def batch_policy_gradient(
             if config.baseline == "value":
                 refit_value(value, batch, config.gamma, config.value_ridge)
             if callback is not None:
-                snapshot = functools.partial(
-                    capture_state,
-                    update,
-                    policy,
-                    value,
-                    None,
-                    _list_tracker(returns, lengths, truncated),
+                # step collection: the sub-environments' states are not snapshot material
+                snapshot = (
+                    None
+                    if config.collection == "steps"
+                    else functools.partial(
+                        capture_state,
+                        update,
+                        policy,
+                        value,
+                        None,
+                        _list_tracker(returns, lengths, truncated),
+                    )
                 )
                 end = EpisodeEnd(
                     update,

@@ -164,6 +164,11 @@ def resume(
 
     run_dir = Path(run_dir)
     config = load_config(run_dir / "config.toml")
+    if config.algorithm == "batch_pg" and config.hyperparameters.get("collection") == "steps":
+        raise CheckpointError(
+            f"{run_dir}: batch_pg with collection='steps' cannot be resumed: its "
+            "sub-environments run on across updates and are not in a checkpoint; train it again"
+        )
     arrays, metadata = load_checkpoint(run_dir / "checkpoint")
     if "state" not in metadata:
         raise CheckpointError(
