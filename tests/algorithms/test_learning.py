@@ -11,6 +11,7 @@ from gradlogpi.algorithms import (
     reinforce,
     reinforce_baseline,
 )
+from gradlogpi.algorithms.tabular import available as compiled_available
 from gradlogpi.envs import OPTIMAL_VALUE, BorderFeatures, short_corridor_features, theta_for_p_right
 from gradlogpi.experiments.sutton_barto import Curve, corridor_policy, figure_13_1, figure_13_2
 from gradlogpi.features import Constant, OneHot
@@ -89,7 +90,12 @@ def test_baseline_beats_plain_reinforce_early():
     assert mean_b > -15.0
 
 
-@pytest.mark.slow
+def slow_unless_compiled(test):
+    """The book's figures in full take about a second compiled (extra `fast`), minutes in NumPy."""
+    return test if compiled_available() else pytest.mark.slow(test)
+
+
+@slow_unless_compiled
 def test_figure_13_1_reinforce_ends_close_to_optimum():
     curves = figure_13_1(runs=100, episodes=1000, seed=0)
     by_label = {curve.label: curve for curve in curves}
@@ -102,7 +108,7 @@ def test_figure_13_1_reinforce_ends_close_to_optimum():
         assert int(curve.result.collapsed.sum()) <= collapsed <= 5
 
 
-@pytest.mark.slow
+@slow_unless_compiled
 def test_figure_13_2_full():
     with_baseline, plain = figure_13_2(runs=100, episodes=1000, seed=0)
     mean_b, se_b = with_baseline.window_mean(91, 110)

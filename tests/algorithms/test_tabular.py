@@ -5,13 +5,18 @@ import pytest
 
 pytest.importorskip("numba")
 
-from gradlogpi.algorithms import ReinforceConfig, reinforce
+from gradlogpi.algorithms import (
+    ReinforceBaselineConfig,
+    ReinforceConfig,
+    reinforce,
+    reinforce_baseline,
+)
 from gradlogpi.algorithms.rollout import Runs, make_env, policy_streams
 from gradlogpi.algorithms.tabular import tabular_task
 from gradlogpi.envs import BorderFeatures
 from gradlogpi.experiments.sutton_barto import corridor_policy
-from gradlogpi.features import RawState
-from gradlogpi.policies import LinearGaussianPolicy, MatrixSoftmaxPolicy
+from gradlogpi.features import Constant, OneHot, RawState
+from gradlogpi.policies import LinearGaussianPolicy, LinearValue, MatrixSoftmaxPolicy
 
 CORRIDOR, GRID = "gradlogpi/ShortCorridor-v0", "gradlogpi/GridWorld-v0"
 
@@ -109,3 +114,38 @@ def test_the_compiled_path_applies_only_to_tabular_tasks(monkeypatch):
     assert task_for("gradlogpi/LQR-v0", LinearGaussianPolicy(RawState(1), 1)) is None
     monkeypatch.setenv("GRADLOGPI_NO_JIT", "1")
     assert task_for(CORRIDOR, corridor_policy()) is None
+
+
+@pytest.mark.parametrize("per_episode", [False, True])
+@pytest.mark.parametrize("settings", [{}, {"batch_update": True}, {"schedule": "inverse_sqrt"}])
+def test_reinforce_with_baseline_matches_the_numpy_path(monkeypatch, settings, per_episode):
+    config = ReinforceBaselineConfig(n_episodes=40, **settings)
+    callback = (lambda end: None) if per_episode else None
+    runs = {}
+    for jit in ("1", "0"):
+        monkeypatch.setenv("GRADLOGPI_NO_JIT", jit)
+        runs[jit] = reinforce_baseline(
+            CORRIDOR,
+            corridor_policy(),
+            LinearValue(Constant()),
+            config,
+            seed=2,
+            runs=5,
+            callback=callback if jit == "0" else None,
+        )
+    assert_same_runs(runs["1"], runs["0"])
+    np.testing.assert_allclose(runs["0"].value.w, runs["1"].value.w, atol=1e-10)
+    assert np.abs(runs["0"].value.w).max() > 1  # the baseline learned something
+
+
+def test_grid_world_baseline_over_one_hot_states_matches_the_numpy_path(monkeypatch):
+    policy = MatrixSoftmaxPolicy(BorderFeatures(4, 4, position=True), 4)
+    config = ReinforceBaselineConfig(n_episodes=10, alpha_theta=0.01, alpha_w=0.05, gamma=0.9)
+    runs = {}
+    for jit in ("1", "0"):
+        monkeypatch.setenv("GRADLOGPI_NO_JIT", jit)
+        runs[jit] = reinforce_baseline(
+            GRID, policy, LinearValue(OneHot(16)), config, seed=0, runs=2
+        )
+    assert_same_runs(runs["1"], runs["0"])
+    np.testing.assert_allclose(runs["0"].value.w, runs["1"].value.w, atol=1e-10)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -320,3 +321,26 @@ def start_learning(
         0 if resume is None else restore_state(resume, policy, value, environments, tracker)
     )
     return Setup(policy, value, environments, tracker, first_episode, single, run_ids)
+
+
+def report_episode(
+    callback: Any,
+    episode: int,
+    tracker: Tracker,
+    lengths: Any,
+    truncated: Any,
+    policy: Any,
+    value: Any,
+    runs: Any,
+) -> None:
+    """Call `callback` (if any) with the `EpisodeEnd` of an episode of the lockstep runs."""
+    if callback is not None:
+        callback(
+            EpisodeEnd(
+                episode,
+                tracker.returns[:, episode],
+                lengths,
+                truncated,
+                snapshot=functools.partial(capture_state, episode, policy, value, runs, tracker),
+            )
+        )

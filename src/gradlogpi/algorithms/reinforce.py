@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +13,7 @@ from gradlogpi.algorithms.common import (
     EpisodeEnd,
     RunResult,
     Schedule,
-    capture_state,
+    report_episode,
     start_learning,
     step_size,
     validate_common,
@@ -22,7 +21,7 @@ from gradlogpi.algorithms.common import (
 from gradlogpi.algorithms.rollout import (
     generate_episode,
 )
-from gradlogpi.algorithms.tabular import reinforce_episodes, reinforce_runs, tabular_task
+from gradlogpi.algorithms.tabular import learn_episodes, learn_runs, tabular_task
 from gradlogpi.core.returns import discount_powers, discounted_returns
 
 
@@ -94,7 +93,7 @@ def reinforce(
     episodes = range(setup.first_episode, config.n_episodes)
     if task is not None and callback is None:
         # nothing looks between episodes: each run learns all its episodes in one call
-        reinforce_runs(task, environments, policy, tracker, config, setup.first_episode)
+        learn_runs(task, environments, policy, None, tracker, config, setup.first_episode)
         episodes = range(0)
 
     for episode in episodes:
@@ -102,11 +101,13 @@ def reinforce(
         alpha = alpha * tracker.learning  # a diverged run stops learning, [R]
         if task is not None:
             with tracker.guarded(episode, policy.theta):
-                totals, lengths, truncated = reinforce_episodes(
-                    task, environments, policy, alpha, config
+                totals, lengths, truncated = learn_episodes(
+                    task, environments, policy, None, alpha, 0 * alpha, config
                 )
             tracker.record(episode, totals, lengths, truncated)
-            _report(callback, episode, tracker, lengths, truncated, policy, environments)
+            report_episode(
+                callback, episode, tracker, lengths, truncated, policy, None, environments
+            )
             continue
         batch = generate_episode(environments, policy)
         tracker.record(episode, batch.rewards.sum(axis=1), batch.lengths, batch.truncated)
@@ -123,22 +124,9 @@ def reinforce(
                 for t in range(n_steps):
                     weight = alpha * discount[t] * returns[:, t] * (t < batch.lengths)
                     policy.ascend(batch.observations[:, t], batch.actions[:, t], weight)
-        _report(callback, episode, tracker, batch.lengths, batch.truncated, policy, environments)
+        report_episode(
+            callback, episode, tracker, batch.lengths, batch.truncated, policy, None, environments
+        )
 
     environments.close()
     return tracker.result(policy, None, seed, config, single=setup.single, run_ids=setup.run_ids)
-
-
-def _report(callback, episode, tracker, lengths, truncated, policy, environments) -> None:
-    if callback is not None:
-        callback(
-            EpisodeEnd(
-                episode,
-                tracker.returns[:, episode],
-                lengths,
-                truncated,
-                snapshot=functools.partial(
-                    capture_state, episode, policy, None, environments, tracker
-                ),
-            )
-        )

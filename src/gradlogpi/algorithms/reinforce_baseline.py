@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +13,7 @@ from gradlogpi.algorithms.common import (
     EpisodeEnd,
     RunResult,
     Schedule,
-    capture_state,
+    report_episode,
     start_learning,
     step_size,
     validate_common,
@@ -22,6 +21,7 @@ from gradlogpi.algorithms.common import (
 from gradlogpi.algorithms.rollout import (
     generate_episode,
 )
+from gradlogpi.algorithms.tabular import learn_episodes, learn_runs, tabular_task
 from gradlogpi.core.returns import discount_powers, discounted_returns
 
 
@@ -89,13 +89,30 @@ def reinforce_baseline(
     policy, environments, tracker = setup.policy, setup.runs, setup.tracker
     value = setup.value
     gamma = config.gamma
+    # a tabular task with Numba installed: each run's episode and updates in one compiled call
+    task = tabular_task(environments.model, policy, getattr(policy, "n_actions", 0), value)
+    episodes = range(setup.first_episode, config.n_episodes)
+    if task is not None and callback is None:
+        # nothing looks between episodes: each run learns all its episodes in one call
+        learn_runs(task, environments, policy, value, tracker, config, setup.first_episode)
+        episodes = range(0)
 
-    for episode in range(setup.first_episode, config.n_episodes):
+    for episode in episodes:
+        fraction = step_size(1.0, config.schedule, episode, config.n_episodes) * tracker.learning
+        alpha_theta, alpha_w = config.alpha_theta * fraction, config.alpha_w * fraction
+        if task is not None:
+            with tracker.guarded(episode, policy.theta, value.w):
+                totals, lengths, truncated = learn_episodes(
+                    task, environments, policy, value, alpha_theta, alpha_w, config
+                )
+            tracker.record(episode, totals, lengths, truncated)
+            report_episode(
+                callback, episode, tracker, lengths, truncated, policy, value, environments
+            )
+            continue
         batch = generate_episode(environments, policy)
         tracker.record(episode, batch.rewards.sum(axis=1), batch.lengths, batch.truncated)
         returns = discounted_returns(batch.rewards, gamma, lengths=batch.lengths)
-        fraction = step_size(1.0, config.schedule, episode, config.n_episodes) * tracker.learning
-        alpha_theta, alpha_w = config.alpha_theta * fraction, config.alpha_w * fraction
         n_steps = batch.actions.shape[1]
         discount = (
             discount_powers(n_steps, gamma) if config.discount_weighting else np.ones(n_steps)
@@ -112,18 +129,9 @@ def reinforce_baseline(
                     delta = (returns[:, t] - value.value(state)) * (t < batch.lengths)
                     value.ascend(state, alpha_w * delta)
                     policy.ascend(state, action, alpha_theta * discount[t] * delta)
-        if callback is not None:
-            callback(
-                EpisodeEnd(
-                    episode,
-                    tracker.returns[:, episode],
-                    batch.lengths,
-                    batch.truncated,
-                    snapshot=functools.partial(
-                        capture_state, episode, policy, value, environments, tracker
-                    ),
-                )
-            )
+        report_episode(
+            callback, episode, tracker, batch.lengths, batch.truncated, policy, value, environments
+        )
 
     environments.close()
     return tracker.result(policy, value, seed, config, single=setup.single, run_ids=setup.run_ids)

@@ -1,12 +1,14 @@
 """Compiled inner loops for tabular tasks (optional extra `gradlogpi[fast]`, Numba).
 
-The book's REINFORCE steps θ after every step of an episode, one step after another. On a
+The book's REINFORCE (with or without a learned baseline) steps θ after every step of an
+episode, one step after another. On a
 tabular task such as the short corridor (4 states, 2 actions, 2 parameters) the arithmetic
 of a step is a few multiplications, so NumPy's microsecond per call is nearly all of the
 cost, and a run whose policy collapses onto 1000-step episodes keeps all the others of
-its lockstep batch waiting. With Numba installed, `reinforce` plays and learns each run's
-episode in one compiled call instead: the loop below is the book's pseudocode (p. 328),
-over tables of the dynamics and of φ(s, a).
+its lockstep batch waiting. With Numba installed, `reinforce` and `reinforce_baseline` play
+and learn each run's episode in one compiled call instead: the loop below is the book's
+pseudocode (pp. 328 and 330; plain REINFORCE is the baseline v̂ ≡ 0 with α^w = 0), over
+tables of the dynamics, of φ(s, a) and of the baseline's x(s).
 
 It reads the same random numbers as the NumPy path (the run's generator, `chunk` steps of
 uniforms at a time) and does the same arithmetic, so runs agree with the NumPy path to
@@ -25,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from gradlogpi.algorithms.common import step_size
+
 
 def available() -> bool:
     """Whether the compiled path is installed and not switched off (GRADLOGPI_NO_JIT=1)."""
@@ -39,13 +43,13 @@ def _compiled() -> tuple[Any, Any]:
     """(episode kernel, run kernel), compiled on first use (Numba is a large import)."""
     import numba
 
-    global _reinforce_episode  # the run kernel calls the compiled episode kernel by this name
-    episode = _reinforce_episode = numba.njit(cache=True)(_reinforce_episode_python)
-    run = numba.njit(cache=True)(_reinforce_run_python)
+    global _episode  # the run kernel calls the compiled episode kernel by this name
+    episode = _episode = numba.njit(cache=True)(_episode_python)
+    run = numba.njit(cache=True)(_run_python)
     return episode, run
 
 
-_reinforce_episode = None  # set by `_compiled`
+_episode = None  # set by `_compiled`
 
 
 @dataclass(frozen=True)
@@ -60,14 +64,16 @@ class TabularTask:
     rewards: np.ndarray
     terminated: np.ndarray
     features: np.ndarray
+    value_features: np.ndarray
 
 
-def tabular_task(model: Any, policy: Any, n_actions: int) -> TabularTask | None:
+def tabular_task(model: Any, policy: Any, n_actions: int, value: Any = None) -> TabularTask | None:
     """The tables of `model` and `policy`, or None where the compiled path does not apply.
 
     It applies to a model with `n_states` whose observations are the state indices, and to
     a linear softmax policy (`LinearSoftmaxPolicy`, `MatrixSoftmaxPolicy`) sampling by
-    Gumbel-max, with finite tables.
+    Gumbel-max, with finite tables. `value_features` [S, k] are x(s) of the baseline
+    v̂(s, w) = wᵀx(s) (a `LinearValue`), or one feature fixed at 0 for plain REINFORCE.
     """
     from gradlogpi.policies import LinearSoftmaxPolicy, MatrixSoftmaxPolicy
 
@@ -89,42 +95,58 @@ def tabular_task(model: Any, policy: Any, n_actions: int) -> TabularTask | None:
         np.ascontiguousarray(rewards.reshape(grid_states.shape), dtype=np.float64),
         np.ascontiguousarray(terminated.reshape(grid_states.shape), dtype=np.bool_),
         np.ascontiguousarray(builder(states), dtype=np.float64),
+        np.ascontiguousarray(
+            np.zeros((states.size, 1)) if value is None else value.gradient(states),
+            dtype=np.float64,
+        ),
     )
-    if not (np.isfinite(task.rewards).all() and np.isfinite(task.features).all()):
+    tables = (task.rewards, task.features, task.value_features)
+    if not all(np.isfinite(table).all() for table in tables):
         return None
     return task
 
 
-def reinforce_episodes(
-    task: TabularTask, runs: Any, policy: Any, alpha: np.ndarray, config: Any
+def learn_episodes(
+    task: TabularTask,
+    runs: Any,
+    policy: Any,
+    value: Any,
+    alpha_theta: np.ndarray,
+    alpha_w: np.ndarray,
+    config: Any,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The next REINFORCE episode of every run, each run's θ updated in place.
+    """The next episode of every run, learned from at once: θ [R, P] and w [R, k] in place.
 
     Args:
-      task: `tabular_task(runs.model, policy, A)`.
+      task: `tabular_task(runs.model, policy, A, value)`.
       runs: the `Runs` (their model resets the start states, their streams give the noise).
       policy: the policy with θ [R, P].
-      alpha: step size of each run this episode (0 for a run that no longer learns), [R].
-      config: a `ReinforceConfig`.
+      value: the baseline with w [R, k], or None (plain REINFORCE).
+      alpha_theta, alpha_w: step sizes of each run this episode (0 once it diverged), [R].
+      config: a `ReinforceConfig` or `ReinforceBaselineConfig`.
 
     Returns:
       (returns [R], lengths [R], truncated [R]) of the episodes.
     """
     starts = runs.reset()
     n_runs, cap = runs.n_runs, runs.max_episode_steps
+    weights = _baseline_weights(value, n_runs)
     buffers = (np.zeros(cap, np.int64), np.zeros(cap, np.int64), np.zeros(cap))
     returns, lengths = np.zeros(n_runs), np.zeros(n_runs, dtype=np.int64)
     truncated = np.zeros(n_runs, dtype=bool)
     for run in range(n_runs):
         length, terminated, total = _compiled()[0](
             runs.streams.action_generators[run],
-            policy.theta[run],  # a view: updated in place
+            policy.theta[run],  # views: updated in place
+            weights[run],
             int(starts[run]),
             task.next_states,
             task.rewards,
             task.terminated,
             task.features,
-            float(alpha[run]),
+            task.value_features,
+            float(alpha_theta[run]),
+            float(alpha_w[run]),
             config.gamma,
             config.discount_weighting,
             config.batch_update,
@@ -137,36 +159,42 @@ def reinforce_episodes(
     return returns, lengths, truncated
 
 
-def reinforce_runs(
-    task: TabularTask, runs: Any, policy: Any, tracker: Any, config: Any, first_episode: int
+def learn_runs(
+    task: TabularTask,
+    runs: Any,
+    policy: Any,
+    value: Any,
+    tracker: Any,
+    config: Any,
+    first_episode: int,
 ) -> None:
-    """Episodes `first_episode` … of every run, one compiled call per run (θ [R, P] in place).
+    """Episodes `first_episode` … of every run, one compiled call per run (θ, w in place).
 
     For when nothing needs to see the runs between episodes (no callback): run by run
     gives the same numbers as episode by episode, since runs share nothing. Start states
     are drawn first, episode by episode for all runs, as the episode-by-episode loop
     would (a tabular model's steps draw no random numbers).
     """
-    from gradlogpi.algorithms.common import step_size
-
     episodes = range(first_episode, config.n_episodes)
     if not len(episodes):
         return
     starts = np.stack([runs.reset() for _ in episodes], axis=1).astype(np.int64)  # [R, E]
-    alphas = np.array(
-        [step_size(config.alpha_theta, config.schedule, e, config.n_episodes) for e in episodes]
-    )
+    fractions = np.array([step_size(1.0, config.schedule, e, config.n_episodes) for e in episodes])
+    weights = _baseline_weights(value, runs.n_runs)
     window = slice(first_episode, config.n_episodes)
     for run in range(runs.n_runs):
         tracker.diverged_at[run] = _compiled()[1](
             runs.streams.action_generators[run],
             policy.theta[run],
+            weights[run],
             starts[run],
-            alphas,
+            config.alpha_theta * fractions,
+            getattr(config, "alpha_w", 0.0) * fractions,
             task.next_states,
             task.rewards,
             task.terminated,
             task.features,
+            task.value_features,
             config.gamma,
             config.discount_weighting,
             config.batch_update,
@@ -181,15 +209,23 @@ def reinforce_runs(
     runs.steps = tracker.lengths[:, -1].copy()
 
 
-def _reinforce_episode_python(
+def _baseline_weights(value: Any, n_runs: int) -> np.ndarray:
+    """w [R, k] of the baseline, or zeros [R, 1] (v̂ ≡ 0) for plain REINFORCE."""
+    return np.zeros((n_runs, 1)) if value is None else value.w
+
+
+def _episode_python(
     generator,
     theta,
+    w,
     start,
     next_states,
     reward_table,
     terminated_table,
     features,
-    alpha,
+    value_features,
+    alpha_theta,
+    alpha_w,
     gamma,
     discount_weighting,
     batch_update,
@@ -199,7 +235,7 @@ def _reinforce_episode_python(
     actions,
     rewards,
 ):
-    """One REINFORCE episode of one run: play with θ fixed, then update θ [d] in place.
+    """One episode of REINFORCE with baseline for one run; θ [d] and w [k] updated in place.
 
     Returns (length T, terminated, total reward); the episode's states, actions and rewards
     are left in [:T] of the buffers of those names (each at least `max_steps` long).
@@ -231,18 +267,26 @@ def _reinforce_episode_python(
     total_reward = 0.0
     for t in range(length):
         total_reward += rewards[t]
-    # Loop for each step t: G ← Σ γ^{k−t−1} R_k; θ ← θ + α γ^t G ∇ln π(A_t|S_t, θ)
+    # Loop for each step t: G ← Σ γ^{k−t−1} R_k; δ ← G − v̂(S_t, w);
+    #   w ← w + α^w δ ∇v̂(S_t, w); θ ← θ + α^θ γ^t δ ∇ln π(A_t|S_t, θ)
     returns = np.zeros(length)
     following = 0.0
     for t in range(length - 1, -1, -1):
         following = rewards[t] + gamma * following
         returns[t] = following
-    fixed = theta.copy()  # batch_update: every step's score at the θ of the episode's start
-    step_theta = fixed if batch_update else theta
+    # batch_update: every step's δ and score at the θ and w of the episode's start
+    step_theta = theta.copy() if batch_update else theta
+    step_w = w.copy() if batch_update else w
     probabilities = np.zeros(n_actions)
     discount = 1.0
     for t in range(length):
         state, action = states[t], actions[t]
+        baseline = 0.0
+        for i in range(value_features.shape[1]):
+            baseline += value_features[state, i] * step_w[i]
+        delta = returns[t] - baseline
+        for i in range(value_features.shape[1]):
+            w[i] += alpha_w * delta * value_features[state, i]
         largest = -np.inf
         for a in range(n_actions):
             h = 0.0
@@ -254,7 +298,7 @@ def _reinforce_episode_python(
         for a in range(n_actions):
             probabilities[a] = np.exp(probabilities[a] - largest)
             total += probabilities[a]
-        step = alpha * (discount if discount_weighting else 1.0) * returns[t]
+        step = alpha_theta * (discount if discount_weighting else 1.0) * delta
         for j in range(n_parameters):
             expected = 0.0
             for a in range(n_actions):
@@ -264,15 +308,18 @@ def _reinforce_episode_python(
     return length, terminated, total_reward
 
 
-def _reinforce_run_python(
+def _run_python(
     generator,
     theta,
+    w,
     starts,
-    alphas,
+    alphas_theta,
+    alphas_w,
     next_states,
     reward_table,
     terminated_table,
     features,
+    value_features,
     gamma,
     discount_weighting,
     batch_update,
@@ -284,21 +331,27 @@ def _reinforce_run_python(
     lengths,
     truncated,
 ):
+    """`_episode_python` for episodes first_episode … of one run; returns its diverged_at."""
     states = np.zeros(max_steps, np.int64)
     actions = np.zeros(max_steps, np.int64)
     rewards = np.zeros(max_steps)
-    before = theta.copy()
+    theta_before, w_before = theta.copy(), w.copy()
     for e in range(starts.shape[0]):
-        before[:] = theta
-        length, terminated, total_reward = _reinforce_episode(
+        theta_before[:] = theta
+        w_before[:] = w
+        learning = diverged_at < 0  # a diverged run stops learning
+        length, terminated, total_reward = _episode(
             generator,
             theta,
+            w,
             starts[e],
             next_states,
             reward_table,
             terminated_table,
             features,
-            alphas[e] if diverged_at < 0 else 0.0,  # a diverged run stops learning
+            value_features,
+            alphas_theta[e] if learning else 0.0,
+            alphas_w[e] if learning else 0.0,
             gamma,
             discount_weighting,
             batch_update,
@@ -309,8 +362,10 @@ def _reinforce_run_python(
             rewards,
         )
         returns[e], lengths[e], truncated[e] = total_reward, length, not terminated
-        if not np.isfinite(theta).all():  # as `Tracker.guarded`: back to θ before the episode
-            theta[:] = before
+        if not (np.isfinite(theta).all() and np.isfinite(w).all()):
+            # as `Tracker.guarded`: back to θ and w from before the episode
+            theta[:] = theta_before
+            w[:] = w_before
             if diverged_at < 0:
                 diverged_at = first_episode + e
     return diverged_at
