@@ -68,10 +68,10 @@ def seed_examples(console: Console) -> None:
     )
 
 
-def corridor_reproduction(console: Console, out: Path, runs: int = 20, episodes: int = 300) -> None:
-    """Figure 13.2 at a demo's scale, and the learned π(right) against p* = 2 − √2.
+def corridor_reproduction(console: Console, out: Path, runs: int, episodes: int) -> None:
+    """Figure 13.2, and the learned π(right) against p* = 2 − √2.
 
-    The full figures (100 runs × 1000 episodes) are `gradlogpi experiment sutton-barto`.
+    Both figures, with options, are `gradlogpi experiment sutton-barto`.
     """
     from gradlogpi.experiments import sutton_barto as book
     from gradlogpi.runs.progress import EpisodeProgress
@@ -127,7 +127,11 @@ def cartpole_training(console: Console) -> Path:
 def main() -> None:
     console = Console(markup=False, highlight=False)
     seed_examples(console)
-    corridor_reproduction(console, Path("results"))
+    from gradlogpi.algorithms.tabular import available
+
+    # in full (100 runs × 1000 episodes) where the compiled loops make it a few seconds
+    runs, episodes = (100, 1000) if available() else (20, 300)
+    corridor_reproduction(console, Path("results"), runs, episodes)
     cartpole_training(console)
 
 
