@@ -31,6 +31,7 @@ from gradlogpi.algorithms.vector_rollout import (
     FragmentBatch,
     StepCollector,
     make_vector_env,
+    padded_rows,
 )
 from gradlogpi.core._checks import check_in_range, check_positive, check_positive_int
 from gradlogpi.core.returns import discount_powers, discounted_returns, normalized
@@ -167,11 +168,8 @@ class PaddedBatch:
 def pad_episodes(episodes: list[Episode]) -> PaddedBatch:
     """Stack episodes, repeating each one's last observation and action past its end."""
     lengths = np.array([e.length for e in episodes])
-    n_steps = int(lengths.max())
-    mask = np.arange(n_steps) < lengths[:, None]
-    # one gather from the episodes laid end to end: row i, step t reads its min(t, T_i − 1)
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    rows = starts[:, None] + np.minimum(np.arange(n_steps), lengths[:, None] - 1)
+    # one gather from the episodes laid end to end
+    rows, mask = padded_rows(np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
     observations = np.concatenate([e.observations for e in episodes])[rows]
     actions = np.concatenate([e.actions for e in episodes])[rows]
     rewards = np.concatenate([e.rewards for e in episodes])[rows] * mask

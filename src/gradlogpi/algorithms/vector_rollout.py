@@ -235,6 +235,17 @@ class FinishedEpisodes:
     truncated: np.ndarray  # [n] bool
 
 
+def padded_rows(starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(index [N, T], mask [N, T]) that pads N runs of items laid end to end into rows.
+
+    Row i, column t reads item starts[i] + min(t, lengths[i] − 1): past its end a row
+    repeats its last item, and `mask` is False there. T is the longest run.
+    """
+    n_steps = int(lengths.max())
+    mask = np.arange(n_steps) < lengths[:, None]
+    return starts[:, None] + np.minimum(np.arange(n_steps), lengths[:, None] - 1), mask
+
+
 @dataclass
 class FragmentBatch:
     """One update's steps, cut into fragments at episode ends: what `StepCollector` collects.
@@ -264,9 +275,7 @@ class FragmentBatch:
 
         Past its end a row repeats its last step, with reward 0 and mask False.
         """
-        n_steps = int(self.lengths.max())
-        mask = np.arange(n_steps) < self.lengths[:, None]
-        rows = self.starts[:, None] + np.minimum(np.arange(n_steps), self.lengths[:, None] - 1)
+        rows, mask = padded_rows(self.starts, self.lengths)
         time, env = self.time_of[rows], self.env_of[rows]
         return (
             self.step_observations[time, env],

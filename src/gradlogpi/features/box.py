@@ -89,8 +89,13 @@ class BoxFeatures(StateFeatures):
 
     def scaled(self, obs: Any) -> np.ndarray:
         """Observations mapped to [0, 1]^k, clipped; shape [..., k]."""
+        obs = self.checked(obs)
+        return np.clip((obs - self.low) / (self.high - self.low), 0.0, 1.0)
+
+    def checked(self, obs: Any) -> np.ndarray:
+        """`obs` as float64 [..., k]; ShapeError or ValueError (non-finite) otherwise."""
         obs = as_float_array("obs", obs)
         self.batch_shape(obs)
         if not np.all(np.isfinite(obs)):
             raise ValueError(f"`obs` must be finite; got {obs[~np.isfinite(obs)].flat[0]}")
-        return np.clip((obs - self.low) / (self.high - self.low), 0.0, 1.0)
+        return obs

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from gradlogpi.core._checks import as_float_array, check_positive_int
+from gradlogpi.core._checks import check_positive_int
 from gradlogpi.features.box import BoxFeatures, box_bounds
 
 _MULTIPLIER_1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -132,7 +132,7 @@ class TileCoder(BoxFeatures):
 
     def coordinates(self, obs: Any) -> np.ndarray:
         """Tile coordinates in every tiling, int64, shape [..., n_tilings, k]."""
-        return (self._lifted_coordinates(self._checked(obs)) - self._lift).astype(np.int64)
+        return (self._lifted_coordinates(self.checked(obs)) - self._lift).astype(np.int64)
 
     def active(self, obs: Any) -> np.ndarray:
         """Index of the active tile in each tiling, int64, shape [..., n_tilings].
@@ -141,7 +141,7 @@ class TileCoder(BoxFeatures):
         several times (actor-critic: the action and v̂(S), then v̂(S'), both updates, and S'
         again as the next S) computes each once.
         """
-        obs = self._checked(obs)
+        obs = self.checked(obs)
         for seen, indices in self._recent:
             if seen.shape == obs.shape and np.array_equal(seen, obs):
                 return indices
@@ -150,13 +150,6 @@ class TileCoder(BoxFeatures):
         indices.flags.writeable = False  # shared with later callers that ask the same
         self._recent = [(obs.copy(), indices), *self._recent[:1]]
         return indices
-
-    def _checked(self, obs: Any) -> np.ndarray:
-        obs = as_float_array("obs", obs)
-        self.batch_shape(obs)
-        if not np.all(np.isfinite(obs)):
-            raise ValueError(f"`obs` must be finite; got {obs[~np.isfinite(obs)].flat[0]}")
-        return obs
 
     def _lifted_coordinates(self, obs: np.ndarray) -> np.ndarray:
         """Coordinates [..., n_tilings, k] with tiling t's first one raised by t · grid_shape[0].
@@ -185,11 +178,10 @@ class TileCoder(BoxFeatures):
         )
         if self.table_size is None:
             table = np.arange(self.n_features)
-        elif self.n_tilings * self.tiles_per_tiling <= _LARGEST_SLOT_TABLE:
-            self._hashed(np.zeros(0, dtype=np.int64))  # makes the slot table
-            table = self._slot_table
         else:
-            return self.active
+            table = self._all_slots()
+            if table is None:
+                return self.active
 
         def active(obs: np.ndarray) -> np.ndarray:
             coordinates = np.floor(obs * scale + shift)
@@ -203,13 +195,16 @@ class TileCoder(BoxFeatures):
         """Slots of the hashed table for flat tile indices (no statistics kept)."""
         return (mix64(flat.astype(np.uint64)) % np.uint64(self.table_size)).astype(np.int64)
 
+    def _all_slots(self) -> np.ndarray | None:
+        """The slot of every tile (made on first use), or None where there are too many."""
+        n_tiles = self.n_tilings * self.tiles_per_tiling
+        if self._slot_table is None and n_tiles <= _LARGEST_SLOT_TABLE:
+            self._slot_table = self._slots(np.arange(n_tiles))
+        return self._slot_table
+
     def _hashed(self, flat: np.ndarray) -> np.ndarray:
-        if (
-            self._slot_table is None
-            and self.n_tilings * self.tiles_per_tiling <= _LARGEST_SLOT_TABLE
-        ):
-            self._slot_table = self._slots(np.arange(self.n_tilings * self.tiles_per_tiling))
-        slots = self._slots(flat) if self._slot_table is None else self._slot_table[flat]
+        table = self._all_slots()
+        slots = self._slots(flat) if table is None else table[flat]
         owners = flat.astype(np.uint64) + np.uint64(1)  # a tile's flat index names it; 0 is free
         taken = self._owner[slots] != 0
         if not taken.all():

@@ -182,11 +182,8 @@ class LinearGaussianPolicy:
         block = theta[: self.n_mean_parameters].reshape(self.action_dim, -1)
         weights, bias = block[:, :-1].copy(), block[:, -1].copy()
         eta = theta[self.n_mean_parameters :] if self.learn_std else self.fixed_eta
-        std = np.exp(
-            bounded_log_std(np.asarray(eta, dtype=np.float64), self.min_log_std, self.max_log_std)[
-                0
-            ]
-        )
+        log_std, _ = bounded_log_std(np.asarray(eta), self.min_log_std, self.max_log_std)
+        std = np.exp(log_std)
         features = self.state_features
         return gaussian_actor(lambda obs: weights.dot(features(obs)) + bias, std)
 

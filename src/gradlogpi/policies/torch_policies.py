@@ -56,7 +56,7 @@ def mlp(sizes: Sequence[int], activation: str, generator: Any) -> Any:
 
 
 def numpy_mlp_function(layers: list[tuple[np.ndarray, np.ndarray]], activation: str) -> Any:
-    """obs [k] → the hidden layers' output for one observation, in NumPy (no checks)."""
+    """x [..., k] → the output of the hidden `layers` (weight, bias), in NumPy, no checks."""
     squash = np.tanh if activation == "tanh" else _relu
 
     def forward(obs: Any) -> np.ndarray:
@@ -105,11 +105,8 @@ class TorchPolicy:
 
     def _forward(self, x: np.ndarray) -> np.ndarray:
         """The network in NumPy: x [..., k] -> output [..., out]."""
-        for i, (weight, bias) in enumerate(self._layers):
-            x = x @ weight + bias
-            if i < len(self._layers) - 1:
-                x = np.tanh(x) if self.activation == "tanh" else np.maximum(x, 0.0)
-        return x
+        *hidden, (weight, bias) = self._layers
+        return numpy_mlp_function(hidden, self.activation)(x).dot(weight) + bias
 
     def _observations(self, obs: Any) -> np.ndarray:
         obs = as_float_array("obs", obs)
