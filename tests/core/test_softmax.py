@@ -90,3 +90,15 @@ def test_action_batch_mismatch_named():
     message = "`a` must have shape (3,) (the batch shape of `logits`); got (2,)"
     with pytest.raises(ShapeError, match=re.escape(message)):
         log_softmax_gradient(np.zeros((3, 2)), np.array([0, 1]))
+
+
+@pytest.mark.parametrize("n_actions", [1, 2, 4, 7, 8, 13])
+@pytest.mark.parametrize("rows", [3, 5000])
+def test_column_reductions_give_numpys_bits(n_actions, rows):
+    from gradlogpi.core.softmax import last_axis_max, last_axis_sum
+
+    x = np.random.default_rng(n_actions).standard_normal((rows, n_actions)) * 30
+    np.testing.assert_array_equal(last_axis_max(x), x.max(axis=-1, keepdims=True))
+    np.testing.assert_array_equal(last_axis_sum(x), x.sum(axis=-1, keepdims=True))
+    many = x.reshape(rows, 1, n_actions)  # extra batch axes
+    np.testing.assert_array_equal(last_axis_sum(many), many.sum(axis=-1, keepdims=True))

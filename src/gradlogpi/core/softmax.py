@@ -169,12 +169,38 @@ def one_hot(a: np.ndarray, n_actions: int) -> np.ndarray:
 
 def softmax_unchecked(logits: np.ndarray) -> np.ndarray:
     """`softmax` without argument checks."""
-    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    shifted /= shifted.sum(axis=-1, keepdims=True)
+    shifted = np.exp(logits - last_axis_max(logits))
+    shifted /= last_axis_sum(shifted)
     return shifted
 
 
 def log_softmax_unchecked(logits: np.ndarray) -> np.ndarray:
     """`log_softmax` without argument checks."""
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    shifted = logits - last_axis_max(logits)
+    return shifted - np.log(last_axis_sum(np.exp(shifted)))
+
+
+# NumPy reduces a short last axis one row at a time; for many rows of a few actions it is
+# ~4x faster to combine whole columns. Below 8 items NumPy sums one after another too, so
+# both orders give the same bits.
+_FEW_ACTIONS, _MANY_ROWS = 8, 4096
+
+
+def last_axis_max(x: np.ndarray) -> np.ndarray:
+    """x.max(axis=-1, keepdims=True), shape [..., 1]."""
+    if x.shape[-1] >= _FEW_ACTIONS or x.size < _MANY_ROWS * x.shape[-1] or x.shape[-1] == 0:
+        return x.max(axis=-1, keepdims=True)
+    largest = x[..., 0].copy()
+    for column in range(1, x.shape[-1]):
+        np.maximum(largest, x[..., column], out=largest)
+    return largest[..., None]
+
+
+def last_axis_sum(x: np.ndarray) -> np.ndarray:
+    """x.sum(axis=-1, keepdims=True), shape [..., 1], with the same bits as NumPy's."""
+    if x.shape[-1] >= _FEW_ACTIONS or x.size < _MANY_ROWS * x.shape[-1] or x.shape[-1] == 0:
+        return x.sum(axis=-1, keepdims=True)
+    total = x[..., 0].copy()
+    for column in range(1, x.shape[-1]):
+        total += x[..., column]
+    return total[..., None]
