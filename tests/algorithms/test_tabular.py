@@ -6,8 +6,10 @@ import pytest
 pytest.importorskip("numba")
 
 from gradlogpi.algorithms import (
+    ActorCriticConfig,
     ReinforceBaselineConfig,
     ReinforceConfig,
+    actor_critic,
     reinforce,
     reinforce_baseline,
 )
@@ -149,3 +151,79 @@ def test_grid_world_baseline_over_one_hot_states_matches_the_numpy_path(monkeypa
         )
     assert_same_runs(runs["1"], runs["0"])
     np.testing.assert_allclose(runs["0"].value.w, runs["1"].value.w, atol=1e-10)
+
+
+def actor_critic_both(monkeypatch, env, policy, value, config, per_episode, **kwargs):
+    results = {}
+    for jit in ("1", "0"):
+        monkeypatch.setenv("GRADLOGPI_NO_JIT", jit)
+        callback = (lambda end: None) if per_episode and jit == "0" else None
+        results[jit] = actor_critic(env, policy, value, config, callback=callback, **kwargs)
+    assert_same_runs(results["1"], results["0"])
+    np.testing.assert_allclose(results["0"].value.w, results["1"].value.w, atol=1e-10)
+    return results["0"]
+
+
+@pytest.mark.parametrize("per_episode", [False, True])
+@pytest.mark.parametrize("traces", [0.0, 0.6])
+def test_actor_critic_matches_the_numpy_path(monkeypatch, traces, per_episode):
+    config = ActorCriticConfig(n_episodes=40, lambda_theta=traces, lambda_w=traces)
+    compiled = actor_critic_both(
+        monkeypatch,
+        CORRIDOR,
+        corridor_policy(),
+        LinearValue(Constant()),
+        config,
+        per_episode,
+        seed=7,
+        runs=5,
+    )
+    assert np.abs(compiled.value.w).max() > 1
+
+
+def test_actor_critic_on_the_grid_world_matches_the_numpy_path(monkeypatch):
+    policy = MatrixSoftmaxPolicy(BorderFeatures(4, 4, position=True), 4)
+    config = ActorCriticConfig(n_episodes=15, alpha_theta=0.05, alpha_w=0.1, gamma=0.95)
+    actor_critic_both(
+        monkeypatch, GRID, policy, LinearValue(OneHot(16)), config, False, seed=0, runs=3
+    )
+
+
+@pytest.mark.parametrize("per_episode", [False, True])
+def test_actor_critic_divergence_is_dated_as_on_the_numpy_path(monkeypatch, per_episode):
+    # the critic's huge step overflows w, at a different update in each run and for some
+    # after the first round, so diverged_at tests the lockstep update count (one per step
+    # of the longest episode of each round)
+    config = ActorCriticConfig(n_episodes=12, alpha_w=1e306, max_episode_steps=30)
+    compiled = actor_critic_both(
+        monkeypatch,
+        CORRIDOR,
+        corridor_policy(),
+        LinearValue(Constant()),
+        config,
+        per_episode,
+        seed=1,
+        runs=4,
+    )
+    assert (compiled.diverged_at >= 0).all() and compiled.diverged_at.max() > 30
+
+
+def test_resuming_compiled_actor_critic_continues_it_exactly(monkeypatch):
+    monkeypatch.setenv("GRADLOGPI_NO_JIT", "0")
+    config = ActorCriticConfig(n_episodes=25, lambda_theta=0.5, lambda_w=0.5)
+    snapshots = {}
+
+    def keep(end):
+        if end.episode == 9:
+            snapshots["state"] = end.snapshot()
+
+    def learn(**kwargs):
+        return actor_critic(
+            CORRIDOR, corridor_policy(), LinearValue(Constant()), config, seed=3, runs=3, **kwargs
+        )
+
+    whole = learn(callback=keep)
+    resumed = learn(resume=snapshots["state"])
+    np.testing.assert_array_equal(resumed.returns, whole.returns)
+    np.testing.assert_array_equal(resumed.policy.theta, whole.policy.theta)
+    np.testing.assert_array_equal(resumed.value.w, whole.value.w)

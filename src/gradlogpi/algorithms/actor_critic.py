@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -14,11 +13,12 @@ from gradlogpi.algorithms.common import (
     EpisodeEnd,
     RunResult,
     Schedule,
-    capture_state,
+    report_episode,
     start_learning,
     step_size,
     validate_common,
 )
+from gradlogpi.algorithms.tabular import actor_critic_episodes, actor_critic_runs, tabular_task
 from gradlogpi.core._checks import check_in_range
 
 
@@ -96,59 +96,84 @@ def actor_critic(
     update = 0 if resume is None else int(resume["counters"]["update"])
     gamma = config.gamma
     traces = config.lambda_theta > 0 or config.lambda_w > 0
+    # a tabular task with Numba installed: each run's episode and updates in one compiled call
+    task = tabular_task(environments.model, policy, getattr(policy, "n_actions", 0), value)
+    episodes = range(setup.first_episode, config.n_episodes)
+    if task is not None and callback is None:
+        # nothing looks between episodes: each run learns all its episodes in one call
+        actor_critic_runs(
+            task, environments, policy, value, tracker, config, setup.first_episode, update
+        )
+        episodes = range(0)
 
-    for episode in range(setup.first_episode, config.n_episodes):
+    for episode in episodes:
         fraction = step_size(1.0, config.schedule, episode, config.n_episodes)
-        state = environments.reset()
-        z_theta, z_w = np.zeros_like(policy.theta), np.zeros_like(value.w)
-        discount = np.ones(n_runs)  # I
-        active = np.ones(n_runs, dtype=bool)
-        returns, lengths = np.zeros(n_runs), np.zeros(n_runs, dtype=np.int64)
-        truncated = np.zeros(n_runs, dtype=bool)
-        t = 0
-        while active.any():
-            action = policy.sample_from_noise(state, streams.noise(t, active))
-            next_state, reward, terminated, cut = environments.step(action, active)
-            next_value = np.where(terminated, 0.0, value.value(next_state))
-            delta = (reward + gamma * next_value - value.value(state)) * active
-            alpha_theta = config.alpha_theta * fraction * tracker.learning
-            alpha_w = config.alpha_w * fraction * tracker.learning
-            with tracker.guarded(update, policy.theta, value.w):
-                if traces:
-                    keep = active[:, None]
-                    z_w = np.where(keep, gamma * config.lambda_w * z_w + value.gradient(state), z_w)
-                    score = policy.score(state, action)
-                    z_theta = np.where(
-                        keep,
-                        gamma * config.lambda_theta * z_theta + discount[:, None] * score,
-                        z_theta,
-                    )
-                    value.w += (alpha_w * delta)[:, None] * z_w
-                    policy.theta += (alpha_theta * delta)[:, None] * z_theta
-                else:
-                    value.ascend(state, alpha_w * delta)
-                    policy.ascend(state, action, alpha_theta * discount * delta)
-            update += 1
-            discount = np.where(active, gamma * discount, discount)
-            returns += reward
-            lengths += active
-            truncated |= cut
-            active &= ~(terminated | cut)
-            state = next_state
-            t += 1
-        tracker.record(episode, returns, lengths, truncated)
-        if callback is not None:
-            callback(
-                EpisodeEnd(
-                    episode,
-                    returns,
-                    lengths,
-                    truncated,
-                    snapshot=functools.partial(
-                        capture_state, episode, policy, value, environments, tracker, update=update
-                    ),
-                )
+        if task is not None:
+            learning = tracker.learning
+            returns, lengths, truncated, diverged = actor_critic_episodes(
+                task,
+                environments,
+                policy,
+                value,
+                config.alpha_theta * fraction * learning,
+                config.alpha_w * fraction * learning,
+                config,
             )
+            newly = (diverged >= 0) & learning
+            tracker.diverged_at[newly] = update + diverged[newly]
+            update += int(lengths.max())  # the lockstep loop's count: the longest episode
+        else:
+            state = environments.reset()
+            z_theta, z_w = np.zeros_like(policy.theta), np.zeros_like(value.w)
+            discount = np.ones(n_runs)  # I
+            active = np.ones(n_runs, dtype=bool)
+            returns, lengths = np.zeros(n_runs), np.zeros(n_runs, dtype=np.int64)
+            truncated = np.zeros(n_runs, dtype=bool)
+            t = 0
+            while active.any():
+                action = policy.sample_from_noise(state, streams.noise(t, active))
+                next_state, reward, terminated, cut = environments.step(action, active)
+                next_value = np.where(terminated, 0.0, value.value(next_state))
+                delta = (reward + gamma * next_value - value.value(state)) * active
+                alpha_theta = config.alpha_theta * fraction * tracker.learning
+                alpha_w = config.alpha_w * fraction * tracker.learning
+                with tracker.guarded(update, policy.theta, value.w):
+                    if traces:
+                        keep = active[:, None]
+                        z_w = np.where(
+                            keep, gamma * config.lambda_w * z_w + value.gradient(state), z_w
+                        )
+                        score = policy.score(state, action)
+                        z_theta = np.where(
+                            keep,
+                            gamma * config.lambda_theta * z_theta + discount[:, None] * score,
+                            z_theta,
+                        )
+                        value.w += (alpha_w * delta)[:, None] * z_w
+                        policy.theta += (alpha_theta * delta)[:, None] * z_theta
+                    else:
+                        value.ascend(state, alpha_w * delta)
+                        policy.ascend(state, action, alpha_theta * discount * delta)
+                update += 1
+                discount = np.where(active, gamma * discount, discount)
+                returns += reward
+                lengths += active
+                truncated |= cut
+                active &= ~(terminated | cut)
+                state = next_state
+                t += 1
+        tracker.record(episode, returns, lengths, truncated)
+        report_episode(
+            callback,
+            episode,
+            tracker,
+            lengths,
+            truncated,
+            policy,
+            value,
+            environments,
+            update=update,
+        )
 
     environments.close()
     return tracker.result(policy, value, seed, config, single=setup.single, run_ids=setup.run_ids)

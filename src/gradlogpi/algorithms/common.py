@@ -332,8 +332,12 @@ def report_episode(
     policy: Any,
     value: Any,
     runs: Any,
+    **counters: int,
 ) -> None:
-    """Call `callback` (if any) with the `EpisodeEnd` of an episode of the lockstep runs."""
+    """Call `callback` (if any) with the `EpisodeEnd` of an episode of the lockstep runs.
+
+    `counters` (e.g. actor-critic's update count) go into its snapshot.
+    """
     if callback is not None:
         callback(
             EpisodeEnd(
@@ -341,6 +345,8 @@ def report_episode(
                 tracker.returns[:, episode],
                 lengths,
                 truncated,
-                snapshot=functools.partial(capture_state, episode, policy, value, runs, tracker),
+                snapshot=functools.partial(
+                    capture_state, episode, policy, value, runs, tracker, **counters
+                ),
             )
         )

@@ -1,17 +1,17 @@
 """Compiled inner loops for tabular tasks (optional extra `gradlogpi[fast]`, Numba).
 
-The book's REINFORCE (with or without a learned baseline) steps θ after every step of an
-episode, one step after another. On a
-tabular task such as the short corridor (4 states, 2 actions, 2 parameters) the arithmetic
-of a step is a few multiplications, so NumPy's microsecond per call is nearly all of the
-cost, and a run whose policy collapses onto 1000-step episodes keeps all the others of
-its lockstep batch waiting. With Numba installed, `reinforce` and `reinforce_baseline` play
-and learn each run's episode in one compiled call instead: the loop below is the book's
-pseudocode (pp. 328 and 330; plain REINFORCE is the baseline v̂ ≡ 0 with α^w = 0), over
-tables of the dynamics, of φ(s, a) and of the baseline's x(s).
+The book's REINFORCE (with or without a learned baseline) and actor-critic step θ after
+every step of an episode, one step after another. On a tabular task such as the short
+corridor (4 states, 2 actions, 2 parameters) the arithmetic of a step is a few
+multiplications, so NumPy's microsecond per call is nearly all of the cost, and a run
+whose policy collapses onto 1000-step episodes keeps all the others of its lockstep batch
+waiting. With Numba installed, `reinforce`, `reinforce_baseline` and `actor_critic` play
+and learn each run's episode in one compiled call instead: the loops below are the book's
+pseudocode (pp. 328, 330 and 332; plain REINFORCE is the baseline v̂ ≡ 0 with α^w = 0),
+over tables of the dynamics, of φ(s, a) and of the critic's x(s).
 
-It reads the same random numbers as the NumPy path (the run's generator, `chunk` steps of
-uniforms at a time) and does the same arithmetic, so runs agree with the NumPy path to
+They read the same random numbers as the NumPy path (the run's generator, `chunk` steps of
+uniforms at a time) and do the same arithmetic, so runs agree with the NumPy path to
 rounding (NumPy's vectorised exp and log differ from the compiled ones in the last bit).
 Each run's episode is computed on its own, so run k is exactly the same alone or among
 others. Set GRADLOGPI_NO_JIT=1 to use the NumPy path everywhere.
@@ -38,18 +38,26 @@ def available() -> bool:
     )
 
 
+_HELPERS = ("_gumbel_block", "_gumbel_argmax", "_preferences_at", "_score_at")
+
+
 @functools.cache
-def _compiled() -> tuple[Any, Any]:
-    """(episode kernel, run kernel), compiled on first use (Numba is a large import)."""
+def _compiled() -> dict[str, Any]:
+    """The compiled kernels by name, made on first use (Numba is a large import).
+
+    The kernels call the helpers and each other by their global names, which Numba reads
+    when it compiles; so those names are rebound to the compiled versions first.
+    """
     import numba
 
-    global _episode  # the run kernel calls the compiled episode kernel by this name
-    episode = _episode = numba.njit(cache=True)(_episode_python)
-    run = numba.njit(cache=True)(_run_python)
-    return episode, run
-
-
-_episode = None  # set by `_compiled`
+    for name in (*_HELPERS, "_episode", "_actor_critic_episode"):
+        globals()[name] = numba.njit(cache=True)(globals()[f"{name}_python"])
+    return {
+        "episode": _episode,
+        "run": numba.njit(cache=True)(_run_python),
+        "actor_critic_episode": _actor_critic_episode,
+        "actor_critic_run": numba.njit(cache=True)(_actor_critic_run_python),
+    }
 
 
 @dataclass(frozen=True)
@@ -135,7 +143,7 @@ def learn_episodes(
     returns, lengths = np.zeros(n_runs), np.zeros(n_runs, dtype=np.int64)
     truncated = np.zeros(n_runs, dtype=bool)
     for run in range(n_runs):
-        length, terminated, total = _compiled()[0](
+        length, terminated, total = _compiled()["episode"](
             runs.streams.action_generators[run],
             policy.theta[run],  # views: updated in place
             weights[run],
@@ -183,7 +191,7 @@ def learn_runs(
     weights = _baseline_weights(value, runs.n_runs)
     window = slice(first_episode, config.n_episodes)
     for run in range(runs.n_runs):
-        tracker.diverged_at[run] = _compiled()[1](
+        tracker.diverged_at[run] = _compiled()["run"](
             runs.streams.action_generators[run],
             policy.theta[run],
             weights[run],
@@ -212,6 +220,45 @@ def learn_runs(
 def _baseline_weights(value: Any, n_runs: int) -> np.ndarray:
     """w [R, k] of the baseline, or zeros [R, 1] (v̂ ≡ 0) for plain REINFORCE."""
     return np.zeros((n_runs, 1)) if value is None else value.w
+
+
+def _gumbel_block_python(generator, chunk, n_actions):
+    """Gumbel noise for `chunk` steps, from uniforms drawn as the NumPy path draws them."""
+    return -np.log(-np.log(np.maximum(generator.random((chunk, n_actions)), 1e-300)))
+
+
+def _gumbel_argmax_python(preferences, noise):
+    """argmax_a h_a + G_a, the first on a tie (as NumPy's argmax)."""
+    action, best = 0, preferences[0] + noise[0]
+    for a in range(1, preferences.shape[0]):
+        if preferences[a] + noise[a] > best:
+            action, best = a, preferences[a] + noise[a]
+    return action
+
+
+def _preferences_at_python(features, state, theta, out):
+    """out[a] = h(s, a) = θᵀφ(s, a); returns the largest."""
+    largest = -np.inf
+    for a in range(features.shape[1]):
+        h = 0.0
+        for j in range(features.shape[2]):
+            h += features[state, a, j] * theta[j]
+        out[a] = h
+        largest = max(largest, h)
+    return largest
+
+
+def _score_at_python(features, state, action, preferences, largest, out):
+    """out = ∇ln π(a|s) = φ(s, a) − Σ_b π(b|s) φ(s, b); `preferences` become exp(h − max)."""
+    total = 0.0
+    for a in range(features.shape[1]):
+        preferences[a] = np.exp(preferences[a] - largest)
+        total += preferences[a]
+    for j in range(features.shape[2]):
+        expected = 0.0
+        for a in range(features.shape[1]):
+            expected += preferences[a] / total * features[state, a, j]
+        out[j] = features[state, action, j] - expected
 
 
 def _episode_python(
@@ -244,19 +291,13 @@ def _episode_python(
     # Generate an episode following π(·|·, θ): Gumbel-max over h(s, a) = θᵀφ(s, a)
     preferences = np.zeros((features.shape[0], n_actions))
     for s in range(features.shape[0]):
-        for a in range(n_actions):
-            for j in range(n_parameters):
-                preferences[s, a] += features[s, a, j] * theta[j]
+        _preferences_at(features, s, theta, preferences[s])
     state, length, terminated = start, 0, False
     noise = np.zeros((chunk, n_actions))
     while length < max_steps:
         if length % chunk == 0:  # the NumPy path's draw: `chunk` steps of uniforms at a time
-            noise = -np.log(-np.log(np.maximum(generator.random((chunk, n_actions)), 1e-300)))
-        row = length % chunk
-        action, best = 0, preferences[state, 0] + noise[row, 0]
-        for a in range(1, n_actions):
-            if preferences[state, a] + noise[row, a] > best:
-                action, best = a, preferences[state, a] + noise[row, a]
+            noise = _gumbel_block(generator, chunk, n_actions)
+        action = _gumbel_argmax(preferences[state], noise[length % chunk])
         states[length], actions[length] = state, action
         rewards[length] = reward_table[state, action]
         terminated = terminated_table[state, action]
@@ -277,7 +318,7 @@ def _episode_python(
     # batch_update: every step's δ and score at the θ and w of the episode's start
     step_theta = theta.copy() if batch_update else theta
     step_w = w.copy() if batch_update else w
-    probabilities = np.zeros(n_actions)
+    probabilities, score = np.zeros(n_actions), np.zeros(n_parameters)
     discount = 1.0
     for t in range(length):
         state, action = states[t], actions[t]
@@ -287,23 +328,11 @@ def _episode_python(
         delta = returns[t] - baseline
         for i in range(value_features.shape[1]):
             w[i] += alpha_w * delta * value_features[state, i]
-        largest = -np.inf
-        for a in range(n_actions):
-            h = 0.0
-            for j in range(n_parameters):
-                h += features[state, a, j] * step_theta[j]
-            probabilities[a] = h
-            largest = max(largest, h)
-        total = 0.0
-        for a in range(n_actions):
-            probabilities[a] = np.exp(probabilities[a] - largest)
-            total += probabilities[a]
+        largest = _preferences_at(features, state, step_theta, probabilities)
+        _score_at(features, state, action, probabilities, largest, score)
         step = alpha_theta * (discount if discount_weighting else 1.0) * delta
         for j in range(n_parameters):
-            expected = 0.0
-            for a in range(n_actions):
-                expected += probabilities[a] / total * features[state, a, j]
-            theta[j] += step * (features[state, action, j] - expected)
+            theta[j] += step * score[j]
         discount *= gamma
     return length, terminated, total_reward
 
@@ -369,3 +398,233 @@ def _run_python(
             if diverged_at < 0:
                 diverged_at = first_episode + e
     return diverged_at
+
+
+def actor_critic_episodes(
+    task: TabularTask,
+    runs: Any,
+    policy: Any,
+    value: Any,
+    alpha_theta: np.ndarray,
+    alpha_w: np.ndarray,
+    config: Any,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The next actor-critic episode of every run, θ [R, P] and w [R, k] updated in place.
+
+    Returns (returns [R], lengths [R], truncated [R], diverged_step [R]): the step of the
+    episode whose update went non-finite (undone, and the run learns no more), or −1.
+    """
+    starts = runs.reset()
+    n_runs = runs.n_runs
+    returns, lengths = np.zeros(n_runs), np.zeros(n_runs, dtype=np.int64)
+    truncated = np.zeros(n_runs, dtype=bool)
+    diverged = np.full(n_runs, -1, dtype=np.int64)
+    episode = _compiled()["actor_critic_episode"]
+    for run in range(n_runs):
+        length, terminated, total, diverged[run] = episode(
+            runs.streams.action_generators[run],
+            policy.theta[run],  # views: updated in place
+            value.w[run],
+            int(starts[run]),
+            task.next_states,
+            task.rewards,
+            task.terminated,
+            task.features,
+            task.value_features,
+            float(alpha_theta[run]),
+            float(alpha_w[run]),
+            config.gamma,
+            config.lambda_theta,
+            config.lambda_w,
+            runs.max_episode_steps,
+            runs.streams.chunk,
+        )
+        returns[run], lengths[run], truncated[run] = total, length, not terminated
+    runs.steps = lengths.copy()
+    return returns, lengths, truncated, diverged
+
+
+def actor_critic_runs(
+    task: TabularTask,
+    runs: Any,
+    policy: Any,
+    value: Any,
+    tracker: Any,
+    config: Any,
+    first_episode: int,
+    first_update: int,
+) -> None:
+    """Episodes `first_episode` … of every run, one compiled call per run (as `learn_runs`).
+
+    `diverged_at` counts updates as the lockstep loop does (one per step of the longest
+    episode of each round), so it is set once every run's lengths are known.
+    """
+    episodes = range(first_episode, config.n_episodes)
+    if not len(episodes):
+        return
+    starts = np.stack([runs.reset() for _ in episodes], axis=1).astype(np.int64)  # [R, E]
+    fractions = np.array([step_size(1.0, config.schedule, e, config.n_episodes) for e in episodes])
+    window = slice(first_episode, config.n_episodes)
+    learning = tracker.diverged_at < 0
+    diverged = np.full((runs.n_runs, 2), -1, dtype=np.int64)  # (episode, step) of divergence
+    for run in range(runs.n_runs):
+        _compiled()["actor_critic_run"](
+            runs.streams.action_generators[run],
+            policy.theta[run],
+            value.w[run],
+            starts[run],
+            config.alpha_theta * fractions * learning[run],
+            config.alpha_w * fractions * learning[run],
+            task.next_states,
+            task.rewards,
+            task.terminated,
+            task.features,
+            task.value_features,
+            config.gamma,
+            config.lambda_theta,
+            config.lambda_w,
+            runs.max_episode_steps,
+            runs.streams.chunk,
+            tracker.returns[run, window],
+            tracker.lengths[run, window],
+            tracker.truncated[run, window],
+            diverged[run],
+        )
+    rounds = tracker.lengths[:, window].max(axis=0)  # updates of each lockstep round
+    update_starts = first_update + np.concatenate([[0], np.cumsum(rounds)[:-1]])
+    newly = (diverged[:, 0] >= 0) & learning
+    tracker.diverged_at[newly] = update_starts[diverged[newly, 0]] + diverged[newly, 1]
+    runs.steps = tracker.lengths[:, -1].copy()
+
+
+def _actor_critic_episode_python(
+    generator,
+    theta,
+    w,
+    start,
+    next_states,
+    reward_table,
+    terminated_table,
+    features,
+    value_features,
+    alpha_theta,
+    alpha_w,
+    gamma,
+    lambda_theta,
+    lambda_w,
+    max_steps,
+    chunk,
+):
+    """One actor-critic episode of one run (p. 332), θ [d] and w [k] updated in place.
+
+    Returns (length, terminated, total reward, step whose update diverged or −1). A step
+    that makes θ or w non-finite is undone, and the run learns no more (`Tracker.guarded`).
+    """
+    n_actions, n_parameters, n_value = features.shape[1], features.shape[2], w.shape[0]
+    z_theta, z_w = np.zeros(n_parameters), np.zeros(n_value)
+    theta_before, w_before = theta.copy(), w.copy()
+    preferences, score = np.zeros(n_actions), np.zeros(n_parameters)
+    noise = np.zeros((chunk, n_actions))
+    traces = lambda_theta > 0 or lambda_w > 0
+    state, length, terminated, total_reward, diverged = start, 0, False, 0.0, -1
+    discount = 1.0  # I
+    while length < max_steps:
+        if length % chunk == 0:  # the NumPy path's draw: `chunk` steps of uniforms at a time
+            noise = _gumbel_block(generator, chunk, n_actions)
+        # A ~ π(·|S, θ) by Gumbel-max; the preferences are kept for the score
+        largest = _preferences_at(features, state, theta, preferences)
+        action = _gumbel_argmax(preferences, noise[length % chunk])
+        reward = reward_table[state, action]
+        terminated = terminated_table[state, action]
+        following = next_states[state, action]
+        total_reward += reward
+        length += 1
+        # δ ← R + γ v̂(S', w) − v̂(S, w), v̂(S') = 0 at a terminal state (not at the step cap)
+        value_here, value_next = 0.0, 0.0
+        for i in range(n_value):
+            value_here += value_features[state, i] * w[i]
+            value_next += value_features[following, i] * w[i]
+        delta = reward + (0.0 if terminated else gamma * value_next) - value_here
+        learning = diverged < 0
+        if learning:
+            theta_before[:] = theta
+            w_before[:] = w
+        _score_at(features, state, action, preferences, largest, score)
+        step_w = alpha_w if learning else 0.0
+        step_theta = alpha_theta if learning else 0.0
+        if traces:
+            for i in range(n_value):
+                z_w[i] = gamma * lambda_w * z_w[i] + value_features[state, i]
+                w[i] += step_w * delta * z_w[i]
+            for j in range(n_parameters):
+                z_theta[j] = gamma * lambda_theta * z_theta[j] + discount * score[j]
+                theta[j] += step_theta * delta * z_theta[j]
+        else:
+            for i in range(n_value):
+                w[i] += step_w * delta * value_features[state, i]
+            for j in range(n_parameters):
+                theta[j] += step_theta * discount * delta * score[j]
+        if learning and not (np.isfinite(theta).all() and np.isfinite(w).all()):
+            theta[:] = theta_before
+            w[:] = w_before
+            diverged = length - 1
+        discount *= gamma
+        state = following
+        if terminated:
+            break
+    return length, terminated, total_reward, diverged
+
+
+def _actor_critic_run_python(
+    generator,
+    theta,
+    w,
+    starts,
+    alphas_theta,
+    alphas_w,
+    next_states,
+    reward_table,
+    terminated_table,
+    features,
+    value_features,
+    gamma,
+    lambda_theta,
+    lambda_w,
+    max_steps,
+    chunk,
+    returns,
+    lengths,
+    truncated,
+    diverged,
+):
+    """`_actor_critic_episode_python` for episodes … of one run; `diverged` gets (episode, step)."""
+    for e in range(starts.shape[0]):
+        learning = diverged[0] < 0
+        length, terminated, total_reward, step = _actor_critic_episode(
+            generator,
+            theta,
+            w,
+            starts[e],
+            next_states,
+            reward_table,
+            terminated_table,
+            features,
+            value_features,
+            alphas_theta[e] if learning else 0.0,
+            alphas_w[e] if learning else 0.0,
+            gamma,
+            lambda_theta,
+            lambda_w,
+            max_steps,
+            chunk,
+        )
+        returns[e], lengths[e], truncated[e] = total_reward, length, not terminated
+        if learning and step >= 0:
+            diverged[0], diverged[1] = e, step
+
+
+# the kernels call these names; as plain Python they run slowly but correctly, and
+# `_compiled` rebinds them to compiled versions
+_gumbel_block, _gumbel_argmax = _gumbel_block_python, _gumbel_argmax_python
+_preferences_at, _score_at = _preferences_at_python, _score_at_python
+_episode, _actor_critic_episode = _episode_python, _actor_critic_episode_python
