@@ -53,8 +53,8 @@ def _compiled() -> dict[str, Any]:
     for name in (*_HELPERS, "_episode", "_actor_critic_episode"):
         globals()[name] = numba.njit(cache=True)(globals()[f"{name}_python"])
     return {
-        "episode": _episode,
-        "run": numba.njit(cache=True)(_run_python),
+        "reinforce_episode": _episode,
+        "reinforce_run": numba.njit(cache=True)(_run_python),
         "actor_critic_episode": _actor_critic_episode,
         "actor_critic_run": numba.njit(cache=True)(_actor_critic_run_python),
     }
@@ -143,7 +143,7 @@ def learn_episodes(
     returns, lengths = np.zeros(n_runs), np.zeros(n_runs, dtype=np.int64)
     truncated = np.zeros(n_runs, dtype=bool)
     for run in range(n_runs):
-        length, terminated, total = _compiled()["episode"](
+        length, terminated, total = _compiled()["reinforce_episode"](
             runs.streams.action_generators[run],
             policy.theta[run],  # views: updated in place
             weights[run],
@@ -191,7 +191,7 @@ def learn_runs(
     weights = _baseline_weights(value, runs.n_runs)
     window = slice(first_episode, config.n_episodes)
     for run in range(runs.n_runs):
-        tracker.diverged_at[run] = _compiled()["run"](
+        tracker.diverged_at[run] = _compiled()["reinforce_run"](
             runs.streams.action_generators[run],
             policy.theta[run],
             weights[run],
@@ -282,7 +282,7 @@ def _episode_python(
     actions,
     rewards,
 ):
-    """One episode of REINFORCE with baseline for one run; θ [d] and w [k] updated in place.
+    """One episode of REINFORCE with baseline for one run (p. 330); θ [d], w [k] updated in place.
 
     Returns (length T, terminated, total reward); the episode's states, actions and rewards
     are left in [:T] of the buffers of those names (each at least `max_steps` long).
