@@ -104,29 +104,24 @@ def reinforce(
                 totals, lengths, truncated = learn_episodes(
                     task, environments, policy, None, alpha, 0 * alpha, config
                 )
-            tracker.record(episode, totals, lengths, truncated)
-            report_episode(
-                callback, episode, tracker, lengths, truncated, policy, None, environments
+        else:
+            batch = generate_episode(environments, policy)
+            totals, lengths, truncated = batch.rewards.sum(axis=1), batch.lengths, batch.truncated
+            returns = discounted_returns(batch.rewards, gamma, lengths=batch.lengths)  # G_t, [R, T]
+            n_steps = batch.actions.shape[1]
+            discount = (
+                discount_powers(n_steps, gamma) if config.discount_weighting else np.ones(n_steps)
             )
-            continue
-        batch = generate_episode(environments, policy)
-        tracker.record(episode, batch.rewards.sum(axis=1), batch.lengths, batch.truncated)
-        returns = discounted_returns(batch.rewards, gamma, lengths=batch.lengths)  # G_t, [R, T]
-        n_steps = batch.actions.shape[1]
-        discount = (
-            discount_powers(n_steps, gamma) if config.discount_weighting else np.ones(n_steps)
-        )
-        with tracker.guarded(episode, policy.theta):
-            if config.batch_update:
-                weights = alpha[:, None] * discount * returns * batch.mask
-                policy.ascend(batch.observations[:, :-1], batch.actions, weights)
-            else:
-                for t in range(n_steps):
-                    weight = alpha * discount[t] * returns[:, t] * (t < batch.lengths)
-                    policy.ascend(batch.observations[:, t], batch.actions[:, t], weight)
-        report_episode(
-            callback, episode, tracker, batch.lengths, batch.truncated, policy, None, environments
-        )
+            with tracker.guarded(episode, policy.theta):
+                if config.batch_update:
+                    weights = alpha[:, None] * discount * returns * batch.mask
+                    policy.ascend(batch.observations[:, :-1], batch.actions, weights)
+                else:
+                    for t in range(n_steps):
+                        weight = alpha * discount[t] * returns[:, t] * (t < batch.lengths)
+                        policy.ascend(batch.observations[:, t], batch.actions[:, t], weight)
+        tracker.record(episode, totals, lengths, truncated)
+        report_episode(callback, episode, tracker, lengths, truncated, policy, None, environments)
 
     environments.close()
     return tracker.result(policy, None, seed, config, single=setup.single, run_ids=setup.run_ids)

@@ -105,33 +105,28 @@ def reinforce_baseline(
                 totals, lengths, truncated = learn_episodes(
                     task, environments, policy, value, alpha_theta, alpha_w, config
                 )
-            tracker.record(episode, totals, lengths, truncated)
-            report_episode(
-                callback, episode, tracker, lengths, truncated, policy, value, environments
+        else:
+            batch = generate_episode(environments, policy)
+            totals, lengths, truncated = batch.rewards.sum(axis=1), batch.lengths, batch.truncated
+            returns = discounted_returns(batch.rewards, gamma, lengths=batch.lengths)
+            n_steps = batch.actions.shape[1]
+            discount = (
+                discount_powers(n_steps, gamma) if config.discount_weighting else np.ones(n_steps)
             )
-            continue
-        batch = generate_episode(environments, policy)
-        tracker.record(episode, batch.rewards.sum(axis=1), batch.lengths, batch.truncated)
-        returns = discounted_returns(batch.rewards, gamma, lengths=batch.lengths)
-        n_steps = batch.actions.shape[1]
-        discount = (
-            discount_powers(n_steps, gamma) if config.discount_weighting else np.ones(n_steps)
-        )
-        with tracker.guarded(episode, policy.theta, value.w):
-            if config.batch_update:
-                states = batch.observations[:, :-1]
-                delta = (returns - value.value(states)) * batch.mask
-                value.ascend(states, alpha_w[:, None] * delta)
-                policy.ascend(states, batch.actions, alpha_theta[:, None] * discount * delta)
-            else:
-                for t in range(n_steps):
-                    state, action = batch.observations[:, t], batch.actions[:, t]
-                    delta = (returns[:, t] - value.value(state)) * (t < batch.lengths)
-                    value.ascend(state, alpha_w * delta)
-                    policy.ascend(state, action, alpha_theta * discount[t] * delta)
-        report_episode(
-            callback, episode, tracker, batch.lengths, batch.truncated, policy, value, environments
-        )
+            with tracker.guarded(episode, policy.theta, value.w):
+                if config.batch_update:
+                    states = batch.observations[:, :-1]
+                    delta = (returns - value.value(states)) * batch.mask
+                    value.ascend(states, alpha_w[:, None] * delta)
+                    policy.ascend(states, batch.actions, alpha_theta[:, None] * discount * delta)
+                else:
+                    for t in range(n_steps):
+                        state, action = batch.observations[:, t], batch.actions[:, t]
+                        delta = (returns[:, t] - value.value(state)) * (t < batch.lengths)
+                        value.ascend(state, alpha_w * delta)
+                        policy.ascend(state, action, alpha_theta * discount[t] * delta)
+        tracker.record(episode, totals, lengths, truncated)
+        report_episode(callback, episode, tracker, lengths, truncated, policy, value, environments)
 
     environments.close()
     return tracker.result(policy, value, seed, config, single=setup.single, run_ids=setup.run_ids)
