@@ -198,7 +198,7 @@ def b4(repeats: int) -> dict:
     With the `fast` extra (Numba) each run learns in compiled code; the one-off compilation
     (cached on disk afterwards) is timed apart, by a tiny figure first.
     """
-    from gradlogpi.algorithms.tabular import available
+    from gradlogpi.algorithms.compiled.tabular import available
     from gradlogpi.experiments.sutton_barto import figure_13_1
 
     start = time.perf_counter()

@@ -127,7 +127,7 @@ def cartpole_training(console: Console) -> Path:
 def main() -> None:
     console = Console(markup=False, highlight=False)
     seed_examples(console)
-    from gradlogpi.algorithms.tabular import available
+    from gradlogpi.algorithms.compiled.tabular import available
 
     # in full (100 runs × 1000 episodes) where the compiled loops make it a few seconds
     runs, episodes = (100, 1000) if available() else (20, 300)

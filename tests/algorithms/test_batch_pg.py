@@ -7,7 +7,7 @@ from gradlogpi.algorithms.batch_pg import (
     batch_policy_gradient,
     pad_episodes,
 )
-from gradlogpi.algorithms.vector_rollout import EpisodeSeeds, collect_episodes, make_vector_env
+from gradlogpi.rollouts.vector import EpisodeSeeds, collect_episodes, make_vector_env
 from gradlogpi.features import RawState
 from gradlogpi.policies import MatrixSoftmaxPolicy
 from gradlogpi.policies.linear_gaussian import LinearGaussianPolicy

@@ -11,7 +11,7 @@ from gradlogpi.algorithms import (
     reinforce,
     reinforce_baseline,
 )
-from gradlogpi.algorithms.tabular import available as compiled_available
+from gradlogpi.algorithms.compiled.tabular import available as compiled_available
 from gradlogpi.envs import OPTIMAL_VALUE, BorderFeatures, short_corridor_features, theta_for_p_right
 from gradlogpi.experiments.sutton_barto import Curve, corridor_policy, figure_13_1, figure_13_2
 from gradlogpi.features import Constant, OneHot
@@ -31,13 +31,13 @@ def test_run_k_is_the_same_alone_and_in_a_batch():
 def test_same_seed_same_result_and_different_seed_differs():
     config = ReinforceBaselineConfig(n_episodes=20)
     first = reinforce_baseline(
-        CORRIDOR, corridor_policy(), LinearValue(Constant()), config, seed=1, runs=3
+        CORRIDOR, corridor_policy(), config, value=LinearValue(Constant()), seed=1, runs=3
     )
     second = reinforce_baseline(
-        CORRIDOR, corridor_policy(), LinearValue(Constant()), config, seed=1, runs=3
+        CORRIDOR, corridor_policy(), config, value=LinearValue(Constant()), seed=1, runs=3
     )
     other = reinforce_baseline(
-        CORRIDOR, corridor_policy(), LinearValue(Constant()), config, seed=2, runs=3
+        CORRIDOR, corridor_policy(), config, value=LinearValue(Constant()), seed=2, runs=3
     )
     np.testing.assert_array_equal(first.returns, second.returns)
     np.testing.assert_array_equal(first.policy.theta, second.policy.theta)
@@ -128,8 +128,8 @@ def test_grid_world_learns_to_reach_its_goal():
     result = actor_critic(
         env_id,
         grid_policy(),
-        value,
         ActorCriticConfig(n_episodes=150, alpha_theta=0.2, alpha_w=0.2),
+        value=value,
         seed=0,
         runs=5,
     )
@@ -154,7 +154,7 @@ def test_traces_learn_faster_than_one_step_on_the_grid():
     for lambda_ in (0.0, 0.5):
         config = ActorCriticConfig(**common, lambda_theta=lambda_, lambda_w=lambda_)
         result = actor_critic(
-            env_id, grid_policy(), LinearValue(OneHot(16)), config, seed=1, runs=30
+            env_id, grid_policy(), config, value=LinearValue(OneHot(16)), seed=1, runs=30
         )
         lengths[lambda_] = result.lengths.mean(axis=1)
     difference = lengths[0.0].mean() - lengths[0.5].mean()
@@ -171,7 +171,7 @@ def test_actor_critic_bootstraps_on_truncation_not_termination():
     policy = LinearSoftmaxPolicy(short_corridor_features(), theta_for_p_right(0.999999))
     config = ActorCriticConfig(n_episodes=1, alpha_theta=1e-9, alpha_w=0.5, max_episode_steps=1)
     value = LinearValue(Constant(), w0=[-10.0])
-    result = actor_critic(CORRIDOR, policy, value, config, seed=0)
+    result = actor_critic(CORRIDOR, policy, config, value=value, seed=0)
     # one step, truncated: δ = −1 + v̂(S1) − v̂(S0) = −1 + (−10) − (−10) = −1 → w = −10.5
     assert result.truncated[0, 0]
     np.testing.assert_allclose(result.value.w, [-10.5])
@@ -181,7 +181,7 @@ def test_actor_critic_bootstraps_on_truncation_not_termination():
     two_cells = gym.make("gradlogpi/GridWorld-v0", n_rows=1, n_cols=2)
     sure_right = MatrixSoftmaxPolicy(BorderFeatures(1, 2), 4, bias0=[-50.0, 50.0, -50.0, -50.0])
     grid_value = LinearValue(Constant(), w0=[-10.0])
-    terminal = actor_critic(two_cells, sure_right, grid_value, config, seed=0)
+    terminal = actor_critic(two_cells, sure_right, config, value=grid_value, seed=0)
     # δ = −1 + 0 − (−10) = 9 → w = −10 + 0.5 · 9
     assert not terminal.truncated[0, 0] and terminal.lengths[0, 0] == 1
     np.testing.assert_allclose(terminal.value.w, [-5.5])

@@ -3,12 +3,11 @@
 import numpy as np
 import pytest
 
-from gradlogpi.algorithms import Runs, generate_episode, make_env
-from gradlogpi.algorithms.common import per_run_copy
-from gradlogpi.algorithms.rollout import policy_streams
+from gradlogpi.rollouts import Runs, generate_episode, make_env
+from gradlogpi.rollouts.episodes import policy_streams
 from gradlogpi.core import discounted_returns, policy_gradient_estimate
 from gradlogpi.envs import short_corridor_features, short_corridor_value, theta_for_p_right
-from gradlogpi.policies import LinearSoftmaxPolicy
+from gradlogpi.policies import LinearSoftmaxPolicy, with_run_axis
 
 
 def exact_gradient(theta):
@@ -25,9 +24,7 @@ def exact_gradient(theta):
 def test_mean_reinforce_estimate_equals_exact_gradient(p_right):
     theta = theta_for_p_right(p_right)
     n_episodes = 6000
-    policy = per_run_copy(
-        LinearSoftmaxPolicy(short_corridor_features(), theta), n_episodes, "theta"
-    )
+    policy = with_run_axis(LinearSoftmaxPolicy(short_corridor_features(), theta), n_episodes)
     runs = Runs(
         make_env("gradlogpi/ShortCorridor-v0"), policy_streams(1, range(n_episodes), policy), None
     )

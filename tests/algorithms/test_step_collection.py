@@ -13,7 +13,7 @@ from gradlogpi.algorithms.batch_pg import (
     pad_fragments,
     step_weights,
 )
-from gradlogpi.algorithms.vector_rollout import StepCollector, make_vector_env
+from gradlogpi.rollouts.vector import StepCollector, make_vector_env
 from gradlogpi.features import RawState
 from gradlogpi.policies import LinearValue, MatrixSoftmaxPolicy
 

@@ -13,8 +13,8 @@ from gradlogpi.algorithms import (
     reinforce,
     reinforce_baseline,
 )
-from gradlogpi.algorithms.rollout import Runs, make_env, policy_streams
-from gradlogpi.algorithms.tabular import tabular_task
+from gradlogpi.rollouts.episodes import Runs, make_env, policy_streams
+from gradlogpi.algorithms.compiled.tabular import tabulate
 from gradlogpi.envs import BorderFeatures
 from gradlogpi.experiments.sutton_barto import corridor_policy
 from gradlogpi.features import Constant, OneHot, RawState
@@ -82,8 +82,8 @@ def test_resuming_a_compiled_run_continues_it_exactly(monkeypatch):
     config = ReinforceConfig(n_episodes=30, alpha_theta=2**-11)
     snapshots = {}
 
-    def keep(end):
-        if end.episode == 11:
+    def keep(end):  # compiled runs report in chunks: keep the first report's state
+        if "state" not in snapshots and end.episode < config.n_episodes - 1:
             snapshots["state"] = end.snapshot()
 
     whole = reinforce(CORRIDOR, corridor_policy(), config, seed=4, runs=4, callback=keep)
@@ -109,7 +109,7 @@ def test_the_compiled_path_applies_only_to_tabular_tasks(monkeypatch):
     def task_for(env_id, policy):
         env = make_env(env_id)
         runs = Runs(env, policy_streams(0, [0], policy), None)
-        return tabular_task(runs.model, policy, getattr(policy, "n_actions", 0))
+        return tabulate(runs.model, policy)
 
     assert task_for(CORRIDOR, corridor_policy()) is not None
     assert task_for("CartPole-v1", MatrixSoftmaxPolicy(RawState(4), 2)) is None  # no model
@@ -129,8 +129,8 @@ def test_reinforce_with_baseline_matches_the_numpy_path(monkeypatch, settings, p
         runs[jit] = reinforce_baseline(
             CORRIDOR,
             corridor_policy(),
-            LinearValue(Constant()),
             config,
+            value=LinearValue(Constant()),
             seed=2,
             runs=5,
             callback=callback if jit == "0" else None,
@@ -147,7 +147,7 @@ def test_grid_world_baseline_over_one_hot_states_matches_the_numpy_path(monkeypa
     for jit in ("1", "0"):
         monkeypatch.setenv("GRADLOGPI_NO_JIT", jit)
         runs[jit] = reinforce_baseline(
-            GRID, policy, LinearValue(OneHot(16)), config, seed=0, runs=2
+            GRID, policy, config, value=LinearValue(OneHot(16)), seed=0, runs=2
         )
     assert_same_runs(runs["1"], runs["0"])
     np.testing.assert_allclose(runs["0"].value.w, runs["1"].value.w, atol=1e-10)
@@ -158,7 +158,7 @@ def actor_critic_both(monkeypatch, env, policy, value, config, per_episode, **kw
     for jit in ("1", "0"):
         monkeypatch.setenv("GRADLOGPI_NO_JIT", jit)
         callback = (lambda end: None) if per_episode and jit == "0" else None
-        results[jit] = actor_critic(env, policy, value, config, callback=callback, **kwargs)
+        results[jit] = actor_critic(env, policy, config, value=value, callback=callback, **kwargs)
     assert_same_runs(results["1"], results["0"])
     np.testing.assert_allclose(results["0"].value.w, results["1"].value.w, atol=1e-10)
     return results["0"]
@@ -213,13 +213,13 @@ def test_resuming_compiled_actor_critic_continues_it_exactly(monkeypatch):
     config = ActorCriticConfig(n_episodes=25, lambda_theta=0.5, lambda_w=0.5)
     snapshots = {}
 
-    def keep(end):
-        if end.episode == 9:
+    def keep(end):  # compiled runs report in chunks: keep the first report's state
+        if "state" not in snapshots and end.episode < config.n_episodes - 1:
             snapshots["state"] = end.snapshot()
 
     def learn(**kwargs):
         return actor_critic(
-            CORRIDOR, corridor_policy(), LinearValue(Constant()), config, seed=3, runs=3, **kwargs
+            CORRIDOR, corridor_policy(), config, value=LinearValue(Constant()), seed=3, runs=3, **kwargs
         )
 
     whole = learn(callback=keep)

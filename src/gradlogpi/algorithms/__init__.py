@@ -1,24 +1,31 @@
-"""Policy-gradient algorithms, each a loop that reads like the book's pseudocode."""
+"""Policy-gradient algorithms, each a loop that reads like the book's pseudocode.
+
+All have one signature, `algorithm(env, policy, config, *, value, seed, runs, callback,
+resume) -> RunResult`, and `registry.ALGORITHMS` names each with its config.
+"""
 
 from gradlogpi.algorithms.actor_critic import ActorCriticConfig, actor_critic
+from gradlogpi.algorithms.batch_pg import BatchPolicyGradientConfig, batch_policy_gradient
 from gradlogpi.algorithms.common import EpisodeEnd, RunResult, StopTraining, step_size
+from gradlogpi.algorithms.neural_reinforce import NeuralReinforceConfig, neural_reinforce
+from gradlogpi.algorithms.registry import ALGORITHMS, AlgorithmSpec
 from gradlogpi.algorithms.reinforce import ReinforceConfig, reinforce
 from gradlogpi.algorithms.reinforce_baseline import ReinforceBaselineConfig, reinforce_baseline
-from gradlogpi.algorithms.rollout import EpisodeBatch, Runs, RunStreams, generate_episode, make_env
 
 __all__ = [
+    "ALGORITHMS",
     "ActorCriticConfig",
-    "EpisodeBatch",
+    "AlgorithmSpec",
+    "BatchPolicyGradientConfig",
     "EpisodeEnd",
+    "NeuralReinforceConfig",
     "ReinforceBaselineConfig",
     "ReinforceConfig",
     "RunResult",
-    "RunStreams",
-    "Runs",
     "StopTraining",
     "actor_critic",
-    "generate_episode",
-    "make_env",
+    "batch_policy_gradient",
+    "neural_reinforce",
     "reinforce",
     "reinforce_baseline",
     "step_size",

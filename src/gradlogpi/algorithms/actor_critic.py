@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,16 +9,18 @@ import gymnasium as gym
 import numpy as np
 
 from gradlogpi.algorithms.common import (
-    EpisodeEnd,
+    Callback,
+    Inputs,
     RunResult,
     Schedule,
-    report_episode,
-    start_learning,
+    report_chunks,
+    start_lockstep,
     step_size,
     validate_common,
 )
-from gradlogpi.algorithms.tabular import actor_critic_episodes, actor_critic_runs, tabular_task
+from gradlogpi.algorithms.compiled import tabular as compiled
 from gradlogpi.core._checks import check_in_range
+from gradlogpi.policies import Policy, ValueFunction
 
 
 @dataclass(frozen=True)
@@ -51,13 +52,13 @@ class ActorCriticConfig:
 
 def actor_critic(
     env: str | gym.Env,
-    policy: Any,
-    value: Any,
+    policy: Policy,
     config: ActorCriticConfig = ActorCriticConfig(),
     *,
+    value: ValueFunction | None = None,
     seed: int | None = None,
-    runs: int | None = None,
-    callback: Callable[[EpisodeEnd], None] | None = None,
+    runs: Any = None,
+    callback: Callback | None = None,
     resume: dict[str, Any] | None = None,
 ) -> RunResult:
     """Learn θ and a linear critic w online, one step at a time.
@@ -82,98 +83,71 @@ def actor_critic(
     Args:
       env: a Gymnasium id or environment with Discrete actions.
       policy: a softmax policy; not modified.
-      value: a `LinearValue` critic; not modified.
       config: `ActorCriticConfig`.
+      value: the critic, a `LinearValue`; required; not modified.
       seed, runs, callback, resume: as in `reinforce`.
 
     Returns:
       RunResult; `value` holds the learned critic.
     """
-    setup = start_learning(env, policy, value, config, seed, runs, resume)
-    policy, environments, tracker = setup.policy, setup.runs, setup.tracker
-    value = setup.value
-    n_runs, streams = len(setup.run_ids), environments.streams
-    update = 0 if resume is None else int(resume["counters"]["update"])
-    gamma = config.gamma
+    if value is None:
+        raise ValueError("`value` must be a critic (e.g. LinearValue(OneHot(...))); got None")
+    lockstep = start_lockstep(Inputs(env, policy, config, value, seed, runs, callback, resume))
+    policy, environments, tracker = lockstep.policy, lockstep.runs, lockstep.tracker
+    value = lockstep.value
+    update = 0 if resume is None else int(resume["counters"]["update"])  # steps of θ so far
+
+    task = compiled.tabulate(environments.model, policy, value)
+    if task is not None:
+        # compiled path (tabular task, Numba): each run's episodes in one call per chunk
+        chunks = report_chunks(lockstep.first_episode, config.n_episodes, callback is not None)
+        for first, stop in chunks:
+            update = compiled.actor_critic_runs(task, lockstep, config, first, stop, update)
+            if lockstep.report(stop - 1, units=stop - first, update=update):
+                break
+        return lockstep.result(config)
+
+    # NumPy path: all runs in lockstep, step by step
+    n_runs, streams, gamma = len(lockstep.run_ids), environments.streams, config.gamma
     traces = config.lambda_theta > 0 or config.lambda_w > 0
-    # a tabular task with Numba installed: each run's episode and updates in one compiled call
-    task = tabular_task(environments.model, policy, getattr(policy, "n_actions", 0), value)
-    episodes = range(setup.first_episode, config.n_episodes)
-    if task is not None and callback is None:
-        # nothing looks between episodes: each run learns all its episodes in one call
-        actor_critic_runs(
-            task, environments, policy, value, tracker, config, setup.first_episode, update
-        )
-        episodes = range(0)
-
-    for episode in episodes:
+    for episode in range(lockstep.first_episode, config.n_episodes):
         fraction = step_size(1.0, config.schedule, episode, config.n_episodes)
-        if task is not None:
-            learning = tracker.learning
-            returns, lengths, truncated, diverged = actor_critic_episodes(
-                task,
-                environments,
-                policy,
-                value,
-                config.alpha_theta * fraction * learning,
-                config.alpha_w * fraction * learning,
-                config,
-            )
-            newly = (diverged >= 0) & learning
-            tracker.diverged_at[newly] = update + diverged[newly]
-            update += int(lengths.max())  # the lockstep loop's count: the longest episode
-        else:
-            state = environments.reset()
-            z_theta, z_w = np.zeros_like(policy.theta), np.zeros_like(value.w)
-            discount = np.ones(n_runs)  # I
-            active = np.ones(n_runs, dtype=bool)
-            returns, lengths = np.zeros(n_runs), np.zeros(n_runs, dtype=np.int64)
-            truncated = np.zeros(n_runs, dtype=bool)
-            t = 0
-            while active.any():
-                action = policy.sample_from_noise(state, streams.noise(t, active))
-                next_state, reward, terminated, cut = environments.step(action, active)
-                next_value = np.where(terminated, 0.0, value.value(next_state))
-                delta = (reward + gamma * next_value - value.value(state)) * active
-                alpha_theta = config.alpha_theta * fraction * tracker.learning
-                alpha_w = config.alpha_w * fraction * tracker.learning
-                with tracker.guarded(update, policy.theta, value.w):
-                    if traces:
-                        keep = active[:, None]
-                        z_w = np.where(
-                            keep, gamma * config.lambda_w * z_w + value.gradient(state), z_w
-                        )
-                        score = policy.score(state, action)
-                        z_theta = np.where(
-                            keep,
-                            gamma * config.lambda_theta * z_theta + discount[:, None] * score,
-                            z_theta,
-                        )
-                        value.w += (alpha_w * delta)[:, None] * z_w
-                        policy.theta += (alpha_theta * delta)[:, None] * z_theta
-                    else:
-                        value.ascend(state, alpha_w * delta)
-                        policy.ascend(state, action, alpha_theta * discount * delta)
-                update += 1
-                discount = np.where(active, gamma * discount, discount)
-                returns += reward
-                lengths += active
-                truncated |= cut
-                active &= ~(terminated | cut)
-                state = next_state
-                t += 1
+        state = environments.reset()
+        z_theta, z_w = np.zeros_like(policy.theta), np.zeros_like(value.w)
+        discount = np.ones(n_runs)  # I
+        active = np.ones(n_runs, dtype=bool)
+        returns, lengths = np.zeros(n_runs), np.zeros(n_runs, dtype=np.int64)
+        truncated = np.zeros(n_runs, dtype=bool)
+        t = 0
+        while active.any():
+            action = policy.sample_from_noise(state, streams.noise(t, active))
+            next_state, reward, terminated, cut = environments.step(action, active)
+            next_value = np.where(terminated, 0.0, value.value(next_state))
+            delta = (reward + gamma * next_value - value.value(state)) * active
+            alpha_theta = config.alpha_theta * fraction * tracker.learning
+            alpha_w = config.alpha_w * fraction * tracker.learning
+            with tracker.guarded(update, policy.theta, value.w):
+                score = policy.score(state, action)  # ∇ln π(A|S, θ), [R, P]
+                if traces:
+                    keep = active[:, None]
+                    z_w = np.where(keep, gamma * config.lambda_w * z_w + value.gradient(state), z_w)
+                    z_theta = np.where(
+                        keep, gamma * config.lambda_theta * z_theta + discount[:, None] * score, z_theta
+                    )
+                    value.w += (alpha_w * delta)[:, None] * z_w  # w ← w + α^w δ z^w
+                    policy.theta += (alpha_theta * delta)[:, None] * z_theta  # θ ← θ + α^θ δ z^θ
+                else:  # one-step: z^w = ∇v̂(S, w), z^θ = I ∇ln π(A|S, θ)
+                    value.ascend(state, alpha_w * delta)
+                    policy.theta += (alpha_theta * discount * delta)[:, None] * score
+            update += 1
+            discount = np.where(active, gamma * discount, discount)
+            returns += reward
+            lengths += active
+            truncated |= cut
+            active &= ~(terminated | cut)
+            state = next_state
+            t += 1
         tracker.record(episode, returns, lengths, truncated)
-        report_episode(
-            callback,
-            episode,
-            tracker,
-            lengths,
-            truncated,
-            policy,
-            value,
-            environments,
-            update=update,
-        )
-
-    environments.close()
-    return tracker.result(policy, value, seed, config, single=setup.single, run_ids=setup.run_ids)
+        if lockstep.report(episode, update=update):
+            break
+    return lockstep.result(config)

@@ -5,26 +5,29 @@ from __future__ import annotations
 import functools
 import math
 import time
-from collections.abc import Callable
+import copy
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import gymnasium as gym
 import numpy as np
 
 from gradlogpi.algorithms import estimators
 from gradlogpi.algorithms.common import (
+    Callback,
     EpisodeEnd,
     RunResult,
     Schedule,
     StopTraining,
     capture_state,
     check_policy_fits_env,
+    one_run,
     restore_state,
     step_size,
 )
-from gradlogpi.algorithms.distributed import RolloutPool
-from gradlogpi.algorithms.rollout import make_env
-from gradlogpi.algorithms.vector_rollout import (
+from gradlogpi.rollouts.distributed import RolloutPool
+from gradlogpi.rollouts.episodes import make_env
+from gradlogpi.rollouts.vector import (
     Episode,
     FinishedEpisodes,
     Fragment,
@@ -35,6 +38,7 @@ from gradlogpi.algorithms.vector_rollout import (
 )
 from gradlogpi.core._checks import check_in_range, check_positive, check_positive_int
 from gradlogpi.core.returns import discount_powers, discounted_returns, normalized
+from gradlogpi.policies import ArrayPolicy, Policy, TorchTrainedPolicy, ValueFunction
 
 Estimator = Literal["reinforce", "gpomdp"]
 Baseline = Literal["none", "value", "optimal"]
@@ -78,6 +82,8 @@ class BatchPolicyGradientConfig:
     """Rollout workers splitting the `num_envs` sub-environments (the same batch for any count)."""
     rollout_backend: Literal["local", "ray"] = "local"
     """'local' (in this process) or 'ray' (one Ray actor per worker; extra gradlogpi[ray])."""
+    ray_address: str | None = None
+    """Ray cluster address for rollout_backend='ray' (default: a local Ray instance)."""
     collection: Literal["episodes", "steps"] = "episodes"
     """'episodes': each batch is `episodes_per_update` whole episodes, each with its own seeds;
     'steps': every sub-env takes `steps_per_env` steps per update and runs on across updates,
@@ -186,7 +192,7 @@ def pad_episodes(episodes: list[Episode]) -> PaddedBatch:
     )
 
 
-def pad_fragments(fragments: FragmentBatch, value: Any, gamma: float) -> PaddedBatch:
+def pad_fragments(fragments: FragmentBatch, value: ValueFunction | None, gamma: float) -> PaddedBatch:
     """A step-collection batch as padded rows, one per fragment.
 
     With a `value`, a cut fragment's last reward gains γ v̂(S_T), S_T where its env stopped:
@@ -204,7 +210,9 @@ def pad_fragments(fragments: FragmentBatch, value: Any, gamma: float) -> PaddedB
     )
 
 
-def step_weights(batch: PaddedBatch, config: BatchPolicyGradientConfig, value: Any) -> np.ndarray:
+def step_weights(
+    batch: PaddedBatch, config: BatchPolicyGradientConfig, value: ValueFunction | None
+) -> np.ndarray:
     """Per-step weights w_it with ĝ = mean_i Σ_t w_it ψ_it, shape [N, T] (scalar baselines)."""
     if config.estimator == "reinforce":
         weights = estimators.reinforce_weights(batch.rewards, config.gamma, batch.mask)
@@ -223,7 +231,7 @@ def step_weights(batch: PaddedBatch, config: BatchPolicyGradientConfig, value: A
     return weights
 
 
-def refit_value(value: Any, batch: PaddedBatch, gamma: float, ridge: float) -> None:
+def refit_value(value: ValueFunction, batch: PaddedBatch, gamma: float, ridge: float) -> None:
     """Least-squares v̂(s, w) ≈ G_t over the batch's visited states (ridge-regularised)."""
     x = value.gradient(batch.observations)[batch.mask]  # [M, k]
     returns = discounted_returns(batch.rewards, gamma, mask=batch.mask)[batch.mask]
@@ -231,15 +239,15 @@ def refit_value(value: Any, batch: PaddedBatch, gamma: float, ridge: float) -> N
 
 
 def batch_policy_gradient(
-    env_id: str,
-    policy: Any,
+    env: str | gym.Env,
+    policy: Policy,
     config: BatchPolicyGradientConfig = BatchPolicyGradientConfig(),
     *,
-    value: Any = None,
+    value: ValueFunction | None = None,
     seed: int | None = None,
-    callback: Callable[[EpisodeEnd], None] | None = None,
+    runs: Any = None,
+    callback: Callback | None = None,
     resume: dict[str, Any] | None = None,
-    address: str | None = None,
 ) -> RunResult:
     """Learn a policy from batches of episodes collected on `gymnasium.make_vec`.
 
@@ -252,23 +260,24 @@ def batch_policy_gradient(
         θ ← θ + α_KL w_eNAC                 (episodic natural actor-critic)
 
     Args:
-      env_id: a registered Gymnasium id (a vector env is made with autoreset disabled).
+      env: a registered Gymnasium id, or an environment made from one (the vector env is
+        made from its id).
       policy: a linear policy (softmax or Gaussian); not modified.
       config: `BatchPolicyGradientConfig`.
       value: a `LinearValue` for `baseline='value'`.
       seed: the experiment seed; every episode's seeds derive from it (same episodes with
         sync or async envs).
+      runs: None or 1 (one run per call; `gradlogpi.runs.train` learns R one after another).
       callback: called with an `EpisodeEnd` (over the batch's episodes) after every update;
         its `snapshot()` can be passed back as `resume`.
       resume: continue after the update a snapshot was taken at. Every episode's seeds
         derive from (seed, update, env, episode), so nothing else needs restoring.
-      address: Ray cluster address for `rollout_backend='ray'` (default: a local instance).
 
     Returns:
       RunResult with one row; its columns are episodes in collection order.
     """
-    import copy
-
+    one_run("batch_policy_gradient", runs)
+    env_id = vector_env_id(env)
     if config.baseline == "value" and value is None:
         raise ValueError("`value` must be given for baseline='value'; got None")
     policy = copy.deepcopy(policy)
@@ -300,7 +309,7 @@ def batch_policy_gradient(
             env_id,
         )
     else:
-        source = RolloutPool(env_id, config, policy, seed, address)
+        source = RolloutPool(env_id, config, policy, seed, config.ray_address)
     quota = math.ceil(config.episodes_per_update / config.num_envs)
     returns, lengths, truncated = [], [], []
     diverged_at = -1
@@ -331,7 +340,7 @@ def batch_policy_gradient(
             fraction = step_size(1.0, config.schedule, update, config.n_updates)
             direction = fraction * gradient_estimate(policy, batch, config, value)
             before = policy.get_flat()
-            if hasattr(policy, "optimizer_step"):
+            if isinstance(policy, TorchTrainedPolicy):
                 # neural policies: PyTorch's optimizer takes the ascent direction
                 policy.optimizer_step(
                     direction / config.alpha_theta if config.update == "vanilla" else direction
@@ -378,15 +387,30 @@ def batch_policy_gradient(
         np.array([truncated]),
         np.array([diverged_at]),
         policy,
+        policy.get_theta(),
         value,
+        None if value is None else np.atleast_2d(value.get_flat()).copy(),
         seed,
         time.perf_counter() - start,
         config,
+        np.array([0]),
+    )
+
+
+def vector_env_id(env: str | gym.Env) -> str:
+    """The registered id vector envs are made from: `env` itself, or the id of its spec."""
+    if isinstance(env, str):
+        return env
+    if isinstance(env, gym.Env) and env.spec is not None:
+        return env.spec.id
+    raise TypeError(
+        "`env` must be a registered Gymnasium id or an environment made by gymnasium.make "
+        f"(batch_pg makes vector envs from the id); got {type(env).__name__}"
     )
 
 
 def gradient_estimate(
-    policy: Any, batch: PaddedBatch, config: BatchPolicyGradientConfig, value: Any
+    policy: Policy, batch: PaddedBatch, config: BatchPolicyGradientConfig, value: ValueFunction | None
 ) -> np.ndarray:
     """The parameter change of one update, shape [P]."""
     n_episodes = batch.rewards.shape[0]
@@ -427,29 +451,29 @@ def gradient_estimate(
 
 
 def weighted_score_sum(
-    policy: Any, obs: np.ndarray, actions: np.ndarray, weights: np.ndarray
+    policy: Policy, obs: np.ndarray, actions: np.ndarray, weights: np.ndarray
 ) -> np.ndarray:
     """Σ_i weights_i ∇θ log π(a_i|s_i), shape [P], without building every score when avoidable.
 
     Neural policies backpropagate once; linear ones accumulate with `ascend` on a copy of θ,
     which stays sparse for tile coding.
     """
-    if hasattr(policy, "weighted_score_sum"):
+    if isinstance(policy, TorchTrainedPolicy):
         return policy.weighted_score_sum(obs, actions, weights)
-    import copy
-
+    if not isinstance(policy, ArrayPolicy):
+        raise TypeError(f"`policy` must be an array or a torch policy; got {type(policy).__name__}")
     scratch = copy.copy(policy)  # ascend needs π at the current θ, so step a copy that starts at θ
     scratch.theta = policy.theta.copy()
     scratch.ascend(obs, actions, weights)
     return scratch.theta - policy.theta
 
 
-def mean_entropy_gradient(policy: Any, batch: PaddedBatch) -> np.ndarray:
+def mean_entropy_gradient(policy: Policy, batch: PaddedBatch) -> np.ndarray:
     """∇θ of the mean entropy over the batch's visited states, shape [P]."""
     states = batch.observations[batch.mask]
-    if hasattr(policy, "mean_entropy_gradient"):
+    if isinstance(policy, TorchTrainedPolicy):
         return policy.mean_entropy_gradient(states)
-    return policy.entropy_gradient(states).mean(axis=0)
+    return policy.entropy_gradient(states).mean(axis=0)  # type: ignore[attr-defined]
 
 
 class _list_tracker:

@@ -6,13 +6,24 @@ import contextlib
 import copy
 import functools
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import gymnasium as gym
 import numpy as np
+from gymnasium import spaces
 
 from gradlogpi.core._checks import check_in_range, check_positive, check_positive_int
+from gradlogpi.policies.contract import (
+    ArrayPolicy,
+    DiscretePolicy,
+    Policy,
+    TorchTrainedPolicy,
+    ValueFunction,
+    with_run_axis,
+)
+from gradlogpi.rollouts.episodes import Runs, make_env, policy_streams, run_indices
 
 Schedule = Literal["constant", "linear", "inverse_sqrt"]
 
@@ -26,6 +37,17 @@ def step_size(alpha: float, schedule: Schedule, episode: int, n_episodes: int) -
     if schedule == "inverse_sqrt":
         return alpha / np.sqrt(1.0 + episode)
     raise ValueError(f"`schedule` must be 'constant', 'linear' or 'inverse_sqrt'; got {schedule!r}")
+
+
+def report_chunks(first: int, n_episodes: int, watched: bool) -> Iterator[tuple[int, int]]:
+    """(first, stop) episode ranges a compiled run learns between two reports.
+
+    Unwatched, one range for the whole run; watched, about 50 ranges over the run, so a
+    progress display or checkpoint sees it move while it keeps the compiled path.
+    """
+    size = max(1, -(-n_episodes // 50)) if watched else n_episodes
+    for start in range(first, n_episodes, size):
+        yield start, min(start + size, n_episodes)
 
 
 def validate_common(config: Any) -> None:
@@ -52,8 +74,12 @@ class RunResult:
       truncated: whether the episode hit the step cap, bool, shape [R, E].
       diverged_at: index of the update that made θ (or w) non-finite, −1 if none, shape [R].
         A diverged run keeps its last finite parameters and stops learning.
-      policy: the learned policy, θ of shape [R, P] (or [P] when `runs` was not given).
+      policy: the learned policy. Runs learned in lockstep share it (θ [R, P], or [P] when
+        `runs` was not given); runs learned one after another keep run 0's. Either way
+        `parameters` holds every run's θ and `policy_of_run(k)` acts as run k.
+      parameters: θ of every run, shape [R, P].
       value: the learned critic or baseline, if the algorithm has one.
+      value_parameters: w of every run, shape [R, k], or None.
       wall_time: seconds spent.
       run_ids: the run indices k of the rows (run k's streams are spawn k of the seed).
     """
@@ -62,8 +88,10 @@ class RunResult:
     lengths: np.ndarray
     truncated: np.ndarray
     diverged_at: np.ndarray
-    policy: Any
-    value: Any = None
+    policy: Policy
+    parameters: np.ndarray
+    value: ValueFunction | None = None
+    value_parameters: np.ndarray | None = None
     seed: int | None = None
     wall_time: float = 0.0
     config: Any = None
@@ -78,6 +106,14 @@ class RunResult:
     def collapsed(self) -> np.ndarray:
         """Runs whose last episode hit the step cap (the policy stopped reaching the end), [R]."""
         return self.truncated[:, -1]
+
+    def policy_of_run(self, run: int) -> Policy:
+        """A copy of the learned policy acting as run `run` (θ of shape [P])."""
+        if not 0 <= run < self.parameters.shape[0]:
+            raise IndexError(f"`run` must be in [0, {self.parameters.shape[0]}); got {run}")
+        single = copy.deepcopy(self.policy)
+        single.set_flat(self.parameters[run])
+        return single
 
     def summary(self) -> dict[str, Any]:
         last = max(1, self.returns.shape[1] // 10)
@@ -150,70 +186,53 @@ class Tracker:
                 after[bad] = old[bad]
             self.diverged_at[bad & (self.diverged_at < 0)] = update
 
-    def result(
-        self,
-        policy: Any,
-        value: Any,
-        seed: int | None,
-        config: Any,
-        single: bool,
-        run_ids: Any = None,
-    ) -> RunResult:
-        if single:
-            policy.theta = policy.theta[0]
-            if value is not None:
-                value.w = value.w[0]
-        return RunResult(
-            self.returns,
-            self.lengths,
-            self.truncated,
-            self.diverged_at,
-            policy,
-            value,
-            seed,
-            time.perf_counter() - self.start,
-            config,
-            None if run_ids is None else np.asarray(run_ids),
-        )
-
-
-def per_run_copy(model: Any, n_runs: int, attribute: str) -> Any:
-    """A deep copy of a policy or value function whose parameters get a run axis [R, P]."""
-    duplicate = copy.deepcopy(model)
-    parameters = getattr(duplicate, attribute)
-    if parameters.ndim == 1:
-        parameters = np.tile(parameters, (n_runs, 1))
-    elif parameters.shape[0] != n_runs:
-        raise ValueError(
-            f"`{attribute}` of the given model has {parameters.shape[0]} runs; "
-            f"`runs` asks for {n_runs}"
-        )
-    setattr(duplicate, attribute, np.array(parameters, dtype=np.float64))
-    return duplicate
-
 
 @dataclass(frozen=True)
 class EpisodeEnd:
-    """Passed to a `callback` after every episode (of all runs at once)."""
+    """Passed to a `callback` when learning has moved on by one or more progress units.
 
-    episode: int
-    returns: np.ndarray  # [R]
-    lengths: np.ndarray  # [R]
-    truncated: np.ndarray  # [R]
-    policy: Any = None  # the policy being learned (batch and neural algorithms), read-only use
-    snapshot: Any = (
-        None  # () -> the state to continue from after this episode (resumable algorithms)
-    )
+    A unit is an episode of all runs at once (per-episode algorithms) or an update (batch
+    algorithms). Compiled runs report in chunks of several episodes, so that watching a
+    run never slows it down: `units` says how many the report covers, and the statistics
+    cover every episode finished since the last report.
+    """
+
+    episode: int  # the last episode (or update) covered, 0-based
+    returns: np.ndarray  # returns of the episodes finished: [R] or [R, units], or [N] of a batch
+    lengths: np.ndarray  # their lengths, same shape
+    truncated: np.ndarray  # whether each hit the step cap, same shape
+    policy: Policy | None = None  # the policy being learned, read-only use
+    snapshot: Callable[[], dict[str, Any]] | None = None
+    """() -> the state to continue from after `episode` (resumable algorithms), else None."""
+    units: int = 1
+
+
+Callback = Callable[[EpisodeEnd], None]
 
 
 class StopTraining(Exception):
     """Raise from a callback to end learning early; the result covers what was done."""
 
 
-def check_policy_fits_env(policy: Any, env: Any) -> None:
-    """ValueError unless the policy's actions and observations match the environment's spaces."""
-    from gymnasium import spaces
+def one_run(algorithm: str, runs: Any) -> None:
+    """ValueError unless `runs` asks for one run (None, 1 or [0]): `algorithm` learns one per call."""
+    if runs is None or (isinstance(runs, int) and not isinstance(runs, bool) and runs == 1):
+        return
+    if not isinstance(runs, (int, str)) and list(runs) == [0]:
+        return
+    raise ValueError(
+        f"`runs` must be None or 1 for {algorithm}, which learns one run per call "
+        f"(gradlogpi.runs.train learns R runs one after another); got {runs!r}"
+    )
 
+
+def check_policy_fits_env(policy: Policy, env: gym.Env) -> None:
+    """ValueError unless the policy's actions and observations match the environment's spaces."""
+    if not isinstance(policy, Policy):
+        raise TypeError(
+            "`policy` must follow gradlogpi.policies.Policy (log_prob, score, sample_from_noise, "
+            f"actor, get_theta, …); got {type(policy).__name__}"
+        )
     if isinstance(env.action_space, spaces.Box):
         action_dim = getattr(policy, "action_dim", None)
         if action_dim is None:
@@ -227,6 +246,10 @@ def check_policy_fits_env(policy: Any, env: Any) -> None:
             )
     elif not isinstance(env.action_space, spaces.Discrete):
         raise TypeError(f"the action space must be Discrete or Box; got {env.action_space}")
+    elif not isinstance(policy, DiscretePolicy):
+        raise TypeError(
+            f"a Discrete action space needs a softmax policy; got {type(policy).__name__}"
+        )
     elif policy.n_actions != int(env.action_space.n):
         raise ValueError(
             f"`policy` must have n_actions={int(env.action_space.n)} (the action space of "
@@ -245,43 +268,46 @@ def check_policy_fits_env(policy: Any, env: Any) -> None:
 
 
 def capture_state(
-    episode: int, policy: Any, value: Any, runs: Any, tracker: Tracker, **counters: int
+    episode: int,
+    policy: Policy,
+    value: ValueFunction | None,
+    runs: Runs | None,
+    tracker: Any,
+    **counters: int,
 ) -> dict[str, Any]:
     """What a resumable algorithm needs to continue after `episode` exactly as if never stopped.
 
-    Arrays: θ (and w) [R, P], the statistics so far; JSON: RNG states and counters.
+    Arrays: θ [R, P] (and w [R, k]), the statistics so far; JSON: RNG states and counters.
     """
     state = {
         "episode": episode,
-        # always [R, P]: one run without a run axis (batch_pg) is stored as R = 1
-        "theta": np.atleast_2d(policy.theta).copy()
-        if hasattr(policy, "theta")
-        else policy.get_flat()[None],
+        "theta": policy.get_theta(),
         "runs": runs.get_state() if runs is not None else {},
         "tracker": tracker.get_state(),
         "counters": counters,
     }
     if value is not None:
         state["w"] = np.atleast_2d(value.get_flat())
-    if hasattr(policy, "optimizer_state"):
+    if isinstance(policy, TorchTrainedPolicy):
         state["optimizer_arrays"], state["optimizer_groups"] = policy.optimizer_state()
     return state
 
 
 def restore_state(
-    state: dict[str, Any], policy: Any, value: Any, runs: Any, tracker: Tracker
+    state: dict[str, Any],
+    policy: Policy,
+    value: ValueFunction | None,
+    runs: Runs | None,
+    tracker: Any,
 ) -> int:
     """Put a captured state back; returns the first episode still to run."""
-    current = np.atleast_2d(policy.theta) if hasattr(policy, "theta") else policy.get_flat()[None]
-    if np.shape(state["theta"]) != current.shape:
+    current = policy.get_theta().shape
+    if np.shape(state["theta"]) != current:
         raise ValueError(
-            f"`resume` holds θ of shape {np.shape(state['theta'])}; this run has {current.shape}"
+            f"`resume` holds θ of shape {np.shape(state['theta'])}; this run has {current}"
         )
-    if hasattr(policy, "theta"):
-        policy.theta[...] = np.reshape(state["theta"], policy.theta.shape)
-    else:
-        policy.set_flat(state["theta"][0])
-    if "optimizer_arrays" in state:
+    policy.set_theta(np.asarray(state["theta"]))
+    if "optimizer_arrays" in state and isinstance(policy, TorchTrainedPolicy):
         policy.load_optimizer_state(state["optimizer_arrays"], state["optimizer_groups"])
     if value is not None:
         value.set_flat(np.asarray(state["w"]).reshape(value.get_flat().shape))
@@ -292,61 +318,120 @@ def restore_state(
 
 
 @dataclass
-class Setup:
-    """Everything a lockstep algorithm starts from (see `start_learning`)."""
+class Lockstep:
+    """R runs learned at once: everything a per-episode algorithm starts from.
 
-    policy: Any  # a copy of the user's policy, θ [R, P]
-    value: Any  # a copy of the user's value function, w [R, k], or None
-    runs: Any  # the `Runs` of the environment
+    `policy` and `value` are copies of the user's with a run axis (θ [R, P], w [R, k]);
+    `runs` are the R environments; `tracker` collects the statistics.
+    """
+
+    policy: ArrayPolicy
+    value: ValueFunction | None
+    runs: Runs
     tracker: Tracker
     first_episode: int
     single: bool  # `runs` was None: give results without a run axis
     run_ids: list[int]
+    seed: int | None
+    callback: Callback | None
+
+    def report(self, episode: int, units: int = 1, **counters: int) -> bool:
+        """Tell the callback (if any) about episodes episode − units + 1 … episode.
+
+        `counters` (e.g. actor-critic's update count) go into its snapshot. Returns True
+        when the callback asked to stop (raised `StopTraining`); the statistics then end
+        at `episode`.
+        """
+        if self.callback is None:
+            return False
+        window = episode if units == 1 else slice(episode + 1 - units, episode + 1)
+        tracker = self.tracker
+        end = EpisodeEnd(
+            episode,
+            tracker.returns[:, window],
+            tracker.lengths[:, window],
+            tracker.truncated[:, window],
+            self.policy,
+            functools.partial(
+                capture_state, episode, self.policy, self.value, self.runs, self.tracker, **counters
+            ),
+            units,
+        )
+        try:
+            self.callback(end)
+        except StopTraining:
+            self.tracker.stop_after(episode)
+            return True
+        return False
+
+    def result(self, config: Any) -> RunResult:
+        """The `RunResult` of the runs (closing their environments)."""
+        self.runs.close()
+        policy, value = self.policy, self.value
+        parameters = policy.get_theta()
+        value_parameters = None if value is None else np.atleast_2d(value.get_flat()).copy()
+        if self.single:
+            policy.set_flat(policy.get_flat()[0])
+            if value is not None:
+                value.set_flat(value.get_flat()[0])
+        return RunResult(
+            self.tracker.returns,
+            self.tracker.lengths,
+            self.tracker.truncated,
+            self.tracker.diverged_at,
+            policy,
+            parameters,
+            value,
+            value_parameters,
+            self.seed,
+            time.perf_counter() - self.tracker.start,
+            config,
+            np.asarray(self.run_ids),
+        )
 
 
-def start_learning(
-    env: Any, policy: Any, value: Any, config: Any, seed: int | None, runs: Any, resume: Any
-) -> Setup:
+@dataclass(frozen=True)
+class Inputs:
+    """The arguments every algorithm takes, checked once (see `start_lockstep`)."""
+
+    env: str | gym.Env
+    policy: Policy
+    config: Any
+    value: ValueFunction | None = None
+    seed: int | None = None
+    runs: Any = None
+    callback: Callback | None = None
+    resume: dict[str, Any] | None = None
+
+
+def start_lockstep(inputs: Inputs) -> Lockstep:
     """Check the arguments, copy the models with a run axis, open the runs, maybe resume."""
-    from gradlogpi.algorithms.rollout import Runs, make_env, policy_streams, run_indices
-
-    env = make_env(env)
-    check_policy_fits_env(policy, env)
-    run_ids, single = run_indices(runs)
-    policy = per_run_copy(policy, len(run_ids), "theta")
-    value = None if value is None else per_run_copy(value, len(run_ids), "w")
-    environments = Runs(env, policy_streams(seed, run_ids, policy), config.max_episode_steps)
+    env = make_env(inputs.env)
+    check_policy_fits_env(inputs.policy, env)
+    if not isinstance(inputs.policy, ArrayPolicy):
+        raise TypeError(
+            "`policy` must hold θ as an array (linear softmax, matrix softmax, linear Gaussian) "
+            f"to learn runs in lockstep; got {type(inputs.policy).__name__}"
+        )
+    run_ids, single = run_indices(inputs.runs)
+    policy = with_run_axis(inputs.policy, len(run_ids))
+    value = None if inputs.value is None else with_run_axis(inputs.value, len(run_ids))
+    config = inputs.config
+    environments = Runs(env, policy_streams(inputs.seed, run_ids, policy), config.max_episode_steps)
     tracker = Tracker(len(run_ids), config.n_episodes)
     first_episode = (
-        0 if resume is None else restore_state(resume, policy, value, environments, tracker)
+        0
+        if inputs.resume is None
+        else restore_state(inputs.resume, policy, value, environments, tracker)
     )
-    return Setup(policy, value, environments, tracker, first_episode, single, run_ids)
-
-
-def report_episode(
-    callback: Any,
-    episode: int,
-    tracker: Tracker,
-    lengths: Any,
-    truncated: Any,
-    policy: Any,
-    value: Any,
-    runs: Any,
-    **counters: int,
-) -> None:
-    """Call `callback` (if any) with the `EpisodeEnd` of an episode of the lockstep runs.
-
-    `counters` (e.g. actor-critic's update count) go into its snapshot.
-    """
-    if callback is not None:
-        callback(
-            EpisodeEnd(
-                episode,
-                tracker.returns[:, episode],
-                lengths,
-                truncated,
-                snapshot=functools.partial(
-                    capture_state, episode, policy, value, runs, tracker, **counters
-                ),
-            )
-        )
+    return Lockstep(
+        policy,
+        value,
+        environments,
+        tracker,
+        first_episode,
+        single,
+        run_ids,
+        inputs.seed,
+        inputs.callback,
+    )

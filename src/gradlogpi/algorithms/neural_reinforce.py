@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -11,15 +11,18 @@ import gymnasium as gym
 import numpy as np
 
 from gradlogpi.algorithms.common import (
+    Callback,
     EpisodeEnd,
     RunResult,
     StopTraining,
     Tracker,
     capture_state,
     check_policy_fits_env,
+    one_run,
     restore_state,
 )
-from gradlogpi.algorithms.rollout import Runs, generate_episode, make_env, policy_streams
+from gradlogpi.policies import Policy, TorchTrainedPolicy, ValueFunction
+from gradlogpi.rollouts.episodes import Runs, generate_episode, make_env, policy_streams
 from gradlogpi.core._checks import check_in_range, check_positive_int
 from gradlogpi.core.returns import discount_powers, discounted_returns, normalized
 
@@ -62,11 +65,13 @@ def episode_weights(rewards: np.ndarray, config: Any) -> np.ndarray:
 
 def neural_reinforce(
     env: str | gym.Env,
-    policy: Any,
+    policy: Policy,
     config: NeuralReinforceConfig = NeuralReinforceConfig(),
     *,
+    value: ValueFunction | None = None,
     seed: int | None = None,
-    callback: Callable[[EpisodeEnd], None] | None = None,
+    runs: Any = None,
+    callback: Callback | None = None,
     resume: dict[str, Any] | None = None,
 ) -> RunResult:
     """Learn a neural policy by REINFORCE, one optimizer step per episode.
@@ -82,13 +87,24 @@ def neural_reinforce(
       env: a Gymnasium id or environment.
       policy: `NeuralSoftmaxPolicy` or `NeuralGaussianPolicy` (its optimizer is used).
       config: `NeuralReinforceConfig`.
+      value: must be None (no baseline; the weights are normalised instead).
       seed: seed of the action and environment streams.
+      runs: None or 1: a network learns one run per call (`gradlogpi.runs.train` learns R
+        runs one after another, each with its own initial network).
       callback: called with an `EpisodeEnd` after every episode (its `snapshot()` can be
         passed back as `resume`: parameters, optimizer state and RNG states).
       resume: continue after the episode a snapshot was taken at, exactly.
     """
     torch_module = __import__("gradlogpi.policies.torch_policies", fromlist=["require_torch"])
     torch = torch_module.require_torch()
+    one_run("neural_reinforce", runs)
+    if value is not None:
+        raise ValueError("`value` must be None for neural_reinforce; got one")
+    if not isinstance(policy, TorchTrainedPolicy):
+        raise TypeError(
+            f"`policy` must be a neural policy (NeuralSoftmaxPolicy, NeuralGaussianPolicy); "
+            f"got {type(policy).__name__}"
+        )
     env = make_env(env)
     check_policy_fits_env(policy, env)
     environments = Runs(env, policy_streams(seed, [0], policy), config.max_episode_steps)
@@ -104,7 +120,7 @@ def neural_reinforce(
         weights = torch.from_numpy(episode_weights(batch.rewards[0, :length], config))
         objective = (policy.torch_log_prob(states, actions) * weights).sum()  # the seed's J
         before = policy.get_flat()
-        policy.maximize(objective)
+        policy.maximize(objective)  # θ ← θ + optimizer step along ∇J(θ)
         if not np.all(np.isfinite(policy.get_flat())):
             policy.set_flat(before)
             tracker.diverged_at[0] = episode
@@ -127,4 +143,15 @@ def neural_reinforce(
                 tracker.stop_after(episode)
                 break
     environments.close()
-    return tracker.result(policy, None, seed, config, single=False, run_ids=[0])
+    return RunResult(
+        tracker.returns,
+        tracker.lengths,
+        tracker.truncated,
+        tracker.diverged_at,
+        policy,
+        policy.get_theta(),
+        seed=seed,
+        wall_time=time.perf_counter() - tracker.start,
+        config=config,
+        run_ids=np.array([0]),
+    )

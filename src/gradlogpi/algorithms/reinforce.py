@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,19 +9,19 @@ import gymnasium as gym
 import numpy as np
 
 from gradlogpi.algorithms.common import (
-    EpisodeEnd,
+    Callback,
+    Inputs,
     RunResult,
     Schedule,
-    report_episode,
-    start_learning,
+    report_chunks,
+    start_lockstep,
     step_size,
     validate_common,
 )
-from gradlogpi.algorithms.rollout import (
-    generate_episode,
-)
-from gradlogpi.algorithms.tabular import learn_episodes, learn_runs, tabular_task
+from gradlogpi.algorithms.compiled import tabular as compiled
 from gradlogpi.core.returns import discount_powers, discounted_returns
+from gradlogpi.policies import Policy, ValueFunction
+from gradlogpi.rollouts.episodes import generate_episode
 
 
 @dataclass(frozen=True)
@@ -50,12 +49,13 @@ class ReinforceConfig:
 
 def reinforce(
     env: str | gym.Env,
-    policy: Any,
+    policy: Policy,
     config: ReinforceConfig = ReinforceConfig(),
     *,
+    value: ValueFunction | None = None,
     seed: int | None = None,
-    runs: int | None = None,
-    callback: Callable[[EpisodeEnd], None] | None = None,
+    runs: Any = None,
+    callback: Callback | None = None,
     resume: dict[str, Any] | None = None,
 ) -> RunResult:
     """Learn θ by REINFORCE, for one run or for `runs` independent runs at once.
@@ -72,56 +72,56 @@ def reinforce(
       env: a Gymnasium id or environment with Discrete actions.
       policy: a softmax policy (`LinearSoftmaxPolicy`, `MatrixSoftmaxPolicy`); not modified.
       config: `ReinforceConfig`.
+      value: must be None (REINFORCE learns no baseline; see `reinforce_baseline`).
       seed: one seed for the whole experiment; run k's streams come from
         `SeedSequence(seed).spawn(runs)[k]`, so its results do not depend on `runs`.
       runs: None for one run; an int R for runs 0 … R − 1 learned at once (vectorised over
         runs); or a sequence of run ids (run k is the same whatever else is learned beside it).
-      callback: called with an `EpisodeEnd` after every episode; its `snapshot()` is the
-        state to pass as `resume` to continue from there.
+      callback: called with an `EpisodeEnd` as learning moves on (every episode, or every
+        chunk of episodes on the compiled path); its `snapshot()` is the state to pass as
+        `resume` to continue from there. Raising `StopTraining` ends learning there.
       resume: a `snapshot()` from an earlier call with the same arguments; learning goes on
         from the episode after it, exactly as if it had never stopped.
 
     Returns:
       RunResult with per-run returns, lengths, truncations and the learned policy.
     """
-    setup = start_learning(env, policy, None, config, seed, runs, resume)
-    policy, environments, tracker = setup.policy, setup.runs, setup.tracker
+    if value is not None:
+        raise ValueError("`value` must be None for reinforce (use reinforce_baseline); got one")
+    lockstep = start_lockstep(Inputs(env, policy, config, None, seed, runs, callback, resume))
+    policy, environments, tracker = lockstep.policy, lockstep.runs, lockstep.tracker
+
+    task = compiled.tabulate(environments.model, policy)
+    if task is not None:
+        # compiled path (tabular task, Numba): each run's episodes in one call per chunk
+        chunks = report_chunks(lockstep.first_episode, config.n_episodes, callback is not None)
+        for first, stop in chunks:
+            compiled.reinforce_runs(task, lockstep, config, first, stop)
+            if lockstep.report(stop - 1, units=stop - first):
+                break
+        return lockstep.result(config)
+
+    # NumPy path: all runs in lockstep, episode by episode
     gamma = config.gamma
-
-    # a tabular task with Numba installed: each run's episode and updates in one compiled call
-    task = tabular_task(environments.model, policy, getattr(policy, "n_actions", 0))
-    episodes = range(setup.first_episode, config.n_episodes)
-    if task is not None and callback is None:
-        # nothing looks between episodes: each run learns all its episodes in one call
-        learn_runs(task, environments, policy, None, tracker, config, setup.first_episode)
-        episodes = range(0)
-
-    for episode in episodes:
+    for episode in range(lockstep.first_episode, config.n_episodes):
         alpha = step_size(config.alpha_theta, config.schedule, episode, config.n_episodes)
         alpha = alpha * tracker.learning  # a diverged run stops learning, [R]
-        if task is not None:
-            with tracker.guarded(episode, policy.theta):
-                totals, lengths, truncated = learn_episodes(
-                    task, environments, policy, None, alpha, 0 * alpha, config
-                )
-        else:
-            batch = generate_episode(environments, policy)
-            totals, lengths, truncated = batch.rewards.sum(axis=1), batch.lengths, batch.truncated
-            returns = discounted_returns(batch.rewards, gamma, lengths=batch.lengths)  # G_t, [R, T]
-            n_steps = batch.actions.shape[1]
-            discount = (
-                discount_powers(n_steps, gamma) if config.discount_weighting else np.ones(n_steps)
-            )
-            with tracker.guarded(episode, policy.theta):
-                if config.batch_update:
-                    weights = alpha[:, None] * discount * returns * batch.mask
-                    policy.ascend(batch.observations[:, :-1], batch.actions, weights)
-                else:
-                    for t in range(n_steps):
-                        weight = alpha * discount[t] * returns[:, t] * (t < batch.lengths)
-                        policy.ascend(batch.observations[:, t], batch.actions[:, t], weight)
-        tracker.record(episode, totals, lengths, truncated)
-        report_episode(callback, episode, tracker, lengths, truncated, policy, None, environments)
-
-    environments.close()
-    return tracker.result(policy, None, seed, config, single=setup.single, run_ids=setup.run_ids)
+        batch = generate_episode(environments, policy)
+        returns = discounted_returns(batch.rewards, gamma, lengths=batch.lengths)  # G_t, [R, T]
+        n_steps = batch.actions.shape[1]
+        discount = discount_powers(n_steps, gamma) if config.discount_weighting else np.ones(n_steps)
+        with tracker.guarded(episode, policy.theta):
+            if config.batch_update:
+                # every step's term at the θ of the episode's start, summed
+                weights = alpha[:, None] * discount * returns * batch.mask
+                policy.ascend(batch.observations[:, :-1], batch.actions, weights)
+            else:
+                for t in range(n_steps):
+                    state, action = batch.observations[:, t], batch.actions[:, t]
+                    score = policy.score(state, action)  # ∇ln π(A_t|S_t, θ), [R, P]
+                    step = alpha * discount[t] * returns[:, t] * (t < batch.lengths)
+                    policy.theta += step[:, None] * score  # θ ← θ + α γ^t G ∇ln π
+        tracker.record(episode, batch.rewards.sum(axis=1), batch.lengths, batch.truncated)
+        if lockstep.report(episode):
+            break
+    return lockstep.result(config)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,19 +9,19 @@ import gymnasium as gym
 import numpy as np
 
 from gradlogpi.algorithms.common import (
-    EpisodeEnd,
+    Callback,
+    Inputs,
     RunResult,
     Schedule,
-    report_episode,
-    start_learning,
+    report_chunks,
+    start_lockstep,
     step_size,
     validate_common,
 )
-from gradlogpi.algorithms.rollout import (
-    generate_episode,
-)
-from gradlogpi.algorithms.tabular import learn_episodes, learn_runs, tabular_task
+from gradlogpi.algorithms.compiled import tabular as compiled
 from gradlogpi.core.returns import discount_powers, discounted_returns
+from gradlogpi.policies import Policy, ValueFunction
+from gradlogpi.rollouts.episodes import generate_episode
 
 
 @dataclass(frozen=True)
@@ -52,13 +51,13 @@ class ReinforceBaselineConfig:
 
 def reinforce_baseline(
     env: str | gym.Env,
-    policy: Any,
-    value: Any,
+    policy: Policy,
     config: ReinforceBaselineConfig = ReinforceBaselineConfig(),
     *,
+    value: ValueFunction | None = None,
     seed: int | None = None,
-    runs: int | None = None,
-    callback: Callable[[EpisodeEnd], None] | None = None,
+    runs: Any = None,
+    callback: Callback | None = None,
     resume: dict[str, Any] | None = None,
 ) -> RunResult:
     """Learn θ by REINFORCE with a learned state-value baseline v̂(s, w).
@@ -78,55 +77,54 @@ def reinforce_baseline(
     Args:
       env: a Gymnasium id or environment with Discrete actions.
       policy: a softmax policy; not modified.
-      value: a `LinearValue` baseline (any state features, e.g. a constant for Fig. 13.2).
       config: `ReinforceBaselineConfig`.
+      value: the baseline, a `LinearValue` (any state features, e.g. a constant for
+        Fig. 13.2); required; not modified.
       seed, runs, callback, resume: as in `reinforce`.
 
     Returns:
       RunResult; `value` holds the learned baseline.
     """
-    setup = start_learning(env, policy, value, config, seed, runs, resume)
-    policy, environments, tracker = setup.policy, setup.runs, setup.tracker
-    value = setup.value
-    gamma = config.gamma
-    # a tabular task with Numba installed: each run's episode and updates in one compiled call
-    task = tabular_task(environments.model, policy, getattr(policy, "n_actions", 0), value)
-    episodes = range(setup.first_episode, config.n_episodes)
-    if task is not None and callback is None:
-        # nothing looks between episodes: each run learns all its episodes in one call
-        learn_runs(task, environments, policy, value, tracker, config, setup.first_episode)
-        episodes = range(0)
+    if value is None:
+        raise ValueError("`value` must be a baseline (e.g. LinearValue(Constant())); got None")
+    lockstep = start_lockstep(Inputs(env, policy, config, value, seed, runs, callback, resume))
+    policy, environments, tracker = lockstep.policy, lockstep.runs, lockstep.tracker
+    value = lockstep.value
 
-    for episode in episodes:
+    task = compiled.tabulate(environments.model, policy, value)
+    if task is not None:
+        # compiled path (tabular task, Numba): each run's episodes in one call per chunk
+        chunks = report_chunks(lockstep.first_episode, config.n_episodes, callback is not None)
+        for first, stop in chunks:
+            compiled.reinforce_runs(task, lockstep, config, first, stop)
+            if lockstep.report(stop - 1, units=stop - first):
+                break
+        return lockstep.result(config)
+
+    # NumPy path: all runs in lockstep, episode by episode
+    gamma = config.gamma
+    for episode in range(lockstep.first_episode, config.n_episodes):
         fraction = step_size(1.0, config.schedule, episode, config.n_episodes) * tracker.learning
         alpha_theta, alpha_w = config.alpha_theta * fraction, config.alpha_w * fraction
-        if task is not None:
-            with tracker.guarded(episode, policy.theta, value.w):
-                totals, lengths, truncated = learn_episodes(
-                    task, environments, policy, value, alpha_theta, alpha_w, config
-                )
-        else:
-            batch = generate_episode(environments, policy)
-            totals, lengths, truncated = batch.rewards.sum(axis=1), batch.lengths, batch.truncated
-            returns = discounted_returns(batch.rewards, gamma, lengths=batch.lengths)
-            n_steps = batch.actions.shape[1]
-            discount = (
-                discount_powers(n_steps, gamma) if config.discount_weighting else np.ones(n_steps)
-            )
-            with tracker.guarded(episode, policy.theta, value.w):
-                if config.batch_update:
-                    states = batch.observations[:, :-1]
-                    delta = (returns - value.value(states)) * batch.mask
-                    value.ascend(states, alpha_w[:, None] * delta)
-                    policy.ascend(states, batch.actions, alpha_theta[:, None] * discount * delta)
-                else:
-                    for t in range(n_steps):
-                        state, action = batch.observations[:, t], batch.actions[:, t]
-                        delta = (returns[:, t] - value.value(state)) * (t < batch.lengths)
-                        value.ascend(state, alpha_w * delta)
-                        policy.ascend(state, action, alpha_theta * discount[t] * delta)
-        tracker.record(episode, totals, lengths, truncated)
-        report_episode(callback, episode, tracker, lengths, truncated, policy, value, environments)
-
-    environments.close()
-    return tracker.result(policy, value, seed, config, single=setup.single, run_ids=setup.run_ids)
+        batch = generate_episode(environments, policy)
+        returns = discounted_returns(batch.rewards, gamma, lengths=batch.lengths)  # G_t, [R, T]
+        n_steps = batch.actions.shape[1]
+        discount = discount_powers(n_steps, gamma) if config.discount_weighting else np.ones(n_steps)
+        with tracker.guarded(episode, policy.theta, value.w):
+            if config.batch_update:
+                # every step's terms at the θ and w of the episode's start, summed
+                states = batch.observations[:, :-1]
+                delta = (returns - value.value(states)) * batch.mask
+                value.ascend(states, alpha_w[:, None] * delta)
+                policy.ascend(states, batch.actions, alpha_theta[:, None] * discount * delta)
+            else:
+                for t in range(n_steps):
+                    state, action = batch.observations[:, t], batch.actions[:, t]
+                    delta = (returns[:, t] - value.value(state)) * (t < batch.lengths)
+                    score = policy.score(state, action)  # ∇ln π(A_t|S_t, θ), [R, P]
+                    value.ascend(state, alpha_w * delta)  # w ← w + α^w δ ∇v̂(S_t, w)
+                    policy.theta += (alpha_theta * discount[t] * delta)[:, None] * score  # θ ← θ + α^θ γ^t δ ∇ln π
+        tracker.record(episode, batch.rewards.sum(axis=1), batch.lengths, batch.truncated)
+        if lockstep.report(episode):
+            break
+    return lockstep.result(config)

@@ -189,7 +189,7 @@ def train_command(
     algorithm: Annotated[
         str | None,
         typer.Option(
-            help="reinforce, reinforce_baseline, actor_critic, batch_pg or neural_reinforce."
+            help="A registered algorithm (`gradlogpi algorithms` lists them and their settings)."
         ),
     ] = None,
     policy: Annotated[
@@ -268,12 +268,45 @@ def train_command(
 
 
 def _episode_total(settings: Any) -> int:
-    hyper = settings.algorithm_config()
-    if settings.algorithm == "batch_pg":
-        return hyper.n_updates * settings.runs
-    if settings.algorithm == "neural_reinforce":
-        return hyper.n_episodes * settings.runs
-    return hyper.n_episodes
+    """Progress units (episodes or updates, per the registry) the whole run will report."""
+    spec = settings.algorithm_spec()
+    units = spec.total(settings.algorithm_config())
+    return units if spec.lockstep_runs else units * settings.runs
+
+
+@app.command("algorithms")
+def algorithms_command(
+    name: Annotated[
+        str | None, typer.Argument(help="Show this algorithm's hyperparameters.")
+    ] = None,
+) -> None:
+    """The registered algorithms; with a NAME, its hyperparameters (`hyperparameters.<key>`)."""
+    from gradlogpi.algorithms.registry import ALGORITHMS, get
+
+    if name is None:
+        table = Table(title="Algorithms (gradlogpi train --algorithm NAME)")
+        for column in ("name", "policies", "runs", "progress unit", "what it is"):
+            table.add_column(column)
+        for spec in ALGORITHMS.values():
+            table.add_row(
+                spec.name,
+                ", ".join(spec.policies),
+                "in lockstep" if spec.lockstep_runs else "one after another",
+                spec.unit,
+                spec.summary,
+            )
+        console().print(table)
+        return
+    try:
+        spec = get(name)
+    except ValueError as error:
+        fail(error)
+    table = Table(title=f"{spec.name}: {spec.summary} (--set hyperparameters.KEY=VALUE)")
+    for column in ("key", "type", "default", "meaning"):
+        table.add_column(column)
+    for key, kind, default, doc in spec.hyperparameters():
+        table.add_row(key, kind, repr(default), doc)
+    console().print(table)
 
 
 @app.command("evaluate")

@@ -8,7 +8,7 @@ so both follow one definition of the dynamics.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import gymnasium as gym
 import numpy as np
@@ -19,7 +19,7 @@ class BatchModel(Protocol):
 
     `step` takes no random generator, so the dynamics are deterministic given the state.
     A tabular model also sets `n_states` (states 0 … n_states − 1, observed as themselves);
-    `gradlogpi.algorithms.tabular` can then tabulate it once and run compiled loops.
+    `gradlogpi.algorithms.compiled.tabular` can then tabulate it once and run compiled loops.
     """
 
     observation_shape: tuple[int, ...]
@@ -37,6 +37,13 @@ class BatchModel(Protocol):
     def observe(self, states: np.ndarray) -> np.ndarray:
         """Observations of the states, shape [R, *observation_shape]."""
         ...
+
+
+@runtime_checkable
+class TabularModel(BatchModel, Protocol):
+    """A `BatchModel` over states 0 … n_states − 1 (which the compiled loops can tabulate)."""
+
+    n_states: int
 
 
 class DiscreteModelEnv(gym.Env[np.int64, np.int64]):

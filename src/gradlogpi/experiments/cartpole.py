@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from gradlogpi.algorithms import EpisodeEnd, StopTraining
-from gradlogpi.algorithms.rollout import evaluate_policy
+from gradlogpi.rollouts.episodes import evaluate_policy
 from gradlogpi.runs.config import load_config
 from gradlogpi.runs.train import run_algorithm
 

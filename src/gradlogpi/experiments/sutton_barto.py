@@ -130,8 +130,8 @@ def figure_13_2(
     with_baseline = reinforce_baseline(
         ENV_ID,
         corridor_policy(),
-        LinearValue(Constant()),
         ReinforceBaselineConfig(n_episodes=episodes, alpha_theta=2**-9, alpha_w=2**-6),
+        value=LinearValue(Constant()),
         seed=baseline_seed,
         runs=runs,
         callback=_labelled(callback, label),

@@ -12,6 +12,7 @@ from gradlogpi.core.softmax import normal_noise
 from gradlogpi.errors import ShapeError
 from gradlogpi.features.base import StateFeatures
 from gradlogpi.policies.actor import Actor, gaussian_actor
+from gradlogpi.policies.contract import RunAxisParameters
 from gradlogpi.policies.softmax_base import checked_theta
 
 
@@ -31,7 +32,7 @@ def log_std_parameter(log_std: float, low: float, high: float) -> float:
     return float(np.log(fraction / (1.0 - fraction)))
 
 
-class LinearGaussianPolicy:
+class LinearGaussianPolicy(RunAxisParameters):
     """π(a|s) = N(a; μ(s), diag σ(s)²), μ(s) = W x(s) + b, for Box actions of shape [m].
 
     log σ is either one learned parameter per action dimension (`state_dependent_std=False`,

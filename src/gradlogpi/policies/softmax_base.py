@@ -22,9 +22,10 @@ from gradlogpi.core.softmax import (
 )
 from gradlogpi.errors import ShapeError
 from gradlogpi.policies.actor import Actor
+from gradlogpi.policies.contract import RunAxisParameters
 
 
-class SoftmaxPolicy(ABC):
+class SoftmaxPolicy(RunAxisParameters, ABC):
     """π(a|s) = softmax(h(s,·))_a over `n_actions` actions; subclasses define h and its score."""
 
     n_actions: int

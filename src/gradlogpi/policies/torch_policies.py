@@ -20,6 +20,7 @@ from gradlogpi.core.softmax import (
 )
 from gradlogpi.errors import MissingExtraError, ShapeError
 from gradlogpi.policies.actor import Actor, gaussian_actor, softmax_actor
+from gradlogpi.policies.contract import RunAxisParameters
 from gradlogpi.policies.linear_gaussian import bounded_log_std, log_std_parameter
 from gradlogpi.policies.softmax_base import SoftmaxPolicy
 
@@ -72,7 +73,7 @@ def _relu(x: np.ndarray) -> np.ndarray:
     return np.maximum(x, 0.0, out=x)
 
 
-class TorchPolicy:
+class TorchPolicy(RunAxisParameters):
     """Shared machinery: flat parameters, the NumPy mirror for acting, optimizer steps."""
 
     network: Any

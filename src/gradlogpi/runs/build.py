@@ -135,10 +135,7 @@ def build_value(config: TrainConfig, env: gym.Env) -> Any:
     """A `LinearValue` over `value_features` (default: constant), where the algorithm uses one."""
     from gradlogpi.policies import LinearValue
 
-    needs = config.algorithm in ("reinforce_baseline", "actor_critic") or (
-        config.algorithm == "batch_pg" and config.hyperparameters.get("baseline") == "value"
-    )
-    if not needs:
+    if not config.algorithm_spec().needs_value(config.algorithm_config()):
         return None
     spec = config.value_features or FeaturesConfig(kind="constant")
     return LinearValue(build_state_features(spec, env))

@@ -10,30 +10,9 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gradlogpi.errors import ConfigError
-
-ALGORITHMS = ("reinforce", "reinforce_baseline", "actor_critic", "batch_pg", "neural_reinforce")
-POLICIES = (
-    "linear_softmax",
-    "matrix_softmax",
-    "linear_gaussian",
-    "neural_softmax",
-    "neural_gaussian",
-)
-FEATURES = (
-    "raw",
-    "onehot",
-    "polynomial",
-    "fourier",
-    "rbf",
-    "tiles",
-    "constant",
-    "border",
-    "corridor",
-)
-
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -85,9 +64,9 @@ class TrainConfig(Strict):
 
     env: str = "CartPole-v1"
     env_kwargs: dict[str, Any] = Field(default_factory=dict)
-    algorithm: Literal[
-        "reinforce", "reinforce_baseline", "actor_critic", "batch_pg", "neural_reinforce"
-    ] = "batch_pg"
+    algorithm: str = Field(
+        "batch_pg", description="a name in gradlogpi.algorithms.registry.ALGORITHMS"
+    )
     seed: int = Field(0, ge=0)
     runs: int = Field(
         1, ge=1, description="independent runs (vectorised where the algorithm allows)"
@@ -104,9 +83,24 @@ class TrainConfig(Strict):
         False, description="also write TensorBoard event files (extra gradlogpi[tensorboard])"
     )
 
+    @field_validator("algorithm")
+    @classmethod
+    def _registered(cls, name: str) -> str:
+        from gradlogpi.algorithms.registry import ALGORITHMS
+
+        if name not in ALGORITHMS:
+            raise ValueError(f"expected one of {sorted(ALGORITHMS)}")
+        return name
+
+    def algorithm_spec(self) -> Any:
+        """The registry entry of `algorithm` (`gradlogpi.algorithms.registry.AlgorithmSpec`)."""
+        from gradlogpi.algorithms.registry import get
+
+        return get(self.algorithm)
+
     def algorithm_config(self, source: str = "<config>") -> Any:
         """The algorithm's frozen dataclass built from `hyperparameters` (errors name the key)."""
-        config_class = algorithm_config_class(self.algorithm)
+        config_class = self.algorithm_spec().config_class
         known = {f.name: f for f in dataclasses.fields(config_class)}
         for key, value in self.hyperparameters.items():
             if key not in known:
@@ -118,20 +112,6 @@ class TrainConfig(Strict):
             return config_class(**self.hyperparameters)
         except (ValueError, TypeError) as error:
             raise ConfigError(f"{source}: `hyperparameters`: {error}") from error
-
-
-def algorithm_config_class(name: str) -> type:
-    from gradlogpi.algorithms import ActorCriticConfig, ReinforceBaselineConfig, ReinforceConfig
-    from gradlogpi.algorithms.batch_pg import BatchPolicyGradientConfig
-    from gradlogpi.algorithms.neural_reinforce import NeuralReinforceConfig
-
-    return {
-        "reinforce": ReinforceConfig,
-        "reinforce_baseline": ReinforceBaselineConfig,
-        "actor_critic": ActorCriticConfig,
-        "batch_pg": BatchPolicyGradientConfig,
-        "neural_reinforce": NeuralReinforceConfig,
-    }[name]
 
 
 def read_toml(path: str | Path, what: str) -> dict[str, Any]:

@@ -51,7 +51,7 @@ def load_run(run_dir: str | Path, run: int = 0) -> tuple[Any, Any]:
 
 def evaluate(run_dir: str | Path, episodes: int = 100, seed: int = 0, run: int = 0) -> Evaluation:
     """Mean return of `episodes` fresh episodes with a 95% percentile-bootstrap interval."""
-    from gradlogpi.algorithms.rollout import evaluate_policy
+    from gradlogpi.rollouts.episodes import evaluate_policy
     from gradlogpi.runs.plots import bootstrap_interval
 
     config, policy = load_run(run_dir, run)

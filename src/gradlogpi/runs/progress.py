@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -50,16 +51,17 @@ class EpisodeProgress:
         self.update_episode(end, label)
 
     def update_episode(self, end: Any, label: str = "episodes") -> None:
-        self.done += 1
+        self.done += end.units  # a compiled run reports several episodes at once
         self.steps += int(end.lengths.sum())
         if end.returns.size:  # a step-collection update can finish no episode
-            self.recent = ([*self.recent, float(end.returns.mean())])[-10:]
+            self.recent = ([*self.recent, float(np.mean(end.returns))])[-10:]
         rate = self.steps / max(time.perf_counter() - self.start, 1e-9)
         mean = sum(self.recent) / len(self.recent) if self.recent else float("nan")
         self.progress.update(
             self.task, advance=1, description=label, rate=f"{rate:,.0f}", mean=f"{mean:.2f}"
         )
-        if not self.disable and not self.console.is_terminal and self.done % self.every == 0:
+        crossed = self.done // self.every > (self.done - end.units) // self.every
+        if not self.disable and not self.console.is_terminal and crossed:
             self.console.print(
                 f"{label}: episode {self.done}/{self.total}, {rate:,.0f} steps/s, mean return {mean:.2f}"
             )

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from gradlogpi.algorithms import EpisodeEnd, RunResult
+from gradlogpi.errors import ConfigError
 from gradlogpi.runs.build import build_policy, build_value, make_config_env
 from gradlogpi.runs.checkpoints import save_checkpoint
 from gradlogpi.runs.config import TrainConfig, config_to_toml
@@ -55,78 +56,61 @@ def run_algorithm(
     callback: Callable[[EpisodeEnd], None] | None = None,
     resume: dict[str, Any] | None = None,
 ) -> RunResult:
-    """Build everything the config names and run its algorithm (no files written)."""
-    from gradlogpi import algorithms
-    from gradlogpi.algorithms.batch_pg import batch_policy_gradient
-    from gradlogpi.algorithms.neural_reinforce import neural_reinforce
+    """Build everything the config names and run its algorithm (no files written).
 
+    Algorithms that learn runs in lockstep get all of them in one call; the others learn
+    run k after run k − 1, run k with spawn k of the seed and its own initial policy.
+    """
+    spec = config.algorithm_spec()
     env = make_config_env(config)
     policy = build_policy(config, env)
-    value = build_value(config, env)
     settings = config.algorithm_config()
-    runs = config.runs if config.runs > 1 else None
-    common = {"seed": config.seed, "runs": runs, "callback": callback, "resume": resume}
-    if config.algorithm == "reinforce":
-        return algorithms.reinforce(env, policy, settings, **common)
-    if config.algorithm == "reinforce_baseline":
-        return algorithms.reinforce_baseline(env, policy, value, settings, **common)
-    if config.algorithm == "actor_critic":
-        return algorithms.actor_critic(env, policy, value, settings, **common)
-    if resume is not None and config.runs > 1:
-        from gradlogpi.errors import ConfigError
-
+    value = build_value(config, env) if spec.needs_value(settings) else None
+    if spec.vector_envs and config.env_kwargs:
         raise ConfigError(
-            f"resuming {config.algorithm!r} supports runs = 1; this run has {config.runs}"
+            f"`env_kwargs` are not supported with {spec.name} (vector envs are made from the id)"
         )
-    # one process-level run at a time: run k gets spawn k of the seed
+    if spec.lockstep_runs:
+        runs = config.runs if config.runs > 1 else None
+        return spec.learn(
+            env, policy, settings, value=value, seed=config.seed, runs=runs,
+            callback=callback, resume=resume,
+        )  # fmt: skip
+    if resume is not None and config.runs > 1:
+        raise ConfigError(f"resuming {spec.name!r} supports runs = 1; this run has {config.runs}")
     seeds = [
         int(s.generate_state(1)[0]) for s in np.random.SeedSequence(config.seed).spawn(config.runs)
     ]
     results = []
     for k, seed in enumerate(seeds):
-        run_policy = (
-            policy if k == 0 else build_policy(config.model_copy(update={"seed": seed}), env)
+        run_policy = policy if k == 0 else build_policy(config.model_copy(update={"seed": seed}), env)
+        results.append(
+            spec.learn(
+                env, run_policy, settings, value=value, seed=seed, callback=callback,
+                resume=resume,
+            )  # fmt: skip
         )
-        if config.algorithm == "batch_pg":
-            env_id = config.env
-            if config.env_kwargs:
-                from gradlogpi.errors import ConfigError
-
-                raise ConfigError(
-                    "`env_kwargs` are not supported with batch_pg (vector envs are made from the id)"
-                )
-            results.append(
-                batch_policy_gradient(
-                    env_id,
-                    run_policy,
-                    settings,
-                    value=value,
-                    seed=seed,
-                    callback=callback,
-                    resume=resume,
-                )
-            )
-        else:
-            results.append(
-                neural_reinforce(
-                    env, run_policy, settings, seed=seed, callback=callback, resume=resume
-                )
-            )
     return merge_results(results, config.seed)
 
 
 def merge_results(results: list[RunResult], seed: int) -> RunResult:
-    """Stack sequential single-run results as rows of one RunResult (policies as a list)."""
+    """Stack runs learned one after another as rows of one RunResult.
+
+    The result's `policy` is run 0's; `parameters` has every run's θ ([R, P]).
+    """
     if len(results) == 1:
         return results[0]
     width = min(r.returns.shape[1] for r in results)
+    values = [r.value_parameters for r in results]
     return RunResult(
         np.concatenate([r.returns[:, :width] for r in results]),
         np.concatenate([r.lengths[:, :width] for r in results]),
         np.concatenate([r.truncated[:, :width] for r in results]),
         np.concatenate([r.diverged_at for r in results]),
-        [r.policy for r in results],
-        [r.value for r in results],
+        results[0].policy,
+        np.concatenate([r.parameters for r in results]),
+        results[0].value,
+        None if values[0] is None else np.concatenate(values),  # type: ignore[arg-type]
         seed,
         sum(r.wall_time for r in results),
         results[0].config,
@@ -164,11 +148,9 @@ def resume(
 
     run_dir = Path(run_dir)
     config = load_config(run_dir / "config.toml")
-    if config.algorithm == "batch_pg" and config.hyperparameters.get("collection") == "steps":
-        raise CheckpointError(
-            f"{run_dir}: batch_pg with collection='steps' cannot be resumed: its "
-            "sub-environments run on across updates and are not in a checkpoint; train it again"
-        )
+    reason = config.algorithm_spec().not_resumable(config.algorithm_config())
+    if reason is not None:
+        raise CheckpointError(f"{run_dir}: {reason}")
     arrays, metadata = load_checkpoint(run_dir / "checkpoint")
     if "state" not in metadata:
         raise CheckpointError(
@@ -205,14 +187,17 @@ def _train(
     board = tensorboard_writer(run_dir) if config.tensorboard else None
 
     def record(end: EpisodeEnd) -> None:
-        episode_times.append(offset + time.perf_counter() - start)
+        # one time per episode (or update) the report covers
+        episode_times.extend([offset + time.perf_counter() - start] * end.units)
         last["end"] = end
         if board is not None and end.returns.size:  # an update can finish no episode
             board.add_scalar("return/mean", float(np.mean(end.returns)), end.episode)
             board.add_scalar("length/mean", float(np.mean(end.lengths)), end.episode)
             board.add_scalar("truncated/fraction", float(np.mean(end.truncated)), end.episode)
         every = config.checkpoint_every
-        if every and end.snapshot is not None and (end.episode + 1) % every == 0:
+        done = end.episode + 1
+        # a report may cover several episodes (compiled runs): save when it crosses a multiple
+        if every and end.snapshot is not None and done // every > (done - end.units) // every:
             save_resumable(run_dir, config, end.snapshot(), episode_times)
         if callback is not None:
             callback(end)
@@ -256,9 +241,10 @@ def save_resumable(
         arrays["w"] = state["w"]
     for name, values in state["tracker"].items():
         arrays[f"tracker_{name}"] = values
-    callbacks = state["episode"] + 1  # episodes, or updates for batch_pg
-    # per-episode algorithms preallocate one column per episode; batch_pg's grow as it goes
-    episodes = state["tracker"]["returns"].shape[1] if config.algorithm == "batch_pg" else callbacks
+    callbacks = state["episode"] + 1  # episodes, or updates
+    # per-episode algorithms preallocate one column per episode; per-update ones grow
+    by_update = config.algorithm_spec().unit == "updates"
+    episodes = state["tracker"]["returns"].shape[1] if by_update else callbacks
     metadata = {
         "config": config.model_dump(mode="json"),
         "episodes": episodes,
@@ -277,7 +263,8 @@ def save_resumable(
         state["tracker"]["lengths"][:, :episodes],
         state["tracker"]["truncated"][:, :episodes],
         state["tracker"]["diverged_at"],
-        None,
+        None,  # type: ignore[arg-type]  (only the statistics are written)
+        state["theta"],
     )
     save_checkpoint(run_dir / "checkpoint", arrays, metadata)
     write_metrics(run_dir / "metrics.csv", partial, episode_times[:callbacks])
@@ -285,16 +272,9 @@ def save_resumable(
 
 def policy_arrays(result: RunResult) -> dict[str, np.ndarray]:
     """Flat parameters of every run: theta [R, P] (and w [R, k] when there is a critic)."""
-    policies = result.policy if isinstance(result.policy, list) else [result.policy]
-    values = result.value if isinstance(result.value, list) else [result.value]
-    n_runs = result.returns.shape[0]
-    arrays = {
-        "theta": np.concatenate([np.atleast_2d(p.get_flat()) for p in policies]).reshape(n_runs, -1)
-    }
-    if values[0] is not None:
-        arrays["w"] = np.concatenate([np.atleast_2d(v.get_flat()) for v in values]).reshape(
-            n_runs, -1
-        )
+    arrays = {"theta": result.parameters}
+    if result.value_parameters is not None:
+        arrays["w"] = result.value_parameters
     return arrays
 
 

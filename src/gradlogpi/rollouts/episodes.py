@@ -17,6 +17,7 @@ import numpy as np
 
 from gradlogpi.core._checks import check_positive_int
 from gradlogpi.errors import NonFiniteError
+from gradlogpi.policies.contract import ArrayPolicy, Policy, with_run_axis
 
 
 def make_env(env: str | gym.Env) -> gym.Env:
@@ -110,7 +111,7 @@ class RunStreams:
             generator.bit_generator.state = state
 
 
-def policy_streams(seed: int | None, run_ids: Any, policy: Any) -> RunStreams:
+def policy_streams(seed: int | None, run_ids: Any, policy: Policy) -> RunStreams:
     """`RunStreams` drawing the noise `policy` samples its actions from."""
     return RunStreams(seed, run_ids, policy.noise_size, policy.transform_noise)
 
@@ -284,7 +285,7 @@ class EpisodeBatch:
         return np.arange(self.actions.shape[1]) < self.lengths[:, None]
 
 
-def generate_episode(runs: Runs, policy: Any) -> EpisodeBatch:
+def generate_episode(runs: Runs, policy: Policy) -> EpisodeBatch:
     """Follow π(·|·, θ) from the start state to the end of the episode in every run.
 
     θ stays fixed during the episode (Monte Carlo methods update after it). One generic
@@ -320,7 +321,7 @@ def generate_episode(runs: Runs, policy: Any) -> EpisodeBatch:
     )
 
 
-def _single_env_episode(runs: Runs, policy: Any) -> EpisodeBatch:
+def _single_env_episode(runs: Runs, policy: Policy) -> EpisodeBatch:
     """One episode of one Gymnasium env, with as little as possible between env steps."""
     env, streams, cap = runs.copies[0], runs.streams, runs.max_episode_steps
     obs = runs.reset()[0]
@@ -356,17 +357,15 @@ def _single_env_episode(runs: Runs, policy: Any) -> EpisodeBatch:
 
 
 def evaluate_policy(
-    env: str | gym.Env, policy: Any, episodes: int, seed: int
+    env: str | gym.Env, policy: Policy, episodes: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """(returns [episodes], truncated [episodes]) of fresh episodes with a fixed policy.
 
-    Linear policies play all episodes at once as lockstep runs; others one after another.
+    Array policies play all episodes at once as lockstep runs; others one after another.
     """
-    from gradlogpi.algorithms.common import per_run_copy
-
     env = make_env(env)
-    if hasattr(policy, "theta"):
-        copies = per_run_copy(policy, episodes, "theta")
+    if isinstance(policy, ArrayPolicy):
+        copies = with_run_axis(policy, episodes)
         batch = generate_episode(
             Runs(env, policy_streams(seed, range(episodes), policy), None), copies
         )

@@ -19,6 +19,7 @@ from gymnasium.vector import AutoresetMode
 from gradlogpi.core._checks import check_positive_int
 from gradlogpi.errors import NonFiniteError
 from gradlogpi.policies.actor import Actor
+from gradlogpi.policies.contract import Policy
 
 
 @dataclass
@@ -85,7 +86,7 @@ class EpisodeSeeds:
 
 def collect_episodes(
     envs: gym.vector.VectorEnv,
-    policy: Any,
+    policy: Policy,
     n_episodes: int,
     seeds: EpisodeSeeds,
     update: int,
@@ -345,7 +346,7 @@ class StepCollector:
         self.episode_steps = np.zeros(num_envs, dtype=np.int64)  # steps of the episode so far
         self.episode_returns = np.zeros(num_envs)
 
-    def collect(self, policy: Any, update: int) -> tuple[FragmentBatch, FinishedEpisodes]:
+    def collect(self, policy: Policy, update: int) -> tuple[FragmentBatch, FinishedEpisodes]:
         """`steps_per_env` steps of every sub-env with `policy`, and the episodes that ended."""
         envs, n_steps, num_envs = self.envs, self.steps_per_env, self.envs.num_envs
         if self.obs is None:

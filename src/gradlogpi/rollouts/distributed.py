@@ -13,13 +13,14 @@ from typing import Any
 
 import numpy as np
 
-from gradlogpi.algorithms.vector_rollout import (
+from gradlogpi.rollouts.vector import (
     Episode,
     EpisodeSeeds,
     collect_episodes,
     make_vector_env,
 )
 from gradlogpi.errors import MissingExtraError
+from gradlogpi.policies.contract import Policy
 
 
 class RolloutWorker:
@@ -42,7 +43,7 @@ class RolloutWorker:
         first_env: int,
         mode: str,
         max_episode_steps: int | None,
-        policy: Any,
+        policy: Policy,
         seed: int | None,
     ):
         self.envs = make_vector_env(env_id, num_envs, mode, max_episode_steps)
@@ -74,7 +75,7 @@ class RolloutPool:
     """`workers` rollout workers splitting `num_envs` sub-environments; local or on Ray."""
 
     def __init__(
-        self, env_id: str, config: Any, policy: Any, seed: int | None, address: str | None = None
+        self, env_id: str, config: Any, policy: Policy, seed: int | None, address: str | None = None
     ):
         workers = config.rollout_workers
         per_worker = config.num_envs // workers

@@ -1,0 +1,210 @@
+"""The registry: every algorithm by name, with its config and what it needs.
+
+`runs/`, `cli/` and `experiments/` read this table instead of switching on algorithm
+names. Adding an algorithm is its module, one `register(...)` line below and its tests.
+
+Every algorithm has one signature:
+
+    algorithm(env, policy, config, *, value=None, seed=None, runs=None, callback=None,
+              resume=None) -> RunResult
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import inspect
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import gymnasium as gym
+
+from gradlogpi.algorithms.actor_critic import ActorCriticConfig, actor_critic
+from gradlogpi.algorithms.batch_pg import BatchPolicyGradientConfig, batch_policy_gradient
+from gradlogpi.algorithms.common import Callback, RunResult
+from gradlogpi.algorithms.neural_reinforce import NeuralReinforceConfig, neural_reinforce
+from gradlogpi.algorithms.reinforce import ReinforceConfig, reinforce
+from gradlogpi.algorithms.reinforce_baseline import ReinforceBaselineConfig, reinforce_baseline
+from gradlogpi.policies import Policy, ValueFunction
+
+
+class Algorithm(Protocol):
+    """The one signature every algorithm has."""
+
+    def __call__(
+        self,
+        env: str | gym.Env,
+        policy: Policy,
+        config: Any,
+        *,
+        value: ValueFunction | None = None,
+        seed: int | None = None,
+        runs: Any = None,
+        callback: Callback | None = None,
+        resume: dict[str, Any] | None = None,
+    ) -> RunResult: ...
+
+
+def _never(config: Any) -> bool:
+    return False
+
+
+def _always(config: Any) -> bool:
+    return True
+
+
+def _resumable(config: Any) -> str | None:
+    return None
+
+
+@dataclass(frozen=True)
+class AlgorithmSpec:
+    """One registered algorithm.
+
+    Attributes:
+      name: the name configs and the CLI use.
+      learn: the algorithm function.
+      config_class: its frozen dataclass of hyperparameters.
+      summary: one line for listings.
+      policies: which policies it learns: 'array' (linear softmax, matrix softmax, linear
+        Gaussian: θ a NumPy array) and/or 'torch' (neural policies).
+      lockstep_runs: it learns R runs at once through `runs`; otherwise R runs are learned
+        one after another, each with its own initial policy.
+      unit: what one progress step is: 'episodes' (of all runs at once) or 'updates'.
+      total: the number of progress units a config asks for.
+      needs_value: whether a config needs a value function (critic or baseline).
+      not_resumable: why a config cannot be resumed from a checkpoint, or None.
+      vector_envs: it makes vector envs from the environment's id (no env_kwargs).
+    """
+
+    name: str
+    learn: Algorithm
+    config_class: type
+    summary: str
+    policies: tuple[Literal["array", "torch"], ...]
+    lockstep_runs: bool
+    unit: Literal["episodes", "updates"] = "episodes"
+    total: Callable[[Any], int] = lambda config: int(config.n_episodes)
+    needs_value: Callable[[Any], bool] = _never
+    not_resumable: Callable[[Any], str | None] = _resumable
+    vector_envs: bool = False
+
+    def hyperparameters(self) -> list[tuple[str, str, Any, str]]:
+        """(name, type, default, docstring) of every config field."""
+        docs = field_docstrings(self.config_class)
+        return [
+            (field.name, str(field.type), field.default, docs.get(field.name, ""))
+            for field in dataclasses.fields(self.config_class)
+        ]
+
+
+ALGORITHMS: dict[str, AlgorithmSpec] = {}
+
+
+def register(spec: AlgorithmSpec) -> AlgorithmSpec:
+    """Add `spec` to the registry (names are unique)."""
+    if spec.name in ALGORITHMS:
+        raise ValueError(f"`name` {spec.name!r} is already registered")
+    ALGORITHMS[spec.name] = spec
+    return spec
+
+
+def get(name: str) -> AlgorithmSpec:
+    """The registered algorithm called `name`; ValueError listing the names otherwise."""
+    try:
+        return ALGORITHMS[name]
+    except KeyError:
+        raise ValueError(
+            f"`algorithm` must be one of {sorted(ALGORITHMS)}; got {name!r}"
+        ) from None
+
+
+def field_docstrings(config_class: type) -> dict[str, str]:
+    """The docstring under each field of a dataclass (read from its source)."""
+    try:
+        source = textwrap.dedent(inspect.getsource(config_class))
+    except (OSError, TypeError):
+        return {}
+    body = ast.parse(source).body[0]
+    docs: dict[str, str] = {}
+    statements = getattr(body, "body", [])
+    for statement, following in zip(statements, statements[1:], strict=False):
+        if (
+            isinstance(statement, ast.AnnAssign)
+            and isinstance(statement.target, ast.Name)
+            and isinstance(following, ast.Expr)
+            and isinstance(following.value, ast.Constant)
+            and isinstance(following.value.value, str)
+        ):
+            docs[statement.target.id] = " ".join(following.value.value.split())
+    return docs
+
+
+def _steps_collection(config: Any) -> str | None:
+    if config.collection == "steps":
+        return (
+            "batch_pg with collection='steps' cannot be resumed: its sub-environments run on "
+            "across updates and are not in a checkpoint; train it again"
+        )
+    return None
+
+
+register(
+    AlgorithmSpec(
+        "reinforce",
+        reinforce,
+        ReinforceConfig,
+        "REINFORCE, the book's per-step Monte-Carlo policy gradient (p. 328)",
+        policies=("array",),
+        lockstep_runs=True,
+    )
+)
+register(
+    AlgorithmSpec(
+        "reinforce_baseline",
+        reinforce_baseline,
+        ReinforceBaselineConfig,
+        "REINFORCE with a learned baseline v̂(s, w) (p. 330)",
+        policies=("array",),
+        lockstep_runs=True,
+        needs_value=_always,
+    )
+)
+register(
+    AlgorithmSpec(
+        "actor_critic",
+        actor_critic,
+        ActorCriticConfig,
+        "episodic actor-critic, one-step or with eligibility traces (p. 332)",
+        policies=("array",),
+        lockstep_runs=True,
+        needs_value=_always,
+    )
+)
+register(
+    AlgorithmSpec(
+        "batch_pg",
+        batch_policy_gradient,
+        BatchPolicyGradientConfig,
+        "batch policy gradient on vector envs: REINFORCE/GPOMDP, baselines, natural, eNAC",
+        policies=("array", "torch"),
+        lockstep_runs=False,
+        unit="updates",
+        total=lambda config: int(config.n_updates),
+        needs_value=lambda config: config.baseline == "value",
+        not_resumable=_steps_collection,
+        vector_envs=True,
+    )
+)
+register(
+    AlgorithmSpec(
+        "neural_reinforce",
+        neural_reinforce,
+        NeuralReinforceConfig,
+        "REINFORCE for neural policies by autodiff, one optimizer step per episode",
+        policies=("torch",),
+        lockstep_runs=False,
+    )
+)

@@ -1,0 +1,190 @@
+"""The policy contract: what algorithms may ask of a policy, written down as Protocols.
+
+Algorithms and runs type their arguments with these instead of probing with `hasattr`.
+Every policy the library ships satisfies `Policy`; the narrower protocols name one
+capability each, and an algorithm checks for it with `isinstance` (the protocols are
+runtime-checkable, which checks that the methods exist, not their signatures).
+
+Parameters always travel the same way: `get_theta()` gives θ as a flat vector with a run
+axis, shape [R, P] (R = 1 for a policy that learns one run), whatever the policy keeps
+inside (a NumPy array, a PyTorch network).
+
+    Policy                 every policy: log π, the score, sampling from pre-drawn noise,
+                           a per-episode actor, θ as [R, P]
+    ├─ DiscretePolicy      n_actions and π(·|s) (softmax policies)
+    ├─ ArrayPolicy         θ is a NumPy array that algorithms step in place (`ascend`):
+    │                      linear softmax, matrix softmax, linear Gaussian
+    └─ TorchTrainedPolicy  θ lives in a PyTorch module stepped by its own optimizer
+    ValueFunction          v̂(s, w) = wᵀx(s): value, gradient, ascend, w [R, k]
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+import numpy as np
+
+from gradlogpi.policies.actor import Actor
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """What every algorithm may ask of a policy π(a|s, θ)."""
+
+    n_parameters: int
+    noise_size: int  # uniforms drawn per action
+
+    def log_prob(self, obs: Any, a: Any) -> np.ndarray:
+        """log π(a|s), shape [...]."""
+
+    def score(self, obs: Any, a: Any) -> np.ndarray:
+        """∇θ log π(a|s) as a flat vector, shape [..., P]."""
+
+    def transform_noise(self, uniforms: np.ndarray) -> np.ndarray:
+        """Uniforms in [0, 1) to the noise `sample_from_noise` takes (Gumbel, Gaussian)."""
+
+    def sample_from_noise(self, obs: Any, noise: np.ndarray) -> np.ndarray:
+        """Actions for pre-drawn noise: the same noise gives the same actions."""
+
+    def actor(self) -> Actor:
+        """A lean per-episode actor with θ taken out once (see `policies.actor`)."""
+
+    def get_flat(self) -> np.ndarray:
+        """A copy of θ as the policy holds it: [P], or [R, P] with a run axis."""
+
+    def set_flat(self, theta: Any) -> None:
+        """Replace θ (the shape `get_flat` gives)."""
+
+    def get_theta(self) -> np.ndarray:
+        """A copy of θ with a run axis, shape [R, P] (R = 1 for one run)."""
+
+    def set_theta(self, theta: np.ndarray) -> None:
+        """Replace θ from an array of shape [R, P] (as `get_theta` gives)."""
+
+
+@runtime_checkable
+class DiscretePolicy(Policy, Protocol):
+    """A policy over `n_actions` discrete actions."""
+
+    n_actions: int
+
+    def probabilities(self, obs: Any) -> np.ndarray:
+        """π(·|s), shape [..., A]."""
+
+
+@runtime_checkable
+class ArrayPolicy(Policy, Protocol):
+    """θ is one NumPy array, [P] or [R, P], which algorithms may step in place."""
+
+    theta: np.ndarray
+
+    def ascend(self, obs: Any, a: Any, step: Any) -> None:
+        """θ ← θ + Σ step · ∇θ log π(a|s), each run's terms into its own row of θ."""
+
+
+@runtime_checkable
+class TorchTrainedPolicy(Policy, Protocol):
+    """θ lives in a PyTorch module and is stepped by the policy's own optimizer."""
+
+    def maximize(self, objective: Any) -> None:
+        """One optimizer step up the gradient of a scalar torch `objective`."""
+
+    def optimizer_step(self, gradient: np.ndarray) -> None:
+        """One optimizer step along an ascent direction given as a flat array [P]."""
+
+    def torch_log_prob(self, obs: Any, a: Any) -> Any:
+        """log π(a|s) as a torch tensor that carries gradients."""
+
+    def weighted_score_sum(self, obs: Any, a: Any, weights: np.ndarray) -> np.ndarray:
+        """Σ_i weights_i ∇θ log π(a_i|s_i), shape [P], by one backward pass."""
+
+    def mean_entropy_gradient(self, obs: Any) -> np.ndarray:
+        """∇θ of the mean entropy over `obs`, shape [P]."""
+
+    def optimizer_state(self) -> tuple[dict[str, np.ndarray], list[dict[str, Any]]]:
+        """The optimizer's arrays and settings, for a checkpoint."""
+
+    def load_optimizer_state(
+        self, arrays: dict[str, np.ndarray], groups: list[dict[str, Any]]
+    ) -> None:
+        """Put an `optimizer_state` back."""
+
+
+@runtime_checkable
+class ValueFunction(Protocol):
+    """A learned state value v̂(s, w) = wᵀx(s), w of shape [k] or [R, k]."""
+
+    w: np.ndarray
+
+    def value(self, obs: Any) -> np.ndarray:
+        """v̂(s, w), shape [...]."""
+
+    def gradient(self, obs: Any) -> np.ndarray:
+        """∇w v̂(s, w) = x(s), shape [..., k]."""
+
+    def ascend(self, obs: Any, step: Any) -> None:
+        """w ← w + Σ step · x(s)."""
+
+    def get_flat(self) -> np.ndarray:
+        """A copy of w."""
+
+    def set_flat(self, w: Any) -> None:
+        """Replace w."""
+
+
+class RunAxisParameters:
+    """`get_theta` / `set_theta` for policies whose `get_flat` is [P] or [R, P]."""
+
+    def get_theta(self) -> np.ndarray:
+        """A copy of θ with a run axis, shape [R, P] (R = 1 for one run)."""
+        flat: np.ndarray = self.get_flat()  # type: ignore[attr-defined]
+        return np.atleast_2d(flat).copy()
+
+    def set_theta(self, theta: np.ndarray) -> None:
+        """Replace θ from [R, P]; a policy that holds one run ([P]) takes R = 1."""
+        theta = np.asarray(theta, dtype=np.float64)
+        current = np.shape(self.get_flat())  # type: ignore[attr-defined]
+        if theta.ndim != 2 or theta.shape[-1] != current[-1]:
+            raise ValueError(
+                f"`theta` must have shape [R, P] with P={current[-1]}; got {theta.shape}"
+            )
+        if len(current) == 1:
+            if theta.shape[0] != 1:
+                raise ValueError(
+                    f"`theta` must have one run (the policy learns one); got {theta.shape[0]}"
+                )
+            theta = theta[0]
+        self.set_flat(theta)  # type: ignore[attr-defined]
+
+
+Model = TypeVar("Model", ArrayPolicy, ValueFunction)
+
+
+def with_run_axis(model: Model, n_runs: int) -> Model:
+    """A deep copy of an array policy or value function with parameters of shape [R, P].
+
+    Parameters without a run axis are repeated for every run; with one, it must have
+    `n_runs` rows.
+    """
+    duplicate = copy.deepcopy(model)
+    parameters = np.asarray(duplicate.get_flat(), dtype=np.float64)
+    if parameters.ndim == 1:
+        parameters = np.tile(parameters, (n_runs, 1))
+    elif parameters.shape[0] != n_runs:
+        raise ValueError(
+            f"the parameters of the given {type(model).__name__} have {parameters.shape[0]} "
+            f"runs; `runs` asks for {n_runs}"
+        )
+    duplicate.set_flat(parameters)
+    return duplicate
+
+
+def of_run(policy: Policy, run: int) -> Policy:
+    """A copy of `policy` that acts as run `run` of its θ [R, P] (θ of shape [P] there)."""
+    theta = policy.get_theta()
+    if not 0 <= run < theta.shape[0]:
+        raise IndexError(f"`run` must be in [0, {theta.shape[0]}); got {run}")
+    single = copy.deepcopy(policy)
+    single.set_flat(theta[run] if np.ndim(policy.get_flat()) == 2 else theta[0])
+    return single
