@@ -1,4 +1,4 @@
-"""Benchmarks B1-B6: throughput as a fraction of the raw environment's, measured in one run.
+"""Benchmarks B1-B6, M1, S1, C1: throughput as a fraction of the raw environment's, measured in one run.
 
     python -m benchmarks.run            all figures, one subprocess each (peak RSS per figure)
     python -m benchmarks.run --only B1  one figure
@@ -392,6 +392,44 @@ def s1(repeats: int) -> dict:
     }
 
 
+API_FIGURE = """
+import sys
+from pathlib import Path
+from gradlogpi.experiments.sutton_barto import figure_13_1, write_figure
+write_figure("13.1", figure_13_1(runs=100, episodes=1000, seed=0), Path(sys.argv[1]))
+"""
+
+
+def c1(repeats: int) -> dict:
+    """Figure 13.1 in full from the command line (progress on) vs the same through the API.
+
+    Both are whole processes (start-up, imports, the figure, its CSV and PNG), timed in
+    turn in the same run; the ratio CLI / API must stay within 1.5: watching a run (the
+    progress display) keeps the compiled path.
+    """
+    import tempfile
+
+    def timed(command: list[str]) -> float:
+        start = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True)
+        return time.perf_counter() - start
+
+    with tempfile.TemporaryDirectory() as out:
+        cli = [sys.executable, "-m", "gradlogpi.cli", "experiment", "sutton-barto"]
+        cli += ["--figure", "13.1", "--runs", "100", "--episodes", "1000", "--out", out]
+        api = [sys.executable, "-c", API_FIGURE, out]
+        timed(api)  # compile and cache the kernels once
+        pairs = [(timed(cli), timed(api)) for _ in range(repeats)]
+    ratios = [cli_time / api_time for cli_time, api_time in pairs]
+    return {
+        "id": "C1",
+        "value": float(np.median(ratios)),
+        "unit": "CLI / API time, Figure 13.1 in full",
+        "target": 1.5,
+        "details": {"cli_seconds": [c for c, _ in pairs], "api_seconds": [a for _, a in pairs]},
+    }
+
+
 BENCHMARKS = {
     "B1": b1,
     "B2": b2,
@@ -401,8 +439,9 @@ BENCHMARKS = {
     "B6": b6,
     "M1": lambda repeats: memory_growth(),
     "S1": s1,
+    "C1": c1,
 }
-LOWER_IS_BETTER = {"M1"}
+LOWER_IS_BETTER = {"M1", "C1"}
 
 
 def run_one(name: str, repeats: int) -> dict:

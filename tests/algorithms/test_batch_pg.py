@@ -7,10 +7,10 @@ from gradlogpi.algorithms.batch_pg import (
     batch_policy_gradient,
     pad_episodes,
 )
-from gradlogpi.rollouts.vector import EpisodeSeeds, collect_episodes, make_vector_env
 from gradlogpi.features import RawState
 from gradlogpi.policies import MatrixSoftmaxPolicy
 from gradlogpi.policies.linear_gaussian import LinearGaussianPolicy
+from gradlogpi.rollouts.vector import EpisodeSeeds, collect_episodes, make_vector_env
 
 
 def cartpole_policy():

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from gradlogpi.rollouts import Runs, generate_episode, make_env
-from gradlogpi.rollouts.episodes import policy_streams
 from gradlogpi.core import discounted_returns, policy_gradient_estimate
 from gradlogpi.envs import short_corridor_features, short_corridor_value, theta_for_p_right
 from gradlogpi.policies import LinearSoftmaxPolicy, with_run_axis
+from gradlogpi.rollouts import Runs, generate_episode, make_env
+from gradlogpi.rollouts.episodes import policy_streams
 
 
 def exact_gradient(theta):

@@ -13,9 +13,9 @@ from gradlogpi.algorithms.batch_pg import (
     pad_fragments,
     step_weights,
 )
-from gradlogpi.rollouts.vector import StepCollector, make_vector_env
 from gradlogpi.features import RawState
 from gradlogpi.policies import LinearValue, MatrixSoftmaxPolicy
+from gradlogpi.rollouts.vector import StepCollector, make_vector_env
 
 
 def policy():

@@ -13,12 +13,12 @@ from gradlogpi.algorithms import (
     reinforce,
     reinforce_baseline,
 )
-from gradlogpi.rollouts.episodes import Runs, make_env, policy_streams
 from gradlogpi.algorithms.compiled.tabular import tabulate
 from gradlogpi.envs import BorderFeatures
 from gradlogpi.experiments.sutton_barto import corridor_policy
 from gradlogpi.features import Constant, OneHot, RawState
 from gradlogpi.policies import LinearGaussianPolicy, LinearValue, MatrixSoftmaxPolicy
+from gradlogpi.rollouts.episodes import Runs, make_env, policy_streams
 
 CORRIDOR, GRID = "gradlogpi/ShortCorridor-v0", "gradlogpi/GridWorld-v0"
 
@@ -219,7 +219,13 @@ def test_resuming_compiled_actor_critic_continues_it_exactly(monkeypatch):
 
     def learn(**kwargs):
         return actor_critic(
-            CORRIDOR, corridor_policy(), config, value=LinearValue(Constant()), seed=3, runs=3, **kwargs
+            CORRIDOR,
+            corridor_policy(),
+            config,
+            value=LinearValue(Constant()),
+            seed=3,
+            runs=3,
+            **kwargs,
         )
 
     whole = learn(callback=keep)

@@ -132,7 +132,9 @@ def actor_critic(
                     keep = active[:, None]
                     z_w = np.where(keep, gamma * config.lambda_w * z_w + value.gradient(state), z_w)
                     z_theta = np.where(
-                        keep, gamma * config.lambda_theta * z_theta + discount[:, None] * score, z_theta
+                        keep,
+                        gamma * config.lambda_theta * z_theta + discount[:, None] * score,
+                        z_theta,
                     )
                     value.w += (alpha_w * delta)[:, None] * z_w  # w ← w + α^w δ z^w
                     policy.theta += (alpha_theta * delta)[:, None] * z_theta  # θ ← θ + α^θ δ z^θ

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import math
 import time
-import copy
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -25,6 +25,9 @@ from gradlogpi.algorithms.common import (
     restore_state,
     step_size,
 )
+from gradlogpi.core._checks import check_in_range, check_positive, check_positive_int
+from gradlogpi.core.returns import discount_powers, discounted_returns, normalized
+from gradlogpi.policies import ArrayPolicy, Policy, TorchTrainedPolicy, ValueFunction
 from gradlogpi.rollouts.distributed import RolloutPool
 from gradlogpi.rollouts.episodes import make_env
 from gradlogpi.rollouts.vector import (
@@ -36,9 +39,6 @@ from gradlogpi.rollouts.vector import (
     make_vector_env,
     padded_rows,
 )
-from gradlogpi.core._checks import check_in_range, check_positive, check_positive_int
-from gradlogpi.core.returns import discount_powers, discounted_returns, normalized
-from gradlogpi.policies import ArrayPolicy, Policy, TorchTrainedPolicy, ValueFunction
 
 Estimator = Literal["reinforce", "gpomdp"]
 Baseline = Literal["none", "value", "optimal"]
@@ -192,7 +192,9 @@ def pad_episodes(episodes: list[Episode]) -> PaddedBatch:
     )
 
 
-def pad_fragments(fragments: FragmentBatch, value: ValueFunction | None, gamma: float) -> PaddedBatch:
+def pad_fragments(
+    fragments: FragmentBatch, value: ValueFunction | None, gamma: float
+) -> PaddedBatch:
     """A step-collection batch as padded rows, one per fragment.
 
     With a `value`, a cut fragment's last reward gains γ v̂(S_T), S_T where its env stopped:
@@ -410,7 +412,10 @@ def vector_env_id(env: str | gym.Env) -> str:
 
 
 def gradient_estimate(
-    policy: Policy, batch: PaddedBatch, config: BatchPolicyGradientConfig, value: ValueFunction | None
+    policy: Policy,
+    batch: PaddedBatch,
+    config: BatchPolicyGradientConfig,
+    value: ValueFunction | None,
 ) -> np.ndarray:
     """The parameter change of one update, shape [P]."""
     n_episodes = batch.rewards.shape[0]

@@ -21,10 +21,10 @@ from gradlogpi.algorithms.common import (
     one_run,
     restore_state,
 )
-from gradlogpi.policies import Policy, TorchTrainedPolicy, ValueFunction
-from gradlogpi.rollouts.episodes import Runs, generate_episode, make_env, policy_streams
 from gradlogpi.core._checks import check_in_range, check_positive_int
 from gradlogpi.core.returns import discount_powers, discounted_returns, normalized
+from gradlogpi.policies import Policy, TorchTrainedPolicy, ValueFunction
+from gradlogpi.rollouts.episodes import Runs, generate_episode, make_env, policy_streams
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import inspect
+import itertools
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -116,9 +117,7 @@ def get(name: str) -> AlgorithmSpec:
     try:
         return ALGORITHMS[name]
     except KeyError:
-        raise ValueError(
-            f"`algorithm` must be one of {sorted(ALGORITHMS)}; got {name!r}"
-        ) from None
+        raise ValueError(f"`algorithm` must be one of {sorted(ALGORITHMS)}; got {name!r}") from None
 
 
 def field_docstrings(config_class: type) -> dict[str, str]:
@@ -130,7 +129,7 @@ def field_docstrings(config_class: type) -> dict[str, str]:
     body = ast.parse(source).body[0]
     docs: dict[str, str] = {}
     statements = getattr(body, "body", [])
-    for statement, following in zip(statements, statements[1:], strict=False):
+    for statement, following in itertools.pairwise(statements):
         if (
             isinstance(statement, ast.AnnAssign)
             and isinstance(statement.target, ast.Name)

@@ -109,7 +109,9 @@ def reinforce(
         batch = generate_episode(environments, policy)
         returns = discounted_returns(batch.rewards, gamma, lengths=batch.lengths)  # G_t, [R, T]
         n_steps = batch.actions.shape[1]
-        discount = discount_powers(n_steps, gamma) if config.discount_weighting else np.ones(n_steps)
+        discount = (
+            discount_powers(n_steps, gamma) if config.discount_weighting else np.ones(n_steps)
+        )
         with tracker.guarded(episode, policy.theta):
             if config.batch_update:
                 # every step's term at the θ of the episode's start, summed

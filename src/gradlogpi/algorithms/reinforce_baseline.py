@@ -109,7 +109,9 @@ def reinforce_baseline(
         batch = generate_episode(environments, policy)
         returns = discounted_returns(batch.rewards, gamma, lengths=batch.lengths)  # G_t, [R, T]
         n_steps = batch.actions.shape[1]
-        discount = discount_powers(n_steps, gamma) if config.discount_weighting else np.ones(n_steps)
+        discount = (
+            discount_powers(n_steps, gamma) if config.discount_weighting else np.ones(n_steps)
+        )
         with tracker.guarded(episode, policy.theta, value.w):
             if config.batch_update:
                 # every step's terms at the θ and w of the episode's start, summed
@@ -123,7 +125,9 @@ def reinforce_baseline(
                     delta = (returns[:, t] - value.value(state)) * (t < batch.lengths)
                     score = policy.score(state, action)  # ∇ln π(A_t|S_t, θ), [R, P]
                     value.ascend(state, alpha_w * delta)  # w ← w + α^w δ ∇v̂(S_t, w)
-                    policy.theta += (alpha_theta * discount[t] * delta)[:, None] * score  # θ ← θ + α^θ γ^t δ ∇ln π
+                    policy.theta += (alpha_theta * discount[t] * delta)[
+                        :, None
+                    ] * score  # θ ← θ + α^θ γ^t δ ∇ln π
         tracker.record(episode, batch.rewards.sum(axis=1), batch.lengths, batch.truncated)
         if lockstep.report(episode):
             break

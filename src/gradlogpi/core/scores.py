@@ -144,12 +144,9 @@ def matrix_softmax_score(
              [-0.5, -0.5]])
     """
     weights, bias, x = _checked_matrix(weights, bias, x)
-    n_actions = weights.shape[-2]
-    logits = (weights @ x[..., :, None])[..., 0] + bias
-    a = check_actions("a", a, logits.shape[:-1], n_actions, "W x + b")
-    grad_bias = one_hot(a, n_actions) - softmax(logits)
-    grad_weights = grad_bias[..., :, None] * x[..., None, :]
-    return grad_weights, grad_bias
+    batch_shape = np.broadcast_shapes(weights.shape[:-2], bias.shape[:-1], x.shape[:-1])
+    a = check_actions("a", a, batch_shape, weights.shape[-2], "W x + b")
+    return matrix_softmax_score_unchecked(weights, bias, x, a)
 
 
 def action_block_features(x: np.ndarray, n_actions: int) -> np.ndarray:
@@ -318,3 +315,16 @@ def linear_softmax_score_unchecked(theta: np.ndarray, phi: np.ndarray, a: np.nda
 def matrix_logits_unchecked(weights: np.ndarray, bias: np.ndarray, x: np.ndarray) -> np.ndarray:
     """`matrix_logits` without argument checks: W [..., A, k], b [..., A], x [..., k] -> [..., A]."""
     return (weights @ x[..., :, None])[..., 0] + bias
+
+
+def matrix_softmax_score_unchecked(
+    weights: np.ndarray, bias: np.ndarray, x: np.ndarray, a: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """`matrix_softmax_score` without argument checks; a must be int64 in [0, A).
+
+    W [..., A, k], b [..., A], x [..., k] -> (∇_W [..., A, k], ∇_b [..., A]).
+    """
+    probabilities = softmax_unchecked(matrix_logits_unchecked(weights, bias, x))
+    grad_bias = one_hot(a, weights.shape[-2]) - probabilities
+    grad_weights = grad_bias[..., :, None] * x[..., None, :]
+    return grad_weights, grad_bias

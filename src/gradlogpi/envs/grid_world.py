@@ -12,7 +12,6 @@ from gradlogpi.envs.batch import DiscreteModelEnv
 from gradlogpi.features.base import StateFeatures
 
 UP, RIGHT, DOWN, LEFT = 0, 1, 2, 3
-ACTION_NAMES = ("up", "right", "down", "left")
 MOVES = np.array([[-1, 0], [0, 1], [1, 0], [0, -1]])  # (row, column) change of each action
 
 

@@ -41,7 +41,7 @@ def solve(config_path: str | Path, seed: int) -> SolveOutcome:
     def watch(end: EpisodeEnd) -> None:
         progress["episodes"] += int(end.returns.size)
         progress["steps"] += int(end.lengths.sum())
-        progress["recent"] = ([*progress["recent"], *end.returns.tolist()])[-10:]
+        progress["recent"] = ([*progress["recent"], *np.ravel(end.returns).tolist()])[-10:]
         if np.mean(progress["recent"]) >= SOLVED_RETURN and end.policy is not None:
             returns, _ = evaluate_policy(
                 config.env, end.policy, EVALUATION_EPISODES, seed=10_000 + seed
@@ -53,7 +53,7 @@ def solve(config_path: str | Path, seed: int) -> SolveOutcome:
     result = run_algorithm(config, watch)
     if not progress["evaluation"] >= SOLVED_RETURN:
         returns, _ = evaluate_policy(
-            config.env, result.policy, EVALUATION_EPISODES, seed=10_000 + seed
+            config.env, result.policy_of_run(0), EVALUATION_EPISODES, seed=10_000 + seed
         )
         progress["evaluation"] = float(returns.mean())
     solved = progress["evaluation"] >= SOLVED_RETURN

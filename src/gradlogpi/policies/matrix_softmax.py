@@ -7,8 +7,12 @@ from typing import Any
 import numpy as np
 
 from gradlogpi.core._checks import as_float_array, check_actions, check_positive_int
-from gradlogpi.core.scores import matrix_logits_unchecked, matrix_to_theta
-from gradlogpi.core.softmax import one_hot, softmax_entropy_gradient, softmax_unchecked
+from gradlogpi.core.scores import (
+    matrix_logits_unchecked,
+    matrix_softmax_score_unchecked,
+    matrix_to_theta,
+)
+from gradlogpi.core.softmax import softmax_entropy_gradient
 from gradlogpi.features.base import ActionBlock, RawState, StateFeatures
 from gradlogpi.policies.actor import Actor, batch_softmax_actor, softmax_actor
 from gradlogpi.policies.softmax_base import SoftmaxPolicy, checked_theta, gather_sum
@@ -90,11 +94,11 @@ class MatrixSoftmaxPolicy(SoftmaxPolicy):
     def matrix_score(self, obs: Any, a: Any) -> tuple[np.ndarray, np.ndarray]:
         """(∇_W log π(a|s) [..., A, k], ∇_b log π(a|s) [..., A])."""
         x = self.state_features(obs)  # once: the logits and the outer product both need it
-        logits = self._logits_of(x)
-        a = check_actions("a", a, logits.shape[:-1], self.n_actions, "obs")
-        grad_bias = one_hot(a, self.n_actions) - softmax_unchecked(logits)
-        grad_weights = grad_bias[..., :, None] * x[..., None, :]
-        return grad_weights, grad_bias
+        theta = self.theta_for(x.ndim - 1)
+        stacked = theta.reshape(*theta.shape[:-1], self.n_actions, self.n_state_features + 1)
+        batch_shape = np.broadcast_shapes(stacked.shape[:-2], x.shape[:-1])
+        a = check_actions("a", a, batch_shape, self.n_actions, "obs")
+        return matrix_softmax_score_unchecked(stacked[..., :-1], stacked[..., -1], x, a)
 
     def actor(self) -> Actor:
         if self.theta.ndim == 2 and self.theta.shape[0] != 1:

@@ -91,12 +91,6 @@ class SoftmaxPolicy(RunAxisParameters, ABC):
         """`actor` for a batch of observations [N, ...] at a time (the sub-envs of a vector env)."""
         return Actor(self.sample_from_noise)
 
-    def logit_gradient(self, obs: Any, a: Any) -> tuple[np.ndarray, np.ndarray]:
-        """(onehot(a) − π(·|s), π(·|s)), each [..., A]: the score before the chain rule."""
-        probabilities = self.probabilities(obs)
-        a = check_actions("a", a, probabilities.shape[:-1], self.n_actions, "obs")
-        return one_hot(a, self.n_actions) - probabilities, probabilities
-
     def active_indices(self, obs: Any) -> np.ndarray | None:
         """Flat-parameter indices [..., A, m] of each action's binary preference terms.
 

@@ -319,8 +319,11 @@ class NeuralGaussianPolicy(TorchPolicy):
       observation_dim: k.
       action_dim: m.
       hidden, activation, seed, lr, threads: as `NeuralSoftmaxPolicy`.
-      log_std0, min_log_std, max_log_std: initial log σ and its smooth bounds.
+      log_std0: initial log σ (kept within the smooth bounds `min_log_std`, `max_log_std`).
     """
+
+    min_log_std = -5.0
+    max_log_std = 2.0
 
     def __init__(
         self,
@@ -333,15 +336,12 @@ class NeuralGaussianPolicy(TorchPolicy):
         lr: float = 0.01,
         threads: int | None = 1,
         log_std0: float = 0.0,
-        min_log_std: float = -5.0,
-        max_log_std: float = 2.0,
     ):
         torch = require_torch()
         self.observation_shape = (check_positive_int("observation_dim", observation_dim),)
         self.action_dim = check_positive_int("action_dim", action_dim)
         self.noise_size = 2 * self.action_dim
         self.hidden = tuple(check_positive_int("hidden", h) for h in hidden)
-        self.min_log_std, self.max_log_std = float(min_log_std), float(max_log_std)
         eta = log_std_parameter(log_std0, self.min_log_std, self.max_log_std)
         self.eta = torch.nn.Parameter(torch.full((self.action_dim,), eta, dtype=torch.float64))
         self.extra_parameters = {"eta": self.eta}

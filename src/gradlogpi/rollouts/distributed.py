@@ -13,14 +13,14 @@ from typing import Any
 
 import numpy as np
 
+from gradlogpi.errors import MissingExtraError
+from gradlogpi.policies.contract import Policy
 from gradlogpi.rollouts.vector import (
     Episode,
     EpisodeSeeds,
     collect_episodes,
     make_vector_env,
 )
-from gradlogpi.errors import MissingExtraError
-from gradlogpi.policies.contract import Policy
 
 
 class RolloutWorker:

@@ -145,7 +145,6 @@ class Runs:
         if self.model is None:
             self.copies = [env] + [_copy_env(env) for _ in range(self.n_runs - 1)]
         self.episodes_started = 0
-        self.run_index = np.arange(self.n_runs)
 
     def reset(self) -> np.ndarray:
         """Start a new episode in every run; observations [R, *obs_shape]."""

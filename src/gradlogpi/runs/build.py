@@ -8,6 +8,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from gradlogpi import policies
 from gradlogpi.errors import ConfigError
 from gradlogpi.runs.config import FeaturesConfig, TrainConfig
 
@@ -62,7 +63,7 @@ def build_state_features(spec: FeaturesConfig, env: gym.Env) -> Any:
         raise ConfigError(f"`features`: {error}") from None
 
 
-def build_policy(config: TrainConfig, env: gym.Env) -> Any:
+def build_policy(config: TrainConfig, env: gym.Env) -> policies.Policy:
     """The configured policy for `env`, with θ0 from `init_scale` / `p_right0`."""
     from gradlogpi import features, policies
 
@@ -93,7 +94,7 @@ def build_policy(config: TrainConfig, env: gym.Env) -> Any:
             raise ConfigError(
                 f"`policy.kind` = 'linear_gaussian' needs a Box action space; got {action_space}"
             )
-        policy: Any = policies.LinearGaussianPolicy(
+        policy: policies.ArrayPolicy = policies.LinearGaussianPolicy(
             build_state_features(config.features, env),
             action_space.shape[0],
             log_std0=spec.log_std0,
@@ -131,7 +132,7 @@ def build_policy(config: TrainConfig, env: gym.Env) -> Any:
     return policy
 
 
-def build_value(config: TrainConfig, env: gym.Env) -> Any:
+def build_value(config: TrainConfig, env: gym.Env) -> policies.ValueFunction | None:
     """A `LinearValue` over `value_features` (default: constant), where the algorithm uses one."""
     from gradlogpi.policies import LinearValue
 

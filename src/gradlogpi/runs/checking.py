@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from gradlogpi.check import GradientCheck, compare_scores
+from gradlogpi.policies import DiscretePolicy
 from gradlogpi.runs.build import build_policy, make_config_env
 from gradlogpi.runs.config import TrainConfig
 
@@ -30,7 +31,7 @@ def check_configured_policy(
     policy = build_policy(config, env)
     policy.set_flat(policy.get_flat() + scale * rng.standard_normal(policy.n_parameters))
     states = sample_states(env, n_states, rng)
-    if hasattr(policy, "n_actions"):
+    if isinstance(policy, DiscretePolicy):
         actions = rng.integers(policy.n_actions, size=n_states)
     else:
         actions = policy.sample(states, rng)

@@ -61,50 +61,6 @@ def plot_curves(
     return figure
 
 
-def plot_grid_policy(
-    n_rows: int, n_cols: int, probabilities: np.ndarray, goal: tuple[int, int]
-) -> Any:
-    """Arrows per cell of a grid world, each as long as π(a|cell).
-
-    Args:
-      n_rows, n_cols: grid size.
-      probabilities: π(·|cell) for every cell index, shape [n_rows · n_cols, 4] for
-        (up, right, down, left).
-      goal: (row, column) of the goal, drawn green.
-    """
-    figure, ax = plt.subplots(figsize=(0.9 * n_cols + 1, 0.9 * n_rows + 1), constrained_layout=True)
-    directions = np.array(
-        [[0, 1], [1, 0], [0, -1], [-1, 0]], dtype=float
-    )  # up, right, down, left (x, y)
-    for cell in range(n_rows * n_cols):
-        row, col = divmod(cell, n_cols)
-        x, y = col + 0.5, n_rows - row - 0.5
-        if (row, col) == tuple(goal):
-            ax.add_patch(plt.Rectangle((col, n_rows - row - 1), 1, 1, color="#5cb85c", alpha=0.6))
-            continue
-        for a in range(4):
-            length = 0.42 * probabilities[cell, a]
-            if length > 0.02:
-                ax.arrow(
-                    x,
-                    y,
-                    *(directions[a] * length),
-                    width=0.03,
-                    head_width=0.12 * np.sqrt(probabilities[cell, a]),
-                    length_includes_head=True,
-                    color="#1f4e79",
-                )
-    ax.set_xlim(0, n_cols)
-    ax.set_ylim(0, n_rows)
-    ax.set_xticks(range(n_cols + 1))
-    ax.set_yticks(range(n_rows + 1))
-    ax.grid(True, color="0.7")
-    ax.set_aspect("equal")
-    ax.tick_params(labelbottom=False, labelleft=False)
-    ax.set_title("Learned policy: arrows sized by π(a|s)")
-    return figure
-
-
 def bootstrap_interval(
     samples: np.ndarray, rng: np.random.Generator, n_resamples: int = 1000, level: float = 0.95
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -73,9 +73,15 @@ def run_algorithm(
     if spec.lockstep_runs:
         runs = config.runs if config.runs > 1 else None
         return spec.learn(
-            env, policy, settings, value=value, seed=config.seed, runs=runs,
-            callback=callback, resume=resume,
-        )  # fmt: skip
+            env,
+            policy,
+            settings,
+            value=value,
+            seed=config.seed,
+            runs=runs,
+            callback=callback,
+            resume=resume,
+        )
     if resume is not None and config.runs > 1:
         raise ConfigError(f"resuming {spec.name!r} supports runs = 1; this run has {config.runs}")
     seeds = [
@@ -83,12 +89,19 @@ def run_algorithm(
     ]
     results = []
     for k, seed in enumerate(seeds):
-        run_policy = policy if k == 0 else build_policy(config.model_copy(update={"seed": seed}), env)
+        run_policy = (
+            policy if k == 0 else build_policy(config.model_copy(update={"seed": seed}), env)
+        )
         results.append(
             spec.learn(
-                env, run_policy, settings, value=value, seed=seed, callback=callback,
+                env,
+                run_policy,
+                settings,
+                value=value,
+                seed=seed,
+                callback=callback,
                 resume=resume,
-            )  # fmt: skip
+            )
         )
     return merge_results(results, config.seed)
 

@@ -142,7 +142,9 @@ def tabulate(model: Any, policy: Policy, value: ValueFunction | None = None) -> 
             dtype=np.float64,
         ),
     )
-    if not all(np.isfinite(table).all() for table in (task.rewards, task.features, task.value_features)):
+    if not all(
+        np.isfinite(table).all() for table in (task.rewards, task.features, task.value_features)
+    ):
         return None
     return task
 
@@ -160,7 +162,9 @@ def kernel_settings(config: Any, lockstep: Lockstep) -> Settings:
     )
 
 
-def _window(lockstep: Lockstep, config: Any, first: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+def _window(
+    lockstep: Lockstep, config: Any, first: int, stop: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Start states [R, E] and step-size fractions [E] of episodes first … stop − 1.
 
     Start states are drawn episode by episode for all runs, as the NumPy loop draws them
@@ -383,7 +387,9 @@ def _run_python(generator, parameters, starts, step_sizes, tables, settings, log
     return diverged
 
 
-def _actor_critic_episode_python(generator, parameters, start, alpha_theta, alpha_w, tables, settings):
+def _actor_critic_episode_python(
+    generator, parameters, start, alpha_theta, alpha_w, tables, settings
+):
     """One actor-critic episode of one run (p. 332), θ [d] and w [k] updated in place.
 
     Returns (length, terminated, total reward, step whose update diverged or −1). A step
@@ -448,7 +454,9 @@ def _actor_critic_episode_python(generator, parameters, start, alpha_theta, alph
     return length, terminated, total_reward, diverged
 
 
-def _actor_critic_run_python(generator, parameters, starts, step_sizes, tables, settings, log, diverged):
+def _actor_critic_run_python(
+    generator, parameters, starts, step_sizes, tables, settings, log, diverged
+):
     """`_actor_critic_episode_python` for a window of one run; `diverged` gets (episode, step)."""
     for e in range(starts.shape[0]):
         learning = diverged[0] < 0

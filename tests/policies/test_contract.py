@@ -1,0 +1,65 @@
+"""The policy contract: every shipped policy follows it, θ always has a run axis."""
+
+import numpy as np
+import pytest
+
+from gradlogpi.features import Constant, RawState, Stacked
+from gradlogpi.policies import (
+    ArrayPolicy,
+    DiscretePolicy,
+    LinearGaussianPolicy,
+    LinearSoftmaxPolicy,
+    LinearValue,
+    MatrixSoftmaxPolicy,
+    Policy,
+    TorchTrainedPolicy,
+    ValueFunction,
+    of_run,
+    with_run_axis,
+)
+
+
+def array_policies():
+    return [
+        MatrixSoftmaxPolicy(RawState(3), 2),
+        LinearSoftmaxPolicy(Stacked(RawState(3), 2, action_encoding="onehot")),
+        LinearGaussianPolicy(RawState(3), 2),
+    ]
+
+
+@pytest.mark.parametrize("policy", array_policies(), ids=lambda p: type(p).__name__)
+def test_array_policies_follow_the_contract_with_a_run_axis(policy, rng):
+    assert isinstance(policy, Policy) and isinstance(policy, ArrayPolicy)
+    assert not isinstance(policy, TorchTrainedPolicy)
+    assert policy.get_theta().shape == (1, policy.n_parameters)
+    runs = with_run_axis(policy, 3)
+    assert runs.get_theta().shape == (3, policy.n_parameters)
+    assert policy.get_flat().shape == (policy.n_parameters,)  # the original is untouched
+    theta = rng.standard_normal((3, policy.n_parameters))
+    runs.set_theta(theta)
+    np.testing.assert_array_equal(runs.get_theta(), theta)
+    np.testing.assert_array_equal(of_run(runs, 2).get_flat(), theta[2])
+    with pytest.raises(ValueError, match=r"`theta` must have one run"):
+        policy.set_theta(theta)
+    with pytest.raises(ValueError, match=r"have 3 runs; `runs` asks for 4"):
+        with_run_axis(runs, 4)
+
+
+def test_discrete_and_value_protocols():
+    assert isinstance(MatrixSoftmaxPolicy(RawState(3), 2), DiscretePolicy)
+    assert not isinstance(LinearGaussianPolicy(RawState(3), 1), DiscretePolicy)
+    value = LinearValue(Constant())
+    assert isinstance(value, ValueFunction) and not isinstance(value, Policy)
+
+
+def test_neural_policies_follow_the_contract():
+    pytest.importorskip("torch")
+    from gradlogpi.policies.torch_policies import NeuralGaussianPolicy, NeuralSoftmaxPolicy
+
+    for policy in (NeuralSoftmaxPolicy(3, 2, (4,)), NeuralGaussianPolicy(3, 1, (4,))):
+        assert isinstance(policy, Policy) and isinstance(policy, TorchTrainedPolicy)
+        assert not isinstance(policy, ArrayPolicy)  # no θ array to step in place
+        theta = policy.get_theta()
+        assert theta.shape == (1, policy.n_parameters)
+        policy.set_theta(theta + 1.0)
+        np.testing.assert_allclose(policy.get_flat(), theta[0] + 1.0)
