@@ -142,9 +142,35 @@ def test_envs_lists_shipped_environments():
     )
 
 
+def test_algorithms_lists_the_registry_and_each_config():
+    from gradlogpi.algorithms import ALGORITHMS
+
+    listing = gradlogpi("algorithms").stdout
+    assert all(name in listing for name in ALGORITHMS)
+    settings = gradlogpi("algorithms", "actor_critic").stdout
+    assert "lambda_theta" in settings and "Trace decay λ^θ of the actor" in settings
+    unknown = gradlogpi("algorithms", "ppo", check=False)
+    assert unknown.returncode == 2 and "`algorithm` must be one of" in unknown.stderr
+
+
+def test_an_unknown_algorithm_in_a_config_is_a_named_error(tmp_path):
+    completed = gradlogpi("train", "--algorithm", "ppo", "--run-dir", tmp_path / "run", check=False)
+    assert completed.returncode == 2
+    assert "`algorithm` = 'ppo'" in completed.stderr and "'reinforce'" in completed.stderr
+
+
 @pytest.mark.parametrize(
     "command",
-    [[], ["train"], ["evaluate"], ["plot"], ["check"], ["explain"], ["experiment", "sutton-barto"]],
+    [
+        [],
+        ["train"],
+        ["evaluate"],
+        ["plot"],
+        ["check"],
+        ["explain"],
+        ["algorithms"],
+        ["experiment", "sutton-barto"],
+    ],
 )
 def test_help_everywhere(command):
     completed = gradlogpi(*command, "--help")

@@ -109,3 +109,17 @@ def test_flat_parameters_round_trip_and_shape_error():
 def test_entropy_uniform():
     policy = LinearSoftmaxPolicy(TableFeatures(np.eye(4)))
     np.testing.assert_allclose(policy.entropy(0), np.log(4))
+
+
+def test_the_sparse_ascent_equals_the_core_score(rng):
+    """The sparse branch of `ascend` (tile coding, one-hot) is a fast path of core's score."""
+    from gradlogpi.core.scores import linear_softmax_score
+
+    policy = LinearSoftmaxPolicy(ActionBlock(OneHot(6), 3)).init(rng, scale=0.5)
+    assert policy.active_indices(np.array([0])) is not None  # the sparse branch is taken
+    obs, a = np.array([0, 5, 2, 2, 4]), np.array([0, 2, 1, 2, 1])
+    step = rng.normal(size=5)
+    phi = policy.features(obs)  # dense φ(s, ·), [N, A, d]
+    expected = policy.theta + (step[:, None] * linear_softmax_score(policy.theta, phi, a)).sum(0)
+    policy.ascend(obs, a, step)
+    np.testing.assert_allclose(policy.theta, expected, rtol=1e-13, atol=1e-15)

@@ -13,7 +13,6 @@ from gradlogpi.algorithms.common import (
     Inputs,
     RunResult,
     Schedule,
-    report_chunks,
     start_lockstep,
     step_size,
     validate_common,
@@ -92,19 +91,19 @@ def actor_critic(
     """
     if value is None:
         raise ValueError("`value` must be a critic (e.g. LinearValue(OneHot(...))); got None")
-    lockstep = start_lockstep(Inputs(env, policy, config, value, seed, runs, callback, resume))
+    lockstep = start_lockstep(
+        Inputs(
+            env, policy, config, value=value, seed=seed, runs=runs, callback=callback, resume=resume
+        )
+    )
     policy, environments, tracker = lockstep.policy, lockstep.runs, lockstep.tracker
     value = lockstep.value
     update = 0 if resume is None else int(resume["counters"]["update"])  # steps of θ so far
 
     task = compiled.tabulate(environments.model, policy, value)
     if task is not None:
-        # compiled path (tabular task, Numba): each run's episodes in one call per chunk
-        chunks = report_chunks(lockstep.first_episode, config.n_episodes, callback is not None)
-        for first, stop in chunks:
-            update = compiled.actor_critic_runs(task, lockstep, config, first, stop, update)
-            if lockstep.report(stop - 1, units=stop - first, update=update):
-                break
+        # compiled path (tabular task, Numba): the loop below, compiled, run by run
+        compiled.learn_actor_critic(task, lockstep, config, update)
         return lockstep.result(config)
 
     # NumPy path: all runs in lockstep, step by step

@@ -13,7 +13,6 @@ from gradlogpi.algorithms.common import (
     Inputs,
     RunResult,
     Schedule,
-    report_chunks,
     start_lockstep,
     step_size,
     validate_common,
@@ -88,17 +87,15 @@ def reinforce(
     """
     if value is not None:
         raise ValueError("`value` must be None for reinforce (use reinforce_baseline); got one")
-    lockstep = start_lockstep(Inputs(env, policy, config, None, seed, runs, callback, resume))
+    lockstep = start_lockstep(
+        Inputs(env, policy, config, seed=seed, runs=runs, callback=callback, resume=resume)
+    )
     policy, environments, tracker = lockstep.policy, lockstep.runs, lockstep.tracker
 
     task = compiled.tabulate(environments.model, policy)
     if task is not None:
-        # compiled path (tabular task, Numba): each run's episodes in one call per chunk
-        chunks = report_chunks(lockstep.first_episode, config.n_episodes, callback is not None)
-        for first, stop in chunks:
-            compiled.reinforce_runs(task, lockstep, config, first, stop)
-            if lockstep.report(stop - 1, units=stop - first):
-                break
+        # compiled path (tabular task, Numba): the book's loop below, compiled, run by run
+        compiled.learn_reinforce(task, lockstep, config)
         return lockstep.result(config)
 
     # NumPy path: all runs in lockstep, episode by episode

@@ -13,7 +13,6 @@ from gradlogpi.algorithms.common import (
     Inputs,
     RunResult,
     Schedule,
-    report_chunks,
     start_lockstep,
     step_size,
     validate_common,
@@ -87,18 +86,18 @@ def reinforce_baseline(
     """
     if value is None:
         raise ValueError("`value` must be a baseline (e.g. LinearValue(Constant())); got None")
-    lockstep = start_lockstep(Inputs(env, policy, config, value, seed, runs, callback, resume))
+    lockstep = start_lockstep(
+        Inputs(
+            env, policy, config, value=value, seed=seed, runs=runs, callback=callback, resume=resume
+        )
+    )
     policy, environments, tracker = lockstep.policy, lockstep.runs, lockstep.tracker
     value = lockstep.value
 
     task = compiled.tabulate(environments.model, policy, value)
     if task is not None:
-        # compiled path (tabular task, Numba): each run's episodes in one call per chunk
-        chunks = report_chunks(lockstep.first_episode, config.n_episodes, callback is not None)
-        for first, stop in chunks:
-            compiled.reinforce_runs(task, lockstep, config, first, stop)
-            if lockstep.report(stop - 1, units=stop - first):
-                break
+        # compiled path (tabular task, Numba): the book's loop below, compiled, run by run
+        compiled.learn_reinforce(task, lockstep, config)
         return lockstep.result(config)
 
     # NumPy path: all runs in lockstep, episode by episode

@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from gradlogpi.algorithms.common import Lockstep, step_size
+from gradlogpi.algorithms.common import Lockstep, report_chunks, step_size
 from gradlogpi.envs.batch import TabularModel
 from gradlogpi.policies import LinearSoftmaxPolicy, MatrixSoftmaxPolicy, Policy, ValueFunction
 
@@ -188,6 +188,28 @@ def _log(lockstep: Lockstep, run: int, first: int, stop: int) -> EpisodeLog:
 def _parameters(lockstep: Lockstep, run: int) -> Parameters:
     w = np.zeros((lockstep.runs.n_runs, 1)) if lockstep.value is None else lockstep.value.w
     return Parameters(lockstep.policy.theta[run], w[run])
+
+
+def learn_reinforce(task: Tables, lockstep: Lockstep, config: Any) -> None:
+    """REINFORCE (with baseline) for the rest of the run, reporting to the callback in chunks.
+
+    Unwatched, each run's episodes are one compiled call; watched, one call per chunk
+    (`report_chunks`), so the callback sees the run move on the same fast path.
+    """
+    watched = lockstep.callback is not None
+    for first, stop in report_chunks(lockstep.first_episode, config.n_episodes, watched):
+        reinforce_runs(task, lockstep, config, first, stop)
+        if lockstep.report(stop - 1, units=stop - first):
+            break
+
+
+def learn_actor_critic(task: Tables, lockstep: Lockstep, config: Any, update: int) -> None:
+    """Actor-critic for the rest of the run (as `learn_reinforce`); `update` counts θ steps."""
+    watched = lockstep.callback is not None
+    for first, stop in report_chunks(lockstep.first_episode, config.n_episodes, watched):
+        update = actor_critic_runs(task, lockstep, config, first, stop, update)
+        if lockstep.report(stop - 1, units=stop - first, update=update):
+            break
 
 
 def reinforce_runs(task: Tables, lockstep: Lockstep, config: Any, first: int, stop: int) -> None:
