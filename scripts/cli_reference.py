@@ -18,6 +18,8 @@ COMMANDS = [
     ["check"],
     ["explain"],
     ["envs"],
+    ["algorithms"],
+    ["sweep"],
     ["experiment", "sutton-barto"],
     ["experiment", "cartpole"],
 ]
@@ -25,8 +27,9 @@ COMMANDS = [
 
 def help_text(command: list[str]) -> str:
     environment = dict(
-        os.environ, COLUMNS="100", NO_COLOR="1", TERM="dumb", _TYPER_FORCE_DISABLE_TERMINAL="1"
+        os.environ, NO_COLOR="1", TERM="dumb", _TYPER_FORCE_DISABLE_TERMINAL="1"
     )
+    environment.pop("TERMINAL_WIDTH", None)  # the CLI's own width for piped output
     completed = subprocess.run(
         [sys.executable, "-m", "gradlogpi.cli", *command, "--help"],
         capture_output=True,
@@ -34,10 +37,11 @@ def help_text(command: list[str]) -> str:
         env=environment,
         check=True,
     )
-    return completed.stdout.rstrip()
+    return "\n".join(line.rstrip() for line in completed.stdout.strip("\n").splitlines())
 
 
-def main() -> None:
+def reference() -> str:
+    """The whole of docs/cli.md."""
     parts = [
         "# CLI reference",
         "",
@@ -53,9 +57,15 @@ def main() -> None:
             "```",
             "",
         ]
-    path = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
-    path.write_text("\n".join(parts), encoding="utf-8")
-    print(f"wrote {path}")
+    return "\n".join(parts)
+
+
+PATH = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
+
+
+def main() -> None:
+    PATH.write_text(reference(), encoding="utf-8")
+    print(f"wrote {PATH}")
 
 
 if __name__ == "__main__":

@@ -24,5 +24,6 @@ def test_demo_prints_the_seed_answers_and_the_book_figure(tmp_path):
         r"REINFORCE with baseline .*?mean return over the last \d+ episodes (-?[\d.]+)", out
     )
     assert baseline is not None and -14.0 < float(baseline.group(1)) < -11.0
-    assert (tmp_path / "results" / "fig13_2.csv").exists()
+    assert (tmp_path / "out" / "demo" / "fig13_2.csv").exists()
+    assert not (tmp_path / "results").exists()
     assert list((tmp_path / "runs").glob("CartPole-v1__batch_pg__*/metrics.csv"))

@@ -31,3 +31,16 @@ def test_every_public_name_is_documented():
         module = importlib.import_module(package)
         for name in module.__all__:
             assert getattr(module, name).__doc__, f"{package}.{name} has no docstring"
+
+
+def test_the_cli_reference_is_current():
+    """docs/cli.md is what `scripts/cli_reference.py` writes from today's --help texts."""
+    import importlib.util
+
+    script = TUTORIAL.parents[1] / "scripts" / "cli_reference.py"
+    spec = importlib.util.spec_from_file_location("cli_reference", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    current = module.PATH.read_text(encoding="utf-8")
+    assert current == module.reference(), "run: .venv/bin/python scripts/cli_reference.py"
+    assert "## gradlogpi sweep" in current and "…" not in current.replace("0 … N−1", "")

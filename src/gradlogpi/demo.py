@@ -79,7 +79,7 @@ def corridor_reproduction(console: Console, out: Path, runs: int, episodes: int)
     console.rule(
         f"Sutton & Barto Figure 13.2 on the short corridor: {runs} runs × {episodes} episodes"
     )
-    with EpisodeProgress(console, total=2 * episodes, runs=runs) as progress:
+    with EpisodeProgress(console, total=episodes) as progress:
         curves = book.figure_13_2(runs=runs, episodes=episodes, seed=0, callback=progress.update)
     csv_path, png_path = book.write_figure("13.2", curves, out)
     last = max(1, episodes // 10)
@@ -116,10 +116,13 @@ def cartpole_training(console: Console) -> Path:
     console.rule(
         "Training a linear softmax policy on CartPole-v1 (batch policy gradient, 40 updates)"
     )
-    with EpisodeProgress(console, total=40) as progress:
+    with EpisodeProgress(console, total=40, unit="updates") as progress:
         outcome = train(config, callback=progress.update_episode)
     summary = outcome.result.summary()
-    console.print(f"mean return over the last 10% of episodes: {summary['final_mean_return']:.1f}")
+    console.print(
+        f"mean return of the last {summary['final_window']} episodes: "
+        f"{summary['final_mean_return']:.1f}"
+    )
     console.print(f"run directory (config, metrics.csv, checkpoint, curve.png): {outcome.run_dir}")
     return outcome.run_dir
 
@@ -131,7 +134,8 @@ def main() -> None:
 
     # in full (100 runs × 1000 episodes) where the compiled loops make it a few seconds
     runs, episodes = (100, 1000) if available() else (20, 300)
-    corridor_reproduction(console, Path("results"), runs, episodes)
+    # its own output directory (git ignores /out/): never the figures committed under docs/
+    corridor_reproduction(console, Path("out") / "demo", runs, episodes)
     cartpole_training(console)
 
 

@@ -27,6 +27,9 @@ from gradlogpi.rollouts.episodes import Runs, make_env, policy_streams, run_indi
 
 Schedule = Literal["constant", "linear", "inverse_sqrt"]
 
+RECENT_EPISODES = 100
+"""Episodes of each run the summary's and the progress display's mean return covers."""
+
 
 def step_size(alpha: float, schedule: Schedule, episode: int, n_episodes: int) -> float:
     """α at an episode: constant; linear decay to 0 at the last episode; or α/√(1 + episode)."""
@@ -104,7 +107,12 @@ class RunResult:
 
     @property
     def collapsed(self) -> np.ndarray:
-        """Runs whose last episode hit the step cap (the policy stopped reaching the end), [R]."""
+        """Runs whose last episode reached the step cap, bool [R].
+
+        Where the cap is a failure (the short corridor: the policy stopped reaching the
+        goal) such a run has collapsed; where it is the goal (CartPole's 500 steps) it has
+        succeeded. The summary therefore calls it "reached the time limit".
+        """
         return self.truncated[:, -1]
 
     def policy_of_run(self, run: int) -> Policy:
@@ -116,13 +124,19 @@ class RunResult:
         return single
 
     def summary(self) -> dict[str, Any]:
-        last = max(1, self.returns.shape[1] // 10)
+        """Counts and the mean return of the last `RECENT_EPISODES` episodes of each run.
+
+        `time_limit_episodes`: episodes that reached the step cap; `time_limit_runs`: runs
+        whose last episode did (see `collapsed`).
+        """
+        last = min(RECENT_EPISODES, self.returns.shape[1])
         return {
             "runs": self.n_runs,
             "episodes": self.returns.shape[1],
-            "final_mean_return": float(self.returns[:, -last:].mean()),
-            "truncated_episodes": int(self.truncated.sum()),
-            "collapsed_runs": int(self.collapsed.sum()),
+            "final_window": last,
+            "final_mean_return": float(self.returns[:, -last:].mean()) if last else float("nan"),
+            "time_limit_episodes": int(self.truncated.sum()),
+            "time_limit_runs": int(self.collapsed.sum()),
             "diverged_runs": int((self.diverged_at >= 0).sum()),
             "wall_time": self.wall_time,
         }
@@ -205,6 +219,7 @@ class EpisodeEnd:
     snapshot: Callable[[], dict[str, Any]] | None = None
     """() -> the state to continue from after `episode` (resumable algorithms), else None."""
     units: int = 1
+    run: int | None = None  # which run, for runs learned one after another; None: all at once
 
 
 Callback = Callable[[EpisodeEnd], None]

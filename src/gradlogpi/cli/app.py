@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
+
+if not sys.stdout.isatty():
+    # piped help (`gradlogpi train --help | less`, docs/cli.md) is not cut at 80 columns;
+    # Typer reads this when it is imported
+    os.environ.setdefault("TERMINAL_WIDTH", "160")
 
 import numpy as np
 import typer
@@ -47,13 +53,14 @@ def sutton_barto(
         )
     out_console = console(quiet)
     make = book.figure_13_1 if figure == "13.1" else book.figure_13_2
-    n_curves = 3 if figure == "13.1" else 2
-    with EpisodeProgress(
-        out_console, total=n_curves * episodes, runs=runs, disable=quiet
-    ) as progress:
+    with EpisodeProgress(out_console, total=episodes, disable=quiet) as progress:
         curves = make(runs=runs, episodes=episodes, seed=seed, callback=progress.update)
     csv_path, png_path = book.write_figure(figure, curves, out)
-    table = Table(title=f"Figure {figure}: last 10% of episodes", show_lines=False)
+    table = Table(
+        title=f"Figure {figure}: mean over runs of each run's mean return in the last 10% of "
+        "episodes (collapsed runs left out)",
+        show_lines=False,
+    )
     for column in ("curve", "mean return", "± s.e.", "π(right) learned", "collapsed runs"):
         table.add_column(column)
     for curve in curves:
@@ -230,9 +237,9 @@ def train_command(
         try:
             settings = load_config(resume / "config.toml")
             out = console(quiet)
-            with EpisodeProgress(
-                out, total=_episode_total(settings), runs=settings.runs, disable=quiet
-            ) as progress:
+            spec = settings.algorithm_spec()
+            total = spec.total(settings.algorithm_config())
+            with EpisodeProgress(out, total=total, unit=spec.unit, disable=quiet) as progress:
                 outcome = resume_run(resume, callback=progress.update_episode)
         except GradlogpiError as error:
             fail(error)
@@ -252,26 +259,28 @@ def train_command(
             overrides[key] = value
     try:
         settings = load_config(config, overrides)
-        total = _episode_total(settings)
+        spec = settings.algorithm_spec()
+        total = spec.total(settings.algorithm_config())
         out = console(quiet)
-        with EpisodeProgress(out, total=total, runs=settings.runs, disable=quiet) as progress:
+        with EpisodeProgress(out, total=total, unit=spec.unit, disable=quiet) as progress:
             outcome = train(settings, run_dir, callback=progress.update_episode)
     except GradlogpiError as error:
         fail(error)
-    summary = outcome.result.summary()
-    out.print(
-        f"{summary['runs']} run(s), {summary['episodes']} episodes, mean return over the last 10%: "
-        f"{summary['final_mean_return']:.2f}; truncated episodes {summary['truncated_episodes']}, "
-        f"collapsed runs {summary['collapsed_runs']}, diverged runs {summary['diverged_runs']}"
-    )
+    out.print(summary_line(outcome.result))
     typer.echo(f"run directory: {outcome.run_dir}")
 
 
-def _episode_total(settings: Any) -> int:
-    """Progress units (episodes or updates, per the registry) the whole run will report."""
-    spec = settings.algorithm_spec()
-    units = spec.total(settings.algorithm_config())
-    return units if spec.lockstep_runs else units * settings.runs
+def summary_line(result: Any) -> str:
+    """The end-of-training summary, in the progress display's words."""
+    summary = result.summary()
+    per_run = "" if summary["runs"] == 1 else " of each run"
+    return (
+        f"{summary['runs']} run(s), {summary['episodes']} episodes each; mean return of the "
+        f"last {summary['final_window']} episodes{per_run}: {summary['final_mean_return']:.2f}; "
+        f"episodes that reached the time limit: {summary['time_limit_episodes']} "
+        f"(runs whose last episode did: {summary['time_limit_runs']}); "
+        f"diverged runs: {summary['diverged_runs']}"
+    )
 
 
 @app.command("algorithms")

@@ -1,39 +1,77 @@
-"""Progress display (rich) for learning runs; silent when quiet or not a terminal."""
+"""Progress display (rich) for learning runs; silent when quiet, plain lines when piped.
+
+One line per curve (or per run learned on its own), counting what the algorithm counts:
+episodes (of all lockstep runs at once) or updates, as its registry entry says. The
+running mean is always named: the mean return of the last `RECENT_EPISODES` episodes,
+the same statistic the end-of-training summary prints.
+"""
 
 from __future__ import annotations
 
+import collections
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
+
+from gradlogpi.algorithms.common import RECENT_EPISODES, EpisodeEnd
+
+MEAN_LABEL = f"mean return of the last {RECENT_EPISODES} episodes"
+
+
+@dataclass
+class _Line:
+    """The counters of one progress line."""
+
+    task: TaskID
+    done: int = 0
+    steps: int = 0
+    start: float = field(default_factory=time.perf_counter)
+    recent: collections.deque = field(
+        default_factory=lambda: collections.deque(maxlen=RECENT_EPISODES)
+    )
 
 
 class EpisodeProgress:
-    """Episodes done, environment steps per second and the recent mean return.
+    """Progress of learning: units done, environment steps per second, the recent mean return.
 
-    Use as a context manager; pass `update` (or `update_episode`) as an algorithm callback.
-    When the console is not a terminal, prints one plain line every `every` episodes.
+    Use as a context manager; pass `update_episode` (one curve) or `update` (labelled
+    curves) as the algorithm's callback. `total` is the units of one line: a curve's
+    episodes, or one run's updates. When the console is not a terminal, prints a plain
+    line every `every` units of each line.
     """
 
     def __init__(
-        self, console: Console, total: int, runs: int = 1, disable: bool = False, every: int = 100
+        self,
+        console: Console,
+        total: int,
+        unit: str = "episodes",
+        disable: bool = False,
+        every: int = 100,
     ):
         self.console = console
         self.total = total
-        self.runs = runs
+        self.unit = unit
         self.disable = disable
         self.every = every
-        self.done = 0
-        self.steps = 0
-        self.recent: list[float] = []
-        self.start = time.perf_counter()
+        self.lines: dict[str, _Line] = {}
         self.progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]} steps/s  mean return (last 10) {task.fields[mean]}"),
+            TextColumn(
+                f"{self.unit}  {{task.fields[rate]}} steps/s  {MEAN_LABEL} {{task.fields[mean]}}"
+            ),
             TimeRemainingColumn(),
             console=console,
             disable=disable or not console.is_terminal,
@@ -41,27 +79,36 @@ class EpisodeProgress:
 
     def __enter__(self) -> EpisodeProgress:
         self.progress.__enter__()
-        self.task = self.progress.add_task("episodes", total=self.total, rate="-", mean="-")
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.progress.__exit__(*exc)
 
-    def update(self, label: str, end: Any) -> None:
+    def update(self, label: str, end: EpisodeEnd) -> None:
+        """Callback for labelled curves: one line per label."""
         self.update_episode(end, label)
 
-    def update_episode(self, end: Any, label: str = "episodes") -> None:
-        self.done += end.units  # a compiled run reports several episodes at once
-        self.steps += int(end.lengths.sum())
-        if end.returns.size:  # a step-collection update can finish no episode
-            self.recent = ([*self.recent, float(np.mean(end.returns))])[-10:]
-        rate = self.steps / max(time.perf_counter() - self.start, 1e-9)
-        mean = sum(self.recent) / len(self.recent) if self.recent else float("nan")
-        self.progress.update(
-            self.task, advance=1, description=label, rate=f"{rate:,.0f}", mean=f"{mean:.2f}"
-        )
-        crossed = self.done // self.every > (self.done - end.units) // self.every
-        if not self.disable and not self.console.is_terminal and crossed:
+    def update_episode(self, end: EpisodeEnd, label: str = "training") -> None:
+        """Callback for one curve; runs learned one after another get a line each."""
+        if end.run is not None:
+            label = f"{label}, run {end.run}"
+        line = self.lines.get(label)
+        if line is None:
+            task = self.progress.add_task(label, total=self.total, rate="-", mean="-")
+            line = self.lines[label] = _Line(task)
+        line.done += end.units  # a compiled run reports several episodes at once
+        line.steps += int(np.sum(end.lengths))
+        line.recent.extend(np.ravel(end.returns).tolist())
+        rate = line.steps / max(time.perf_counter() - line.start, 1e-9)
+        mean = float(np.mean(line.recent)) if line.recent else float("nan")
+        self.progress.update(line.task, advance=end.units, rate=f"{rate:,.0f}", mean=f"{mean:.2f}")
+        crossed = line.done // self.every > (line.done - end.units) // self.every
+        if (
+            not self.disable
+            and not self.console.is_terminal
+            and (crossed or line.done == self.total)
+        ):
             self.console.print(
-                f"{label}: episode {self.done}/{self.total}, {rate:,.0f} steps/s, mean return {mean:.2f}"
+                f"{label}: {self.unit} {line.done}/{self.total}, {rate:,.0f} steps/s, "
+                f"{MEAN_LABEL} {mean:.2f}"
             )

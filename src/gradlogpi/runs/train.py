@@ -10,6 +10,7 @@ runs/<env>__<algorithm>__<seed>__<time>/
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import time
 from collections.abc import Callable
@@ -89,6 +90,9 @@ def run_algorithm(
     ]
     results = []
     for k, seed in enumerate(seeds):
+        run_callback = callback
+        if callback is not None and config.runs > 1:
+            run_callback = functools.partial(_of_run, callback, k)
         run_policy = (
             policy if k == 0 else build_policy(config.model_copy(update={"seed": seed}), env)
         )
@@ -99,11 +103,15 @@ def run_algorithm(
                 settings,
                 value=value,
                 seed=seed,
-                callback=callback,
+                callback=run_callback,
                 resume=resume,
             )
         )
     return merge_results(results, config.seed)
+
+
+def _of_run(callback: Callable[[EpisodeEnd], None], run: int, end: EpisodeEnd) -> None:
+    callback(dataclasses.replace(end, run=run))
 
 
 def merge_results(results: list[RunResult], seed: int) -> RunResult:
