@@ -298,3 +298,29 @@ def test_check_with_overrides_for_unbounded_dimensions():
         check=False,
     )
     assert missing.returncode == 2 and "observation dimension 1 is unbounded" in missing.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "policy", "features"),
+    [
+        ("gradlogpi/ShortCorridor-v0", "linear_softmax", "corridor"),
+        ("gradlogpi/GridWorld-v0", "matrix_softmax", "border"),
+        ("gradlogpi/LQR-v0", "linear_gaussian", "raw"),
+        ("CartPole-v1", "matrix_softmax", "raw"),
+        ("Acrobot-v1", "matrix_softmax", "raw"),
+        ("MountainCar-v0", "matrix_softmax", "raw"),
+        ("Pendulum-v1", "linear_gaussian", "raw"),
+        ("FrozenLake-v1", "matrix_softmax", "onehot"),
+    ],
+)
+def test_train_with_only_an_env_picks_defaults_that_fit_it(tmp_path, env, policy, features):
+    import tomllib
+
+    run_dir = tmp_path / "run"
+    gradlogpi(
+        "train", "--env", env, "--run-dir", run_dir, "--quiet",
+        "--set", "hyperparameters.n_updates=1", "--set", "hyperparameters.episodes_per_update=2",
+        "--set", "hyperparameters.num_envs=2",
+    )  # fmt: skip
+    written = tomllib.loads((run_dir / "config.toml").read_text(encoding="utf-8"))
+    assert (written["policy"]["kind"], written["features"]["kind"]) == (policy, features)

@@ -123,6 +123,7 @@ def test_resume_refuses_a_non_resumable_checkpoint(tmp_path):
 
 def test_a_step_collection_run_is_trained_whole_and_refuses_resume_by_name(tmp_path):
     from gradlogpi.errors import CheckpointError
+    from gradlogpi.runs.checkpoints import save_checkpoint
     from gradlogpi.runs.config import load_config
     from gradlogpi.runs.train import resume, train
 
@@ -130,5 +131,68 @@ def test_a_step_collection_run_is_trained_whole_and_refuses_resume_by_name(tmp_p
     config = config.model_copy(update={"checkpoint_every": 2})
     outcome = train(config, tmp_path)
     assert outcome.result.returns.size > 0
+    assert resume(tmp_path).already_complete  # finished: nothing to do, whatever the algorithm
+    arrays, metadata = load_checkpoint(tmp_path / "checkpoint")
+    save_checkpoint(tmp_path / "checkpoint", arrays, {**metadata, "complete": False})
     with pytest.raises(CheckpointError, match="collection='steps' cannot be resumed"):
         resume(tmp_path)
+
+
+KILL_AFTER = textwrap.dedent(
+    """
+    import os, signal, sys
+    from gradlogpi.runs.config import load_config
+    from gradlogpi.runs.train import train
+    def die(end):
+        if end.episode == int(sys.argv[3]):
+            os.kill(os.getpid(), signal.SIGKILL)
+    train(load_config(sys.argv[1]), sys.argv[2], callback=die)
+    """
+)
+
+
+def run_files(run_dir):
+    return {
+        name: (run_dir / name).read_bytes()
+        for name in ("config.toml", "metrics.csv", "checkpoint.npz", "checkpoint.json")
+    }
+
+
+def test_killed_anywhere_resumed_twice_and_finished_runs_stay_as_they_are(tmp_path):
+    """Kill at episodes 0, 5 and 11 (the last, before the final save); resume; resume again."""
+    config = tmp_path / "config.toml"
+    text = CONFIG.format(
+        env="gradlogpi/ShortCorridor-v0",
+        algorithm="reinforce",
+        runs=2,
+        policy="linear_softmax",
+        features="corridor",
+        budget="n_episodes",
+    )
+    config.write_text(text.replace("checkpoint_every = 4", "checkpoint_every = 1"))
+    straight = tmp_path / "straight"
+    train_command = [sys.executable, "-m", "gradlogpi.cli", "train", "--quiet"]
+    subprocess.run([*train_command, "--config", config, "--run-dir", straight], check=True)
+    finished = run_files(straight)
+    for kill_at in (0, 5, 11):
+        killed = tmp_path / f"killed_{kill_at}"
+        crashed = subprocess.run(
+            [sys.executable, "-c", KILL_AFTER, config, killed, str(kill_at)], capture_output=True
+        )
+        assert crashed.returncode == -9
+        for _ in range(2):  # the second resume finds the run complete
+            resumed = subprocess.run(
+                [*train_command, "--resume", killed], capture_output=True, text=True, check=True
+            )
+        assert "already complete; nothing to do" in resumed.stdout
+        arrays_straight, _ = load_checkpoint(straight / "checkpoint")
+        arrays_killed, meta_killed = load_checkpoint(killed / "checkpoint")
+        assert meta_killed["complete"]
+        for name in arrays_straight:
+            np.testing.assert_array_equal(arrays_killed[name], arrays_straight[name], err_msg=name)
+        assert metric_rows(killed / "metrics.csv") == metric_rows(straight / "metrics.csv")
+    again = subprocess.run(
+        [*train_command, "--resume", straight], capture_output=True, text=True, check=True
+    )
+    assert "already complete; nothing to do" in again.stdout
+    assert run_files(straight) == finished  # not a byte changed

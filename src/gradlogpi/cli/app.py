@@ -243,6 +243,9 @@ def train_command(
                 outcome = resume_run(resume, callback=progress.update_episode)
         except GradlogpiError as error:
             fail(error)
+        if outcome.already_complete:
+            typer.echo(f"{resume}: the run is already complete; nothing to do")
+        out.print(summary_line(outcome.result))
         typer.echo(f"run directory: {outcome.run_dir}")
         return
 

@@ -9,7 +9,7 @@ from gymnasium import spaces
 
 from gradlogpi.core._checks import check_positive_int
 from gradlogpi.envs.batch import DiscreteModelEnv
-from gradlogpi.features.base import StateFeatures
+from gradlogpi.features.base import StateFeatures, state_indices
 
 UP, RIGHT, DOWN, LEFT = 0, 1, 2, 3
 MOVES = np.array([[-1, 0], [0, 1], [1, 0], [0, -1]])  # (row, column) change of each action
@@ -178,9 +178,4 @@ class BorderFeatures(StateFeatures):
         self.observation_shape = ()
 
     def __call__(self, obs: Any) -> np.ndarray:
-        states = np.asarray(obs)
-        if states.dtype.kind not in "iu" or (
-            states.size and (states.min() < 0 or states.max() >= len(self.table))
-        ):
-            raise ValueError(f"`obs` must be cell indices in [0, {len(self.table)}); got {obs!r}")
-        return self.table[states]
+        return self.table[state_indices(obs, len(self.table))]

@@ -186,7 +186,7 @@ class TableFeatures(StateActionFeatures):
         self.observation_shape = ()
 
     def __call__(self, obs: Any) -> np.ndarray:
-        states = _state_indices(obs, None if self.same_for_every_state else self.n_states)
+        states = state_indices(obs, None if self.same_for_every_state else self.n_states)
         if self.same_for_every_state:
             # a read-only view: the features are the same for every state
             return np.broadcast_to(self.table[0], (*states.shape, *self.table.shape[1:]))
@@ -248,14 +248,15 @@ class OneHot(StateFeatures):
         return cls(int(space.n), start=int(space.start))
 
     def __call__(self, obs: Any) -> np.ndarray:
-        states = _state_indices(np.asarray(obs) - self.start, self.n_states)
+        states = state_indices(np.asarray(obs) - self.start, self.n_states)
         return np.eye(self.n_states)[states]
 
     def active(self, obs: Any) -> np.ndarray:
-        return _state_indices(np.asarray(obs) - self.start, self.n_states)[..., None]
+        return state_indices(np.asarray(obs) - self.start, self.n_states)[..., None]
 
 
-def _state_indices(obs: Any, n_states: int | None) -> np.ndarray:
+def state_indices(obs: Any, n_states: int | None) -> np.ndarray:
+    """Integer state indices from `obs` (integral floats too, as vector envs store them)."""
     states = np.asarray(obs)
     if states.dtype.kind not in "iu":
         if states.dtype.kind == "f" and np.all(states == np.round(states)):

@@ -22,10 +22,44 @@ def make_config_env(config: TrainConfig, **extra: Any) -> gym.Env:
         raise ConfigError(f"`env` = {config.env!r}: {error}") from None
 
 
+def default_features(env: gym.Env) -> str:
+    """The features kind that fits `env`: the shipped tasks' book features, else by the space."""
+    from gradlogpi.envs import GridWorldEnv, ShortCorridorEnv
+
+    if isinstance(env.unwrapped, ShortCorridorEnv):
+        return "corridor"  # Example 13.1: every state looks the same, φ(s, a) = onehot(a)
+    if isinstance(env.unwrapped, GridWorldEnv):
+        return "border"  # the seed's border features
+    return "onehot" if isinstance(env.observation_space, spaces.Discrete) else "raw"
+
+
+def default_policy(env: gym.Env, features_kind: str) -> str:
+    """The policy kind that fits `env`'s action space and the features."""
+    if isinstance(env.action_space, spaces.Box):
+        return "linear_gaussian"
+    return "linear_softmax" if features_kind == "corridor" else "matrix_softmax"
+
+
+def with_env_defaults(config: TrainConfig, env: gym.Env) -> TrainConfig:
+    """The config with `features.kind` and `policy.kind` chosen for `env` where not given."""
+    features_kind = config.features.kind or default_features(env)
+    policy_kind = config.policy.kind or default_policy(env, features_kind)
+    if (features_kind, policy_kind) == (config.features.kind, config.policy.kind):
+        return config
+    return config.model_copy(
+        update={
+            "features": config.features.model_copy(update={"kind": features_kind}),
+            "policy": config.policy.model_copy(update={"kind": policy_kind}),
+        }
+    )
+
+
 def build_state_features(spec: FeaturesConfig, env: gym.Env) -> Any:
     """x(s) for the environment's observation space."""
     from gradlogpi import features
 
+    if spec.kind is None:
+        spec = spec.model_copy(update={"kind": default_features(env)})
     space = env.observation_space
     if spec.kind == "onehot":
         return features.OneHot.from_space(space)
@@ -65,8 +99,9 @@ def build_state_features(spec: FeaturesConfig, env: gym.Env) -> Any:
 
 def build_policy(config: TrainConfig, env: gym.Env) -> policies.Policy:
     """The configured policy for `env`, with θ0 from `init_scale` / `p_right0`."""
-    from gradlogpi import features, policies
+    from gradlogpi import features
 
+    config = with_env_defaults(config, env)
     spec, action_space = config.policy, env.action_space
     if spec.kind in ("neural_softmax", "neural_gaussian"):
         from gradlogpi.policies.torch_policies import NeuralGaussianPolicy, NeuralSoftmaxPolicy

@@ -22,9 +22,24 @@ class Strict(BaseModel):
 class FeaturesConfig(Strict):
     """How observations become features (see `gradlogpi.features`)."""
 
-    kind: Literal[
-        "raw", "onehot", "polynomial", "fourier", "rbf", "tiles", "constant", "border", "corridor"
-    ] = "raw"
+    kind: (
+        Literal[
+            "raw",
+            "onehot",
+            "polynomial",
+            "fourier",
+            "rbf",
+            "tiles",
+            "constant",
+            "border",
+            "corridor",
+        ]
+        | None
+    ) = Field(
+        None,
+        description="default by the environment: the shipped tasks' book features (corridor, "
+        "border), one-hot for Discrete observations, raw for Box",
+    )
     degree: int = Field(2, ge=0, description="polynomial degree")
     interactions: bool = True
     order: int = Field(3, ge=0, description="Fourier order")
@@ -45,9 +60,20 @@ class FeaturesConfig(Strict):
 class PolicyConfig(Strict):
     """Which policy and its settings."""
 
-    kind: Literal[
-        "linear_softmax", "matrix_softmax", "linear_gaussian", "neural_softmax", "neural_gaussian"
-    ] = "matrix_softmax"
+    kind: (
+        Literal[
+            "linear_softmax",
+            "matrix_softmax",
+            "linear_gaussian",
+            "neural_softmax",
+            "neural_gaussian",
+        ]
+        | None
+    ) = Field(
+        None,
+        description="default by the environment: linear_gaussian for Box actions; for Discrete "
+        "actions linear_softmax with the corridor's features, else matrix_softmax",
+    )
     hidden: list[int] = Field(default_factory=lambda: [64])
     activation: Literal["tanh", "relu"] = "tanh"
     lr: float = Field(0.01, gt=0, description="Adam step size of neural policies")

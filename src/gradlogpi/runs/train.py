@@ -23,7 +23,7 @@ import numpy as np
 
 from gradlogpi.algorithms import EpisodeEnd, RunResult
 from gradlogpi.errors import ConfigError
-from gradlogpi.runs.build import build_policy, build_value, make_config_env
+from gradlogpi.runs.build import build_policy, build_value, make_config_env, with_env_defaults
 from gradlogpi.runs.checkpoints import save_checkpoint
 from gradlogpi.runs.config import TrainConfig, config_to_toml
 from gradlogpi.runs.files import atomic_open, write_csv
@@ -38,6 +38,8 @@ class TrainOutcome:
     result: RunResult
     run_dir: Path
     config: TrainConfig
+    already_complete: bool = False
+    """`resume` found the run finished: nothing was learned or written."""
 
 
 def default_run_dir(config: TrainConfig, root: Path = Path("runs")) -> Path:
@@ -47,8 +49,13 @@ def default_run_dir(config: TrainConfig, root: Path = Path("runs")) -> Path:
 
 
 def resolved(config: TrainConfig) -> TrainConfig:
-    """The config with every algorithm default written out."""
+    """The config with every default written out: the algorithm's, and those by the env."""
     hyperparameters = dataclasses.asdict(config.algorithm_config())
+    env = make_config_env(config)
+    try:
+        config = with_env_defaults(config, env)
+    finally:
+        env.close()
     return config.model_copy(update={"hyperparameters": hyperparameters})
 
 
@@ -169,10 +176,12 @@ def resume(
 
     run_dir = Path(run_dir)
     config = load_config(run_dir / "config.toml")
+    arrays, metadata = load_checkpoint(run_dir / "checkpoint")
+    if metadata.get("complete"):
+        return TrainOutcome(stored_result(run_dir, config, arrays), run_dir, config, True)
     reason = config.algorithm_spec().not_resumable(config.algorithm_config())
     if reason is not None:
         raise CheckpointError(f"{run_dir}: {reason}")
-    arrays, metadata = load_checkpoint(run_dir / "checkpoint")
     if "state" not in metadata:
         raise CheckpointError(
             f"{run_dir}: the checkpoint holds no resumable state (algorithm {config.algorithm!r})"
@@ -218,7 +227,9 @@ def _train(
         every = config.checkpoint_every
         done = end.episode + 1
         # a report may cover several episodes (compiled runs): save when it crosses a multiple
-        if every and end.snapshot is not None and done // every > (done - end.units) // every:
+        crossed = done // every > (done - end.units) // every if every else False
+        # runs learned one after another (end.run set) cannot be resumed: no snapshots
+        if crossed and end.snapshot is not None and end.run is None:
             save_resumable(run_dir, config, end.snapshot(), episode_times)
         if callback is not None:
             callback(end)
@@ -230,14 +241,41 @@ def _train(
             board.close()
     write_metrics(run_dir / "metrics.csv", result, episode_times)
     end = last.get("end")
-    if end is not None and end.snapshot is not None:
-        save_resumable(run_dir, config, end.snapshot(), episode_times)
+    if end is not None and end.snapshot is not None and end.run is None:
+        # the same form as every checkpoint before it, marked complete
+        save_resumable(run_dir, config, end.snapshot(), episode_times, complete=True)
     else:
-        save_checkpoint(
-            run_dir / "checkpoint", policy_arrays(result), checkpoint_metadata(config, result)
-        )
+        # no snapshot (step collection), or runs learned one after another: every run's θ
+        metadata = {**checkpoint_metadata(config, result), "complete": True}
+        save_checkpoint(run_dir / "checkpoint", stored_arrays(result), metadata)
     write_curve(run_dir, result, config)
     return TrainOutcome(result, run_dir, config)
+
+
+def stored_arrays(result: RunResult) -> dict[str, np.ndarray]:
+    """θ (and w) of every run and the statistics, as a final checkpoint holds them."""
+    arrays = policy_arrays(result)
+    for name in ("returns", "lengths", "truncated", "diverged_at"):
+        arrays[f"tracker_{name}"] = getattr(result, name)
+    return arrays
+
+
+def stored_result(run_dir: Path, config: TrainConfig, arrays: dict[str, np.ndarray]) -> RunResult:
+    """The `RunResult` of a finished run, read back from its final checkpoint."""
+    from gradlogpi.runs.evaluate import load_run
+
+    _, policy = load_run(run_dir, 0)
+    return RunResult(
+        arrays["tracker_returns"],
+        arrays["tracker_lengths"],
+        arrays["tracker_truncated"],
+        arrays["tracker_diverged_at"],
+        policy,
+        arrays["theta"],
+        value_parameters=arrays.get("w"),
+        seed=config.seed,
+        config=config.algorithm_config(),
+    )
 
 
 def tensorboard_writer(run_dir: Path) -> Any:
@@ -254,9 +292,16 @@ def tensorboard_writer(run_dir: Path) -> Any:
 
 
 def save_resumable(
-    run_dir: Path, config: TrainConfig, state: dict[str, Any], episode_times: list[float]
+    run_dir: Path,
+    config: TrainConfig,
+    state: dict[str, Any],
+    episode_times: list[float],
+    complete: bool = False,
 ) -> None:
-    """Checkpoint everything a resumable algorithm needs, and the metrics so far."""
+    """Checkpoint everything a resumable algorithm needs, and the metrics so far.
+
+    `complete` marks the final checkpoint: resuming the run then changes nothing.
+    """
     arrays = {"theta": state["theta"], **state.get("optimizer_arrays", {})}
     if "w" in state:
         arrays["w"] = state["w"]
@@ -278,6 +323,7 @@ def save_resumable(
             "counters": state["counters"],
             "optimizer_groups": state.get("optimizer_groups"),
         },
+        "complete": complete,
     }
     partial = RunResult(
         state["tracker"]["returns"][:, :episodes],
