@@ -324,3 +324,29 @@ def test_train_with_only_an_env_picks_defaults_that_fit_it(tmp_path, env, policy
     )  # fmt: skip
     written = tomllib.loads((run_dir / "config.toml").read_text(encoding="utf-8"))
     assert (written["policy"]["kind"], written["features"]["kind"]) == (policy, features)
+
+
+def test_cartpole_videos_work_or_name_the_extra(tmp_path):
+    pytest.importorskip("moviepy")
+    run_dir = tmp_path / "cartpole"
+    gradlogpi(
+        "train", "--env", "CartPole-v1", "--run-dir", run_dir, "--quiet",
+        "--set", "hyperparameters.n_updates=1", "--set", "hyperparameters.episodes_per_update=2",
+    )  # fmt: skip
+    script = (
+        "import sys\n"
+        "sys.modules['pygame'] = None  # as if the renderer's package were missing\n"
+        "from gradlogpi.errors import MissingExtraError\n"
+        "from gradlogpi.runs.evaluate import record_video\n"
+        "try:\n"
+        f"    record_video({str(run_dir)!r}, {str(tmp_path / 'none')!r})\n"
+        "except MissingExtraError as error:\n"
+        "    print('missing:', error)\n"
+    )
+    missing = subprocess.run([PYTHON, "-c", script], capture_output=True, text=True, check=True)
+    assert "missing: `env` = 'CartPole-v1' cannot draw frames: pip install" in missing.stdout
+    pytest.importorskip("pygame")
+    completed = gradlogpi("evaluate", run_dir, "--episodes", "1", "--video", tmp_path / "videos")
+    videos = sorted((tmp_path / "videos").glob("*.mp4"))
+    assert len(videos) == 1 and videos[0].stat().st_size > 500
+    assert "Traceback" not in completed.stderr

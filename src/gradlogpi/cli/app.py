@@ -87,32 +87,64 @@ def cartpole_experiment(
     config: Annotated[
         Path, typer.Option("--config", help="Training config, e.g. configs/cartpole_linear.toml.")
     ],
-    seeds: Annotated[int, typer.Option(min=1, help="Seeds 0 … N−1.")] = 5,
+    seeds: Annotated[
+        int, typer.Option(min=1, help="How many seeds: first-seed … first-seed+N−1.")
+    ] = 5,
+    first_seed: Annotated[int, typer.Option(min=0, help="The first seed.")] = 0,
+    stop_when_solved: Annotated[
+        bool,
+        typer.Option(
+            help="Stop each seed at the first policy that solves (measures episodes to solve)."
+        ),
+    ] = False,
+    out: Annotated[
+        Path, typer.Option(help="Directory for cartpole.csv, cartpole.png/.svg and summary.md.")
+    ] = Path("results/cartpole"),
+    quiet: Annotated[bool, typer.Option(help="No progress display.")] = False,
 ) -> None:
-    """Episodes and steps until CartPole-v1 is solved (≥ 475 mean over 100 evaluation episodes)."""
-    from gradlogpi.experiments.cartpole import solve, summary
+    """CartPole-v1 solved? Each seed's final policy (≥ 475 over 100 fresh evaluation episodes)."""
+    from gradlogpi.errors import GradlogpiError
+    from gradlogpi.experiments.cartpole import solve, summary, write_study
+    from gradlogpi.runs.config import load_config
+    from gradlogpi.runs.progress import EpisodeProgress
 
-    table = Table(title=f"CartPole-v1 with {config}")
-    for column in ("seed", "solved", "episodes", "steps", "evaluation return", "seconds"):
+    try:
+        settings = load_config(config)
+    except GradlogpiError as error:
+        fail(error)
+    spec = settings.algorithm_spec()
+    out_console = console(quiet)
+    outcomes, curves = [], []
+    table = Table(title=f"CartPole-v1 with {config}: the final policy of each seed")
+    for column in ("seed", "solved", "evaluation return", "episodes", "steps", "seconds"):
         table.add_column(column)
-    outcomes = []
-    for seed in range(seeds):
-        outcome = solve(config, seed)
-        outcomes.append(outcome)
-        table.add_row(
-            str(seed),
-            "yes" if outcome.solved else "no",
-            str(outcome.episodes),
-            str(outcome.steps),
-            f"{outcome.evaluation_return:.1f}",
-            f"{outcome.wall_time:.1f}",
-        )
-    console().print(table)
+    total = spec.total(settings.algorithm_config())
+    with EpisodeProgress(out_console, total=total, unit=spec.unit, disable=quiet) as progress:
+        for seed in range(first_seed, first_seed + seeds):
+            outcome, returns = solve(
+                config,
+                seed,
+                stop_when_solved,
+                callback=lambda end, seed=seed: progress.update(f"seed {seed}", end),
+            )
+            outcomes.append(outcome)
+            curves.append(returns)
+            table.add_row(
+                str(seed),
+                "yes" if outcome.solved else "no",
+                f"{outcome.evaluation_return:.1f}",
+                str(outcome.episodes),
+                str(outcome.steps),
+                f"{outcome.wall_time:.1f}",
+            )
+    out_console.print(table)
     result = summary(outcomes)
     typer.echo(
-        f"solved {result['solved']}/{result['seeds']}; median to solve: {result['median_episodes']:.0f} episodes, "
-        f"{result['median_steps']:.0f} steps"
+        f"solved {result['solved']}/{result['seeds']}; median training episodes of the solved: "
+        f"{result['median_episodes']:.0f}, steps {result['median_steps']:.0f}"
     )
+    paths = write_study(outcomes, curves, f"CartPole-v1, {config.name}", out)
+    typer.echo("wrote " + ", ".join(str(path) for path in paths))
 
 
 @app.command("sweep")
@@ -245,7 +277,7 @@ def train_command(
             fail(error)
         if outcome.already_complete:
             typer.echo(f"{resume}: the run is already complete; nothing to do")
-        out.print(summary_line(outcome.result))
+        out.print(summary_line(outcome.result), soft_wrap=True)
         typer.echo(f"run directory: {outcome.run_dir}")
         return
 
@@ -269,8 +301,19 @@ def train_command(
             outcome = train(settings, run_dir, callback=progress.update_episode)
     except GradlogpiError as error:
         fail(error)
-    out.print(summary_line(outcome.result))
+    out.print(summary_line(outcome.result), soft_wrap=True)
+    for evaluation in outcome.evaluation:
+        out.print(evaluation_line(evaluation, "final policy"), soft_wrap=True)
     typer.echo(f"run directory: {outcome.run_dir}")
+
+
+def evaluation_line(evaluation: Any, what: str) -> str:
+    run = f" of run {evaluation.run}" if evaluation.run else ""
+    return (
+        f"{what}{run}: mean return {evaluation.mean_return:.2f} (95% CI {evaluation.ci_low:.2f} "
+        f"to {evaluation.ci_high:.2f}) over {evaluation.episodes} fresh {evaluation.mode} "
+        f"evaluation episodes, {evaluation.truncated} reached the time limit"
+    )
 
 
 def summary_line(result: Any) -> str:
@@ -337,6 +380,14 @@ def evaluate_command(
     video_episodes: Annotated[
         int, typer.Option(min=1, help="Episodes to record with --video.")
     ] = 1,
+    checkpoint: Annotated[
+        str,
+        typer.Option(help="last (where training ended) or best (kept with eval_every > 0)."),
+    ] = "last",
+    greedy: Annotated[
+        bool,
+        typer.Option(help="Act greedily (argmax π, or the Gaussian's mean) instead of sampling."),
+    ] = False,
 ) -> None:
     """Mean return of a trained policy with a 95% bootstrap confidence interval."""
     import json
@@ -345,7 +396,11 @@ def evaluate_command(
     from gradlogpi.runs.evaluate import evaluate, record_video
 
     try:
-        evaluation = evaluate(run, episodes, seed, run_index)
+        if checkpoint not in ("last", "best"):
+            raise typer.BadParameter(
+                f"must be last or best; got {checkpoint!r}", param_hint="--checkpoint"
+            )
+        evaluation = evaluate(run, episodes, seed, run_index, checkpoint, greedy)
         videos = (
             record_video(run, video, video_episodes, seed, run_index) if video is not None else []
         )
@@ -354,10 +409,7 @@ def evaluate_command(
     if json_output:
         typer.echo(json.dumps(evaluation.as_dict()))
     else:
-        typer.echo(
-            f"mean return {evaluation.mean_return:.2f} (95% CI {evaluation.ci_low:.2f} to {evaluation.ci_high:.2f}) "
-            f"over {evaluation.episodes} episodes, {evaluation.truncated} truncated"
-        )
+        typer.echo(evaluation_line(evaluation, f"{checkpoint} policy"))
     for path in videos:
         typer.echo(f"video: {path}", err=json_output)
 

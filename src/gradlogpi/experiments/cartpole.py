@@ -1,8 +1,18 @@
-"""Solving CartPole-v1: episodes and steps until a policy averages ≥ 475 over 100 episodes."""
+"""CartPole-v1 solved: the final policy of a config, seed by seed, on fresh episodes.
+
+A seed counts as solved when the policy training ends with — the one a user saves —
+averages ≥ 475 over 100 evaluation episodes whose seeds training never used. With
+`stop_when_solved`, training instead stops at the first update whose policy passes that
+evaluation (checked whenever the recent training episodes average ≥ 475), which measures
+how many episodes and steps solving takes.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import csv
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -10,68 +20,84 @@ import numpy as np
 from gradlogpi.algorithms import EpisodeEnd, StopTraining
 from gradlogpi.rollouts.episodes import evaluate_policy
 from gradlogpi.runs.config import load_config
+from gradlogpi.runs.files import atomic_open
 from gradlogpi.runs.train import run_algorithm
 
 SOLVED_RETURN = 475.0
 EVALUATION_EPISODES = 100
+EVALUATION_SEED = 10_000  # + the training seed: evaluation episodes training never saw
 
 
 @dataclass(frozen=True)
 class SolveOutcome:
+    """One seed of a CartPole study."""
+
     seed: int
-    solved: bool
-    episodes: int  # training episodes until solved (or in all)
-    steps: int  # training environment steps until solved (or in all)
-    evaluation_return: float  # mean over 100 evaluation episodes at the end
+    solved: bool  # the evaluated policy averages ≥ 475
+    episodes: int  # training episodes until solved (stop_when_solved) or in all
+    steps: int  # training environment steps, likewise
+    evaluation_return: float  # mean over 100 evaluation episodes of the evaluated policy
+    evaluation_min: float  # the worst of those episodes
     wall_time: float
 
 
-def solve(config_path: str | Path, seed: int) -> SolveOutcome:
-    """Train with the config and `seed`; stop once a 100-episode evaluation averages ≥ 475.
+def solve(
+    config_path: str | Path,
+    seed: int,
+    stop_when_solved: bool = False,
+    callback: Callable[[EpisodeEnd], None] | None = None,
+) -> tuple[SolveOutcome, np.ndarray]:
+    """Train the config with `seed`; evaluate the final policy (or stop once one solves).
 
-    The evaluation runs whenever the latest training batch (or the last 10 episodes)
-    averages ≥ 475, with evaluation seeds separate from training.
+    Returns the outcome and the training returns of every episode, shape [E].
     """
-    import time
-
     config = load_config(config_path, {"seed": seed, "runs": 1})
-    progress = {"episodes": 0, "steps": 0, "recent": [], "evaluation": float("nan")}
+    seen = {"episodes": 0, "steps": 0, "recent": []}
+    evaluated: dict[str, np.ndarray] = {}
     start = time.perf_counter()
 
     def watch(end: EpisodeEnd) -> None:
-        progress["episodes"] += int(end.returns.size)
-        progress["steps"] += int(end.lengths.sum())
-        progress["recent"] = ([*progress["recent"], *np.ravel(end.returns).tolist()])[-10:]
-        if np.mean(progress["recent"]) >= SOLVED_RETURN and end.policy is not None:
+        seen["episodes"] += int(np.size(end.returns))
+        seen["steps"] += int(np.sum(end.lengths))
+        seen["recent"] = [*seen["recent"], *np.ravel(end.returns).tolist()][-10:]
+        if callback is not None:
+            callback(end)
+        recent_mean = np.mean(seen["recent"]) if seen["recent"] else 0.0
+        if stop_when_solved and recent_mean >= SOLVED_RETURN and end.policy is not None:
             returns, _ = evaluate_policy(
-                config.env, end.policy, EVALUATION_EPISODES, seed=10_000 + seed
+                config.env, end.policy, EVALUATION_EPISODES, seed=EVALUATION_SEED + seed
             )
-            progress["evaluation"] = float(returns.mean())
             if returns.mean() >= SOLVED_RETURN:
+                evaluated["returns"] = returns
                 raise StopTraining
 
     result = run_algorithm(config, watch)
-    if not progress["evaluation"] >= SOLVED_RETURN:
+    returns = evaluated.get("returns")
+    if returns is None:
         returns, _ = evaluate_policy(
-            config.env, result.policy_of_run(0), EVALUATION_EPISODES, seed=10_000 + seed
+            config.env, result.policy_of_run(0), EVALUATION_EPISODES, seed=EVALUATION_SEED + seed
         )
-        progress["evaluation"] = float(returns.mean())
-    solved = progress["evaluation"] >= SOLVED_RETURN
-    return SolveOutcome(
+    outcome = SolveOutcome(
         seed,
-        solved,
-        progress["episodes"],
-        progress["steps"],
-        progress["evaluation"],
+        bool(returns.mean() >= SOLVED_RETURN),
+        seen["episodes"],
+        seen["steps"],
+        float(returns.mean()),
+        float(returns.min()),
         time.perf_counter() - start,
     )
+    return outcome, result.returns[0]
 
 
-def solve_study(config_path: str | Path, seeds: range = range(5)) -> list[SolveOutcome]:
-    return [solve(config_path, seed) for seed in seeds]
+def solve_study(
+    config_path: str | Path, seeds: range = range(5), stop_when_solved: bool = False
+) -> list[SolveOutcome]:
+    """`solve` for every seed (no progress, no files)."""
+    return [solve(config_path, seed, stop_when_solved)[0] for seed in seeds]
 
 
 def summary(outcomes: list[SolveOutcome]) -> dict[str, float]:
+    """Seeds solved, and the median training episodes and steps of the solved ones."""
     solved = [o for o in outcomes if o.solved]
     return {
         "solved": len(solved),
@@ -81,3 +107,50 @@ def summary(outcomes: list[SolveOutcome]) -> dict[str, float]:
         else float("nan"),
         "median_steps": float(np.median([o.steps for o in solved])) if solved else float("nan"),
     }
+
+
+def write_study(
+    outcomes: list[SolveOutcome], curves: list[np.ndarray], title: str, out: Path
+) -> list[Path]:
+    """cartpole.csv (one row per seed), cartpole.png/.svg (training curves), summary.md."""
+    import matplotlib.pyplot as plt
+
+    from gradlogpi.runs.files import save_figure
+
+    out.mkdir(parents=True, exist_ok=True)
+    csv_path = out / "cartpole.csv"
+    with atomic_open(csv_path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(asdict(outcomes[0])))
+        writer.writeheader()
+        writer.writerows(asdict(o) for o in outcomes)
+    figure, axes = plt.subplots(figsize=(7, 4), constrained_layout=True)
+    for outcome, returns in zip(outcomes, curves, strict=True):
+        label = f"seed {outcome.seed}: final policy {outcome.evaluation_return:.0f}"
+        axes.plot(np.arange(1, returns.size + 1), returns, linewidth=0.8, label=label)
+    axes.axhline(SOLVED_RETURN, color="black", linestyle="--", linewidth=0.8)
+    axes.set_xlabel("Training episode")
+    axes.set_ylabel("Return")
+    axes.set_title(title, fontsize=9)
+    axes.legend(fontsize=6, ncol=2, loc="lower right")
+    png = save_figure(figure, out / "cartpole.png", dpi=100)
+    svg = save_figure(figure, out / "cartpole.svg")
+    plt.close(figure)
+    result = summary(outcomes)
+    lines = [
+        f"# {title}",
+        "",
+        f"Solved (final policy ≥ {SOLVED_RETURN:g} over {EVALUATION_EPISODES} evaluation "
+        f"episodes): {result['solved']}/{result['seeds']}",
+        "",
+        "| seed | solved | evaluation mean | evaluation min | training episodes | steps | seconds |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {o.seed} | {'yes' if o.solved else 'no'} | {o.evaluation_return:.1f} | "
+        f"{o.evaluation_min:.0f} | {o.episodes} | {o.steps} | {o.wall_time:.1f} |"
+        for o in outcomes
+    ]
+    summary_path = out / "summary.md"
+    with atomic_open(summary_path, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+    return [csv_path, png, svg, summary_path]

@@ -18,6 +18,7 @@ import numpy as np
 from gradlogpi.core._checks import check_positive_int
 from gradlogpi.errors import NonFiniteError
 from gradlogpi.policies.contract import ArrayPolicy, Policy, with_run_axis
+from gradlogpi.policies.greedy import GreedyPolicy
 
 
 def make_env(env: str | gym.Env) -> gym.Env:
@@ -356,12 +357,15 @@ def _single_env_episode(runs: Runs, policy: Policy) -> EpisodeBatch:
 
 
 def evaluate_policy(
-    env: str | gym.Env, policy: Policy, episodes: int, seed: int
+    env: str | gym.Env, policy: Policy, episodes: int, seed: int, greedy: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """(returns [episodes], truncated [episodes]) of fresh episodes with a fixed policy.
 
     Array policies play all episodes at once as lockstep runs; others one after another.
+    `greedy` acts with argmax_a π(a|s) (or the Gaussian's mean) instead of sampling.
     """
+    if greedy:
+        policy = GreedyPolicy(policy)  # type: ignore[assignment]
     env = make_env(env)
     if isinstance(policy, ArrayPolicy):
         copies = with_run_axis(policy, episodes)

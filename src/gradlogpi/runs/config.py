@@ -102,7 +102,20 @@ class TrainConfig(Strict):
     features: FeaturesConfig = Field(default_factory=FeaturesConfig)
     value_features: FeaturesConfig | None = None
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
-    evaluation_episodes: int = Field(100, ge=1)
+    evaluation_episodes: int = Field(
+        100, ge=0, description="fresh episodes per evaluation of the final policy (0: none)"
+    )
+    eval_every: int = Field(
+        0,
+        ge=0,
+        description="also evaluate every N progress units (episodes or updates) and keep each "
+        "run's best policy in checkpoint_best (0: only the final policy)",
+    )
+    evaluation_mode: Literal["stochastic", "greedy"] = Field(
+        "stochastic",
+        description="stochastic: sample actions as in training; greedy: the most probable "
+        "action (the Gaussian's mean), as SB3's deterministic evaluation",
+    )
     checkpoint_every: int = Field(
         0, ge=0, description="also checkpoint every N episodes (0: only at the end)"
     )

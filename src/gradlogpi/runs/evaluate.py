@@ -1,21 +1,43 @@
-"""Evaluating a trained run: load its checkpoint, play N episodes, a confidence interval."""
+"""Evaluating policies: during training (periodic, final, the best kept) and afterwards.
+
+Evaluation episodes are fresh: their seeds come from `EVALUATION_SEED` + the run's seed,
+streams training never draws from. Two modes, always stated: "stochastic" samples
+actions as training does; "greedy" takes argmax_a π(a|s) (or the Gaussian's mean), as
+Stable-Baselines3's deterministic evaluation.
+
+A run directory gets `evaluations.csv` (every evaluation: periodic and final),
+`evaluation.json` (the final policy's evaluation and each run's best) and, with
+`eval_every` > 0, `checkpoint_best.npz/.json` (each run's best-evaluated θ).
+"""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from gradlogpi.errors import CheckpointError, ConfigError
+from gradlogpi.policies import Policy, of_run
 from gradlogpi.runs.build import build_policy, make_config_env
-from gradlogpi.runs.checkpoints import load_checkpoint
-from gradlogpi.runs.config import load_config
+from gradlogpi.runs.checkpoints import load_checkpoint, save_checkpoint
+from gradlogpi.runs.config import TrainConfig, load_config
+from gradlogpi.runs.files import atomic_open, write_csv
+
+EVALUATION_SEED = 10_000
+EVALUATION_COLUMNS = (
+    "run", "unit", "index", "kind", "mode", "episodes", "mean_return", "ci_low", "ci_high",
+    "truncated",
+)  # fmt: skip
+Checkpoint = Literal["last", "best"]
 
 
 @dataclass(frozen=True)
 class Evaluation:
+    """Mean return of fresh episodes with a 95% percentile-bootstrap interval."""
+
     mean_return: float
     ci_low: float
     ci_high: float
@@ -23,18 +45,152 @@ class Evaluation:
     truncated: int
     run: int
     seed: int
+    mode: str = "stochastic"
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
-def load_run(run_dir: str | Path, run: int = 0) -> tuple[Any, Any]:
-    """(config, policy) of run `run` of a run directory, parameters from its checkpoint."""
+def evaluate_one(
+    env: Any, policy: Policy, episodes: int, seed: int, greedy: bool, run: int = 0
+) -> Evaluation:
+    """`episodes` fresh episodes of `policy` (one run) seeded from `seed`."""
+    from gradlogpi.rollouts.episodes import evaluate_policy
+    from gradlogpi.runs.plots import bootstrap_interval
+
+    returns, truncated = evaluate_policy(env, policy, episodes, seed, greedy)
+    low, high = bootstrap_interval(returns, np.random.default_rng(seed), n_resamples=5000)
+    mode = "greedy" if greedy else "stochastic"
+    return Evaluation(
+        float(returns.mean()), float(low), float(high), episodes, int(truncated.sum()), run, seed,
+        mode,
+    )  # fmt: skip
+
+
+class EvaluationLog:
+    """The evaluations of a training run, each run's best θ, and their files.
+
+    `evaluate(policy, index)` evaluates every run of `policy` (θ [R, P]) at progress
+    `index`; `first_run` offsets the run numbers for runs learned one after another.
+    """
+
+    def __init__(self, run_dir: Path, config: TrainConfig, resumed_after: int | None = None):
+        self.run_dir, self.config = run_dir, config
+        self.env = make_config_env(config)
+        self.unit = config.algorithm_spec().unit
+        self.rows: list[dict[str, Any]] = []
+        self.best: dict[int, tuple[float, int, np.ndarray]] = {}  # run: (mean, index, θ [P])
+        if resumed_after is not None:
+            self._reload(resumed_after)
+
+    def _reload(self, resumed_after: int) -> None:
+        """After a resume: the evaluations (and bests) up to the checkpoint's progress."""
+        import csv
+
+        path = self.run_dir / "evaluations.csv"
+        if path.exists():
+            with open(path, newline="", encoding="utf-8") as handle:
+                for row in csv.DictReader(handle):
+                    if row["kind"] == "periodic" and int(row["index"]) <= resumed_after:
+                        self.rows.append(row)
+        if (self.run_dir / "checkpoint_best.json").exists():
+            arrays, metadata = load_checkpoint(self.run_dir / "checkpoint_best")
+            for entry in metadata.get("best", []):
+                if entry["index"] <= resumed_after:
+                    run = entry["run"]
+                    self.best[run] = (entry["mean_return"], entry["index"], arrays["theta"][run])
+
+    @property
+    def greedy(self) -> bool:
+        return self.config.evaluation_mode == "greedy"
+
+    def evaluate(
+        self, policy: Policy, index: int, kind: str = "periodic", first_run: int = 0
+    ) -> list[Evaluation]:
+        """Evaluate every run of `policy` at progress `index` (an episode or an update)."""
+        theta = policy.get_theta()
+        seed = EVALUATION_SEED + self.config.seed
+        evaluations = []
+        for row in range(theta.shape[0]):
+            single = of_run(policy, row)  # θ [P]: one run's policy
+            run = first_run + row
+            evaluation = evaluate_one(
+                self.env, single, self.config.evaluation_episodes, seed, self.greedy, run
+            )
+            evaluations.append(evaluation)
+            self.rows.append(
+                {
+                    "run": run, "unit": self.unit, "index": index, "kind": kind,
+                    "mode": evaluation.mode, "episodes": evaluation.episodes,
+                    "mean_return": evaluation.mean_return, "ci_low": evaluation.ci_low,
+                    "ci_high": evaluation.ci_high, "truncated": evaluation.truncated,
+                }
+            )  # fmt: skip
+            best = self.best.get(run)
+            if kind == "periodic" and (best is None or evaluation.mean_return > best[0]):
+                self.best[run] = (evaluation.mean_return, index, theta[row].copy())
+        self.write_rows()
+        if kind == "periodic":
+            self.write_best()
+        return evaluations
+
+    def write_rows(self) -> None:
+        rows = [[row[column] for column in EVALUATION_COLUMNS] for row in self.rows]
+        write_csv(self.run_dir / "evaluations.csv", EVALUATION_COLUMNS, rows)
+
+    def write_best(self) -> None:
+        """checkpoint_best: each run's best-evaluated θ so far, [R, P]."""
+        runs = sorted(self.best)
+        theta = np.stack([self.best[run][2] for run in runs])
+        best = [
+            {"run": run, "index": self.best[run][1], "mean_return": self.best[run][0]}
+            for run in runs
+        ]
+        metadata = {
+            "config": self.config.model_dump(mode="json"),
+            "best": best,
+            "unit": self.unit,
+            "mode": "greedy" if self.greedy else "stochastic",
+        }
+        save_checkpoint(self.run_dir / "checkpoint_best", {"theta": theta}, metadata)
+
+    def write_summary(self, final: list[Evaluation]) -> Path:
+        """evaluation.json: the final policy's evaluation of every run, and each run's best."""
+        summary = {
+            "mode": "greedy" if self.greedy else "stochastic",
+            "episodes": self.config.evaluation_episodes,
+            "seed": EVALUATION_SEED + self.config.seed,
+            "unit": self.unit,
+            "final": [evaluation.as_dict() for evaluation in final],
+            "best": [
+                {"run": run, "index": index, "mean_return": mean}
+                for run, (mean, index, _) in sorted(self.best.items())
+            ],
+        }
+        path = self.run_dir / "evaluation.json"
+        with atomic_open(path, "w", encoding="utf-8") as handle:
+            json.dump(summary, handle, indent=2)
+        return path
+
+    def close(self) -> None:
+        self.env.close()
+
+
+def load_run(run_dir: str | Path, run: int = 0, checkpoint: Checkpoint = "last") -> tuple[Any, Any]:
+    """(config, policy) of run `run` of a run directory, θ from its last or best checkpoint."""
     run_dir = Path(run_dir)
     if not (run_dir / "config.toml").exists():
         raise ConfigError(f"{run_dir}: not a run directory (no config.toml)")
     config = load_config(run_dir / "config.toml")
-    arrays, _ = load_checkpoint(run_dir / "checkpoint")
+    if checkpoint not in ("last", "best"):
+        raise ValueError(f"`checkpoint` must be 'last' or 'best'; got {checkpoint!r}")
+    name = "checkpoint" if checkpoint == "last" else "checkpoint_best"
+    if checkpoint == "best" and not (run_dir / "checkpoint_best.json").exists():
+        raise CheckpointError(
+            f"{run_dir}: no best checkpoint; it is kept when training evaluates as it goes "
+            "(--set eval_every=N)"
+        )
+    arrays, _ = load_checkpoint(run_dir / name)
     theta = arrays["theta"]
     if not 0 <= run < theta.shape[0]:
         raise ValueError(f"`run` must be in [0, {theta.shape[0]}) for {run_dir}; got {run}")
@@ -49,17 +205,17 @@ def load_run(run_dir: str | Path, run: int = 0) -> tuple[Any, Any]:
     return config, policy
 
 
-def evaluate(run_dir: str | Path, episodes: int = 100, seed: int = 0, run: int = 0) -> Evaluation:
+def evaluate(
+    run_dir: str | Path,
+    episodes: int = 100,
+    seed: int = 0,
+    run: int = 0,
+    checkpoint: Checkpoint = "last",
+    greedy: bool = False,
+) -> Evaluation:
     """Mean return of `episodes` fresh episodes with a 95% percentile-bootstrap interval."""
-    from gradlogpi.rollouts.episodes import evaluate_policy
-    from gradlogpi.runs.plots import bootstrap_interval
-
-    config, policy = load_run(run_dir, run)
-    returns, truncated = evaluate_policy(make_config_env(config), policy, episodes, seed)
-    low, high = bootstrap_interval(returns, np.random.default_rng(seed), n_resamples=5000)
-    return Evaluation(
-        float(returns.mean()), float(low), float(high), episodes, int(truncated.sum()), run, seed
-    )
+    config, policy = load_run(run_dir, run, checkpoint)
+    return evaluate_one(make_config_env(config), policy, episodes, seed, greedy, run)
 
 
 def record_video(
@@ -105,6 +261,11 @@ def record_video(
                 action = policy.sample(np.asarray(obs), rng)
                 obs, _, terminated, truncated, _ = recorder.step(action)
                 done = terminated or truncated
+    except gym.error.DependencyNotInstalled as error:
+        # the env's renderer needs a package of its own (pygame for classic control)
+        raise MissingExtraError(
+            f'`env` = {config.env!r} cannot draw frames: pip install "gradlogpi[video]" ({error})'
+        ) from None
     finally:
         recorder.close()
     return sorted(out.glob("evaluation-episode-*.mp4"))

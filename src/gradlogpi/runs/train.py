@@ -26,6 +26,7 @@ from gradlogpi.errors import ConfigError
 from gradlogpi.runs.build import build_policy, build_value, make_config_env, with_env_defaults
 from gradlogpi.runs.checkpoints import save_checkpoint
 from gradlogpi.runs.config import TrainConfig, config_to_toml
+from gradlogpi.runs.evaluate import Evaluation, EvaluationLog
 from gradlogpi.runs.files import atomic_open, write_csv
 
 METRICS_COLUMNS = ("run", "episode", "step", "return", "length", "truncated", "wall_time")
@@ -40,6 +41,8 @@ class TrainOutcome:
     config: TrainConfig
     already_complete: bool = False
     """`resume` found the run finished: nothing was learned or written."""
+    evaluation: list[Evaluation] = dataclasses.field(default_factory=list)
+    """The final policy of each run on fresh episodes (empty with evaluation_episodes = 0)."""
 
 
 def default_run_dir(config: TrainConfig, root: Path = Path("runs")) -> Path:
@@ -215,6 +218,7 @@ def _train(
     start = time.perf_counter()
     last: dict[str, Any] = {}
     board = tensorboard_writer(run_dir) if config.tensorboard else None
+    evaluations = EvaluationLog(run_dir, config, None if state is None else state["episode"])
 
     def record(end: EpisodeEnd) -> None:
         # one time per episode (or update) the report covers
@@ -224,19 +228,32 @@ def _train(
             board.add_scalar("return/mean", float(np.mean(end.returns)), end.episode)
             board.add_scalar("length/mean", float(np.mean(end.lengths)), end.episode)
             board.add_scalar("truncated/fraction", float(np.mean(end.truncated)), end.episode)
-        every = config.checkpoint_every
         done = end.episode + 1
+        if crossed_multiple(done, end.units, config.eval_every) and end.policy is not None:
+            for evaluation in evaluations.evaluate(end.policy, end.episode, first_run=end.run or 0):
+                if board is not None:
+                    tag = f"evaluation/mean_return/run_{evaluation.run}"
+                    board.add_scalar(tag, evaluation.mean_return, end.episode)
+        every = config.checkpoint_every
         # a report may cover several episodes (compiled runs): save when it crosses a multiple
-        crossed = done // every > (done - end.units) // every if every else False
         # runs learned one after another (end.run set) cannot be resumed: no snapshots
-        if crossed and end.snapshot is not None and end.run is None:
+        if (
+            crossed_multiple(done, end.units, every)
+            and end.snapshot is not None
+            and end.run is None
+        ):
             save_resumable(run_dir, config, end.snapshot(), episode_times)
         if callback is not None:
             callback(end)
 
     try:
         result = run_algorithm(config, record, state)
+        end = last.get("end")
+        final = final_evaluation(
+            evaluations, result, end.episode if end is not None else result.returns.shape[1] - 1
+        )
     finally:
+        evaluations.close()
         if board is not None:
             board.close()
     write_metrics(run_dir / "metrics.csv", result, episode_times)
@@ -249,7 +266,26 @@ def _train(
         metadata = {**checkpoint_metadata(config, result), "complete": True}
         save_checkpoint(run_dir / "checkpoint", stored_arrays(result), metadata)
     write_curve(run_dir, result, config)
-    return TrainOutcome(result, run_dir, config)
+    return TrainOutcome(result, run_dir, config, evaluation=final)
+
+
+def crossed_multiple(done: int, units: int, every: int) -> bool:
+    """Whether a report that moved progress from done − units to done passed a multiple of `every`."""
+    return bool(every) and done // every > (done - units) // every
+
+
+def final_evaluation(evaluations: EvaluationLog, result: RunResult, index: int) -> list[Evaluation]:
+    """Every run's final policy on fresh episodes (into evaluations.csv, evaluation.json).
+
+    `index` is the last progress unit (episode or update) learned.
+    """
+    if evaluations.config.evaluation_episodes == 0:
+        return []
+    final = []
+    for run in range(result.n_runs):
+        final += evaluations.evaluate(result.policy_of_run(run), index, "final", run)
+    evaluations.write_summary(final)
+    return final
 
 
 def stored_arrays(result: RunResult) -> dict[str, np.ndarray]:

@@ -1,0 +1,77 @@
+"""Evaluation during training: fresh episodes, the final policy, each run's best kept."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from gradlogpi.errors import CheckpointError
+from gradlogpi.features import RawState
+from gradlogpi.policies import LinearGaussianPolicy, MatrixSoftmaxPolicy
+from gradlogpi.policies.greedy import GreedyPolicy
+from gradlogpi.runs.checkpoints import load_checkpoint
+from gradlogpi.runs.config import load_config
+from gradlogpi.runs.evaluate import evaluate, load_run
+from gradlogpi.runs.train import train
+
+
+def corridor_config(**overrides):
+    return load_config(
+        "configs/short_corridor.toml",
+        {
+            "runs": 2,
+            "hyperparameters.n_episodes": 40,
+            "evaluation_episodes": 20,
+            **overrides,
+        },
+    )
+
+
+def test_periodic_and_final_evaluations_and_each_runs_best(tmp_path):
+    outcome = train(corridor_config(eval_every=10), tmp_path)
+    with open(tmp_path / "evaluations.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    periodic = [row for row in rows if row["kind"] == "periodic"]
+    assert sorted({int(row["index"]) for row in periodic}) == [9, 19, 29, 39]
+    assert {row["run"] for row in periodic} == {"0", "1"}
+    final = [row for row in rows if row["kind"] == "final"]
+    assert [float(row["mean_return"]) for row in final] == [
+        e.mean_return for e in outcome.evaluation
+    ]
+    summary = json.loads((tmp_path / "evaluation.json").read_text())
+    assert summary["mode"] == "stochastic" and summary["episodes"] == 20
+    arrays, metadata = load_checkpoint(tmp_path / "checkpoint_best")
+    assert arrays["theta"].shape == outcome.result.parameters.shape
+    for run in (0, 1):
+        means = [float(r["mean_return"]) for r in periodic if r["run"] == str(run)]
+        assert metadata["best"][run]["mean_return"] == max(means)
+        # the best θ evaluates, from the run directory, to the number that chose it
+        again = evaluate(tmp_path, episodes=20, seed=summary["seed"], run=run, checkpoint="best")
+        assert again.mean_return == pytest.approx(max(means))
+
+
+def test_the_final_evaluation_is_of_the_saved_policy(tmp_path):
+    outcome = train(corridor_config(), tmp_path)
+    summary = json.loads((tmp_path / "evaluation.json").read_text())
+    for run in (0, 1):
+        saved = evaluate(tmp_path, episodes=20, seed=summary["seed"], run=run)
+        assert saved.mean_return == outcome.evaluation[run].mean_return
+    with pytest.raises(CheckpointError, match=r"no best checkpoint; .*eval_every=N"):
+        load_run(tmp_path, 0, "best")
+
+
+def test_greedy_acts_with_the_most_probable_action_or_the_mean(rng):
+    softmax = MatrixSoftmaxPolicy(RawState(3), 4).init(rng, scale=1.0)
+    obs = rng.normal(size=(6, 3))
+    greedy = GreedyPolicy(softmax)
+    noise = rng.normal(size=(6, 4))
+    np.testing.assert_array_equal(
+        greedy.sample_from_noise(obs, noise), softmax.probabilities(obs).argmax(axis=-1)
+    )
+    assert greedy.n_parameters == softmax.n_parameters  # everything else is the policy's
+    gaussian = LinearGaussianPolicy(RawState(3), 2)
+    gaussian.set_flat(rng.normal(size=gaussian.n_parameters))
+    np.testing.assert_array_equal(
+        GreedyPolicy(gaussian).sample_from_noise(obs, rng.normal(size=(6, 4))), gaussian.mean(obs)
+    )
