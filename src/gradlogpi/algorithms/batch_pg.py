@@ -91,7 +91,8 @@ class BatchPolicyGradientConfig:
     steps_per_env: int = 256
     """Steps each sub-environment takes per update with collection='steps'."""
     schedule: Schedule = "constant"
-    """Schedule of `alpha_theta` and `max_kl` over updates: constant, linear (to 0), inverse_sqrt."""
+    """Schedule of the step size over updates: constant, linear (to 0), inverse_sqrt (of
+    `alpha_theta`, `max_kl`, or a neural policy's learning rate)."""
     max_episode_steps: int | None = None
     """Step cap; default the environment's registered cap."""
 
@@ -340,15 +341,17 @@ def batch_policy_gradient(
             lengths += finished.lengths.tolist()
             truncated += finished.truncated.tolist()
             fraction = step_size(1.0, config.schedule, update, config.n_updates)
-            direction = fraction * gradient_estimate(policy, batch, config, value)
+            gradient = gradient_estimate(policy, batch, config, value)
             before = policy.get_flat()
             if isinstance(policy, TorchTrainedPolicy):
-                # neural policies: PyTorch's optimizer takes the ascent direction
+                # neural policies: PyTorch's optimizer takes the ascent direction, and the
+                # schedule scales its learning rate (Adam would undo a scaled direction)
                 policy.optimizer_step(
-                    direction / config.alpha_theta if config.update == "vanilla" else direction
+                    gradient / config.alpha_theta if config.update == "vanilla" else gradient,
+                    learning_rate_scale=fraction,
                 )
             else:
-                policy.set_flat(before + direction)
+                policy.set_flat(before + fraction * gradient)
             if not np.all(np.isfinite(policy.get_flat())):
                 policy.set_flat(before)
                 diverged_at = update

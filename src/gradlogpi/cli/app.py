@@ -433,6 +433,8 @@ def plot_command(
 
     curves = []
     for run_dir in runs:
+        if not (run_dir / "metrics.csv").is_file():
+            fail(ValueError(f"`RUNS`: {run_dir} is not a run directory (no metrics.csv)"))
         try:
             returns = read_returns(run_dir / "metrics.csv")
         except (OSError, ValueError) as error:

@@ -90,8 +90,8 @@ class TorchTrainedPolicy(Policy, Protocol):
     def maximize(self, objective: Any) -> None:
         """One optimizer step up the gradient of a scalar torch `objective`."""
 
-    def optimizer_step(self, gradient: np.ndarray) -> None:
-        """One optimizer step along an ascent direction given as a flat array [P]."""
+    def optimizer_step(self, gradient: np.ndarray, learning_rate_scale: float = 1.0) -> None:
+        """One optimizer step along an ascent direction [P], the learning rate scaled."""
 
     def torch_log_prob(self, obs: Any, a: Any) -> Any:
         """log π(a|s) as a torch tensor that carries gradients."""

@@ -217,9 +217,14 @@ class TorchPolicy(RunAxisParameters):
             state.setdefault(int(index), {})[name] = torch.from_numpy(np.array(value))
         self.optimizer.load_state_dict({"state": state, "param_groups": groups})
 
-    def optimizer_step(self, gradient: np.ndarray) -> None:
-        """One step of the PyTorch optimizer along the ascent direction `gradient` [P]."""
+    def optimizer_step(self, gradient: np.ndarray, learning_rate_scale: float = 1.0) -> None:
+        """One step of the PyTorch optimizer along the ascent direction `gradient` [P].
+
+        `learning_rate_scale` multiplies the policy's `lr` for this step (a schedule).
+        """
         torch = require_torch()
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.lr * learning_rate_scale
         start = 0
         for parameter in self.parameters():
             size = parameter.numel()

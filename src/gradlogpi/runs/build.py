@@ -94,7 +94,20 @@ def build_state_features(spec: FeaturesConfig, env: gym.Env) -> Any:
             space, spec.n_tilings, spec.tiles_per_dim, bounds=bounds, table_size=spec.table_size
         )
     except ValueError as error:
-        raise ConfigError(f"`features`: {error}") from None
+        message = str(error)
+        if "unbounded" in message:
+            message = message.split("; pass")[0] + (
+                "; give every dimension finite bounds, e.g. "
+                f"--set features.bounds='{_bounds_example(space)}' (±3 where the space is unbounded)"
+            )
+        raise ConfigError(f"`features`: {message}") from None
+
+
+def _bounds_example(space: spaces.Box) -> str:
+    """`features.bounds` in TOML from the space, ±3 where a dimension is unbounded."""
+    low = np.where(np.isfinite(space.low), space.low, -3.0)
+    high = np.where(np.isfinite(space.high), space.high, 3.0)
+    return "[" + ",".join(f"[{lo:.4g},{hi:.4g}]" for lo, hi in zip(low, high, strict=True)) + "]"
 
 
 def build_policy(config: TrainConfig, env: gym.Env) -> policies.Policy:

@@ -6,11 +6,19 @@ Every problem is a `ConfigError` naming the file, the key, the value and what wa
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from gradlogpi.errors import ConfigError
 
@@ -138,6 +146,23 @@ class TrainConfig(Strict):
 
         return get(self.algorithm)
 
+    @model_validator(mode="after")
+    def _policy_fits_algorithm(self) -> TrainConfig:
+        from gradlogpi.algorithms.registry import ALGORITHMS
+
+        spec = ALGORITHMS.get(self.algorithm)
+        kind = self.policy.kind
+        if spec is None or kind is None:
+            return self
+        family = "torch" if kind.startswith("neural") else "array"
+        if family not in spec.policies:
+            expected = "a neural policy" if spec.policies == ("torch",) else "a linear policy"
+            raise ValueError(
+                f"`policy.kind` = {kind!r} cannot be learned by algorithm {self.algorithm!r}, "
+                f"which needs {expected}"
+            )
+        return self
+
     def algorithm_config(self, source: str = "<config>") -> Any:
         """The algorithm's frozen dataclass built from `hyperparameters` (errors name the key)."""
         config_class = self.algorithm_spec().config_class
@@ -156,11 +181,17 @@ class TrainConfig(Strict):
 
 def read_toml(path: str | Path, what: str) -> dict[str, Any]:
     """A TOML file as a dict; ConfigError naming the file if missing, not TOML or not UTF-8."""
+    path = Path(path)
+    if path.exists() and not path.is_file():
+        # a directory, a FIFO (reading it would wait forever), a device
+        raise ConfigError(f"{path}: not a regular file; expected a {what} file (TOML)")
     try:
         with open(path, "rb") as handle:
             return tomllib.load(handle)
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such {what} file") from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read the {what} file ({error.strerror})") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: invalid TOML: {error}") from None
     except UnicodeDecodeError as error:
@@ -175,7 +206,7 @@ def load_config(
     Overrides use dotted keys: {"policy.kind": "neural_softmax", "hyperparameters.gamma": 0.9}.
     Raises ConfigError naming file, key, value and expectation.
     """
-    source = str(path) if path is not None else "<defaults>"
+    source = str(path) if path is not None else ("the command line" if overrides else "<defaults>")
     data: dict[str, Any] = read_toml(path, "config") if path is not None else {}
     for dotted, value in (overrides or {}).items():
         target = data
@@ -190,15 +221,57 @@ def load_config(
                 )
             target = existing
         target[last] = value
+    overrides = overrides or {}
     try:
         config = TrainConfig.model_validate(data)
     except ValidationError as error:
         first = error.errors()[0]
+        if not first["loc"]:  # a check across keys: the message names them
+            message = first["msg"].removeprefix("Value error, ")
+            raise ConfigError(f"{source}: {message}") from None
         key = ".".join(str(part) for part in first["loc"])
         value = first.get("input")
-        raise ConfigError(f"{source}: `{key}` = {value!r}: {first['msg']}") from None
-    config.algorithm_config(source)
+        hint = _where_it_belongs(key) if first["type"] == "extra_forbidden" else ""
+        origin = _origin(key, overrides, source)
+        raise ConfigError(f"{origin}: `{key}` = {value!r}: {first['msg']}{hint}") from None
+    try:
+        config.algorithm_config(source)
+    except ConfigError as error:
+        named = re.search(r"`(\w+)`", str(error.__cause__ or ""))
+        if named and f"hyperparameters.{named.group(1)}" in overrides:
+            origin = f"--set hyperparameters.{named.group(1)}"
+            raise ConfigError(str(error).replace(source, origin, 1)) from None
+        raise
     return config
+
+
+def _origin(key: str, overrides: dict[str, Any], source: str) -> str:
+    """Where a key's value came from: a --set override (or one above it), else the file."""
+    parts = key.split(".")
+    for end in range(len(parts), 0, -1):
+        if ".".join(parts[:end]) in overrides:
+            return f"--set {'.'.join(parts[:end])}"
+    return source
+
+
+def _where_it_belongs(key: str) -> str:
+    """A hint for a key at the wrong level: the table that has a field of that name."""
+    from gradlogpi.algorithms.registry import ALGORITHMS
+
+    name = key.split(".")[-1]
+    tables = [
+        table
+        for table, model in (("policy", PolicyConfig), ("features", FeaturesConfig))
+        if name in model.model_fields
+    ]
+    if any(
+        name in {f.name for f in dataclasses.fields(spec.config_class)}
+        for spec in ALGORITHMS.values()
+    ):
+        tables.append("hyperparameters")
+    if tables:
+        return "; did you mean " + " or ".join(f"`{table}.{name}`" for table in tables) + "?"
+    return f"; the top-level keys are {sorted(TrainConfig.model_fields)}"
 
 
 def config_to_toml(config: TrainConfig) -> str:

@@ -193,7 +193,7 @@ def load_run(run_dir: str | Path, run: int = 0, checkpoint: Checkpoint = "last")
     arrays, _ = load_checkpoint(run_dir / name)
     theta = arrays["theta"]
     if not 0 <= run < theta.shape[0]:
-        raise ValueError(f"`run` must be in [0, {theta.shape[0]}) for {run_dir}; got {run}")
+        raise ConfigError(f"`run` must be in [0, {theta.shape[0]}) for {run_dir}; got {run}")
     env = make_config_env(config)
     policy = build_policy(config, env)
     try:
