@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 PYTHON = sys.executable
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 def gradlogpi(*args, cwd=None, check=True):
@@ -350,3 +351,27 @@ def test_cartpole_videos_work_or_name_the_extra(tmp_path):
     videos = sorted((tmp_path / "videos").glob("*.mp4"))
     assert len(videos) == 1 and videos[0].stat().st_size > 500
     assert "Traceback" not in completed.stderr
+
+
+def test_experiment_cartpole_writes_its_files(tmp_path):
+    import tomllib
+
+    import tomli_w
+
+    settings = tomllib.loads((CONFIGS / "cartpole_linear.toml").read_text())
+    settings["hyperparameters"].update(n_updates=2, episodes_per_update=4)
+    config = tmp_path / "tiny.toml"
+    config.write_text(tomli_w.dumps(settings))
+    out = tmp_path / "study"
+    completed = gradlogpi(
+        "experiment", "cartpole", "--config", config, "--seeds", "2", "--first-seed", "3",
+        "--out", out,
+    )  # fmt: skip
+    assert "solved 0/2" in completed.stdout
+    rows = (out / "cartpole.csv").read_text().splitlines()
+    assert rows[0].startswith("seed,solved,episodes") and [r.split(",")[0] for r in rows[1:]] == [
+        "3",
+        "4",
+    ]
+    assert (out / "cartpole.png").stat().st_size > 1000
+    assert "| 3 | no |" in (out / "summary.md").read_text()

@@ -18,6 +18,7 @@ from gradlogpi.core._checks import check_in_range, check_positive, check_positiv
 from gradlogpi.policies.contract import (
     ArrayPolicy,
     DiscretePolicy,
+    GaussianPolicy,
     Policy,
     TorchTrainedPolicy,
     ValueFunction,
@@ -249,15 +250,14 @@ def check_policy_fits_env(policy: Policy, env: gym.Env) -> None:
             f"actor, get_theta, …); got {type(policy).__name__}"
         )
     if isinstance(env.action_space, spaces.Box):
-        action_dim = getattr(policy, "action_dim", None)
-        if action_dim is None:
+        if not isinstance(policy, GaussianPolicy):
             raise TypeError(
                 f"a Box action space needs a Gaussian policy; got {type(policy).__name__}"
             )
-        if (action_dim,) != env.action_space.shape:
+        if (policy.action_dim,) != env.action_space.shape:
             raise ValueError(
                 f"`policy` must have action_dim={env.action_space.shape[0]} (the action space); "
-                f"got {action_dim}"
+                f"got {policy.action_dim}"
             )
     elif not isinstance(env.action_space, spaces.Discrete):
         raise TypeError(f"the action space must be Discrete or Box; got {env.action_space}")

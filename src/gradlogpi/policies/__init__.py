@@ -6,6 +6,7 @@
 from gradlogpi.policies.contract import (
     ArrayPolicy,
     DiscretePolicy,
+    GaussianPolicy,
     Policy,
     TorchTrainedPolicy,
     ValueFunction,
@@ -21,6 +22,7 @@ from gradlogpi.policies.value import LinearValue
 __all__ = [
     "ArrayPolicy",
     "DiscretePolicy",
+    "GaussianPolicy",
     "LinearGaussianPolicy",
     "LinearSoftmaxPolicy",
     "LinearValue",

@@ -12,6 +12,7 @@ inside (a NumPy array, a PyTorch network).
     Policy                 every policy: log π, the score, sampling from pre-drawn noise,
                            a per-episode actor, θ as [R, P]
     ├─ DiscretePolicy      n_actions and π(·|s) (softmax policies)
+    ├─ GaussianPolicy      action_dim, μ(s) and log σ(s) (Gaussian policies)
     ├─ ArrayPolicy         θ is a NumPy array that algorithms step in place (`ascend`):
     │                      linear softmax, matrix softmax, linear Gaussian
     └─ TorchTrainedPolicy  θ lives in a PyTorch module stepped by its own optimizer
@@ -71,6 +72,19 @@ class DiscretePolicy(Policy, Protocol):
 
     def probabilities(self, obs: Any) -> np.ndarray:
         """π(·|s), shape [..., A]."""
+
+
+@runtime_checkable
+class GaussianPolicy(Policy, Protocol):
+    """A Gaussian policy N(μ(s), σ(s)²) over Box actions of shape [action_dim]."""
+
+    action_dim: int
+
+    def mean(self, obs: Any) -> np.ndarray:
+        """μ(s), shape [..., action_dim]."""
+
+    def log_std(self, obs: Any) -> np.ndarray:
+        """log σ(s), shape [..., action_dim]."""
 
 
 @runtime_checkable

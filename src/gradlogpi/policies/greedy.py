@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from gradlogpi.policies.actor import Actor
-from gradlogpi.policies.contract import DiscretePolicy, Policy
+from gradlogpi.policies.contract import DiscretePolicy, GaussianPolicy, Policy
 
 
 class GreedyPolicy:
@@ -23,7 +23,7 @@ class GreedyPolicy:
     """
 
     def __init__(self, policy: Policy):
-        if not isinstance(policy, DiscretePolicy) and not hasattr(policy, "mean"):
+        if not isinstance(policy, DiscretePolicy | GaussianPolicy):
             raise TypeError(
                 "`policy` must be a softmax policy or have a mean (Gaussian) to act greedily; "
                 f"got {type(policy).__name__}"
@@ -40,7 +40,7 @@ class GreedyPolicy:
         """argmax_a π(a|s) (the first on a tie), or μ(s); `noise` is not used."""
         if isinstance(self.policy, DiscretePolicy):
             return self.policy.probabilities(obs).argmax(axis=-1)
-        return self.policy.mean(obs)  # type: ignore[attr-defined]
+        return self.policy.mean(obs)  # type: ignore[union-attr]
 
     def actor(self) -> Actor:
         return Actor(self.sample_from_noise)
