@@ -3,6 +3,7 @@
 from gradlogpi.core.returns import (
     discount_powers,
     discounted_returns,
+    generalized_advantages,
     normalized,
     policy_gradient_estimate,
     reward_to_go,
@@ -37,6 +38,7 @@ __all__ = [
     "discount_powers",
     "discounted_returns",
     "expected_features",
+    "generalized_advantages",
     "gaussian_log_prob",
     "gaussian_score",
     "gumbel_max_sample",

@@ -1,4 +1,4 @@
-"""Returns, reward-to-go and the REINFORCE policy-gradient estimate of an episode.
+"""Returns, reward-to-go, GAE(λ) advantages and the REINFORCE policy-gradient estimate.
 
 Conventions: `rewards[..., t]` is R_{t+1}, the reward that follows action A_t, so an
 episode of T steps has T rewards. Episodes of different lengths share one array of
@@ -105,6 +105,68 @@ def _backward_discounted_sum(rewards: np.ndarray, gamma: float) -> np.ndarray:
         returns[..., b, :] = within[..., b, :] + carry * following[..., None]
         following = returns[..., b, 0]
     return returns.reshape(*rewards.shape[:-1], -1)[..., :n_steps]
+
+
+def generalized_advantages(
+    rewards: np.ndarray,
+    values: np.ndarray,
+    next_values: np.ndarray,
+    terminated: np.ndarray,
+    ended: np.ndarray,
+    gamma: float,
+    lambda_: float,
+) -> np.ndarray:
+    """GAE(λ) advantages (Schulman et al. 2016, eq. 16), backwards in O(T).
+
+        δ_t = R_{t+1} + γ (1 − terminated_t) v̂(S_{t+1}) − v̂(S_t)
+        A_t = δ_t + γ λ (1 − ended_t) A_{t+1}
+
+    `next_values` are v̂ of the state each step led to, in its own episode: where an
+    episode was cut by a time limit (or a fragment ends mid-episode) that state is not
+    terminal and its value bootstraps; where it terminated, v̂(S_{t+1}) counts as 0. An
+    advantage never reaches across an episode's end (`ended`: terminated or cut at t).
+    λ = 1 gives G_t − v̂(S_t) (bootstrapped at cuts); λ = 0 gives the TD errors δ_t.
+
+    Args:
+      rewards: R_{t+1}, shape [..., T].
+      values: v̂(S_t), shape [..., T].
+      next_values: v̂(S_{t+1}) of the same episode, shape [..., T].
+      terminated: the episode terminated at step t (S_{t+1} terminal), bool [..., T].
+      ended: the episode ended at step t, by termination or a cut; also True on the last
+        step of a fragment (nothing after it is known), bool [..., T].
+      gamma: discount γ in [0, 1].
+      lambda_: λ in [0, 1].
+
+    Returns:
+      float64 advantages A_t, shape [..., T].
+
+    Examples:
+      >>> generalized_advantages(
+      ...     np.array([1.0, 1.0]), np.zeros(2), np.zeros(2),
+      ...     np.array([False, True]), np.array([False, True]), 0.9, 1.0,
+      ... )
+      array([1.9, 1. ])
+    """
+    rewards = as_float_array("rewards", rewards)
+    check_min_ndim("rewards", rewards, 1, "[..., T]")
+    arrays = {}
+    for name, array in (("values", values), ("next_values", next_values)):
+        arrays[name] = as_float_array(name, array)
+        check_batch_shape(name, arrays[name].shape, rewards.shape, "the shape of `rewards`")
+    for name, array in (("terminated", terminated), ("ended", ended)):
+        arrays[name] = np.asarray(array, dtype=bool)
+        check_batch_shape(name, arrays[name].shape, rewards.shape, "the shape of `rewards`")
+    check_in_range("gamma", gamma, 0.0, 1.0)
+    check_in_range("lambda_", lambda_, 0.0, 1.0)
+    bootstrap = np.where(arrays["terminated"], 0.0, arrays["next_values"])
+    deltas = rewards + gamma * bootstrap - arrays["values"]  # δ_t, [..., T]
+    carry = gamma * lambda_ * ~arrays["ended"]  # how much of A_{t+1} reaches A_t
+    advantages = np.empty_like(deltas)
+    following = np.zeros(rewards.shape[:-1])
+    for t in range(rewards.shape[-1] - 1, -1, -1):
+        following = deltas[..., t] + carry[..., t] * following
+        advantages[..., t] = following
+    return advantages
 
 
 def reward_to_go(
