@@ -43,9 +43,9 @@ def test_the_registry_says_what_each_config_needs():
     assert batch.total(BatchPolicyGradientConfig(n_updates=7)) == 7 and batch.unit == "updates"
     assert get("actor_critic").needs_value(None) and get("reinforce").lockstep_runs
     with pytest.raises(
-        ValueError, match=r"`algorithm` must be one of \[.*'reinforce'.*\]; got 'ppo'"
+        ValueError, match=r"`algorithm` must be one of \[.*'reinforce'.*\]; got 'sac'"
     ):
-        get("ppo")
+        get("sac")
 
 
 def test_algorithms_name_their_missing_or_unwanted_critic():

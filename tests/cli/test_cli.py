@@ -150,14 +150,14 @@ def test_algorithms_lists_the_registry_and_each_config():
     assert all(name in listing for name in ALGORITHMS)
     settings = gradlogpi("algorithms", "actor_critic").stdout
     assert "lambda_theta" in settings and "Trace decay λ^θ of the actor" in settings
-    unknown = gradlogpi("algorithms", "ppo", check=False)
+    unknown = gradlogpi("algorithms", "sac", check=False)
     assert unknown.returncode == 2 and "`algorithm` must be one of" in unknown.stderr
 
 
 def test_an_unknown_algorithm_in_a_config_is_a_named_error(tmp_path):
-    completed = gradlogpi("train", "--algorithm", "ppo", "--run-dir", tmp_path / "run", check=False)
+    completed = gradlogpi("train", "--algorithm", "sac", "--run-dir", tmp_path / "run", check=False)
     assert completed.returncode == 2
-    assert "`algorithm` = 'ppo'" in completed.stderr and "'reinforce'" in completed.stderr
+    assert "`algorithm` = 'sac'" in completed.stderr and "'reinforce'" in completed.stderr
 
 
 @pytest.mark.parametrize(
@@ -194,6 +194,7 @@ def test_help_everywhere(command):
             "pendulum_gaussian",
             ["hyperparameters.n_updates=1", "hyperparameters.episodes_per_update=8"],
         ),
+        ("cartpole_ppo", ["hyperparameters.n_updates=1", "hyperparameters.steps_per_env=16"]),
         ("short_corridor", ["hyperparameters.n_episodes=3", "runs=2"]),
         ("grid_world", ["hyperparameters.n_episodes=3", "runs=2"]),
     ],

@@ -450,7 +450,9 @@ def gradient_estimate(
             policy, batch.observations[steps], batch.actions[steps], weights[steps]
         )
     if config.entropy_coefficient > 0:
-        gradient = gradient + config.entropy_coefficient * mean_entropy_gradient(policy, batch)
+        gradient = gradient + config.entropy_coefficient * mean_entropy_gradient(
+            policy, batch.observations[batch.mask]
+        )
     if config.update == "natural":
         fisher = estimators.fisher_matrix(scores, batch.mask)
         direction = estimators.natural_direction(gradient, fisher, config.damping)
@@ -476,9 +478,8 @@ def weighted_score_sum(
     return scratch.theta - policy.theta
 
 
-def mean_entropy_gradient(policy: Policy, batch: PaddedBatch) -> np.ndarray:
-    """∇θ of the mean entropy over the batch's visited states, shape [P]."""
-    states = batch.observations[batch.mask]
+def mean_entropy_gradient(policy: Policy, states: np.ndarray) -> np.ndarray:
+    """∇θ of the mean entropy over `states` [M, ...], shape [P]."""
     if isinstance(policy, TorchTrainedPolicy):
         return policy.mean_entropy_gradient(states)
     return policy.entropy_gradient(states).mean(axis=0)  # type: ignore[attr-defined]

@@ -26,6 +26,7 @@ from gradlogpi.algorithms.actor_critic import ActorCriticConfig, actor_critic
 from gradlogpi.algorithms.batch_pg import BatchPolicyGradientConfig, batch_policy_gradient
 from gradlogpi.algorithms.common import Callback, RunResult
 from gradlogpi.algorithms.neural_reinforce import NeuralReinforceConfig, neural_reinforce
+from gradlogpi.algorithms.ppo import PPOConfig, ppo
 from gradlogpi.algorithms.reinforce import ReinforceConfig, reinforce
 from gradlogpi.algorithms.reinforce_baseline import ReinforceBaselineConfig, reinforce_baseline
 from gradlogpi.policies import Policy, ValueFunction
@@ -205,5 +206,23 @@ register(
         "REINFORCE for neural policies by autodiff, one optimizer step per episode",
         policies=("torch",),
         lockstep_runs=False,
+    )
+)
+register(
+    AlgorithmSpec(
+        "ppo",
+        ppo,
+        PPOConfig,
+        "PPO-clip with GAE(λ) and a linear critic; closed-form surrogate gradient for linear policies",
+        policies=("array", "torch"),
+        lockstep_runs=False,
+        unit="updates",
+        total=lambda config: int(config.n_updates),
+        needs_value=_always,
+        not_resumable=lambda config: (
+            "ppo cannot be resumed: its sub-environments run on across updates and are not "
+            "in a checkpoint; train it again"
+        ),
+        vector_envs=True,
     )
 )

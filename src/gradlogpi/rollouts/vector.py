@@ -270,6 +270,21 @@ class FragmentBatch:
     terminated: np.ndarray  # [N] bool
     truncated: np.ndarray  # [N] bool
     last_observations: np.ndarray  # [num_envs, *obs_shape]: where every env stopped
+    step_counted: np.ndarray | None = None
+    """[n_steps, num_envs] bool: a real step (False: a step that only reset its env)."""
+    step_ended: np.ndarray | None = None
+    """[n_steps, num_envs] bool: the episode ended at this step (terminated or time limit)."""
+    step_terminated: np.ndarray | None = None
+    """[n_steps, num_envs] bool: the episode terminated at this step (no bootstrap)."""
+
+    def next_observations(self) -> np.ndarray:
+        """S_{t+1} of every step in its own episode, [n_steps, num_envs, *obs_shape].
+
+        With NEXT_STEP autoreset the observation after an episode's last step is its final
+        state (the reset comes one step later), so step t leads to observation t + 1, and
+        the last step to where each env stopped.
+        """
+        return np.concatenate([self.step_observations[1:], self.last_observations[None]])
 
     def padded(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(observations [N, T, ...], actions [N, T, ...], rewards [N, T], mask [N, T]).
@@ -432,6 +447,9 @@ class StepCollector:
             is_terminal & is_end,
             is_end & ~is_terminal,
             np.asarray(self.obs),
+            counted,
+            ended,
+            terminal,
         )
         finished = FinishedEpisodes(
             totals[is_end], (carried_steps + lengths)[is_end], (is_end & ~is_terminal)[is_end]

@@ -1,0 +1,96 @@
+"""PPO-clip: the closed-form surrogate gradient against finite differences, and learning."""
+
+import numpy as np
+import pytest
+
+from gradlogpi.algorithms.batch_pg import weighted_score_sum
+from gradlogpi.algorithms.ppo import (
+    PPOConfig,
+    clipped_surrogate,
+    clipped_surrogate_weights,
+    ppo,
+)
+from gradlogpi.features import RawState
+from gradlogpi.policies import LinearGaussianPolicy, LinearValue, MatrixSoftmaxPolicy
+
+
+def test_the_clip_zeroes_exactly_the_terms_it_holds_constant():
+    ratios = np.array([1.5, 1.5, 0.5, 0.5, 1.05])
+    advantages = np.array([1.0, -1.0, 1.0, -1.0, 2.0])
+    weights = clipped_surrogate_weights(ratios, advantages, 0.2)
+    # A > 0 and ρ > 1.2: clipped; A < 0 and ρ > 1.2: follows ρ; likewise below 0.8
+    np.testing.assert_array_equal(weights, [0.0, -1.5, 0.5, 0.0, 2.1])
+
+
+def surrogate_at(policy, theta, observations, actions, old_log_probs, advantages, clip_range):
+    policy.set_flat(theta)
+    ratios = np.exp(policy.log_prob(observations, actions) - old_log_probs)
+    return clipped_surrogate(ratios, advantages, clip_range)
+
+
+@pytest.mark.parametrize("kind", ["softmax", "gaussian"])
+def test_the_surrogate_gradient_equals_central_differences(rng, kind):
+    if kind == "softmax":
+        policy = MatrixSoftmaxPolicy(RawState(3), 4).init(rng, scale=0.5)
+    else:
+        policy = LinearGaussianPolicy(RawState(3), 2)
+        policy.set_flat(0.3 * rng.normal(size=policy.n_parameters))
+    observations = rng.normal(size=(64, 3))
+    actions = policy.sample(observations, rng)
+    old_log_probs = policy.log_prob(observations, actions)
+    advantages = rng.normal(size=64)
+    theta = policy.get_flat() + 0.3 * rng.normal(size=policy.n_parameters)  # some ratios clip
+    policy.set_flat(theta)
+    ratios = np.exp(policy.log_prob(observations, actions) - old_log_probs)
+    assert ((ratios > 1.2) | (ratios < 0.8)).any()  # the clip is active somewhere
+    weights = clipped_surrogate_weights(ratios, advantages, 0.2) / ratios.size
+    analytic = weighted_score_sum(policy, observations, actions, weights)
+    numeric = np.zeros_like(theta)
+    for j in range(theta.size):
+        step = np.zeros_like(theta)
+        step[j] = 1e-6
+        up = surrogate_at(
+            policy, theta + step, observations, actions, old_log_probs, advantages, 0.2
+        )
+        down = surrogate_at(
+            policy, theta - step, observations, actions, old_log_probs, advantages, 0.2
+        )
+        numeric[j] = (up - down) / 2e-6
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-5, atol=1e-8)
+
+
+def test_ppo_learns_cartpole_and_refuses_what_it_cannot_do():
+    config = PPOConfig(n_updates=15, num_envs=4, steps_per_env=256, alpha_theta=1.0, epochs=10)
+    result = ppo(
+        "CartPole-v1",
+        MatrixSoftmaxPolicy(RawState(4), 2),
+        config,
+        value=LinearValue(RawState(4)),
+        seed=1,
+    )
+    first, last = result.returns[0, :20].mean(), result.returns[0, -10:].mean()
+    assert last > 2 * first  # a random policy lasts about 20 steps
+    assert result.parameters.shape == (1, 10) and result.value_parameters.shape == (1, 4)
+    with pytest.raises(ValueError, match="`value` must be a critic"):
+        ppo("CartPole-v1", MatrixSoftmaxPolicy(RawState(4), 2), config)
+    with pytest.raises(ValueError, match="`resume` must be None for ppo"):
+        ppo(
+            "CartPole-v1",
+            MatrixSoftmaxPolicy(RawState(4), 2),
+            config,
+            value=LinearValue(RawState(4)),
+            resume={},
+        )
+    with pytest.raises(ValueError, match=r"`clip_range` must be in \(0, 1\)"):
+        PPOConfig(clip_range=1.5)
+
+
+def test_ppo_on_a_neural_policy_through_the_same_weighted_score_sum():
+    pytest.importorskip("torch")
+    from gradlogpi.policies.torch_policies import NeuralSoftmaxPolicy
+
+    policy = NeuralSoftmaxPolicy(4, 2, (16,), seed=0, lr=0.01)
+    config = PPOConfig(n_updates=2, num_envs=2, steps_per_env=64, epochs=2)
+    result = ppo("CartPole-v1", policy, config, value=LinearValue(RawState(4)), seed=0)
+    assert not np.array_equal(result.parameters[0], policy.get_flat())  # it learned a copy
+    assert np.isfinite(result.parameters).all()
