@@ -185,10 +185,7 @@ def test_help_everywhere(command):
             "cartpole_linear",
             ["hyperparameters.n_updates=2", "hyperparameters.episodes_per_update=4"],
         ),
-        (
-            "cartpole_neural",
-            ["hyperparameters.n_updates=2", "hyperparameters.episodes_per_update=4"],
-        ),
+        ("cartpole_neural", ["hyperparameters.n_updates=2", "hyperparameters.steps_per_env=8"]),
         ("lqr_gaussian", ["hyperparameters.n_updates=2", "hyperparameters.episodes_per_update=16"]),
         (
             "pendulum_gaussian",
