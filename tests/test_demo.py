@@ -26,4 +26,4 @@ def test_demo_prints_the_seed_answers_and_the_book_figure(tmp_path):
     assert baseline is not None and -14.0 < float(baseline.group(1)) < -11.0
     assert (tmp_path / "out" / "demo" / "fig13_2.csv").exists()
     assert not (tmp_path / "results").exists()
-    assert list((tmp_path / "runs").glob("CartPole-v1__batch_pg__*/metrics.csv"))
+    assert list((tmp_path / "runs").glob("CartPole-v1__ppo__*/metrics.csv"))

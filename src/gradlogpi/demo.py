@@ -95,34 +95,38 @@ def corridor_reproduction(console: Console, out: Path, runs: int, episodes: int)
 
 
 def cartpole_training(console: Console) -> Path:
-    """A short training run from configs/cartpole_linear.toml, written to a run directory."""
+    """configs/cartpole_linear.toml: PPO on a linear softmax policy, 100k steps, a run directory."""
     from gradlogpi.runs.config import load_config
     from gradlogpi.runs.progress import EpisodeProgress
     from gradlogpi.runs.train import train
 
     config_path = Path(__file__).resolve().parents[2] / "configs" / "cartpole_linear.toml"
-    config = load_config(
-        config_path if config_path.exists() else None,
-        {
-            "env": "CartPole-v1",
-            "algorithm": "batch_pg",
-            "policy.kind": "matrix_softmax",
-            "features.kind": "raw",
-            "hyperparameters.n_updates": 40,
-            "hyperparameters.alpha_theta": 0.1,
-            "hyperparameters.normalize_advantages": True,
-        },
-    )
+    overrides = {  # the shipped config's settings, for an installed package without it
+        "env": "CartPole-v1",
+        "algorithm": "ppo",
+        "policy.kind": "matrix_softmax",
+        "features.kind": "raw",
+        "value_features": {"kind": "raw"},
+    }
+    config = load_config(config_path, {}) if config_path.exists() else load_config(None, overrides)
+    spec = config.algorithm_spec()
+    total = spec.total(config.algorithm_config())
     console.rule(
-        "Training a linear softmax policy on CartPole-v1 (batch policy gradient, 40 updates)"
+        f"Training a linear softmax policy on CartPole-v1 ({config.algorithm}, {total} {spec.unit})"
     )
-    with EpisodeProgress(console, total=40, unit="updates") as progress:
+    with EpisodeProgress(console, total=total, unit=spec.unit) as progress:
         outcome = train(config, callback=progress.update_episode)
     summary = outcome.result.summary()
     console.print(
-        f"mean return of the last {summary['final_window']} episodes: "
+        f"mean return of the last {summary['final_window']} training episodes: "
         f"{summary['final_mean_return']:.1f}"
     )
+    for evaluation in outcome.evaluation:
+        console.print(
+            f"the saved final policy: mean return {evaluation.mean_return:.1f} (95% CI "
+            f"{evaluation.ci_low:.1f} to {evaluation.ci_high:.1f}) over {evaluation.episodes} "
+            "fresh episodes"
+        )
     console.print(f"run directory (config, metrics.csv, checkpoint, curve.png): {outcome.run_dir}")
     return outcome.run_dir
 

@@ -181,17 +181,17 @@ def test_help_everywhere(command):
 @pytest.mark.parametrize(
     ("name", "overrides"),
     [
-        (
-            "cartpole_linear",
-            ["hyperparameters.n_updates=2", "hyperparameters.episodes_per_update=4"],
-        ),
+        ("cartpole_linear", ["hyperparameters.n_updates=1", "hyperparameters.steps_per_env=16"]),
         ("cartpole_neural", ["hyperparameters.n_updates=2", "hyperparameters.steps_per_env=8"]),
         ("lqr_gaussian", ["hyperparameters.n_updates=2", "hyperparameters.episodes_per_update=16"]),
         (
             "pendulum_gaussian",
             ["hyperparameters.n_updates=1", "hyperparameters.episodes_per_update=8"],
         ),
-        ("cartpole_ppo", ["hyperparameters.n_updates=1", "hyperparameters.steps_per_env=16"]),
+        (
+            "cartpole_natural_pg",
+            ["hyperparameters.n_updates=2", "hyperparameters.episodes_per_update=4"],
+        ),
         ("short_corridor", ["hyperparameters.n_episodes=3", "runs=2"]),
         ("grid_world", ["hyperparameters.n_episodes=3", "runs=2"]),
     ],
@@ -357,7 +357,7 @@ def test_experiment_cartpole_writes_its_files(tmp_path):
     import tomli_w
 
     settings = tomllib.loads((CONFIGS / "cartpole_linear.toml").read_text())
-    settings["hyperparameters"].update(n_updates=2, episodes_per_update=4)
+    settings["hyperparameters"].update(n_updates=2, steps_per_env=16)
     config = tmp_path / "tiny.toml"
     config.write_text(tomli_w.dumps(settings))
     out = tmp_path / "study"
