@@ -43,4 +43,5 @@ def test_the_cli_reference_is_current():
     spec.loader.exec_module(module)
     current = module.PATH.read_text(encoding="utf-8")
     assert current == module.reference(), "run: .venv/bin/python scripts/cli_reference.py"
-    assert "## gradlogpi sweep" in current and "…" not in current.replace("0 … N−1", "")
+    assert "## gradlogpi sweep" in current
+    assert not re.search(r"\w…", current)  # rich cuts a word short as "alpha_thet…"
