@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import functools
 import math
-import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -16,6 +15,7 @@ from gradlogpi.algorithms import estimators
 from gradlogpi.algorithms.common import (
     Callback,
     EpisodeEnd,
+    EpisodeRecord,
     RunResult,
     Schedule,
     StopTraining,
@@ -236,9 +236,8 @@ def step_weights(
 
 def refit_value(value: ValueFunction, batch: PaddedBatch, gamma: float, ridge: float) -> None:
     """Least-squares v̂(s, w) ≈ G_t over the batch's visited states (ridge-regularised)."""
-    x = value.gradient(batch.observations)[batch.mask]  # [M, k]
-    returns = discounted_returns(batch.rewards, gamma, mask=batch.mask)[batch.mask]
-    value.set_flat(np.linalg.solve(x.T @ x + ridge * np.eye(x.shape[1]), x.T @ returns))
+    returns = discounted_returns(batch.rewards, gamma, mask=batch.mask)
+    value.fit(batch.observations[batch.mask], returns[batch.mask], ridge)
 
 
 def batch_policy_gradient(
@@ -314,14 +313,8 @@ def batch_policy_gradient(
     else:
         source = RolloutPool(env_id, config, policy, seed, config.ray_address)
     quota = math.ceil(config.episodes_per_update / config.num_envs)
-    returns, lengths, truncated = [], [], []
-    diverged_at = -1
-    first_update = 0
-    if resume is not None:
-        tracker = _list_tracker(returns, lengths, truncated)
-        first_update = restore_state(resume, policy, value, None, tracker)
-        returns[:], lengths[:], truncated[:] = tracker.lists()
-    start = time.perf_counter()
+    record = EpisodeRecord()
+    first_update = 0 if resume is None else restore_state(resume, policy, value, None, record)
     try:
         for update in range(first_update, config.n_updates):
             if config.collection == "steps":
@@ -337,9 +330,7 @@ def batch_policy_gradient(
                     np.array([e.truncated for e in episodes]),
                 )
                 batch = pad_episodes(episodes)
-            returns += finished.returns.tolist()
-            lengths += finished.lengths.tolist()
-            truncated += finished.truncated.tolist()
+            record.add(finished.returns, finished.lengths, finished.truncated)
             fraction = step_size(1.0, config.schedule, update, config.n_updates)
             gradient = gradient_estimate(policy, batch, config, value)
             before = policy.get_flat()
@@ -354,7 +345,7 @@ def batch_policy_gradient(
                 policy.set_flat(before + fraction * gradient)
             if not np.all(np.isfinite(policy.get_flat())):
                 policy.set_flat(before)
-                diverged_at = update
+                record.diverged_at = update
                 break
             if config.baseline == "value":
                 refit_value(value, batch, config.gamma, config.value_ridge)
@@ -369,7 +360,7 @@ def batch_policy_gradient(
                         policy,
                         value,
                         None,
-                        _list_tracker(returns, lengths, truncated),
+                        record,
                     )
                 )
                 end = EpisodeEnd(
@@ -386,20 +377,7 @@ def batch_policy_gradient(
                     break
     finally:
         source.close()
-    return RunResult(
-        np.array([returns]),
-        np.array([lengths]),
-        np.array([truncated]),
-        np.array([diverged_at]),
-        policy,
-        policy.get_theta(),
-        value,
-        None if value is None else np.atleast_2d(value.get_flat()).copy(),
-        seed,
-        time.perf_counter() - start,
-        config,
-        np.array([0]),
-    )
+    return record.result(policy, value, seed, config)
 
 
 def vector_env_id(env: str | gym.Env) -> str:
@@ -483,29 +461,3 @@ def mean_entropy_gradient(policy: Policy, states: np.ndarray) -> np.ndarray:
     if isinstance(policy, TorchTrainedPolicy):
         return policy.mean_entropy_gradient(states)
     return policy.entropy_gradient(states).mean(axis=0)  # type: ignore[attr-defined]
-
-
-class _list_tracker:
-    """The batch algorithm's growing lists seen through the `Tracker` state interface."""
-
-    def __init__(self, returns: list, lengths: list, truncated: list):
-        self.returns, self.lengths, self.truncated = returns, lengths, truncated
-        self.restored: dict[str, np.ndarray] = {}
-
-    def get_state(self) -> dict[str, np.ndarray]:
-        return {
-            "returns": np.array([self.returns], dtype=np.float64),
-            "lengths": np.array([self.lengths], dtype=np.int64),
-            "truncated": np.array([self.truncated], dtype=bool),
-            "diverged_at": np.array([-1]),
-        }
-
-    def set_state(self, state: dict[str, np.ndarray]) -> None:
-        self.restored = state
-
-    def lists(self) -> tuple[list, list, list]:
-        return (
-            np.asarray(self.restored["returns"])[0].tolist(),
-            np.asarray(self.restored["lengths"])[0].tolist(),
-            np.asarray(self.restored["truncated"])[0].tolist(),
-        )

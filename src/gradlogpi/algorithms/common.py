@@ -202,6 +202,62 @@ class Tracker:
             self.diverged_at[bad & (self.diverged_at < 0)] = update
 
 
+class EpisodeRecord:
+    """The episodes one run finishes, update after update, in the order they end.
+
+    For the algorithms that learn from batches (batch_pg, ppo), whose updates finish a
+    varying number of episodes. `get_state`/`set_state` are `Tracker`'s state interface,
+    so a snapshot holds the record as [1, E] arrays.
+    """
+
+    def __init__(self) -> None:
+        self.returns: list[float] = []
+        self.lengths: list[int] = []
+        self.truncated: list[bool] = []
+        self.diverged_at = -1  # the update that made θ non-finite, −1 if none
+        self.start = time.perf_counter()
+
+    def add(self, returns: np.ndarray, lengths: np.ndarray, truncated: np.ndarray) -> None:
+        """Episodes that ended in an update: returns, lengths, truncations, each [n]."""
+        self.returns += np.asarray(returns).tolist()
+        self.lengths += np.asarray(lengths).tolist()
+        self.truncated += np.asarray(truncated).tolist()
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        return {
+            "returns": np.array([self.returns], dtype=np.float64),
+            "lengths": np.array([self.lengths], dtype=np.int64),
+            "truncated": np.array([self.truncated], dtype=bool),
+            "diverged_at": np.array([self.diverged_at]),
+        }
+
+    def set_state(self, state: dict[str, np.ndarray]) -> None:
+        self.returns = np.asarray(state["returns"])[0].tolist()
+        self.lengths = np.asarray(state["lengths"])[0].tolist()
+        self.truncated = np.asarray(state["truncated"])[0].tolist()
+        self.diverged_at = int(np.asarray(state["diverged_at"])[0])
+
+    def result(
+        self, policy: Policy, value: ValueFunction | None, seed: int | None, config: Any
+    ) -> RunResult:
+        """The `RunResult` of the run: one row, its columns the episodes in order."""
+        state = self.get_state()
+        return RunResult(
+            state["returns"],
+            state["lengths"],
+            state["truncated"],
+            state["diverged_at"],
+            policy,
+            policy.get_theta(),
+            value,
+            None if value is None else np.atleast_2d(value.get_flat()).copy(),
+            seed,
+            time.perf_counter() - self.start,
+            config,
+            np.array([0]),
+        )
+
+
 @dataclass(frozen=True)
 class EpisodeEnd:
     """Passed to a `callback` when learning has moved on by one or more progress units.

@@ -12,7 +12,6 @@ closed-form scores. Neural policies get the same weighted sum by one backward pa
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -23,6 +22,7 @@ from gradlogpi.algorithms.batch_pg import mean_entropy_gradient, vector_env_id, 
 from gradlogpi.algorithms.common import (
     Callback,
     EpisodeEnd,
+    EpisodeRecord,
     RunResult,
     Schedule,
     StopTraining,
@@ -159,12 +159,6 @@ def rollout(
     )
 
 
-def refit_value(value: ValueFunction, data: Rollout, ridge: float) -> None:
-    """Least-squares v̂(s, w) ≈ λ-return over the update's states (ridge-regularised)."""
-    x = value.gradient(data.observations)  # [M, k]
-    value.set_flat(np.linalg.solve(x.T @ x + ridge * np.eye(x.shape[1]), x.T @ data.returns))
-
-
 def ppo(
     env: str | gym.Env,
     policy: Policy,
@@ -222,26 +216,20 @@ def ppo(
     )  # fmt: skip
     collector = StepCollector(envs, seed, config.steps_per_env, env_id)
     shuffle = np.random.default_rng(np.random.SeedSequence(seed).spawn(2)[1])
-    returns: list[float] = []
-    lengths: list[int] = []
-    truncated: list[bool] = []
-    diverged_at = -1
-    start = time.perf_counter()
+    record = EpisodeRecord()
     try:
         for update in range(config.n_updates):
             batch, finished = collector.collect(policy, update)
-            returns += finished.returns.tolist()
-            lengths += finished.lengths.tolist()
-            truncated += finished.truncated.tolist()
+            record.add(finished.returns, finished.lengths, finished.truncated)
             data = rollout(batch, policy, value, config)
             fraction = step_size(1.0, config.schedule, update, config.n_updates)
             before = policy.get_flat()
             optimize_surrogate(policy, data, config, fraction, shuffle)
             if not np.all(np.isfinite(policy.get_flat())):
                 policy.set_flat(before)
-                diverged_at = update
+                record.diverged_at = update
                 break
-            refit_value(value, data, config.value_ridge)
+            value.fit(data.observations, data.returns, config.value_ridge)  # v̂ ≈ λ-returns
             if callback is not None:
                 end = EpisodeEnd(
                     update, finished.returns, finished.lengths, finished.truncated, policy
@@ -252,20 +240,7 @@ def ppo(
                     break
     finally:
         collector.close()
-    return RunResult(
-        np.array([returns]),
-        np.array([lengths], dtype=np.int64),
-        np.array([truncated], dtype=bool),
-        np.array([diverged_at]),
-        policy,
-        policy.get_theta(),
-        value,
-        np.atleast_2d(value.get_flat()).copy(),
-        seed,
-        time.perf_counter() - start,
-        config,
-        np.array([0]),
-    )
+    return record.result(policy, value, seed, config)
 
 
 def optimize_surrogate(

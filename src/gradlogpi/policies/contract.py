@@ -70,6 +70,9 @@ class DiscretePolicy(Policy, Protocol):
 
     n_actions: int
 
+    def logits(self, obs: Any) -> np.ndarray:
+        """Action preferences h(s, ·), shape [..., A]; π = softmax(h)."""
+
     def probabilities(self, obs: Any) -> np.ndarray:
         """π(·|s), shape [..., A]."""
 
@@ -139,6 +142,9 @@ class ValueFunction(Protocol):
 
     def ascend(self, obs: Any, step: Any) -> None:
         """w ← w + Σ step · x(s)."""
+
+    def fit(self, obs: Any, targets: np.ndarray, ridge: float) -> None:
+        """w by ridge least squares of v̂(s, w) on `targets` [M] at states `obs` [M, ...]."""
 
     def get_flat(self) -> np.ndarray:
         """A copy of w."""

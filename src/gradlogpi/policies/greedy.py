@@ -39,7 +39,7 @@ class GreedyPolicy:
     def sample_from_noise(self, obs: Any, noise: np.ndarray) -> np.ndarray:
         """argmax_a π(a|s) (the first on a tie), or μ(s); `noise` is not used."""
         if isinstance(self.policy, DiscretePolicy):
-            return self.policy.probabilities(obs).argmax(axis=-1)
+            return self.policy.logits(obs).argmax(axis=-1)  # argmax h = argmax softmax(h)
         return self.policy.mean(obs)  # type: ignore[union-attr]
 
     def actor(self) -> Actor:

@@ -57,6 +57,17 @@ class LinearValue:
         weighted = (step[..., None] * x).reshape(*self.w.shape[:-1], -1, self.n_parameters)
         self.w += weighted.sum(axis=-2)
 
+    def fit(self, obs: Any, targets: np.ndarray, ridge: float) -> None:
+        """w ← argmin_w Σ (wᵀx(s) − target)² + ridge ‖w‖²: a least-squares refit.
+
+        Args:
+          obs: states, shape [M, ...].
+          targets: what v̂ should approach there (returns, λ-returns), shape [M].
+          ridge: λ > 0 of the ridge term (keeps the solve well posed).
+        """
+        x = self.state_features(obs)  # [M, k]
+        self.w = np.linalg.solve(x.T @ x + ridge * np.eye(x.shape[1]), x.T @ targets)
+
     def get_flat(self) -> np.ndarray:
         return self.w.copy()
 

@@ -289,8 +289,10 @@ def final_evaluation(evaluations: EvaluationLog, result: RunResult, index: int) 
 
 
 def stored_arrays(result: RunResult) -> dict[str, np.ndarray]:
-    """θ (and w) of every run and the statistics, as a final checkpoint holds them."""
-    arrays = policy_arrays(result)
+    """θ [R, P] (and w [R, k]) of every run and the statistics, as a final checkpoint holds them."""
+    arrays = {"theta": result.parameters}
+    if result.value_parameters is not None:
+        arrays["w"] = result.value_parameters
     for name in ("returns", "lengths", "truncated", "diverged_at"):
         arrays[f"tracker_{name}"] = getattr(result, name)
     return arrays
@@ -371,14 +373,6 @@ def save_resumable(
     )
     save_checkpoint(run_dir / "checkpoint", arrays, metadata)
     write_metrics(run_dir / "metrics.csv", partial, episode_times[:callbacks])
-
-
-def policy_arrays(result: RunResult) -> dict[str, np.ndarray]:
-    """Flat parameters of every run: theta [R, P] (and w [R, k] when there is a critic)."""
-    arrays = {"theta": result.parameters}
-    if result.value_parameters is not None:
-        arrays["w"] = result.value_parameters
-    return arrays
 
 
 def checkpoint_metadata(config: TrainConfig, result: RunResult) -> dict[str, Any]:
