@@ -34,9 +34,9 @@ class _Line:
     """The counters of one progress line."""
 
     task: TaskID
+    start: float  # when its first unit began: the previous report, not the line's first one
     done: int = 0
     steps: int = 0
-    start: float = field(default_factory=time.perf_counter)
     recent: collections.deque = field(
         default_factory=lambda: collections.deque(maxlen=RECENT_EPISODES)
     )
@@ -65,6 +65,7 @@ class EpisodeProgress:
         self.disable = disable
         self.every = every
         self.lines: dict[str, _Line] = {}
+        self.last_report = time.perf_counter()
         self.progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -92,14 +93,18 @@ class EpisodeProgress:
         """Callback for one curve; runs learned one after another get a line each."""
         if end.run is not None:
             label = f"{label}, run {end.run}"
+        now = time.perf_counter()
         line = self.lines.get(label)
         if line is None:
+            # a compiled run's first report comes after a whole chunk: time it from the
+            # report before (or the display's start), not from now
             task = self.progress.add_task(label, total=self.total, rate="-", mean="-")
-            line = self.lines[label] = _Line(task)
+            line = self.lines[label] = _Line(task, self.last_report)
+        self.last_report = now
         line.done += end.units  # a compiled run reports several episodes at once
         line.steps += int(np.sum(end.lengths))
         line.recent.extend(np.ravel(end.returns).tolist())
-        rate = line.steps / max(time.perf_counter() - line.start, 1e-9)
+        rate = line.steps / max(now - line.start, 1e-9)
         mean = float(np.mean(line.recent)) if line.recent else float("nan")
         self.progress.update(line.task, advance=end.units, rate=f"{rate:,.0f}", mean=f"{mean:.2f}")
         crossed = line.done // self.every > (line.done - end.units) // self.every
