@@ -13,94 +13,59 @@ closed-form scores. Neural policies get the same weighted sum by one backward pa
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
 
-from gradlogpi.algorithms.batch_pg import mean_entropy_gradient, vector_env_id, weighted_score_sum
-from gradlogpi.algorithms.common import (
-    Callback,
-    EpisodeEnd,
-    EpisodeRecord,
-    RunResult,
-    Schedule,
-    StopTraining,
-    check_policy_fits_env,
-    one_run,
-    step_size,
+from gradlogpi.algorithms.batch_pg import mean_entropy_gradient, weighted_score_sum
+from gradlogpi.algorithms.common import Callback, RunResult
+from gradlogpi.algorithms.on_policy import (
+    OnPolicyConfig,
+    Rollout,
+    check_on_policy_call,
+    train_on_policy,
 )
-from gradlogpi.core._checks import check_in_range, check_positive, check_positive_int
-from gradlogpi.core.returns import generalized_advantages, normalized
+from gradlogpi.core._checks import check_positive, check_positive_int
+from gradlogpi.core.returns import normalized
 from gradlogpi.policies import Policy, TorchTrainedPolicy, ValueFunction
-from gradlogpi.rollouts.episodes import make_env
-from gradlogpi.rollouts.vector import FragmentBatch, StepCollector, make_vector_env
 
 
 @dataclass(frozen=True)
-class PPOConfig:
+class PPOConfig(OnPolicyConfig):
     """Settings of `ppo`; the defaults are the usual PPO ones (SB3, CleanRL)."""
 
-    n_updates: int = 50
-    """Policy updates; each collects num_envs × steps_per_env environment steps."""
-    num_envs: int = 8
-    """Sub-environments of the vector env (autoresetting; episodes straddle updates)."""
-    steps_per_env: int = 256
-    """Steps each sub-environment takes per update."""
-    vectorization_mode: Literal["sync", "async"] = "sync"
-    """Gymnasium vectorisation: 'sync' (one process) or 'async' (one process per env)."""
     alpha_theta: float = 0.01
     """Step size of a linear policy's θ (a neural policy uses its optimizer's rate)."""
-    gamma: float = 0.99
-    """Discount γ in [0, 1]."""
-    gae_lambda: float = 0.95
-    """λ of GAE(λ) in [0, 1]: 0 one-step TD errors, 1 Monte-Carlo returns."""
     clip_range: float = 0.2
     """ε of the clipped ratio, in (0, 1)."""
     epochs: int = 10
     """Passes over each update's steps."""
     minibatches: int = 4
     """Minibatches per epoch."""
-    normalize_advantages: bool = True
-    """Standardise the advantages of each minibatch."""
     entropy_coefficient: float = 0.0
     """β of the entropy bonus β·E[H(π(·|s))] (>= 0)."""
     target_kl: float | None = None
     """Stop an update's epochs once the estimated KL(π_old‖π) exceeds 1.5 × this (None: never)."""
     max_grad_norm: float | None = None
     """Clip each minibatch gradient to this norm (None: no clipping)."""
-    value_ridge: float = 1e-3
-    """Ridge of the linear critic's least-squares refit to the λ-returns (> 0)."""
-    schedule: Schedule = "constant"
-    """Schedule over updates of the step size (or learning rate) and of ε."""
-    max_episode_steps: int | None = None
-    """Step cap; default the environment's registered cap."""
 
     def __post_init__(self) -> None:
-        step_size(1.0, self.schedule, 0, 1)
-        for name in ("n_updates", "num_envs", "steps_per_env", "epochs", "minibatches"):
+        super().__post_init__()
+        for name in ("epochs", "minibatches"):
             check_positive_int(name, getattr(self, name))
         check_positive("alpha_theta", self.alpha_theta)
-        check_in_range("gamma", self.gamma, 0.0, 1.0)
-        check_in_range("gae_lambda", self.gae_lambda, 0.0, 1.0)
         if not 0.0 < self.clip_range < 1.0:
             raise ValueError(f"`clip_range` must be in (0, 1); got {self.clip_range!r}")
         check_positive("entropy_coefficient", self.entropy_coefficient, allow_zero=True)
-        check_positive("value_ridge", self.value_ridge)
         for name in ("target_kl", "max_grad_norm"):
             if getattr(self, name) is not None:
                 check_positive(name, getattr(self, name))
-        if self.vectorization_mode not in ("sync", "async"):
-            raise ValueError(
-                f"`vectorization_mode` must be 'sync' or 'async'; got {self.vectorization_mode!r}"
-            )
         if self.num_envs * self.steps_per_env < self.minibatches:
             raise ValueError(
                 f"`minibatches` must be at most num_envs × steps_per_env = "
                 f"{self.num_envs * self.steps_per_env}; got {self.minibatches}"
             )
-        if self.max_episode_steps is not None:
-            check_positive_int("max_episode_steps", self.max_episode_steps)
 
 
 def clipped_surrogate_weights(
@@ -123,42 +88,6 @@ def clipped_surrogate(ratios: np.ndarray, advantages: np.ndarray, clip_range: fl
     return float(np.minimum(ratios * advantages, clipped * advantages).mean())
 
 
-@dataclass
-class Rollout:
-    """One update's real steps, flattened: [M] arrays (M ≤ num_envs × steps_per_env)."""
-
-    observations: np.ndarray
-    actions: np.ndarray
-    log_probs: np.ndarray  # log π_old(a|s)
-    advantages: np.ndarray
-    returns: np.ndarray  # λ-returns A + v̂(s): the critic's targets
-
-
-def rollout(
-    batch: FragmentBatch, policy: Policy, value: ValueFunction, config: PPOConfig
-) -> Rollout:
-    """GAE(λ) over the update's steps (env by env, time along the last axis), flattened."""
-    observations, actions = batch.step_observations, batch.step_actions  # [n, E, ...]
-    counted, ended, terminated = batch.step_counted, batch.step_ended, batch.step_terminated
-    assert counted is not None and ended is not None and terminated is not None
-    values = value.value(observations)  # [n, E]
-    next_values = value.value(batch.next_observations())
-    ended = ended | ~counted  # a reset-only step neither gives nor takes an advantage
-    ended[-1] = True  # nothing after the update's last step is known: bootstrap there
-    advantages = generalized_advantages(
-        batch.step_rewards.T, values.T, next_values.T, terminated.T, ended.T,
-        config.gamma, config.gae_lambda,
-    ).T  # fmt: skip
-    keep = counted
-    return Rollout(
-        observations[keep],
-        actions[keep],
-        policy.log_prob(observations[keep], actions[keep]),
-        advantages[keep],
-        (advantages + values)[keep],
-    )
-
-
 def ppo(
     env: str | gym.Env,
     policy: Policy,
@@ -170,7 +99,7 @@ def ppo(
     callback: Callback | None = None,
     resume: dict[str, Any] | None = None,
 ) -> RunResult:
-    """Learn a policy by PPO-clip with GAE(λ) advantages and a linear critic.
+    """Learn a policy by PPO-clip with GAE(λ) advantages.
 
         Loop for each update:
             Collect num_envs × steps_per_env steps with π_old = π_θ (episodes run on)
@@ -179,13 +108,14 @@ def ppo(
                 ρ ← π_θ(a|s) / π_old(a|s)
                 g ← mean 1[not clipped] ρ A ∇ln π_θ(a|s)   (+ β ∇H)
                 θ ← θ + α g                               (neural: the optimizer's step)
-            w ← least squares of v̂(s, w) on the targets
+            Refit v̂ to the targets (linear: least squares; neural: regression epochs)
 
     Args:
       env: a registered Gymnasium id, or an environment made from one.
       policy: a linear policy (softmax or Gaussian) or a neural one; not modified.
       config: `PPOConfig`.
-      value: the critic, a `LinearValue` over any state features; required.
+      value: the critic, a `LinearValue` over any state features or a `NeuralValue`;
+        required.
       seed: the experiment seed (sub-environment seeds and action noise derive from it).
       runs: None or 1 (one run per call; `gradlogpi.runs.train` learns R one after another).
       callback: called with an `EpisodeEnd` after every update (the episodes that ended
@@ -195,52 +125,13 @@ def ppo(
     Returns:
       RunResult with one row; its columns are the finished episodes in order.
     """
-    import copy
-
-    one_run("ppo", runs)
-    if value is None:
-        raise ValueError("`value` must be a critic (e.g. LinearValue(RawState(k))); got None")
-    if resume is not None:
-        raise ValueError(
-            "`resume` must be None for ppo: its sub-environments run on across updates and "
-            "are not part of a snapshot"
-        )
-    env_id = vector_env_id(env)
-    probe = make_env(env_id)
-    check_policy_fits_env(policy, probe)
-    probe.close()
-    policy, value = copy.deepcopy(policy), copy.deepcopy(value)
-    envs = make_vector_env(
-        env_id, config.num_envs, config.vectorization_mode, config.max_episode_steps,
-        autoreset=True,
-    )  # fmt: skip
-    collector = StepCollector(envs, seed, config.steps_per_env, env_id)
+    check_on_policy_call("ppo", runs, resume)
     shuffle = np.random.default_rng(np.random.SeedSequence(seed).spawn(2)[1])
-    record = EpisodeRecord()
-    try:
-        for update in range(config.n_updates):
-            batch, finished = collector.collect(policy, update)
-            record.add(finished.returns, finished.lengths, finished.truncated)
-            data = rollout(batch, policy, value, config)
-            fraction = step_size(1.0, config.schedule, update, config.n_updates)
-            before = policy.get_flat()
-            optimize_surrogate(policy, data, config, fraction, shuffle)
-            if not np.all(np.isfinite(policy.get_flat())):
-                policy.set_flat(before)
-                record.diverged_at = update
-                break
-            value.fit(data.observations, data.returns, config.value_ridge)  # v̂ ≈ λ-returns
-            if callback is not None:
-                end = EpisodeEnd(
-                    update, finished.returns, finished.lengths, finished.truncated, policy
-                )
-                try:
-                    callback(end)
-                except StopTraining:
-                    break
-    finally:
-        collector.close()
-    return record.result(policy, value, seed, config)
+
+    def improve(policy: Policy, data: Rollout, fraction: float) -> None:
+        optimize_surrogate(policy, data, config, fraction, shuffle)
+
+    return train_on_policy("ppo", env, policy, value, config, improve, seed=seed, callback=callback)
 
 
 def optimize_surrogate(
@@ -257,10 +148,14 @@ def optimize_surrogate(
     )
     for _ in range(config.epochs):
         for indices in np.array_split(shuffle.permutation(n_samples), config.minibatches):
-            observations, actions = data.observations[indices], data.actions[indices]
             advantages = data.advantages[indices]
             if config.normalize_advantages:
                 advantages = normalized(advantages)
+            if isinstance(policy, TorchTrainedPolicy):
+                step = MinibatchStep(indices, advantages, clip_range, fraction)
+                neural_minibatch_step(policy, data, step, config)
+                continue
+            observations, actions = data.observations[indices], data.actions[indices]
             ratios = np.exp(policy.log_prob(observations, actions) - data.log_probs[indices])
             weights = clipped_surrogate_weights(ratios, advantages, clip_range) / indices.size
             gradient = weighted_score_sum(policy, observations, actions, weights)
@@ -271,12 +166,41 @@ def optimize_surrogate(
             norm = float(np.linalg.norm(gradient))
             if config.max_grad_norm is not None and norm > config.max_grad_norm:
                 gradient = gradient * (config.max_grad_norm / norm)
-            if isinstance(policy, TorchTrainedPolicy):
-                policy.optimizer_step(gradient, learning_rate_scale=fraction)
-            else:
-                policy.set_flat(policy.get_flat() + config.alpha_theta * fraction * gradient)
+            policy.set_flat(policy.get_flat() + config.alpha_theta * fraction * gradient)
         if config.target_kl is not None:
             log_ratios = policy.log_prob(data.observations, data.actions) - data.log_probs
             approximate_kl = float(np.mean(np.expm1(log_ratios) - log_ratios))  # ≥ 0
             if approximate_kl > 1.5 * config.target_kl:
                 break
+
+
+class MinibatchStep(NamedTuple):
+    """Which steps one minibatch takes, their (normalised) advantages, ε and the schedule."""
+
+    indices: np.ndarray
+    advantages: np.ndarray
+    clip_range: float
+    fraction: float
+
+
+def neural_minibatch_step(
+    policy: TorchTrainedPolicy, data: Rollout, step: MinibatchStep, config: PPOConfig
+) -> None:
+    """The same clipped-surrogate step for a neural policy: one forward and backward pass.
+
+    The objective's gradient is the weighted score sum above (autodiff of the clipped
+    surrogate gives exactly 1[not clipped] ρ A ∇ln π), so both paths ascend the same L.
+    """
+    import torch
+
+    observations = data.observations[step.indices]
+    log_probs = policy.torch_log_prob(observations, data.actions[step.indices])
+    ratios = torch.exp(log_probs - torch.from_numpy(data.log_probs[step.indices]))
+    advantage = torch.from_numpy(step.advantages)
+    clipped = torch.clamp(ratios, 1 - step.clip_range, 1 + step.clip_range)
+    objective = torch.minimum(ratios * advantage, clipped * advantage).mean()
+    if config.entropy_coefficient > 0:
+        objective = objective + config.entropy_coefficient * policy.torch_entropy(
+            observations
+        ).mean()
+    policy.maximize(objective, step.fraction, config.max_grad_norm)

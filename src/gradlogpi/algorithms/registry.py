@@ -29,6 +29,7 @@ from gradlogpi.algorithms.neural_reinforce import NeuralReinforceConfig, neural_
 from gradlogpi.algorithms.ppo import PPOConfig, ppo
 from gradlogpi.algorithms.reinforce import ReinforceConfig, reinforce
 from gradlogpi.algorithms.reinforce_baseline import ReinforceBaselineConfig, reinforce_baseline
+from gradlogpi.algorithms.trpo import TRPOConfig, trpo
 from gradlogpi.policies import Policy, ValueFunction
 
 
@@ -79,6 +80,8 @@ class AlgorithmSpec:
       needs_value: whether a config needs a value function (critic or baseline).
       not_resumable: why a config cannot be resumed from a checkpoint, or None.
       vector_envs: it makes vector envs from the environment's id (no env_kwargs).
+      critics: the value functions it can learn: 'linear' (`LinearValue`, stepped per step
+        or refitted) and/or 'neural' (`NeuralValue`, only refitted by regression).
     """
 
     name: str
@@ -92,6 +95,7 @@ class AlgorithmSpec:
     needs_value: Callable[[Any], bool] = _never
     not_resumable: Callable[[Any], str | None] = _resumable
     vector_envs: bool = False
+    critics: tuple[Literal["linear", "neural"], ...] = ("linear",)
 
     def hyperparameters(self) -> list[tuple[str, str, Any, str]]:
         """(name, type, default, docstring) of every config field."""
@@ -122,23 +126,26 @@ def get(name: str) -> AlgorithmSpec:
 
 
 def field_docstrings(config_class: type) -> dict[str, str]:
-    """The docstring under each field of a dataclass (read from its source)."""
-    try:
-        source = textwrap.dedent(inspect.getsource(config_class))
-    except (OSError, TypeError):
-        return {}
-    body = ast.parse(source).body[0]
+    """The docstring under each field of a dataclass and its bases (read from their source)."""
     docs: dict[str, str] = {}
-    statements = getattr(body, "body", [])
-    for statement, following in itertools.pairwise(statements):
-        if (
-            isinstance(statement, ast.AnnAssign)
-            and isinstance(statement.target, ast.Name)
-            and isinstance(following, ast.Expr)
-            and isinstance(following.value, ast.Constant)
-            and isinstance(following.value.value, str)
-        ):
-            docs[statement.target.id] = " ".join(following.value.value.split())
+    for klass in reversed(config_class.__mro__):
+        if klass is object:
+            continue
+        try:
+            source = textwrap.dedent(inspect.getsource(klass))
+        except (OSError, TypeError):
+            continue
+        body = ast.parse(source).body[0]
+        statements = getattr(body, "body", [])
+        for statement, following in itertools.pairwise(statements):
+            if (
+                isinstance(statement, ast.AnnAssign)
+                and isinstance(statement.target, ast.Name)
+                and isinstance(following, ast.Expr)
+                and isinstance(following.value, ast.Constant)
+                and isinstance(following.value.value, str)
+            ):
+                docs[statement.target.id] = " ".join(following.value.value.split())
     return docs
 
 
@@ -213,7 +220,8 @@ register(
         "ppo",
         ppo,
         PPOConfig,
-        "PPO-clip with GAE(λ) and a linear critic; closed-form surrogate gradient for linear policies",
+        "PPO-clip with GAE(λ) and a linear or neural critic; closed-form surrogate gradient for "
+        "linear policies",
         policies=("array", "torch"),
         lockstep_runs=False,
         unit="updates",
@@ -224,5 +232,26 @@ register(
             "in a checkpoint; train it again"
         ),
         vector_envs=True,
+        critics=("linear", "neural"),
+    )
+)
+register(
+    AlgorithmSpec(
+        "trpo",
+        trpo,
+        TRPOConfig,
+        "TRPO: a KL-bounded natural step by conjugate gradient on closed-form (or autodiff) "
+        "Fisher products, GAE(λ) advantages",
+        policies=("array", "torch"),
+        lockstep_runs=False,
+        unit="updates",
+        total=lambda config: int(config.n_updates),
+        needs_value=_always,
+        not_resumable=lambda config: (
+            "trpo cannot be resumed: its sub-environments run on across updates and are not "
+            "in a checkpoint; train it again"
+        ),
+        vector_envs=True,
+        critics=("linear", "neural"),
     )
 )

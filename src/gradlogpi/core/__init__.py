@@ -1,5 +1,6 @@
 """Pure NumPy math of policy gradients: softmax, scores, returns. No state, no I/O."""
 
+from gradlogpi.core.divergences import categorical_kl, gaussian_kl
 from gradlogpi.core.returns import (
     discount_powers,
     discounted_returns,
@@ -35,9 +36,11 @@ from gradlogpi.core.softmax import (
 
 __all__ = [
     "action_block_features",
+    "categorical_kl",
     "discount_powers",
     "discounted_returns",
     "expected_features",
+    "gaussian_kl",
     "gaussian_log_prob",
     "gaussian_score",
     "generalized_advantages",

@@ -104,7 +104,12 @@ class ArrayPolicy(Policy, Protocol):
 class TorchTrainedPolicy(Policy, Protocol):
     """θ lives in a PyTorch module and is stepped by the policy's own optimizer."""
 
-    def maximize(self, objective: Any) -> None:
+    def maximize(
+        self,
+        objective: Any,
+        learning_rate_scale: float = 1.0,
+        max_grad_norm: float | None = None,
+    ) -> None:
         """One optimizer step up the gradient of a scalar torch `objective`."""
 
     def optimizer_step(self, gradient: np.ndarray, learning_rate_scale: float = 1.0) -> None:
@@ -112,6 +117,9 @@ class TorchTrainedPolicy(Policy, Protocol):
 
     def torch_log_prob(self, obs: Any, a: Any) -> Any:
         """log π(a|s) as a torch tensor that carries gradients."""
+
+    def torch_entropy(self, obs: Any) -> Any:
+        """H(π(·|s)) per state as a differentiable torch tensor, shape [...]."""
 
     def weighted_score_sum(self, obs: Any, a: Any, weights: np.ndarray) -> np.ndarray:
         """Σ_i weights_i ∇θ log π(a_i|s_i), shape [P], by one backward pass."""

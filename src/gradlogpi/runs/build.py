@@ -181,10 +181,27 @@ def build_policy(config: TrainConfig, env: gym.Env) -> policies.Policy:
 
 
 def build_value(config: TrainConfig, env: gym.Env) -> policies.ValueFunction | None:
-    """A `LinearValue` over `value_features` (default: constant), where the algorithm uses one."""
+    """The critic where the algorithm uses one: a `LinearValue` over `value_features`
+    (default: constant) or, with `value.kind` = 'neural', a `NeuralValue`."""
     from gradlogpi.policies import LinearValue
 
     if not config.algorithm_spec().needs_value(config.algorithm_config()):
         return None
+    if config.value.kind == "neural":
+        from gradlogpi.policies.torch_policies import NeuralValue, Regression
+
+        if not isinstance(env.observation_space, spaces.Box):
+            raise ConfigError(
+                f"`value.kind` = 'neural' needs Box observations; got {env.observation_space}"
+            )
+        spec_value = config.value
+        return NeuralValue(
+            int(np.prod(env.observation_space.shape)),
+            spec_value.hidden,
+            spec_value.activation,
+            seed=config.seed + 1,  # not the policy's initial weights
+            lr=spec_value.lr,
+            regression=Regression(spec_value.epochs, spec_value.minibatches, spec_value.clip_range),
+        )
     spec = config.value_features or FeaturesConfig(kind="constant")
     return LinearValue(build_state_features(spec, env))

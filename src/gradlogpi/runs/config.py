@@ -94,6 +94,31 @@ class PolicyConfig(Strict):
     )
 
 
+class ValueConfig(Strict):
+    """Which critic (value function) and its settings, where the algorithm uses one."""
+
+    kind: Literal["linear", "neural"] = Field(
+        "linear",
+        description="linear: v̂ = wᵀx(s) over `value_features`; neural: an MLP fitted by "
+        "regression (ppo, trpo)",
+    )
+    hidden: list[int] = Field(default_factory=lambda: [64, 64])
+    activation: Literal["tanh", "relu"] = "tanh"
+    lr: float = Field(1e-3, gt=0, description="Adam step size of a neural critic")
+    epochs: int = Field(10, ge=1, description="passes over each update's targets (neural)")
+    minibatches: int = Field(4, ge=1, description="minibatches per pass (neural)")
+    clip_range: float | None = Field(
+        None, gt=0, description="value clipping as PPO's (SB3 clip_range_vf); None: off"
+    )
+
+    @field_validator("hidden")
+    @classmethod
+    def _positive_sizes(cls, sizes: list[int]) -> list[int]:
+        if not sizes or any(size < 1 for size in sizes):
+            raise ValueError("expected a non-empty list of layer sizes >= 1")
+        return sizes
+
+
 class TrainConfig(Strict):
     """A whole training run."""
 
@@ -109,6 +134,7 @@ class TrainConfig(Strict):
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     features: FeaturesConfig = Field(default_factory=FeaturesConfig)
     value_features: FeaturesConfig | None = None
+    value: ValueConfig = Field(default_factory=ValueConfig)
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
     evaluation_episodes: int = Field(
         100, ge=0, description="fresh episodes per evaluation of the final policy (0: none)"
