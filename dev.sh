@@ -4,6 +4,7 @@
 #   bash dev.sh test       set up .venv with test tools, run the whole default test suite
 #   bash dev.sh reproduce  long reproductions (pytest -m slow)
 #   bash dev.sh bench      benchmarks (prints JSON lines and a table)
+#   bash dev.sh compare    our PPO against Stable-Baselines3's (own venv; --quick: minutes)
 set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON="${PYTHON:-python3.11}"
@@ -43,8 +44,18 @@ case "$task" in
     setup
     "$VENV/bin/python" -m benchmarks.run "${@:2}"
     ;;
+  compare)
+    # the peer lives in its own venv: Stable-Baselines3 is never a dependency of ours
+    if [ ! -x .venv-compare/bin/python ]; then
+      "$PYTHON" -m venv .venv-compare
+    fi
+    .venv-compare/bin/python -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
+    .venv-compare/bin/python -m pip install --quiet "torch==2.13.0"
+    .venv-compare/bin/python -m pip install --quiet -e ".[torch,compare]"
+    .venv-compare/bin/python -m benchmarks.compare "${@:2}"
+    ;;
   *)
-    echo "usage: bash dev.sh {demo|test|reproduce|bench}" >&2
+    echo "usage: bash dev.sh {demo|test|reproduce|bench|compare}" >&2
     exit 2
     ;;
 esac

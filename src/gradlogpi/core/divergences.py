@@ -27,7 +27,9 @@ def categorical_kl(log_p: np.ndarray, log_q: np.ndarray) -> np.ndarray:
       0.0
     """
     p = np.exp(log_p)
-    difference = np.where(p > 0, log_p - log_q, 0.0)
+    log_p, log_q = np.broadcast_arrays(log_p, log_q)
+    # subtracted only where p > 0: −inf − (−inf) would be nan
+    difference = np.subtract(log_p, log_q, out=np.zeros(log_p.shape), where=p > 0)
     return np.maximum((p * difference).sum(axis=-1), 0.0)
 
 

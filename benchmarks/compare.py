@@ -1,0 +1,465 @@
+"""Our PPO against Stable-Baselines3's, learning curve to learning curve, in one run.
+
+    bash dev.sh compare            the full comparison (about an hour on 2 cores)
+    bash dev.sh compare --quick    CartPole only, short budget, 2 seeds (minutes)
+
+Runs in its own virtual environment (.venv-compare, made by dev.sh) with the `compare`
+extra: stable-baselines3 and rliable are never dependencies of gradlogpi.
+
+For each task, both libraries train with rl-baselines3-zoo's tuned PPO settings for it
+(hyperparams/ppo.yml, quoted in TASKS), the same env-step budget and the same seeds;
+gradlogpi also trains a linear policy on features, a column no peer fills. Each run's
+final policy is evaluated on fresh episodes (the zoo's deterministic evaluation: the most
+probable action, the Gaussian's mean). Written to --out: runs.jsonl (one line per run,
+appended as runs finish, so an interrupted comparison continues where it stopped), one
+figure per task (mean return of the last 10 episodes against env steps, mean over seeds
+with a 95% bootstrap band), and summary.md (final IQM with rliable's stratified bootstrap
+95% CIs, median wall-clock seconds per run, versions, date, the command).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import os
+import platform
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+EVALUATION_EPISODES = 20
+EVALUATION_SEED = 10_000
+CURVE_WINDOW = 10
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    """One environment of the comparison.
+
+    zoo: rl-baselines3-zoo's PPO settings for the task, as SB3 keyword arguments (with
+      `n_envs` and `normalize`, which the zoo gives beside them).
+    ours: the same settings as a gradlogpi TrainConfig (neural policy and critic).
+    linear: a gradlogpi TrainConfig with a linear policy, or None.
+    """
+
+    env_id: str
+    steps: int
+    zoo_steps: int
+    zoo: dict[str, Any]
+    ours: dict[str, Any]
+    linear: dict[str, Any] | None = None
+    note: str = ""
+
+
+def ppo_hyperparameters(zoo: dict[str, Any], steps: int, **extra: Any) -> dict[str, Any]:
+    """gradlogpi's PPOConfig fields for the zoo's settings (minibatches from batch_size)."""
+    n_envs, n_steps = zoo["n_envs"], zoo.get("n_steps", 2048)
+    buffer = n_envs * n_steps
+    settings = {
+        "n_updates": max(1, steps // buffer),
+        "num_envs": n_envs,
+        "steps_per_env": n_steps,
+        "minibatches": max(1, buffer // zoo.get("batch_size", 64)),
+        "epochs": zoo.get("n_epochs", 10),
+        "gamma": zoo.get("gamma", 0.99),
+        "gae_lambda": zoo.get("gae_lambda", 0.95),
+        "clip_range": zoo.get("clip_range_value", 0.2),
+        "entropy_coefficient": zoo.get("ent_coef", 0.0),
+        "max_grad_norm": zoo.get("max_grad_norm", 0.5),
+        "schedule": "linear" if zoo.get("linear") else "constant",
+    }
+    settings.update(extra)
+    return settings
+
+
+def neural_config(env_id: str, zoo: dict[str, Any], steps: int, policy: str) -> dict[str, Any]:
+    """Our config with the zoo's network: 64-64 tanh for policy and critic (SB3's MlpPolicy)."""
+    lr = zoo.get("learning_rate_value", 3e-4)
+    hyper = ppo_hyperparameters(zoo, steps)
+    return {
+        "env": env_id,
+        "algorithm": "ppo",
+        "policy": {"kind": policy, "hidden": [64, 64], "lr": lr, "log_std0": 0.0},
+        "value": {
+            "kind": "neural",
+            "hidden": [64, 64],
+            "lr": lr,
+            "epochs": hyper["epochs"],
+            "minibatches": hyper["minibatches"],
+        },
+        "hyperparameters": hyper,
+        "evaluation_episodes": 0,
+    }
+
+
+def linear_schedule(initial: float) -> Any:
+    def schedule(progress_remaining: float) -> float:
+        return progress_remaining * initial
+
+    return schedule
+
+
+def make_tasks(quick: bool) -> dict[str, Task]:
+    cartpole_zoo = {
+        "n_envs": 8, "n_steps": 32, "batch_size": 256, "gae_lambda": 0.8, "gamma": 0.98,
+        "n_epochs": 20, "ent_coef": 0.0, "learning_rate_value": 0.001, "clip_range_value": 0.2,
+        "linear": True,
+    }  # fmt: skip
+    acrobot_zoo = {
+        "n_envs": 16, "n_steps": 256, "gae_lambda": 0.94, "gamma": 0.99, "n_epochs": 4,
+        "ent_coef": 0.0, "normalize": True,
+    }  # fmt: skip
+    lunar_zoo = {
+        "n_envs": 16, "n_steps": 1024, "batch_size": 64, "gae_lambda": 0.98, "gamma": 0.999,
+        "n_epochs": 4, "ent_coef": 0.01,
+    }  # fmt: skip
+    pendulum_zoo = {
+        "n_envs": 4, "n_steps": 1024, "gae_lambda": 0.95, "gamma": 0.9, "n_epochs": 10,
+        "ent_coef": 0.0, "learning_rate_value": 1e-3, "clip_range_value": 0.2,
+        "use_sde": True, "sde_sample_freq": 4,
+    }  # fmt: skip
+    inverted_zoo = {
+        "n_envs": 1, "n_steps": 32, "batch_size": 64, "gamma": 0.999,
+        "learning_rate_value": 0.000222425, "ent_coef": 1.37976e-07, "clip_range_value": 0.4,
+        "n_epochs": 5, "gae_lambda": 0.9, "max_grad_norm": 0.3, "vf_coef": 0.19816,
+        "normalize": True,
+    }  # fmt: skip
+
+    def cartpole_linear(steps: int) -> dict[str, Any]:
+        config = neural_config("CartPole-v1", cartpole_zoo, steps, "matrix_softmax")
+        config["policy"] = {"kind": "matrix_softmax"}
+        config["features"] = {"kind": "raw"}
+        config["hyperparameters"]["alpha_theta"] = 1.0
+        return config
+
+    def acrobot_linear(steps: int) -> dict[str, Any]:
+        config = neural_config("Acrobot-v1", acrobot_zoo, steps, "matrix_softmax")
+        config["policy"] = {"kind": "matrix_softmax"}
+        config["features"] = {"kind": "raw"}
+        config["hyperparameters"]["alpha_theta"] = 1.0
+        return config
+
+    cartpole_steps = 20_000 if quick else 100_000
+    tasks = {
+        "CartPole-v1": Task(
+            "CartPole-v1", cartpole_steps, 100_000, cartpole_zoo,
+            neural_config("CartPole-v1", cartpole_zoo, cartpole_steps, "neural_softmax"), cartpole_linear(cartpole_steps),
+        ),
+    }  # fmt: skip
+    if quick:
+        return tasks
+    tasks["Acrobot-v1"] = Task(
+        "Acrobot-v1", 200_000, 1_000_000, acrobot_zoo,
+        neural_config("Acrobot-v1", acrobot_zoo, 200_000, "neural_softmax"),
+        acrobot_linear(200_000),
+        "zoo: 1M steps and VecNormalize; here 200k, and gradlogpi does not normalise",
+    )  # fmt: skip
+    tasks["Pendulum-v1"] = Task(
+        "Pendulum-v1", 100_000, 100_000, pendulum_zoo,
+        neural_config("Pendulum-v1", pendulum_zoo, 100_000, "neural_gaussian"),
+        None,
+        "zoo uses gSDE (SB3 only); gradlogpi samples independent Gaussian noise",
+    )  # fmt: skip
+    tasks["LunarLander-v3"] = Task(
+        "LunarLander-v3", 200_000, 1_000_000, lunar_zoo,
+        neural_config("LunarLander-v3", lunar_zoo, 200_000, "neural_softmax"),
+        None,
+        "zoo (LunarLander-v2 settings): 1M steps; here 200k",
+    )  # fmt: skip
+    tasks["InvertedPendulum-v5"] = Task(
+        "InvertedPendulum-v5", 50_000, 1_000_000, inverted_zoo,
+        neural_config("InvertedPendulum-v5", inverted_zoo, 50_000, "neural_gaussian"),
+        None,
+        "MuJoCo; zoo (InvertedPendulum-v3 settings): 1M steps and VecNormalize; here 50k, "
+        "gradlogpi does not normalise",
+    )  # fmt: skip
+    return tasks
+
+
+def sb3_kwargs(zoo: dict[str, Any]) -> dict[str, Any]:
+    """SB3 PPO keyword arguments from a zoo entry."""
+    kwargs: dict[str, Any] = {
+        key: zoo[key]
+        for key in (
+            "n_steps", "batch_size", "gae_lambda", "gamma", "n_epochs", "ent_coef",
+            "max_grad_norm", "vf_coef", "use_sde", "sde_sample_freq",
+        )
+        if key in zoo
+    }  # fmt: skip
+    learning_rate = zoo.get("learning_rate_value", 3e-4)
+    clip_range = zoo.get("clip_range_value", 0.2)
+    if zoo.get("linear"):
+        kwargs["learning_rate"] = linear_schedule(learning_rate)
+        kwargs["clip_range"] = linear_schedule(clip_range)
+    else:
+        kwargs["learning_rate"] = learning_rate
+        kwargs["clip_range"] = clip_range
+    return kwargs
+
+
+def run_sb3(task: Task, seed: int) -> dict[str, Any]:
+    import torch
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.evaluation import evaluate_policy
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    torch.set_num_threads(1)
+    episodes: list[tuple[float, int]] = []
+
+    class Episodes(BaseCallback):
+        def _on_step(self) -> bool:
+            for info in self.locals["infos"]:
+                if "episode" in info:
+                    episodes.append((float(info["episode"]["r"]), int(info["episode"]["l"])))
+            return True
+
+    env = make_vec_env(task.env_id, n_envs=task.zoo["n_envs"], seed=seed)
+    if task.zoo.get("normalize"):
+        env = VecNormalize(env, gamma=task.zoo.get("gamma", 0.99))
+    model = PPO("MlpPolicy", env, seed=seed, device="cpu", **sb3_kwargs(task.zoo))
+    start = time.perf_counter()
+    model.learn(task.steps, callback=Episodes())
+    seconds = time.perf_counter() - start
+    evaluation_env = make_vec_env(task.env_id, n_envs=1, seed=EVALUATION_SEED + seed)
+    if isinstance(env, VecNormalize):
+        evaluation_env = VecNormalize(evaluation_env, training=False, norm_reward=False)
+        evaluation_env.obs_rms = env.obs_rms
+    returns, _ = evaluate_policy(
+        model, evaluation_env, n_eval_episodes=EVALUATION_EPISODES, deterministic=True,
+        return_episode_rewards=True,
+    )  # fmt: skip
+    return {
+        "returns": [r for r, _ in episodes],
+        "lengths": [n for _, n in episodes],
+        "seconds": seconds,
+        "final": float(np.mean(returns)),
+    }
+
+
+def run_ours(config_data: dict[str, Any], seed: int) -> dict[str, Any]:
+    from gradlogpi.runs.build import make_config_env
+    from gradlogpi.runs.config import TrainConfig
+    from gradlogpi.runs.evaluate import evaluate_one
+    from gradlogpi.runs.train import run_algorithm
+
+    import torch
+
+    torch.set_num_threads(1)
+    # one-off import costs out of the timing, as SB3's are (its model is built untimed)
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)], fused=True)
+    config = TrainConfig.model_validate({**config_data, "seed": seed})
+    start = time.perf_counter()
+    result = run_algorithm(config)
+    seconds = time.perf_counter() - start
+    env = make_config_env(config)
+    evaluation = evaluate_one(
+        env, result.policy_of_run(0), EVALUATION_EPISODES, EVALUATION_SEED + seed, greedy=True
+    )
+    return {
+        "returns": result.returns[0].tolist(),
+        "lengths": result.lengths[0].tolist(),
+        "seconds": seconds,
+        "final": evaluation.mean_return,
+    }
+
+
+def run_job(job: dict[str, Any], quick: bool) -> dict[str, Any]:
+    task = make_tasks(quick)[job["task"]]
+    if job["library"] == "stable-baselines3":
+        outcome = run_sb3(task, job["seed"])
+    else:
+        config = task.ours if job["variant"] == "neural" else task.linear
+        assert config is not None
+        outcome = run_ours(config, job["seed"])
+    return {**job, **outcome}
+
+
+def jobs_for(tasks: dict[str, Task], seeds: list[int]) -> list[dict[str, Any]]:
+    jobs = []
+    for name, task in tasks.items():
+        for seed in seeds:
+            # the two libraries' runs alternate, so both see the same machine load
+            jobs.append({"task": name, "library": "gradlogpi", "variant": "neural", "seed": seed})
+            jobs.append(
+                {"task": name, "library": "stable-baselines3", "variant": "neural", "seed": seed}
+            )
+            if task.linear is not None:
+                jobs.append(
+                    {"task": name, "library": "gradlogpi", "variant": "linear", "seed": seed}
+                )
+    return jobs
+
+
+def job_key(job: dict[str, Any]) -> tuple[str, str, str, int]:
+    return job["task"], job["library"], job["variant"], job["seed"]
+
+
+def smoothed_curve(
+    returns: list[float], lengths: list[int], grid: np.ndarray
+) -> np.ndarray:
+    """Mean return of the last CURVE_WINDOW episodes ended by each grid point of env steps."""
+    if not returns:
+        return np.full(grid.shape, np.nan)
+    ends = np.cumsum(lengths)
+    running = np.convolve(returns, np.ones(CURVE_WINDOW), "full")[: len(returns)]
+    counts = np.minimum(np.arange(1, len(returns) + 1), CURVE_WINDOW)
+    running = running / counts
+    index = np.searchsorted(ends, grid, side="right") - 1
+    return np.where(index >= 0, running[np.maximum(index, 0)], np.nan)
+
+
+def bootstrap_band(
+    values: np.ndarray, rng: np.random.Generator, resamples: int = 2000
+) -> tuple[np.ndarray, np.ndarray]:
+    """95% percentile-bootstrap band of the mean over runs (axis 0), per column."""
+    n = values.shape[0]
+    picks = rng.integers(0, n, size=(resamples, n))
+    means = np.nanmean(values[picks], axis=1)
+    return np.nanpercentile(means, 2.5, axis=0), np.nanpercentile(means, 97.5, axis=0)
+
+
+def label(library: str, variant: str) -> str:
+    return library if variant == "neural" else f"{library} (linear policy)"
+
+
+def interval_estimates(finals: dict[str, list[float]]) -> dict[str, tuple[float, float, float]]:
+    """IQM of the final returns per library, with rliable's stratified bootstrap 95% CI."""
+    from rliable import library as rly
+    from rliable import metrics
+
+    scores = {name: np.asarray(values, dtype=float)[:, None] for name, values in finals.items()}
+    point, interval = rly.get_interval_estimates(
+        scores,
+        lambda x: np.array([metrics.aggregate_iqm(x)]),
+        reps=5000,
+    )
+    return {name: (point[name][0], interval[name][0][0], interval[name][1][0]) for name in finals}
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    found = {"python": platform.python_version()}
+    for package in ("gradlogpi", "stable-baselines3", "torch", "gymnasium", "numpy", "rliable"):
+        try:
+            found[package] = version(package)
+        except Exception:  # noqa: BLE001 - a missing package is reported, not fatal
+            found[package] = "not installed"
+    return found
+
+
+def report(out: Path, tasks: dict[str, Task], records: list[dict[str, Any]], command: str) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(0)
+    lines = [
+        "# PPO: gradlogpi against Stable-Baselines3",
+        "",
+        f"Measured {datetime.date.today().isoformat()} on {os.cpu_count()} CPU cores, "
+        "one PyTorch thread per run. Command: `" + command + "`.",
+        "",
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()) + ".",
+        "",
+        f"Final: mean return of {EVALUATION_EPISODES} fresh evaluation episodes of each run's "
+        "final policy (deterministic: the most probable action / the mean); IQM over seeds "
+        "with rliable's stratified bootstrap 95% CI. Seconds: median wall-clock of one run's "
+        "training on this machine (evaluation excluded).",
+        "",
+        "| task | steps (zoo's) | library | seeds | final IQM [95% CI] | median seconds per run |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, task in tasks.items():
+        mine = [r for r in records if r["task"] == name]
+        if not mine:
+            continue
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for record in mine:
+            groups.setdefault(label(record["library"], record["variant"]), []).append(record)
+        finals = {key: [r["final"] for r in runs] for key, runs in groups.items()}
+        estimates = interval_estimates(finals)
+        for key, runs in groups.items():
+            point, low, high = estimates[key]
+            seconds = float(np.median([r["seconds"] for r in runs]))
+            lines.append(
+                f"| {name} | {task.steps:,} ({task.zoo_steps:,}) | {key} | {len(runs)} | "
+                f"{point:.1f} [{low:.1f}, {high:.1f}] | {seconds:.1f} |"
+            )
+        figure, axes = plt.subplots(figsize=(6.4, 4.0))
+        grid = np.linspace(0, task.steps, 101)[1:]
+        for key, runs in groups.items():
+            curves = np.array([smoothed_curve(r["returns"], r["lengths"], grid) for r in runs])
+            low, high = bootstrap_band(curves, rng)
+            axes.plot(grid, np.nanmean(curves, axis=0), label=f"{key} ({len(runs)} seeds)")
+            axes.fill_between(grid, low, high, alpha=0.25)
+        axes.set_xlabel("environment steps")
+        axes.set_ylabel(f"mean return of the last {CURVE_WINDOW} episodes")
+        axes.set_title(f"{name}: PPO, rl-baselines3-zoo settings")
+        axes.legend(loc="lower right", fontsize=8)
+        figure.tight_layout()
+        figure.savefig(out / f"{name}.png", dpi=110)
+        plt.close(figure)
+    notes = [f"- {name}: {task.note}" for name, task in tasks.items() if task.note]
+    if notes:
+        lines += ["", "Differences from the zoo's settings:", "", *notes]
+    text = "\n".join(lines) + "\n"
+    (out / "summary.md").write_text(text)
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="CartPole only, 20k steps, 2 seeds")
+    parser.add_argument("--seeds", type=int, default=None, help="seeds per task (default 5)")
+    parser.add_argument("--tasks", nargs="*", default=None, help="task names (default all)")
+    parser.add_argument("--workers", type=int, default=2, help="runs in parallel")
+    parser.add_argument("--out", type=Path, default=Path("results/compare"))
+    args = parser.parse_args(argv)
+    tasks = make_tasks(args.quick)
+    if args.tasks:
+        unknown = sorted(set(args.tasks) - set(tasks))
+        if unknown:
+            parser.error(f"--tasks: unknown {unknown}; expected some of {sorted(tasks)}")
+        tasks = {name: tasks[name] for name in args.tasks}
+    seeds = list(range(args.seeds if args.seeds is not None else (2 if args.quick else 5)))
+    args.out.mkdir(parents=True, exist_ok=True)
+    log = args.out / "runs.jsonl"
+    records = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    done = {job_key(r) for r in records}
+    pending = [job for job in jobs_for(tasks, seeds) if job_key(job) not in done]
+    print(f"{len(pending)} runs to do ({len(done)} already in {log})", flush=True)
+    with ProcessPoolExecutor(max_workers=args.workers) as pool:
+        futures = [pool.submit(run_job, job, args.quick) for job in pending]
+        for future in as_completed(futures):
+            record = future.result()
+            records.append(record)
+            with log.open("a") as file:
+                file.write(json.dumps(record) + "\n")
+            print(
+                f"{record['task']:>20} {label(record['library'], record['variant']):>32} "
+                f"seed {record['seed']}: final {record['final']:8.1f}, "
+                f"{record['seconds']:6.1f} s",
+                flush=True,
+            )
+    wanted = {job_key(job) for job in jobs_for(tasks, seeds)}
+    command = "bash dev.sh compare " + " ".join(sys.argv[1:] if argv is None else argv)
+    print(report(args.out, tasks, [r for r in records if job_key(r) in wanted], command.strip()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

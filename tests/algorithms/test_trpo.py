@@ -1,0 +1,119 @@
+"""TRPO: conjugate gradient, Fisher products, the KL-bounded step, and learning."""
+
+import numpy as np
+import pytest
+
+from gradlogpi.algorithms.estimators import conjugate_gradient, fisher_vector_product
+from gradlogpi.algorithms.on_policy import Rollout, action_distribution, mean_kl
+from gradlogpi.algorithms.trpo import TRPOConfig, trust_region_step, trpo
+from gradlogpi.features import RawState
+from gradlogpi.policies import LinearGaussianPolicy, LinearValue, MatrixSoftmaxPolicy
+
+
+def test_conjugate_gradient_solves_a_positive_definite_system_in_p_steps(rng):
+    factor = rng.normal(size=(8, 8))
+    matrix = factor @ factor.T + 0.1 * np.eye(8)
+    b = rng.normal(size=8)
+    solution = conjugate_gradient(lambda v: matrix @ v, b, iterations=8)
+    np.testing.assert_allclose(solution, np.linalg.solve(matrix, b), rtol=1e-6)
+    one_step = conjugate_gradient(lambda v: matrix @ v, b, iterations=1)
+    assert np.linalg.norm(matrix @ one_step - b) > 1e-3  # it did stop after one
+
+
+def test_fisher_vector_product_is_the_formed_matrix_times_the_vector(rng):
+    scores, vector = rng.normal(size=(50, 6)), rng.normal(size=6)
+    fisher = scores.T @ scores / 50
+    np.testing.assert_allclose(
+        fisher_vector_product(scores, vector, 0.1), (fisher + 0.1 * np.eye(6)) @ vector
+    )
+
+
+def rollout_for(policy, rng, n=256):
+    observations = rng.normal(size=(n, 3))
+    actions = policy.sample(observations, rng)
+    advantages = rng.normal(size=n) + (np.asarray(actions, dtype=float).reshape(n, -1)[:, 0] > 0)
+    return Rollout(
+        observations,
+        actions,
+        policy.log_prob(observations, actions),
+        advantages,
+        advantages,
+        action_distribution(policy, observations),
+    )
+
+
+def policies(rng):
+    softmax = MatrixSoftmaxPolicy(RawState(3), 3).init(rng, scale=0.3)
+    gaussian = LinearGaussianPolicy(RawState(3), 2)
+    gaussian.set_flat(0.3 * rng.normal(size=gaussian.n_parameters))
+    found = [softmax, gaussian]
+    try:
+        from gradlogpi.policies.torch_policies import NeuralSoftmaxPolicy
+
+        found.append(NeuralSoftmaxPolicy(3, 3, (8,), seed=0))
+    except ImportError:
+        pass
+    return found
+
+
+@pytest.mark.parametrize("index", [0, 1, 2])
+@pytest.mark.parametrize("max_kl", [0.001, 0.01, 0.1])
+def test_the_step_keeps_the_exact_kl_within_the_bound_and_improves_the_surrogate(
+    rng, index, max_kl
+):
+    candidates = policies(rng)
+    if index >= len(candidates):
+        pytest.skip("PyTorch is not installed")
+    policy = candidates[index]
+    data = rollout_for(policy, rng)
+    theta_old = policy.get_flat()
+    step = trust_region_step(policy, data, TRPOConfig(max_kl=max_kl), max_kl)
+    assert step.accepted
+    kl = mean_kl(policy, data.observations, data.old_distribution)
+    assert kl == pytest.approx(step.kl) and 0 < kl <= max_kl
+    assert step.improvement > 0
+    # the quadratic model is good for small steps: the full step's KL is close to δ
+    if max_kl <= 0.01 and step.step_fraction == 1.0:
+        assert kl > 0.5 * max_kl
+    assert not np.array_equal(policy.get_flat(), theta_old)
+
+
+def test_the_step_is_along_the_natural_gradient(rng):
+    policy = MatrixSoftmaxPolicy(RawState(3), 2).init(rng, scale=0.3)
+    data = rollout_for(policy, rng)
+    theta_old = policy.get_flat()
+    scores = policy.score(data.observations, data.actions)  # at θ_old
+    config = TRPOConfig(max_kl=1e-4, damping=0.1, cg_iterations=50)
+    trust_region_step(policy, data, config, 1e-4)
+    advantages = (data.advantages - data.advantages.mean()) / data.advantages.std()
+    fisher = scores.T @ scores / scores.shape[0] + 0.1 * np.eye(scores.shape[1])
+    natural = np.linalg.solve(fisher, scores.T @ advantages / scores.shape[0])
+    step = policy.get_flat() - theta_old
+    cosine = step @ natural / np.linalg.norm(step) / np.linalg.norm(natural)
+    assert cosine > 1 - 1e-10
+
+
+def test_no_step_when_nothing_improves(rng):
+    policy = MatrixSoftmaxPolicy(RawState(3), 2).init(rng, scale=0.3)
+    data = rollout_for(policy, rng)
+    data.advantages[:] = 0.0  # a flat surrogate: no direction improves it
+    theta_old = policy.get_flat()
+    step = trust_region_step(policy, data, TRPOConfig(normalize_advantages=False), 0.01)
+    assert not step.accepted
+    np.testing.assert_array_equal(policy.get_flat(), theta_old)
+
+
+def test_trpo_learns_cartpole_and_refuses_what_it_cannot_do():
+    config = TRPOConfig(n_updates=30, num_envs=8, steps_per_env=128, max_kl=0.02)
+    policy = MatrixSoftmaxPolicy(RawState(4), 2)
+    result = trpo("CartPole-v1", policy, config, value=LinearValue(RawState(4)), seed=1)
+    first, last = result.returns[0, :20].mean(), result.returns[0, -10:].mean()
+    assert last > 2.5 * first
+    with pytest.raises(ValueError, match="`value` must be a critic for trpo"):
+        trpo("CartPole-v1", policy, config)
+    with pytest.raises(ValueError, match="`resume` must be None for trpo"):
+        trpo("CartPole-v1", policy, config, value=LinearValue(RawState(4)), resume={})
+    with pytest.raises(ValueError, match=r"`backtrack` must be in \(0, 1\)"):
+        TRPOConfig(backtrack=1.0)
+    with pytest.raises(ValueError, match="max_kl"):
+        TRPOConfig(max_kl=0.0)
