@@ -249,12 +249,12 @@ def run_sb3(task: Task, seed: int) -> dict[str, Any]:
 
 
 def run_ours(config_data: dict[str, Any], seed: int) -> dict[str, Any]:
+    import torch
+
     from gradlogpi.runs.build import make_config_env
     from gradlogpi.runs.config import TrainConfig
     from gradlogpi.runs.evaluate import evaluate_one
     from gradlogpi.runs.train import run_algorithm
-
-    import torch
 
     torch.set_num_threads(1)
     # one-off import costs out of the timing, as SB3's are (its model is built untimed)
@@ -306,9 +306,7 @@ def job_key(job: dict[str, Any]) -> tuple[str, str, str, int]:
     return job["task"], job["library"], job["variant"], job["seed"]
 
 
-def smoothed_curve(
-    returns: list[float], lengths: list[int], grid: np.ndarray
-) -> np.ndarray:
+def smoothed_curve(returns: list[float], lengths: list[int], grid: np.ndarray) -> np.ndarray:
     """Mean return of the last CURVE_WINDOW episodes ended by each grid point of env steps."""
     if not returns:
         return np.full(grid.shape, np.nan)
@@ -355,7 +353,7 @@ def versions() -> dict[str, str]:
     for package in ("gradlogpi", "stable-baselines3", "torch", "gymnasium", "numpy", "rliable"):
         try:
             found[package] = version(package)
-        except Exception:  # noqa: BLE001 - a missing package is reported, not fatal
+        except Exception:
             found[package] = "not installed"
     return found
 

@@ -26,3 +26,7 @@ class ConfigError(GradlogpiError, ValueError):
 
 class CheckpointError(GradlogpiError, OSError):
     """A checkpoint file is missing, truncated, garbled or unsafe."""
+
+
+class NonTerminatingError(GradlogpiError, ValueError):
+    """γ = 1 and, under the policy, episodes do not end with probability 1: v_π is infinite."""

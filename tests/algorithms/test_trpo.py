@@ -5,7 +5,7 @@ import pytest
 
 from gradlogpi.algorithms.estimators import conjugate_gradient, fisher_vector_product
 from gradlogpi.algorithms.on_policy import Rollout, action_distribution, mean_kl
-from gradlogpi.algorithms.trpo import TRPOConfig, trust_region_step, trpo
+from gradlogpi.algorithms.trpo import TRPOConfig, trpo, trust_region_step
 from gradlogpi.features import RawState
 from gradlogpi.policies import LinearGaussianPolicy, LinearValue, MatrixSoftmaxPolicy
 

@@ -194,9 +194,16 @@ def test_help_everywhere(command):
         ),
         ("short_corridor", ["hyperparameters.n_episodes=3", "runs=2"]),
         ("grid_world", ["hyperparameters.n_episodes=3", "runs=2"]),
+        ("cartpole_steps", ["hyperparameters.n_updates=2", "hyperparameters.steps_per_env=8"]),
+        ("cartpole_trpo", ["hyperparameters.n_updates=2", "hyperparameters.steps_per_env=16"]),
+        ("acrobot_ppo", ["hyperparameters.n_updates=1", "hyperparameters.steps_per_env=8"]),
+        ("pendulum_ppo", ["hyperparameters.n_updates=1", "hyperparameters.steps_per_env=64"]),
+        ("lunarlander_ppo", ["hyperparameters.n_updates=1", "hyperparameters.steps_per_env=16"]),
     ],
 )
 def test_every_shipped_config_trains(tmp_path, name, overrides):
+    if name == "lunarlander_ppo":
+        pytest.importorskip("Box2D", reason="LunarLander needs gymnasium[box2d]")
     config = Path(__file__).resolve().parents[2] / "configs" / f"{name}.toml"
     args = [arg for item in overrides for arg in ("--set", item)]
     gradlogpi("train", "--config", config, *args, "--run-dir", tmp_path / name, "--quiet")
@@ -205,6 +212,19 @@ def test_every_shipped_config_trains(tmp_path, name, overrides):
         gradlogpi("evaluate", tmp_path / name, "--episodes", "3", "--json").stdout
     )
     assert np.isfinite(evaluation["mean_return"])
+
+
+def test_the_list_above_covers_every_shipped_config():
+    shipped = {
+        path.stem for path in (Path(__file__).resolve().parents[2] / "configs").glob("*.toml")
+    }
+    listed = {
+        mark.args[1][k][0]
+        for mark in test_every_shipped_config_trains.pytestmark
+        if mark.name == "parametrize"
+        for k in range(len(mark.args[1]))
+    }
+    assert shipped == listed
 
 
 def test_tensorboard_event_files(tmp_path):

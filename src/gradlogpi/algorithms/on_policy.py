@@ -129,9 +129,7 @@ def action_distribution(policy: Policy, observations: np.ndarray) -> tuple[np.nd
         return (np.log(policy.probabilities(observations)),)
     if isinstance(policy, GaussianPolicy):
         return (policy.mean(observations), policy.log_std(observations))
-    raise TypeError(
-        f"`policy` must be a softmax or Gaussian policy; got {type(policy).__name__}"
-    )
+    raise TypeError(f"`policy` must be a softmax or Gaussian policy; got {type(policy).__name__}")
 
 
 def mean_kl(policy: Policy, observations: np.ndarray, old: tuple[np.ndarray, ...]) -> float:
@@ -160,11 +158,11 @@ def train_on_policy(
 ) -> RunResult:
     """The loop PPO and TRPO share (the policy and critic given are copied, not modified).
 
-        Loop for each update:
-            Collect num_envs × steps_per_env steps with π_old = π_θ (episodes run on)
-            A ← GAE(λ) with v̂;  targets ← A + v̂
-            improve(θ) on those steps                (undone if θ became non-finite)
-            Refit v̂ to the targets
+    Loop for each update:
+        Collect num_envs × steps_per_env steps with π_old = π_θ (episodes run on)
+        A ← GAE(λ) with v̂;  targets ← A + v̂
+        improve(θ) on those steps                (undone if θ became non-finite)
+        Refit v̂ to the targets
     """
     if value is None:
         raise ValueError(

@@ -200,7 +200,7 @@ def neural_minibatch_step(
     clipped = torch.clamp(ratios, 1 - step.clip_range, 1 + step.clip_range)
     objective = torch.minimum(ratios * advantage, clipped * advantage).mean()
     if config.entropy_coefficient > 0:
-        objective = objective + config.entropy_coefficient * policy.torch_entropy(
-            observations
-        ).mean()
+        objective = (
+            objective + config.entropy_coefficient * policy.torch_entropy(observations).mean()
+        )
     policy.maximize(objective, step.fraction, config.max_grad_norm)

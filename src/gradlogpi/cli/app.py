@@ -82,6 +82,57 @@ def sutton_barto(
     typer.echo(f"wrote {csv_path} and {png_path}")
 
 
+@experiment_app.command("estimators")
+def estimators_experiment(
+    env: Annotated[
+        str,
+        typer.Option(
+            help="A finite MDP: gradlogpi/ShortCorridor-v0, gradlogpi/GridWorld-v0, "
+            "FrozenLake-v1, CliffWalking-v1, Taxi-v4."
+        ),
+    ] = "gradlogpi/ShortCorridor-v0",
+    gamma: Annotated[float, typer.Option(min=0.0, max=1.0, help="Discount γ.")] = 1.0,
+    episodes: Annotated[int, typer.Option(min=2, help="Episodes drawn at θ.")] = 10_000,
+    p_right: Annotated[float, typer.Option(help="Short corridor: the policy's π(right).")] = 0.5,
+    theta_scale: Annotated[
+        float, typer.Option(min=0.0, help="Other MDPs: θ ~ N(0, scale²) of a tabular softmax.")
+    ] = 0.5,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of θ and of the episodes.")] = 0,
+    out: Annotated[
+        Path, typer.Option(help="Directory for estimators.csv and estimators.png.")
+    ] = Path("results/estimators"),
+) -> None:
+    """Every policy-gradient estimator against the exact ∇J of the policy-gradient theorem."""
+    from gradlogpi.errors import GradlogpiError
+    from gradlogpi.experiments.estimators import run_lab, write_lab
+
+    try:
+        exact, reports = run_lab(
+            env, gamma, episodes, seed, {"p_right": p_right, "theta_scale": theta_scale}
+        )
+    except (GradlogpiError, ValueError) as error:
+        fail(error)
+    out_console = console()
+    out_console.print(
+        f"{env}, γ = {gamma}: J(θ) = {exact.objective:.4f}, "
+        f"‖∇J‖ = {np.linalg.norm(exact.gradient):.4g} (exact, by the policy-gradient theorem)"
+    )
+    table = Table(title=f"{episodes} episodes at one θ: each estimator's mean against ∇J")
+    for column in ("estimator", "expected", "bias (s.e.)", "variance (trace)", "cosine to ∇J"):
+        table.add_column(column)
+    for report in reports:
+        table.add_row(
+            report.name,
+            "unbiased" if report.unbiased else "biased",
+            f"{report.bias_in_standard_errors:.2f}",
+            f"{report.variance_trace:.4g}",
+            f"{report.cosine:.4f}",
+        )
+    out_console.print(table)
+    paths = write_lab(out, f"{env}, γ = {gamma}", exact, reports)
+    typer.echo("wrote " + " and ".join(str(path) for path in paths))
+
+
 @experiment_app.command("cartpole")
 def cartpole_experiment(
     config: Annotated[

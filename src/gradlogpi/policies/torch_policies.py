@@ -468,6 +468,9 @@ class Regression(NamedTuple):
     max((v̂ − G)², (v̂_old + clip(v̂ − v̂_old, ±c) − G)²). None: off."""
 
 
+DEFAULT_REGRESSION = Regression()
+
+
 class NeuralValue(TorchPolicy):
     """v̂(s, w) = MLP(s), a critic for Box observations of shape [k], fitted by regression.
 
@@ -488,7 +491,7 @@ class NeuralValue(TorchPolicy):
         *,
         seed: int = 0,
         lr: float = 1e-3,
-        regression: Regression = Regression(),
+        regression: Regression = DEFAULT_REGRESSION,
         threads: int | None = 1,
     ):
         self.observation_shape = (check_positive_int("observation_dim", observation_dim),)
