@@ -11,13 +11,24 @@ from gradlogpi.rollouts.episodes import policy_streams
 
 
 def exact_gradient(theta):
-    """∇θ v(S0) from the closed-form value: v'(p) · ∂p/∂θ, p = σ(θ0 − θ1)."""
-    p = np.exp(theta[0]) / np.exp(theta).sum()
+    """∇θ v(S0) by the policy-gradient theorem on the corridor's model (gradlogpi.exact)."""
+    import gymnasium as gym
+
+    from gradlogpi import exact
+
+    model = exact.model_of_env(gym.make("gradlogpi/ShortCorridor-v0"), gamma=1.0)
+    policy = LinearSoftmaxPolicy(short_corridor_features(), theta)
+    return exact.exact_gradient(policy, model).gradient
+
+
+def test_the_theorem_matches_the_closed_form_value_of_example_13_1():
+    theta = theta_for_p_right(0.3)
+    p = 0.3
     epsilon = 1e-6
-    derivative = (short_corridor_value(p + epsilon) - short_corridor_value(p - epsilon)) / (
-        2 * epsilon
+    slope = (short_corridor_value(p + epsilon) - short_corridor_value(p - epsilon)) / (2 * epsilon)
+    np.testing.assert_allclose(
+        exact_gradient(theta), slope * p * (1 - p) * np.array([1.0, -1.0]), rtol=1e-6
     )
-    return derivative * p * (1 - p) * np.array([1.0, -1.0])
 
 
 @pytest.mark.parametrize("p_right", [0.3, 0.6, 0.8])
