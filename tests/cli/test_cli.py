@@ -1,5 +1,6 @@
 """End to end through subprocesses, as a user runs them, on tiny budgets."""
 
+import csv
 import json
 import subprocess
 import sys
@@ -171,6 +172,7 @@ def test_an_unknown_algorithm_in_a_config_is_a_named_error(tmp_path):
         ["explain"],
         ["algorithms"],
         ["experiment", "sutton-barto"],
+        ["experiment", "estimators"],
     ],
 )
 def test_help_everywhere(command):
@@ -393,3 +395,30 @@ def test_experiment_cartpole_writes_its_files(tmp_path):
     ]
     assert (out / "cartpole.png").stat().st_size > 1000
     assert "| 3 | no |" in (out / "summary.md").read_text()
+
+
+def test_the_estimator_lab_reports_every_estimator(tmp_path):
+    completed = gradlogpi(
+        "experiment", "estimators", "--env", "gradlogpi/GridWorld-v0", "--gamma", "0.9",
+        "--episodes", "3000", "--out", tmp_path,
+    )  # fmt: skip
+    assert "reinforce_without_gamma_t" in completed.stdout
+    with (tmp_path / "estimators.csv").open() as file:
+        rows = {row["estimator"]: row for row in csv.DictReader(file)}
+    assert float(rows["actor_critic_wrong_critic"]["bias_in_standard_errors"]) > 10
+    assert float(rows["actor_critic"]["bias_in_standard_errors"]) < 4.5
+    assert (tmp_path / "estimators.png").stat().st_size > 10_000
+    refused = gradlogpi("experiment", "estimators", "--env", "CartPole-v1", check=False)
+    assert refused.returncode == 2 and "does not publish its dynamics" in refused.stderr
+
+
+def test_explain_shows_the_theorem_terms_of_one_state():
+    completed = gradlogpi("explain", "--env", "gradlogpi/ShortCorridor-v0", "--state", "1")
+    # at π(right) = 1/2: q(1, left) = −7, q(1, right) = −13, η(1) = 4, share (−6, 6)
+    assert "q_π = -7.0000" in completed.stdout and "q_π = -13.0000" in completed.stdout
+    assert "η(s) = Σ_t γ^t Pr(S_t = s) = 4.0000" in completed.stdout
+    assert "= (-6, 6)" in completed.stdout
+    refused = gradlogpi(
+        "explain", "--env", "gradlogpi/ShortCorridor-v0", "--state", "9", check=False
+    )
+    assert refused.returncode == 2 and "`state` must be in 0 … 3" in refused.stderr

@@ -556,14 +556,31 @@ def explain_command(
     ] = None,
     features: Annotated[str, typer.Option(help="Feature kind for --env.")] = "raw",
     seed: Annotated[int, typer.Option(min=0, help="Seed of the random θ and state for --env.")] = 0,
+    state: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="A state of a finite MDP (--env): the policy-gradient theorem's terms there.",
+        ),
+    ] = None,
+    gamma: Annotated[float, typer.Option(min=0.0, max=1.0, help="Discount γ for --state.")] = 1.0,
 ) -> None:
     """φ(s,a), π(·|s), E_π[φ(s,·)] and the score of every action, step by step."""
     from gradlogpi.errors import GradlogpiError
     from gradlogpi.runs.explain import explain_environment, explain_seed
 
     try:
-        text = explain_seed() if env is None else explain_environment(env, features, seed)
-    except GradlogpiError as error:
+        if state is not None:
+            if env is None:
+                raise typer.BadParameter("needs --env (a finite MDP)", param_hint="--state")
+            from gradlogpi.experiments.estimators import explain_theorem
+
+            text = explain_theorem(env, state, gamma, seed, p_right=0.5)
+        else:
+            text = explain_seed() if env is None else explain_environment(env, features, seed)
+    except (GradlogpiError, ValueError) as error:
+        if isinstance(error, typer.BadParameter):
+            raise
         fail(error)
     console().print(text)
 

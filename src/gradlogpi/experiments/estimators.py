@@ -104,3 +104,46 @@ def describe(exact: ExactGradient) -> dict[str, Any]:
         "gradient_norm": float(np.linalg.norm(exact.gradient)),
         "gradient": exact.gradient,
     }
+
+
+def explain_theorem(env_id: str, state: int, gamma: float, seed: int, p_right: float) -> str:
+    """The policy-gradient theorem's terms at one state, as text.
+
+    π(·|s), q_π(s, ·), ψ(s, a) = ∇ln π(a|s), ∇π(a|s) = π(a|s) ψ(s, a), the sum
+    Σ_a q_π(s, a) ∇π(a|s), the visitation η(s), and η(s) times the sum: this state's share
+    of ∇J (eq. 13.5).
+    """
+    mdp, policy = lab_setup(env_id, gamma, p_right, 0.5, seed)
+    if not 0 <= state < mdp.n_states:
+        raise ValueError(f"`state` must be in 0 … {mdp.n_states - 1} for {env_id}; got {state}")
+    exact = exact_gradient(policy, mdp)
+    probabilities, q = exact.probabilities[state], exact.action_values[state]
+    scores = exact.scores[state]  # [A, P]
+    gradients = probabilities[:, None] * scores  # ∇π(a|s)
+    inner = (q[:, None] * gradients).sum(axis=0)
+    share = exact.visitation[state] * inner
+
+    def vector(values: np.ndarray) -> str:
+        return "(" + ", ".join(f"{v:.4g}" for v in values) + ")"
+
+    lines = [
+        f"{env_id}, γ = {gamma}, state {state}"
+        + (" (terminal: no action is taken there)" if mdp.terminal[state] else ""),
+        f"J(θ) = v(s0) = {exact.objective:.4f};  ∇J = {vector(exact.gradient)}",
+        "",
+        "∇J = Σ_s η(s) Σ_a q_π(s, a) ∇π(a|s)   (Sutton & Barto eq. 13.5)",
+        "",
+    ]
+    for action in range(mdp.n_actions):
+        lines.append(
+            f"  a = {action}: π = {probabilities[action]:.4f}, q_π = {q[action]:.4f}, "
+            f"ψ = ∇ln π = {vector(scores[action])}, ∇π = π ψ = {vector(gradients[action])}"
+        )
+    lines += [
+        "",
+        f"Σ_a q_π(s, a) ∇π(a|s) = {vector(inner)}",
+        f"η(s) = Σ_t γ^t Pr(S_t = s) = {exact.visitation[state]:.4f}",
+        f"this state's share of ∇J: η(s) Σ_a q_π ∇π = {vector(share)}",
+        f"(the shares of all {mdp.n_states} states add up to ∇J)",
+    ]
+    return "\n".join(lines)
