@@ -30,3 +30,8 @@ class CheckpointError(GradlogpiError, OSError):
 
 class NonTerminatingError(GradlogpiError, ValueError):
     """γ = 1 and, under the policy, episodes do not end with probability 1: v_π is infinite."""
+
+
+class RunDirectoryError(GradlogpiError, OSError):
+    """A run directory cannot be used: it holds another run, another writer has it, or the
+    filesystem refuses it."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,11 +16,35 @@ if not sys.stdout.isatty():
 
 import numpy as np
 import typer
+import typer.core
 from rich.console import Console
 from rich.table import Table
 
+
+class NamedErrors(typer.core.TyperGroup):
+    """Any gradlogpi error or filesystem refusal a command lets through ends in one line.
+
+    Commands name their own errors; this is the net under them, so a path that turns out
+    to be a file, a full disk or a permission never ends in a traceback (exit 2).
+    """
+
+    def invoke(self, ctx: Any) -> Any:
+        from gradlogpi.errors import GradlogpiError
+
+        try:
+            return super().invoke(ctx)
+        except GradlogpiError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(2) from None
+        except OSError as error:
+            where = f"{error.filename}: " if error.filename else ""
+            typer.echo(f"error: {where}{(error.strerror or str(error)).lower()}", err=True)
+            raise typer.Exit(2) from None
+
+
 app = typer.Typer(
     name="gradlogpi",
+    cls=NamedErrors,
     help="Exact score functions ∇θ log π(a|s) and the policy-gradient algorithms built on them.",
     no_args_is_help=True,
     add_completion=False,
@@ -301,28 +327,47 @@ def train_command(
         typer.Option("--set", help="Override any key, e.g. --set hyperparameters.alpha_theta=0.01"),
     ] = None,
     run_dir: Annotated[
-        Path | None,
+        str | None,
         typer.Option(help="Run directory (default runs/<env>__<algorithm>__<seed>__<time>)."),
     ] = None,
     resume: Annotated[
         Path | None, typer.Option(help="Continue this run directory from its last checkpoint.")
     ] = None,
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace the run already in --run-dir (only a run's files).")
+    ] = False,
     quiet: Annotated[bool, typer.Option(help="No progress display.")] = False,
 ) -> None:
     """Train a policy; the last line printed names the run directory."""
     from gradlogpi.errors import GradlogpiError
     from gradlogpi.runs.config import load_config
     from gradlogpi.runs.progress import EpisodeProgress
+    from gradlogpi.runs.train import default_run_dir, train
     from gradlogpi.runs.train import resume as resume_run
-    from gradlogpi.runs.train import train
 
     if resume is not None:
+        given = {
+            "--config": config, "--env": env, "--algorithm": algorithm, "--policy": policy,
+            "--features": features, "--runs": runs, "--seed": seed, "--set": set_ or None,
+            "--run-dir": run_dir, "--overwrite": overwrite or None,
+        }  # fmt: skip
+        conflicting = [name for name, value in given.items() if value is not None]
+        if conflicting:
+            fail(
+                ValueError(
+                    f"--resume continues {resume} exactly as configured in its config.toml; "
+                    f"{', '.join(conflicting)} cannot change it (train a new run instead)"
+                )
+            )
         try:
             settings = load_config(resume / "config.toml")
             out = console(quiet)
             spec = settings.algorithm_spec()
             total = spec.total(settings.algorithm_config())
-            with EpisodeProgress(out, total=total, unit=spec.unit, disable=quiet) as progress:
+            with (
+                interrupted_message(resume, resumable=True),
+                EpisodeProgress(out, total=total, unit=spec.unit, disable=quiet) as progress,
+            ):
                 outcome = resume_run(resume, callback=progress.update_episode)
         except GradlogpiError as error:
             fail(error)
@@ -348,14 +393,33 @@ def train_command(
         spec = settings.algorithm_spec()
         total = spec.total(settings.algorithm_config())
         out = console(quiet)
-        with EpisodeProgress(out, total=total, unit=spec.unit, disable=quiet) as progress:
-            outcome = train(settings, run_dir, callback=progress.update_episode)
+        target = run_dir if run_dir is not None else default_run_dir(settings)
+        resumable = spec.not_resumable(settings.algorithm_config()) is None
+        with (
+            interrupted_message(target, resumable and settings.checkpoint_every > 0),
+            EpisodeProgress(out, total=total, unit=spec.unit, disable=quiet) as progress,
+        ):
+            outcome = train(settings, target, callback=progress.update_episode, overwrite=overwrite)
     except GradlogpiError as error:
         fail(error)
     out.print(summary_line(outcome.result), soft_wrap=True)
     for evaluation in outcome.evaluation:
         out.print(evaluation_line(evaluation, "final policy"), soft_wrap=True)
     typer.echo(f"run directory: {outcome.run_dir}")
+
+
+@contextlib.contextmanager
+def interrupted_message(run_dir: Any, resumable: bool) -> Iterator[None]:
+    """Ctrl-C ends the command with one line saying what is kept and how to go on (exit 130)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        if resumable and (Path(run_dir) / "checkpoint.json").exists():
+            then = f"continue it with: gradlogpi train --resume {run_dir}"
+        else:
+            then = "it has no checkpoint to resume from (set checkpoint_every to keep one)"
+        typer.echo(f"interrupted: the run in {run_dir} stopped; {then}", err=True)
+        raise typer.Exit(130) from None
 
 
 def evaluation_line(evaluation: Any, what: str) -> str:

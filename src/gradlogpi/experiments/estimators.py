@@ -27,7 +27,12 @@ def lab_setup(
     The short corridor gets the book's policy (one feature per action, π(right) = p_right);
     every other model a tabular softmax with θ ~ N(0, theta_scale²) drawn from `seed`.
     """
-    env = gym.make(env_id)
+    from gradlogpi.rollouts.episodes import checked_env_id
+
+    try:
+        env = gym.make(checked_env_id(env_id))
+    except gym.error.Error as error:
+        raise ValueError(f"`env` = {env_id!r}: {error}") from None
     try:
         mdp = model_of_env(env, gamma)
     finally:

@@ -9,6 +9,7 @@ copied R times and stepped one copy at a time.
 from __future__ import annotations
 
 import copy
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,9 +17,26 @@ import gymnasium as gym
 import numpy as np
 
 from gradlogpi.core._checks import check_positive_int
-from gradlogpi.errors import NonFiniteError
+from gradlogpi.errors import ConfigError, NonFiniteError
 from gradlogpi.policies.contract import ArrayPolicy, Policy, with_run_axis
 from gradlogpi.policies.greedy import GreedyPolicy
+
+
+def checked_env_id(env_id: str) -> str:
+    """Refuse an id `module:Env` whose module was not imported on purpose.
+
+    Gymnasium imports `module` to make such an env, which runs its code: a config file
+    from someone else could run anything. The module must already be imported (by the
+    config's `env_module`, which names it, or by the caller's own code).
+    """
+    if ":" in env_id:
+        module = env_id.split(":", 1)[0]
+        if module not in sys.modules:
+            raise ConfigError(
+                f"`env` = {env_id!r} would import the module {module!r} and run its code; "
+                f"to allow it, name it: set env_module = {module!r} (or import it yourself)"
+            )
+    return env_id
 
 
 def make_env(env: str | gym.Env) -> gym.Env:
@@ -26,7 +44,7 @@ def make_env(env: str | gym.Env) -> gym.Env:
     if isinstance(env, str):
         import gradlogpi.envs  # noqa: F401  (registers the shipped environments)
 
-        return gym.make(env)
+        return gym.make(checked_env_id(env))
     if not isinstance(env, gym.Env):
         raise TypeError(f"`env` must be a Gymnasium id or gymnasium.Env; got {type(env).__name__}")
     return env

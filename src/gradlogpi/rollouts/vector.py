@@ -20,6 +20,7 @@ from gradlogpi.core._checks import check_positive_int
 from gradlogpi.errors import NonFiniteError
 from gradlogpi.policies.actor import Actor
 from gradlogpi.policies.contract import Policy
+from gradlogpi.rollouts.episodes import checked_env_id
 
 
 @dataclass
@@ -62,7 +63,7 @@ def make_vector_env(
     if not autoreset:
         kwargs["vector_kwargs"] = {"autoreset_mode": AutoresetMode.DISABLED}
     return gym.make_vec(
-        env_id,
+        checked_env_id(env_id),
         num_envs=check_positive_int("num_envs", num_envs),
         vectorization_mode=mode,
         **kwargs,

@@ -14,10 +14,18 @@ from gradlogpi.runs.config import FeaturesConfig, TrainConfig
 
 
 def make_config_env(config: TrainConfig, **extra: Any) -> gym.Env:
-    import gradlogpi.envs  # noqa: F401  (registers the shipped environments)
+    import importlib
 
+    import gradlogpi.envs  # noqa: F401  (registers the shipped environments)
+    from gradlogpi.rollouts.episodes import checked_env_id
+
+    if config.env_module is not None:
+        try:  # named in the config: importing it runs its code, on purpose
+            importlib.import_module(config.env_module)
+        except ImportError as error:
+            raise ConfigError(f"`env_module` = {config.env_module!r}: {error}") from None
     try:
-        return gym.make(config.env, **config.env_kwargs, **extra)
+        return gym.make(checked_env_id(config.env), **config.env_kwargs, **extra)
     except gym.error.Error as error:
         raise ConfigError(f"`env` = {config.env!r}: {error}") from None
 
@@ -44,6 +52,11 @@ def with_env_defaults(config: TrainConfig, env: gym.Env) -> TrainConfig:
     """The config with `features.kind` and `policy.kind` chosen for `env` where not given."""
     features_kind = config.features.kind or default_features(env)
     policy_kind = config.policy.kind or default_policy(env, features_kind)
+    if config.policy.kind is None and config.algorithm_spec().policies == ("torch",):
+        # an algorithm that learns only neural policies gets one by default
+        policy_kind = (
+            "neural_gaussian" if isinstance(env.action_space, spaces.Box) else "neural_softmax"
+        )
     if (features_kind, policy_kind) == (config.features.kind, config.policy.kind):
         return config
     return config.model_copy(
@@ -61,16 +74,34 @@ def build_state_features(spec: FeaturesConfig, env: gym.Env) -> Any:
     if spec.kind is None:
         spec = spec.model_copy(update={"kind": default_features(env)})
     space = env.observation_space
+    name = env.spec.id if env.spec is not None else type(env.unwrapped).__name__
     if spec.kind == "onehot":
+        if not isinstance(space, spaces.Discrete):
+            raise ConfigError(
+                f"`features.kind` = 'onehot' needs a Discrete observation space (states "
+                f"0 … n−1); {name} has {space}: use raw, polynomial, fourier, rbf or tiles"
+            )
         return features.OneHot.from_space(space)
     if spec.kind == "constant":
         return features.Constant(tuple(space.shape or ()))
     if spec.kind == "border":
-        from gradlogpi.envs import BorderFeatures
+        from gradlogpi.envs import BorderFeatures, GridWorldEnv
 
         grid = env.unwrapped
+        if not isinstance(grid, GridWorldEnv):
+            raise ConfigError(
+                f"`features.kind` = 'border' describes the cells of gradlogpi/GridWorld-v0; "
+                f"{name} is not a grid world"
+            )
         return BorderFeatures(grid.n_rows, grid.n_cols, position=spec.position)
     if spec.kind == "corridor":
+        from gradlogpi.envs import ShortCorridorEnv
+
+        if not isinstance(env.unwrapped, ShortCorridorEnv):
+            raise ConfigError(
+                f"`features.kind` = 'corridor' is the short corridor's φ(s, a); {name} is not "
+                "gradlogpi/ShortCorridor-v0"
+            )
         raise ConfigError(
             "`features.kind` = 'corridor' gives φ(s,a) directly: use it with policy.kind = 'linear_softmax'"
         )
@@ -157,7 +188,17 @@ def build_policy(config: TrainConfig, env: gym.Env) -> policies.Policy:
         n_actions = int(action_space.n)
         if spec.kind == "linear_softmax":
             if config.features.kind == "corridor":
-                from gradlogpi.envs import short_corridor_features, theta_for_p_right
+                from gradlogpi.envs import (
+                    ShortCorridorEnv,
+                    short_corridor_features,
+                    theta_for_p_right,
+                )
+
+                if not isinstance(env.unwrapped, ShortCorridorEnv):
+                    raise ConfigError(
+                        "`features.kind` = 'corridor' is the short corridor's φ(s, a); "
+                        f"{config.env} is not gradlogpi/ShortCorridor-v0"
+                    )
 
                 theta0 = theta_for_p_right(spec.p_right0) if spec.p_right0 is not None else None
                 return policies.LinearSoftmaxPolicy(short_corridor_features(), theta0)

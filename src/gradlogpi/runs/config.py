@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import tomllib
+import typing
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,6 +16,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
@@ -85,13 +87,22 @@ class PolicyConfig(Strict):
     hidden: list[int] = Field(default_factory=lambda: [64])
     activation: Literal["tanh", "relu"] = "tanh"
     lr: float = Field(0.01, gt=0, description="Adam step size of neural policies")
-    log_std0: float = 0.0
+    log_std0: float = Field(0.0, allow_inf_nan=False)
     learn_std: bool = True
     state_dependent_std: bool = False
     init_scale: float = Field(0.0, ge=0, description="θ0 ~ N(0, scale²); 0 gives zeros")
     p_right0: float | None = Field(
         None, gt=0, lt=1, description="short corridor: start at π(right) = p"
     )
+
+    _sizes = field_validator("hidden")(classmethod(lambda cls, sizes: positive_sizes(sizes)))
+
+
+def positive_sizes(sizes: list[int]) -> list[int]:
+    """Hidden layer sizes: a non-empty list of ints >= 1."""
+    if not sizes or any(size < 1 for size in sizes):
+        raise ValueError("expected a non-empty list of layer sizes >= 1")
+    return sizes
 
 
 class ValueConfig(Strict):
@@ -111,12 +122,7 @@ class ValueConfig(Strict):
         None, gt=0, description="value clipping as PPO's (SB3 clip_range_vf); None: off"
     )
 
-    @field_validator("hidden")
-    @classmethod
-    def _positive_sizes(cls, sizes: list[int]) -> list[int]:
-        if not sizes or any(size < 1 for size in sizes):
-            raise ValueError("expected a non-empty list of layer sizes >= 1")
-        return sizes
+    _sizes = field_validator("hidden")(classmethod(lambda cls, sizes: positive_sizes(sizes)))
 
 
 class TrainConfig(Strict):
@@ -124,6 +130,11 @@ class TrainConfig(Strict):
 
     env: str = "CartPole-v1"
     env_kwargs: dict[str, Any] = Field(default_factory=dict)
+    env_module: str | None = Field(
+        None,
+        description="a module to import before making `env` (it may register environments; "
+        "importing it runs its code). Needed for an id of the form module:Env",
+    )
     algorithm: str = Field(
         "batch_pg", description="a name in gradlogpi.algorithms.registry.ALGORITHMS"
     )
@@ -189,6 +200,25 @@ class TrainConfig(Strict):
             )
         return self
 
+    @model_validator(mode="after")
+    def _critic_fits_algorithm(self) -> TrainConfig:
+        from gradlogpi.algorithms.registry import ALGORITHMS
+
+        spec = ALGORITHMS.get(self.algorithm)
+        if spec is None or self.value.kind == "linear":
+            return self
+        if self.value.kind not in spec.critics:
+            raise ValueError(
+                f"`value.kind` = {self.value.kind!r} cannot be learned by algorithm "
+                f"{self.algorithm!r}, which learns a {' or '.join(spec.critics)} critic"
+            )
+        if self.value_features is not None:
+            raise ValueError(
+                "`value_features` is for a linear critic; `value.kind` = 'neural' reads the "
+                "raw observation"
+            )
+        return self
+
     def algorithm_config(self, source: str = "<config>") -> Any:
         """The algorithm's frozen dataclass built from `hyperparameters` (errors name the key)."""
         config_class = self.algorithm_spec().config_class
@@ -199,10 +229,26 @@ class TrainConfig(Strict):
                     f"{source}: unknown key `hyperparameters.{key}` = {value!r} for algorithm "
                     f"{self.algorithm!r}; expected one of {sorted(known)}"
                 )
+        hints = typing.get_type_hints(config_class)
+        for key, value in self.hyperparameters.items():
+            try:  # the field's declared type first: a bool or a choice is not truthiness
+                TypeAdapter(hints[key]).validate_python(value)
+            except ValidationError:
+                expected = described_type(hints[key])
+                raise ConfigError(
+                    f"{source}: `hyperparameters.{key}` = {value!r}: expected {expected}"
+                ) from None
         try:
             return config_class(**self.hyperparameters)
         except (ValueError, TypeError) as error:
             raise ConfigError(f"{source}: `hyperparameters`: {error}") from error
+
+
+def described_type(hint: Any) -> str:
+    """A field's type in words: 'float', 'int | None', "one of 'constant', 'linear'"."""
+    if typing.get_origin(hint) is Literal:
+        return "one of " + ", ".join(repr(choice) for choice in typing.get_args(hint))
+    return getattr(hint, "__name__", str(hint).replace("typing.", ""))
 
 
 def read_toml(path: str | Path, what: str) -> dict[str, Any]:

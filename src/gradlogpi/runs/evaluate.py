@@ -194,6 +194,11 @@ def load_run(run_dir: str | Path, run: int = 0, checkpoint: Checkpoint = "last")
     theta = arrays["theta"]
     if not 0 <= run < theta.shape[0]:
         raise ConfigError(f"`run` must be in [0, {theta.shape[0]}) for {run_dir}; got {run}")
+    if not np.all(np.isfinite(theta[run])):
+        raise CheckpointError(
+            f"{run_dir}: the {name} holds non-finite θ for run {run} (NaN or inf); it cannot "
+            "be evaluated"
+        )
     env = make_config_env(config)
     policy = build_policy(config, env)
     try:

@@ -25,6 +25,8 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", **kwargs: Any) -> Iter
         dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
     )
     try:
+        # mkstemp makes the file 0600; a run's files get what the user's umask allows
+        os.chmod(temporary, 0o666 & ~current_umask())
         with os.fdopen(descriptor, mode, **kwargs) as handle:
             yield handle
             handle.flush()
@@ -35,6 +37,13 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", **kwargs: Any) -> Iter
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
+
+
+def current_umask() -> int:
+    """The process's umask (reading it means setting it: it is put straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_csv(

@@ -17,6 +17,7 @@ of workers.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import os
@@ -61,11 +62,25 @@ def read_sweep(path: str | Path) -> tuple[Path | None, dict[str, Any], list[Memb
         or not all(isinstance(s, int) and s >= 0 for s in seeds)
     ):
         raise ConfigError(f"{path}: `seeds` = {seeds!r}: expected a non-empty list of ints >= 0")
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"{path}: `seeds` = {seeds!r} repeats a seed; each seed once")
     grid = document.get("grid", {})
+    if not isinstance(grid, dict):
+        raise ConfigError(f"{path}: `grid` = {grid!r}: expected a table of key = [values]")
     for key, values in grid.items():
+        if key in ("seed", "runs"):
+            raise ConfigError(
+                f"{path}: `grid.{key}` is set by the sweep itself (seed from `seeds`, one run "
+                "per member); list seeds in `seeds`"
+            )
         if not isinstance(values, list) or not values:
             raise ConfigError(
                 f"{path}: `grid.{key}` = {values!r}: expected a non-empty list of values"
+            )
+        if len({json.dumps(v, sort_keys=True) for v in values}) != len(values):
+            raise ConfigError(
+                f"{path}: `grid.{key}` = {values!r} repeats a value; each value once "
+                "(a repeat would be counted as another seed)"
             )
     keys = sorted(grid)
     members = []
@@ -124,7 +139,7 @@ def run_sweep(
     for member in members:  # validate every member before any work starts
         member_config(base_path, base_table, member)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    bind_output(out, path, base_path)
     pending = [m for m in members if not (out / m.name / "done.json").exists()]
     arguments = [(str(base_path) if base_path else None, base_table, m, str(out)) for m in pending]
     if backend == "ray":
@@ -140,6 +155,38 @@ def run_sweep(
     else:
         raise ConfigError(f"`backend` must be 'local' or 'ray'; got {backend!r}")
     return [json.loads((out / m.name / "done.json").read_text()) for m in members]
+
+
+def definition_hash(path: str | Path, base_path: Path | None) -> str:
+    """SHA-256 of what defines a sweep: its file, and the base config file it names."""
+    digest = hashlib.sha256(Path(path).read_bytes())
+    if base_path is not None:
+        digest.update(base_path.read_bytes())
+    return digest.hexdigest()
+
+
+def bind_output(out: Path, path: str | Path, base_path: Path | None) -> None:
+    """Tie OUT to this sweep (OUT/sweep.json); refuse an OUT that another sweep wrote."""
+    marker = out / "sweep.json"
+    identity = {"sweep": str(path), "definition_sha256": definition_hash(path, base_path)}
+    if marker.exists():
+        try:
+            stored = json.loads(marker.read_text())
+        except (OSError, ValueError) as error:
+            raise ConfigError(f"{marker}: unreadable ({error}); choose another --out") from None
+        if stored.get("definition_sha256") != identity["definition_sha256"]:
+            raise ConfigError(
+                f"{out}: holds the results of another sweep ({stored.get('sweep')}, or this "
+                "file since changed); choose another --out"
+            )
+        return
+    if out.exists() and any(out.iterdir()):
+        raise ConfigError(
+            f"{out}: is not empty and holds no sweep of this definition; choose another --out"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_open(marker, "w", encoding="utf-8") as handle:
+        json.dump(identity, handle)
 
 
 def _run_on_ray(arguments: list[tuple], address: str | None) -> None:

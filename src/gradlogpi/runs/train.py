@@ -1,6 +1,7 @@
 """`train`: a configured run from start to finish, writing a run directory.
 
 runs/<env>__<algorithm>__<seed>__<time>/
+    .lock             held by the process writing the run (one writer at a time)
     config.toml       the fully resolved configuration
     metrics.csv       run, episode, step, return, length, truncated, wall_time
     checkpoint.npz    final parameters (and .json metadata: versions, config, counters)
@@ -9,11 +10,12 @@ runs/<env>__<algorithm>__<seed>__<time>/
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,12 +24,13 @@ from typing import Any
 import numpy as np
 
 from gradlogpi.algorithms import EpisodeEnd, RunResult
-from gradlogpi.errors import ConfigError
+from gradlogpi.errors import ConfigError, GradlogpiError
 from gradlogpi.runs.build import build_policy, build_value, make_config_env, with_env_defaults
 from gradlogpi.runs.checkpoints import save_checkpoint
 from gradlogpi.runs.config import TrainConfig, config_to_toml
 from gradlogpi.runs.evaluate import Evaluation, EvaluationLog
 from gradlogpi.runs.files import atomic_open, write_csv
+from gradlogpi.runs.ownership import checked_directory, claim, described
 
 METRICS_COLUMNS = ("run", "episode", "step", "return", "length", "truncated", "wall_time")
 
@@ -48,7 +51,12 @@ class TrainOutcome:
 def default_run_dir(config: TrainConfig, root: Path = Path("runs")) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     name = re.sub(r"[^A-Za-z0-9_.-]+", "-", config.env)
-    return root / f"{name}__{config.algorithm}__{config.seed}__{stamp}"
+    path = root / f"{name}__{config.algorithm}__{config.seed}__{stamp}"
+    suffix = 2
+    while path.exists():  # two runs started in the same second: a fresh directory each
+        path = root / f"{name}__{config.algorithm}__{config.seed}__{stamp}-{suffix}"
+        suffix += 1
+    return path
 
 
 def resolved(config: TrainConfig) -> TrainConfig:
@@ -154,31 +162,54 @@ def train(
     run_dir: Path | None = None,
     *,
     callback: Callable[[EpisodeEnd], None] | None = None,
+    overwrite: bool = False,
 ) -> TrainOutcome:
     """Run `config` and write its run directory (see the module docstring).
 
     With `checkpoint_every = N`, resumable algorithms also checkpoint every N episodes
     (parameters, RNG states, statistics and metrics so far), so `resume` can continue a
     killed run to the same result, bit for bit.
+
+    The run directory is locked while training; one that already holds a run is refused
+    unless `overwrite` (which removes only the files a run writes).
     """
     config = resolved(config)
-    run_dir = Path(run_dir) if run_dir is not None else default_run_dir(config)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_open(run_dir / "config.toml", "w", encoding="utf-8") as handle:
-        handle.write(config_to_toml(config))
-    return _train(config, run_dir, callback, None, [])
+    run_dir = run_dir if run_dir is not None else default_run_dir(config)
+    with claim(run_dir, overwrite=overwrite) as path, filesystem_errors(path):
+        with atomic_open(path / "config.toml", "w", encoding="utf-8") as handle:
+            handle.write(config_to_toml(config))
+        return _train(config, path, callback, None, [])
+
+
+@contextlib.contextmanager
+def filesystem_errors(run_dir: Path) -> Iterator[None]:
+    """A filesystem refusal while writing the run (disk full, permissions) as one named line."""
+    try:
+        yield
+    except GradlogpiError:
+        raise
+    except OSError as error:
+        raise described(error, run_dir) from None
 
 
 def resume(
     run_dir: str | Path, *, callback: Callable[[EpisodeEnd], None] | None = None
 ) -> TrainOutcome:
     """Continue a run from its last checkpoint; the result equals an uninterrupted run's."""
-    from gradlogpi.errors import CheckpointError
-    from gradlogpi.runs.checkpoints import load_checkpoint
     from gradlogpi.runs.config import load_config
 
-    run_dir = Path(run_dir)
+    run_dir = checked_directory(run_dir)
     config = load_config(run_dir / "config.toml")
+    with claim(run_dir, resuming=True), filesystem_errors(run_dir):
+        return _resume(run_dir, config, callback)
+
+
+def _resume(
+    run_dir: Path, config: TrainConfig, callback: Callable[[EpisodeEnd], None] | None
+) -> TrainOutcome:
+    from gradlogpi.errors import CheckpointError
+    from gradlogpi.runs.checkpoints import load_checkpoint
+
     arrays, metadata = load_checkpoint(run_dir / "checkpoint")
     if metadata.get("complete"):
         return TrainOutcome(stored_result(run_dir, config, arrays), run_dir, config, True)
@@ -190,6 +221,11 @@ def resume(
             f"{run_dir}: the checkpoint holds no resumable state (algorithm {config.algorithm!r})"
         )
     state = dict(metadata["state"])
+    for name in ("theta", "w"):
+        if name in arrays and not np.all(np.isfinite(arrays[name])):
+            raise CheckpointError(
+                f"{run_dir}: the checkpoint's {name} holds NaN or inf; it cannot be resumed"
+            )
     state["theta"] = arrays["theta"]
     if "w" in arrays:
         state["w"] = arrays["w"]
