@@ -112,8 +112,11 @@ class RunResult:
 
         Where the cap is a failure (the short corridor: the policy stopped reaching the
         goal) such a run has collapsed; where it is the goal (CartPole's 500 steps) it has
-        succeeded. The summary therefore calls it "reached the time limit".
+        succeeded. The summary therefore calls it "reached the time limit". A run that
+        finished no episode (a step budget shorter than one) has not.
         """
+        if self.truncated.shape[1] == 0:
+            return np.zeros(self.truncated.shape[0], dtype=bool)
         return self.truncated[:, -1]
 
     def policy_of_run(self, run: int) -> Policy:

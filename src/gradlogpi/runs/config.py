@@ -309,7 +309,7 @@ def load_config(
     try:
         config.algorithm_config(source)
     except ConfigError as error:
-        named = re.search(r"`(\w+)`", str(error.__cause__ or ""))
+        named = re.search(r"`(?:hyperparameters\.)?(\w+)`", str(error.__cause__ or error))
         if named and f"hyperparameters.{named.group(1)}" in overrides:
             origin = f"--set hyperparameters.{named.group(1)}"
             raise ConfigError(str(error).replace(source, origin, 1)) from None

@@ -460,6 +460,9 @@ def _episode_wall_time(
 
 
 def write_curve(run_dir: Path, result: RunResult, config: TrainConfig) -> None:
+    """curve.png/.svg; none when no episode ended (a step budget shorter than an episode)."""
+    if result.returns.shape[1] == 0:
+        return
     import matplotlib.pyplot as plt
 
     from gradlogpi.runs.files import save_figure
