@@ -441,9 +441,14 @@ def main(argv: list[str] | None = None) -> int:
     pending = [job for job in jobs_for(tasks, seeds) if job_key(job) not in done]
     print(f"{len(pending)} runs to do ({len(done)} already in {log})", flush=True)
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        futures = [pool.submit(run_job, job, args.quick) for job in pending]
+        futures = {pool.submit(run_job, job, args.quick): job for job in pending}
         for future in as_completed(futures):
-            record = future.result()
+            try:
+                record = future.result()
+            except Exception as error:  # noqa: BLE001 - one failed run is reported, not fatal
+                job = futures[future]
+                print(f"{job}: failed: {type(error).__name__}: {error}", flush=True)
+                continue
             records.append(record)
             with log.open("a") as file:
                 file.write(json.dumps(record) + "\n")
