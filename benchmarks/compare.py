@@ -445,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
         for future in as_completed(futures):
             try:
                 record = future.result()
-            except Exception as error:  # noqa: BLE001 - one failed run is reported, not fatal
+            except Exception as error:  # one failed run is reported, not fatal
                 job = futures[future]
                 print(f"{job}: failed: {type(error).__name__}: {error}", flush=True)
                 continue

@@ -198,22 +198,63 @@ def test_help_everywhere(command):
         ("grid_world", ["hyperparameters.n_episodes=3", "runs=2"]),
         ("cartpole_steps", ["hyperparameters.n_updates=2", "hyperparameters.steps_per_env=8"]),
         ("cartpole_trpo", ["hyperparameters.n_updates=2", "hyperparameters.steps_per_env=16"]),
-        ("acrobot_ppo", ["hyperparameters.n_updates=1", "hyperparameters.steps_per_env=8"]),
-        ("pendulum_ppo", ["hyperparameters.n_updates=1", "hyperparameters.steps_per_env=64"]),
-        ("lunarlander_ppo", ["hyperparameters.n_updates=1", "hyperparameters.steps_per_env=16"]),
+        (
+            "acrobot_ppo",
+            [
+                "hyperparameters.n_updates=1",
+                "hyperparameters.steps_per_env=8",
+                "hyperparameters.epochs=1",
+                "hyperparameters.minibatches=2",
+                "value.epochs=1",
+                "value.minibatches=2",
+            ],
+        ),
+        (
+            "pendulum_ppo",
+            [
+                "hyperparameters.n_updates=1",
+                "hyperparameters.steps_per_env=64",
+                "hyperparameters.epochs=1",
+                "hyperparameters.minibatches=2",
+                "value.epochs=1",
+                "value.minibatches=2",
+            ],
+        ),
+        (
+            "lunarlander_ppo",
+            [
+                "hyperparameters.n_updates=1",
+                "hyperparameters.steps_per_env=16",
+                "hyperparameters.epochs=1",
+                "hyperparameters.minibatches=2",
+                "value.epochs=1",
+                "value.minibatches=2",
+            ],
+        ),
     ],
 )
 def test_every_shipped_config_trains(tmp_path, name, overrides):
     if name == "lunarlander_ppo":
         pytest.importorskip("Box2D", reason="LunarLander needs gymnasium[box2d]")
     config = Path(__file__).resolve().parents[2] / "configs" / f"{name}.toml"
-    args = [arg for item in overrides for arg in ("--set", item)]
-    gradlogpi("train", "--config", config, *args, "--run-dir", tmp_path / name, "--quiet")
-    assert (tmp_path / name / "checkpoint.npz").exists()
-    evaluation = json.loads(
-        gradlogpi("evaluate", tmp_path / name, "--episodes", "3", "--json").stdout
+    # three evaluation episodes: the final evaluation is tested elsewhere, here it is cost
+    settings = [*overrides, "evaluation_episodes=3"]
+    args = [arg for item in settings for arg in ("--set", item)]
+    # in-process (Typer's runner): the subprocess tests above cover the entry point, and
+    # twelve configs × two commands would otherwise pay PyTorch's import 24 times
+    from typer.testing import CliRunner
+
+    from gradlogpi.cli.app import app
+
+    run_dir = str(tmp_path / name)
+    trained = CliRunner().invoke(
+        app, ["train", "--config", str(config), *args, "--run-dir", run_dir, "--quiet"]
     )
-    assert np.isfinite(evaluation["mean_return"])
+    assert trained.exit_code == 0, trained.output
+    assert (tmp_path / name / "checkpoint.npz").exists()
+    evaluated = CliRunner().invoke(app, ["evaluate", run_dir, "--episodes", "3", "--json"])
+    assert evaluated.exit_code == 0, evaluated.output
+    assert np.isfinite(json.loads(evaluated.stdout)["mean_return"])
 
 
 def test_the_list_above_covers_every_shipped_config():
