@@ -205,6 +205,20 @@ COMBINATIONS = {
     "combination: unknown algorithm": (
         ["train", "--env", "CartPole-v1", "--algorithm", "sarsa"], "expected one of",
     ),
+    "combination: Fourier features too many to allocate": (
+        ["train", "--env", "CartPole-v1", "--features", "fourier", "--set", "features.order=200",
+         "--set", "features.bounds=[[-1,1],[-1,1],[-1,1],[-1,1]]"], "the limit is 10,000,000",
+    ),
+    "combination: tiles too many to allocate": (
+        ["train", "--env", "CartPole-v1", "--features", "tiles", "--set", "features.n_tilings=64",
+         "--set", "features.tiles_per_dim=1000",
+         "--set", "features.bounds=[[-1,1],[-1,1],[-1,1],[-1,1]]"], "the limit is 10,000,000",
+    ),
+    "combination: RBF centres too many to allocate": (
+        ["train", "--env", "CartPole-v1", "--features", "rbf", "--set",
+         "features.centres_per_dim=100", "--set",
+         "features.bounds=[[-1,1],[-1,1],[-1,1],[-1,1]]"], "the limit is 10,000,000",
+    ),
     "combination: neural critic on Discrete states": (
         ["train", *CORRIDOR[:2], "--algorithm", "ppo", "--set", "value.kind=neural"],
         "Box observations",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import gymnasium as gym
@@ -111,6 +112,7 @@ def build_state_features(spec: FeaturesConfig, env: gym.Env) -> Any:
         )
     if spec.kind == "raw":
         return features.RawState(space.shape[0])
+    check_feature_count(spec, int(np.prod(space.shape)))
     bounds = None if spec.bounds is None else np.array(spec.bounds, dtype=np.float64)
     try:
         if spec.kind == "polynomial":
@@ -132,6 +134,36 @@ def build_state_features(spec: FeaturesConfig, env: gym.Env) -> Any:
                 f"--set features.bounds='{_bounds_example(space)}' (±3 where the space is unbounded)"
             )
         raise ConfigError(f"`features`: {message}") from None
+
+
+MAX_FEATURES = 10_000_000
+"""The most state features a config may ask for (θ alone would take 80 MB per action)."""
+
+
+def feature_count(spec: FeaturesConfig, dimensions: int) -> int:
+    """How many features x(s) the config's features would have on `dimensions` inputs."""
+    if spec.kind == "polynomial":
+        return math.comb(dimensions + spec.degree, spec.degree)
+    if spec.kind == "fourier":
+        return (spec.order + 1) ** dimensions
+    if spec.kind == "rbf":
+        return spec.centres_per_dim**dimensions
+    if spec.kind == "tiles":
+        per_tiling = (spec.tiles_per_dim + 1) ** dimensions
+        total = spec.n_tilings * per_tiling
+        return total if spec.table_size is None else min(total, spec.table_size)
+    return dimensions
+
+
+def check_feature_count(spec: FeaturesConfig, dimensions: int) -> None:
+    """Refuse features too many to allocate, with the computed size and the limit."""
+    count = feature_count(spec, dimensions)
+    if count > MAX_FEATURES:
+        raise ConfigError(
+            f"`features.kind` = {spec.kind!r} would have {count:,} features on {dimensions} "
+            f"observation dimensions; the limit is {MAX_FEATURES:,} (lower the order, degree, "
+            "centres or tiles, or hash tiles with features.table_size)"
+        )
 
 
 def _bounds_example(space: spaces.Box) -> str:
