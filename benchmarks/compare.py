@@ -102,6 +102,15 @@ def neural_config(env_id: str, zoo: dict[str, Any], steps: int, policy: str) -> 
     }
 
 
+def linear_config(env_id: str, zoo: dict[str, Any], steps: int) -> dict[str, Any]:
+    """The same settings for a linear softmax policy on the raw state (α = 1), MLP critic."""
+    config = neural_config(env_id, zoo, steps, "matrix_softmax")
+    config["policy"] = {"kind": "matrix_softmax"}
+    config["features"] = {"kind": "raw"}
+    config["hyperparameters"]["alpha_theta"] = 1.0
+    return config
+
+
 def linear_schedule(initial: float) -> Any:
     def schedule(progress_remaining: float) -> float:
         return progress_remaining * initial
@@ -135,25 +144,12 @@ def make_tasks(quick: bool) -> dict[str, Task]:
         "normalize": True,
     }  # fmt: skip
 
-    def cartpole_linear(steps: int) -> dict[str, Any]:
-        config = neural_config("CartPole-v1", cartpole_zoo, steps, "matrix_softmax")
-        config["policy"] = {"kind": "matrix_softmax"}
-        config["features"] = {"kind": "raw"}
-        config["hyperparameters"]["alpha_theta"] = 1.0
-        return config
-
-    def acrobot_linear(steps: int) -> dict[str, Any]:
-        config = neural_config("Acrobot-v1", acrobot_zoo, steps, "matrix_softmax")
-        config["policy"] = {"kind": "matrix_softmax"}
-        config["features"] = {"kind": "raw"}
-        config["hyperparameters"]["alpha_theta"] = 1.0
-        return config
-
     cartpole_steps = 20_000 if quick else 100_000
     tasks = {
         "CartPole-v1": Task(
             "CartPole-v1", cartpole_steps, 100_000, cartpole_zoo,
-            neural_config("CartPole-v1", cartpole_zoo, cartpole_steps, "neural_softmax"), cartpole_linear(cartpole_steps),
+            neural_config("CartPole-v1", cartpole_zoo, cartpole_steps, "neural_softmax"),
+            linear_config("CartPole-v1", cartpole_zoo, cartpole_steps),
         ),
     }  # fmt: skip
     if quick:
@@ -161,7 +157,7 @@ def make_tasks(quick: bool) -> dict[str, Task]:
     tasks["Acrobot-v1"] = Task(
         "Acrobot-v1", 200_000, 1_000_000, acrobot_zoo,
         neural_config("Acrobot-v1", acrobot_zoo, 200_000, "neural_softmax"),
-        acrobot_linear(200_000),
+        linear_config("Acrobot-v1", acrobot_zoo, 200_000),
         "zoo: 1M steps and VecNormalize; here 200k, and gradlogpi does not normalise",
     )  # fmt: skip
     tasks["Pendulum-v1"] = Task(

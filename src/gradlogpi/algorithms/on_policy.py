@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import gymnasium as gym
 import numpy as np
@@ -41,6 +41,9 @@ VectorizationMode = Literal["sync", "async", "vector_entry_point"]
 @dataclass(frozen=True)
 class OnPolicyConfig:
     """Settings PPO and TRPO share: the rollout, GAE(λ) and the critic."""
+
+    keeps_old_distribution: ClassVar[bool] = False
+    """Whether the rollout records π_old(·|s) at every state (TRPO's exact KL needs it)."""
 
     n_updates: int = 50
     """Policy updates; each collects num_envs × steps_per_env environment steps."""
@@ -90,15 +93,14 @@ class Rollout:
     log_probs: np.ndarray  # log π_old(a|s)
     advantages: np.ndarray
     returns: np.ndarray  # λ-returns A + v̂(s): the critic's targets
-    old_distribution: tuple[np.ndarray, ...]  # π_old(·|s) at each state, for the KL
+    old_distribution: tuple[np.ndarray, ...]  # π_old(·|s) at each state, for the KL; () if not kept
 
 
 def rollout(
     batch: FragmentBatch,
     policy: Policy,
     value: ValueFunction,
-    gamma: float,
-    gae_lambda: float,
+    config: OnPolicyConfig,
 ) -> Rollout:
     """GAE(λ) over the update's steps (env by env, time along the last axis), flattened."""
     observations, actions = batch.step_observations, batch.step_actions  # [n, E, ...]
@@ -109,8 +111,9 @@ def rollout(
     ended = ended | ~counted  # a reset-only step neither gives nor takes an advantage
     ended[-1] = True  # nothing after the update's last step is known: bootstrap there
     advantages = generalized_advantages(
-        batch.step_rewards.T, values.T, next_values.T, terminated.T, ended.T, gamma, gae_lambda
-    ).T
+        batch.step_rewards.T, values.T, next_values.T, terminated.T, ended.T,
+        config.gamma, config.gae_lambda,
+    ).T  # fmt: skip
     keep = counted
     states = observations[keep]
     return Rollout(
@@ -119,7 +122,7 @@ def rollout(
         policy.log_prob(states, actions[keep]),
         advantages[keep],
         (advantages + values)[keep],
-        action_distribution(policy, states),
+        action_distribution(policy, states) if config.keeps_old_distribution else (),
     )
 
 
@@ -183,7 +186,7 @@ def train_on_policy(
         for update in range(config.n_updates):
             batch, finished = collector.collect(policy, update)
             record.add(finished.returns, finished.lengths, finished.truncated)
-            data = rollout(batch, policy, value, config.gamma, config.gae_lambda)
+            data = rollout(batch, policy, value, config)
             fraction = step_size(1.0, config.schedule, update, config.n_updates)
             before = policy.get_flat()
             improve(policy, data, fraction)

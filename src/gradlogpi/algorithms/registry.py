@@ -215,43 +215,45 @@ register(
         lockstep_runs=False,
     )
 )
+
+
+def on_policy_spec(name: str, learn: Algorithm, config_class: type, summary: str) -> AlgorithmSpec:
+    """PPO and TRPO: step collection on vector envs, progress by updates, a critic always,
+    no resume (the sub-environments run on across updates and are not in a checkpoint)."""
+    return AlgorithmSpec(
+        name,
+        learn,
+        config_class,
+        summary,
+        policies=("array", "torch"),
+        lockstep_runs=False,
+        unit="updates",
+        total=lambda config: int(config.n_updates),
+        needs_value=_always,
+        not_resumable=lambda config: (
+            f"{name} cannot be resumed: its sub-environments run on across updates and are "
+            "not in a checkpoint; train it again"
+        ),
+        vector_envs=True,
+        critics=("linear", "neural"),
+    )
+
+
 register(
-    AlgorithmSpec(
+    on_policy_spec(
         "ppo",
         ppo,
         PPOConfig,
         "PPO-clip with GAE(λ) and a linear or neural critic; closed-form surrogate gradient for "
         "linear policies",
-        policies=("array", "torch"),
-        lockstep_runs=False,
-        unit="updates",
-        total=lambda config: int(config.n_updates),
-        needs_value=_always,
-        not_resumable=lambda config: (
-            "ppo cannot be resumed: its sub-environments run on across updates and are not "
-            "in a checkpoint; train it again"
-        ),
-        vector_envs=True,
-        critics=("linear", "neural"),
     )
 )
 register(
-    AlgorithmSpec(
+    on_policy_spec(
         "trpo",
         trpo,
         TRPOConfig,
         "TRPO: a KL-bounded natural step by conjugate gradient on closed-form (or autodiff) "
         "Fisher products, GAE(λ) advantages",
-        policies=("array", "torch"),
-        lockstep_runs=False,
-        unit="updates",
-        total=lambda config: int(config.n_updates),
-        needs_value=_always,
-        not_resumable=lambda config: (
-            "trpo cannot be resumed: its sub-environments run on across updates and are not "
-            "in a checkpoint; train it again"
-        ),
-        vector_envs=True,
-        critics=("linear", "neural"),
     )
 )

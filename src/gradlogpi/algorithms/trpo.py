@@ -17,7 +17,7 @@ update (`batch_pg`, update = "natural") also uses.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -39,6 +39,8 @@ from gradlogpi.policies import Policy, ValueFunction
 @dataclass(frozen=True)
 class TRPOConfig(OnPolicyConfig):
     """Settings of `trpo`; the defaults are SB3's and the paper's (δ = 0.01, 10 CG steps)."""
+
+    keeps_old_distribution: ClassVar[bool] = True
 
     steps_per_env: int = 128
     """Steps each sub-environment takes per update."""
