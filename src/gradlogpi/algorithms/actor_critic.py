@@ -17,6 +17,7 @@ from gradlogpi.algorithms.common import (
     step_size,
     validate_common,
 )
+from gradlogpi.algorithms.compiled import linear
 from gradlogpi.algorithms.compiled import tabular as compiled
 from gradlogpi.core._checks import check_in_range
 from gradlogpi.policies import Policy, ValueFunction
@@ -104,6 +105,10 @@ def actor_critic(
     if task is not None:
         # compiled path (tabular task, Numba): the loop below, compiled, run by run
         compiled.learn_actor_critic(task, lockstep, config, update)
+        return lockstep.result(config)
+    if linear.learns_one_env(lockstep):
+        # one Gymnasium env, linear θ and w (Numba): the loop below, one compiled call a step
+        linear.learn_actor_critic(lockstep, config, update)
         return lockstep.result(config)
 
     # NumPy path: all runs in lockstep, step by step

@@ -8,6 +8,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from gradlogpi.algorithms import vector_runs
 from gradlogpi.algorithms.common import (
     Callback,
     Inputs,
@@ -17,6 +18,7 @@ from gradlogpi.algorithms.common import (
     step_size,
     validate_common,
 )
+from gradlogpi.algorithms.compiled import linear
 from gradlogpi.algorithms.compiled import tabular as compiled
 from gradlogpi.core.returns import discount_powers, discounted_returns
 from gradlogpi.policies import Policy, ValueFunction
@@ -41,6 +43,11 @@ class ReinforceConfig:
     """Step-size schedule over episodes: constant, linear (to 0) or inverse_sqrt."""
     max_episode_steps: int | None = None
     """Step cap per episode; default the environment's registered cap."""
+    runs_in_vector_env: bool = False
+    """Step all runs through the task's native vector env (one call per step for all runs,
+    each run learning when its own episode ends; linear `MatrixSoftmaxPolicy` only).
+    Much faster for many runs, reproducible for a seed, but run k then depends on the
+    other runs (one env random stream): see `gradlogpi.algorithms.vector_runs`."""
 
     def __post_init__(self) -> None:
         validate_common(self)
@@ -87,10 +94,18 @@ def reinforce(
     """
     if value is not None:
         raise ValueError("`value` must be None for reinforce (use reinforce_baseline); got one")
+    if config.runs_in_vector_env:
+        vector_runs.refuse_resume(resume)
     lockstep = start_lockstep(
         Inputs(env, policy, config, seed=seed, runs=runs, callback=callback, resume=resume)
     )
     policy, environments, tracker = lockstep.policy, lockstep.runs, lockstep.tracker
+
+    if config.runs_in_vector_env:
+        # all runs in one native vector env, each learning when its own episode ends
+        envs = vector_runs.check_vector_runs(lockstep)
+        vector_runs.learn_reinforce(lockstep, config, envs)
+        return lockstep.result(config)
 
     task = compiled.tabulate(environments.model, policy)
     if task is not None:
@@ -109,17 +124,21 @@ def reinforce(
         discount = (
             discount_powers(n_steps, gamma) if config.discount_weighting else np.ones(n_steps)
         )
+        weights = alpha[:, None] * discount * returns * batch.mask  # α γ^t G_t, [R, T]
         with tracker.guarded(episode, policy.theta):
-            if config.batch_update:
+            if linear.supports(policy):
+                # compiled (Numba): the T updates below, or their sum, in one call
+                sequential = not config.batch_update
+                states = batch.observations[:, :-1]
+                linear.reinforce_steps(policy, states, batch.actions, weights, sequential)
+            elif config.batch_update:
                 # every step's term at the θ of the episode's start, summed
-                weights = alpha[:, None] * discount * returns * batch.mask
                 policy.ascend(batch.observations[:, :-1], batch.actions, weights)
             else:
                 for t in range(n_steps):
                     state, action = batch.observations[:, t], batch.actions[:, t]
                     score = policy.score(state, action)  # ∇ln π(A_t|S_t, θ), [R, P]
-                    step = alpha * discount[t] * returns[:, t] * (t < batch.lengths)
-                    policy.theta += step[:, None] * score  # θ ← θ + α γ^t G ∇ln π
+                    policy.theta += weights[:, t, None] * score  # θ ← θ + α γ^t G ∇ln π
         tracker.record(episode, batch.rewards.sum(axis=1), batch.lengths, batch.truncated)
         if lockstep.report(episode):
             break

@@ -8,6 +8,8 @@ episode's end have return 0 and contribute nothing.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from gradlogpi.core._checks import (
@@ -88,23 +90,34 @@ def discounted_returns(
 _BLOCK = 32
 
 
-def _backward_discounted_sum(rewards: np.ndarray, gamma: float) -> np.ndarray:
-    n_steps = rewards.shape[-1]
-    n_blocks = -(-n_steps // _BLOCK)
-    padded = np.zeros((*rewards.shape[:-1], n_blocks * _BLOCK))
-    padded[..., :n_steps] = rewards
-    blocks = padded.reshape(*rewards.shape[:-1], n_blocks, _BLOCK)
+@functools.lru_cache(maxsize=64)
+def _block_operators(gamma: float) -> tuple[np.ndarray, np.ndarray]:
+    """(Γ [B, B] with Γ[i, j] = γ^{j−i} for j ≥ i, else 0; γ^{B−i} [B]) for blocks of B steps."""
     offsets = np.arange(_BLOCK)
     lag = offsets[None, :] - offsets[:, None]  # j − i
-    toeplitz = np.where(lag >= 0, gamma ** np.maximum(lag, 0), 0.0)  # Γ[i, j] = γ^{j−i}, j ≥ i
-    within = blocks @ toeplitz.T  # Σ_{j ≥ i in the block} γ^{j−i} r_j
-    carry = gamma ** (_BLOCK - offsets)  # γ^{B−i}: how G at the next block's start reaches step i
-    returns = np.empty_like(blocks)
-    following = np.zeros(rewards.shape[:-1])
-    for b in range(n_blocks - 1, -1, -1):
-        returns[..., b, :] = within[..., b, :] + carry * following[..., None]
-        following = returns[..., b, 0]
-    return returns.reshape(*rewards.shape[:-1], -1)[..., :n_steps]
+    toeplitz = np.where(lag >= 0, gamma ** np.maximum(lag, 0), 0.0)
+    carry = gamma ** (_BLOCK - offsets)  # how G at the next block's start reaches step i
+    toeplitz.flags.writeable = carry.flags.writeable = False
+    return toeplitz, carry
+
+
+def _backward_discounted_sum(rewards: np.ndarray, gamma: float) -> np.ndarray:
+    """G_t = Σ_{k ≥ t} γ^{k−t} r_k along the last axis, with no Python loop over steps.
+
+    Inside each block of B steps G is one product with Γ; the returns at the blocks'
+    starts are themselves a discounted sum, over blocks with discount γ^B, so the same
+    function gives them (recursion depth log_B T).
+    """
+    n_steps = rewards.shape[-1]
+    n_blocks = max(1, -(-n_steps // _BLOCK))
+    padded = np.zeros((*rewards.shape[:-1], n_blocks * _BLOCK))
+    padded[..., :n_steps] = rewards
+    toeplitz, carry = _block_operators(float(gamma))
+    within = padded.reshape(*rewards.shape[:-1], n_blocks, _BLOCK) @ toeplitz.T
+    if n_blocks > 1:
+        starts = _backward_discounted_sum(within[..., 0], float(gamma) ** _BLOCK)  # [..., n_blocks]
+        within[..., :-1, :] += carry * starts[..., 1:, None]  # + γ^{B−i} G(next block's start)
+    return within.reshape(*rewards.shape[:-1], -1)[..., :n_steps]
 
 
 def generalized_advantages(

@@ -1,0 +1,153 @@
+"""What a careful engineer writes by hand in NumPy (and PyTorch): the "careful" column.
+
+Each is the plainest fast loop for its task on CartPole-v1: noise drawn per episode in one
+call, acting with one dot product, updates vectorised where the algorithm allows it.
+"""
+
+from __future__ import annotations
+
+import time
+
+import gymnasium as gym
+import numpy as np
+
+ACTIONS = (np.int64(0), np.int64(1))  # Discrete.contains checks these fastest
+CAP = 500
+
+
+def _episode(env, weights, bias, rng):
+    """One CartPole episode with the two-action linear softmax (Gumbel threshold)."""
+    difference, offset = weights[1] - weights[0], bias[1] - bias[0]
+    thresholds = (-rng.logistic(size=CAP) - offset).tolist()  # G_0 − G_1 is logistic
+    obs, _ = env.reset()
+    states, actions, rewards = [obs], [], []
+    for t in range(CAP):
+        action = ACTIONS[bool(difference.dot(obs) > thresholds[t])]
+        obs, reward, terminated, truncated, _ = env.step(action)
+        states.append(obs)
+        actions.append(action)
+        rewards.append(reward)
+        if terminated or truncated:
+            break
+    return np.asarray(states[:-1], dtype=np.float64), np.asarray(actions), np.asarray(rewards)
+
+
+def _returns(rewards, gamma):
+    returns, g = np.empty(len(rewards)), 0.0
+    for t in range(len(rewards) - 1, -1, -1):
+        g = rewards[t] + gamma * g
+        returns[t] = g
+    return returns
+
+
+def reinforce_episode_update(episodes: int, alpha=1e-3, gamma=0.99, seed=0):
+    """P1: the summed REINFORCE update once per episode, vectorised over its steps."""
+    env, rng = gym.make("CartPole-v1"), np.random.default_rng(seed)
+    env.reset(seed=seed)
+    weights, bias, steps = np.zeros((2, 4)), np.zeros(2), 0
+    start = time.perf_counter()
+    for _ in range(episodes):
+        states, actions, rewards = _episode(env, weights, bias, rng)
+        step = alpha * gamma ** np.arange(len(rewards)) * _returns(rewards, gamma)
+        logits = states @ weights.T + bias
+        logits -= logits.max(axis=1, keepdims=True)
+        probabilities = np.exp(logits)
+        probabilities /= probabilities.sum(axis=1, keepdims=True)
+        error = -probabilities
+        error[np.arange(len(actions)), actions] += 1.0
+        error *= step[:, None]
+        weights += error.T @ states
+        bias += error.sum(axis=0)
+        steps += len(rewards)
+    return steps, time.perf_counter() - start
+
+
+def reinforce_step_update(episodes: int, alpha=1e-3, gamma=0.99, seed=0):
+    """P2: the book's per-step updates, one NumPy update per step after the episode."""
+    env, rng = gym.make("CartPole-v1"), np.random.default_rng(seed)
+    env.reset(seed=seed)
+    weights, bias, steps = np.zeros((2, 4)), np.zeros(2), 0
+    start = time.perf_counter()
+    for _ in range(episodes):
+        states, actions, rewards = _episode(env, weights, bias, rng)
+        step = alpha * gamma ** np.arange(len(rewards)) * _returns(rewards, gamma)
+        for t in range(len(rewards)):
+            logits = weights @ states[t] + bias
+            probabilities = np.exp(logits - logits.max())
+            probabilities /= probabilities.sum()
+            error = -probabilities
+            error[actions[t]] += 1.0
+            error *= step[t]
+            weights += np.outer(error, states[t])
+            bias += error
+        steps += len(rewards)
+    return steps, time.perf_counter() - start
+
+
+def actor_critic_one_step(episodes: int, alpha_theta=1e-3, alpha_w=1e-3, gamma=0.99, seed=0):
+    """P3: one-step actor-critic, linear actor and critic on the raw state, NumPy per step."""
+    env, rng = gym.make("CartPole-v1"), np.random.default_rng(seed)
+    env.reset(seed=seed)
+    weights, bias, w, steps = np.zeros((2, 4)), np.zeros(2), np.zeros(4), 0
+    start = time.perf_counter()
+    for _ in range(episodes):
+        noise = rng.gumbel(size=(CAP, 2))
+        obs, _ = env.reset()
+        x, discount = obs.astype(np.float64), 1.0
+        for t in range(CAP):
+            logits = weights @ x + bias
+            action = int(np.argmax(logits + noise[t]))
+            obs, reward, terminated, truncated, _ = env.step(ACTIONS[action])
+            next_x = obs.astype(np.float64)
+            delta = reward + (0.0 if terminated else gamma * w.dot(next_x)) - w.dot(x)
+            probabilities = np.exp(logits - logits.max())
+            probabilities /= probabilities.sum()
+            error = -probabilities
+            error[action] += 1.0
+            error *= alpha_theta * discount * delta
+            w += alpha_w * delta * x
+            weights += np.outer(error, x)
+            bias += error
+            discount *= gamma
+            x = next_x
+            steps += 1
+            if terminated or truncated:
+                break
+    return steps, time.perf_counter() - start
+
+
+def mlp_reinforce(episodes: int, lr=1e-3, gamma=0.99, seed=0):
+    """P4: REINFORCE with an MLP 4-128-2 in PyTorch (1 thread): no-grad acting, one backward."""
+    import torch
+
+    torch.set_num_threads(1)
+    torch.manual_seed(seed)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 128), torch.nn.Tanh(), torch.nn.Linear(128, 2))
+    optimizer = torch.optim.Adam(net.parameters(), lr=lr)
+    env, rng = gym.make("CartPole-v1"), np.random.default_rng(seed)
+    env.reset(seed=seed)
+    steps = 0
+    start = time.perf_counter()
+    for _ in range(episodes):
+        noise = rng.gumbel(size=(CAP, 2))
+        obs, _ = env.reset()
+        states, actions, rewards = [], [], []
+        with torch.no_grad():
+            for t in range(CAP):
+                logits = net(torch.from_numpy(obs)).numpy()
+                action = int(np.argmax(logits + noise[t]))
+                states.append(obs)
+                actions.append(action)
+                obs, reward, terminated, truncated, _ = env.step(ACTIONS[action])
+                rewards.append(reward)
+                if terminated or truncated:
+                    break
+        returns = torch.from_numpy(_returns(rewards, gamma)).float()
+        returns = (returns - returns.mean()) / (returns.std() + 1e-8)
+        log_probs = torch.log_softmax(net(torch.from_numpy(np.asarray(states))), dim=-1)
+        chosen = log_probs[torch.arange(len(actions)), torch.as_tensor(actions)]
+        optimizer.zero_grad()
+        (-(chosen * returns).sum()).backward()
+        optimizer.step()
+        steps += len(rewards)
+    return steps, time.perf_counter() - start

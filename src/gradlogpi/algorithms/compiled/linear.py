@@ -1,0 +1,459 @@
+"""Compiled per-step updates for linear softmax policies on any environment (Numba).
+
+The book's REINFORCE (p. 328) steps θ once per step of the episode, each step at the θ the
+previous one left; its actor-critic (p. 332) steps θ and w after every environment step.
+On a Gymnasium task such as CartPole the arithmetic of one such step is a few dozen
+multiplications, so NumPy's microsecond per call, not the arithmetic, is what they cost:
+the per-step REINFORCE loop ran at a fifth of the raw environment's speed, actor-critic at
+a twelfth. Here each is one small compiled loop:
+
+- `reinforce_steps`: the T sequential updates of an episode (generated with θ fixed) in
+  one call per episode, for all lockstep runs;
+- `actor_critic_step`: act + score + critic + actor update of one environment step in one
+  call, which also picks the next action at S' with the updated θ.
+
+Both work on `MatrixSoftmaxPolicy`'s θ seen as a matrix [A, k + 1] (W with b as its last
+column), with dense state features x(s) [k] or sparse ones (indices of the value-1
+features, as tile coding gives). The arithmetic is the NumPy path's, so results agree with
+it to rounding. Without Numba (or with GRADLOGPI_NO_JIT=1) the same Python functions run
+uncompiled: correct, but only worth it for tests.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from gradlogpi.algorithms.common import step_size
+from gradlogpi.algorithms.compiled.tabular import available
+from gradlogpi.features import RawState
+from gradlogpi.policies import LinearValue, MatrixSoftmaxPolicy, Policy, ValueFunction
+
+_HELPERS = ("_logits", "_probabilities", "_ascend", "_value", "_gumbel_argmax")
+
+
+@functools.cache
+def _compiled() -> dict[str, Any]:
+    """The kernels by name, compiled on first use (see `tabular._compiled` for the why)."""
+    import numba
+
+    for name in _HELPERS:
+        globals()[name] = numba.njit(cache=True)(globals()[f"{name}_python"])
+    return {
+        "reinforce_steps": numba.njit(cache=True)(_reinforce_steps_python),
+        "actor_critic_step": numba.njit(cache=True)(_actor_critic_step_python),
+        "act": numba.njit(cache=True)(_act_python),
+        "vector_act": numba.njit(cache=True)(_vector_act_python),
+        "vector_record": numba.njit(cache=True)(_vector_record_python),
+    }
+
+
+def _kernel(name: str) -> Any:
+    """The kernel `name`, compiled where Numba is, else its plain Python (slow but right)."""
+    return _compiled()[name] if available() else globals()[f"_{name}_python"]
+
+
+def as_matrix(policy: MatrixSoftmaxPolicy) -> np.ndarray:
+    """θ as [R, A, k + 1] (a view when θ is contiguous, which the lockstep θ is)."""
+    return policy.theta.reshape(-1, policy.n_actions, policy.n_state_features + 1)
+
+
+def state_inputs(features: Any, obs: Any) -> tuple[np.ndarray, np.ndarray]:
+    """x(s) as (indices, values) [..., m] each: every feature for dense builders, the
+    value-1 features for sparse ones, so one kernel serves both."""
+    if features.sparse:
+        indices = np.asarray(features.active(obs), dtype=np.int64)
+        return indices, np.ones(indices.shape)
+    values = np.asarray(features(obs), dtype=np.float64)
+    return np.broadcast_to(np.arange(values.shape[-1]), values.shape), values
+
+
+def supports(policy: Policy, value: ValueFunction | None = None) -> bool:
+    """Whether these kernels can update `policy` (and the critic `value`)."""
+    if not available() or type(policy) is not MatrixSoftmaxPolicy:
+        return False
+    return value is None or type(value) is LinearValue
+
+
+def reinforce_steps(
+    policy: MatrixSoftmaxPolicy,
+    observations: np.ndarray,
+    actions: np.ndarray,
+    weights: np.ndarray,
+    sequential: bool = True,
+) -> None:
+    """θ ← θ + w_t ∇ln π(A_t|S_t, θ) for t = 0 … T − 1 in order, each at the θ left by t − 1.
+
+    With `sequential=False` every term is taken at the θ of the episode's start and
+    their sum added once (`ReinforceConfig.batch_update`, as `policy.ascend` does).
+
+    Args:
+      policy: its θ [R, P] is updated in place.
+      observations: S_0 … S_{T−1}, [R, T, *obs_shape].
+      actions: A_t, [R, T].
+      weights: w_t = α γ^t G_t (0 past a run's end), [R, T].
+    """
+    if not policy.theta.flags.c_contiguous:
+        policy.theta = np.ascontiguousarray(policy.theta)
+    indices, values = state_inputs(policy.state_features, observations)
+    update_rows(as_matrix(policy), indices, values, actions, weights, sequential)
+
+
+def update_rows(
+    matrices: np.ndarray,
+    indices: np.ndarray,
+    values: np.ndarray,
+    actions: np.ndarray,
+    weights: np.ndarray,
+    sequential: bool,
+) -> None:
+    """`reinforce_steps` on θ given as matrices [R, A, k + 1] (updated in place) and x(S_t)
+    as (indices, values) [R, T, m] (`state_inputs`)."""
+    _kernel("reinforce_steps")(
+        matrices,
+        indices,
+        values,
+        np.ascontiguousarray(actions, dtype=np.int64),
+        np.ascontiguousarray(weights, dtype=np.float64),
+        sequential,
+    )
+
+
+def actor_critic_step_kernel() -> Any:
+    """`_actor_critic_step_python`, compiled where Numba is."""
+    return _kernel("actor_critic_step")
+
+
+def _logits_python(matrix, indices, values, out):
+    """out = W x + b for θ as a matrix [A, k + 1] and x(s) as (indices, values) [m]."""
+    bias = matrix.shape[1] - 1
+    for a in range(matrix.shape[0]):
+        h = matrix[a, bias]
+        for i in range(indices.shape[0]):
+            h += matrix[a, indices[i]] * values[i]
+        out[a] = h
+
+
+def _probabilities_python(matrix, indices, values, out):
+    """out = π(·|s) = softmax(W x + b), with the largest logit subtracted first."""
+    _logits(matrix, indices, values, out)
+    largest = out.max()
+    total = 0.0
+    for a in range(out.shape[0]):
+        out[a] = np.exp(out[a] - largest)
+        total += out[a]
+    out /= total
+
+
+def _ascend_python(matrix, indices, values, action, step, probabilities):
+    """matrix ← matrix + step ∇ln π(a|s): row a' gains step (1[a' = a] − π(a'|s)) [x, 1]."""
+    bias = matrix.shape[1] - 1
+    for a in range(matrix.shape[0]):
+        g = step * ((1.0 if a == action else 0.0) - probabilities[a])
+        for i in range(indices.shape[0]):
+            matrix[a, indices[i]] += g * values[i]
+        matrix[a, bias] += g
+
+
+def _value_python(w, indices, values):
+    """v̂(s, w) = wᵀx(s)."""
+    v = 0.0
+    for i in range(indices.shape[0]):
+        v += w[indices[i]] * values[i]
+    return v
+
+
+def _reinforce_steps_python(matrices, indices, values, actions, weights, sequential):
+    """The REINFORCE updates of one episode of every run (see `reinforce_steps`)."""
+    probabilities = np.empty(matrices.shape[1])
+    for run in range(matrices.shape[0]):
+        # sequential: each step at the θ the last one left; else all at the episode's θ
+        target = matrices[run] if sequential else np.zeros_like(matrices[run])
+        for t in range(actions.shape[1]):
+            if weights[run, t] == 0.0:  # past the run's end (or G_t = 0): adds nothing
+                continue
+            x, v = indices[run, t], values[run, t]
+            _probabilities(matrices[run], x, v, probabilities)
+            _ascend(target, x, v, actions[run, t], weights[run, t], probabilities)
+        if not sequential:
+            matrices[run] += target
+
+
+def _actor_critic_step_python(matrix, w, traces, here, there, noise, step):
+    """One step of actor-critic (p. 332), then the action at S'; returns (A', δ).
+
+    Args:
+      matrix: θ as [A, k + 1], updated in place.
+      w: the critic's weights [k_v], updated in place.
+      traces: (z^θ, z^w) shaped as matrix and w, or empty ([0, 0], [0]) for the one-step
+        algorithm.
+      here: x(S) for the policy and for the critic, (indices, values) each.
+      there: the same at S'.
+      noise: Gumbel noise [A] for the action at S' (unused when the episode ended).
+      step: [A_t, R, terminated, ended, γ, α^θ, α^w, I, γλ^θ, γλ^w] (flags as 0/1).
+    """
+    z_theta, z_w = traces
+    state, value_state = here
+    next_state, next_value_state = there
+    action, reward, terminated, ended = int(step[0]), step[1], step[2] > 0.0, step[3] > 0.0
+    gamma, alpha_theta, alpha_w, discount = step[4], step[5], step[6], step[7]
+    v_next = 0.0 if terminated else _value(w, next_value_state[0], next_value_state[1])
+    delta = reward + gamma * v_next - _value(w, value_state[0], value_state[1])
+    probabilities = np.empty(matrix.shape[0])
+    _probabilities(matrix, state[0], state[1], probabilities)  # π(·|S, θ) before the update
+    indices, values = value_state
+    if z_w.shape[0] == 0:  # one-step: z^w = x(S), z^θ = I ∇ln π(A|S, θ)
+        for i in range(indices.shape[0]):
+            w[indices[i]] += alpha_w * delta * values[i]
+        _ascend(matrix, state[0], state[1], action, alpha_theta * discount * delta, probabilities)
+    else:  # z ← γλ z + ∇, then w ← w + α^w δ z^w, θ ← θ + α^θ δ z^θ
+        z_w *= step[9]
+        for i in range(indices.shape[0]):
+            z_w[indices[i]] += values[i]
+        z_theta *= step[8]
+        _ascend(z_theta, state[0], state[1], action, discount, probabilities)
+        w += alpha_w * delta * z_w
+        matrix += alpha_theta * delta * z_theta
+    if ended:
+        return 0, delta
+    _logits(matrix, next_state[0], next_state[1], probabilities)  # h(S', ·) after the update
+    return _gumbel_argmax(probabilities, noise), delta
+
+
+def _gumbel_argmax_python(logits, noise):
+    """argmax_a h_a + G_a, the first on a tie (as NumPy's argmax)."""
+    action, best = 0, logits[0] + noise[0]
+    for a in range(1, logits.shape[0]):
+        if logits[a] + noise[a] > best:
+            action, best = a, logits[a] + noise[a]
+    return action
+
+
+def learns_one_env(lockstep: Any) -> bool:
+    """Whether `learn_actor_critic` applies: one run of a Gymnasium env, linear θ and w."""
+    runs = lockstep.runs
+    return runs.model is None and runs.n_runs == 1 and supports(lockstep.policy, lockstep.value)
+
+
+def learn_actor_critic(lockstep: Any, config: Any, update: int) -> None:
+    """Actor-critic on one Gymnasium env for the rest of the run, one kernel call per step.
+
+    The loop is `actor_critic`'s (p. 332) with everything between two environment steps in
+    `_actor_critic_step`. The divergence guard is per episode, not per step: θ and w are
+    saved when an episode starts, and if they are not finite when it ends (or δ stops
+    being finite, which ends it early) they go back to the saved values and the run learns
+    no more, as the NumPy path's run does.
+    """
+    policy, value, runs, tracker = lockstep.policy, lockstep.value, lockstep.runs, lockstep.tracker
+    env, streams, cap, gamma = runs.copies[0], runs.streams, runs.max_episode_steps, config.gamma
+    matrix, w = as_matrix(policy)[0], value.w.reshape(-1, value.n_parameters)[0]
+    shared = value.state_features is policy.state_features
+    traced = config.lambda_theta > 0 or config.lambda_w > 0
+    kernel, act = actor_critic_step_kernel(), _kernel("act")
+    actions = [np.int64(a) for a in range(policy.n_actions)]  # Discrete checks these fastest
+    active = np.ones(1, dtype=bool)
+    step = np.zeros(10)
+    step[4], step[8], step[9] = gamma, gamma * config.lambda_theta, gamma * config.lambda_w
+
+    policy_inputs = one_state_inputs(policy.state_features)
+    value_inputs = policy_inputs if shared else one_state_inputs(value.state_features)
+
+    def inputs(obs: Any) -> tuple[Any, Any]:
+        state = policy_inputs(obs)
+        return state, state if shared else value_inputs(obs)
+
+    for episode in range(lockstep.first_episode, config.n_episodes):
+        fraction = step_size(1.0, config.schedule, episode, config.n_episodes) * tracker.learning[0]
+        step[5], step[6] = config.alpha_theta * fraction, config.alpha_w * fraction
+        saved = (matrix.copy(), w.copy())
+        traces = (
+            (np.zeros_like(matrix), np.zeros_like(w)) if traced else (np.empty((0, 0)), np.empty(0))
+        )
+        obs = runs.reset()[0]
+        here = inputs(obs)
+        streams.noise(0, active)
+        block = streams.buffer[0]
+        action = act(matrix, here[0], block[0])
+        discount, total, t, finite = 1.0, 0.0, 0, True
+        terminated = truncated = False
+        while True:
+            obs, reward, terminated, truncated, _ = env.step(actions[action])
+            t += 1
+            truncated = truncated or (not terminated and t >= cap)
+            ended = terminated or truncated
+            there = inputs(obs)
+            if not ended and t % streams.chunk == 0:
+                streams.noise(t, active)
+                block = streams.buffer[0]
+            step[0], step[1], step[2], step[3], step[7] = (
+                action,
+                reward,
+                terminated,
+                ended,
+                discount,
+            )
+            action, delta = kernel(matrix, w, traces, here, there, block[t % streams.chunk], step)
+            update += 1
+            total += reward
+            discount *= gamma
+            here = there
+            if not math.isfinite(delta):
+                runs.steps[:] = t
+                runs._check_finite(np.array([reward]), "reward", active)
+                runs._check_finite(np.asarray(obs)[None], "observation", active)
+                finite = False
+            if ended or not finite:
+                break
+        runs.steps[:] = t
+        if not (finite and np.isfinite(matrix).all() and np.isfinite(w).all()):
+            matrix[...], w[...] = saved
+            if tracker.diverged_at[0] < 0:
+                tracker.diverged_at[0] = update
+        tracker.returns[0, episode], tracker.lengths[0, episode] = total, t
+        tracker.truncated[0, episode] = truncated
+        if lockstep.report(episode, update=update):
+            break
+
+
+def one_state_inputs(features: Any) -> Any:
+    """A function obs → x(s) as (indices, values) for one observation, as lean as it gets:
+    raw observations pass through uncopied, tile coding uses its step-loop `active_function`."""
+    if features.sparse:
+        active = features.active_function()
+        ones = np.ones(features.n_active)
+        return lambda obs: (active(obs), ones)
+    if type(features) is RawState:
+        every = np.arange(features.n_features)
+        return lambda obs: (every, obs)
+    every = np.arange(features.n_features)
+    return lambda obs: (every, features(obs))
+
+
+class VectorBuffers(NamedTuple):
+    """Each run's current episode in a vector env of R runs (see `algorithms.vector_runs`).
+
+    indices, values [R, cap + 1, m]: x(S_t) as `state_inputs`; actions [R, cap] int64;
+    rewards [R, cap]; steps [R] int64 (steps into the episode); restarting [R] bool (the
+    next vector step only resets this run); episodes [R] int64 (episodes learned from).
+    """
+
+    indices: np.ndarray
+    values: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    steps: np.ndarray
+    restarting: np.ndarray
+    episodes: np.ndarray
+
+
+class VectorSettings(NamedTuple):
+    """alphas [E]: α of each episode (the schedule); γ; γ^t weighting; per-step updates; cap."""
+
+    alphas: np.ndarray
+    gamma: float
+    discount_weighting: bool
+    sequential: bool
+    cap: int
+
+
+class VectorLog(NamedTuple):
+    """The tracker's arrays, written in place: returns, lengths, truncated [R, E]; diverged_at [R]."""
+
+    returns: np.ndarray
+    lengths: np.ndarray
+    truncated: np.ndarray
+    diverged_at: np.ndarray
+
+
+def vector_kernels() -> tuple[Any, Any]:
+    """(act, record) of `algorithms.vector_runs`, compiled where Numba is."""
+    return _kernel("vector_act"), _kernel("vector_record")
+
+
+def _act_python(matrix, state, noise):
+    """argmax_a h(S, a) + G_a for θ as a matrix [A, k + 1] and x(S) as (indices, values)."""
+    logits = np.empty(matrix.shape[0])
+    _logits(matrix, state[0], state[1], logits)
+    return _gumbel_argmax(logits, noise)
+
+
+def _vector_act_python(matrices, indices, values, noise, out):
+    """out[r] = argmax_a h_r(S, a) + G_ra for every run r: x(S) as (indices, values) [R, m]."""
+    logits = np.empty(matrices.shape[1])
+    for run in range(matrices.shape[0]):
+        _logits(matrices[run], indices[run], values[run], logits)
+        out[run] = _gumbel_argmax(logits, noise[run])
+
+
+def _vector_record_python(matrices, buffers, settings, log, outcome, indices, values):
+    """Append one vector step to every run's episode; learn in the runs whose episode ended.
+
+    `outcome` is (actions [R], rewards [R], terminated [R], truncated [R]) of the step,
+    and (indices, values) [R, m] is x(S') of its observations. A run whose episode ended
+    records it, then takes REINFORCE's update (summed, or per step at the θ the previous
+    step left), and if θ stopped being finite gets its θ from before the update back and
+    learns no more. Returns the number of runs that ended an episode.
+    """
+    actions, rewards, terminated, truncated = outcome
+    alphas, gamma, cap = settings.alphas, settings.gamma, settings.cap
+    returns = np.empty(cap)
+    probabilities = np.empty(matrices.shape[1])
+    backup = np.empty_like(matrices[0])
+    ended_count = 0
+    for run in range(matrices.shape[0]):
+        if buffers.restarting[run]:  # this step only reset the run: its first observation
+            buffers.indices[run, 0] = indices[run]
+            buffers.values[run, 0] = values[run]
+            buffers.steps[run] = 0
+            buffers.restarting[run] = False
+            continue
+        t = buffers.steps[run]
+        buffers.actions[run, t] = actions[run]
+        buffers.rewards[run, t] = rewards[run]
+        buffers.indices[run, t + 1] = indices[run]
+        buffers.values[run, t + 1] = values[run]
+        n_steps = t + 1
+        buffers.steps[run] = n_steps
+        if not (terminated[run] or truncated[run] or n_steps >= cap):
+            continue
+        ended_count += 1
+        buffers.restarting[run] = True
+        episode = buffers.episodes[run]
+        if episode >= alphas.shape[0]:  # this run is done learning: it idles
+            continue
+        buffers.episodes[run] = episode + 1
+        g = 0.0
+        for step in range(n_steps - 1, -1, -1):  # G_t = R_{t+1} + γ G_{t+1}
+            g = buffers.rewards[run, step] + gamma * g
+            returns[step] = g
+        log.returns[run, episode] = buffers.rewards[run, :n_steps].sum()
+        log.lengths[run, episode] = n_steps
+        log.truncated[run, episode] = not terminated[run]
+        if log.diverged_at[run] >= 0:
+            continue
+        matrix = matrices[run]
+        backup[...] = matrix
+        target = matrix if settings.sequential else np.zeros_like(matrix)
+        discount = 1.0
+        for step in range(n_steps):
+            x, v = buffers.indices[run, step], buffers.values[run, step]
+            _probabilities(matrix, x, v, probabilities)
+            weight = alphas[episode] * discount * returns[step]
+            _ascend(target, x, v, buffers.actions[run, step], weight, probabilities)
+            if settings.discount_weighting:
+                discount *= gamma
+        if not settings.sequential:
+            matrix += target
+        if not np.isfinite(matrix).all():
+            matrix[...] = backup
+            log.diverged_at[run] = episode
+    return ended_count
+
+
+# the kernels call these names; as plain Python they run slowly but correctly, and
+# `_compiled` rebinds them to compiled versions
+_logits, _probabilities, _ascend = _logits_python, _probabilities_python, _ascend_python
+_value, _gumbel_argmax = _value_python, _gumbel_argmax_python

@@ -1,0 +1,144 @@
+"""The compiled per-step kernels for linear softmax policies give the NumPy path's runs.
+
+REINFORCE's per-step (and summed) updates and actor-critic's step on a Gymnasium env
+(CartPole) are compiled with Numba when it is installed; with GRADLOGPI_NO_JIT=1 the
+NumPy path runs. Both must learn the same runs: the same episodes (returns bit-equal,
+since a different rounding of θ would have to flip a sampled action to show) and the
+same parameters to rounding.
+"""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+pytest.importorskip("numba")
+
+from gradlogpi.algorithms import ActorCriticConfig, ReinforceConfig, actor_critic, reinforce
+from gradlogpi.algorithms.compiled import linear
+from gradlogpi.features import Polynomial, RawState, TileCoder
+from gradlogpi.policies import LinearValue, MatrixSoftmaxPolicy
+
+CARTPOLE = "CartPole-v1"
+
+
+def tiles():
+    space = gym.make(CARTPOLE).observation_space
+    bounds = [(-2.4, 2.4), (-3, 3), (-0.21, 0.21), (-3.5, 3.5)]
+    return TileCoder.from_space(space, 4, 4, bounds=bounds, table_size=512)
+
+
+FEATURES = {
+    "raw": lambda: RawState(4),
+    "polynomial": lambda: Polynomial([-2.4, -3, -0.21, -3.5], [2.4, 3, 0.21, 3.5], 2),
+    "tiles": tiles,
+}
+
+
+def both_paths(monkeypatch, learn):
+    monkeypatch.setenv("GRADLOGPI_NO_JIT", "1")
+    numpy_result = learn()
+    monkeypatch.setenv("GRADLOGPI_NO_JIT", "0")
+    return numpy_result, learn()
+
+
+def assert_same_runs(numpy_result, compiled_result):
+    np.testing.assert_array_equal(compiled_result.returns, numpy_result.returns)
+    np.testing.assert_allclose(
+        compiled_result.parameters, numpy_result.parameters, rtol=1e-9, atol=1e-12
+    )
+    assert np.abs(numpy_result.parameters).max() > 0.01  # it learned something
+
+
+@pytest.mark.parametrize("features", sorted(FEATURES))
+@pytest.mark.parametrize("batch_update", [False, True])
+def test_reinforce_on_cartpole_is_the_numpy_path(monkeypatch, features, batch_update):
+    config = ReinforceConfig(n_episodes=25, alpha_theta=0.01, gamma=0.99, batch_update=batch_update)
+
+    def learn():
+        policy = MatrixSoftmaxPolicy(FEATURES[features](), 2)
+        return reinforce(CARTPOLE, policy, config, seed=3)
+
+    assert_same_runs(*both_paths(monkeypatch, learn))
+
+
+@pytest.mark.parametrize("features", sorted(FEATURES))
+@pytest.mark.parametrize("trace_decay", [0.0, 0.8])
+def test_actor_critic_on_cartpole_is_the_numpy_path(monkeypatch, features, trace_decay):
+    config = ActorCriticConfig(
+        n_episodes=25,
+        alpha_theta=0.05,
+        alpha_w=0.05,
+        gamma=0.99,
+        lambda_theta=trace_decay,
+        lambda_w=trace_decay,
+    )
+
+    def learn():
+        built = FEATURES[features]()
+        policy, value = MatrixSoftmaxPolicy(built, 2), LinearValue(built)
+        return actor_critic(CARTPOLE, policy, config, value=value, seed=4)
+
+    numpy_result, compiled_result = both_paths(monkeypatch, learn)
+    assert_same_runs(numpy_result, compiled_result)
+    np.testing.assert_allclose(
+        compiled_result.value_parameters, numpy_result.value_parameters, rtol=1e-9, atol=1e-12
+    )
+
+
+def test_actor_critic_with_different_critic_features_is_the_numpy_path(monkeypatch):
+    config = ActorCriticConfig(n_episodes=20, alpha_theta=0.05, alpha_w=0.02, gamma=0.99)
+
+    def learn():
+        policy, value = MatrixSoftmaxPolicy(RawState(4), 2), LinearValue(tiles())
+        return actor_critic(CARTPOLE, policy, config, value=value, seed=5)
+
+    assert_same_runs(*both_paths(monkeypatch, learn))
+
+
+def test_a_diverging_actor_critic_run_keeps_finite_parameters_and_stops_learning():
+    config = ActorCriticConfig(n_episodes=15, alpha_theta=1e200, alpha_w=1e200, gamma=0.99)
+    result = actor_critic(
+        CARTPOLE,
+        MatrixSoftmaxPolicy(RawState(4), 2),
+        config,
+        value=LinearValue(RawState(4)),
+        seed=0,
+    )
+    assert np.isfinite(result.parameters).all() and np.isfinite(result.value_parameters).all()
+    assert result.diverged_at[0] >= 0
+    assert (result.lengths > 0).all()
+
+
+def test_the_uncompiled_kernels_equal_the_compiled_ones(monkeypatch):
+    rng = np.random.default_rng(0)
+    matrices = rng.standard_normal((3, 2, 5))
+    observations = rng.standard_normal((3, 7, 4))
+    indices = np.broadcast_to(np.arange(4), (3, 7, 4))
+    actions = rng.integers(2, size=(3, 7))
+    weights = rng.standard_normal((3, 7)) * 0.1
+    for sequential in (True, False):
+        compiled, plain = matrices.copy(), matrices.copy()
+        linear.update_rows(compiled, indices, observations, actions, weights, sequential)
+        with monkeypatch.context() as patch:  # the helpers as plain Python, as without Numba
+            for name in linear._HELPERS:
+                patch.setattr(linear, name, getattr(linear, f"{name}_python"))
+            linear._reinforce_steps_python(
+                plain, indices, observations, actions, weights, sequential
+            )
+        np.testing.assert_allclose(plain, compiled, rtol=1e-12)
+        assert not np.allclose(plain, matrices)
+
+
+def test_sequential_updates_differ_from_their_sum_at_the_start():
+    """The book's per-step update moves θ between steps; the summed one does not."""
+    rng = np.random.default_rng(1)
+    observations = rng.standard_normal((1, 6, 4))
+    actions, weights = rng.integers(2, size=(1, 6)), np.full((1, 6), 0.5)
+    indices = np.broadcast_to(np.arange(4), observations.shape)
+    sequential, summed = np.zeros((1, 2, 5)), np.zeros((1, 2, 5))
+    linear.update_rows(sequential, indices, observations, actions, weights, True)
+    linear.update_rows(summed, indices, observations, actions, weights, False)
+    policy = MatrixSoftmaxPolicy(RawState(4), 2)
+    policy.ascend(observations[0], actions[0], weights[0])  # NumPy: the sum at θ = 0
+    np.testing.assert_allclose(summed[0].ravel(), policy.theta, rtol=1e-12)
+    assert not np.allclose(sequential, summed)
