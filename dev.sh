@@ -3,7 +3,8 @@
 #   bash dev.sh demo       set up .venv, run the main demo
 #   bash dev.sh test       set up .venv with test tools, run the whole default test suite
 #   bash dev.sh reproduce  long reproductions (pytest -m slow)
-#   bash dev.sh bench      benchmarks (prints JSON lines and a table)
+#   bash dev.sh bench      benchmarks: B1-B6 etc., then P1-P8 beside the peers (own venv)
+#   bash dev.sh docs       the documentation site, strict, into site/ (docs serve: live)
 #   bash dev.sh compare    our PPO against Stable-Baselines3's (own venv; --quick: minutes)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -19,7 +20,7 @@ setup() {
   # torch first, pinned: the 2.13.0 CPU wheel is the one available offline here;
   # the package's own extra only asks for torch>=2.13, which this satisfies.
   "$VENV/bin/python" -m pip install --quiet "torch==2.13.0"
-  "$VENV/bin/python" -m pip install --quiet -e ".[torch,tensorboard,video,fast,test]"
+  "$VENV/bin/python" -m pip install --quiet -e ".[torch,tensorboard,video,fast,test,docs]"
   # Box2D (LunarLander) is optional: without it that config's test is skipped
   "$VENV/bin/python" -m pip install --quiet "gymnasium[box2d]>=1.0" || echo "Box2D could not be installed; LunarLander will be unavailable"
   # Ray is optional: without it the Ray tests are skipped, everything else runs
@@ -43,8 +44,27 @@ case "$task" in
     "$VENV/bin/python" -m pytest -q -m slow "${@:2}"
     ;;
   bench)
+    # B1-B6, M1, S1, C1 in the project's venv; P1-P8 beside the peer libraries, which live
+    # in their own venv (the `bench` extra): they are never dependencies of gradlogpi
     setup
     "$VENV/bin/python" -m benchmarks.run "${@:2}"
+    if [ ! -x .venv-bench/bin/python ]; then
+      "$PYTHON" -m venv .venv-bench
+    fi
+    .venv-bench/bin/python -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
+    .venv-bench/bin/python -m pip install --quiet "torch==2.13.0"
+    .venv-bench/bin/python -m pip install --quiet -e ".[torch,fast,bench]"
+    .venv-bench/bin/python -m benchmarks.paths --markdown
+    ;;
+  docs)
+    # the site, strict (a warning is an error), into site/ (untracked); `docs serve`: live
+    setup
+    export NO_MKDOCS_2_WARNING=1
+    if [ "${2:-}" = "serve" ]; then
+      "$VENV/bin/mkdocs" serve --strict "${@:3}"
+    else
+      "$VENV/bin/mkdocs" build --strict "${@:2}"
+    fi
     ;;
   compare)
     # the peer lives in its own venv: Stable-Baselines3 is never a dependency of ours
@@ -57,7 +77,7 @@ case "$task" in
     .venv-compare/bin/python -m benchmarks.compare "${@:2}"
     ;;
   *)
-    echo "usage: bash dev.sh {demo|test|reproduce|bench|compare}" >&2
+    echo "usage: bash dev.sh {demo|test|reproduce|bench|docs|compare}" >&2
     exit 2
     ;;
 esac

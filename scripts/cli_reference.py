@@ -26,9 +26,7 @@ COMMANDS = [
 
 
 def help_text(command: list[str]) -> str:
-    environment = dict(
-        os.environ, NO_COLOR="1", TERM="dumb", _TYPER_FORCE_DISABLE_TERMINAL="1"
-    )
+    environment = dict(os.environ, NO_COLOR="1", TERM="dumb", _TYPER_FORCE_DISABLE_TERMINAL="1")
     environment.pop("TERMINAL_WIDTH", None)  # the CLI's own width for piped output
     completed = subprocess.run(
         [sys.executable, "-m", "gradlogpi.cli", *command, "--help"],

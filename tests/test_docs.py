@@ -45,3 +45,27 @@ def test_the_cli_reference_is_current():
     assert current == module.reference(), "run: .venv/bin/python scripts/cli_reference.py"
     assert "## gradlogpi sweep" in current
     assert not re.search(r"\w…", current)  # rich cuts a word short as "alpha_thet…"
+
+
+def test_the_site_builds_strict(tmp_path):
+    """mkdocs build --strict: a renamed function, a broken link or a bad docstring fails here."""
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("mkdocs")
+    pytest.importorskip("mkdocstrings")
+    root = TUTORIAL.parents[1]
+    completed = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    api = (tmp_path / "api" / "core" / "index.html").read_text(encoding="utf-8")
+    assert "linear_softmax_score" in api  # the reference is generated from the docstrings
+    home = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert "<math" in home  # formulas are rendered as MathML at build time

@@ -151,3 +151,40 @@ def mlp_reinforce(episodes: int, lr=1e-3, gamma=0.99, seed=0):
         optimizer.step()
         steps += len(rewards)
     return steps, time.perf_counter() - start
+
+
+def vectorised_figure_13_1(runs: int = 100, episodes: int = 100, alpha=2**-13, seed=0):
+    """P8's reference: the book's REINFORCE (p. 328) on the short corridor, vectorised over runs.
+
+    All runs play each episode in lockstep (the corridor's dynamics as arrays); then the
+    per-step updates run t = 0 … T − 1, each vectorised over the runs. Returns (env
+    steps, seconds) for `episodes` episodes of `runs` runs at one α.
+    """
+    rng = np.random.default_rng(seed)
+    theta = np.tile([np.log(0.05 / 0.95), 0.0], (runs, 1))  # h(right), h(left): π(right) = 0.05
+    every, steps = np.arange(runs), 0
+    start = time.perf_counter()
+    for _ in range(episodes):
+        state = np.zeros(runs, dtype=np.int64)
+        active = np.ones(runs, dtype=bool)
+        rights, alive = [], []
+        for _ in range(1000):
+            right = rng.random(runs) < 1.0 / (1.0 + np.exp(theta[:, 1] - theta[:, 0]))
+            move = np.where(right, 1, -1)
+            move = np.where(state == 1, -move, move)  # the second state reverses the actions
+            state = np.where(active, np.clip(state + move, 0, 3), state)
+            rights.append(right)
+            alive.append(active.copy())
+            active &= state != 3
+            if not active.any():
+                break
+        mask = np.array(alive).T  # [R, T]
+        lengths = mask.sum(axis=1)
+        for t in range(mask.shape[1]):
+            p_right = 1.0 / (1.0 + np.exp(theta[:, 1] - theta[:, 0]))
+            score_right = rights[t] - p_right  # ∂ ln π / ∂ h(right); ∂/∂ h(left) is its negative
+            step = alpha * -(lengths - t) * mask[:, t]  # G_t = −(T − t), γ = 1
+            theta[every, 0] += step * score_right
+            theta[every, 1] -= step * score_right
+        steps += int(lengths.sum())
+    return steps, time.perf_counter() - start

@@ -99,6 +99,7 @@ def actor_critic(
     )
     policy, environments, tracker = lockstep.policy, lockstep.runs, lockstep.tracker
     value = lockstep.value
+    assert value is not None  # checked above: the critic is required
     update = 0 if resume is None else int(resume["counters"]["update"])  # steps of θ so far
 
     task = compiled.tabulate(environments.model, policy, value)

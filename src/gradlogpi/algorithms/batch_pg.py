@@ -122,15 +122,16 @@ class BatchPolicyGradientConfig:
                 raise ValueError(f"`{name}` must be one of {allowed}; got {value!r}")
         check_positive_int("steps_per_env", self.steps_per_env)
         if self.collection == "steps":
-            for name, value, needed in (
+            requirements: tuple[tuple[str, object, object], ...] = (
                 ("estimator", self.estimator, "gpomdp"),
                 ("rollout_backend", self.rollout_backend, "local"),
                 ("rollout_workers", self.rollout_workers, 1),
-            ):
-                if value != needed:
+            )
+            for name, setting, needed in requirements:
+                if setting != needed:
                     raise ValueError(
                         f"`{name}` must be {needed!r} with collection='steps' (episodes there "
-                        f"can straddle updates); got {value!r}"
+                        f"can straddle updates); got {setting!r}"
                     )
             if self.update == "enac":
                 raise ValueError(
@@ -224,6 +225,7 @@ def step_weights(
     if config.baseline == "value":
         # γ^t (G_t − v̂(S_t)): the reward-to-go from t minus the learned state value
         returns = discounted_returns(batch.rewards, config.gamma, mask=batch.mask)
+        assert value is not None  # a value baseline comes with its value function
         advantages = (returns - value.value(batch.observations)) * batch.mask
         weights = advantages * discount_powers(batch.rewards.shape[1], config.gamma)
     if batch.first_steps is not None:
@@ -348,6 +350,7 @@ def batch_policy_gradient(
                 record.diverged_at = update
                 break
             if config.baseline == "value":
+                assert value is not None
                 refit_value(value, batch, config.gamma, config.value_ridge)
             if callback is not None:
                 # step collection: the sub-environments' states are not snapshot material

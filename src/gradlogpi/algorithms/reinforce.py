@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -21,7 +21,7 @@ from gradlogpi.algorithms.common import (
 from gradlogpi.algorithms.compiled import linear
 from gradlogpi.algorithms.compiled import tabular as compiled
 from gradlogpi.core.returns import discount_powers, discounted_returns
-from gradlogpi.policies import Policy, ValueFunction
+from gradlogpi.policies import MatrixSoftmaxPolicy, Policy, ValueFunction
 from gradlogpi.rollouts.episodes import generate_episode
 
 
@@ -116,8 +116,11 @@ def reinforce(
     # NumPy path: all runs in lockstep, episode by episode
     gamma = config.gamma
     for episode in range(lockstep.first_episode, config.n_episodes):
-        alpha = step_size(config.alpha_theta, config.schedule, episode, config.n_episodes)
-        alpha = alpha * tracker.learning  # a diverged run stops learning, [R]
+        # a diverged run stops learning: α per run, [R]
+        alpha = (
+            step_size(config.alpha_theta, config.schedule, episode, config.n_episodes)
+            * tracker.learning
+        )
         batch = generate_episode(environments, policy)
         returns = discounted_returns(batch.rewards, gamma, lengths=batch.lengths)  # G_t, [R, T]
         n_steps = batch.actions.shape[1]
@@ -130,7 +133,9 @@ def reinforce(
                 # compiled (Numba): the T updates below, or their sum, in one call
                 sequential = not config.batch_update
                 states = batch.observations[:, :-1]
-                linear.reinforce_steps(policy, states, batch.actions, weights, sequential)
+                linear.reinforce_steps(
+                    cast(MatrixSoftmaxPolicy, policy), states, batch.actions, weights, sequential
+                )
             elif config.batch_update:
                 # every step's term at the θ of the episode's start, summed
                 policy.ascend(batch.observations[:, :-1], batch.actions, weights)

@@ -93,6 +93,7 @@ def reinforce_baseline(
     )
     policy, environments, tracker = lockstep.policy, lockstep.runs, lockstep.tracker
     value = lockstep.value
+    assert value is not None  # checked above: the baseline is required
 
     task = compiled.tabulate(environments.model, policy, value)
     if task is not None:

@@ -16,7 +16,7 @@ so what run k sees depends on when the other runs' episodes end. Use the default
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -68,7 +68,8 @@ def learn_reinforce(lockstep: Lockstep, config: Any, envs: gym.vector.VectorEnv)
     from it (the summed or the book's per-step update, `ReinforceConfig.batch_update`):
     two compiled calls (`compiled.linear.vector_kernels`) around the environment's step.
     """
-    policy, tracker, n_runs = lockstep.policy, lockstep.tracker, lockstep.runs.n_runs
+    policy = cast(MatrixSoftmaxPolicy, lockstep.policy)  # check_vector_runs made sure
+    tracker, n_runs = lockstep.tracker, lockstep.runs.n_runs
     cap = lockstep.runs.max_episode_steps
     act, record = linear.vector_kernels()
     seeds = np.random.SeedSequence(lockstep.seed).spawn(2)

@@ -202,7 +202,7 @@ def cartpole_experiment(
                 config,
                 seed,
                 stop_when_solved,
-                callback=lambda end, seed=seed: progress.update(f"seed {seed}", end),
+                callback=lambda end, seed=seed: progress.update(f"seed {seed}", end),  # type: ignore[misc]
             )
             outcomes.append(outcome)
             curves.append(returns)
@@ -399,7 +399,7 @@ def train_command(
             interrupted_message(target, resumable and settings.checkpoint_every > 0),
             EpisodeProgress(out, total=total, unit=spec.unit, disable=quiet) as progress,
         ):
-            outcome = train(settings, target, callback=progress.update_episode, overwrite=overwrite)
+            outcome = train(settings, target, callback=progress.update_episode, overwrite=overwrite)  # type: ignore[arg-type]
     except GradlogpiError as error:
         fail(error)
     out.print(summary_line(outcome.result), soft_wrap=True)
@@ -515,7 +515,7 @@ def evaluate_command(
             raise typer.BadParameter(
                 f"must be last or best; got {checkpoint!r}", param_hint="--checkpoint"
             )
-        evaluation = evaluate(run, episodes, seed, run_index, checkpoint, greedy)
+        evaluation = evaluate(run, episodes, seed, run_index, checkpoint, greedy)  # type: ignore[arg-type]
         videos = (
             record_video(run, video, video_episodes, seed, run_index) if video is not None else []
         )
@@ -665,7 +665,7 @@ def envs() -> None:
             env_id,
             str(env.action_space),
             str(env.observation_space),
-            str(env.spec.max_episode_steps),
+            str(env.spec.max_episode_steps),  # type: ignore[union-attr]
         )
         env.close()
     console().print(table)

@@ -41,8 +41,10 @@ def gaussian_kl(
     Per dimension: log σ_q − log σ_p + (σ_p² + (μ_p − μ_q)²) / (2 σ_q²) − ½.
 
     Args:
-      mean_p, log_std_p: p's mean and log standard deviation, shape [..., d].
-      mean_q, log_std_q: q's, broadcastable to the same shape.
+      mean_p: p's mean, shape [..., d].
+      log_std_p: p's log standard deviation, shape [..., d].
+      mean_q: q's mean, broadcastable to the same shape.
+      log_std_q: q's log standard deviation, broadcastable to the same shape.
 
     Examples:
       >>> float(gaussian_kl(np.zeros(1), np.zeros(1), np.ones(1), np.zeros(1)))

@@ -6,6 +6,8 @@ dimensions of a Gaussian. Leading batch axes [...] are allowed everywhere.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from gradlogpi.core._checks import (
@@ -42,7 +44,7 @@ def linear_preferences(theta: np.ndarray, phi: np.ndarray) -> np.ndarray:
     return linear_preferences_unchecked(theta, phi)
 
 
-def linear_softmax_score(theta: np.ndarray, phi: np.ndarray, a: np.ndarray) -> np.ndarray:
+def linear_softmax_score(theta: np.ndarray, phi: np.ndarray, a: Any) -> np.ndarray:
     """Score ∇θ log π(a|s) of a softmax over linear preferences θᵀφ(s,a).
 
     Equals φ(s,a) − Σ_b π(b|s) φ(s,b) = φ(s,a) − E_π[φ(s,·)] (Sutton & Barto 2018,
@@ -118,7 +120,7 @@ def matrix_logits(weights: np.ndarray, bias: np.ndarray, x: np.ndarray) -> np.nd
 
 
 def matrix_softmax_score(
-    weights: np.ndarray, bias: np.ndarray, x: np.ndarray, a: np.ndarray
+    weights: np.ndarray, bias: np.ndarray, x: np.ndarray, a: Any
 ) -> tuple[np.ndarray, np.ndarray]:
     """Score of π = softmax(W x(s) + b) with respect to W and b.
 
@@ -267,7 +269,7 @@ def _checked_theta_phi(theta: np.ndarray, phi: np.ndarray) -> tuple[np.ndarray, 
     return theta, phi
 
 
-def _checked_matrix(weights, bias, x):
+def _checked_matrix(weights: Any, bias: Any, x: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     weights = as_float_array("weights", weights)
     bias = as_float_array("bias", bias)
     x = as_float_array("x", x)
@@ -280,7 +282,7 @@ def _checked_matrix(weights, bias, x):
     return weights, bias, x
 
 
-def _checked_gaussian(mean, log_std, a):
+def _checked_gaussian(mean: Any, log_std: Any, a: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     mean = as_float_array("mean", mean)
     log_std = as_float_array("log_std", log_std)
     a = as_float_array("a", a)

@@ -5,6 +5,8 @@ All functions work on the last axis (the A actions) and accept any leading batch
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from gradlogpi.core._checks import as_float_array, check_actions, check_min_ndim
@@ -75,7 +77,7 @@ def softmax_entropy(logits: np.ndarray) -> np.ndarray:
     return -(np.exp(log_probabilities) * log_probabilities).sum(axis=-1)
 
 
-def log_softmax_gradient(logits: np.ndarray, a: np.ndarray) -> np.ndarray:
+def log_softmax_gradient(logits: np.ndarray, a: Any) -> np.ndarray:
     """Gradient of log π(a) with respect to the logits: onehot(a) − π.
 
     Component i is 1 − π(i) if i = a and −π(i) otherwise (seed 001: "1 − softmax if

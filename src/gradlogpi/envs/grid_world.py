@@ -98,9 +98,9 @@ class GridWorldEnv(DiscreteModelEnv):
     ):
         self.n_rows = check_positive_int("n_rows", n_rows)
         self.n_cols = check_positive_int("n_cols", n_cols)
-        goal = (self.n_rows - 1, self.n_cols - 1) if goal is None else tuple(goal)
+        goal = (self.n_rows - 1, self.n_cols - 1) if goal is None else tuple(goal)  # type: ignore[assignment]
         for name, cell in (("start", tuple(start)), ("goal", goal)):
-            if len(cell) != 2 or not (0 <= cell[0] < self.n_rows and 0 <= cell[1] < self.n_cols):
+            if len(cell) != 2 or not (0 <= cell[0] < self.n_rows and 0 <= cell[1] < self.n_cols):  # type: ignore[arg-type, index]
                 raise ValueError(
                     f"`{name}` must be a (row, column) inside the "
                     f"{self.n_rows}×{self.n_cols} grid; "
@@ -110,7 +110,7 @@ class GridWorldEnv(DiscreteModelEnv):
             raise ValueError(f"`start` and `goal` must differ; got both {goal}")
         self.check_render_mode(render_mode)
         self.start, self.goal = tuple(start), goal
-        self.model = GridWorldModel(self.n_rows, self.n_cols, self.start, self.goal)
+        self.model = GridWorldModel(self.n_rows, self.n_cols, self.start, self.goal)  # type: ignore[arg-type]
         self.action_space = spaces.Discrete(4)
         self.observation_space = spaces.Discrete(self.n_rows * self.n_cols)
         self.state = None
@@ -131,7 +131,7 @@ class GridWorldEnv(DiscreteModelEnv):
                     )
                 lines.append(" ".join(cells))
             return "\n".join(lines)
-        return grid_image(self.n_rows, self.n_cols, self.goal, position)
+        return grid_image(self.n_rows, self.n_cols, self.goal, position)  # type: ignore[arg-type]
 
 
 def grid_image(
@@ -156,7 +156,8 @@ class BorderFeatures(StateFeatures):
     Seed 000's φ(s) = (1, 0, 0, 1) is the top-left corner: borders above and to the left.
 
     Args:
-      n_rows, n_cols: grid size.
+      n_rows: rows of the grid.
+      n_cols: columns of the grid.
       position: append a one-hot of the cell (needed to tell interior cells apart).
 
     Examples:

@@ -106,7 +106,7 @@ def model_of_env(env: gym.Env, gamma: float) -> FiniteMDP:
     model_of = getattr(inner, "batch_model", None)
     model = model_of() if callable(model_of) else None
     if model is not None and hasattr(model, "n_states"):
-        return _from_tabular_model(model, int(inner.action_space.n), gamma)
+        return _from_tabular_model(model, int(inner.action_space.n), gamma)  # type: ignore[attr-defined]
     name = env.spec.id if env.spec is not None else type(inner).__name__
     raise ValueError(
         f"`env` {name!r} does not publish its dynamics: exact gradients need a finite MDP "

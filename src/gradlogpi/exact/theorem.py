@@ -126,7 +126,7 @@ def exact_gradient(policy: DiscretePolicy, mdp: FiniteMDP) -> ExactGradient:
     q = action_values(mdp, values)
     visitation = discounted_visitation(mdp, probabilities)
     n_states, n_actions = probabilities.shape
-    observations = np.repeat(mdp.observations, n_actions, axis=0)
+    observations = np.repeat(mdp.observations, n_actions, axis=0)  # type: ignore[arg-type]
     actions = np.tile(np.arange(n_actions), n_states)
     scores = policy.score(observations, actions).reshape(n_states, n_actions, -1)
     weights = visitation[:, None] * probabilities  # η(s) π(a|s)

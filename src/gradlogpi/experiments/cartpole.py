@@ -57,12 +57,12 @@ def solve(
     start = time.perf_counter()
 
     def watch(end: EpisodeEnd) -> None:
-        seen["episodes"] += int(np.size(end.returns))
-        seen["steps"] += int(np.sum(end.lengths))
-        seen["recent"] = [*seen["recent"], *np.ravel(end.returns).tolist()][-10:]
+        seen["episodes"] += int(np.size(end.returns))  # type: ignore[operator]
+        seen["steps"] += int(np.sum(end.lengths))  # type: ignore[operator]
+        seen["recent"] = [*seen["recent"], *np.ravel(end.returns).tolist()][-10:]  # type: ignore[misc]
         if callback is not None:
             callback(end)
-        recent_mean = np.mean(seen["recent"]) if seen["recent"] else 0.0
+        recent_mean = np.mean(seen["recent"]) if seen["recent"] else 0.0  # type: ignore[call-overload]
         if stop_when_solved and recent_mean >= SOLVED_RETURN and end.policy is not None:
             returns, _ = evaluate_policy(
                 config.env, end.policy, EVALUATION_EPISODES, seed=EVALUATION_SEED + seed
@@ -80,8 +80,8 @@ def solve(
     outcome = SolveOutcome(
         seed,
         bool(returns.mean() >= SOLVED_RETURN),
-        seen["episodes"],
-        seen["steps"],
+        seen["episodes"],  # type: ignore[arg-type]
+        seen["steps"],  # type: ignore[arg-type]
         float(returns.mean()),
         float(returns.min()),
         time.perf_counter() - start,

@@ -78,7 +78,7 @@ class Curve:
 
     def final_p_right(self) -> np.ndarray:
         """π(right) of each run's learned policy, shape [R]."""
-        return self.result.policy.probabilities(np.zeros(self.result.n_runs, dtype=np.int64))[:, 1]
+        return self.result.policy.probabilities(np.zeros(self.result.n_runs, dtype=np.int64))[:, 1]  # type: ignore[attr-defined]
 
 
 def corridor_policy() -> LinearSoftmaxPolicy:

@@ -41,7 +41,7 @@ def box_bounds(space: Any, bounds: Any = None) -> tuple[np.ndarray, np.ndarray]:
                 raise ShapeError(
                     f"`bounds` must have shape [k, 2] = [{low.size}, 2]; got {array.shape}"
                 )
-            items = enumerate(array)
+            items = enumerate(array)  # type: ignore[assignment]
         for dimension, (lower, upper) in items:
             if not 0 <= int(dimension) < low.size:
                 raise ValueError(f"`bounds` dimension must be in [0, {low.size}); got {dimension}")

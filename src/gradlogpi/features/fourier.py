@@ -17,7 +17,8 @@ class Fourier(BoxFeatures):
     (n + 1)^k features (Sutton & Barto 2018, eq. 9.18). c = 0 gives the constant 1.
 
     Args:
-      low, high: observation bounds, shape [k].
+      low: lower observation bounds, shape [k].
+      high: upper observation bounds, shape [k].
       order: n >= 0.
 
     Examples:

@@ -36,7 +36,8 @@ class Polynomial(BoxFeatures):
     """x(s) = (Π_j s_j^{e_j})_e over exponent vectors e, for s scaled to [0, 1]^k.
 
     Args:
-      low, high: observation bounds, shape [k] (see `BoxFeatures`).
+      low: lower observation bounds, shape [k] (see `BoxFeatures`).
+      high: upper observation bounds, shape [k].
       degree: highest total degree n >= 0.
       interactions: include cross terms like s_0 s_1 (default) or only powers of each s_j.
 
@@ -56,7 +57,9 @@ class Polynomial(BoxFeatures):
         self.n_features = self.exponents.shape[0]
 
     @classmethod
-    def from_space(cls, space: Any, degree: int, *, bounds: Any = None, interactions: bool = True):
+    def from_space(
+        cls, space: Any, degree: int, *, bounds: Any = None, interactions: bool = True
+    ) -> Polynomial:
         low, high = box_bounds(space, bounds)
         return cls(low, high, degree, interactions=interactions)
 

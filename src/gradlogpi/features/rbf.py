@@ -18,7 +18,8 @@ class RBF(BoxFeatures):
     its centre and is symmetric about it.
 
     Args:
-      low, high: observation bounds, shape [k].
+      low: lower observation bounds, shape [k].
+      high: upper observation bounds, shape [k].
       centres_per_dim: grid points per dimension (>= 1), an int or one per dimension;
         centres at linspace(0, 1, n) (0.5 when n = 1).
       width: σ in scaled units, > 0, a number or one per dimension; default the grid
@@ -51,7 +52,7 @@ class RBF(BoxFeatures):
     @classmethod
     def from_space(
         cls, space: Any, centres_per_dim: Any = 5, width: Any = None, *, bounds: Any = None
-    ):
+    ) -> RBF:
         low, high = box_bounds(space, bounds)
         return cls(low, high, centres_per_dim, width)
 

@@ -46,7 +46,8 @@ class TileCoder(BoxFeatures):
     Observations outside [low, high] are clipped to the bounds.
 
     Args:
-      low, high: observation bounds, shape [k].
+      low: lower observation bounds, shape [k].
+      high: upper observation bounds, shape [k].
       n_tilings: number of tilings >= 1 (a power of two >= 4k is the book's advice).
       tiles_per_dim: tiles across [low, high] per float dimension, an int >= 1 or one per
         dimension.
@@ -179,9 +180,10 @@ class TileCoder(BoxFeatures):
         if self.table_size is None:
             table = np.arange(self.n_features)
         else:
-            table = self._all_slots()
-            if table is None:
+            slots = self._all_slots()
+            if slots is None:
                 return self.active
+            table = slots
 
         def active(obs: np.ndarray) -> np.ndarray:
             coordinates = np.floor(obs * scale + shift)
@@ -193,7 +195,8 @@ class TileCoder(BoxFeatures):
 
     def _slots(self, flat: np.ndarray) -> np.ndarray:
         """Slots of the hashed table for flat tile indices (no statistics kept)."""
-        return (mix64(flat.astype(np.uint64)) % np.uint64(self.table_size)).astype(np.int64)
+        size = np.uint64(self.table_size or 0)
+        return np.asarray(mix64(flat.astype(np.uint64)) % size).astype(np.int64)
 
     def _all_slots(self) -> np.ndarray | None:
         """The slot of every tile (made on first use), or None where there are too many."""

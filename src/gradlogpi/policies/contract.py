@@ -33,8 +33,13 @@ from gradlogpi.policies.actor import Actor
 class Policy(Protocol):
     """What every algorithm may ask of a policy π(a|s, θ)."""
 
-    n_parameters: int
-    noise_size: int  # uniforms drawn per action
+    @property
+    def n_parameters(self) -> int: ...
+
+    @property
+    def noise_size(self) -> int:
+        """Uniforms drawn per action."""
+        ...
 
     def log_prob(self, obs: Any, a: Any) -> np.ndarray:
         """log π(a|s), shape [...]."""
@@ -68,7 +73,8 @@ class Policy(Protocol):
 class DiscretePolicy(Policy, Protocol):
     """A policy over `n_actions` discrete actions."""
 
-    n_actions: int
+    @property
+    def n_actions(self) -> int: ...
 
     def logits(self, obs: Any) -> np.ndarray:
         """Action preferences h(s, ·), shape [..., A]; π = softmax(h)."""
@@ -81,7 +87,8 @@ class DiscretePolicy(Policy, Protocol):
 class GaussianPolicy(Policy, Protocol):
     """A Gaussian policy N(μ(s), σ(s)²) over Box actions of shape [action_dim]."""
 
-    action_dim: int
+    @property
+    def action_dim(self) -> int: ...
 
     def mean(self, obs: Any) -> np.ndarray:
         """μ(s), shape [..., action_dim]."""

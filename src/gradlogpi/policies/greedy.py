@@ -40,7 +40,7 @@ class GreedyPolicy:
         """argmax_a π(a|s) (the first on a tie), or μ(s); `noise` is not used."""
         if isinstance(self.policy, DiscretePolicy):
             return self.policy.logits(obs).argmax(axis=-1)  # argmax h = argmax softmax(h)
-        return self.policy.mean(obs)  # type: ignore[union-attr]
+        return self.policy.mean(obs)
 
     def actor(self) -> Actor:
         return Actor(self.sample_from_noise)

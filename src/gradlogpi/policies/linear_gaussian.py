@@ -52,7 +52,8 @@ class LinearGaussianPolicy(RunAxisParameters):
       action_dim: m >= 1.
       log_std0: initial log σ (inside the bounds).
       state_dependent_std: make log σ linear in x(s).
-      min_log_std, max_log_std: bounds of log σ.
+      min_log_std: lower bound of log σ.
+      max_log_std: upper bound of log σ.
       learn_std: learn log σ (default); if False, σ stays at exp(log_std0) and θ holds only
         the mean's parameters (useful where the answer concerns the mean, as in LQR).
       theta0: initial flat parameters (shape [P] or [R, P]).

@@ -9,7 +9,7 @@ J = Σ_t log π(A_t|S_t) G_t over a whole episode or batch, and its optimizers.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -79,6 +79,11 @@ class TorchPolicy(RunAxisParameters):
     network: Any
     optimizer: Any
     observation_shape: tuple[int, ...]
+    # what each network family supplies (declared for the type checker; no runtime effect)
+    _torch_actions: Callable[[Any, tuple[int, ...]], Any]
+    _log_prob_with: Callable[[dict[str, Any] | None, Any, Any], Any]
+    torch_log_prob: Callable[[Any, Any], Any]
+    torch_entropy: Callable[[Any], Any]
 
     def _setup(
         self, sizes: Sequence[int], activation: str, seed: int, lr: float, threads: int | None
@@ -161,7 +166,7 @@ class TorchPolicy(RunAxisParameters):
         names = [name for name, _ in self._named_parameters()]
         values = tuple(p.detach() for _, p in self._named_parameters())
 
-        def log_prob(parameters, observation, action):
+        def log_prob(parameters: Any, observation: Any, action: Any) -> Any:
             return self._log_prob_with(
                 dict(zip(names, parameters, strict=True)), observation[None], action[None]
             )[0]
@@ -258,7 +263,7 @@ class TorchPolicy(RunAxisParameters):
         self.sync()
 
 
-class NeuralSoftmaxPolicy(TorchPolicy, SoftmaxPolicy):
+class NeuralSoftmaxPolicy(TorchPolicy, SoftmaxPolicy):  # type: ignore[override]
     """π(·|s) = softmax(MLP(s)) for Discrete actions and Box observations of shape [k].
 
     Sampling, log-probabilities and entropy come from `SoftmaxPolicy` (on the NumPy copy
@@ -315,7 +320,9 @@ class NeuralSoftmaxPolicy(TorchPolicy, SoftmaxPolicy):
         )
         return -(log_probabilities.exp() * log_probabilities).sum(dim=-1)
 
-    def _log_prob_with(self, parameters: dict | None, observations: Any, actions: Any) -> Any:
+    def _log_prob_with(
+        self, parameters: dict[str, Any] | None, observations: Any, actions: Any
+    ) -> Any:
         torch = require_torch()
         if parameters is None:
             logits = self.network(observations)
@@ -429,7 +436,9 @@ class NeuralGaussianPolicy(TorchPolicy):
         torch = require_torch()
         return self.min_log_std + (self.max_log_std - self.min_log_std) * torch.sigmoid(eta)
 
-    def _log_prob_with(self, parameters: dict | None, observations: Any, actions: Any) -> Any:
+    def _log_prob_with(
+        self, parameters: dict[str, Any] | None, observations: Any, actions: Any
+    ) -> Any:
         if parameters is None:
             mean, eta = self.network(observations), self.eta
         else:

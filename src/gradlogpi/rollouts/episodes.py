@@ -119,9 +119,10 @@ class RunStreams:
             for run in np.flatnonzero(active):
                 uniforms[run] = self.action_generators[run].random((self.chunk, self.noise_size))
             self.buffer = self.transform(uniforms)
+        assert self.buffer is not None  # drawn at offset 0 of every episode
         return self.buffer[:, offset]
 
-    def get_state(self) -> list[dict[str, Any]]:
+    def get_state(self) -> list[Any]:
         """The action generators' states, JSON-serialisable (taken between episodes)."""
         return [g.bit_generator.state for g in self.action_generators]
 
@@ -352,7 +353,7 @@ def _single_env_episode(runs: Runs, policy: Policy) -> EpisodeBatch:
     for t in range(cap):
         if t % chunk == 0:
             streams.noise(t, active)
-            block = actor.prepare(streams.buffer[0])  # the next `chunk` steps' noise
+            block = actor.prepare(streams.buffer[0])  # type: ignore[index]  # the next `chunk` steps' noise
         action = act(obs, block[t % chunk])
         obs, reward, terminated, truncated, _ = env.step(action)
         observations.append(obs)
@@ -383,7 +384,7 @@ def evaluate_policy(
     `greedy` acts with argmax_a π(a|s) (or the Gaussian's mean) instead of sampling.
     """
     if greedy:
-        policy = GreedyPolicy(policy)  # type: ignore[assignment]
+        policy = GreedyPolicy(policy)
     env = make_env(env)
     if isinstance(policy, ArrayPolicy):
         copies = with_run_axis(policy, episodes)

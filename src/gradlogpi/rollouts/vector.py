@@ -129,7 +129,7 @@ def collect_episodes(
     finished: list[list[Episode]] = [[] for _ in range(num_envs)]
     # one episode in progress per env, written in place: no per-step Python loop over envs
     obs_shape = envs.single_observation_space.shape
-    obs_buffer = np.zeros((num_envs, max_episode_steps, *obs_shape))
+    obs_buffer = np.zeros((num_envs, max_episode_steps, *obs_shape))  # type: ignore[misc]
     action_buffer: np.ndarray | None = None
     reward_buffer = np.zeros((num_envs, max_episode_steps))
     every = np.arange(num_envs)
@@ -143,7 +143,7 @@ def collect_episodes(
         steps[k] = 0
         return env_seed
 
-    obs, _ = envs.reset(seed=[start(k) for k in range(num_envs)])
+    obs, _ = envs.reset(seed=[start(k) for k in range(num_envs)])  # type: ignore[arg-type]
     skip = np.zeros(num_envs, dtype=bool)  # NEXT_STEP: this step only resets that env
     while any(len(done) < quota for done in finished):
         actions = policy.sample_from_noise(obs, noise[every, steps])
@@ -174,7 +174,7 @@ def collect_episodes(
         steps += counted
         cut = np.asarray(truncated, dtype=bool) | (steps >= max_episode_steps)
         ended = counted & (np.asarray(terminated, dtype=bool) | cut)
-        for k in np.flatnonzero(ended & collecting):
+        for k in np.flatnonzero(ended & collecting):  # type: ignore[assignment]
             length = int(steps[k])
             finished[k].append(
                 Episode(
@@ -190,10 +190,10 @@ def collect_episodes(
         if ended.any():
             if mode == AutoresetMode.DISABLED:
                 reset_seeds = [start(k) if ended[k] else None for k in range(num_envs)]
-                reset_obs, _ = envs.reset(seed=reset_seeds, options={"reset_mask": ended})
+                reset_obs, _ = envs.reset(seed=reset_seeds, options={"reset_mask": ended})  # type: ignore[arg-type]
                 obs = np.where(_expand(ended, reset_obs), reset_obs, obs)
             else:
-                for k in np.flatnonzero(ended):
+                for k in np.flatnonzero(ended):  # type: ignore[assignment]
                     start(k)  # the env resets itself (its own seed); our noise still starts over
                 if mode == AutoresetMode.NEXT_STEP:
                     skip |= ended

@@ -108,7 +108,7 @@ def build_state_features(spec: FeaturesConfig, env: gym.Env) -> Any:
         )
     if not isinstance(space, spaces.Box):
         raise ConfigError(
-            f"`features.kind` = {spec.kind!r} needs a Box observation space; {env.spec.id} has {space}"
+            f"`features.kind` = {spec.kind!r} needs a Box observation space; {env.spec.id} has {space}"  # type: ignore[union-attr]
         )
     if spec.kind == "raw":
         return features.RawState(space.shape[0])
@@ -189,11 +189,16 @@ def build_policy(config: TrainConfig, env: gym.Env) -> policies.Policy:
         k = env.observation_space.shape[0]
         if spec.kind == "neural_softmax":
             return NeuralSoftmaxPolicy(
-                k, int(action_space.n), spec.hidden, spec.activation, seed=config.seed, lr=spec.lr
+                k,
+                int(action_space.n),  # type: ignore[attr-defined]
+                spec.hidden,
+                spec.activation,
+                seed=config.seed,
+                lr=spec.lr,
             )
         return NeuralGaussianPolicy(
             k,
-            action_space.shape[0],
+            action_space.shape[0],  # type: ignore[index]
             spec.hidden,
             spec.activation,
             seed=config.seed,
@@ -268,7 +273,7 @@ def build_value(config: TrainConfig, env: gym.Env) -> policies.ValueFunction | N
                 f"`value.kind` = 'neural' needs Box observations; got {env.observation_space}"
             )
         spec_value = config.value
-        return NeuralValue(
+        return NeuralValue(  # type: ignore[return-value]
             int(np.prod(env.observation_space.shape)),
             spec_value.hidden,
             spec_value.activation,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from gradlogpi.check import GradientCheck, compare_scores
@@ -12,7 +14,7 @@ from gradlogpi.runs.config import TrainConfig
 
 def sample_states(env, n_states: int, rng: np.random.Generator) -> np.ndarray:
     """States visited by uniformly random actions, shape [n_states, *obs_shape]."""
-    states = []
+    states: list[Any] = []
     obs, _ = env.reset(seed=int(rng.integers(2**31)))
     env.action_space.seed(int(rng.integers(2**31)))
     while len(states) < n_states:
@@ -34,5 +36,5 @@ def check_configured_policy(
     if isinstance(policy, DiscretePolicy):
         actions = rng.integers(policy.n_actions, size=n_states)
     else:
-        actions = policy.sample(states, rng)
+        actions = policy.sample(states, rng)  # type: ignore[attr-defined]
     return compare_scores(policy, states, actions, epsilon=1e-6, rng=rng)

@@ -50,7 +50,7 @@ def save_checkpoint(
     """Write `path`.npz and `path`.json atomically; returns the .npz path."""
     path = Path(path)
     buffer = io.BytesIO()
-    np.savez(buffer, **{name: np.asarray(value) for name, value in arrays.items()})
+    np.savez(buffer, **{name: np.asarray(value) for name, value in arrays.items()})  # type: ignore[arg-type]
     payload = buffer.getvalue()
     npz_path, json_path = path.with_suffix(".npz"), path.with_suffix(".json")
     with atomic_open(npz_path, "wb") as handle:

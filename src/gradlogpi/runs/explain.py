@@ -82,7 +82,7 @@ def explain_environment(env_id: str, features_kind: str, seed: int) -> str:
     rng = np.random.default_rng(seed)
     theta = 0.5 * rng.standard_normal(policy.n_parameters)
     state = sample_states(env, 1, rng)[0]
-    phi = policy.features(state)
+    phi = policy.features(state)  # type: ignore[attr-defined]
     lines = explain_linear(
         phi,
         theta,

@@ -404,7 +404,7 @@ def save_resumable(
         state["tracker"]["lengths"][:, :episodes],
         state["tracker"]["truncated"][:, :episodes],
         state["tracker"]["diverged_at"],
-        None,  # type: ignore[arg-type]  (only the statistics are written)
+        None,  # type: ignore[arg-type]  # only the statistics are written
         state["theta"],
     )
     save_checkpoint(run_dir / "checkpoint", arrays, metadata)
