@@ -22,7 +22,8 @@ def to_mathml(text: str) -> str:
         return convert(match.group(1).strip(), display="block")
 
     def inline(match: re.Match[str]) -> str:
-        return convert(match.group(1).strip())
+        # in a span: Markdown takes a line that starts with <math> for a block of raw HTML
+        return f'<span class="math">{convert(match.group(1).strip())}</span>'
 
     pieces = INLINE_CODE.split(text)
     for index in range(0, len(pieces), 2):  # odd pieces are inline code
