@@ -488,8 +488,9 @@ def start_lockstep(inputs: Inputs) -> Lockstep:
             f"to learn runs in lockstep; got {type(inputs.policy).__name__}"
         )
     run_ids, single = run_indices(inputs.runs)
-    policy = with_run_axis(inputs.policy, len(run_ids))
-    value = None if inputs.value is None else with_run_axis(inputs.value, len(run_ids))
+    shared: dict[int, Any] = {}  # one deepcopy memo: features the two share stay shared
+    policy = with_run_axis(inputs.policy, len(run_ids), shared)
+    value = None if inputs.value is None else with_run_axis(inputs.value, len(run_ids), shared)
     config = inputs.config
     environments = Runs(env, policy_streams(inputs.seed, run_ids, policy), config.max_episode_steps)
     tracker = Tracker(len(run_ids), config.n_episodes)

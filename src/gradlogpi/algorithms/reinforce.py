@@ -22,7 +22,8 @@ from gradlogpi.algorithms.compiled import linear
 from gradlogpi.algorithms.compiled import tabular as compiled
 from gradlogpi.core.returns import discount_powers, discounted_returns
 from gradlogpi.policies import MatrixSoftmaxPolicy, Policy, ValueFunction
-from gradlogpi.rollouts.episodes import generate_episode
+from gradlogpi.policies.contract import ArrayPolicy
+from gradlogpi.rollouts.episodes import EpisodeBatch, generate_episode
 
 
 @dataclass(frozen=True)
@@ -113,8 +114,8 @@ def reinforce(
         compiled.learn_reinforce(task, lockstep, config)
         return lockstep.result(config)
 
-    # NumPy path: all runs in lockstep, episode by episode
-    gamma = config.gamma
+    # all runs in lockstep, episode by episode
+    fused = linear.supports(policy)
     for episode in range(lockstep.first_episode, config.n_episodes):
         # a diverged run stops learning: α per run, [R]
         alpha = (
@@ -122,29 +123,39 @@ def reinforce(
             * tracker.learning
         )
         batch = generate_episode(environments, policy)
-        returns = discounted_returns(batch.rewards, gamma, lengths=batch.lengths)  # G_t, [R, T]
-        n_steps = batch.actions.shape[1]
-        discount = (
-            discount_powers(n_steps, gamma) if config.discount_weighting else np.ones(n_steps)
-        )
-        weights = alpha[:, None] * discount * returns * batch.mask  # α γ^t G_t, [R, T]
         with tracker.guarded(episode, policy.theta):
-            if linear.supports(policy):
-                # compiled (Numba): the T updates below, or their sum, in one call
-                sequential = not config.batch_update
-                states = batch.observations[:, :-1]
-                linear.reinforce_steps(
-                    cast(MatrixSoftmaxPolicy, policy), states, batch.actions, weights, sequential
-                )
-            elif config.batch_update:
-                # every step's term at the θ of the episode's start, summed
-                policy.ascend(batch.observations[:, :-1], batch.actions, weights)
+            if fused:  # linear softmax with Numba: `learn_from_episode` in one compiled call
+                linear.reinforce_episodes(cast(MatrixSoftmaxPolicy, policy), batch, alpha, config)
             else:
-                for t in range(n_steps):
-                    state, action = batch.observations[:, t], batch.actions[:, t]
-                    score = policy.score(state, action)  # ∇ln π(A_t|S_t, θ), [R, P]
-                    policy.theta += weights[:, t, None] * score  # θ ← θ + α γ^t G ∇ln π
+                learn_from_episode(policy, batch, alpha, config)
         tracker.record(episode, batch.rewards.sum(axis=1), batch.lengths, batch.truncated)
         if lockstep.report(episode):
             break
     return lockstep.result(config)
+
+
+def learn_from_episode(
+    policy: ArrayPolicy, batch: EpisodeBatch, alpha: np.ndarray, config: ReinforceConfig
+) -> None:
+    """The inner loop of p. 328 for every run's episode, θ [R, P] updated in place.
+
+        Loop for each step of the episode t = 0, 1, …, T − 1:
+            G ← Σ_{k=t+1}^{T} γ^{k−t−1} R_k
+            θ ← θ + α γ^t G ∇ln π(A_t|S_t, θ)
+
+    `alpha` is each run's α [R]; with `config.batch_update` every term is taken at the θ of
+    the episode's start and their sum added once.
+    """
+    gamma = config.gamma
+    returns = discounted_returns(batch.rewards, gamma, lengths=batch.lengths)  # G_t, [R, T]
+    n_steps = batch.actions.shape[1]
+    discount = discount_powers(n_steps, gamma) if config.discount_weighting else np.ones(n_steps)
+    weights = alpha[:, None] * discount * returns * batch.mask  # α γ^t G_t, [R, T]
+    if config.batch_update:
+        # every step's term at the θ of the episode's start, summed
+        policy.ascend(batch.observations[:, :-1], batch.actions, weights)
+        return
+    for t in range(n_steps):
+        state, action = batch.observations[:, t], batch.actions[:, t]
+        score = policy.score(state, action)  # ∇ln π(A_t|S_t, θ), [R, P]
+        policy.theta += weights[:, t, None] * score  # θ ← θ + α γ^t G ∇ln π

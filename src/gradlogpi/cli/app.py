@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 if not sys.stdout.isatty():
     # piped help (`gradlogpi train --help | less`, docs/cli.md) is not cut at 80 columns;
@@ -202,7 +203,7 @@ def cartpole_experiment(
                 config,
                 seed,
                 stop_when_solved,
-                callback=lambda end, seed=seed: progress.update(f"seed {seed}", end),  # type: ignore[misc]
+                callback=functools.partial(progress.update, f"seed {seed}"),
             )
             outcomes.append(outcome)
             curves.append(returns)
@@ -399,7 +400,7 @@ def train_command(
             interrupted_message(target, resumable and settings.checkpoint_every > 0),
             EpisodeProgress(out, total=total, unit=spec.unit, disable=quiet) as progress,
         ):
-            outcome = train(settings, target, callback=progress.update_episode, overwrite=overwrite)  # type: ignore[arg-type]
+            outcome = train(settings, target, callback=progress.update_episode, overwrite=overwrite)
     except GradlogpiError as error:
         fail(error)
     out.print(summary_line(outcome.result), soft_wrap=True)
@@ -515,7 +516,8 @@ def evaluate_command(
             raise typer.BadParameter(
                 f"must be last or best; got {checkpoint!r}", param_hint="--checkpoint"
             )
-        evaluation = evaluate(run, episodes, seed, run_index, checkpoint, greedy)  # type: ignore[arg-type]
+        which: Literal["last", "best"] = "best" if checkpoint == "best" else "last"
+        evaluation = evaluate(run, episodes, seed, run_index, which, greedy)
         videos = (
             record_video(run, video, video_episodes, seed, run_index) if video is not None else []
         )
@@ -665,7 +667,7 @@ def envs() -> None:
             env_id,
             str(env.action_space),
             str(env.observation_space),
-            str(env.spec.max_episode_steps),  # type: ignore[union-attr]
+            str(env.spec.max_episode_steps if env.spec is not None else None),
         )
         env.close()
     console().print(table)

@@ -98,19 +98,23 @@ class GridWorldEnv(DiscreteModelEnv):
     ):
         self.n_rows = check_positive_int("n_rows", n_rows)
         self.n_cols = check_positive_int("n_cols", n_cols)
-        goal = (self.n_rows - 1, self.n_cols - 1) if goal is None else tuple(goal)  # type: ignore[assignment]
-        for name, cell in (("start", tuple(start)), ("goal", goal)):
-            if len(cell) != 2 or not (0 <= cell[0] < self.n_rows and 0 <= cell[1] < self.n_cols):  # type: ignore[arg-type, index]
+        cells: dict[str, tuple[int, ...]] = {
+            "start": tuple(start),
+            "goal": (self.n_rows - 1, self.n_cols - 1) if goal is None else tuple(goal),
+        }
+        for name, cell in cells.items():
+            if len(cell) != 2 or not (0 <= cell[0] < self.n_rows and 0 <= cell[1] < self.n_cols):
                 raise ValueError(
                     f"`{name}` must be a (row, column) inside the "
                     f"{self.n_rows}×{self.n_cols} grid; "
                     f"got {cell}"
                 )
-        if tuple(start) == goal:
-            raise ValueError(f"`start` and `goal` must differ; got both {goal}")
+        if cells["start"] == cells["goal"]:
+            raise ValueError(f"`start` and `goal` must differ; got both {cells['goal']}")
         self.check_render_mode(render_mode)
-        self.start, self.goal = tuple(start), goal
-        self.model = GridWorldModel(self.n_rows, self.n_cols, self.start, self.goal)  # type: ignore[arg-type]
+        self.start: tuple[int, int] = (int(cells["start"][0]), int(cells["start"][1]))
+        self.goal: tuple[int, int] = (int(cells["goal"][0]), int(cells["goal"][1]))
+        self.model = GridWorldModel(self.n_rows, self.n_cols, self.start, self.goal)
         self.action_space = spaces.Discrete(4)
         self.observation_space = spaces.Discrete(self.n_rows * self.n_cols)
         self.state = None
@@ -131,7 +135,7 @@ class GridWorldEnv(DiscreteModelEnv):
                     )
                 lines.append(" ".join(cells))
             return "\n".join(lines)
-        return grid_image(self.n_rows, self.n_cols, self.goal, position)  # type: ignore[arg-type]
+        return grid_image(self.n_rows, self.n_cols, self.goal, position)
 
 
 def grid_image(

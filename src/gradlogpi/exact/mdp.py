@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -106,7 +106,8 @@ def model_of_env(env: gym.Env, gamma: float) -> FiniteMDP:
     model_of = getattr(inner, "batch_model", None)
     model = model_of() if callable(model_of) else None
     if model is not None and hasattr(model, "n_states"):
-        return _from_tabular_model(model, int(inner.action_space.n), gamma)  # type: ignore[attr-defined]
+        n_actions = int(cast(gym.spaces.Discrete, inner.action_space).n)
+        return _from_tabular_model(model, n_actions, gamma)
     name = env.spec.id if env.spec is not None else type(inner).__name__
     raise ValueError(
         f"`env` {name!r} does not publish its dynamics: exact gradients need a finite MDP "

@@ -52,17 +52,18 @@ def solve(
     Returns the outcome and the training returns of every episode, shape [E].
     """
     config = load_config(config_path, {"seed": seed, "runs": 1})
-    seen = {"episodes": 0, "steps": 0, "recent": []}
+    counts = {"episodes": 0, "steps": 0}
+    recent: list[float] = []  # the returns of the last 10 episodes
     evaluated: dict[str, np.ndarray] = {}
     start = time.perf_counter()
 
     def watch(end: EpisodeEnd) -> None:
-        seen["episodes"] += int(np.size(end.returns))  # type: ignore[operator]
-        seen["steps"] += int(np.sum(end.lengths))  # type: ignore[operator]
-        seen["recent"] = [*seen["recent"], *np.ravel(end.returns).tolist()][-10:]  # type: ignore[misc]
+        counts["episodes"] += int(np.size(end.returns))
+        counts["steps"] += int(np.sum(end.lengths))
+        recent[:] = [*recent, *np.ravel(end.returns).tolist()][-10:]
         if callback is not None:
             callback(end)
-        recent_mean = np.mean(seen["recent"]) if seen["recent"] else 0.0  # type: ignore[call-overload]
+        recent_mean = float(np.mean(recent)) if recent else 0.0
         if stop_when_solved and recent_mean >= SOLVED_RETURN and end.policy is not None:
             returns, _ = evaluate_policy(
                 config.env, end.policy, EVALUATION_EPISODES, seed=EVALUATION_SEED + seed
@@ -80,8 +81,8 @@ def solve(
     outcome = SolveOutcome(
         seed,
         bool(returns.mean() >= SOLVED_RETURN),
-        seen["episodes"],  # type: ignore[arg-type]
-        seen["steps"],  # type: ignore[arg-type]
+        counts["episodes"],
+        counts["steps"],
         float(returns.mean()),
         float(returns.min()),
         time.perf_counter() - start,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -23,7 +24,7 @@ from gradlogpi.envs import (
     theta_for_p_right,
 )
 from gradlogpi.features import Constant
-from gradlogpi.policies import LinearSoftmaxPolicy, LinearValue
+from gradlogpi.policies import DiscretePolicy, LinearSoftmaxPolicy, LinearValue
 
 ENV_ID = "gradlogpi/ShortCorridor-v0"
 INITIAL_P_RIGHT = 0.05  # both figures start from π(right|s) = 0.05
@@ -78,7 +79,8 @@ class Curve:
 
     def final_p_right(self) -> np.ndarray:
         """π(right) of each run's learned policy, shape [R]."""
-        return self.result.policy.probabilities(np.zeros(self.result.n_runs, dtype=np.int64))[:, 1]  # type: ignore[attr-defined]
+        policy = cast(DiscretePolicy, self.result.policy)  # the corridor's softmax policy
+        return policy.probabilities(np.zeros(self.result.n_runs, dtype=np.int64))[:, 1]
 
 
 def corridor_policy() -> LinearSoftmaxPolicy:

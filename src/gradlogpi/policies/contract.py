@@ -196,13 +196,14 @@ class RunAxisParameters:
 Model = TypeVar("Model", ArrayPolicy, ValueFunction)
 
 
-def with_run_axis(model: Model, n_runs: int) -> Model:
+def with_run_axis(model: Model, n_runs: int, memo: dict[int, Any] | None = None) -> Model:
     """A deep copy of an array policy or value function with parameters of shape [R, P].
 
     Parameters without a run axis are repeated for every run; with one, it must have
-    `n_runs` rows.
+    `n_runs` rows. Copies made with the same `memo` keep what their originals shared
+    (a policy and a critic over the same feature builder still share one).
     """
-    duplicate = copy.deepcopy(model)
+    duplicate = copy.deepcopy(model, memo)
     parameters = np.asarray(duplicate.get_flat(), dtype=np.float64)
     if parameters.ndim == 1:
         parameters = np.tile(parameters, (n_runs, 1))

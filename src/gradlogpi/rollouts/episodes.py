@@ -115,9 +115,13 @@ class RunStreams:
         """The noise of step t of the current episode for every run, shape [R, ...]."""
         offset = t % self.chunk
         if offset == 0:
-            uniforms = np.zeros((len(self.action_generators), self.chunk, self.noise_size))
-            for run in np.flatnonzero(active):
-                uniforms[run] = self.action_generators[run].random((self.chunk, self.noise_size))
+            shape = (self.chunk, self.noise_size)
+            if len(self.action_generators) == 1:  # one run (the common case): no copies
+                uniforms = self.action_generators[0].random(shape)[None]
+            else:
+                uniforms = np.zeros((len(self.action_generators), *shape))
+                for run in np.flatnonzero(active):
+                    uniforms[run] = self.action_generators[run].random(shape)
             self.buffer = self.transform(uniforms)
         assert self.buffer is not None  # drawn at offset 0 of every episode
         return self.buffer[:, offset]
@@ -181,7 +185,10 @@ class Runs:
             for run, env in enumerate(self.copies):
                 obs, _ = env.reset(seed=self.streams.env_seeds[run] if first else None)
                 observations.append(obs)
-            self.obs = np.stack([np.asarray(o) for o in observations])
+            if len(observations) == 1:
+                self.obs = np.array(observations[0])[None]
+            else:
+                self.obs = np.stack([np.asarray(o) for o in observations])
         self._check_finite(self.obs, "observation", np.ones(self.n_runs, bool))
         return self.obs
 

@@ -128,8 +128,8 @@ def collect_episodes(
     )
     finished: list[list[Episode]] = [[] for _ in range(num_envs)]
     # one episode in progress per env, written in place: no per-step Python loop over envs
-    obs_shape = envs.single_observation_space.shape
-    obs_buffer = np.zeros((num_envs, max_episode_steps, *obs_shape))  # type: ignore[misc]
+    obs_shape = envs.single_observation_space.shape or ()
+    obs_buffer = np.zeros((num_envs, max_episode_steps, *obs_shape))
     action_buffer: np.ndarray | None = None
     reward_buffer = np.zeros((num_envs, max_episode_steps))
     every = np.arange(num_envs)

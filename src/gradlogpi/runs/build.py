@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -11,6 +11,7 @@ from gymnasium import spaces
 
 from gradlogpi import policies
 from gradlogpi.errors import ConfigError
+from gradlogpi.rollouts.episodes import env_name
 from gradlogpi.runs.config import FeaturesConfig, TrainConfig
 
 
@@ -108,7 +109,7 @@ def build_state_features(spec: FeaturesConfig, env: gym.Env) -> Any:
         )
     if not isinstance(space, spaces.Box):
         raise ConfigError(
-            f"`features.kind` = {spec.kind!r} needs a Box observation space; {env.spec.id} has {space}"  # type: ignore[union-attr]
+            f"`features.kind` = {spec.kind!r} needs a Box observation space; {env_name(env)} has {space}"
         )
     if spec.kind == "raw":
         return features.RawState(space.shape[0])
@@ -190,7 +191,7 @@ def build_policy(config: TrainConfig, env: gym.Env) -> policies.Policy:
         if spec.kind == "neural_softmax":
             return NeuralSoftmaxPolicy(
                 k,
-                int(action_space.n),  # type: ignore[attr-defined]
+                int(cast(spaces.Discrete, action_space).n),
                 spec.hidden,
                 spec.activation,
                 seed=config.seed,
@@ -198,7 +199,7 @@ def build_policy(config: TrainConfig, env: gym.Env) -> policies.Policy:
             )
         return NeuralGaussianPolicy(
             k,
-            action_space.shape[0],  # type: ignore[index]
+            cast(spaces.Box, action_space).shape[0],
             spec.hidden,
             spec.activation,
             seed=config.seed,

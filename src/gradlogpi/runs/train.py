@@ -159,7 +159,7 @@ def merge_results(results: list[RunResult], seed: int) -> RunResult:
 
 def train(
     config: TrainConfig,
-    run_dir: Path | None = None,
+    run_dir: str | Path | None = None,
     *,
     callback: Callable[[EpisodeEnd], None] | None = None,
     overwrite: bool = False,

@@ -32,7 +32,15 @@ from gradlogpi.algorithms.compiled.tabular import available
 from gradlogpi.features import RawState
 from gradlogpi.policies import LinearValue, MatrixSoftmaxPolicy, Policy, ValueFunction
 
-_HELPERS = ("_logits", "_probabilities", "_ascend", "_value", "_gumbel_argmax")
+_HELPERS = (
+    "_logits",
+    "_probabilities",
+    "_ascend",
+    "_value",
+    "_gumbel_argmax",
+    "_episode_weights",
+    "_ascend_episode",
+)
 
 
 @functools.cache
@@ -44,6 +52,7 @@ def _compiled() -> dict[str, Any]:
         globals()[name] = numba.njit(cache=True)(globals()[f"{name}_python"])
     return {
         "reinforce_steps": numba.njit(cache=True)(_reinforce_steps_python),
+        "reinforce_episodes": numba.njit(cache=True)(_reinforce_episodes_python),
         "actor_critic_step": numba.njit(cache=True)(_actor_critic_step_python),
         "act": numba.njit(cache=True)(_act_python),
         "vector_act": numba.njit(cache=True)(_vector_act_python),
@@ -100,6 +109,36 @@ def reinforce_steps(
         policy.theta = np.ascontiguousarray(policy.theta)
     indices, values = state_inputs(policy.state_features, observations)
     update_rows(as_matrix(policy), indices, values, actions, weights, sequential)
+
+
+def reinforce_episodes(
+    policy: MatrixSoftmaxPolicy, batch: Any, alpha: np.ndarray, config: Any
+) -> None:
+    """REINFORCE from one episode of every run in one call: G_t, α γ^t G_t and the updates.
+
+    The same as `discounted_returns`, the weights and `reinforce_steps` one after another
+    (to rounding: G_t by G_t = R_{t+1} + γ G_{t+1}), without the NumPy calls between them.
+
+    Args:
+      policy: its θ [R, P] is updated in place.
+      batch: the runs' `EpisodeBatch` (observations, actions, rewards, lengths).
+      alpha: each run's α for this episode (0 for a diverged run), [R].
+      config: `ReinforceConfig` (gamma, discount_weighting, batch_update).
+    """
+    if not policy.theta.flags.c_contiguous:
+        policy.theta = np.ascontiguousarray(policy.theta)
+    indices, values = state_inputs(policy.state_features, batch.observations[:, :-1])
+    settings = (float(config.gamma), bool(config.discount_weighting), not config.batch_update)
+    _kernel("reinforce_episodes")(
+        as_matrix(policy),
+        indices,
+        values,
+        np.ascontiguousarray(batch.actions, dtype=np.int64),
+        np.ascontiguousarray(batch.rewards, dtype=np.float64),
+        np.ascontiguousarray(batch.lengths, dtype=np.int64),
+        np.ascontiguousarray(alpha, dtype=np.float64),
+        settings,
+    )
 
 
 def update_rows(
@@ -166,20 +205,58 @@ def _value_python(w, indices, values):
     return v
 
 
+def _episode_weights_python(rewards, n_steps, alpha, settings, out):
+    """out[t] = α γ^t G_t for t < n_steps, G_t = R_{t+1} + γ G_{t+1} computed backwards.
+
+    `settings` is (γ, weight by γ^t, sequential); without the weighting out[t] = α G_t.
+    """
+    gamma, discount_weighting = settings[0], settings[1]
+    g = 0.0
+    for t in range(n_steps - 1, -1, -1):
+        g = rewards[t] + gamma * g
+        out[t] = g
+    discount = alpha
+    for t in range(n_steps):
+        out[t] *= discount
+        if discount_weighting:
+            discount *= gamma
+
+
+def _ascend_episode_python(matrix, indices, values, actions, weights, n_steps, sequential):
+    """θ ← θ + w_t ∇ln π(A_t|S_t, θ) for t < n_steps: each at the θ the previous step left
+    (`sequential`), or all at the episode's θ and their sum added at the end."""
+    probabilities = np.empty(matrix.shape[0])
+    target = matrix if sequential else np.zeros_like(matrix)
+    for t in range(n_steps):
+        if weights[t] == 0.0:  # G_t = 0 (or a diverged run, α = 0): adds nothing
+            continue
+        _probabilities(matrix, indices[t], values[t], probabilities)
+        _ascend(target, indices[t], values[t], actions[t], weights[t], probabilities)
+    if not sequential:
+        matrix += target
+
+
 def _reinforce_steps_python(matrices, indices, values, actions, weights, sequential):
     """The REINFORCE updates of one episode of every run (see `reinforce_steps`)."""
-    probabilities = np.empty(matrices.shape[1])
     for run in range(matrices.shape[0]):
-        # sequential: each step at the θ the last one left; else all at the episode's θ
-        target = matrices[run] if sequential else np.zeros_like(matrices[run])
-        for t in range(actions.shape[1]):
-            if weights[run, t] == 0.0:  # past the run's end (or G_t = 0): adds nothing
-                continue
-            x, v = indices[run, t], values[run, t]
-            _probabilities(matrices[run], x, v, probabilities)
-            _ascend(target, x, v, actions[run, t], weights[run, t], probabilities)
-        if not sequential:
-            matrices[run] += target
+        _ascend_episode(
+            matrices[run], indices[run], values[run], actions[run], weights[run],
+            actions.shape[1], sequential,
+        )  # fmt: skip
+
+
+def _reinforce_episodes_python(
+    matrices, indices, values, actions, rewards, lengths, alphas, settings
+):
+    """REINFORCE from one episode of every run, returns and weights included (see
+    `reinforce_episodes`); `settings` is (γ, weight by γ^t, sequential)."""
+    weights = np.empty(actions.shape[1])
+    for run in range(matrices.shape[0]):
+        _episode_weights(rewards[run], lengths[run], alphas[run], settings, weights)
+        _ascend_episode(
+            matrices[run], indices[run], values[run], actions[run], weights, lengths[run],
+            settings[2],
+        )  # fmt: skip
 
 
 def _actor_critic_step_python(matrix, w, traces, here, there, noise, step):
@@ -265,13 +342,17 @@ def learn_actor_critic(lockstep: Any, config: Any, update: int) -> None:
         state = policy_inputs(obs)
         return state, state if shared else value_inputs(obs)
 
+    saved = (np.empty_like(matrix), np.empty_like(w))  # θ and w when the episode started
+    traces = (
+        (np.zeros_like(matrix), np.zeros_like(w)) if traced else (np.empty((0, 0)), np.empty(0))
+    )
     for episode in range(lockstep.first_episode, config.n_episodes):
         fraction = step_size(1.0, config.schedule, episode, config.n_episodes) * tracker.learning[0]
         step[5], step[6] = config.alpha_theta * fraction, config.alpha_w * fraction
-        saved = (matrix.copy(), w.copy())
-        traces = (
-            (np.zeros_like(matrix), np.zeros_like(w)) if traced else (np.empty((0, 0)), np.empty(0))
-        )
+        np.copyto(saved[0], matrix)
+        np.copyto(saved[1], w)
+        for trace in traces:
+            trace.fill(0.0)  # z^θ ← 0, z^w ← 0 (nothing to do for the one-step algorithm)
         obs = runs.reset()[0]
         here = inputs(obs)
         streams.noise(0, active)
@@ -399,8 +480,7 @@ def _vector_record_python(matrices, buffers, settings, log, outcome, indices, va
     """
     actions, rewards, terminated, truncated = outcome
     alphas, gamma, cap = settings.alphas, settings.gamma, settings.cap
-    returns = np.empty(cap)
-    probabilities = np.empty(matrices.shape[1])
+    weights = np.empty(cap)
     backup = np.empty_like(matrices[0])
     ended_count = 0
     for run in range(matrices.shape[0]):
@@ -425,10 +505,6 @@ def _vector_record_python(matrices, buffers, settings, log, outcome, indices, va
         if episode >= alphas.shape[0]:  # this run is done learning: it idles
             continue
         buffers.episodes[run] = episode + 1
-        g = 0.0
-        for step in range(n_steps - 1, -1, -1):  # G_t = R_{t+1} + γ G_{t+1}
-            g = buffers.rewards[run, step] + gamma * g
-            returns[step] = g
         log.returns[run, episode] = buffers.rewards[run, :n_steps].sum()
         log.lengths[run, episode] = n_steps
         log.truncated[run, episode] = not terminated[run]
@@ -436,17 +512,12 @@ def _vector_record_python(matrices, buffers, settings, log, outcome, indices, va
             continue
         matrix = matrices[run]
         backup[...] = matrix
-        target = matrix if settings.sequential else np.zeros_like(matrix)
-        discount = 1.0
-        for step in range(n_steps):
-            x, v = buffers.indices[run, step], buffers.values[run, step]
-            _probabilities(matrix, x, v, probabilities)
-            weight = alphas[episode] * discount * returns[step]
-            _ascend(target, x, v, buffers.actions[run, step], weight, probabilities)
-            if settings.discount_weighting:
-                discount *= gamma
-        if not settings.sequential:
-            matrix += target
+        flags = (gamma, settings.discount_weighting, settings.sequential)
+        _episode_weights(buffers.rewards[run], n_steps, alphas[episode], flags, weights)
+        _ascend_episode(
+            matrix, buffers.indices[run], buffers.values[run], buffers.actions[run], weights,
+            n_steps, settings.sequential,
+        )  # fmt: skip
         if not np.isfinite(matrix).all():
             matrix[...] = backup
             log.diverged_at[run] = episode
@@ -457,3 +528,4 @@ def _vector_record_python(matrices, buffers, settings, log, outcome, indices, va
 # `_compiled` rebinds them to compiled versions
 _logits, _probabilities, _ascend = _logits_python, _probabilities_python, _ascend_python
 _value, _gumbel_argmax = _value_python, _gumbel_argmax_python
+_episode_weights, _ascend_episode = _episode_weights_python, _ascend_episode_python
