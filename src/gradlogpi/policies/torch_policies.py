@@ -8,6 +8,8 @@ J = Σ_t log π(A_t|S_t) G_t over a whole episode or batch, and its optimizers.
 
 from __future__ import annotations
 
+import functools
+
 import itertools
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
@@ -125,8 +127,9 @@ class TorchPolicy(RunAxisParameters):
             )
         return obs
 
-    @property
+    @functools.cached_property
     def n_parameters(self) -> int:
+        # fixed once the network is built; cached because runtime Protocol checks read it
         return int(sum(p.numel() for p in self.parameters()))
 
     def get_flat(self) -> np.ndarray:
