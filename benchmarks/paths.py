@@ -64,6 +64,19 @@ def vector_floor(num_envs: int = 8, steps: int = 20_000) -> float:
     return steps * num_envs / seconds
 
 
+def envpool_floor(num_envs: int = 8, steps: int = 20_000) -> float:
+    """Raw EnvPool CartPole-v1 (8 envs) stepped with pre-drawn action arrays: steps/s."""
+    import envpool
+
+    envs = envpool.make_gymnasium("CartPole-v1", num_envs=num_envs, seed=0)
+    envs.reset()
+    actions = np.random.default_rng(0).integers(2, size=(steps, num_envs))
+    start = time.perf_counter()
+    for action in actions:
+        envs.step(action)
+    return steps * num_envs / (time.perf_counter() - start)
+
+
 @dataclass
 class Path:
     title: str
@@ -124,7 +137,7 @@ def ours_mlp_reinforce(episodes: int) -> int:
     return int(neural_reinforce("CartPole-v1", policy, config, seed=0).lengths.sum())
 
 
-def ours_batch(collection: str, neural: bool, updates: int) -> int:
+def ours_batch(collection: str, neural: bool, updates: int, mode: str = "sync") -> int:
     from gradlogpi.algorithms.batch_pg import BatchPolicyGradientConfig, batch_policy_gradient
     from gradlogpi.features import RawState
     from gradlogpi.policies import MatrixSoftmaxPolicy
@@ -142,6 +155,7 @@ def ours_batch(collection: str, neural: bool, updates: int) -> int:
         alpha_theta=0.01,
         collection=collection,
         steps_per_env=5,
+        vectorization_mode=mode,
     )
     result = batch_policy_gradient("CartPole-v1", policy, config, seed=0)
     return updates * 5 * 8 if collection == "steps" else int(result.lengths.sum())
@@ -256,6 +270,13 @@ def paths() -> dict[str, Path]:
             {"gradlogpi": timed(lambda: ours_batch("steps", True, 1000))},
             absent=("MushroomRL",),
         ),
+        "P5e": Path(
+            "P5 on EnvPool (ratio to EnvPool's own raw stepping)",
+            envpool_floor,
+            0.5,
+            {"gradlogpi": timed(lambda: ours_batch("steps", True, 1000, "envpool"))},
+            absent=("careful NumPy", "MushroomRL", "Tianshou", "SB3"),
+        ),
         "P6": Path(
             "whole-episode collection, linear, 8 sync envs",
             vector_floor,
@@ -337,9 +358,16 @@ def main() -> None:
     peers = peer_measures()
     rows = []
     for name, path in paths().items():
-        if name in chosen:
+        if name not in chosen:
+            continue
+        try:
             rows.append(measure_path(name, path, peers, args.repeats))
-            print(json.dumps(rows[-1]), flush=True)
+        except ImportError as missing:  # e.g. EnvPool outside the bench venv
+            rows.append(
+                {"id": name, "path": path.title, "target": path.target, "ratios": {},
+                 "absent": list(path.absent), "met": False, "error": str(missing)}
+            )  # fmt: skip
+        print(json.dumps(rows[-1]), flush=True)
     if "P8" in chosen:
         figures = figure_13_1_speedup()
         rows.append(

@@ -55,9 +55,10 @@ class BatchPolicyGradientConfig:
     """Episodes per batch (rounded up to a multiple of num_envs)."""
     num_envs: int = 8
     """Sub-environments of the vector env."""
-    vectorization_mode: Literal["sync", "async", "vector_entry_point"] = "sync"
+    vectorization_mode: Literal["sync", "async", "vector_entry_point", "envpool"] = "sync"
     """Gymnasium vectorisation: 'sync' (one process), 'async' (one process per env), or with
-    collection='steps' also 'vector_entry_point' (the env's own vectorised code, if any)."""
+    collection='steps' also 'vector_entry_point' (the env's own vectorised code, if any) or
+    'envpool' (EnvPool's C++ envs, extra gradlogpi[envpool])."""
     alpha_theta: float = 0.01
     """Step size of θ (vanilla); the natural updates use `max_kl` instead."""
     gamma: float = 0.99
@@ -114,7 +115,7 @@ class BatchPolicyGradientConfig:
             (
                 "vectorization_mode",
                 self.vectorization_mode,
-                ("sync", "async", "vector_entry_point"),
+                ("sync", "async", "vector_entry_point", "envpool"),
             ),
             ("collection", self.collection, ("episodes", "steps")),
         ):
@@ -138,10 +139,11 @@ class BatchPolicyGradientConfig:
                     "`update` 'enac' needs whole episodes, collection='episodes'; got 'enac' "
                     "with collection='steps'"
                 )
-        elif self.vectorization_mode == "vector_entry_point":
+        elif self.vectorization_mode in ("vector_entry_point", "envpool"):
             raise ValueError(
-                "`vectorization_mode` 'vector_entry_point' needs collection='steps' (per-episode "
-                "seeding needs sub-envs we can reset one by one); got collection='episodes'"
+                f"`vectorization_mode` {self.vectorization_mode!r} needs collection='steps' "
+                "(per-episode seeding needs sub-envs we can reset one by one); "
+                "got collection='episodes'"
             )
         if self.baseline == "value" and self.estimator != "gpomdp":
             raise ValueError(
@@ -307,6 +309,7 @@ def batch_policy_gradient(
                 config.vectorization_mode,
                 config.max_episode_steps,
                 autoreset=True,
+                seed=seed,
             ),
             seed,
             config.steps_per_env,

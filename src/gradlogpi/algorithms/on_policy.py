@@ -35,7 +35,7 @@ from gradlogpi.policies import DiscretePolicy, GaussianPolicy, Policy, ValueFunc
 from gradlogpi.rollouts.episodes import make_env
 from gradlogpi.rollouts.vector import FragmentBatch, StepCollector, make_vector_env
 
-VectorizationMode = Literal["sync", "async", "vector_entry_point"]
+VectorizationMode = Literal["sync", "async", "vector_entry_point", "envpool"]
 
 
 @dataclass(frozen=True)
@@ -52,8 +52,9 @@ class OnPolicyConfig:
     steps_per_env: int = 256
     """Steps each sub-environment takes per update."""
     vectorization_mode: VectorizationMode = "sync"
-    """Gymnasium vectorisation: 'sync' (one process), 'async' (one process per env), or
-    'vector_entry_point' (the environment's own vectorised version, e.g. CartPole's)."""
+    """Gymnasium vectorisation: 'sync' (one process), 'async' (one process per env),
+    'vector_entry_point' (the environment's own vectorised version, e.g. CartPole's), or
+    'envpool' (EnvPool's C++ envs, extra gradlogpi[envpool])."""
     gamma: float = 0.99
     """Discount γ in [0, 1]."""
     gae_lambda: float = 0.95
@@ -75,7 +76,7 @@ class OnPolicyConfig:
         check_in_range("gamma", self.gamma, 0.0, 1.0)
         check_in_range("gae_lambda", self.gae_lambda, 0.0, 1.0)
         check_positive("value_ridge", self.value_ridge)
-        modes = ("sync", "async", "vector_entry_point")
+        modes = ("sync", "async", "vector_entry_point", "envpool")
         if self.vectorization_mode not in modes:
             raise ValueError(
                 f"`vectorization_mode` must be one of {modes}; got {self.vectorization_mode!r}"
@@ -178,7 +179,7 @@ def train_on_policy(
     policy, value = copy.deepcopy(policy), copy.deepcopy(value)
     envs = make_vector_env(
         env_id, config.num_envs, config.vectorization_mode, config.max_episode_steps,
-        autoreset=True,
+        autoreset=True, seed=seed,
     )  # fmt: skip
     collector = StepCollector(envs, seed, config.steps_per_env, env_id)
     record = EpisodeRecord()

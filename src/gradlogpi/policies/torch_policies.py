@@ -9,7 +9,6 @@ J = Σ_t log π(A_t|S_t) G_t over a whole episode or batch, and its optimizers.
 from __future__ import annotations
 
 import functools
-
 import itertools
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple

@@ -17,7 +17,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 
 from gradlogpi.core._checks import check_positive_int
-from gradlogpi.errors import NonFiniteError
+from gradlogpi.errors import ConfigError, NonFiniteError
 from gradlogpi.policies.actor import Actor
 from gradlogpi.policies.contract import Policy
 from gradlogpi.rollouts.episodes import checked_env_id
@@ -45,18 +45,23 @@ def make_vector_env(
     max_episode_steps: int | None = None,
     *,
     autoreset: bool = False,
+    seed: int | None = None,
 ):
     """`gymnasium.make_vec`, by default with autoreset disabled (episodes reset under our seeds).
 
     `autoreset=True` lets the sub-environments reset themselves, for step collection
     (`StepCollector`); `mode` may then also be "vector_entry_point": the environment's own
-    vectorised implementation, e.g. Gymnasium's CartPole, where there is one.
+    vectorised implementation, e.g. Gymnasium's CartPole, where there is one; or "envpool":
+    EnvPool's C++ implementation of the task (extra `gradlogpi[envpool]`), whose random
+    stream is fixed when it is made, from `seed`.
     """
     import gradlogpi.envs  # noqa: F401  (registers the shipped environments)
 
-    modes = ("sync", "async", "vector_entry_point") if autoreset else ("sync", "async")
+    modes = ("sync", "async", "vector_entry_point", "envpool") if autoreset else ("sync", "async")
     if mode not in modes:
         raise ValueError(f"`vectorization_mode` must be one of {modes}; got {mode!r}")
+    if mode == "envpool":
+        return make_envpool(env_id, num_envs, max_episode_steps, seed)
     kwargs: dict[str, Any] = {}
     if max_episode_steps is not None:
         kwargs["max_episode_steps"] = max_episode_steps
@@ -68,6 +73,34 @@ def make_vector_env(
         vectorization_mode=mode,
         **kwargs,
     )
+
+
+def make_envpool(
+    env_id: str, num_envs: int, max_episode_steps: int | None, seed: int | None
+) -> Any:
+    """EnvPool's vector env of `env_id` (Gymnasium API, NEXT_STEP autoreset), or a ConfigError."""
+    try:
+        import envpool
+    except ImportError:
+        raise ConfigError(
+            "`vectorization_mode` = 'envpool' needs EnvPool: pip install 'gradlogpi[envpool]' "
+            "(wheels exist for Linux x86-64 and some Pythons only)"
+        ) from None
+    if env_id not in envpool.list_all_envs():
+        raise ConfigError(
+            f"`vectorization_mode` = 'envpool': EnvPool has no task {env_id!r} "
+            "(envpool.list_all_envs() lists them)"
+        )
+    kwargs: dict[str, Any] = {}
+    if max_episode_steps is not None:
+        kwargs["max_episode_steps"] = max_episode_steps
+    # EnvPool takes its one seed when it is made; derive it as StepCollector derives its own
+    first_seed = int(np.random.SeedSequence(seed).generate_state(1)[0] % 2**31)
+    envs = envpool.make_gymnasium(
+        env_id, num_envs=check_positive_int("num_envs", num_envs), seed=first_seed, **kwargs
+    )
+    envs.seeded_when_made = True  # StepCollector then resets it without seeds
+    return envs
 
 
 class EpisodeSeeds:
@@ -367,7 +400,9 @@ class StepCollector:
         envs, n_steps, num_envs = self.envs, self.steps_per_env, self.envs.num_envs
         if self.obs is None:
             seeds = [int(s) for s in np.random.SeedSequence(self.entropy).generate_state(num_envs)]
-            if isinstance(envs.unwrapped, (gym.vector.SyncVectorEnv, gym.vector.AsyncVectorEnv)):
+            if getattr(envs, "seeded_when_made", False):  # EnvPool
+                self.obs, _ = envs.reset()
+            elif isinstance(envs.unwrapped, (gym.vector.SyncVectorEnv, gym.vector.AsyncVectorEnv)):
                 self.obs, _ = envs.reset(seed=seeds)
             else:  # a native vector env takes one seed for all its sub-environments
                 self.obs, _ = envs.reset(seed=seeds[0])
