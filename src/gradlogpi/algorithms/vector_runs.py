@@ -16,6 +16,7 @@ so what run k sees depends on when the other runs' episodes end. Use the default
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from typing import Any, cast
 
 import gymnasium as gym
@@ -63,15 +64,15 @@ def check_vector_runs(lockstep: Lockstep) -> gym.vector.VectorEnv:
 def learn_reinforce(lockstep: Lockstep, config: Any, envs: gym.vector.VectorEnv) -> None:
     """REINFORCE in every run until each has learned from `config.n_episodes` episodes.
 
-    Per vector step: act in every run (θ_k at x(S) of run k), step all runs at once, then
-    append each run's step to its own episode and let the runs whose episode ended learn
-    from it (the summed or the book's per-step update, `ReinforceConfig.batch_update`):
-    two compiled calls (`compiled.linear.vector_kernels`) around the environment's step.
+    Per vector step: step all runs at once, then append each run's step to its own
+    episode, let the runs whose episode ended learn from it (the summed or the book's
+    per-step update, `ReinforceConfig.batch_update`) and pick every run's next action
+    with its θ_k: one compiled call (`compiled.linear.vector_kernel`) after the env's step.
     """
     policy = cast(MatrixSoftmaxPolicy, lockstep.policy)  # check_vector_runs made sure
     tracker, n_runs = lockstep.tracker, lockstep.runs.n_runs
     cap = lockstep.runs.max_episode_steps
-    act, record = linear.vector_kernels()
+    record = linear.vector_kernel()
     seeds = np.random.SeedSequence(lockstep.seed).spawn(2)
     rng = np.random.default_rng(seeds[0])
     obs, _ = envs.reset(seed=int(seeds[1].generate_state(1)[0]))
@@ -99,19 +100,22 @@ def learn_reinforce(lockstep: Lockstep, config: Any, envs: gym.vector.VectorEnv)
     )
     log = linear.VectorLog(tracker.returns, tracker.lengths, tracker.truncated, tracker.diverged_at)
     matrices = linear.as_matrix(policy)
-    no_step = (np.zeros(n_runs, dtype=np.int64), np.zeros(n_runs), *np.zeros((2, n_runs), bool))
-    record(matrices, buffers, settings, log, no_step, indices, values)
     actions = np.zeros(n_runs, dtype=np.int64)
-    chunk, noise_step, reported = 64, 64, 0
+    chunk = 64
+
+    def noise_blocks() -> Iterator[np.ndarray]:  # Gumbel noise [R, A] of each step in turn
+        while True:
+            yield from gumbel_noise(rng.random((chunk, n_runs, policy.n_actions)))
+
+    noise = noise_blocks()
+    no_step = (actions, np.zeros(n_runs), *np.zeros((2, n_runs), bool))
+    record(matrices, buffers, settings, log, no_step, (indices, values), next(noise), actions)
+    reported = 0
     while reported < config.n_episodes:
-        if noise_step == chunk:  # Gumbel noise of the next `chunk` steps of all runs
-            noise, noise_step = gumbel_noise(rng.random((chunk, n_runs, policy.n_actions))), 0
-        act(matrices, indices, values, noise[noise_step], actions)
-        noise_step += 1
         obs, rewards, terminated, truncated, _ = envs.step(actions)
-        indices, values = run_inputs(policy, obs)
-        outcome = (actions, rewards.astype(np.float64), terminated, truncated)
-        if record(matrices, buffers, settings, log, outcome, indices, values):
+        outcome = (actions, rewards, terminated, truncated)
+        states = run_inputs(policy, obs)
+        if record(matrices, buffers, settings, log, outcome, states, next(noise), actions):
             finished = int(buffers.episodes.min())
             if finished > reported:
                 stop = lockstep.report(finished - 1, units=finished - reported)

@@ -55,7 +55,6 @@ def _compiled() -> dict[str, Any]:
         "reinforce_episodes": numba.njit(cache=True)(_reinforce_episodes_python),
         "actor_critic_step": numba.njit(cache=True)(_actor_critic_step_python),
         "act": numba.njit(cache=True)(_act_python),
-        "vector_act": numba.njit(cache=True)(_vector_act_python),
         "vector_record": numba.njit(cache=True)(_vector_record_python),
     }
 
@@ -449,9 +448,9 @@ class VectorLog(NamedTuple):
     diverged_at: np.ndarray
 
 
-def vector_kernels() -> tuple[Any, Any]:
-    """(act, record) of `algorithms.vector_runs`, compiled where Numba is."""
-    return _kernel("vector_act"), _kernel("vector_record")
+def vector_kernel() -> Any:
+    """`_vector_record_python` (`algorithms.vector_runs`' step), compiled where Numba is."""
+    return _kernel("vector_record")
 
 
 def _act_python(matrix, state, noise):
@@ -461,23 +460,18 @@ def _act_python(matrix, state, noise):
     return _gumbel_argmax(logits, noise)
 
 
-def _vector_act_python(matrices, indices, values, noise, out):
-    """out[r] = argmax_a h_r(S, a) + G_ra for every run r: x(S) as (indices, values) [R, m]."""
-    logits = np.empty(matrices.shape[1])
-    for run in range(matrices.shape[0]):
-        _logits(matrices[run], indices[run], values[run], logits)
-        out[run] = _gumbel_argmax(logits, noise[run])
+def _vector_record_python(matrices, buffers, settings, log, outcome, states, noise, next_actions):
+    """Append one vector step to every run's episode; learn in the runs whose episode ended;
+    then act: next_actions[r] = argmax_a h_r(S', a) + G_ra with the θ_r just updated.
 
-
-def _vector_record_python(matrices, buffers, settings, log, outcome, indices, values):
-    """Append one vector step to every run's episode; learn in the runs whose episode ended.
-
-    `outcome` is (actions [R], rewards [R], terminated [R], truncated [R]) of the step,
-    and (indices, values) [R, m] is x(S') of its observations. A run whose episode ended
-    records it, then takes REINFORCE's update (summed, or per step at the θ the previous
-    step left), and if θ stopped being finite gets its θ from before the update back and
-    learns no more. Returns the number of runs that ended an episode.
+    `outcome` is (actions [R], rewards [R], terminated [R], truncated [R]) of the step and
+    `states` x(S') of its observations as (indices, values) [R, m]; `noise` the Gumbel
+    noise [R, A] of the next step. A run whose episode ended records it, then takes
+    REINFORCE's update (summed, or per step at the θ the previous step left), and if θ
+    stopped being finite gets its θ from before the update back and learns no more.
+    Returns the number of runs that ended an episode.
     """
+    indices, values = states
     actions, rewards, terminated, truncated = outcome
     alphas, gamma, cap = settings.alphas, settings.gamma, settings.cap
     weights = np.empty(cap)
@@ -521,6 +515,10 @@ def _vector_record_python(matrices, buffers, settings, log, outcome, indices, va
         if not np.isfinite(matrix).all():
             matrix[...] = backup
             log.diverged_at[run] = episode
+    logits = np.empty(matrices.shape[1])
+    for run in range(matrices.shape[0]):  # after every update: `actions` is read above
+        _logits(matrices[run], indices[run], values[run], logits)
+        next_actions[run] = _gumbel_argmax(logits, noise[run])
     return ended_count
 
 
