@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from gradlogpi.algorithms.common import step_size
-from gradlogpi.algorithms.compiled.tabular import available
+from gradlogpi.algorithms.compiled.tabular import _gumbel_argmax_python, available
 from gradlogpi.features import RawState
 from gradlogpi.policies import LinearValue, MatrixSoftmaxPolicy, Policy, ValueFunction
 
@@ -297,15 +297,6 @@ def _actor_critic_step_python(matrix, w, traces, here, there, noise, step):
         return 0, delta
     _logits(matrix, next_state[0], next_state[1], probabilities)  # h(S', ·) after the update
     return _gumbel_argmax(probabilities, noise), delta
-
-
-def _gumbel_argmax_python(logits, noise):
-    """argmax_a h_a + G_a, the first on a tie (as NumPy's argmax)."""
-    action, best = 0, logits[0] + noise[0]
-    for a in range(1, logits.shape[0]):
-        if logits[a] + noise[a] > best:
-            action, best = a, logits[a] + noise[a]
-    return action
 
 
 def learns_one_env(lockstep: Any) -> bool:
