@@ -142,3 +142,18 @@ def test_sequential_updates_differ_from_their_sum_at_the_start():
     policy.ascend(observations[0], actions[0], weights[0])  # NumPy: the sum at θ = 0
     np.testing.assert_allclose(summed[0].ravel(), policy.theta, rtol=1e-12)
     assert not np.allclose(sequential, summed)
+
+
+@pytest.mark.parametrize("table_size", [None, 512])
+def test_compiled_tiles_are_the_tile_coders_tiles(table_size):
+    """The step loop's compiled tiles equal `TileCoder.active_function`, clipped edges included."""
+    space = gym.make(CARTPOLE).observation_space
+    bounds = [(-2.4, 2.4), (-3, 3), (-0.21, 0.21), (-3.5, 3.5)]
+    coder = TileCoder.from_space(space, 8, 4, bounds=bounds, table_size=table_size)
+    compiled, reference = linear.one_state_inputs(coder), coder.active_function()
+    rng = np.random.default_rng(0)
+    observations = (rng.standard_normal((3000, 4)) * [2.0, 3.0, 0.3, 3.0]).astype(np.float32)
+    for obs in observations:  # about a third fall outside the bounds and are clipped
+        indices, values = compiled(obs)
+        np.testing.assert_array_equal(indices, reference(obs))
+        np.testing.assert_array_equal(values, np.ones(8))

@@ -162,6 +162,18 @@ class TileCoder(BoxFeatures):
         coordinates = np.floor(obs[..., None, :] * self._scale + self._shift)
         return np.minimum(np.maximum(coordinates, self._lift), self._upper, out=coordinates)
 
+    def step_arithmetic(self) -> tuple[np.ndarray, ...] | None:
+        """(scale [k], shift, lift, upper [n_tilings, k], strides [k], table) of `active_function`.
+
+        For compiled step loops that compute the tiles themselves, with the same arithmetic:
+        tile t of one observation s is table[Σ_i clip(⌊s_i scale_i + shift_ti⌋, lift_ti,
+        upper_ti) · strides_i]. None where the hashed table is too large to precompute.
+        """
+        table = np.arange(self.n_features) if self.table_size is None else self._all_slots()
+        if table is None:
+            return None
+        return self._scale, self._shift, self._lift, self._upper, self._strides, table
+
     def active_function(self) -> Callable[[np.ndarray], np.ndarray]:
         """`active` for one observation [k] → [n_tilings], with its set-up done once.
 

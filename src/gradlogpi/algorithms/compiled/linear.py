@@ -29,7 +29,7 @@ import numpy as np
 
 from gradlogpi.algorithms.common import step_size
 from gradlogpi.algorithms.compiled.tabular import _gumbel_argmax_python, available
-from gradlogpi.features import RawState
+from gradlogpi.features import RawState, TileCoder
 from gradlogpi.policies import LinearValue, MatrixSoftmaxPolicy, Policy, ValueFunction
 
 _HELPERS = (
@@ -55,6 +55,7 @@ def _compiled() -> dict[str, Any]:
         "reinforce_episodes": numba.njit(cache=True)(_reinforce_episodes_python),
         "actor_critic_step": numba.njit(cache=True)(_actor_critic_step_python),
         "act": numba.njit(cache=True)(_act_python),
+        "tiles": numba.njit(cache=True)(_tiles_python),
         "vector_record": numba.njit(cache=True)(_vector_record_python),
     }
 
@@ -391,7 +392,12 @@ def learn_actor_critic(lockstep: Any, config: Any, update: int) -> None:
 
 def one_state_inputs(features: Any) -> Any:
     """A function obs → x(s) as (indices, values) for one observation, as lean as it gets:
-    raw observations pass through uncopied, tile coding uses its step-loop `active_function`."""
+    raw observations pass through uncopied, tile coding is computed in compiled code (or
+    by its step-loop `active_function` where its table is too large to precompute)."""
+    arithmetic = features.step_arithmetic() if isinstance(features, TileCoder) else None
+    if arithmetic is not None:
+        tiles, ones = _kernel("tiles"), np.ones(features.n_active)
+        return lambda obs: (tiles(obs, arithmetic), ones)
     if features.sparse:
         active = features.active_function()
         ones = np.ones(features.n_active)
@@ -442,6 +448,20 @@ class VectorLog(NamedTuple):
 def vector_kernel() -> Any:
     """`_vector_record_python` (`algorithms.vector_runs`' step), compiled where Numba is."""
     return _kernel("vector_record")
+
+
+def _tiles_python(obs, arithmetic):
+    """`TileCoder.active_function(obs)`, the same arithmetic in compiled code: [n_tilings]."""
+    scale, shift, lift, upper, strides, table = arithmetic
+    out = np.empty(shift.shape[0], dtype=np.int64)
+    for tiling in range(shift.shape[0]):
+        flat = 0.0
+        for i in range(shift.shape[1]):
+            coordinate = np.floor(obs[i] * scale[i] + shift[tiling, i])
+            coordinate = min(max(coordinate, lift[tiling, i]), upper[tiling, i])
+            flat += coordinate * strides[i]
+        out[tiling] = table[min(max(int(flat), 0), table.shape[0] - 1)]  # take(mode="clip")
+    return out
 
 
 def _act_python(matrix, state, noise):
