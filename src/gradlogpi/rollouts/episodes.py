@@ -360,7 +360,8 @@ def _single_env_episode(runs: Runs, policy: Policy) -> EpisodeBatch:
     for t in range(cap):
         if t % chunk == 0:
             streams.noise(t, active)
-            block = actor.prepare(streams.buffer[0])  # type: ignore[index]  # the next `chunk` steps' noise
+            assert streams.buffer is not None  # just drawn
+            block = actor.prepare(streams.buffer[0])  # the next `chunk` steps' noise
         action = act(obs, block[t % chunk])
         obs, reward, terminated, truncated, _ = env.step(action)
         observations.append(obs)

@@ -207,7 +207,7 @@ def collect_episodes(
         steps += counted
         cut = np.asarray(truncated, dtype=bool) | (steps >= max_episode_steps)
         ended = counted & (np.asarray(terminated, dtype=bool) | cut)
-        for k in np.flatnonzero(ended & collecting):  # type: ignore[assignment]
+        for k in np.flatnonzero(ended & collecting).tolist():
             length = int(steps[k])
             finished[k].append(
                 Episode(
@@ -226,7 +226,7 @@ def collect_episodes(
                 reset_obs, _ = envs.reset(seed=reset_seeds, options={"reset_mask": ended})  # type: ignore[arg-type]
                 obs = np.where(_expand(ended, reset_obs), reset_obs, obs)
             else:
-                for k in np.flatnonzero(ended):  # type: ignore[assignment]
+                for k in np.flatnonzero(ended).tolist():
                     start(k)  # the env resets itself (its own seed); our noise still starts over
                 if mode == AutoresetMode.NEXT_STEP:
                     skip |= ended
