@@ -156,7 +156,9 @@ class Tracker:
         self.diverged_at = np.full(n_runs, -1, dtype=np.int64)
         self.start = time.perf_counter()
 
-    def record(self, episode: int, returns: np.ndarray, lengths: np.ndarray, truncated: np.ndarray):
+    def record(
+        self, episode: int, returns: np.ndarray, lengths: np.ndarray, truncated: np.ndarray
+    ) -> None:
         self.returns[:, episode] = returns
         self.lengths[:, episode] = lengths
         self.truncated[:, episode] = truncated

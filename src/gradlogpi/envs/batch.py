@@ -67,12 +67,14 @@ class DiscreteModelEnv(gym.Env[np.int64, np.int64]):
     def batch_model(self) -> Any:
         return self.model
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
         super().reset(seed=seed)
         self.state = np.int64(self.model.reset([self.np_random])[0])
         return self.state, {}
 
-    def step(self, action: Any):
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         if self.state is None:
             raise RuntimeError("Call reset before using step method.")
         if not self.action_space.contains(action):

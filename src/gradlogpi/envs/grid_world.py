@@ -140,7 +140,7 @@ class GridWorldEnv(DiscreteModelEnv):
 
 def grid_image(
     n_rows: int, n_cols: int, goal: tuple[int, int], agent: tuple[int, int], cell: int = 32
-):
+) -> np.ndarray:
     """RGB picture of the grid, uint8, shape [n_rows·cell, n_cols·cell, 3]."""
     image = np.full((n_rows * cell, n_cols * cell, 3), 245, dtype=np.uint8)
     image[::cell, :, :] = 180

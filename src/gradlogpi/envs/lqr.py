@@ -39,7 +39,9 @@ def riccati_gain(
 class LQRModel:
     """Array dynamics x' = A x + B u, reward −(xᵀQx + uᵀRu)."""
 
-    def __init__(self, a, b, q, r, initial_range: float):
+    def __init__(
+        self, a: np.ndarray, b: np.ndarray, q: np.ndarray, r: np.ndarray, initial_range: float
+    ):
         self.a, self.b, self.q, self.r = a, b, q, r
         self.initial_range = initial_range
         self.observation_shape = (a.shape[0],)
@@ -48,7 +50,9 @@ class LQRModel:
         n = self.a.shape[0]
         return np.stack([rng.uniform(-self.initial_range, self.initial_range, n) for rng in rngs])
 
-    def step(self, states: np.ndarray, actions: np.ndarray):
+    def step(
+        self, states: np.ndarray, actions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         actions = np.asarray(actions, dtype=np.float64).reshape(states.shape[0], -1)
         cost = np.einsum("ri,ij,rj->r", states, self.q, states) + np.einsum(
             "ri,ij,rj->r", actions, self.r, actions
@@ -128,12 +132,14 @@ class LQREnv(gym.Env[np.ndarray, np.ndarray]):
         """K of u = −K x for discount γ, shape [m, n]."""
         return riccati_gain(self.model.a, self.model.b, self.model.q, self.model.r, gamma)[0]
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
         super().reset(seed=seed)
         self.state = self.model.reset([self.np_random])[0]
         return self.state.copy(), {}
 
-    def step(self, action: Any):
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         if self.state is None:
             raise RuntimeError("Call reset before using step method.")
         action = np.asarray(action, dtype=np.float64).reshape(self.action_space.shape)

@@ -191,7 +191,9 @@ def write_figure(figure: str, curves: list[Curve], out: Path) -> tuple[Path, Pat
     return csv_path, png_path
 
 
-def _labelled(callback, label):
+def _labelled(
+    callback: Callable[[str, EpisodeEnd], None] | None, label: str
+) -> Callable[[EpisodeEnd], None] | None:
     if callback is None:
         return None
     return lambda end: callback(label, end)

@@ -192,7 +192,9 @@ class Runs:
         self._check_finite(self.obs, "observation", np.ones(self.n_runs, bool))
         return self.obs
 
-    def step(self, actions: np.ndarray, active: np.ndarray):
+    def step(
+        self, actions: np.ndarray, active: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(obs [R, ...], rewards [R], terminated [R], truncated [R]) after one step."""
         rewards = np.zeros(self.n_runs)
         terminated = np.zeros(self.n_runs, dtype=bool)

@@ -46,7 +46,7 @@ def make_vector_env(
     *,
     autoreset: bool = False,
     seed: int | None = None,
-):
+) -> Any:
     """`gymnasium.make_vec`, by default with autoreset disabled (episodes reset under our seeds).
 
     `autoreset=True` lets the sub-environments reset themselves, for step collection
@@ -436,9 +436,18 @@ class StepCollector:
         ended, terminal = done & counted, terminated & counted
         rewards *= counted
         self._check_finite(rewards, observations, counted, update)
+        assert actions is not None  # steps_per_env >= 1: the first step made it
         return self._split(observations, actions, rewards, counted, ended, terminal)
 
-    def _split(self, observations, actions, rewards, counted, ended, terminal):
+    def _split(
+        self,
+        observations: np.ndarray,
+        actions: np.ndarray,
+        rewards: np.ndarray,
+        counted: np.ndarray,
+        ended: np.ndarray,
+        terminal: np.ndarray,
+    ) -> tuple[FragmentBatch, FinishedEpisodes]:
         """Cut every env's counted steps at episode ends, as arrays (no loop over fragments)."""
         n_steps = counted.shape[0]
         # the counted steps laid out env by env, in time order within an env: [M]
@@ -492,7 +501,9 @@ class StepCollector:
         )
         return batch, finished
 
-    def _check_finite(self, rewards, observations, counted, update) -> None:
+    def _check_finite(
+        self, rewards: np.ndarray, observations: np.ndarray, counted: np.ndarray, update: int
+    ) -> None:
         finite = np.isfinite(rewards) & np.isfinite(observations.reshape(*rewards.shape, -1)).all(
             axis=-1
         )

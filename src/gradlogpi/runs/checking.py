@@ -12,7 +12,7 @@ from gradlogpi.runs.build import build_policy, make_config_env
 from gradlogpi.runs.config import TrainConfig
 
 
-def sample_states(env, n_states: int, rng: np.random.Generator) -> np.ndarray:
+def sample_states(env: Any, n_states: int, rng: np.random.Generator) -> np.ndarray:
     """States visited by uniformly random actions, shape [n_states, *obs_shape]."""
     states: list[Any] = []
     obs, _ = env.reset(seed=int(rng.integers(2**31)))
