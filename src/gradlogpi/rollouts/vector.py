@@ -221,12 +221,15 @@ def collect_episodes(
         skip[:] = False
         obs = next_obs
         if ended.any():
+            # only envs short of their share start a seeded episode (its seed and noise);
+            # the others restart unseeded: what they do is ignored
+            wanted = ended & (np.array([len(done) for done in finished]) < quota)
             if mode == AutoresetMode.DISABLED:
-                reset_seeds = [start(k) if ended[k] else None for k in range(num_envs)]
+                reset_seeds = [start(k) if wanted[k] else None for k in range(num_envs)]
                 reset_obs, _ = envs.reset(seed=reset_seeds, options={"reset_mask": ended})  # type: ignore[arg-type]
                 obs = np.where(_expand(ended, reset_obs), reset_obs, obs)
             else:
-                for k in np.flatnonzero(ended).tolist():
+                for k in np.flatnonzero(wanted).tolist():
                     start(k)  # the env resets itself (its own seed); our noise still starts over
                 if mode == AutoresetMode.NEXT_STEP:
                     skip |= ended
