@@ -109,39 +109,56 @@ def test_a_diverging_actor_critic_run_keeps_finite_parameters_and_stops_learning
     assert (result.lengths > 0).all()
 
 
-def test_the_uncompiled_kernels_equal_the_compiled_ones(monkeypatch):
-    rng = np.random.default_rng(0)
-    matrices = rng.standard_normal((3, 2, 5))
-    observations = rng.standard_normal((3, 7, 4))
-    indices = np.broadcast_to(np.arange(4), (3, 7, 4))
-    actions = rng.integers(2, size=(3, 7))
-    weights = rng.standard_normal((3, 7)) * 0.1
-    for sequential in (True, False):
-        compiled, plain = matrices.copy(), matrices.copy()
-        linear.update_rows(compiled, indices, observations, actions, weights, sequential)
-        with monkeypatch.context() as patch:  # the helpers as plain Python, as without Numba
-            for name in linear._HELPERS:
-                patch.setattr(linear, name, getattr(linear, f"{name}_python"))
-            linear._reinforce_steps_python(
-                plain, indices, observations, actions, weights, sequential
-            )
-        np.testing.assert_allclose(plain, compiled, rtol=1e-12)
-        assert not np.allclose(plain, matrices)
+def episodes(seed=0, n_runs=3, n_steps=7):
+    """Random episodes of R runs of CartPole-shaped data, the last run cut short."""
+    from gradlogpi.rollouts.episodes import EpisodeBatch
+
+    rng = np.random.default_rng(seed)
+    lengths = np.full(n_runs, n_steps)
+    lengths[-1] = n_steps - 3
+    return EpisodeBatch(
+        rng.standard_normal((n_runs, n_steps + 1, 4)),
+        rng.integers(2, size=(n_runs, n_steps)),
+        rng.standard_normal((n_runs, n_steps)),
+        lengths,
+        np.ones(n_runs, dtype=bool),
+        np.zeros(n_runs, dtype=bool),
+    )
 
 
-def test_sequential_updates_differ_from_their_sum_at_the_start():
-    """The book's per-step update moves θ between steps; the summed one does not."""
-    rng = np.random.default_rng(1)
-    observations = rng.standard_normal((1, 6, 4))
-    actions, weights = rng.integers(2, size=(1, 6)), np.full((1, 6), 0.5)
-    indices = np.broadcast_to(np.arange(4), observations.shape)
-    sequential, summed = np.zeros((1, 2, 5)), np.zeros((1, 2, 5))
-    linear.update_rows(sequential, indices, observations, actions, weights, True)
-    linear.update_rows(summed, indices, observations, actions, weights, False)
-    policy = MatrixSoftmaxPolicy(RawState(4), 2)
-    policy.ascend(observations[0], actions[0], weights[0])  # NumPy: the sum at θ = 0
-    np.testing.assert_allclose(summed[0].ravel(), policy.theta, rtol=1e-12)
-    assert not np.allclose(sequential, summed)
+@pytest.mark.parametrize("batch_update", [False, True])
+def test_the_uncompiled_kernel_equals_the_compiled_one(monkeypatch, batch_update):
+    batch, alpha = episodes(), np.array([0.3, 0.2, 0.1])
+    config = ReinforceConfig(gamma=0.9, batch_update=batch_update)
+    start = np.random.default_rng(1).standard_normal((3, 10))
+    compiled, plain = MatrixSoftmaxPolicy(RawState(4), 2), MatrixSoftmaxPolicy(RawState(4), 2)
+    compiled.theta, plain.theta = start.copy(), start.copy()
+    linear.reinforce_episodes(compiled, batch, alpha, config)
+    with monkeypatch.context() as patch:  # plain Python throughout, as without Numba
+        monkeypatch.setenv("GRADLOGPI_NO_JIT", "1")
+        for name in linear._HELPERS:
+            patch.setattr(linear, name, getattr(linear, f"{name}_python"))
+        linear.reinforce_episodes(plain, batch, alpha, config)
+    np.testing.assert_allclose(plain.theta, compiled.theta, rtol=1e-12)
+    assert not np.allclose(compiled.theta, start)
+
+
+def test_the_kernel_is_the_numpy_inner_loop():
+    """`reinforce_episodes` = `learn_from_episode` (G_t, α γ^t G_t, the updates) to rounding;
+    per-step updates move θ between steps, so they differ from the summed ones."""
+    from gradlogpi.algorithms.reinforce import learn_from_episode
+
+    batch, alpha = episodes(2), np.array([0.5, 0.4, 0.3])
+    results = {}
+    for batch_update in (False, True):
+        config = ReinforceConfig(gamma=0.95, batch_update=batch_update)
+        compiled, numpy = MatrixSoftmaxPolicy(RawState(4), 2), MatrixSoftmaxPolicy(RawState(4), 2)
+        compiled.theta, numpy.theta = np.zeros((3, 10)), np.zeros((3, 10))
+        linear.reinforce_episodes(compiled, batch, alpha, config)
+        learn_from_episode(numpy, batch, alpha, config)
+        np.testing.assert_allclose(compiled.theta, numpy.theta, rtol=1e-10, atol=1e-14)
+        results[batch_update] = compiled.theta
+    assert not np.allclose(results[False], results[True])
 
 
 @pytest.mark.parametrize("table_size", [None, 512])

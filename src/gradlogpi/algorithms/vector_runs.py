@@ -99,6 +99,8 @@ def learn_reinforce(lockstep: Lockstep, config: Any, envs: gym.vector.VectorEnv)
         cap,
     )
     log = linear.VectorLog(tracker.returns, tracker.lengths, tracker.truncated, tracker.diverged_at)
+    if not policy.theta.flags.c_contiguous:  # the kernel updates θ through a view
+        policy.theta = np.ascontiguousarray(policy.theta)
     matrices = linear.as_matrix(policy)
     actions = np.zeros(n_runs, dtype=np.int64)
     chunk = 64

@@ -7,8 +7,8 @@ multiplications, so NumPy's microsecond per call, not the arithmetic, is what th
 the per-step REINFORCE loop ran at a fifth of the raw environment's speed, actor-critic at
 a twelfth. Here each is one small compiled loop:
 
-- `reinforce_steps`: the T sequential updates of an episode (generated with θ fixed) in
-  one call per episode, for all lockstep runs;
+- `reinforce_episodes`: returns, weights and the T sequential updates of an episode
+  (generated with θ fixed) in one call per episode, for all lockstep runs;
 - `actor_critic_step`: act + score + critic + actor update of one environment step in one
   call, which also picks the next action at S' with the updated θ.
 
@@ -51,7 +51,6 @@ def _compiled() -> dict[str, Any]:
     for name in _HELPERS:
         globals()[name] = numba.njit(cache=True)(globals()[f"{name}_python"])
     return {
-        "reinforce_steps": numba.njit(cache=True)(_reinforce_steps_python),
         "reinforce_episodes": numba.njit(cache=True)(_reinforce_episodes_python),
         "actor_critic_step": numba.njit(cache=True)(_actor_critic_step_python),
         "act": numba.njit(cache=True)(_act_python),
@@ -87,37 +86,13 @@ def supports(policy: Policy, value: ValueFunction | None = None) -> bool:
     return value is None or type(value) is LinearValue
 
 
-def reinforce_steps(
-    policy: MatrixSoftmaxPolicy,
-    observations: np.ndarray,
-    actions: np.ndarray,
-    weights: np.ndarray,
-    sequential: bool = True,
-) -> None:
-    """θ ← θ + w_t ∇ln π(A_t|S_t, θ) for t = 0 … T − 1 in order, each at the θ left by t − 1.
-
-    With `sequential=False` every term is taken at the θ of the episode's start and
-    their sum added once (`ReinforceConfig.batch_update`, as `policy.ascend` does).
-
-    Args:
-      policy: its θ [R, P] is updated in place.
-      observations: S_0 … S_{T−1}, [R, T, *obs_shape].
-      actions: A_t, [R, T].
-      weights: w_t = α γ^t G_t (0 past a run's end), [R, T].
-    """
-    if not policy.theta.flags.c_contiguous:
-        policy.theta = np.ascontiguousarray(policy.theta)
-    indices, values = state_inputs(policy.state_features, observations)
-    update_rows(as_matrix(policy), indices, values, actions, weights, sequential)
-
-
 def reinforce_episodes(
     policy: MatrixSoftmaxPolicy, batch: Any, alpha: np.ndarray, config: Any
 ) -> None:
     """REINFORCE from one episode of every run in one call: G_t, α γ^t G_t and the updates.
 
-    The same as `discounted_returns`, the weights and `reinforce_steps` one after another
-    (to rounding: G_t by G_t = R_{t+1} + γ G_{t+1}), without the NumPy calls between them.
+    The same as `reinforce.learn_from_episode` (to rounding: G_t by G_t = R_{t+1} + γ G_{t+1}),
+    without the NumPy calls between its lines.
 
     Args:
       policy: its θ [R, P] is updated in place.
@@ -138,26 +113,6 @@ def reinforce_episodes(
         np.ascontiguousarray(batch.lengths, dtype=np.int64),
         np.ascontiguousarray(alpha, dtype=np.float64),
         settings,
-    )
-
-
-def update_rows(
-    matrices: np.ndarray,
-    indices: np.ndarray,
-    values: np.ndarray,
-    actions: np.ndarray,
-    weights: np.ndarray,
-    sequential: bool,
-) -> None:
-    """`reinforce_steps` on θ given as matrices [R, A, k + 1] (updated in place) and x(S_t)
-    as (indices, values) [R, T, m] (`state_inputs`)."""
-    _kernel("reinforce_steps")(
-        matrices,
-        indices,
-        values,
-        np.ascontiguousarray(actions, dtype=np.int64),
-        np.ascontiguousarray(weights, dtype=np.float64),
-        sequential,
     )
 
 
@@ -234,15 +189,6 @@ def _ascend_episode_python(matrix, indices, values, actions, weights, n_steps, s
         _ascend(target, indices[t], values[t], actions[t], weights[t], probabilities)
     if not sequential:
         matrix += target
-
-
-def _reinforce_steps_python(matrices, indices, values, actions, weights, sequential):
-    """The REINFORCE updates of one episode of every run (see `reinforce_steps`)."""
-    for run in range(matrices.shape[0]):
-        _ascend_episode(
-            matrices[run], indices[run], values[run], actions[run], weights[run],
-            actions.shape[1], sequential,
-        )  # fmt: skip
 
 
 def _reinforce_episodes_python(
