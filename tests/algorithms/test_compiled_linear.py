@@ -174,3 +174,34 @@ def test_compiled_tiles_are_the_tile_coders_tiles(table_size):
         indices, values = compiled(obs)
         np.testing.assert_array_equal(indices, reference(obs))
         np.testing.assert_array_equal(values, np.ones(8))
+
+
+@pytest.mark.parametrize("algorithm", ["reinforce", "actor_critic"])
+def test_a_compiled_run_resumed_from_a_snapshot_is_the_uninterrupted_run(algorithm):
+    from gradlogpi.algorithms import StopTraining
+
+    def learn(**kwargs):
+        policy = MatrixSoftmaxPolicy(RawState(4), 2)
+        if algorithm == "reinforce":
+            config = ReinforceConfig(n_episodes=30, alpha_theta=0.01, gamma=0.99)
+            return reinforce(CARTPOLE, policy, config, seed=7, **kwargs)
+        config = ActorCriticConfig(
+            n_episodes=30, alpha_theta=0.02, alpha_w=0.02, gamma=0.99, lambda_theta=0.5,
+            lambda_w=0.5,
+        )  # fmt: skip
+        return actor_critic(
+            CARTPOLE, policy, config, value=LinearValue(RawState(4)), seed=7, **kwargs
+        )
+
+    snapshots = []
+
+    def stop_at_episode_11(end):
+        if end.episode == 11:
+            snapshots.append(end.snapshot())
+            raise StopTraining
+
+    uninterrupted = learn()
+    learn(callback=stop_at_episode_11)
+    resumed = learn(resume=snapshots[0])
+    np.testing.assert_array_equal(resumed.returns, uninterrupted.returns)
+    np.testing.assert_array_equal(resumed.parameters, uninterrupted.parameters)
