@@ -4,8 +4,9 @@
     python -m benchmarks.run --only B1  one figure
 
 Prints one JSON line per figure (id, value, unit, target, met, peak_rss_mb, details), then a
-table. Ratios compare our loop with the raw environment stepped with random actions in the
-same process, in the same run, so machine noise affects both sides alike.
+table. Ratios compare our loop with the raw environment stepped with pre-drawn actions (the
+strict floor shared with `benchmarks.paths`) in the same process, in the same run, so
+machine noise affects both sides alike.
 """
 
 from __future__ import annotations
@@ -22,23 +23,11 @@ import numpy as np
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+from benchmarks.paths import raw_vector_rate, single_floor
+
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def raw_env_rate(env_id: str, steps: int) -> float:
-    import gymnasium as gym
-
-    env = gym.make(env_id)
-    env.reset(seed=0)
-    env.action_space.seed(0)
-    start = time.perf_counter()
-    for _ in range(steps):
-        _, _, terminated, truncated, _ = env.step(env.action_space.sample())
-        if terminated or truncated:
-            env.reset()
-    return steps / (time.perf_counter() - start)
 
 
 def median_of(repeats: int, measure) -> tuple[float, list[float]]:
@@ -53,7 +42,7 @@ def b1(repeats: int) -> dict:
     from gradlogpi.policies import MatrixSoftmaxPolicy
 
     def measure():
-        raw = raw_env_rate("CartPole-v1", 50_000)
+        raw = single_floor(50_000)
         start = time.perf_counter()
         config = ReinforceConfig(n_episodes=2000, alpha_theta=1e-3, gamma=0.99, batch_update=True)
         result = reinforce("CartPole-v1", MatrixSoftmaxPolicy(RawState(4), 2), config, seed=0)
@@ -75,7 +64,7 @@ def b2(repeats: int) -> dict:
     from gradlogpi.policies.torch_policies import NeuralSoftmaxPolicy
 
     def measure():
-        raw = raw_env_rate("CartPole-v1", 50_000)
+        raw = single_floor(50_000)
         policy = NeuralSoftmaxPolicy(4, 2, (128,), seed=0, lr=1e-3, threads=1)
         start = time.perf_counter()
         result = neural_reinforce(
@@ -91,15 +80,6 @@ def b2(repeats: int) -> dict:
         "target": 0.5,
         "details": {"ratios": values},
     }
-
-
-def vector_raw_rate(envs, steps: int) -> float:
-    envs.reset(seed=0)
-    envs.action_space.seed(0)
-    start = time.perf_counter()
-    for _ in range(steps):
-        envs.step(envs.action_space.sample())
-    return steps * envs.num_envs / (time.perf_counter() - start)
 
 
 def b3(repeats: int) -> dict:
@@ -119,7 +99,7 @@ def b3(repeats: int) -> dict:
 
     def measure(mode: str, collection: str) -> float:
         envs = gym.make_vec("CartPole-v1", num_envs=64, vectorization_mode=mode)
-        raw = vector_raw_rate(envs, 2000)
+        raw = raw_vector_rate(envs, 2000)
         envs.close()
         config = BatchPolicyGradientConfig(
             n_updates=20,
@@ -305,7 +285,7 @@ def b6(repeats: int) -> dict:
     space = gym.make("CartPole-v1").observation_space
 
     def measure():
-        raw = raw_env_rate("CartPole-v1", 50_000)
+        raw = single_floor(50_000)
         coder = TileCoder.from_space(
             space, 8, 4, bounds=[(-2.4, 2.4), (-3, 3), (-0.21, 0.21), (-3.5, 3.5)], table_size=4096
         )

@@ -40,15 +40,25 @@ def _returns(rewards, gamma):
     return returns
 
 
+def _seeded(seed):
+    """CartPole-v1 reset under `seed`, its action generator, and W = 0, b = 0."""
+    env = gym.make("CartPole-v1")
+    env.reset(seed=seed)
+    return env, np.random.default_rng(seed), np.zeros((2, 4)), np.zeros(2)
+
+
+def _weights(rewards, alpha, gamma):
+    """α γ^t G_t for every step t of an episode."""
+    return alpha * gamma ** np.arange(len(rewards)) * _returns(rewards, gamma)
+
+
 def reinforce_episode_update(episodes: int, alpha=1e-3, gamma=0.99, seed=0):
     """P1: the summed REINFORCE update once per episode, vectorised over its steps."""
-    env, rng = gym.make("CartPole-v1"), np.random.default_rng(seed)
-    env.reset(seed=seed)
-    weights, bias, steps = np.zeros((2, 4)), np.zeros(2), 0
-    start = time.perf_counter()
+    env, rng, weights, bias = _seeded(seed)
+    steps, start = 0, time.perf_counter()
     for _ in range(episodes):
         states, actions, rewards = _episode(env, weights, bias, rng)
-        step = alpha * gamma ** np.arange(len(rewards)) * _returns(rewards, gamma)
+        step = _weights(rewards, alpha, gamma)
         logits = states @ weights.T + bias
         logits -= logits.max(axis=1, keepdims=True)
         probabilities = np.exp(logits)
@@ -64,13 +74,11 @@ def reinforce_episode_update(episodes: int, alpha=1e-3, gamma=0.99, seed=0):
 
 def reinforce_step_update(episodes: int, alpha=1e-3, gamma=0.99, seed=0):
     """P2: the book's per-step updates, one NumPy update per step after the episode."""
-    env, rng = gym.make("CartPole-v1"), np.random.default_rng(seed)
-    env.reset(seed=seed)
-    weights, bias, steps = np.zeros((2, 4)), np.zeros(2), 0
-    start = time.perf_counter()
+    env, rng, weights, bias = _seeded(seed)
+    steps, start = 0, time.perf_counter()
     for _ in range(episodes):
         states, actions, rewards = _episode(env, weights, bias, rng)
-        step = alpha * gamma ** np.arange(len(rewards)) * _returns(rewards, gamma)
+        step = _weights(rewards, alpha, gamma)
         for t in range(len(rewards)):
             logits = weights @ states[t] + bias
             probabilities = np.exp(logits - logits.max())

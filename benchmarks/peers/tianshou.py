@@ -55,41 +55,34 @@ def _train(algorithm, envs, collect: dict, budget: int) -> tuple[int, float]:
     return Counted.steps, time.perf_counter() - start
 
 
-def reinforce(steps: int = 15_000, seed: int = 0) -> tuple[int, float]:
+def _seeded_envs(n: int, seed: int) -> DummyVectorEnv:
     torch.set_num_threads(1)
     torch.manual_seed(seed)
-    envs = _envs(1)
+    envs = _envs(n)
     envs.seed(seed)
-    actor = DiscreteActor(
-        preprocess_net=Net(state_shape=4, hidden_sizes=[128], activation=torch.nn.Tanh),
-        action_shape=2,
-        softmax_output=False,
-    )
-    policy = DiscreteActorPolicy(actor=actor, action_space=gym.spaces.Discrete(2))
-    algorithm = Reinforce(policy=policy, optim=AdamOptimizerFactory(lr=1e-3), gamma=0.99)
-    return _train(
-        algorithm,
-        envs,
-        {"collection_step_num_episodes": 1, "collection_step_num_env_steps": None},
-        steps,
-    )
+    return envs
+
+
+def _mlp(hidden: list[int]) -> Net:
+    return Net(state_shape=4, hidden_sizes=hidden, activation=torch.nn.Tanh)
+
+
+def _policy(hidden: list[int]) -> DiscreteActorPolicy:
+    actor = DiscreteActor(preprocess_net=_mlp(hidden), action_shape=2, softmax_output=False)
+    return DiscreteActorPolicy(actor=actor, action_space=gym.spaces.Discrete(2))
+
+
+def reinforce(steps: int = 15_000, seed: int = 0) -> tuple[int, float]:
+    envs = _seeded_envs(1, seed)
+    algorithm = Reinforce(policy=_policy([128]), optim=AdamOptimizerFactory(lr=1e-3), gamma=0.99)
+    collect = {"collection_step_num_episodes": 1, "collection_step_num_env_steps": None}
+    return _train(algorithm, envs, collect, steps)
 
 
 def a2c(steps: int = 20_000, seed: int = 0) -> tuple[int, float]:
-    torch.set_num_threads(1)
-    torch.manual_seed(seed)
-    envs = _envs(8)
-    envs.seed(seed)
-    actor = DiscreteActor(
-        preprocess_net=Net(state_shape=4, hidden_sizes=[64, 64], activation=torch.nn.Tanh),
-        action_shape=2,
-        softmax_output=False,
-    )
-    critic = DiscreteCritic(
-        preprocess_net=Net(state_shape=4, hidden_sizes=[64, 64], activation=torch.nn.Tanh)
-    )
-    policy = DiscreteActorPolicy(actor=actor, action_space=gym.spaces.Discrete(2))
-    algorithm = A2C(policy=policy, critic=critic, optim=AdamOptimizerFactory(lr=7e-4))
+    envs = _seeded_envs(8, seed)
+    critic = DiscreteCritic(preprocess_net=_mlp([64, 64]))
+    algorithm = A2C(policy=_policy([64, 64]), critic=critic, optim=AdamOptimizerFactory(lr=7e-4))
     return _train(algorithm, envs, {"collection_step_num_env_steps": 40}, steps)
 
 

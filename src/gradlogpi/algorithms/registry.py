@@ -158,6 +158,15 @@ def _steps_collection(config: Any) -> str | None:
     return None
 
 
+def _vector_runs(config: Any) -> str | None:
+    if config.runs_in_vector_env:
+        return (
+            "reinforce with runs_in_vector_env cannot be resumed: the vector environment's "
+            "state is not in a checkpoint; train it again"
+        )
+    return None
+
+
 register(
     AlgorithmSpec(
         "reinforce",
@@ -166,6 +175,7 @@ register(
         "REINFORCE, the book's per-step Monte-Carlo policy gradient (p. 328)",
         policies=("array",),
         lockstep_runs=True,
+        not_resumable=_vector_runs,
     )
 )
 register(
