@@ -217,3 +217,15 @@ def test_envpool_is_a_vectorization_mode_for_step_collection():
 def test_envpool_needs_step_collection():
     with pytest.raises(ValueError, match="needs collection='steps'"):
         BatchPolicyGradientConfig(vectorization_mode="envpool", collection="episodes")
+
+
+def test_envs_that_have_their_share_keep_stepping_within_the_cap():
+    """Episode collection: an env done with its share runs ignored episodes while the others
+    finish; each of them starts over at step 0 (it once ran past the noise block's end)."""
+    config = BatchPolicyGradientConfig(
+        n_updates=10, episodes_per_update=16, num_envs=8, max_episode_steps=20
+    )
+    result = batch_policy_gradient(
+        "CartPole-v1", MatrixSoftmaxPolicy(RawState(4), 2), config, seed=1
+    )
+    assert result.lengths.size == 160 and result.lengths.max() <= 20

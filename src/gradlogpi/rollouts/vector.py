@@ -224,6 +224,7 @@ def collect_episodes(
             # only envs short of their share start a seeded episode (its seed and noise);
             # the others restart unseeded: what they do is ignored
             wanted = ended & (np.array([len(done) for done in finished]) < quota)
+            steps[ended & ~wanted] = 0  # an ignored episode starts over too (start() does the rest)
             if mode == AutoresetMode.DISABLED:
                 reset_seeds = [start(k) if wanted[k] else None for k in range(num_envs)]
                 reset_obs, _ = envs.reset(seed=reset_seeds, options={"reset_mask": ended})  # type: ignore[arg-type]
