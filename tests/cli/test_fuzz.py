@@ -201,6 +201,18 @@ COMBINATIONS = {
         ["train", "--env", "CartPole-v1", "--algorithm", "ppo", "--set",
          "env_kwargs.sutton_barto_reward=true"], "env_kwargs",
     ),
+    "combination: algorithm settings under the algorithm's name": (
+        ["train", "--env", "CartPole-v1", "--algorithm", "batch_pg", "--set",
+         "algorithm.n_updates=3"], "hyperparameters.KEY",
+    ),
+    "combination: runs in a vector env without one": (
+        ["train", *CORRIDOR, "--runs", "2", "--set", "hyperparameters.runs_in_vector_env=true"],
+        "native vector implementation",
+    ),
+    "combination: EnvPool with whole-episode collection": (
+        ["train", "--env", "CartPole-v1", "--algorithm", "batch_pg", "--set",
+         "hyperparameters.vectorization_mode=envpool"], "needs collection='steps'",
+    ),
     "combination: unknown env": (["train", "--env", "NoSuchEnv-v0"], "`env` = 'NoSuchEnv-v0'"),
     "combination: unknown algorithm": (
         ["train", "--env", "CartPole-v1", "--algorithm", "sarsa"], "expected one of",

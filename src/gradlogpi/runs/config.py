@@ -280,7 +280,9 @@ def load_config(
     """
     source = str(path) if path is not None else ("the command line" if overrides else "<defaults>")
     data: dict[str, Any] = read_toml(path, "config") if path is not None else {}
-    for dotted, value in (overrides or {}).items():
+    # shallow keys first: `--algorithm ppo` with `--set algorithm.x=1` then meets the name
+    # `algorithm` and is refused, instead of the name silently replacing the table
+    for dotted, value in sorted((overrides or {}).items(), key=lambda item: item[0].count(".")):
         target = data
         *parents, last = dotted.split(".")
         for key in parents:
@@ -288,8 +290,13 @@ def load_config(
             if existing is None:
                 existing = target[key] = {}
             if not isinstance(existing, dict):
+                hint = (
+                    " (an algorithm's settings are hyperparameters.KEY)"
+                    if key == "algorithm"
+                    else ""
+                )
                 raise ConfigError(
-                    f"{source}: cannot set `{dotted}`: `{key}` is {existing!r}, not a table"
+                    f"{source}: cannot set `{dotted}`: `{key}` is {existing!r}, not a table{hint}"
                 )
             target = existing
         target[last] = value
