@@ -205,3 +205,82 @@ def test_a_compiled_run_resumed_from_a_snapshot_is_the_uninterrupted_run(algorit
     resumed = learn(resume=snapshots[0])
     np.testing.assert_array_equal(resumed.returns, uninterrupted.returns)
     np.testing.assert_array_equal(resumed.parameters, uninterrupted.parameters)
+
+
+def test_a_diverging_reinforce_run_on_one_env_keeps_finite_parameters_and_stops_learning():
+    # one env, θ over the raw observation: the compiled generation and update (the guard
+    # is inside the update's call)
+    config = ReinforceConfig(n_episodes=10, alpha_theta=1e308, gamma=0.99)
+    result = reinforce(CARTPOLE, MatrixSoftmaxPolicy(RawState(4), 2), config, seed=0)
+    assert result.diverged_at[0] == 0
+    np.testing.assert_array_equal(result.parameters, np.zeros((1, 10)))  # never moved
+    assert (result.lengths > 0).all()
+
+
+class NaNObservationEnv(gym.Env):
+    """A two-feature env whose observation after step 4 of episode 1 is NaN."""
+
+    observation_space = gym.spaces.Box(-1, 1, (2,))
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t, self.episode = 0, getattr(self, "episode", -1) + 1
+        return np.zeros(2, dtype=np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        obs = np.full(2, np.nan if (self.episode, self.t) == (1, 4) else 0.5, dtype=np.float32)
+        return obs, 1.0, False, False, {}
+
+
+@pytest.mark.parametrize("jit", ["0", "1"])
+def test_a_nan_observation_is_named_on_both_paths(monkeypatch, jit):
+    import re
+
+    from gradlogpi.errors import NonFiniteError
+
+    monkeypatch.setenv("GRADLOGPI_NO_JIT", jit)
+    gym.register(
+        "test/NaNObservation-v0", entry_point=NaNObservationEnv, max_episode_steps=6,
+        disable_env_checker=True,
+    )  # fmt: skip
+    message = (
+        "non-finite observation from environment test/NaNObservation-v0: run 0, episode 1, step 4"
+    )
+    with pytest.raises(NonFiniteError, match=re.escape(message)):
+        reinforce(
+            "test/NaNObservation-v0",
+            MatrixSoftmaxPolicy(RawState(2), 2),
+            ReinforceConfig(n_episodes=3),
+        )
+
+
+def test_one_env_steps_below_gym_makes_checks_only_when_they_are_all_it_has():
+    from gymnasium.wrappers import ClipReward, TimeLimit
+
+    from gradlogpi.rollouts.episodes import unwrapped_step
+
+    made = gym.make(CARTPOLE)  # TimeLimit(OrderEnforcing(PassiveEnvChecker(CartPole)))
+    assert unwrapped_step(made, 500).__self__ is made.unwrapped
+    assert unwrapped_step(made, 501) == made.step  # its cap is shorter than the loop's
+    clipped = ClipReward(gym.make(CARTPOLE), -0.5, 0.5)
+    assert unwrapped_step(clipped, 500) == clipped.step
+    assert unwrapped_step(TimeLimit(made.unwrapped, 50), 20).__self__ is made.unwrapped
+
+
+def test_a_run_below_the_checks_is_the_run_through_them(monkeypatch):
+    """The same seed through gym.make's chain and through a chain ending in a do-nothing
+    wrapper (which keeps every step going through it): the same episodes, the same θ."""
+    from gymnasium.wrappers import TransformObservation
+
+    def learn(wrap):
+        env = gym.make(CARTPOLE)
+        if wrap:
+            env = TransformObservation(env, lambda obs: obs, env.observation_space)
+        config = ReinforceConfig(n_episodes=20, alpha_theta=0.01, gamma=0.99)
+        return reinforce(env, MatrixSoftmaxPolicy(RawState(4), 2), config, seed=5)
+
+    lean, through = learn(False), learn(True)
+    np.testing.assert_array_equal(lean.returns, through.returns)
+    np.testing.assert_array_equal(lean.parameters, through.parameters)

@@ -114,6 +114,12 @@ def reinforce(
         compiled.learn_reinforce(task, lockstep, config)
         return lockstep.result(config)
 
+    if linear.generates_one_env(lockstep):
+        # one Gymnasium env, linear θ over the observation: the loop below, one compiled
+        # call per step and one per episode
+        linear.learn_reinforce_one_env(lockstep, config)
+        return lockstep.result(config)
+
     # all runs in lockstep, episode by episode
     fused = linear.supports(policy)
     for episode in range(lockstep.first_episode, config.n_episodes):

@@ -36,10 +36,13 @@ from gradlogpi.policies import LinearSoftmaxPolicy, MatrixSoftmaxPolicy, Policy,
 
 def available() -> bool:
     """Whether the compiled path is installed and not switched off (GRADLOGPI_NO_JIT=1)."""
-    return (
-        os.environ.get("GRADLOGPI_NO_JIT", "") != "1"
-        and importlib.util.find_spec("numba") is not None
-    )
+    return os.environ.get("GRADLOGPI_NO_JIT", "") != "1" and _numba_installed()
+
+
+@functools.cache
+def _numba_installed() -> bool:
+    # looking it up costs tens of µs, and the per-episode paths ask every episode
+    return importlib.util.find_spec("numba") is not None
 
 
 _HELPERS = ("_gumbel_block", "_gumbel_argmax", "_preferences_at", "_score_at")
