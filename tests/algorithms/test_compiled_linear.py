@@ -235,7 +235,8 @@ class NaNObservationEnv(gym.Env):
 
 
 @pytest.mark.parametrize("jit", ["0", "1"])
-def test_a_nan_observation_is_named_on_both_paths(monkeypatch, jit):
+@pytest.mark.parametrize("algorithm", ["reinforce", "actor_critic"])
+def test_a_nan_observation_is_named_on_both_paths(monkeypatch, jit, algorithm):
     import re
 
     from gradlogpi.errors import NonFiniteError

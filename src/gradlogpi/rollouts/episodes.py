@@ -234,15 +234,16 @@ class Runs:
         return obs
 
     def report_non_finite(self, field: str, values: Any, steps: int) -> None:
-        """NonFiniteError for run 0's current episode, `steps` steps into it (if a value of
-        `values`, the latest observation or the episode's rewards, is not finite)."""
+        """NonFiniteError for run 0's current episode, `steps` steps into it, if a value is
+        not finite: `values` is the latest observation, or the rewards of the last
+        len(values) steps."""
         self.steps[:] = steps
         values = np.asarray(values, dtype=np.float64)
         if field == "reward":
             bad = np.flatnonzero(~np.isfinite(values))
             if bad.size == 0:
-                return  # their sum overflowed; each is finite
-            self.steps[:] = int(bad[0]) + 1
+                return  # e.g. their sum overflowed; each is finite
+            self.steps[:] = steps - len(values) + int(bad[0]) + 1
             values = values[bad[0]]
         self._check_finite(values[None], field, np.ones(1, dtype=bool))
 

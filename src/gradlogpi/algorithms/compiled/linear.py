@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -40,6 +41,7 @@ _HELPERS = (
     "_gumbel_argmax",
     "_episode_weights",
     "_ascend_episode",
+    "_actor_critic_step",
 )
 
 
@@ -52,9 +54,11 @@ def _compiled() -> dict[str, Any]:
         globals()[name] = numba.njit(cache=True)(globals()[f"{name}_python"])
     return {
         "reinforce_episodes": numba.njit(cache=True)(_reinforce_episodes_python),
-        "actor_critic_step": numba.njit(cache=True)(_actor_critic_step_python),
+        "actor_critic_step": globals()["_actor_critic_step"],
         "act": numba.njit(cache=True)(_act_python),
         "record_act": numba.njit(cache=True)(_record_act_python),
+        "actor_critic_raw_step": numba.njit(cache=True)(_actor_critic_raw_step_python),
+        "all_finite": numba.njit(cache=True)(_all_finite_python),
         "reinforce_recorded": numba.njit(cache=True)(_reinforce_recorded_python),
         "tiles": numba.njit(cache=True)(_tiles_python),
         "vector_record": numba.njit(cache=True)(_vector_record_python),
@@ -323,85 +327,151 @@ def learn_actor_critic(lockstep: Any, config: Any, update: int) -> None:
     """Actor-critic on one Gymnasium env for the rest of the run, one kernel call per step.
 
     The loop is `actor_critic`'s (p. 332) with everything between two environment steps in
-    `_actor_critic_step`. The divergence guard is per episode, not per step: θ and w are
-    saved when an episode starts, and if they are not finite when it ends (or δ stops
-    being finite, which ends it early) they go back to the saved values and the run learns
-    no more, as the NumPy path's run does.
+    one compiled call (`OneEnvActorCritic.step`). The divergence guard is per episode, not
+    per step: θ and w are saved when an episode starts, and if they are not finite when it
+    ends (or δ stops being finite, which ends it early) they go back to the saved values
+    and the run learns no more, as the NumPy path's run does.
     """
-    policy, value, runs, tracker = lockstep.policy, lockstep.value, lockstep.runs, lockstep.tracker
-    streams, cap, gamma = runs.streams, runs.max_episode_steps, config.gamma
-    matrix, w = as_matrix(policy)[0], value.w.reshape(-1, value.n_parameters)[0]
-    shared = value.state_features is policy.state_features
-    traced = config.lambda_theta > 0 or config.lambda_w > 0
-    kernel, act = actor_critic_step_kernel(), _kernel("act")
-    actions = [np.int64(a) for a in range(policy.n_actions)]  # Discrete checks these fastest
-    active = np.ones(1, dtype=bool)
-    step = np.zeros(10)
-    step[4], step[8], step[9] = gamma, gamma * config.lambda_theta, gamma * config.lambda_w
-
-    policy_inputs = one_state_inputs(policy.state_features)
-    value_inputs = policy_inputs if shared else one_state_inputs(value.state_features)
-
-    def inputs(obs: Any) -> tuple[Any, Any]:
-        state = policy_inputs(obs)
-        return state, state if shared else value_inputs(obs)
-
-    saved = (np.empty_like(matrix), np.empty_like(w))  # θ and w when the episode started
-    traces = (
-        (np.zeros_like(matrix), np.zeros_like(w)) if traced else (np.empty((0, 0)), np.empty(0))
-    )
+    policy, runs, tracker = lockstep.policy, lockstep.runs, lockstep.tracker
+    streams, cap = runs.streams, runs.max_episode_steps
+    learner = OneEnvActorCritic(policy, lockstep.value, config)
+    act_as = [np.int64(a) for a in range(policy.n_actions)]  # Discrete checks these fastest
+    chunk, active = streams.chunk, np.ones(1, dtype=bool)
     for episode in range(lockstep.first_episode, config.n_episodes):
-        fraction = step_size(1.0, config.schedule, episode, config.n_episodes) * tracker.learning[0]
-        step[5], step[6] = config.alpha_theta * fraction, config.alpha_w * fraction
-        np.copyto(saved[0], matrix)
-        np.copyto(saved[1], w)
-        for trace in traces:
-            trace.fill(0.0)  # z^θ ← 0, z^w ← 0 (nothing to do for the one-step algorithm)
-        obs = runs.reset()[0]
-        step_env = runs.step_function()
-        here = inputs(obs)
+        fraction = step_size(1.0, config.schedule, episode, config.n_episodes)
+        if tracker.diverged_at[0] >= 0:
+            fraction = 0.0  # a diverged run stops learning
+        obs = runs.reset_one()
+        step = runs.step_function()
         streams.noise(0, active)
         block = streams.buffer[0]
-        action = act(matrix, here[0], block[0])
-        discount, total, t, finite = 1.0, 0.0, 0, True
+        action = learner.start(obs, block, fraction)
+        total, t = 0.0, 0
         terminated = truncated = False
         while True:
-            obs, reward, terminated, truncated, _ = step_env(actions[action])
+            if action < 0:  # the observation the kernel was given is not finite
+                runs.report_non_finite("observation", obs, t)
+            obs, reward, terminated, truncated, _ = step(act_as[action])
             t += 1
+            total += reward
             truncated = truncated or (not terminated and t >= cap)
-            ended = terminated or truncated
-            there = inputs(obs)
-            if not ended and t % streams.chunk == 0:
+            status = 1 if terminated else 2 if truncated else 0  # 0: the episode goes on
+            if status == 0 and t % chunk == 0:
                 streams.noise(t, active)
                 block = streams.buffer[0]
-            step[0], step[1], step[2], step[3], step[7] = (
-                action,
-                reward,
-                terminated,
-                ended,
-                discount,
-            )
-            action, delta = kernel(matrix, w, traces, here, there, block[t % streams.chunk], step)
+            action = learner.step(obs, block, t % chunk, reward, status)
             update += 1
-            total += reward
-            discount *= gamma
-            here = there
-            if not math.isfinite(delta):
-                runs.steps[:] = t
-                runs._check_finite(np.array([reward]), "reward", active)
-                runs._check_finite(np.asarray(obs)[None], "observation", active)
-                finite = False
-            if ended or not finite:
+            if action == DELTA_NOT_FINITE:  # a non-finite reward, or θ or w overflowed
+                runs.report_non_finite("reward", [reward], t)
+                runs.report_non_finite("observation", obs, t)
+                break
+            if status:
+                if action < 0:
+                    runs.report_non_finite("observation", obs, t)
                 break
         runs.steps[:] = t
-        if not (finite and np.isfinite(matrix).all() and np.isfinite(w).all()):
-            matrix[...], w[...] = saved
-            if tracker.diverged_at[0] < 0:
-                tracker.diverged_at[0] = update
+        if not learner.finish(action != DELTA_NOT_FINITE) and tracker.diverged_at[0] < 0:
+            tracker.diverged_at[0] = update
         tracker.returns[0, episode], tracker.lengths[0, episode] = total, t
         tracker.truncated[0, episode] = truncated
         if lockstep.report(episode, update=update):
             break
+
+
+DELTA_NOT_FINITE = -2
+"""What a step kernel returns when δ is not finite (−1: the observation is not)."""
+
+
+class OneEnvActorCritic:
+    """θ and w of one run of `learn_actor_critic`, and its per-step call.
+
+    Where both the policy and the critic see the raw observation (x(s) = s), the step is
+    one compiled call (`_actor_critic_raw_step`) that also keeps x(S) and checks the
+    observation; other features are computed in Python (`one_state_inputs`) and passed to
+    `_actor_critic_step`.
+    """
+
+    def __init__(self, policy: MatrixSoftmaxPolicy, value: Any, config: Any):
+        self.matrix = as_matrix(policy)[0]
+        self.w = value.w.reshape(-1, value.n_parameters)[0]
+        traced = config.lambda_theta > 0 or config.lambda_w > 0
+        self.traces = (
+            (np.zeros_like(self.matrix), np.zeros_like(self.w))
+            if traced
+            else (np.empty((0, 0)), np.empty(0))
+        )
+        self.saved = (np.empty_like(self.matrix), np.empty_like(self.w))
+        gamma = config.gamma
+        # [A_t, R, terminated, ended, γ, α^θ, α^w, I, γλ^θ, γλ^w] (see _actor_critic_step)
+        self.settings = np.zeros(10)
+        self.settings[4], self.settings[8] = gamma, gamma * config.lambda_theta
+        self.settings[9] = gamma * config.lambda_w
+        self.alphas = (config.alpha_theta, config.alpha_w)
+        self.here: Any = None  # x(S) for the policy and the critic, features computed in Python
+        self.step: Callable[[Any, np.ndarray, int, float, int], int]
+        raw = type(policy.state_features) is RawState
+        self.raw = raw and type(value.state_features) is RawState
+        if self.raw:
+            self.state = np.empty(policy.n_state_features)  # x(S), kept by the kernel
+            self.step = functools.partial(
+                _kernel("actor_critic_raw_step"),
+                self.matrix,
+                self.w,
+                *self.traces,
+                self.state,
+                self.settings,
+            )
+        else:
+            shared = value.state_features is policy.state_features
+            policy_inputs = one_state_inputs(policy.state_features)
+            value_inputs = policy_inputs if shared else one_state_inputs(value.state_features)
+            kernel = actor_critic_step_kernel()
+
+            def inputs(obs: Any) -> tuple[Any, Any]:
+                state = policy_inputs(obs)
+                return state, state if shared else value_inputs(obs)
+
+            def step(obs: Any, block: np.ndarray, offset: int, reward: float, status: int) -> int:
+                there = inputs(obs)
+                settings = self.settings
+                settings[1], settings[2], settings[3] = reward, status == 1, status > 0
+                action, delta = kernel(
+                    self.matrix, self.w, self.traces, self.here, there, block[offset], settings
+                )
+                settings[0] = action
+                settings[7] *= settings[4]  # I ← γ I
+                self.here = there
+                return action if math.isfinite(delta) else DELTA_NOT_FINITE
+
+            self.inputs, self.step = inputs, step
+
+    def start(self, obs: Any, block: np.ndarray, fraction: float) -> int:
+        """Start an episode at S_0 = obs: save θ and w, clear the traces, set I = 1 and the
+        step sizes (× `fraction`); returns A_0 (−1 if obs is not finite)."""
+        for saved, now in zip(self.saved, (self.matrix, self.w), strict=True):
+            np.copyto(saved, now)
+        for trace in self.traces:
+            trace.fill(0.0)  # z^θ ← 0, z^w ← 0 (nothing to do for the one-step algorithm)
+        settings = self.settings
+        settings[5], settings[6] = self.alphas[0] * fraction, self.alphas[1] * fraction
+        settings[7] = 1.0
+        if self.raw:
+            action = _kernel("record_act")(self.state[None], 0, obs, self.matrix, block, 0)
+        elif not np.isfinite(obs).all():
+            return -1
+        else:
+            self.here = self.inputs(obs)
+            action = _kernel("act")(self.matrix, self.here[0], block[0])
+        self.settings[0] = action
+        return int(action)
+
+    def finish(self, finite: bool) -> bool:
+        """End an episode: if θ or w is not finite (or δ was not), put back the values of its
+        start; returns whether they were kept."""
+        if finite and _kernel("all_finite")(self.matrix, self.w):
+            return True
+        self.matrix[...], self.w[...] = self.saved
+        return False
 
 
 def one_state_inputs(features: Any) -> Any:
@@ -483,6 +553,37 @@ def _act_python(matrix, state, noise):
     logits = np.empty(matrix.shape[0])
     _logits(matrix, state[0], state[1], logits)
     return _gumbel_argmax(logits, noise)
+
+
+def _actor_critic_raw_step_python(
+    matrix, w, z_theta, z_w, state, settings, obs, noise, offset, reward, status
+):
+    """`_actor_critic_step` where x(s) = s for the policy and the critic: S is `state` (x(S),
+    overwritten with S' after the step), S' the raw `obs`, the next action's noise
+    noise[offset]; `status` 0 (the episode goes on), 1 (S' is terminal) or 2 (cut short).
+    Keeps A_t and I in `settings` for the next step. Returns A' (0 if the episode ended),
+    −1 if `obs` is not finite, −2 if δ is not.
+    """
+    next_state = np.empty(state.shape[0])
+    for i in range(state.shape[0]):
+        next_state[i] = obs[i]
+        if not np.isfinite(next_state[i]):
+            return -1
+    every = np.arange(state.shape[0])
+    settings[1], settings[2], settings[3] = reward, status == 1, status > 0
+    here, there = (every, state), (every, next_state)
+    action, delta = _actor_critic_step(
+        matrix, w, (z_theta, z_w), (here, here), (there, there), noise[offset], settings
+    )
+    state[:] = next_state
+    settings[0] = action
+    settings[7] *= settings[4]  # I ← γ I
+    return action if np.isfinite(delta) else -2
+
+
+def _all_finite_python(matrix, w):
+    """Whether every value of θ (as a matrix) and w is finite."""
+    return np.isfinite(matrix).all() and np.isfinite(w).all()
 
 
 def _record_act_python(record, t, obs, matrix, noise, offset):
@@ -595,3 +696,4 @@ def _vector_record_python(matrices, buffers, settings, log, outcome, states, noi
 _logits, _probabilities, _ascend = _logits_python, _probabilities_python, _ascend_python
 _value, _gumbel_argmax = _value_python, _gumbel_argmax_python
 _episode_weights, _ascend_episode = _episode_weights_python, _ascend_episode_python
+_actor_critic_step = _actor_critic_step_python
