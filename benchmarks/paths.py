@@ -225,8 +225,10 @@ def figure_13_1_speedup() -> dict:
 # ---- the table ---------------------------------------------------------------------------
 
 BRACKETS = (
-    "In brackets: gradlogpi's ratio to the env stepped below gym.make's checking wrappers "
-    "(env.unwrapped), which its one-env loops skip after the first episode."
+    "In brackets, gradlogpi's ratio to a stricter floor: P1-P4 the env stepped below "
+    "gym.make's checking wrappers (env.unwrapped), which its one-env loops skip after the "
+    "first episode; P6 one raw env, since episode collection steps a sync vector env's "
+    "sub-envs one by one (only those whose episodes are still wanted)."
 )
 PEERS = ("gradlogpi", "careful NumPy", "MushroomRL", "Tianshou", "SB3")
 
@@ -317,6 +319,7 @@ def paths() -> dict[str, Path]:
             0.7,
             {"gradlogpi": timed(lambda: ours_batch("episodes", False, 60))},
             absent=("MushroomRL", "Tianshou", "SB3"),
+            bare_floor=single_floor,
         ),
         "P7": Path(
             "100 runs of linear REINFORCE at once in vector CartPole (× one raw env)",

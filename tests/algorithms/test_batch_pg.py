@@ -1,3 +1,4 @@
+import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -229,3 +230,57 @@ def test_envs_that_have_their_share_keep_stepping_within_the_cap():
         "CartPole-v1", MatrixSoftmaxPolicy(RawState(4), 2), config, seed=1
     )
     assert result.lengths.size == 160 and result.lengths.max() <= 20
+
+
+def test_sync_collection_steps_only_the_envs_whose_episodes_are_wanted():
+    """One episode per env: each sub-env steps exactly its episode's length (a vector env
+    would step them all until the longest ended), and the episodes are the async env's."""
+    policy = cartpole_policy().init(np.random.default_rng(1), scale=0.3)
+    envs = make_vector_env("CartPole-v1", 4, "sync")
+    counts = [0] * 4
+    for k, env in enumerate(envs.envs):
+
+        def counted(action, env_step=env.step, k=k):
+            counts[k] += 1
+            return env_step(action)
+
+        env.step = counted
+    episodes = collect_episodes(envs, policy, 4, EpisodeSeeds(3), 0, 500)
+    envs.close()
+    assert counts == [episode.length for episode in episodes]
+    assert len(set(counts)) > 1  # lengths differ: a vector env would have stepped max(counts) each
+    reference = make_vector_env("CartPole-v1", 4, "async")
+    expected = collect_episodes(reference, policy, 4, EpisodeSeeds(3), 0, 500)
+    reference.close()
+    for first, second in zip(episodes, expected, strict=True):
+        np.testing.assert_array_equal(first.actions, second.actions)
+        np.testing.assert_array_equal(first.rewards, second.rewards)
+
+
+class NaNRewardEnv(gym.Env):
+    """Reward NaN at step 3 of every episode."""
+
+    observation_space = gym.spaces.Box(-1, 1, (2,))
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(2, dtype=np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        return np.zeros(2, dtype=np.float32), float("nan") if self.t == 3 else 1.0, False, False, {}
+
+
+def test_a_nan_reward_in_episode_collection_names_env_episode_update_and_step():
+    import re
+
+    from gradlogpi.errors import NonFiniteError
+
+    envs = gym.vector.SyncVectorEnv([NaNRewardEnv, NaNRewardEnv])
+    message = "non-finite reward from environment Broken: env 0, episode 0 of update 5, step 3"
+    with pytest.raises(NonFiniteError, match=re.escape(message)):
+        collect_episodes(
+            envs, MatrixSoftmaxPolicy(RawState(2), 2), 2, EpisodeSeeds(0), 5, 10, "Broken"
+        )

@@ -20,7 +20,7 @@ from gradlogpi.core._checks import check_positive_int
 from gradlogpi.errors import ConfigError, NonFiniteError
 from gradlogpi.policies.actor import Actor
 from gradlogpi.policies.contract import Policy
-from gradlogpi.rollouts.episodes import checked_env_id
+from gradlogpi.rollouts.episodes import checked_env_id, unwrapped_step
 
 
 @dataclass
@@ -176,6 +176,10 @@ def collect_episodes(
         steps[k] = 0
         return env_seed
 
+    if type(envs) is gym.vector.SyncVectorEnv:
+        return _collect_stepping_only_wanted(
+            envs, policy, quota, start, noise, mode, max_episode_steps, env_name, update, counts
+        )
     obs, _ = envs.reset(seed=[start(k) for k in range(num_envs)])  # type: ignore[arg-type]
     skip = np.zeros(num_envs, dtype=bool)  # NEXT_STEP: this step only resets that env
     while any(len(done) < quota for done in finished):
@@ -235,6 +239,117 @@ def collect_episodes(
                 if mode == AutoresetMode.NEXT_STEP:
                     skip |= ended
     return [episode for per_env in finished for episode in per_env[:quota]]
+
+
+def _collect_stepping_only_wanted(
+    envs: gym.vector.SyncVectorEnv,
+    policy: Policy,
+    quota: int,
+    start: Any,
+    noise: np.ndarray,
+    mode: AutoresetMode,
+    cap: int,
+    env_name: str,
+    update: int,
+    counts: np.ndarray,
+) -> list[Episode]:
+    """`collect_episodes` on a sync vector env, stepping only the sub-envs whose episodes
+    are still wanted.
+
+    A vector env steps every sub-env each time, so with one episode per env an update
+    would wait for its longest episode while the others step for nothing (about 40% of the
+    steps on CartPole). A sync vector env is a loop over its sub-envs; this is that loop
+    over the sub-envs still collecting, with the actions of all of them drawn in one call.
+    The episodes are the same as through the vector env: each starts as it would there
+    (seeded by `start` at the update's first reset, or with the reset seed for
+    AutoresetMode.DISABLED, else where the env's own random stream has got to) and reads
+    its own noise.
+    """
+    sub_envs = envs.envs
+    num_envs = len(sub_envs)
+    batch_actor = getattr(policy, "batch_actor", None)
+    actor = batch_actor() if batch_actor is not None else Actor(policy.sample_from_noise)
+    prepared: list[Any] = [None] * num_envs  # each env's episode noise, as `actor.act` takes it
+
+    def begin(k: int, reset: bool) -> Any:
+        seed = start(k)  # the episode's noise, and its reset seed
+        prepared[k] = actor.prepare(noise[k])  # θ is fixed for the update: done ahead
+        return sub_envs[k].reset(seed=seed if reset else None)[0]
+
+    latest = [begin(k, True) for k in range(num_envs)]  # each env's latest observation
+    # after the first update, below gym.make's checks (see `unwrapped_step`)
+    step_of = [env.step if update == 0 else unwrapped_step(env, cap) for env in sub_envs]
+    records: list[tuple[list[Any], list[Any], list[float]]] = [([], [], []) for _ in sub_envs]
+    finished: list[list[Episode]] = [[] for _ in sub_envs]
+    steps = [0] * num_envs
+    collecting = list(range(num_envs))
+    space = envs.single_action_space
+    box_shape = space.shape if isinstance(space, gym.spaces.Box) else None
+    while collecting:
+        actions = actor.act(
+            np.array([latest[k] for k in collecting]),
+            np.array([prepared[k][steps[k]] for k in collecting]),
+        )
+        if box_shape is not None:
+            actions = np.asarray(actions, dtype=space.dtype).reshape(len(collecting), *box_shape)
+        still = []
+        for action, k in zip(actions, collecting, strict=True):
+            observations, taken, rewards = records[k]
+            observations.append(latest[k])
+            taken.append(action)
+            obs, reward, terminated, truncated, _ = step_of[k](action)
+            latest[k] = np.array(obs)  # a copy: an env may write its next observation into it
+            rewards.append(float(reward))
+            steps[k] += 1
+            cut = bool(truncated) or steps[k] >= cap
+            if not (terminated or cut):
+                still.append(k)
+                continue
+            episode = Episode(
+                np.array(observations),
+                np.array(taken),
+                np.array(rewards),
+                bool(terminated),
+                cut and not terminated,
+            )
+            _check_episode(
+                episode,
+                latest[k],
+                env_name,
+                f"env {k}, episode {int(counts[k]) - 1} of update {update}",
+            )
+            finished[k].append(episode)
+            records[k] = ([], [], [])
+            if len(finished[k]) < quota:
+                latest[k] = begin(k, mode == AutoresetMode.DISABLED)
+                steps[k] = 0
+                still.append(k)
+        collecting = still
+    return [episode for per_env in finished for episode in per_env]
+
+
+def _check_episode(episode: Episode, last: np.ndarray, env_name: str, where: str) -> None:
+    """NonFiniteError naming the first step whose reward or next observation is not finite.
+
+    Checked once the episode has ended (one pass over its arrays, not a call per step), and
+    before anything learns from it."""
+    rewards, observations = episode.rewards, episode.observations
+    if math.isfinite(math.fsum(rewards)) and np.isfinite(observations).all():
+        if np.isfinite(last).all():
+            return
+    if not np.isfinite(observations[0]).all():
+        raise NonFiniteError(
+            f"non-finite observation from environment {env_name}: {where}, step 0 (the reset), "
+            f"value {observations[0]!r}"
+        )
+    next_observations = np.concatenate([observations[1:], np.asarray(last)[None]])
+    for t in range(episode.length):
+        for field, value in (("reward", rewards[t]), ("observation", next_observations[t])):
+            if not np.isfinite(value).all():
+                raise NonFiniteError(
+                    f"non-finite {field} from environment {env_name}: {where}, step {t + 1}, "
+                    f"value {value!r}"
+                )
 
 
 def _env_actions(actions: np.ndarray, envs: gym.vector.VectorEnv) -> np.ndarray:
