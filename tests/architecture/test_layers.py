@@ -122,6 +122,12 @@ def test_the_layers_above_policies_use_the_contract_not_probes():
     assert not offending, "\n".join(offending)
 
 
+PER_STEP_KERNELS = {"_actor_critic_raw_step_python"}
+"""Compiled kernels called once per environment step, exempt: Numba unboxes a tuple argument
+several times slower than the arrays in it (measured: 2.6 µs against 1.2 µs a call), and the
+call is most of the library's cost per step."""
+
+
 def test_no_function_takes_more_than_eight_parameters():
     """Typer commands are exempt: each option is a parameter there by design."""
     crowded = []
@@ -129,7 +135,7 @@ def test_no_function_takes_more_than_eight_parameters():
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 continue
-            if layer == "cli" and node.decorator_list:
+            if (layer == "cli" and node.decorator_list) or node.name in PER_STEP_KERNELS:
                 continue
             arguments = node.args
             names = [

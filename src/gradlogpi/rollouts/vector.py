@@ -9,8 +9,9 @@ with sync, async or one-at-a-time environments, whatever the other sub-environme
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -177,9 +178,10 @@ def collect_episodes(
         return env_seed
 
     if type(envs) is gym.vector.SyncVectorEnv:
-        return _collect_stepping_only_wanted(
-            envs, policy, quota, start, noise, mode, max_episode_steps, env_name, update, counts
+        plan = CollectionPlan(
+            quota, max_episode_steps, mode, update, env_name, start, noise, counts
         )
+        return _collect_stepping_only_wanted(envs, policy, plan)
     obs, _ = envs.reset(seed=[start(k) for k in range(num_envs)])  # type: ignore[arg-type]
     skip = np.zeros(num_envs, dtype=bool)  # NEXT_STEP: this step only resets that env
     while any(len(done) < quota for done in finished):
@@ -241,17 +243,24 @@ def collect_episodes(
     return [episode for per_env in finished for episode in per_env[:quota]]
 
 
+class CollectionPlan(NamedTuple):
+    """What `collect_episodes` settled before stepping: episodes per env (`quota`), the step
+    cap, the autoreset mode, the update and env name (for errors), `start(k)` (starts env
+    k's next episode: its noise into noise[k], its count into counts[k]; returns its reset
+    seed), and those two arrays."""
+
+    quota: int
+    cap: int
+    mode: AutoresetMode
+    update: int
+    env_name: str
+    start: Callable[[int], int]
+    noise: np.ndarray
+    counts: np.ndarray
+
+
 def _collect_stepping_only_wanted(
-    envs: gym.vector.SyncVectorEnv,
-    policy: Policy,
-    quota: int,
-    start: Any,
-    noise: np.ndarray,
-    mode: AutoresetMode,
-    cap: int,
-    env_name: str,
-    update: int,
-    counts: np.ndarray,
+    envs: gym.vector.SyncVectorEnv, policy: Policy, plan: CollectionPlan
 ) -> list[Episode]:
     """`collect_episodes` on a sync vector env, stepping only the sub-envs whose episodes
     are still wanted.
@@ -265,6 +274,7 @@ def _collect_stepping_only_wanted(
     AutoresetMode.DISABLED, else where the env's own random stream has got to) and reads
     its own noise.
     """
+    quota, cap, mode, update, env_name, start, noise, counts = plan
     sub_envs = envs.envs
     num_envs = len(sub_envs)
     batch_actor = getattr(policy, "batch_actor", None)

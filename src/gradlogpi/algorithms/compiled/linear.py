@@ -275,6 +275,7 @@ def learn_reinforce_one_env(lockstep: Any, config: Any) -> None:
     record = np.empty((cap + 1, k + 1))  # row t: S_t (k values), then A_t
     states, actions = record[:, :k], record[:, k]
     indices = np.broadcast_to(np.arange(k), (cap + 1, k))  # dense x(s): every feature
+    episode_arrays = (indices, states, actions)
     backup = np.empty_like(matrix)
     settings = (float(config.gamma), bool(config.discount_weighting), not config.batch_update)
     record_act, learn = _kernel("record_act"), _kernel("reinforce_recorded")
@@ -307,7 +308,7 @@ def learn_reinforce_one_env(lockstep: Any, config: Any) -> None:
             runs.report_non_finite("reward", rewards, n_steps)
         runs.steps[:] = n_steps
         rewarded = np.array(rewards, dtype=np.float64)
-        if not learn(matrix, backup, indices, states, actions, rewarded, n_steps, alpha, settings):
+        if not learn(matrix, backup, episode_arrays, rewarded, n_steps, alpha, settings):
             if tracker.diverged_at[0] < 0:
                 tracker.diverged_at[0] = episode
         tracker.returns[0, episode] = total
@@ -612,13 +613,13 @@ def _record_act_python(record, t, obs, matrix, noise, offset):
     return action
 
 
-def _reinforce_recorded_python(
-    matrix, backup, indices, values, actions, rewards, n_steps, alpha, settings
-):
+def _reinforce_recorded_python(matrix, backup, episode, rewards, n_steps, alpha, settings):
     """REINFORCE from one recorded episode of one run (see `learn_reinforce_one_env`), with
     the divergence guard: θ is put back and False returned if the update left it not finite.
 
-    `actions` may be the float column of the record (A_t as 0.0, 1.0, …)."""
+    `episode` is x(S_t) as (indices, values) [T, m] each and the actions [T], which may be
+    the float column of the record (A_t as 0.0, 1.0, …)."""
+    indices, values, actions = episode
     backup[:] = matrix
     weights = np.empty(n_steps)
     _episode_weights(rewards, n_steps, alpha, settings, weights)
