@@ -89,3 +89,24 @@ def test_neural_gaussian_actor_matches_sample_from_noise(rng):
     prepared = actor.prepare(noise)
     actions = np.array([actor.act(o, prepared[i]) for i, o in enumerate(obs)])
     np.testing.assert_allclose(actions, policy.sample_from_noise(obs, noise), rtol=1e-12)
+
+
+def test_an_update_that_leaves_a_parameter_not_finite_is_undone():
+    """`update_kept_finite` (clones per tensor, no flat copies) keeps a finite update and
+    puts θ and the NumPy mirror back after a non-finite one."""
+    from gradlogpi.algorithms.common import update_kept_finite
+
+    policy = NeuralSoftmaxPolicy(4, 2, (8,), seed=0)
+    obs = np.ones((3, 4))
+    start, logits = policy.get_flat(), policy.logits(obs)
+
+    def poison():
+        with torch.no_grad():
+            policy.parameters()[1][3] = float("nan")  # one bias of the hidden layer
+        policy.sync()
+
+    assert not update_kept_finite(policy, poison)
+    np.testing.assert_array_equal(policy.get_flat(), start)
+    np.testing.assert_array_equal(policy.logits(obs), logits)
+    assert update_kept_finite(policy, lambda: policy.set_flat(start + 0.1))
+    np.testing.assert_allclose(policy.get_flat(), start + 0.1)

@@ -24,6 +24,7 @@ from gradlogpi.algorithms.common import (
     one_run,
     restore_state,
     step_size,
+    update_kept_finite,
 )
 from gradlogpi.core._checks import check_in_range, check_positive, check_positive_int
 from gradlogpi.core.returns import discount_powers, discounted_returns, normalized
@@ -338,18 +339,9 @@ def batch_policy_gradient(
             record.add(finished.returns, finished.lengths, finished.truncated)
             fraction = step_size(1.0, config.schedule, update, config.n_updates)
             gradient = gradient_estimate(policy, batch, config, value)
-            before = policy.get_flat()
-            if isinstance(policy, TorchTrainedPolicy):
-                # neural policies: PyTorch's optimizer takes the ascent direction, and the
-                # schedule scales its learning rate (Adam would undo a scaled direction)
-                policy.optimizer_step(
-                    gradient / config.alpha_theta if config.update == "vanilla" else gradient,
-                    learning_rate_scale=fraction,
-                )
-            else:
-                policy.set_flat(before + fraction * gradient)
-            if not np.all(np.isfinite(policy.get_flat())):
-                policy.set_flat(before)
+            if not update_kept_finite(
+                policy, functools.partial(ascend, policy, gradient, fraction, config)
+            ):
                 record.diverged_at = update
                 break
             if config.baseline == "value":
@@ -396,6 +388,19 @@ def vector_env_id(env: str | gym.Env) -> str:
         "`env` must be a registered Gymnasium id or an environment made by gymnasium.make "
         f"(batch_pg makes vector envs from the id); got {type(env).__name__}"
     )
+
+
+def ascend(policy: Policy, gradient: np.ndarray, fraction: float, config: Any) -> None:
+    """θ ← θ + (scheduled) step along `gradient`, the estimate of ∇J(θ) [P]."""
+    if isinstance(policy, TorchTrainedPolicy):
+        # neural policies: PyTorch's optimizer takes the ascent direction, and the
+        # schedule scales its learning rate (Adam would undo a scaled direction)
+        policy.optimizer_step(
+            gradient / config.alpha_theta if config.update == "vanilla" else gradient,
+            learning_rate_scale=fraction,
+        )
+    else:
+        policy.set_flat(policy.get_flat() + fraction * gradient)
 
 
 def gradient_estimate(

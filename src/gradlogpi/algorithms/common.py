@@ -207,6 +207,20 @@ class Tracker:
             self.diverged_at[bad & (self.diverged_at < 0)] = update
 
 
+def update_kept_finite(policy: Policy, update: Callable[[], None]) -> bool:
+    """Run `update` (which changes θ in place) unless it leaves θ not finite, in which case
+    θ goes back to what it was before; returns whether the update was kept."""
+    own = getattr(policy, "update_kept_finite", None)  # networks do it without flat copies
+    if own is not None:
+        return bool(own(update))
+    before = policy.get_flat()
+    update()
+    if np.all(np.isfinite(policy.get_flat())):
+        return True
+    policy.set_flat(before)
+    return False
+
+
 class EpisodeRecord:
     """The episodes one run finishes, update after update, in the order they end.
 

@@ -20,6 +20,7 @@ from gradlogpi.algorithms.common import (
     check_policy_fits_env,
     one_run,
     restore_state,
+    update_kept_finite,
 )
 from gradlogpi.core._checks import check_in_range, check_positive_int
 from gradlogpi.core.returns import discount_powers, discounted_returns, normalized
@@ -119,10 +120,8 @@ def neural_reinforce(
         states, actions = batch.observations[0, :length], batch.actions[0, :length]
         weights = torch.from_numpy(episode_weights(batch.rewards[0, :length], config))
         objective = (policy.torch_log_prob(states, actions) * weights).sum()  # the seed's J
-        before = policy.get_flat()
-        policy.maximize(objective)  # θ ← θ + optimizer step along ∇J(θ)
-        if not np.all(np.isfinite(policy.get_flat())):
-            policy.set_flat(before)
+        # θ ← θ + optimizer step along ∇J(θ), undone if it is not finite
+        if not update_kept_finite(policy, functools.partial(policy.maximize, objective)):
             tracker.diverged_at[0] = episode
             break
         if callback is not None:

@@ -9,6 +9,7 @@ differs, so each algorithm passes its own `improve` to `train_on_policy`.
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
@@ -27,6 +28,7 @@ from gradlogpi.algorithms.common import (
     check_policy_fits_env,
     one_run,
     step_size,
+    update_kept_finite,
 )
 from gradlogpi.core._checks import check_in_range, check_positive, check_positive_int
 from gradlogpi.core.divergences import categorical_kl, gaussian_kl
@@ -189,10 +191,7 @@ def train_on_policy(
             record.add(finished.returns, finished.lengths, finished.truncated)
             data = rollout(batch, policy, value, config)
             fraction = step_size(1.0, config.schedule, update, config.n_updates)
-            before = policy.get_flat()
-            improve(policy, data, fraction)
-            if not np.all(np.isfinite(policy.get_flat())):
-                policy.set_flat(before)
+            if not update_kept_finite(policy, functools.partial(improve, policy, data, fraction)):
                 record.diverged_at = update
                 break
             value.fit(data.observations, data.returns, config.value_ridge)  # v̂ ≈ λ-returns

@@ -243,6 +243,25 @@ class TorchPolicy(RunAxisParameters):
         self.optimizer.step()
         self.sync()
 
+    def update_kept_finite(self, update: Callable[[], None]) -> bool:
+        """Run `update` (which changes θ in place); if it leaves a parameter not finite, put
+        θ back; returns whether the update was kept.
+
+        `common.update_kept_finite` for a network: the parameters are cloned tensor by
+        tensor instead of flattened into NumPy twice (90 µs each on a 4-128-2 MLP).
+        """
+        torch = require_torch()
+        parameters = self.parameters()
+        saved = [parameter.detach().clone() for parameter in parameters]
+        update()
+        if all(bool(torch.isfinite(parameter).all()) for parameter in parameters):
+            return True
+        with torch.no_grad():
+            for parameter, old in zip(parameters, saved, strict=True):
+                parameter.copy_(old)
+        self.sync()
+        return False
+
     def maximize(
         self,
         objective: Any,
