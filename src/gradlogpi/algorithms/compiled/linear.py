@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 
@@ -42,6 +42,8 @@ _HELPERS = (
     "_episode_weights",
     "_ascend_episode",
     "_actor_critic_step",
+    "_tiles",
+    "_advance",
 )
 
 
@@ -58,9 +60,10 @@ def _compiled() -> dict[str, Any]:
         "act": numba.njit(cache=True)(_act_python),
         "record_act": numba.njit(cache=True)(_record_act_python),
         "actor_critic_raw_step": numba.njit(cache=True)(_actor_critic_raw_step_python),
+        "actor_critic_tiles_step": numba.njit(cache=True)(_actor_critic_tiles_step_python),
         "all_finite": numba.njit(cache=True)(_all_finite_python),
         "reinforce_recorded": numba.njit(cache=True)(_reinforce_recorded_python),
-        "tiles": numba.njit(cache=True)(_tiles_python),
+        "tiles": globals()["_tiles"],
         "vector_record": numba.njit(cache=True)(_vector_record_python),
     }
 
@@ -386,8 +389,9 @@ DELTA_NOT_FINITE = -2
 class OneEnvActorCritic:
     """θ and w of one run of `learn_actor_critic`, and its per-step call.
 
-    Where both the policy and the critic see the raw observation (x(s) = s), the step is
-    one compiled call (`_actor_critic_raw_step`) that also keeps x(S) and checks the
+    Where both the policy and the critic see the raw observation (x(s) = s), or share one
+    tile coder, the step is one compiled call (`_actor_critic_raw_step`,
+    `_actor_critic_tiles_step`) that also computes and keeps x(S) and checks the
     observation; other features are computed in Python (`one_state_inputs`) and passed to
     `_actor_critic_step`.
     """
@@ -410,9 +414,15 @@ class OneEnvActorCritic:
         self.alphas = (config.alpha_theta, config.alpha_w)
         self.here: Any = None  # x(S) for the policy and the critic, features computed in Python
         self.step: Callable[[Any, np.ndarray, int, float, int], int]
-        raw = type(policy.state_features) is RawState
-        self.raw = raw and type(value.state_features) is RawState
-        if self.raw:
+        features = policy.state_features
+        raw = type(features) is RawState and type(value.state_features) is RawState
+        shared = value.state_features is features
+        self.coding = (
+            features.step_arithmetic() if shared and isinstance(features, TileCoder) else None
+        )
+        self.kind = "raw" if raw else "tiles" if self.coding is not None else "features"
+        self.state: np.ndarray
+        if self.kind == "raw":
             self.state = np.empty(policy.n_state_features)  # x(S), kept by the kernel
             self.step = functools.partial(
                 _kernel("actor_critic_raw_step"),
@@ -421,6 +431,18 @@ class OneEnvActorCritic:
                 *self.traces,
                 self.state,
                 self.settings,
+            )
+        elif self.kind == "tiles":
+            n_tilings = cast(TileCoder, features).n_active
+            self.state = np.empty(n_tilings, dtype=np.int64)  # S's tiles, kept by the kernel
+            self.step = functools.partial(
+                _kernel("actor_critic_tiles_step"),
+                self.matrix,
+                self.w,
+                *self.traces,
+                self.state,
+                self.settings,
+                self.coding,
             )
         else:
             shared = value.state_features is policy.state_features
@@ -456,10 +478,14 @@ class OneEnvActorCritic:
         settings = self.settings
         settings[5], settings[6] = self.alphas[0] * fraction, self.alphas[1] * fraction
         settings[7] = 1.0
-        if self.raw:
+        if self.kind == "raw":
             action = _kernel("record_act")(self.state[None], 0, obs, self.matrix, block, 0)
         elif not np.isfinite(obs).all():
             return -1
+        elif self.kind == "tiles":
+            self.state[:] = _kernel("tiles")(obs, self.coding)
+            ones = np.ones(self.state.shape[0])
+            action = _kernel("act")(self.matrix, (self.state, ones), block[0])
         else:
             self.here = self.inputs(obs)
             action = _kernel("act")(self.matrix, self.here[0], block[0])
@@ -571,12 +597,42 @@ def _actor_critic_raw_step_python(
         if not np.isfinite(next_state[i]):
             return -1
     every = np.arange(state.shape[0])
-    settings[1], settings[2], settings[3] = reward, status == 1, status > 0
-    here, there = (every, state), (every, next_state)
-    action, delta = _actor_critic_step(
-        matrix, w, (z_theta, z_w), (here, here), (there, there), noise[offset], settings
-    )
+    action = _advance(
+        (matrix, w, z_theta, z_w), settings, (every, state), (every, next_state),
+        noise[offset], reward, status,
+    )  # fmt: skip
     state[:] = next_state
+    return action
+
+
+def _actor_critic_tiles_step_python(
+    matrix, w, z_theta, z_w, state, settings, coding, obs, noise, offset, reward, status
+):
+    """`_actor_critic_raw_step` where the policy and the critic share a tile coder: `state`
+    holds the active tiles of S [n_tilings], and those of S' are computed here from `obs`
+    with the coder's `step_arithmetic` (`coding`)."""
+    for i in range(obs.shape[0]):
+        if not np.isfinite(obs[i]):
+            return -1
+    next_state = _tiles(obs, coding)
+    ones = np.ones(state.shape[0])
+    action = _advance(
+        (matrix, w, z_theta, z_w), settings, (state, ones), (next_state, ones),
+        noise[offset], reward, status,
+    )  # fmt: skip
+    state[:] = next_state
+    return action
+
+
+def _advance_python(parameters, settings, here, there, noise, reward, status):
+    """One step of `_actor_critic_step` from x(S) = `here` to x(S') = `there` (both the
+    policy's and the critic's), keeping A_t and I = γ^t in `settings`; returns A', or −2
+    if δ is not finite. `parameters` is (θ as a matrix, w, z^θ, z^w)."""
+    matrix, w, z_theta, z_w = parameters
+    settings[1], settings[2], settings[3] = reward, status == 1, status > 0
+    action, delta = _actor_critic_step(
+        matrix, w, (z_theta, z_w), (here, here), (there, there), noise, settings
+    )
     settings[0] = action
     settings[7] *= settings[4]  # I ← γ I
     return action if np.isfinite(delta) else -2
@@ -697,4 +753,4 @@ def _vector_record_python(matrices, buffers, settings, log, outcome, states, noi
 _logits, _probabilities, _ascend = _logits_python, _probabilities_python, _ascend_python
 _value, _gumbel_argmax = _value_python, _gumbel_argmax_python
 _episode_weights, _ascend_episode = _episode_weights_python, _ascend_episode_python
-_actor_critic_step = _actor_critic_step_python
+_actor_critic_step, _tiles, _advance = _actor_critic_step_python, _tiles_python, _advance_python
