@@ -257,26 +257,11 @@ def test_sync_collection_steps_only_the_envs_whose_episodes_are_wanted():
         np.testing.assert_array_equal(first.rewards, second.rewards)
 
 
-class NaNRewardEnv(gym.Env):
-    """Reward NaN at step 3 of every episode."""
-
-    observation_space = gym.spaces.Box(-1, 1, (2,))
-    action_space = gym.spaces.Discrete(2)
-
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        self.t = 0
-        return np.zeros(2, dtype=np.float32), {}
-
-    def step(self, action):
-        self.t += 1
-        return np.zeros(2, dtype=np.float32), float("nan") if self.t == 3 else 1.0, False, False, {}
-
-
 def test_a_nan_reward_in_episode_collection_names_env_episode_update_and_step():
     import re
 
     from gradlogpi.errors import NonFiniteError
+    from tests.reliability.test_guarantees import NaNRewardEnv  # reward NaN at step 3
 
     envs = gym.vector.SyncVectorEnv([NaNRewardEnv, NaNRewardEnv])
     message = "non-finite reward from environment Broken: env 0, episode 0 of update 5, step 3"
