@@ -116,3 +116,18 @@ def test_random_bytes_only_ever_give_checkpoint_error(tmp_path, metadata_is_vali
             )
         with pytest.raises(CheckpointError):
             load_checkpoint(tmp_path / "ck")
+
+
+def test_a_checkpoint_records_torch_only_where_it_was_used():
+    """Asking for PyTorch's version must not import it (seconds on a linear run's first
+    checkpoint); a run that used it records it."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from gradlogpi.runs.checkpoints import package_versions as v; "
+        "first = v(); assert 'torch' not in sys.modules and 'torch' not in first, first; "
+        "import torch; assert v()['torch'] == torch.__version__; print('ok')"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.stdout.strip() == "ok", done.stderr

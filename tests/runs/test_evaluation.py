@@ -75,3 +75,24 @@ def test_greedy_acts_with_the_most_probable_action_or_the_mean(rng):
     np.testing.assert_array_equal(
         GreedyPolicy(gaussian).sample_from_noise(obs, rng.normal(size=(6, 4))), gaussian.mean(obs)
     )
+
+
+def test_evaluating_on_a_gymnasium_env_one_episode_after_another_is_the_lockstep_runs():
+    """Episode k is run k of the seed either way: played alone through the one-env loop
+    (what `evaluate_policy` does on a Gymnasium env) or among all as lockstep runs."""
+    import gymnasium as gym
+
+    from gradlogpi.features import RawState
+    from gradlogpi.policies import MatrixSoftmaxPolicy
+    from gradlogpi.policies.contract import with_run_axis
+    from gradlogpi.rollouts.episodes import Runs, evaluate_policy, generate_episode, policy_streams
+
+    policy = MatrixSoftmaxPolicy(RawState(4), 2).init(np.random.default_rng(0), scale=0.5)
+    returns, truncated = evaluate_policy("CartPole-v1", policy, 12, seed=4)
+    streams = policy_streams(4, range(12), policy)
+    lockstep = generate_episode(
+        Runs(gym.make("CartPole-v1"), streams, None), with_run_axis(policy, 12)
+    )
+    np.testing.assert_array_equal(returns, lockstep.rewards.sum(axis=1))
+    np.testing.assert_array_equal(truncated, lockstep.truncated)
+    assert len(set(returns.tolist())) > 3  # different episodes

@@ -150,6 +150,15 @@ class RunStreams:
         assert self.buffer is not None  # drawn at offset 0 of every episode
         return self.buffer[:, offset]
 
+    def single(self, index: int) -> RunStreams:
+        """The streams of run `run_ids[index]` alone (the same generator, not a copy)."""
+        one = copy.copy(self)
+        one.run_ids = self.run_ids[index : index + 1]
+        one.action_generators = [self.action_generators[index]]
+        one.env_seeds = [self.env_seeds[index]]
+        one.buffer = None
+        return one
+
     def get_state(self) -> list[Any]:
         """The action generators' states, JSON-serialisable (taken between episodes)."""
         return [g.bit_generator.state for g in self.action_generators]
@@ -446,18 +455,27 @@ def evaluate_policy(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(returns [episodes], truncated [episodes]) of fresh episodes with a fixed policy.
 
-    Array policies play all episodes at once as lockstep runs; others one after another.
+    Array policies play episode k as run k of `seed` (its own streams): all at once as
+    lockstep runs on a shipped environment (stepped as arrays), one after another on any
+    other Gymnasium env (each through the one-env step loop; the same episodes, without
+    R copies of the env stepped one by one). Others play one run's episodes in turn.
     `greedy` acts with argmax_a π(a|s) (or the Gaussian's mean) instead of sampling.
     """
     if greedy:
         policy = GreedyPolicy(policy)
     env = make_env(env)
     if isinstance(policy, ArrayPolicy):
-        copies = with_run_axis(policy, episodes)
-        batch = generate_episode(
-            Runs(env, policy_streams(seed, range(episodes), policy), None), copies
+        streams = policy_streams(seed, range(episodes), policy)
+        if hasattr(env.unwrapped, "batch_model"):
+            copies = with_run_axis(policy, episodes)
+            batch = generate_episode(Runs(env, streams, None), copies)
+            return batch.rewards.sum(axis=1), batch.truncated
+        played = [
+            generate_episode(Runs(env, streams.single(k), None), policy) for k in range(episodes)
+        ]
+        return np.array([b.rewards.sum() for b in played]), np.array(
+            [bool(b.truncated[0]) for b in played]
         )
-        return batch.rewards.sum(axis=1), batch.truncated
     runs = Runs(env, policy_streams(seed, [0], policy), None)
     outcomes = [generate_episode(runs, policy) for _ in range(episodes)]
     return np.array([o.rewards.sum() for o in outcomes]), np.array(

@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import platform
+import sys
 import warnings
 import zipfile
 from pathlib import Path
@@ -25,6 +26,8 @@ FORMAT_VERSION = 1
 
 
 def package_versions() -> dict[str, str]:
+    """Versions of what made the checkpoint; PyTorch's only where it was used (imported):
+    importing it to ask would cost a linear run's first checkpoint seconds."""
     import gymnasium
 
     import gradlogpi
@@ -35,12 +38,9 @@ def package_versions() -> dict[str, str]:
         "gymnasium": gymnasium.__version__,
     }
     versions["python"] = platform.python_version()
-    try:
-        import torch
-
-        versions["torch"] = torch.__version__
-    except ImportError:
-        pass
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        versions["torch"] = str(torch.__version__)
     return versions
 
 
