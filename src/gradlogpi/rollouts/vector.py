@@ -284,7 +284,7 @@ def _collect_stepping_only_wanted(
     def begin(k: int, reset: bool) -> Any:
         seed = start(k)  # the episode's noise, and its reset seed
         prepared[k] = actor.prepare(noise[k])  # θ is fixed for the update: done ahead
-        return sub_envs[k].reset(seed=seed if reset else None)[0]
+        return np.array(sub_envs[k].reset(seed=seed if reset else None)[0])  # a copy, as below
 
     latest = [begin(k, True) for k in range(num_envs)]  # each env's latest observation
     # after the first update, below gym.make's checks (see `unwrapped_step`)

@@ -10,9 +10,13 @@ a twelfth. Here each is one small compiled loop:
 - `reinforce_episodes`: returns, weights and the T sequential updates of an episode
   (generated with θ fixed) in one call per episode, for all lockstep runs;
 - `actor_critic_step`: act + score + critic + actor update of one environment step in one
-  call, which also picks the next action at S' with the updated θ.
+  call, which also picks the next action at S' with the updated θ;
+- on one Gymnasium env, `learn_reinforce_one_env` (x(s) = s) also generates the episode
+  with one call per step (`record_act`: record S_t, check it, act), and `learn_actor_critic`
+  computes x(S') inside its step call for raw observations or a shared tile coder, so that
+  the step loop holds little but the environment's step.
 
-Both work on `MatrixSoftmaxPolicy`'s θ seen as a matrix [A, k + 1] (W with b as its last
+All work on `MatrixSoftmaxPolicy`'s θ seen as a matrix [A, k + 1] (W with b as its last
 column), with dense state features x(s) [k] or sparse ones (indices of the value-1
 features, as tile coding gives). The arithmetic is the NumPy path's, so results agree with
 it to rounding. Without Numba (or with GRADLOGPI_NO_JIT=1) the same Python functions run
