@@ -463,3 +463,18 @@ def test_explain_shows_the_theorem_terms_of_one_state():
         "explain", "--env", "gradlogpi/ShortCorridor-v0", "--state", "9", check=False
     )
     assert refused.returncode == 2 and "`state` must be in 0 … 3" in refused.stderr
+
+
+def test_a_setting_that_cannot_be_built_leaves_no_run_directory(tmp_path):
+    """Tile coding over CartPole's unbounded velocities is refused before the run directory
+    exists, so the corrected command can use the same --run-dir without --overwrite."""
+    run_dir = tmp_path / "run"
+    base = ["train", "--env", "CartPole-v1", "--algorithm", "reinforce", "--policy",
+            "matrix_softmax", "--features", "tiles", "--set", "hyperparameters.n_episodes=2",
+            "--run-dir", str(run_dir), "--quiet"]  # fmt: skip
+    refused = gradlogpi(*base, check=False)
+    assert refused.returncode != 0 and "unbounded" in refused.stderr + refused.stdout
+    assert not run_dir.exists()
+    bounds = "features.bounds=[[-4.8,4.8],[-3,3],[-0.4189,0.4189],[-3,3]]"
+    gradlogpi(*base, "--set", bounds)
+    assert (run_dir / "metrics.csv").exists()  # the same directory, trained

@@ -70,6 +70,19 @@ def resolved(config: TrainConfig) -> TrainConfig:
     return config.model_copy(update={"hyperparameters": hyperparameters})
 
 
+def check_buildable(config: TrainConfig) -> None:
+    """Build the features, policy and critic the config names, and throw them away: a bad
+    setting (unbounded tile coding, a wrong shape) is refused before a run directory exists,
+    so a failed start leaves nothing that a second try would have to --overwrite."""
+    env = make_config_env(config)
+    try:
+        build_policy(config, env)
+        if config.algorithm_spec().needs_value(config.algorithm_config()):
+            build_value(config, env)
+    finally:
+        env.close()
+
+
 def run_algorithm(
     config: TrainConfig,
     callback: Callable[[EpisodeEnd], None] | None = None,
@@ -174,6 +187,7 @@ def train(
     unless `overwrite` (which removes only the files a run writes).
     """
     config = resolved(config)
+    check_buildable(config)
     run_dir = run_dir if run_dir is not None else default_run_dir(config)
     with claim(run_dir, overwrite=overwrite) as path, filesystem_errors(path):
         with atomic_open(path / "config.toml", "w", encoding="utf-8") as handle:

@@ -48,6 +48,7 @@ _HELPERS = (
     "_actor_critic_step",
     "_tiles",
     "_advance",
+    "_finite",
 )
 
 
@@ -595,11 +596,9 @@ def _actor_critic_raw_step_python(
     Keeps A_t and I in `settings` for the next step. Returns A' (0 if the episode ended),
     −1 if `obs` is not finite, −2 if δ is not.
     """
-    next_state = np.empty(state.shape[0])
-    for i in range(state.shape[0]):
-        next_state[i] = obs[i]
-        if not np.isfinite(next_state[i]):
-            return -1
+    if not _finite(obs):
+        return -1
+    next_state = obs.astype(np.float64)
     every = np.arange(state.shape[0])
     action = _advance(
         (matrix, w, z_theta, z_w), settings, (every, state), (every, next_state),
@@ -615,9 +614,8 @@ def _actor_critic_tiles_step_python(
     """`_actor_critic_raw_step` where the policy and the critic share a tile coder: `state`
     holds the active tiles of S [n_tilings], and those of S' are computed here from `obs`
     with the coder's `step_arithmetic` (`coding`)."""
-    for i in range(obs.shape[0]):
-        if not np.isfinite(obs[i]):
-            return -1
+    if not _finite(obs):
+        return -1
     next_state = _tiles(obs, coding)
     ones = np.ones(state.shape[0])
     action = _advance(
@@ -640,6 +638,14 @@ def _advance_python(parameters, settings, here, there, noise, reward, status):
     settings[0] = action
     settings[7] *= settings[4]  # I ← γ I
     return action if np.isfinite(delta) else -2
+
+
+def _finite_python(values):
+    """Whether every value of the 1-D array `values` is finite."""
+    for i in range(values.shape[0]):
+        if not np.isfinite(values[i]):
+            return False
+    return True
 
 
 def _all_finite_python(matrix, w):
@@ -758,3 +764,4 @@ _logits, _probabilities, _ascend = _logits_python, _probabilities_python, _ascen
 _value, _gumbel_argmax = _value_python, _gumbel_argmax_python
 _episode_weights, _ascend_episode = _episode_weights_python, _ascend_episode_python
 _actor_critic_step, _tiles, _advance = _actor_critic_step_python, _tiles_python, _advance_python
+_finite = _finite_python
