@@ -156,7 +156,7 @@ def ours_mlp_reinforce(episodes: int) -> int:
 
 
 def ours_batch(collection: str, neural: bool, updates: int, mode: str = "sync") -> int:
-    from gradlogpi.algorithms.batch_pg import BatchPolicyGradientConfig, batch_policy_gradient
+    from gradlogpi.algorithms.on_policy.batch_pg import BatchPolicyGradientConfig, batch_policy_gradient
     from gradlogpi.features import RawState
     from gradlogpi.policies import MatrixSoftmaxPolicy
 

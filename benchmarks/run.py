@@ -93,7 +93,7 @@ def b3(repeats: int) -> dict:
     """
     import gymnasium as gym
 
-    from gradlogpi.algorithms.batch_pg import BatchPolicyGradientConfig, batch_policy_gradient
+    from gradlogpi.algorithms.on_policy.batch_pg import BatchPolicyGradientConfig, batch_policy_gradient
     from gradlogpi.features import RawState
     from gradlogpi.policies import MatrixSoftmaxPolicy
 
@@ -334,7 +334,7 @@ def s1(repeats: int) -> dict:
 
     import ray
 
-    from gradlogpi.algorithms.batch_pg import BatchPolicyGradientConfig, batch_policy_gradient
+    from gradlogpi.algorithms.on_policy.batch_pg import BatchPolicyGradientConfig, batch_policy_gradient
     from gradlogpi.features import RawState
     from gradlogpi.policies import MatrixSoftmaxPolicy
 

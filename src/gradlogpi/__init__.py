@@ -8,7 +8,7 @@ from gradlogpi.algorithms import (
     reinforce,
     reinforce_baseline,
 )
-from gradlogpi.algorithms.batch_pg import BatchPolicyGradientConfig, batch_policy_gradient
+from gradlogpi.algorithms.on_policy.batch_pg import BatchPolicyGradientConfig, batch_policy_gradient
 from gradlogpi.check import compare_scores
 from gradlogpi.core import (
     discounted_returns,

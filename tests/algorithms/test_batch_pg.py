@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from gradlogpi.algorithms import estimators
-from gradlogpi.algorithms.batch_pg import (
+from gradlogpi.algorithms.on_policy.batch_pg import (
     BatchPolicyGradientConfig,
     batch_policy_gradient,
     pad_episodes,

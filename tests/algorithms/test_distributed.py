@@ -8,7 +8,7 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from gradlogpi.algorithms.batch_pg import BatchPolicyGradientConfig, batch_policy_gradient  # noqa: E402
+from gradlogpi.algorithms.on_policy.batch_pg import BatchPolicyGradientConfig, batch_policy_gradient  # noqa: E402
 from gradlogpi.features import RawState  # noqa: E402
 from gradlogpi.policies import MatrixSoftmaxPolicy  # noqa: E402
 
@@ -36,6 +36,41 @@ def test_ray_rollout_workers_give_the_local_batches(ray_session):
     )
     np.testing.assert_array_equal(first.returns, second.returns)
     np.testing.assert_array_equal(first.policy.get_flat(), second.policy.get_flat())
+
+
+@pytest.mark.parametrize("kind", ["linear", "neural"])
+def test_ppo_on_ray_workers_learns_what_local_step_collection_learns(ray_session, kind):
+    """collection='ray': 2 workers × 2 envs give the batches of 4 local envs, so the same run."""
+    from gradlogpi.algorithms.on_policy.ppo import PPOConfig, ppo
+    from gradlogpi.policies import LinearValue
+
+    if kind == "neural":
+        torch_policies = pytest.importorskip("gradlogpi.policies.torch_policies")
+        pytest.importorskip("torch")
+
+        def models():
+            return (
+                torch_policies.NeuralSoftmaxPolicy(4, 2, (16,), seed=3),
+                torch_policies.NeuralValue(4, (16,), seed=4),
+            )
+    else:
+
+        def models():
+            return MatrixSoftmaxPolicy(RawState(4), 2).init(np.random.default_rng(3)), LinearValue(
+                RawState(4)
+            )
+
+    local = PPOConfig(n_updates=4, num_envs=4, steps_per_env=32, epochs=2, minibatches=2)
+    distributed = dataclasses.replace(local, collection="ray", rollout_workers=2)
+    results = []
+    for config in (local, distributed):
+        policy, value = models()
+        results.append(ppo("CartPole-v1", policy, config, value=value, seed=5))
+    first, second = results
+    assert first.returns.size > 4
+    np.testing.assert_array_equal(first.returns, second.returns)
+    np.testing.assert_array_equal(first.parameters, second.parameters)
+    np.testing.assert_array_equal(first.value_parameters, second.value_parameters)
 
 
 def test_sweep_on_ray_equals_local_and_survives_a_killed_worker(ray_session, tmp_path):

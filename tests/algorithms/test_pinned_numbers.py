@@ -22,7 +22,7 @@ from gradlogpi.algorithms import (
     reinforce,
     reinforce_baseline,
 )
-from gradlogpi.algorithms.batch_pg import BatchPolicyGradientConfig, batch_policy_gradient
+from gradlogpi.algorithms.on_policy.batch_pg import BatchPolicyGradientConfig, batch_policy_gradient
 from gradlogpi.experiments.sutton_barto import ENV_ID, corridor_policy
 from gradlogpi.features import Constant, RawState
 from gradlogpi.policies import LinearValue, MatrixSoftmaxPolicy

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from gradlogpi.algorithms.batch_pg import weighted_score_sum
-from gradlogpi.algorithms.ppo import (
+from gradlogpi.algorithms.on_policy.gradients import weighted_score_sum
+from gradlogpi.algorithms.on_policy.ppo import (
     PPOConfig,
     clipped_surrogate,
     clipped_surrogate_weights,
@@ -73,14 +73,6 @@ def test_ppo_learns_cartpole_and_refuses_what_it_cannot_do():
     assert result.parameters.shape == (1, 10) and result.value_parameters.shape == (1, 4)
     with pytest.raises(ValueError, match="`value` must be a critic"):
         ppo("CartPole-v1", MatrixSoftmaxPolicy(RawState(4), 2), config)
-    with pytest.raises(ValueError, match="`resume` must be None for ppo"):
-        ppo(
-            "CartPole-v1",
-            MatrixSoftmaxPolicy(RawState(4), 2),
-            config,
-            value=LinearValue(RawState(4)),
-            resume={},
-        )
     with pytest.raises(ValueError, match=r"`clip_range` must be in \(0, 1\)"):
         PPOConfig(clip_range=1.5)
 

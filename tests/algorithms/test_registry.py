@@ -39,7 +39,9 @@ def test_the_registry_says_what_each_config_needs():
     batch = get("batch_pg")
     assert not batch.needs_value(BatchPolicyGradientConfig())
     assert batch.needs_value(BatchPolicyGradientConfig(baseline="value"))
-    assert batch.not_resumable(BatchPolicyGradientConfig(collection="steps")) is not None
+    for name in ("batch_pg", "a2c", "ppo", "trpo"):  # the on-policy loop resumes them all
+        config = get(name).config_class(collection="steps")
+        assert get(name).not_resumable(config) is None
     assert batch.total(BatchPolicyGradientConfig(n_updates=7)) == 7 and batch.unit == "updates"
     assert get("actor_critic").needs_value(None) and get("reinforce").lockstep_runs
     with pytest.raises(

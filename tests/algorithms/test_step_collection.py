@@ -6,7 +6,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from gradlogpi.algorithms.batch_pg import (
+from gradlogpi.algorithms.on_policy.batch_pg import (
     BatchPolicyGradientConfig,
     batch_policy_gradient,
     pad_episodes,
@@ -123,7 +123,10 @@ def test_step_collection_learns_cartpole_and_uses_every_step():
     [
         ({"estimator": "reinforce"}, "`estimator` must be 'gpomdp' with collection='steps'"),
         ({"update": "enac"}, "`update` 'enac' needs whole episodes"),
-        ({"rollout_workers": 2, "num_envs": 4}, "`rollout_workers` must be 1"),
+        (
+            {"rollout_workers": 2, "num_envs": 4},
+            "`collection` must be 'ray' to split step collection",
+        ),
         (
             {"collection": "episodes", "vectorization_mode": "vector_entry_point"},
             "needs collection='steps'",
@@ -137,10 +140,27 @@ def test_step_collection_settings_that_cannot_work_are_refused(changes, message)
         BatchPolicyGradientConfig(**settings)
 
 
-def test_resume_is_refused_with_step_collection():
-    config = BatchPolicyGradientConfig(n_updates=1, collection="steps", steps_per_env=8, num_envs=2)
-    with pytest.raises(ValueError, match="`resume` needs collection='episodes'"):
-        batch_policy_gradient("CartPole-v1", policy(), config, seed=0, resume={"episode": 0})
+def test_a_step_collection_run_resumed_from_a_snapshot_is_the_uninterrupted_run():
+    """The snapshot holds the sub-environments' states: the resumed run steps on from there."""
+    config = BatchPolicyGradientConfig(
+        n_updates=6, collection="steps", steps_per_env=30, num_envs=3, baseline="value"
+    )
+    snapshots = {}
+
+    def keep(end):
+        if end.episode == 2:
+            snapshots["state"] = end.snapshot()
+
+    value = LinearValue(RawState(4))
+    whole = batch_policy_gradient(
+        "CartPole-v1", policy(), config, value=value, seed=3, callback=keep
+    )
+    resumed = batch_policy_gradient(
+        "CartPole-v1", policy(), config, value=value, seed=3, resume=snapshots["state"]
+    )
+    np.testing.assert_array_equal(resumed.returns, whole.returns)
+    np.testing.assert_array_equal(resumed.parameters, whole.parameters)
+    np.testing.assert_array_equal(resumed.value_parameters, whole.value_parameters)
 
 
 def test_non_finite_observation_is_named():

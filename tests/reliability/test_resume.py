@@ -121,23 +121,6 @@ def test_resume_refuses_a_non_resumable_checkpoint(tmp_path):
         resume(tmp_path)
 
 
-def test_a_step_collection_run_is_trained_whole_and_refuses_resume_by_name(tmp_path):
-    from gradlogpi.errors import CheckpointError
-    from gradlogpi.runs.checkpoints import save_checkpoint
-    from gradlogpi.runs.config import load_config
-    from gradlogpi.runs.train import resume, train
-
-    config = load_config("configs/cartpole_steps.toml", {"hyperparameters.n_updates": 4})
-    config = config.model_copy(update={"checkpoint_every": 2})
-    outcome = train(config, tmp_path)
-    assert outcome.result.returns.size > 0
-    assert resume(tmp_path).already_complete  # finished: nothing to do, whatever the algorithm
-    arrays, metadata = load_checkpoint(tmp_path / "checkpoint")
-    save_checkpoint(tmp_path / "checkpoint", arrays, {**metadata, "complete": False})
-    with pytest.raises(CheckpointError, match="collection='steps' cannot be resumed"):
-        resume(tmp_path)
-
-
 KILL_AFTER = textwrap.dedent(
     """
     import os, signal, sys
@@ -196,3 +179,123 @@ def test_killed_anywhere_resumed_twice_and_finished_runs_stay_as_they_are(tmp_pa
     )
     assert "already complete; nothing to do" in again.stdout
     assert run_files(straight) == finished  # not a byte changed
+
+
+ON_POLICY = """
+env = "CartPole-v1"
+algorithm = "{algorithm}"
+seed = 7
+checkpoint_every = 1
+[policy]
+kind = "{policy}"
+{policy_settings}
+[value]
+kind = "{critic}"
+{critic_settings}
+[hyperparameters]
+n_updates = 9
+num_envs = 2
+steps_per_env = 24
+collection = "steps"
+{settings}
+"""
+
+NEURAL = "hidden = [16, 16]"
+
+
+def on_policy_config(tmp_path, algorithm, policy, critic, settings=""):
+    text = ON_POLICY.format(
+        algorithm=algorithm,
+        policy=policy,
+        policy_settings=NEURAL if policy.startswith("neural") else "",
+        critic=critic,
+        critic_settings=NEURAL + "\nepochs = 2\nminibatches = 2" if critic == "neural" else "",
+        settings=settings,
+    )
+    if policy == "matrix_softmax":
+        text = text.replace("[value]", '[features]\nkind = "raw"\n[value]')
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return path
+
+
+KILL_AT_UPDATES = textwrap.dedent(
+    """
+    import os, signal, sys
+    from gradlogpi.runs.config import load_config
+    from gradlogpi.runs.train import resume, train
+    kill_at = int(sys.argv[3])
+    def die(end):
+        if end.episode == kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+    if sys.argv[4] == "train":
+        train(load_config(sys.argv[1]), sys.argv[2], callback=die)
+    else:
+        resume(sys.argv[2], callback=die)
+    """
+)
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "policy", "critic", "settings"),
+    [
+        ("ppo", "neural_softmax", "neural", "epochs = 2\nminibatches = 2"),
+        ("ppo", "matrix_softmax", "linear", "epochs = 2\nminibatches = 3"),
+        ("trpo", "matrix_softmax", "linear", ""),
+        ("batch_pg", "matrix_softmax", "linear", 'baseline = "value"'),
+        ("a2c", "neural_softmax", "neural", ""),
+    ],
+)
+def test_on_policy_runs_killed_at_random_updates_resume_bit_for_bit(
+    tmp_path, algorithm, policy, critic, settings
+):
+    """SIGKILL at random updates, twice (the second time while resuming): the final
+    checkpoint's arrays and every metrics row equal an uninterrupted run's."""
+    if policy.startswith("neural"):
+        pytest.importorskip("torch")
+    config = on_policy_config(tmp_path, algorithm, policy, critic, settings)
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    train_command = [sys.executable, "-m", "gradlogpi.cli", "train", "--quiet"]
+    subprocess.run([*train_command, "--config", config, "--run-dir", straight], check=True)
+    first, second = sorted(
+        np.random.default_rng(len(algorithm + policy)).choice(8, 2, replace=False)
+    )
+    for kill_at, how in ((first, "train"), (second, "resume")):
+        crashed = subprocess.run(
+            [sys.executable, "-c", KILL_AT_UPDATES, config, killed, str(kill_at), how],
+            capture_output=True,
+            text=True,
+        )
+        assert crashed.returncode == -9, crashed.stderr
+        _, metadata = load_checkpoint(killed / "checkpoint")
+        # the checkpoint of the update it was killed after (saved before the callback ran)
+        assert not metadata["complete"] and metadata["state"]["episode"] == kill_at
+    subprocess.run([*train_command, "--resume", killed], check=True, capture_output=True)
+    arrays_straight, meta_straight = load_checkpoint(straight / "checkpoint")
+    arrays_killed, meta_killed = load_checkpoint(killed / "checkpoint")
+    assert sorted(arrays_killed) == sorted(arrays_straight)
+    assert any(name.startswith("extra_collector_env_") for name in arrays_straight)
+    for name in arrays_straight:
+        np.testing.assert_array_equal(arrays_killed[name], arrays_straight[name], err_msg=name)
+    assert meta_killed["state"] == meta_straight["state"]  # RNG states and counters
+    assert metric_rows(killed / "metrics.csv") == metric_rows(straight / "metrics.csv")
+
+
+def test_a_run_killed_before_its_first_checkpoint_says_so_and_how_to_start_again(tmp_path):
+    config = on_policy_config(tmp_path, "ppo", "matrix_softmax", "linear")
+    config.write_text(config.read_text().replace("checkpoint_every = 1", "checkpoint_every = 0"))
+    killed = tmp_path / "killed"
+    crashed = subprocess.run(
+        [sys.executable, "-c", KILL_AT_UPDATES, config, killed, "0", "train"], capture_output=True
+    )
+    assert crashed.returncode == -9
+    assert not (killed / "checkpoint.json").exists()
+    answer = subprocess.run(
+        [sys.executable, "-m", "gradlogpi.cli", "train", "--resume", killed],
+        capture_output=True,
+        text=True,
+    )
+    assert answer.returncode == 2
+    message = answer.stderr.strip().splitlines()
+    assert len(message) == 1 and "stopped before its first checkpoint" in message[0]
+    assert f"--config {killed / 'config.toml'} --run-dir {killed} --overwrite" in message[0]

@@ -5,17 +5,25 @@ resume) -> RunResult`, and `registry.ALGORITHMS` names each with its config.
 """
 
 from gradlogpi.algorithms.actor_critic import ActorCriticConfig, actor_critic
-from gradlogpi.algorithms.batch_pg import BatchPolicyGradientConfig, batch_policy_gradient
 from gradlogpi.algorithms.common import EpisodeEnd, RunResult, StopTraining, step_size
 from gradlogpi.algorithms.neural_reinforce import NeuralReinforceConfig, neural_reinforce
-from gradlogpi.algorithms.ppo import PPOConfig, ppo
+from gradlogpi.algorithms.on_policy import (
+    A2CConfig,
+    BatchPolicyGradientConfig,
+    PPOConfig,
+    TRPOConfig,
+    a2c,
+    batch_policy_gradient,
+    ppo,
+    trpo,
+)
 from gradlogpi.algorithms.registry import ALGORITHMS, AlgorithmSpec
 from gradlogpi.algorithms.reinforce import ReinforceConfig, reinforce
 from gradlogpi.algorithms.reinforce_baseline import ReinforceBaselineConfig, reinforce_baseline
-from gradlogpi.algorithms.trpo import TRPOConfig, trpo
 
 __all__ = [
     "ALGORITHMS",
+    "A2CConfig",
     "ActorCriticConfig",
     "AlgorithmSpec",
     "BatchPolicyGradientConfig",
@@ -27,6 +35,7 @@ __all__ = [
     "RunResult",
     "StopTraining",
     "TRPOConfig",
+    "a2c",
     "actor_critic",
     "batch_policy_gradient",
     "neural_reinforce",

@@ -210,9 +210,8 @@ class Tracker:
 def update_kept_finite(policy: Policy, update: Callable[[], None]) -> bool:
     """Run `update` (which changes θ in place) unless it leaves θ not finite, in which case
     θ goes back to what it was before; returns whether the update was kept."""
-    own = getattr(policy, "update_kept_finite", None)  # networks do it without flat copies
-    if own is not None:
-        return bool(own(update))
+    if isinstance(policy, TorchTrainedPolicy):  # networks do it without flat copies
+        return policy.update_kept_finite(update)
     before = policy.get_flat()
     update()
     if np.all(np.isfinite(policy.get_flat())):
@@ -296,6 +295,8 @@ class EpisodeEnd:
     """() -> the state to continue from after `episode` (resumable algorithms), else None."""
     units: int = 1
     run: int | None = None  # which run, for runs learned one after another; None: all at once
+    statistics: dict[str, float] = field(default_factory=dict)
+    """What the update reported about itself (on-policy algorithms: KL, epochs, …)."""
 
 
 Callback = Callable[[EpisodeEnd], None]
@@ -345,12 +346,9 @@ def check_policy_fits_env(policy: Policy, env: gym.Env) -> None:
             f"`policy` must have n_actions={int(env.action_space.n)} (the action space of "
             f"{env.spec.id if env.spec else type(env).__name__}); got {policy.n_actions}"
         )
-    features = (
-        getattr(policy, "features", None) or getattr(policy, "state_features", None) or policy
-    )
     expected = tuple(env.observation_space.shape or ())
-    shape = getattr(features, "observation_shape", None)
-    if shape is not None and tuple(shape) != expected:
+    shape = policy.observation_shape
+    if tuple(shape) != expected:
         raise ValueError(
             f"`policy` features must take observations of shape {expected} (the observation "
             f"space); got observation_shape {tuple(shape)}"

@@ -23,13 +23,20 @@ from typing import Any, Literal, Protocol
 import gymnasium as gym
 
 from gradlogpi.algorithms.actor_critic import ActorCriticConfig, actor_critic
-from gradlogpi.algorithms.batch_pg import BatchPolicyGradientConfig, batch_policy_gradient
 from gradlogpi.algorithms.common import Callback, RunResult
 from gradlogpi.algorithms.neural_reinforce import NeuralReinforceConfig, neural_reinforce
-from gradlogpi.algorithms.ppo import PPOConfig, ppo
+from gradlogpi.algorithms.on_policy import (
+    A2CConfig,
+    BatchPolicyGradientConfig,
+    PPOConfig,
+    TRPOConfig,
+    a2c,
+    batch_policy_gradient,
+    ppo,
+    trpo,
+)
 from gradlogpi.algorithms.reinforce import ReinforceConfig, reinforce
 from gradlogpi.algorithms.reinforce_baseline import ReinforceBaselineConfig, reinforce_baseline
-from gradlogpi.algorithms.trpo import TRPOConfig, trpo
 from gradlogpi.policies import Policy, ValueFunction
 
 
@@ -149,15 +156,6 @@ def field_docstrings(config_class: type) -> dict[str, str]:
     return docs
 
 
-def _steps_collection(config: Any) -> str | None:
-    if config.collection == "steps":
-        return (
-            "batch_pg with collection='steps' cannot be resumed: its sub-environments run on "
-            "across updates and are not in a checkpoint; train it again"
-        )
-    return None
-
-
 def _vector_runs(config: Any) -> str | None:
     if config.runs_in_vector_env:
         return (
@@ -202,21 +200,6 @@ register(
 )
 register(
     AlgorithmSpec(
-        "batch_pg",
-        batch_policy_gradient,
-        BatchPolicyGradientConfig,
-        "batch policy gradient on vector envs: REINFORCE/GPOMDP, baselines, natural, eNAC",
-        policies=("array", "torch"),
-        lockstep_runs=False,
-        unit="updates",
-        total=lambda config: int(config.n_updates),
-        needs_value=lambda config: config.baseline == "value",
-        not_resumable=_steps_collection,
-        vector_envs=True,
-    )
-)
-register(
-    AlgorithmSpec(
         "neural_reinforce",
         neural_reinforce,
         NeuralReinforceConfig,
@@ -227,9 +210,15 @@ register(
 )
 
 
-def on_policy_spec(name: str, learn: Algorithm, config_class: type, summary: str) -> AlgorithmSpec:
-    """PPO and TRPO: step collection on vector envs, progress by updates, a critic always,
-    no resume (the sub-environments run on across updates and are not in a checkpoint)."""
+def on_policy_spec(
+    name: str,
+    learn: Algorithm,
+    config_class: type,
+    summary: str,
+    needs_value: Callable[[Any], bool] = _always,
+) -> AlgorithmSpec:
+    """The on-policy family: one loop over a collector on vector envs, progress by updates,
+    linear or neural policies and critics, resumable with every collection."""
     return AlgorithmSpec(
         name,
         learn,
@@ -239,16 +228,29 @@ def on_policy_spec(name: str, learn: Algorithm, config_class: type, summary: str
         lockstep_runs=False,
         unit="updates",
         total=lambda config: int(config.n_updates),
-        needs_value=_always,
-        not_resumable=lambda config: (
-            f"{name} cannot be resumed: its sub-environments run on across updates and are "
-            "not in a checkpoint; train it again"
-        ),
+        needs_value=needs_value,
         vector_envs=True,
         critics=("linear", "neural"),
     )
 
 
+register(
+    on_policy_spec(
+        "batch_pg",
+        batch_policy_gradient,
+        BatchPolicyGradientConfig,
+        "batch policy gradient on vector envs: REINFORCE/GPOMDP, baselines, natural, eNAC",
+        needs_value=lambda config: config.baseline == "value",
+    )
+)
+register(
+    on_policy_spec(
+        "a2c",
+        a2c,
+        A2CConfig,
+        "A2C: one policy-gradient step per short rollout of every sub-env, GAE(λ) advantages",
+    )
+)
 register(
     on_policy_spec(
         "ppo",

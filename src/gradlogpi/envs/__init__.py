@@ -12,6 +12,13 @@ from gradlogpi.envs.short_corridor import (
     short_corridor_value,
     theta_for_p_right,
 )
+from gradlogpi.envs.snapshots import (
+    env_snapshot,
+    register_snapshot,
+    restore_env,
+    restore_vector_env,
+    vector_env_snapshot,
+)
 
 SHIPPED = {
     "gradlogpi/ShortCorridor-v0": ("gradlogpi.envs.short_corridor:ShortCorridorEnv", 1000),
@@ -31,8 +38,13 @@ __all__ = [
     "GridWorldEnv",
     "LQREnv",
     "ShortCorridorEnv",
+    "env_snapshot",
+    "register_snapshot",
+    "restore_env",
+    "restore_vector_env",
     "riccati_gain",
     "short_corridor_features",
     "short_corridor_value",
     "theta_for_p_right",
+    "vector_env_snapshot",
 ]

@@ -55,6 +55,7 @@ def policy_table(policy: DiscretePolicy, mdp: FiniteMDP) -> np.ndarray:
             f"`policy` must give closed-form probabilities (a softmax policy); "
             f"got {type(policy).__name__}"
         )
+    assert mdp.observations is not None  # FiniteMDP.__post_init__ fills it in
     probabilities = policy.probabilities(mdp.observations)
     if probabilities.shape != (mdp.n_states, mdp.n_actions):
         raise ValueError(

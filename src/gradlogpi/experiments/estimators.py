@@ -40,7 +40,10 @@ def lab_setup(
     if env_id == CORRIDOR:
         if not 0.0 < p_right < 1.0:
             raise ValueError(f"`p_right` must be in (0, 1); got {p_right!r}")
-        return mdp, LinearSoftmaxPolicy(short_corridor_features(), theta_for_p_right(p_right))
+        corridor: DiscretePolicy = LinearSoftmaxPolicy(
+            short_corridor_features(), theta_for_p_right(p_right)
+        )
+        return mdp, corridor
     rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
     policy = MatrixSoftmaxPolicy(OneHot(mdp.n_states), mdp.n_actions)
     return mdp, policy.init(rng, scale=theta_scale)

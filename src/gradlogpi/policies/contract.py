@@ -22,11 +22,24 @@ inside (a NumPy array, a PyTorch network).
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
+import numpy.typing as npt
 
 from gradlogpi.policies.actor import Actor
+
+Observations = npt.ArrayLike
+"""States, [..., *observation_shape]: anything NumPy turns into such an array."""
+Actions = npt.ArrayLike
+"""Actions, [...] (Discrete) or [..., action_dim] (Box)."""
+Parameters = npt.ArrayLike
+"""A flat parameter vector [P] (or [R, P] with a run axis)."""
+TorchTensor = Any
+"""A `torch.Tensor`: PyTorch is an optional extra, so the contract does not import it."""
+JSON = dict[str, Any]
+"""Settings stored as JSON in a checkpoint (an optimiser's parameter groups, RNG states)."""
 
 
 @runtime_checkable
@@ -41,25 +54,33 @@ class Policy(Protocol):
         """Uniforms drawn per action."""
         ...
 
-    def log_prob(self, obs: Any, a: Any) -> np.ndarray:
+    def log_prob(self, obs: Observations, a: Actions) -> np.ndarray:
         """log π(a|s), shape [...]."""
 
-    def score(self, obs: Any, a: Any) -> np.ndarray:
+    def score(self, obs: Observations, a: Actions) -> np.ndarray:
         """∇θ log π(a|s) as a flat vector, shape [..., P]."""
 
     def transform_noise(self, uniforms: np.ndarray) -> np.ndarray:
         """Uniforms in [0, 1) to the noise `sample_from_noise` takes (Gumbel, Gaussian)."""
 
-    def sample_from_noise(self, obs: Any, noise: np.ndarray) -> np.ndarray:
+    def sample_from_noise(self, obs: Observations, noise: np.ndarray) -> np.ndarray:
         """Actions for pre-drawn noise: the same noise gives the same actions."""
 
     def actor(self) -> Actor:
         """A lean per-episode actor with θ taken out once (see `policies.actor`)."""
 
+    def batch_actor(self) -> Actor:
+        """An actor for a batch of states at once (one per sub-environment)."""
+
+    @property
+    def observation_shape(self) -> tuple[int, ...]:
+        """Shape of one observation the policy takes (() for a Discrete state)."""
+        ...
+
     def get_flat(self) -> np.ndarray:
         """A copy of θ as the policy holds it: [P], or [R, P] with a run axis."""
 
-    def set_flat(self, theta: Any) -> None:
+    def set_flat(self, theta: Parameters) -> None:
         """Replace θ (the shape `get_flat` gives)."""
 
     def get_theta(self) -> np.ndarray:
@@ -76,10 +97,10 @@ class DiscretePolicy(Policy, Protocol):
     @property
     def n_actions(self) -> int: ...
 
-    def logits(self, obs: Any) -> np.ndarray:
+    def logits(self, obs: Observations) -> np.ndarray:
         """Action preferences h(s, ·), shape [..., A]; π = softmax(h)."""
 
-    def probabilities(self, obs: Any) -> np.ndarray:
+    def probabilities(self, obs: Observations) -> np.ndarray:
         """π(·|s), shape [..., A]."""
 
 
@@ -90,10 +111,10 @@ class GaussianPolicy(Policy, Protocol):
     @property
     def action_dim(self) -> int: ...
 
-    def mean(self, obs: Any) -> np.ndarray:
+    def mean(self, obs: Observations) -> np.ndarray:
         """μ(s), shape [..., action_dim]."""
 
-    def log_std(self, obs: Any) -> np.ndarray:
+    def log_std(self, obs: Observations) -> np.ndarray:
         """log σ(s), shape [..., action_dim]."""
 
 
@@ -103,7 +124,7 @@ class ArrayPolicy(Policy, Protocol):
 
     theta: np.ndarray
 
-    def ascend(self, obs: Any, a: Any, step: Any) -> None:
+    def ascend(self, obs: Observations, a: Actions, step: npt.ArrayLike) -> None:
         """θ ← θ + Σ step · ∇θ log π(a|s), each run's terms into its own row of θ."""
 
 
@@ -113,7 +134,7 @@ class TorchTrainedPolicy(Policy, Protocol):
 
     def maximize(
         self,
-        objective: Any,
+        objective: TorchTensor,
         learning_rate_scale: float = 1.0,
         max_grad_norm: float | None = None,
     ) -> None:
@@ -122,24 +143,26 @@ class TorchTrainedPolicy(Policy, Protocol):
     def optimizer_step(self, gradient: np.ndarray, learning_rate_scale: float = 1.0) -> None:
         """One optimizer step along an ascent direction [P], the learning rate scaled."""
 
-    def torch_log_prob(self, obs: Any, a: Any) -> Any:
+    def torch_log_prob(self, obs: Observations, a: Actions) -> TorchTensor:
         """log π(a|s) as a torch tensor that carries gradients."""
 
-    def torch_entropy(self, obs: Any) -> Any:
+    def torch_entropy(self, obs: Observations) -> TorchTensor:
         """H(π(·|s)) per state as a differentiable torch tensor, shape [...]."""
 
-    def weighted_score_sum(self, obs: Any, a: Any, weights: np.ndarray) -> np.ndarray:
+    def weighted_score_sum(self, obs: Observations, a: Actions, weights: np.ndarray) -> np.ndarray:
         """Σ_i weights_i ∇θ log π(a_i|s_i), shape [P], by one backward pass."""
 
-    def mean_entropy_gradient(self, obs: Any) -> np.ndarray:
+    def mean_entropy_gradient(self, obs: Observations) -> np.ndarray:
         """∇θ of the mean entropy over `obs`, shape [P]."""
 
-    def optimizer_state(self) -> tuple[dict[str, np.ndarray], list[dict[str, Any]]]:
+    def optimizer_state(self) -> tuple[dict[str, np.ndarray], list[JSON]]:
         """The optimizer's arrays and settings, for a checkpoint."""
 
-    def load_optimizer_state(
-        self, arrays: dict[str, np.ndarray], groups: list[dict[str, Any]]
-    ) -> None:
+    def update_kept_finite(self, update: Callable[[], None]) -> bool:
+        """Run `update` (which changes θ in place) unless it leaves θ not finite, in which
+        case θ goes back; returns whether the update was kept."""
+
+    def load_optimizer_state(self, arrays: dict[str, np.ndarray], groups: list[JSON]) -> None:
         """Put an `optimizer_state` back."""
 
 
@@ -149,23 +172,30 @@ class ValueFunction(Protocol):
 
     w: np.ndarray
 
-    def value(self, obs: Any) -> np.ndarray:
+    def value(self, obs: Observations) -> np.ndarray:
         """v̂(s, w), shape [...]."""
 
-    def gradient(self, obs: Any) -> np.ndarray:
+    def gradient(self, obs: Observations) -> np.ndarray:
         """∇w v̂(s, w) = x(s), shape [..., k]."""
 
-    def ascend(self, obs: Any, step: Any) -> None:
+    def ascend(self, obs: Observations, step: npt.ArrayLike) -> None:
         """w ← w + Σ step · x(s)."""
 
-    def fit(self, obs: Any, targets: np.ndarray, ridge: float) -> None:
+    def fit(self, obs: Observations, targets: np.ndarray, ridge: float) -> None:
         """w by ridge least squares of v̂(s, w) on `targets` [M] at states `obs` [M, ...]."""
 
     def get_flat(self) -> np.ndarray:
         """A copy of w."""
 
-    def set_flat(self, w: Any) -> None:
+    def set_flat(self, w: Parameters) -> None:
         """Replace w."""
+
+    def training_state(self) -> tuple[dict[str, np.ndarray], JSON]:
+        """What its fitting carries beyond w (an optimiser, a shuffling stream), as arrays
+        and JSON; ({}, {}) when nothing (a least-squares critic)."""
+
+    def load_training_state(self, arrays: dict[str, np.ndarray], extra: JSON) -> None:
+        """Put a `training_state` back, so fitting continues identically."""
 
 
 class RunAxisParameters:
@@ -196,7 +226,7 @@ class RunAxisParameters:
 Model = TypeVar("Model", ArrayPolicy, ValueFunction)
 
 
-def with_run_axis(model: Model, n_runs: int, memo: dict[int, Any] | None = None) -> Model:
+def with_run_axis(model: Model, n_runs: int, memo: dict[int, object] | None = None) -> Model:
     """A deep copy of an array policy or value function with parameters of shape [R, P].
 
     Parameters without a run axis are repeated for every run; with one, it must have

@@ -176,6 +176,15 @@ class LinearGaussianPolicy(RunAxisParameters):
         _, mean, log_std, _ = self._heads(obs)
         return mean + np.exp(log_std) * noise
 
+    @property
+    def observation_shape(self) -> tuple[int, ...]:
+        """Shape of one observation (what the features take)."""
+        return tuple(self.state_features.observation_shape)
+
+    def batch_actor(self) -> Actor:
+        """Actions for a batch of states at once (one per sub-environment)."""
+        return Actor(self.sample_from_noise)
+
     def actor(self) -> Actor:
         if self.state_dependent_std or (self.theta.ndim == 2 and self.theta.shape[0] != 1):
             return Actor(self.sample_from_noise)

@@ -58,6 +58,11 @@ class LinearSoftmaxPolicy(SoftmaxPolicy):
         a = check_actions("a", a, phi.shape[:-2], self.n_actions, "obs")
         return linear_softmax_score_unchecked(self.theta_for(phi.ndim - 2), phi, a)
 
+    @property
+    def observation_shape(self) -> tuple[int, ...]:
+        """Shape of one observation (what the features take)."""
+        return tuple(self.features.observation_shape)
+
     def actor(self) -> Actor:
         if self.features.sparse or (self.theta.ndim == 2 and self.theta.shape[0] != 1):
             return super().actor()

@@ -100,6 +100,11 @@ class MatrixSoftmaxPolicy(SoftmaxPolicy):
         a = check_actions("a", a, batch_shape, self.n_actions, "obs")
         return matrix_softmax_score_unchecked(stacked[..., :-1], stacked[..., -1], x, a)
 
+    @property
+    def observation_shape(self) -> tuple[int, ...]:
+        """Shape of one observation (what the features take)."""
+        return tuple(self.state_features.observation_shape)
+
     def actor(self) -> Actor:
         if self.theta.ndim == 2 and self.theta.shape[0] != 1:
             return super().actor()

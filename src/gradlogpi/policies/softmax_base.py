@@ -7,7 +7,7 @@ runs are learned at once; observations then carry the same leading run axis.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -139,7 +139,7 @@ class SoftmaxPolicy(RunAxisParameters, ABC):
 
     def init(
         self, rng: np.random.Generator | None = None, *, scale: float = 0.0, runs: int | None = None
-    ) -> SoftmaxPolicy:
+    ) -> Self:
         """Reset θ to zeros (scale 0) or N(0, scale²) draws, with an optional run axis [R, P]."""
         shape = (self.n_parameters,) if runs is None else (runs, self.n_parameters)
         if scale == 0.0:

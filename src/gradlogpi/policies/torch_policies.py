@@ -436,6 +436,10 @@ class NeuralGaussianPolicy(TorchPolicy):
     def sample_from_noise(self, obs: Any, noise: np.ndarray) -> np.ndarray:
         return self.mean(obs) + np.exp(self._log_std) * noise
 
+    def batch_actor(self) -> Actor:
+        """Actions for a batch of states at once (one per sub-environment)."""
+        return Actor(self.sample_from_noise)
+
     def actor(self) -> Actor:
         *hidden, (weight, bias) = self._layers
         body = numpy_mlp_function(hidden, self.activation)
@@ -569,6 +573,17 @@ class NeuralValue(TorchPolicy):
         steps = np.broadcast_to(as_float_array("step", step), obs_array.shape[:-1])
         objective = (self._torch_value(obs_array) * torch.from_numpy(steps.copy())).sum()
         self.set_flat(self.get_flat() + self.gradient_of(objective))
+
+    def training_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Adam's state (arrays) and its parameter groups and the minibatch stream (JSON)."""
+        arrays, groups = self.optimizer_state()
+        return arrays, {"groups": groups, "shuffle": self._shuffle.bit_generator.state}
+
+    def load_training_state(self, arrays: dict[str, np.ndarray], extra: dict[str, Any]) -> None:
+        """Put a `training_state` back, so the next fit is the uninterrupted run's."""
+        if arrays:
+            self.load_optimizer_state(arrays, extra["groups"])
+        self._shuffle.bit_generator.state = extra["shuffle"]
 
     def fit(self, obs: Any, targets: np.ndarray, ridge: float) -> None:
         """Regress v̂ on the targets: epochs × minibatches of Adam on the squared error.

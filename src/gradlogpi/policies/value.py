@@ -73,3 +73,10 @@ class LinearValue:
 
     def set_flat(self, w: Any) -> None:
         self.w = checked_theta(w, self.n_parameters)
+
+    def training_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Nothing beyond w: least squares and the TD step keep no state."""
+        return {}, {}
+
+    def load_training_state(self, arrays: dict[str, np.ndarray], extra: dict[str, Any]) -> None:
+        """Nothing to put back (see `training_state`)."""

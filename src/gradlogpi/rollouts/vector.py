@@ -19,7 +19,6 @@ from gymnasium.vector import AutoresetMode
 
 from gradlogpi.core._checks import check_positive_int
 from gradlogpi.errors import ConfigError, NonFiniteError
-from gradlogpi.policies.actor import Actor
 from gradlogpi.policies.contract import Policy
 from gradlogpi.rollouts.episodes import checked_env_id, unwrapped_step
 
@@ -33,6 +32,8 @@ class Episode:
     rewards: np.ndarray  # [T]
     terminated: bool
     truncated: bool
+    final_observation: np.ndarray | None = None
+    """S_T, where the episode stopped (a critic bootstraps there when it was truncated)."""
 
     @property
     def length(self) -> int:
@@ -222,6 +223,7 @@ def collect_episodes(
                     reward_buffer[k, :length].copy(),
                     bool(terminated[k]),
                     bool(cut[k] and not terminated[k]),
+                    np.array(next_obs[k]),
                 )
             )
         skip[:] = False
@@ -277,8 +279,7 @@ def _collect_stepping_only_wanted(
     quota, cap, mode, update, env_name, start, noise, counts = plan
     sub_envs = envs.envs
     num_envs = len(sub_envs)
-    batch_actor = getattr(policy, "batch_actor", None)
-    actor = batch_actor() if batch_actor is not None else Actor(policy.sample_from_noise)
+    actor = policy.batch_actor()
     prepared: list[Any] = [None] * num_envs  # each env's episode noise, as `actor.act` takes it
 
     def begin(k: int, reset: bool) -> Any:
@@ -321,6 +322,7 @@ def _collect_stepping_only_wanted(
                 np.array(rewards),
                 bool(terminated),
                 cut and not terminated,
+                latest[k],
             )
             _check_episode(
                 episode,
@@ -410,6 +412,86 @@ def padded_rows(starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np
     return starts[:, None] + np.minimum(np.arange(n_steps), lengths[:, None] - 1), mask
 
 
+class FragmentSplitter:
+    """Cuts each update's steps into fragments at episode ends, carrying every env's
+    episode in progress (its steps and return so far) into the next update."""
+
+    def __init__(self, num_envs: int):
+        self.episode_steps = np.zeros(num_envs, dtype=np.int64)  # steps of the episode so far
+        self.episode_returns = np.zeros(num_envs)
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        return {
+            "episode_steps": self.episode_steps.copy(),
+            "episode_returns": self.episode_returns.copy(),
+        }
+
+    def set_state(self, state: dict[str, np.ndarray]) -> None:
+        self.episode_steps[...] = np.asarray(state["episode_steps"], dtype=np.int64)
+        self.episode_returns[...] = np.asarray(state["episode_returns"], dtype=np.float64)
+
+    def forget_episodes(self) -> None:
+        """The episodes in flight are gone (their envs restart)."""
+        self.episode_steps[...] = 0
+        self.episode_returns[...] = 0.0
+
+    def split(self, steps: Steps) -> tuple[FragmentBatch, FinishedEpisodes]:
+        """Cut every env's counted steps at episode ends, as arrays (no loop over fragments)."""
+        observations, actions, rewards = steps.observations, steps.actions, steps.rewards
+        counted, ended, terminal = steps.counted, steps.ended, steps.terminated
+        n_steps = counted.shape[0]
+        # the counted steps laid out env by env, in time order within an env: [M]
+        flat = np.flatnonzero(counted.T.reshape(-1))
+        env_of, time_of = np.divmod(flat, n_steps)
+        ends = ended[time_of, env_of]
+        new = np.ones(flat.size, dtype=bool)  # a fragment starts here
+        new[1:] = (env_of[1:] != env_of[:-1]) | ends[:-1]
+        starts = np.flatnonzero(new)
+        lengths = np.diff(np.append(starts, flat.size))
+        last = starts + lengths - 1
+        envs = env_of[starts]
+        first_of_env = np.ones(starts.size, dtype=bool)
+        first_of_env[1:] = envs[1:] != envs[:-1]
+        carried_steps = np.where(first_of_env, self.episode_steps[envs], 0)
+        carried_returns = np.where(first_of_env, self.episode_returns[envs], 0.0)
+        step_rewards = rewards[time_of, env_of]
+        totals = (
+            carried_returns + np.add.reduceat(step_rewards, starts)
+            if starts.size
+            else carried_returns
+        )
+        is_end = ends[last]
+        is_terminal = terminal[time_of[last], env_of[last]]
+        # the episodes still running carry their steps and return into the next update
+        running = ~is_end
+        self.episode_steps[np.unique(envs)] = 0
+        self.episode_returns[np.unique(envs)] = 0.0
+        self.episode_steps[envs[running]] = (carried_steps + lengths)[running]
+        self.episode_returns[envs[running]] = totals[running]
+        batch = FragmentBatch(
+            observations,
+            actions,
+            rewards,
+            time_of,
+            env_of,
+            starts,
+            lengths,
+            envs,
+            carried_steps,
+            ~is_end,
+            is_terminal & is_end,
+            is_end & ~is_terminal,
+            steps.last_observations,
+            counted,
+            ended,
+            terminal,
+        )
+        finished = FinishedEpisodes(
+            totals[is_end], (carried_steps + lengths)[is_end], (is_end & ~is_terminal)[is_end]
+        )
+        return batch, finished
+
+
 @dataclass
 class FragmentBatch:
     """One update's steps, cut into fragments at episode ends: what `StepCollector` collects.
@@ -439,6 +521,53 @@ class FragmentBatch:
     """[n_steps, num_envs] bool: the episode ended at this step (terminated or time limit)."""
     step_terminated: np.ndarray | None = None
     """[n_steps, num_envs] bool: the episode terminated at this step (no bootstrap)."""
+
+    @staticmethod
+    def from_episodes(episodes: list[Episode]) -> FragmentBatch:
+        """Whole episodes as a batch, one per column: step layout [T + 1, N], episode i's
+        steps 0 … T_i − 1 counted and row T_i holding S_T (where it stopped, uncounted),
+        as a step collector would have left it."""
+        lengths = np.array([e.length for e in episodes])
+        n, width = len(episodes), int(lengths.max()) + 1
+        stops = [e.final_observation for e in episodes]
+        if any(stop is None for stop in stops):
+            stops = [e.observations[-1] for e in episodes]  # only a bootstrap reads them
+        rows, _ = padded_rows(np.concatenate([[0], np.cumsum(lengths + 1)[:-1]]), lengths + 1)
+        observations = np.concatenate(
+            [
+                np.concatenate([e.observations, np.asarray(s)[None]])
+                for e, s in zip(episodes, stops, strict=True)
+            ]
+        )[rows]
+        actions = np.concatenate([np.concatenate([e.actions, e.actions[-1:]]) for e in episodes])[
+            rows
+        ]
+        rewards = np.concatenate([np.append(e.rewards, 0.0) for e in episodes])[rows]
+        time = np.arange(width)
+        counted = time[:, None] < lengths[None, :]  # [T + 1, N]
+        ended = time[:, None] == lengths[None, :] - 1
+        terminated = np.array([e.terminated for e in episodes])
+        flat = np.flatnonzero(counted.T.reshape(-1))
+        env_of, time_of = np.divmod(flat, width)
+        step_rewards = rewards.T * counted
+        return FragmentBatch(
+            observations.swapaxes(0, 1),
+            actions.swapaxes(0, 1),
+            step_rewards,
+            time_of,
+            env_of,
+            np.concatenate([[0], np.cumsum(lengths)[:-1]]),
+            lengths,
+            np.arange(n),
+            np.array([e.first_step if isinstance(e, Fragment) else 0 for e in episodes]),
+            np.zeros(n, dtype=bool),
+            terminated,
+            np.array([e.truncated for e in episodes]),
+            np.stack([np.asarray(s) for s in stops]),
+            counted,
+            ended,
+            ended & terminated[None, :],
+        )
 
     def next_observations(self) -> np.ndarray:
         """S_{t+1} of every step in its own episode, [n_steps, num_envs, *obs_shape].
@@ -489,6 +618,45 @@ class FragmentBatch:
         return out
 
 
+@dataclass
+class Steps:
+    """What the sub-environments did in one update, in step layout: arrays [n_steps, E, ...].
+
+    `counted` is False on a step that only reset its env (NEXT_STEP autoreset: the step
+    after an episode's last); `ended` and `terminated` are True on an episode's last step
+    (ended: terminated or cut by the time limit); `last_observations` [E, ...] are where
+    every env stopped.
+    """
+
+    observations: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    counted: np.ndarray
+    ended: np.ndarray
+    terminated: np.ndarray
+    last_observations: np.ndarray
+
+    @staticmethod
+    def side_by_side(parts: list[Steps]) -> Steps:
+        """The steps of several groups of sub-environments as one, envs in the given order."""
+        if len(parts) == 1:
+            return parts[0]
+        return Steps(
+            *(
+                np.concatenate([getattr(p, name) for p in parts], axis=axis)
+                for name, axis in (
+                    ("observations", 1),
+                    ("actions", 1),
+                    ("rewards", 1),
+                    ("counted", 1),
+                    ("ended", 1),
+                    ("terminated", 1),
+                    ("last_observations", 0),
+                )
+            )
+        )
+
+
 class StepCollector:
     """Every sub-environment runs on across updates; each update takes `steps_per_env` steps.
 
@@ -497,16 +665,34 @@ class StepCollector:
     `Fragment`). Sub-environment k is seeded once, at the first reset, from
     `SeedSequence(seed)`, and the actions of update u come from uniforms keyed by u; so
     the same seed gives the same batches with sync, async or native vectorisation
-    (where the environment's resets consume randomness the same way).
+    (where the environment's resets consume randomness the same way), and with the
+    sub-environments split over several collectors (`first_env`, `total_envs`: this one
+    steps envs first_env … first_env + E − 1 of total_envs, e.g. on a Ray worker).
+
+    `get_state`/`set_state` hold everything that decides the next update: where each
+    env is, its episode so far, and the environments' own snapshot
+    (`gradlogpi.envs.vector_env_snapshot`). Where the environments cannot give one, a
+    restored collector restarts its episodes in flight (`restarted` says so).
 
     Args:
       envs: an autoresetting Gymnasium vector env (`make_vector_env(..., autoreset=True)`).
       seed: the experiment seed.
       steps_per_env: steps every sub-environment takes per update.
       env_name: used in error messages.
+      first_env: global index of this collector's first sub-environment.
+      total_envs: sub-environments over all collectors (default: this one's).
     """
 
-    def __init__(self, envs: Any, seed: int | None, steps_per_env: int, env_name: str):
+    def __init__(
+        self,
+        envs: Any,
+        seed: int | None,
+        steps_per_env: int,
+        env_name: str,
+        *,
+        first_env: int = 0,
+        total_envs: int | None = None,
+    ):
         mode = envs.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
         self.mode = mode if isinstance(mode, AutoresetMode) else AutoresetMode(mode)
         if self.mode == AutoresetMode.DISABLED:
@@ -519,26 +705,46 @@ class StepCollector:
         self.entropy = np.random.SeedSequence(seed).entropy
         self.env_name = env_name
         num_envs = envs.num_envs
+        self.first_env = first_env
+        self.total_envs = num_envs if total_envs is None else total_envs
         self.obs: np.ndarray | None = None
         self.resetting = np.zeros(num_envs, dtype=bool)  # NEXT_STEP: the next step only resets
-        self.episode_steps = np.zeros(num_envs, dtype=np.int64)  # steps of the episode so far
-        self.episode_returns = np.zeros(num_envs)
+        self.splitter = FragmentSplitter(num_envs)
+        self.restarted = False
+        """`set_state` found no environment snapshot: the episodes in flight restart."""
 
     def collect(self, policy: Policy, update: int) -> tuple[FragmentBatch, FinishedEpisodes]:
         """`steps_per_env` steps of every sub-env with `policy`, and the episodes that ended."""
+        return self.splitter.split(self.step(policy, update))
+
+    def _reset(self, update: int) -> None:
+        envs, first = self.envs, self.first_env
+        # the run's first reset seeds from the seed itself; a restart (no snapshot to
+        # resume from) from the update it happens at
+        sequence = np.random.SeedSequence(
+            self.entropy, spawn_key=() if update == 0 or not self.restarted else (update,)
+        )
+        seeds = [int(s) for s in sequence.generate_state(self.total_envs)]
+        mine = seeds[first : first + envs.num_envs]
+        if getattr(envs, "seeded_when_made", False):  # EnvPool
+            self.obs, _ = envs.reset()
+        elif isinstance(envs.unwrapped, (gym.vector.SyncVectorEnv, gym.vector.AsyncVectorEnv)):
+            self.obs, _ = envs.reset(seed=mine)
+        else:  # a native vector env takes one seed for all its sub-environments
+            self.obs, _ = envs.reset(seed=mine[0])
+
+    def step(self, policy: Policy, update: int) -> Steps:
+        """`steps_per_env` steps of every sub-env with `policy`, in step layout."""
         envs, n_steps, num_envs = self.envs, self.steps_per_env, self.envs.num_envs
         if self.obs is None:
-            seeds = [int(s) for s in np.random.SeedSequence(self.entropy).generate_state(num_envs)]
-            if getattr(envs, "seeded_when_made", False):  # EnvPool
-                self.obs, _ = envs.reset()
-            elif isinstance(envs.unwrapped, (gym.vector.SyncVectorEnv, gym.vector.AsyncVectorEnv)):
-                self.obs, _ = envs.reset(seed=seeds)
-            else:  # a native vector env takes one seed for all its sub-environments
-                self.obs, _ = envs.reset(seed=seeds[0])
+            self._reset(update)
+        assert self.obs is not None  # the reset gave the first observations
         generator = np.random.default_rng(np.random.SeedSequence(self.entropy, spawn_key=(update,)))
-        noise = policy.transform_noise(generator.random((n_steps, num_envs, policy.noise_size)))
-        batch_actor = getattr(policy, "batch_actor", None)
-        actor = batch_actor() if batch_actor is not None else Actor(policy.sample_from_noise)
+        uniforms = generator.random((n_steps, self.total_envs, policy.noise_size))
+        if num_envs != self.total_envs:
+            uniforms = uniforms[:, self.first_env : self.first_env + num_envs]
+        noise = policy.transform_noise(uniforms)
+        actor = policy.batch_actor()
         noise = actor.prepare(noise)  # θ is fixed for the update: per-step work done ahead
         observations = np.zeros((n_steps, *np.shape(self.obs)))
         rewards = np.zeros((n_steps, num_envs))
@@ -562,73 +768,53 @@ class StepCollector:
             counted[0] = ~self.resetting
             counted[1:] = ~done[:-1]
             self.resetting = done[-1] & counted[-1]
-        ended, terminal = done & counted, terminated & counted
         rewards *= counted
         self._check_finite(rewards, observations, counted, update)
         assert actions is not None  # steps_per_env >= 1: the first step made it
-        return self._split(observations, actions, rewards, counted, ended, terminal)
-
-    def _split(
-        self,
-        observations: np.ndarray,
-        actions: np.ndarray,
-        rewards: np.ndarray,
-        counted: np.ndarray,
-        ended: np.ndarray,
-        terminal: np.ndarray,
-    ) -> tuple[FragmentBatch, FinishedEpisodes]:
-        """Cut every env's counted steps at episode ends, as arrays (no loop over fragments)."""
-        n_steps = counted.shape[0]
-        # the counted steps laid out env by env, in time order within an env: [M]
-        flat = np.flatnonzero(counted.T.reshape(-1))
-        env_of, time_of = np.divmod(flat, n_steps)
-        ends = ended[time_of, env_of]
-        new = np.ones(flat.size, dtype=bool)  # a fragment starts here
-        new[1:] = (env_of[1:] != env_of[:-1]) | ends[:-1]
-        starts = np.flatnonzero(new)
-        lengths = np.diff(np.append(starts, flat.size))
-        last = starts + lengths - 1
-        envs = env_of[starts]
-        first_of_env = np.ones(starts.size, dtype=bool)
-        first_of_env[1:] = envs[1:] != envs[:-1]
-        carried_steps = np.where(first_of_env, self.episode_steps[envs], 0)
-        carried_returns = np.where(first_of_env, self.episode_returns[envs], 0.0)
-        step_rewards = rewards[time_of, env_of]
-        totals = (
-            carried_returns + np.add.reduceat(step_rewards, starts)
-            if starts.size
-            else carried_returns
-        )
-        is_end = ends[last]
-        is_terminal = terminal[time_of[last], env_of[last]]
-        # the episodes still running carry their steps and return into the next update
-        running = ~is_end
-        self.episode_steps[np.unique(envs)] = 0
-        self.episode_returns[np.unique(envs)] = 0.0
-        self.episode_steps[envs[running]] = (carried_steps + lengths)[running]
-        self.episode_returns[envs[running]] = totals[running]
-        batch = FragmentBatch(
+        return Steps(
             observations,
             actions,
             rewards,
-            time_of,
-            env_of,
-            starts,
-            lengths,
-            envs,
-            carried_steps,
-            ~is_end,
-            is_terminal & is_end,
-            is_end & ~is_terminal,
-            np.asarray(self.obs),
             counted,
-            ended,
-            terminal,
+            done & counted,
+            terminated & counted,
+            np.asarray(self.obs),
         )
-        finished = FinishedEpisodes(
-            totals[is_end], (carried_steps + lengths)[is_end], (is_end & ~is_terminal)[is_end]
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        """Arrays that decide the next update: where each env is, its episode so far, and
+        the environments' snapshot (`env_…`; absent where they cannot give one)."""
+        from gradlogpi.envs.snapshots import vector_env_snapshot
+
+        state = {f"splitter_{k}": v for k, v in self.splitter.get_state().items()}
+        if self.obs is None:
+            return state
+        snapshot = vector_env_snapshot(self.envs)
+        state["observations"] = np.array(self.obs)
+        state["resetting"] = self.resetting.copy()
+        if snapshot is not None:
+            state.update({f"env_{name}": value for name, value in snapshot.items()})
+        return state
+
+    def set_state(self, state: dict[str, np.ndarray]) -> None:
+        """Continue from `get_state`'s arrays. Without an environment snapshot the episodes
+        in flight cannot continue: they restart at the next update (`restarted`)."""
+        from gradlogpi.envs.snapshots import restore_vector_env
+
+        self.splitter.set_state(
+            {k.removeprefix("splitter_"): v for k, v in state.items() if k.startswith("splitter_")}
         )
-        return batch, finished
+        if "observations" not in state:
+            return  # saved before the first update
+        snapshot = {k.removeprefix("env_"): v for k, v in state.items() if k.startswith("env_")}
+        if not snapshot:
+            self.restarted = True
+            self.splitter.forget_episodes()
+            return
+        self._reset(0)  # the wrappers' bookkeeping starts as a made and reset env's
+        restore_vector_env(self.envs, snapshot)
+        self.obs = np.array(state["observations"])
+        self.resetting = np.array(state["resetting"], dtype=bool)
 
     def _check_finite(
         self, rewards: np.ndarray, observations: np.ndarray, counted: np.ndarray, update: int

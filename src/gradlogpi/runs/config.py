@@ -162,7 +162,14 @@ class TrainConfig(Strict):
         "action (the Gaussian's mean), as SB3's deterministic evaluation",
     )
     checkpoint_every: int = Field(
-        0, ge=0, description="also checkpoint every N episodes (0: only at the end)"
+        0, ge=0, description="also checkpoint every N episodes or updates (0: only by time)"
+    )
+    checkpoint_seconds: float = Field(
+        30.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="also checkpoint once this many seconds have passed since the last "
+        "checkpoint, so a kill loses at most about that much work (0: off)",
     )
     tensorboard: bool = Field(
         False, description="also write TensorBoard event files (extra gradlogpi[tensorboard])"

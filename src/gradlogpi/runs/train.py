@@ -224,6 +224,12 @@ def _resume(
     from gradlogpi.errors import CheckpointError
     from gradlogpi.runs.checkpoints import load_checkpoint
 
+    if not (run_dir / "checkpoint.json").exists() and not (run_dir / "checkpoint.npz").exists():
+        raise CheckpointError(
+            f"{run_dir}: the run was stopped before its first checkpoint, so nothing was "
+            f"saved to resume from; start it again with: gradlogpi train --config "
+            f"{run_dir / 'config.toml'} --run-dir {run_dir} --overwrite"
+        )
     arrays, metadata = load_checkpoint(run_dir / "checkpoint")
     if metadata.get("complete"):
         return TrainOutcome(stored_result(run_dir, config, arrays), run_dir, config, True)
@@ -254,6 +260,11 @@ def _resume(
         state["optimizer_arrays"] = optimizer_arrays
     if state.get("optimizer_groups") is None:
         state.pop("optimizer_groups", None)
+    state["arrays"] = {
+        name.removeprefix("extra_"): value
+        for name, value in arrays.items()
+        if name.startswith("extra_")
+    }
     return _train(config, run_dir, callback, state, list(metadata.get("episode_times", [])))
 
 
@@ -266,7 +277,7 @@ def _train(
 ) -> TrainOutcome:
     offset = episode_times[-1] if episode_times else 0.0
     start = time.perf_counter()
-    last: dict[str, Any] = {}
+    last: dict[str, Any] = {"saved": start}
     board = tensorboard_writer(run_dir) if config.tensorboard else None
     evaluations = EvaluationLog(run_dir, config, None if state is None else state["episode"])
 
@@ -287,12 +298,13 @@ def _train(
         every = config.checkpoint_every
         # a report may cover several episodes (compiled runs): save when it crosses a multiple
         # runs learned one after another (end.run set) cannot be resumed: no snapshots
-        if (
-            crossed_multiple(done, end.units, every)
-            and end.snapshot is not None
-            and end.run is None
-        ):
+        due = crossed_multiple(done, end.units, every) or (
+            config.checkpoint_seconds > 0
+            and time.perf_counter() - last["saved"] >= config.checkpoint_seconds
+        )
+        if due and end.snapshot is not None and end.run is None:
             save_resumable(run_dir, config, end.snapshot(), episode_times)
+            last["saved"] = time.perf_counter()
         if callback is not None:
             callback(end)
 
@@ -391,6 +403,7 @@ def save_resumable(
     `complete` marks the final checkpoint: resuming the run then changes nothing.
     """
     arrays = {"theta": state["theta"], **state.get("optimizer_arrays", {})}
+    arrays.update({f"extra_{name}": value for name, value in state.get("arrays", {}).items()})
     if "w" in state:
         arrays["w"] = state["w"]
     for name, values in state["tracker"].items():
@@ -410,6 +423,7 @@ def save_resumable(
             "runs": state["runs"],
             "counters": state["counters"],
             "optimizer_groups": state.get("optimizer_groups"),
+            "extra": state.get("extra"),
         },
         "complete": complete,
     }

@@ -17,30 +17,26 @@ update (`batch_pg`, update = "natural") also uses.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
 
-from gradlogpi.algorithms.common import Callback, RunResult
+from gradlogpi.algorithms.common import Callback, Inputs, RunResult
 from gradlogpi.algorithms.estimators import conjugate_gradient, fisher_vector_product
-from gradlogpi.algorithms.on_policy import (
-    OnPolicyConfig,
-    Rollout,
-    check_on_policy_call,
-    mean_kl,
-    train_on_policy,
-)
+from gradlogpi.algorithms.on_policy.advantages import Rollout, rollout
+from gradlogpi.algorithms.on_policy.config import OnPolicyConfig
+from gradlogpi.algorithms.on_policy.gradients import action_distribution, mean_kl
+from gradlogpi.algorithms.on_policy.loop import UpdateState, train_on_policy
 from gradlogpi.core._checks import check_positive, check_positive_int
 from gradlogpi.core.returns import normalized
 from gradlogpi.policies import Policy, ValueFunction
+from gradlogpi.rollouts.vector import FragmentBatch
 
 
 @dataclass(frozen=True)
 class TRPOConfig(OnPolicyConfig):
     """Settings of `trpo`; the defaults are SB3's and the paper's (δ = 0.01, 10 CG steps)."""
-
-    keeps_old_distribution: ClassVar[bool] = True
 
     steps_per_env: int = 128
     """Steps each sub-environment takes per update."""
@@ -90,6 +86,7 @@ def trust_region_step(
     def product(vector: np.ndarray) -> np.ndarray:
         return fisher_vector_product(scores, vector, config.damping)
 
+    old_distribution = action_distribution(policy, data.observations)  # π_old(·|s), for the KL
     direction = conjugate_gradient(product, gradient, config.cg_iterations)
     curvature = float(direction @ product(direction))
     theta_old = policy.get_flat()
@@ -102,7 +99,7 @@ def trust_region_step(
         policy.set_flat(theta_old + fraction * full_step)
         ratios = np.exp(policy.log_prob(data.observations, data.actions) - data.log_probs)
         improvement = float((ratios * advantages).mean()) - surrogate_old
-        kl = mean_kl(policy, data.observations, data.old_distribution)
+        kl = mean_kl(policy, data.observations, old_distribution)
         if np.isfinite(improvement) and np.isfinite(kl) and kl <= max_kl and improvement > 0:
             return TrustRegionStep(True, kl, improvement, fraction)
     policy.set_flat(theta_old)
@@ -140,16 +137,30 @@ def trpo(
       runs: None or 1 (one run per call).
       callback: called with an `EpisodeEnd` after every update; raising `StopTraining`
         ends learning there.
-      resume: must be None: the sub-environments' states are not in a snapshot.
+      resume: a snapshot from a callback's `EpisodeEnd.snapshot()`: continue after its update.
 
     Returns:
       RunResult with one row; its columns are the finished episodes in order.
     """
-    check_on_policy_call("trpo", runs, resume)
+    inputs = Inputs(env, policy, config, value, seed, runs, callback, resume)
+    return train_on_policy("trpo", improve, inputs, needs_critic=True)
 
-    def improve(policy: Policy, data: Rollout, fraction: float) -> None:
-        trust_region_step(policy, data, config, config.max_kl * fraction)
 
-    return train_on_policy(
-        "trpo", env, policy, value, config, improve, seed=seed, callback=callback
-    )
+def improve(
+    policy: Policy,
+    critic: ValueFunction | None,
+    batch: FragmentBatch,
+    state: UpdateState[TRPOConfig],
+) -> dict[str, float]:
+    """One TRPO update: GAE(λ), the KL-bounded natural step, then the critic's refit."""
+    config = state.config
+    assert critic is not None  # the loop refuses TRPO without one
+    data = rollout(batch, policy, critic, config.gamma, config.gae_lambda)
+    step = trust_region_step(policy, data, config, config.max_kl * state.fraction)
+    critic.fit(data.observations, data.returns, config.value_ridge)  # v̂ ≈ λ-returns
+    return {
+        "accepted": float(step.accepted),
+        "kl": step.kl,
+        "improvement": step.improvement,
+        "step_fraction": step.step_fraction,
+    }

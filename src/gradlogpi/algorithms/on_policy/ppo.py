@@ -18,17 +18,19 @@ from typing import Any, NamedTuple
 import gymnasium as gym
 import numpy as np
 
-from gradlogpi.algorithms.batch_pg import mean_entropy_gradient, weighted_score_sum
-from gradlogpi.algorithms.common import Callback, RunResult
-from gradlogpi.algorithms.on_policy import (
-    OnPolicyConfig,
-    Rollout,
-    check_on_policy_call,
-    train_on_policy,
+from gradlogpi.algorithms.common import Callback, Inputs, RunResult
+from gradlogpi.algorithms.on_policy.advantages import Rollout, rollout
+from gradlogpi.algorithms.on_policy.config import OnPolicyConfig
+from gradlogpi.algorithms.on_policy.gradients import (
+    clip_norm,
+    mean_entropy_gradient,
+    weighted_score_sum,
 )
+from gradlogpi.algorithms.on_policy.loop import UpdateState, train_on_policy
 from gradlogpi.core._checks import check_positive, check_positive_int
 from gradlogpi.core.returns import normalized
 from gradlogpi.policies import Policy, TorchTrainedPolicy, ValueFunction
+from gradlogpi.rollouts.vector import FragmentBatch
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,8 @@ def ppo(
     """Learn a policy by PPO-clip with GAE(λ) advantages.
 
         Loop for each update:
-            Collect num_envs × steps_per_env steps with π_old = π_θ (episodes run on)
+            Collect num_envs × steps_per_env steps with π_old = π_θ (episodes run on;
+                or whole episodes, collection = 'episodes')
             A ← GAE(λ) with v̂;  targets ← A + v̂
             Loop for each epoch, each minibatch of the steps:
                 ρ ← π_θ(a|s) / π_old(a|s)
@@ -120,18 +123,28 @@ def ppo(
       runs: None or 1 (one run per call; `gradlogpi.runs.train` learns R one after another).
       callback: called with an `EpisodeEnd` after every update (the episodes that ended
         in it); raising `StopTraining` ends learning there.
-      resume: must be None: the sub-environments' states are not in a snapshot.
+      resume: a snapshot from a callback's `EpisodeEnd.snapshot()`: continue after its update.
 
     Returns:
       RunResult with one row; its columns are the finished episodes in order.
     """
-    check_on_policy_call("ppo", runs, resume)
-    shuffle = np.random.default_rng(np.random.SeedSequence(seed).spawn(2)[1])
+    inputs = Inputs(env, policy, config, value, seed, runs, callback, resume)
+    return train_on_policy("ppo", improve, inputs, needs_critic=True)
 
-    def improve(policy: Policy, data: Rollout, fraction: float) -> None:
-        optimize_surrogate(policy, data, config, fraction, shuffle)
 
-    return train_on_policy("ppo", env, policy, value, config, improve, seed=seed, callback=callback)
+def improve(
+    policy: Policy,
+    critic: ValueFunction | None,
+    batch: FragmentBatch,
+    state: UpdateState[PPOConfig],
+) -> dict[str, float]:
+    """One PPO update: GAE(λ), clipped-surrogate epochs on θ, then the critic's refit."""
+    config = state.config
+    assert critic is not None  # the loop refuses PPO without one
+    data = rollout(batch, policy, critic, config.gamma, config.gae_lambda)
+    statistics = optimize_surrogate(policy, data, config, state.fraction, state.random)
+    critic.fit(data.observations, data.returns, config.value_ridge)  # v̂ ≈ λ-returns
+    return statistics
 
 
 def optimize_surrogate(
@@ -140,13 +153,16 @@ def optimize_surrogate(
     config: PPOConfig,
     fraction: float,
     shuffle: np.random.Generator,
-) -> None:
-    """Epochs × minibatches of clipped-surrogate ascent on one update's steps."""
+) -> dict[str, float]:
+    """Epochs × minibatches of clipped-surrogate ascent on one update's steps; returns the
+    epochs run and the last estimated KL(π_old‖π)."""
     n_samples = data.advantages.shape[0]
     clip_range = (
         config.clip_range * fraction if config.schedule != "constant" else config.clip_range
     )
+    epochs, approximate_kl = 0, 0.0
     for _ in range(config.epochs):
+        epochs += 1
         for indices in np.array_split(shuffle.permutation(n_samples), config.minibatches):
             advantages = data.advantages[indices]
             if config.normalize_advantages:
@@ -163,15 +179,14 @@ def optimize_surrogate(
                 gradient = gradient + config.entropy_coefficient * mean_entropy_gradient(
                     policy, observations
                 )
-            norm = float(np.linalg.norm(gradient))
-            if config.max_grad_norm is not None and norm > config.max_grad_norm:
-                gradient = gradient * (config.max_grad_norm / norm)
+            gradient = clip_norm(gradient, config.max_grad_norm)
             policy.set_flat(policy.get_flat() + config.alpha_theta * fraction * gradient)
         if config.target_kl is not None:
             log_ratios = policy.log_prob(data.observations, data.actions) - data.log_probs
             approximate_kl = float(np.mean(np.expm1(log_ratios) - log_ratios))  # ≥ 0
             if approximate_kl > 1.5 * config.target_kl:
                 break
+    return {"epochs": float(epochs), "approximate_kl": approximate_kl}
 
 
 class MinibatchStep(NamedTuple):

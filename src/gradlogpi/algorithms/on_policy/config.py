@@ -1,0 +1,111 @@
+"""The settings every on-policy algorithm shares: how experience is collected."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from gradlogpi.algorithms.common import Schedule, step_size
+from gradlogpi.core._checks import check_in_range, check_positive, check_positive_int
+
+VectorizationMode = Literal["sync", "async", "vector_entry_point", "envpool"]
+Collection = Literal["steps", "episodes", "ray"]
+
+
+@dataclass(frozen=True)
+class CollectionConfig:
+    """How the on-policy loop collects each update's experience (every on-policy algorithm)."""
+
+    n_updates: int = 50
+    """Policy updates."""
+    collection: Collection = "steps"
+    """'steps': every sub-env takes `steps_per_env` steps per update and runs on across
+    updates (episodes may straddle updates); 'episodes': `episodes_per_update` whole
+    episodes, each with its own seeds; 'ray': 'steps' with the sub-envs split over
+    `rollout_workers` Ray actors (extra gradlogpi[ray]; the same batch as 'steps')."""
+    num_envs: int = 8
+    """Sub-environments of the vector env (over all workers)."""
+    steps_per_env: int = 256
+    """Steps each sub-environment takes per update ('steps', 'ray')."""
+    episodes_per_update: int = 16
+    """Episodes per update ('episodes'; rounded up to a multiple of num_envs)."""
+    vectorization_mode: VectorizationMode = "sync"
+    """Gymnasium vectorisation: 'sync' (one process), 'async' (one process per env), or with
+    collection='steps' also 'vector_entry_point' (the env's own vectorised code, if any) or
+    'envpool' (EnvPool's C++ envs, extra gradlogpi[envpool])."""
+    rollout_workers: int = 1
+    """Workers splitting the `num_envs` sub-environments ('episodes', 'ray'); the same
+    batch for any count."""
+    rollout_backend: Literal["local", "ray"] = "local"
+    """Where 'episodes' workers run: 'local' (in this process) or 'ray' (Ray actors)."""
+    ray_address: str | None = None
+    """Ray cluster address for Ray workers (default: RAY_ADDRESS, else a local Ray)."""
+    gamma: float = 0.99
+    """Discount γ in [0, 1]."""
+    schedule: Schedule = "constant"
+    """Schedule over updates of the step size (PPO: also ε; TRPO and natural updates: the
+    KL bound; neural policies: their learning rate): constant, linear (to 0), inverse_sqrt."""
+    max_episode_steps: int | None = None
+    """Step cap; default the environment's registered cap."""
+
+    def __post_init__(self) -> None:
+        step_size(1.0, self.schedule, 0, 1)
+        for name in (
+            "n_updates",
+            "num_envs",
+            "steps_per_env",
+            "episodes_per_update",
+            "rollout_workers",
+        ):
+            check_positive_int(name, getattr(self, name))
+        check_in_range("gamma", self.gamma, 0.0, 1.0)
+        for name, value, allowed in (
+            ("collection", self.collection, ("steps", "episodes", "ray")),
+            ("vectorization_mode", self.vectorization_mode, ("sync", "async", "vector_entry_point", "envpool")),
+            ("rollout_backend", self.rollout_backend, ("local", "ray")),
+        ):  # fmt: skip
+            if value not in allowed:
+                raise ValueError(f"`{name}` must be one of {allowed}; got {value!r}")
+        if self.collection != "steps" and self.vectorization_mode not in ("sync", "async"):
+            raise ValueError(
+                f"`vectorization_mode` {self.vectorization_mode!r} needs collection='steps' "
+                "(whole episodes and Ray workers need sub-envs we can seed one by one); "
+                f"got collection={self.collection!r}"
+            )
+        if self.collection == "steps" and (
+            self.rollout_workers != 1 or self.rollout_backend != "local"
+        ):
+            raise ValueError(
+                "`collection` must be 'ray' to split step collection over workers (or "
+                "'episodes' for episode workers); got collection='steps' with "
+                f"rollout_workers={self.rollout_workers}, rollout_backend={self.rollout_backend!r}"
+            )
+        if self.num_envs % self.rollout_workers:
+            raise ValueError(
+                f"`num_envs` must be a multiple of `rollout_workers`={self.rollout_workers}; "
+                f"got {self.num_envs}"
+            )
+        if self.max_episode_steps is not None:
+            check_positive_int("max_episode_steps", self.max_episode_steps)
+
+
+@dataclass(frozen=True)
+class ActorCriticFamilyConfig(CollectionConfig):
+    """Settings PPO, TRPO and A2C share: GAE(λ) advantages and the critic."""
+
+    gae_lambda: float = 0.95
+    """λ of GAE(λ) in [0, 1]: 0 one-step TD errors, 1 Monte-Carlo returns."""
+    normalize_advantages: bool = True
+    """Standardise the advantages (per minibatch in PPO, per update in TRPO and A2C)."""
+    value_ridge: float = 1e-3
+    """Ridge of a linear critic's least-squares refit to the λ-returns (> 0); a neural
+    critic's L2 weight penalty."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_in_range("gae_lambda", self.gae_lambda, 0.0, 1.0)
+        check_positive("value_ridge", self.value_ridge)
+
+
+OnPolicyConfig = ActorCriticFamilyConfig
+"""The name PPO's and TRPO's shared settings had before A2C joined them."""
