@@ -37,7 +37,10 @@ CASES = {
     "bad --set value": ("train --set hyperparameters.alpha_theta=fast", "--set hyperparameters"),
     "--set at the wrong level": ("train --set alpha_theta=0.1", "`hyperparameters.alpha_theta`"),
     "resume nothing": ("train --resume {root}/nonexistent", "no such config file"),
-    "resume without a checkpoint": ("train --resume {root}/config_only", "missing file"),
+    "resume without a checkpoint": (
+        "train --resume {root}/config_only",
+        "stopped before its first checkpoint",
+    ),
     "Gaussian on Discrete actions": (
         "train --env CartPole-v1 --policy linear_gaussian",
         "needs a Box action space",

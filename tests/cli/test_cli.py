@@ -144,11 +144,17 @@ def test_envs_lists_shipped_environments():
     )
 
 
-def test_algorithms_lists_the_registry_and_each_config():
+def test_algorithms_lists_the_registries_and_each_config():
     from gradlogpi.algorithms import ALGORITHMS
+    from gradlogpi.runs.feature_kinds import FEATURE_KINDS
+    from gradlogpi.runs.policy_kinds import POLICY_KINDS
 
     listing = gradlogpi("algorithms").stdout
     assert all(name in listing for name in ALGORITHMS)
+    assert all(kind.summary in listing for kind in POLICY_KINDS.values())
+    assert all(kind.summary in listing for kind in FEATURE_KINDS.values())
+    help_text = gradlogpi("train", "--help").stdout
+    assert all(name in help_text for name in [*POLICY_KINDS, *FEATURE_KINDS])
     settings = gradlogpi("algorithms", "actor_critic").stdout
     assert "lambda_theta" in settings and "Trace decay λ^θ of the actor" in settings
     unknown = gradlogpi("algorithms", "sac", check=False)
@@ -198,6 +204,7 @@ def test_help_everywhere(command):
         ("grid_world", ["hyperparameters.n_episodes=3", "runs=2"]),
         ("cartpole_steps", ["hyperparameters.n_updates=2", "hyperparameters.steps_per_env=8"]),
         ("cartpole_trpo", ["hyperparameters.n_updates=2", "hyperparameters.steps_per_env=16"]),
+        ("cartpole_a2c", ["hyperparameters.n_updates=3"]),
         (
             "acrobot_ppo",
             [

@@ -388,7 +388,10 @@ RESUME = {
 RESUME.update(
     {
         "resume: nothing there": (["train", "--resume", "{root}/nonexistent"], "no such"),
-        "resume: no checkpoint": (["train", "--resume", "{root}/config_only"], "missing file"),
+        "resume: no checkpoint": (
+            ["train", "--resume", "{root}/config_only"],
+            "stopped before its first checkpoint",
+        ),
         "resume: a file": (["train", "--resume", "{root}/a_file"], "a_file"),
     }
 )

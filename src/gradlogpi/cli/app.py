@@ -21,6 +21,13 @@ import typer.core
 from rich.console import Console
 from rich.table import Table
 
+from gradlogpi.runs.choices import listed
+from gradlogpi.runs.feature_kinds import FEATURE_KINDS
+from gradlogpi.runs.policy_kinds import POLICY_KINDS
+
+POLICY_HELP = f"Policy kind: {listed(list(POLICY_KINDS), quote=False)}"
+FEATURES_HELP = f"Feature kind: {listed(list(FEATURE_KINDS), quote=False)}"
+
 
 class NamedErrors(typer.core.TyperGroup):
     """Any gradlogpi error or filesystem refusal a command lets through ends in one line.
@@ -311,15 +318,11 @@ def train_command(
     ] = None,
     policy: Annotated[
         str | None,
-        typer.Option(
-            help="linear_softmax, matrix_softmax, linear_gaussian, neural_softmax or neural_gaussian."
-        ),
+        typer.Option(help=f"{POLICY_HELP}; `gradlogpi algorithms` describes each."),
     ] = None,
     features: Annotated[
         str | None,
-        typer.Option(
-            help="raw, onehot, polynomial, fourier, rbf, tiles, constant, border or corridor."
-        ),
+        typer.Option(help=f"{FEATURES_HELP}; `gradlogpi algorithms` describes each."),
     ] = None,
     runs: Annotated[int | None, typer.Option(min=1, help="Independent runs.")] = None,
     seed: Annotated[int | None, typer.Option(min=0, help="Seed of the whole run.")] = None,
@@ -451,8 +454,10 @@ def algorithms_command(
         str | None, typer.Argument(help="Show this algorithm's hyperparameters.")
     ] = None,
 ) -> None:
-    """The registered algorithms; with a NAME, its hyperparameters (`hyperparameters.<key>`)."""
+    """The registered algorithms, policy kinds and feature kinds; with a NAME, the algorithm's
+    hyperparameters (`hyperparameters.<key>`)."""
     from gradlogpi.algorithms.registry import ALGORITHMS, get
+    from gradlogpi.runs.feature_kinds import space_names
 
     if name is None:
         table = Table(title="Algorithms (gradlogpi train --algorithm NAME)")
@@ -466,7 +471,22 @@ def algorithms_command(
                 spec.unit,
                 spec.summary,
             )
-        console().print(table)
+        policies = Table(title="Policy kinds (gradlogpi train --policy KIND)")
+        for column in ("name", "family", "actions", "observations", "what it is"):
+            policies.add_column(column)
+        for policy in POLICY_KINDS.values():
+            reads = space_names(policy.observations) if policy.observations else "by features"
+            actions = space_names(policy.action_spaces)
+            policies.add_row(policy.name, policy.family, actions, reads, policy.summary)
+        features = Table(title="Feature kinds (gradlogpi train --features KIND)")
+        for column in ("name", "observations", "what it is"):
+            features.add_column(column)
+        for feature in FEATURE_KINDS.values():
+            where = f"{feature.only_for} only" if feature.only_for else None
+            where = where or space_names(feature.observations)
+            features.add_row(feature.name, where, feature.summary)
+        for listing in (table, policies, features):
+            console().print(listing)
         return
     try:
         spec = get(name)
@@ -572,8 +592,8 @@ def check_command(
         Path | None, typer.Option("--config", help="TOML config naming env, policy and features.")
     ] = None,
     env: Annotated[str | None, typer.Option(help="Gymnasium environment id.")] = None,
-    policy: Annotated[str | None, typer.Option(help="Policy kind.")] = None,
-    features: Annotated[str | None, typer.Option(help="Feature kind.")] = None,
+    policy: Annotated[str | None, typer.Option(help=f"{POLICY_HELP}.")] = None,
+    features: Annotated[str | None, typer.Option(help=f"{FEATURES_HELP}.")] = None,
     set_: Annotated[
         list[str] | None,
         typer.Option("--set", help="Override any key, e.g. --set features.order=2"),
@@ -620,7 +640,7 @@ def explain_command(
         str | None,
         typer.Option(help="Explain a state of this environment instead of the seed example."),
     ] = None,
-    features: Annotated[str, typer.Option(help="Feature kind for --env.")] = "raw",
+    features: Annotated[str, typer.Option(help=f"{FEATURES_HELP}; for --env.")] = "raw",
     seed: Annotated[int, typer.Option(min=0, help="Seed of the random θ and state for --env.")] = 0,
     state: Annotated[
         int | None,

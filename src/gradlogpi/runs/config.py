@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from gradlogpi.errors import ConfigError
+from gradlogpi.runs.choices import did_you_mean, one_of
 
 
 class Strict(BaseModel):
@@ -32,23 +33,11 @@ class Strict(BaseModel):
 class FeaturesConfig(Strict):
     """How observations become features (see `gradlogpi.features`)."""
 
-    kind: (
-        Literal[
-            "raw",
-            "onehot",
-            "polynomial",
-            "fourier",
-            "rbf",
-            "tiles",
-            "constant",
-            "border",
-            "corridor",
-        ]
-        | None
-    ) = Field(
+    kind: str | None = Field(
         None,
-        description="default by the environment: the shipped tasks' book features (corridor, "
-        "border), one-hot for Discrete observations, raw for Box",
+        description="a name in gradlogpi.runs.feature_kinds.FEATURE_KINDS; default by the "
+        "environment: the shipped tasks' book features (corridor, border), one-hot for "
+        "Discrete observations, raw for Box",
     )
     degree: int = Field(2, ge=0, description="polynomial degree")
     interactions: bool = True
@@ -66,23 +55,17 @@ class FeaturesConfig(Strict):
         True, description="linear_softmax: φ = onehot(a) ⊗ [x, 1] (else stacked [x, onehot(a)])"
     )
 
+    _kind = field_validator("kind")(classmethod(lambda cls, kind: registered_feature_kind(kind)))
+
 
 class PolicyConfig(Strict):
     """Which policy and its settings."""
 
-    kind: (
-        Literal[
-            "linear_softmax",
-            "matrix_softmax",
-            "linear_gaussian",
-            "neural_softmax",
-            "neural_gaussian",
-        ]
-        | None
-    ) = Field(
+    kind: str | None = Field(
         None,
-        description="default by the environment: linear_gaussian for Box actions; for Discrete "
-        "actions linear_softmax with the corridor's features, else matrix_softmax",
+        description="a name in gradlogpi.runs.policy_kinds.POLICY_KINDS; default by the "
+        "environment: linear_gaussian for Box actions; for Discrete actions linear_softmax "
+        "with the corridor's features, else matrix_softmax",
     )
     hidden: list[int] = Field(default_factory=lambda: [64])
     activation: Literal["tanh", "relu"] = "tanh"
@@ -96,6 +79,25 @@ class PolicyConfig(Strict):
     )
 
     _sizes = field_validator("hidden")(classmethod(lambda cls, sizes: positive_sizes(sizes)))
+    _kind = field_validator("kind")(classmethod(lambda cls, kind: registered_policy_kind(kind)))
+
+
+def registered_feature_kind(kind: str | None) -> str | None:
+    """`features.kind`: None (chosen by the environment) or a registered feature kind."""
+    from gradlogpi.runs.feature_kinds import FEATURE_KINDS
+
+    if kind is not None and kind not in FEATURE_KINDS:
+        raise ValueError(one_of(kind, list(FEATURE_KINDS)))
+    return kind
+
+
+def registered_policy_kind(kind: str | None) -> str | None:
+    """`policy.kind`: None (chosen by the environment) or a registered policy kind."""
+    from gradlogpi.runs.policy_kinds import POLICY_KINDS
+
+    if kind is not None and kind not in POLICY_KINDS:
+        raise ValueError(one_of(kind, list(POLICY_KINDS)))
+    return kind
 
 
 def positive_sizes(sizes: list[int]) -> list[int]:
@@ -181,7 +183,8 @@ class TrainConfig(Strict):
         from gradlogpi.algorithms.registry import ALGORITHMS
 
         if name not in ALGORITHMS:
-            raise ValueError(f"expected one of {sorted(ALGORITHMS)}")
+            names = sorted(ALGORITHMS)
+            raise ValueError(f"expected one of {names}{did_you_mean(name, names)}")
         return name
 
     def algorithm_spec(self) -> Any:
@@ -193,13 +196,13 @@ class TrainConfig(Strict):
     @model_validator(mode="after")
     def _policy_fits_algorithm(self) -> TrainConfig:
         from gradlogpi.algorithms.registry import ALGORITHMS
+        from gradlogpi.runs.policy_kinds import POLICY_KINDS
 
         spec = ALGORITHMS.get(self.algorithm)
         kind = self.policy.kind
-        if spec is None or kind is None:
+        if spec is None or kind is None or kind not in POLICY_KINDS:
             return self
-        family = "torch" if kind.startswith("neural") else "array"
-        if family not in spec.policies:
+        if POLICY_KINDS[kind].family not in spec.policies:
             expected = "a neural policy" if spec.policies == ("torch",) else "a linear policy"
             raise ValueError(
                 f"`policy.kind` = {kind!r} cannot be learned by algorithm {self.algorithm!r}, "
@@ -319,7 +322,8 @@ def load_config(
         value = first.get("input")
         hint = _where_it_belongs(key) if first["type"] == "extra_forbidden" else ""
         origin = _origin(key, overrides, source)
-        raise ConfigError(f"{origin}: `{key}` = {value!r}: {first['msg']}{hint}") from None
+        message = first["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"{origin}: `{key}` = {value!r}: {message}{hint}") from None
     try:
         config.algorithm_config(source)
     except ConfigError as error:

@@ -1,0 +1,161 @@
+import re
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium import spaces
+
+import gradlogpi.envs  # noqa: F401  (registers the shipped environments)
+from gradlogpi import features, policies
+from gradlogpi.errors import ConfigError
+from gradlogpi.runs import policy_kinds
+from gradlogpi.runs.build import build_policy, make_config_env
+from gradlogpi.runs.choices import listed
+from gradlogpi.runs.config import load_config
+from gradlogpi.runs.policy_kinds import POLICY_KINDS, PolicyKind
+
+CANDIDATES = ["CartPole-v1", "gradlogpi/LQR-v0", "gradlogpi/ShortCorridor-v0"]
+"""Environments to build a kind on: Discrete and Box actions, Box and Discrete observations."""
+
+
+def env_id_for(kind: PolicyKind) -> str:
+    """An environment whose spaces `kind` takes, read from its registry entry."""
+    for env_id in CANDIDATES:
+        env = gym.make(env_id)
+        if isinstance(env.action_space, kind.action_spaces) and (
+            not kind.observations or isinstance(env.observation_space, kind.observations)
+        ):
+            return env_id
+    raise AssertionError(f"no candidate environment fits {kind}")
+
+
+@pytest.mark.parametrize("name", list(POLICY_KINDS))
+def test_every_registered_kind_builds_a_policy_that_fits_the_env(name, rng):
+    kind = POLICY_KINDS[name]
+    if kind.family == "torch":
+        pytest.importorskip("torch")
+    config = load_config(None, {"env": env_id_for(kind), "policy.kind": name})
+    env = make_config_env(config)
+    policy = build_policy(config, env)
+    obs, _ = env.reset(seed=0)
+    action = policy.sample_from_noise(obs, policy.transform_noise(rng.random(policy.noise_size)))
+    if isinstance(env.action_space, spaces.Discrete):
+        assert policy.n_actions == env.action_space.n
+        assert np.shape(action) == () and 0 <= int(action) < env.action_space.n
+    else:
+        assert policy.action_dim == env.action_space.shape[0]
+        assert np.shape(action) == env.action_space.shape
+    assert np.isfinite(policy.log_prob(obs, action))
+    assert policy.score(obs, action).shape == (policy.n_parameters,)
+    assert policy.get_flat().shape == (policy.n_parameters,)
+
+
+def test_the_corridor_kind_takes_phi_directly():
+    config = load_config(
+        None,
+        {"env": "gradlogpi/ShortCorridor-v0", "algorithm": "reinforce", "policy.p_right0": 0.3},
+    )
+    env = make_config_env(config)
+    policy = build_policy(config, env)
+    assert isinstance(policy, policies.LinearSoftmaxPolicy)
+    assert np.isclose(policy.probabilities(0)[1], 0.3)
+    takers = [kind.name for kind in POLICY_KINDS.values() if kind.state_action]
+    matrix = config.model_copy(
+        update={"policy": config.policy.model_copy(update={"kind": "matrix_softmax"})}
+    )
+    with pytest.raises(
+        ConfigError,
+        match=re.escape(
+            f"`features.kind` = 'corridor' gives φ(s,a) directly: use it with policy.kind = "
+            f"{listed(takers)}"
+        ),
+    ):
+        build_policy(matrix, env)
+
+
+def test_a_kind_refuses_an_action_space_it_does_not_take():
+    config = load_config(None, {"env": "CartPole-v1", "policy.kind": "linear_gaussian"})
+    with pytest.raises(
+        ConfigError,
+        match=re.escape("`policy.kind` = 'linear_gaussian' needs a Box action space; got Discrete"),
+    ):
+        build_policy(config, make_config_env(config))
+
+
+def test_an_unknown_kind_lists_the_kinds_and_suggests_the_close_one():
+    names = listed(list(POLICY_KINDS))
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            f"`policy.kind` = 'nueral_softmax': expected one of {names}; "
+            "did you mean 'neural_softmax'?"
+        ),
+    ):
+        policy_kinds.get("nueral_softmax")
+    with pytest.raises(
+        ConfigError,
+        match=re.escape(
+            f"--set policy.kind: `policy.kind` = 'linear_gausian': expected one of {names}; "
+            "did you mean 'linear_gaussian'?"
+        ),
+    ):
+        load_config(None, {"policy.kind": "linear_gausian"})
+    with pytest.raises(ConfigError) as error:
+        load_config(None, {"policy.kind": "tabular"})
+    assert str(error.value).endswith(f"`policy.kind` = 'tabular': expected one of {names}")
+
+
+class Marked(policies.MatrixSoftmaxPolicy):
+    """A matrix softmax over the raw observation, so a test can tell it was built."""
+
+
+def marked(config, env):
+    x = features.RawState(env.observation_space.shape[0])
+    return Marked(x, int(env.action_space.n))
+
+
+@pytest.fixture
+def registered():
+    """Register kinds for one test; remove them after it."""
+    names = []
+
+    def register(kind: PolicyKind) -> PolicyKind:
+        names.append(kind.name)
+        return policy_kinds.register(kind)
+
+    yield register
+    for name in names:
+        del POLICY_KINDS[name]
+
+
+def test_a_kind_registered_once_is_configured_and_built_with_no_other_change(registered):
+    registered(PolicyKind("marked", "a test's kind", "array", (spaces.Discrete,), marked))
+    config = load_config(None, {"env": "CartPole-v1", "policy.kind": "marked"})
+    policy = build_policy(config, make_config_env(config))
+    assert isinstance(policy, Marked) and policy.n_actions == 2
+    assert "marked" in listed(list(POLICY_KINDS))
+    config = load_config(None, {"env": "gradlogpi/LQR-v0", "policy.kind": "marked"})
+    with pytest.raises(
+        ConfigError, match=re.escape("`policy.kind` = 'marked' needs a Discrete action space")
+    ):
+        build_policy(config, make_config_env(config))
+
+
+def test_the_config_reads_a_kinds_family(registered):
+    registered(PolicyKind("marked", "a test's kind", "torch", (spaces.Discrete,), marked))
+    with pytest.raises(
+        ConfigError,
+        match=re.escape(
+            "`policy.kind` = 'marked' cannot be learned by algorithm 'reinforce', which needs a "
+            "linear policy"
+        ),
+    ):
+        load_config(None, {"policy.kind": "marked", "algorithm": "reinforce"})
+    load_config(None, {"policy.kind": "marked", "algorithm": "neural_reinforce"})
+
+
+def test_the_registry_refuses_a_name_twice():
+    with pytest.raises(
+        ValueError, match=re.escape("`name` 'matrix_softmax' is already registered")
+    ):
+        policy_kinds.register(POLICY_KINDS["matrix_softmax"])
