@@ -147,7 +147,7 @@ def ours_actor_critic(tiles: bool, episodes: int) -> int:
 
 
 def ours_mlp_reinforce(episodes: int) -> int:
-    from gradlogpi.algorithms.neural_reinforce import NeuralReinforceConfig, neural_reinforce
+    from gradlogpi.algorithms.book.neural_reinforce import NeuralReinforceConfig, neural_reinforce
     from gradlogpi.policies.torch_policies import NeuralSoftmaxPolicy
 
     policy = NeuralSoftmaxPolicy(4, 2, (128,), seed=0, lr=1e-3, threads=1)
@@ -156,7 +156,10 @@ def ours_mlp_reinforce(episodes: int) -> int:
 
 
 def ours_batch(collection: str, neural: bool, updates: int, mode: str = "sync") -> int:
-    from gradlogpi.algorithms.on_policy.batch_pg import BatchPolicyGradientConfig, batch_policy_gradient
+    from gradlogpi.algorithms.on_policy.batch_pg import (
+        BatchPolicyGradientConfig,
+        batch_policy_gradient,
+    )
     from gradlogpi.features import RawState
     from gradlogpi.policies import MatrixSoftmaxPolicy
 

@@ -60,7 +60,7 @@ def b1(repeats: int) -> dict:
 
 def b2(repeats: int) -> dict:
     """Neural softmax REINFORCE, MLP 4-128-2 in PyTorch (1 thread), one CartPole env."""
-    from gradlogpi.algorithms.neural_reinforce import NeuralReinforceConfig, neural_reinforce
+    from gradlogpi.algorithms.book.neural_reinforce import NeuralReinforceConfig, neural_reinforce
     from gradlogpi.policies.torch_policies import NeuralSoftmaxPolicy
 
     def measure():
@@ -93,7 +93,10 @@ def b3(repeats: int) -> dict:
     """
     import gymnasium as gym
 
-    from gradlogpi.algorithms.on_policy.batch_pg import BatchPolicyGradientConfig, batch_policy_gradient
+    from gradlogpi.algorithms.on_policy.batch_pg import (
+        BatchPolicyGradientConfig,
+        batch_policy_gradient,
+    )
     from gradlogpi.features import RawState
     from gradlogpi.policies import MatrixSoftmaxPolicy
 
@@ -334,7 +337,10 @@ def s1(repeats: int) -> dict:
 
     import ray
 
-    from gradlogpi.algorithms.on_policy.batch_pg import BatchPolicyGradientConfig, batch_policy_gradient
+    from gradlogpi.algorithms.on_policy.batch_pg import (
+        BatchPolicyGradientConfig,
+        batch_policy_gradient,
+    )
     from gradlogpi.features import RawState
     from gradlogpi.policies import MatrixSoftmaxPolicy
 

@@ -146,7 +146,7 @@ def test_the_uncompiled_kernel_equals_the_compiled_one(monkeypatch, batch_update
 def test_the_kernel_is_the_numpy_inner_loop():
     """`reinforce_episodes` = `learn_from_episode` (G_t, α γ^t G_t, the updates) to rounding;
     per-step updates move θ between steps, so they differ from the summed ones."""
-    from gradlogpi.algorithms.reinforce import learn_from_episode
+    from gradlogpi.algorithms.book.reinforce import learn_from_episode
 
     batch, alpha = episodes(2), np.array([0.5, 0.4, 0.3])
     results = {}

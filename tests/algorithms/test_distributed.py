@@ -73,6 +73,33 @@ def test_ppo_on_ray_workers_learns_what_local_step_collection_learns(ray_session
     np.testing.assert_array_equal(first.value_parameters, second.value_parameters)
 
 
+def test_a_run_on_ray_workers_resumes_from_a_snapshot_to_the_uninterrupted_run(ray_session):
+    """Each worker's environments are in the snapshot: resumed, the run goes on bit for bit."""
+    from gradlogpi.algorithms.on_policy.ppo import PPOConfig, ppo
+    from gradlogpi.policies import LinearValue
+
+    config = PPOConfig(
+        n_updates=4, num_envs=4, steps_per_env=32, epochs=2, collection="ray", rollout_workers=2
+    )
+    snapshots = {}
+
+    def keep(end):
+        if end.episode == 1:
+            snapshots["state"] = end.snapshot()
+
+    def learn(**arguments):
+        policy = MatrixSoftmaxPolicy(RawState(4), 2).init(np.random.default_rng(3))
+        return ppo(
+            "CartPole-v1", policy, config, value=LinearValue(RawState(4)), seed=5, **arguments
+        )
+
+    whole = learn(callback=keep)
+    assert any(k.startswith("collector_worker1_env_") for k in snapshots["state"]["arrays"])
+    resumed = learn(resume=snapshots["state"])
+    np.testing.assert_array_equal(resumed.returns, whole.returns)
+    np.testing.assert_array_equal(resumed.parameters, whole.parameters)
+
+
 def test_sweep_on_ray_equals_local_and_survives_a_killed_worker(ray_session, tmp_path):
     from gradlogpi.runs.sweep import run_sweep
 

@@ -62,7 +62,7 @@ def cartpole_batch(collection):
 
 
 def cartpole_neural():
-    from gradlogpi.algorithms.neural_reinforce import NeuralReinforceConfig, neural_reinforce
+    from gradlogpi.algorithms.book.neural_reinforce import NeuralReinforceConfig, neural_reinforce
     from gradlogpi.policies.torch_policies import NeuralSoftmaxPolicy
 
     policy = NeuralSoftmaxPolicy(4, 2, (8,), seed=1)

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-from gradlogpi.algorithms.on_policy.gradients import weighted_score_sum
 from gradlogpi.algorithms.on_policy.ppo import (
     PPOConfig,
     clipped_surrogate,
@@ -44,7 +43,7 @@ def test_the_surrogate_gradient_equals_central_differences(rng, kind):
     ratios = np.exp(policy.log_prob(observations, actions) - old_log_probs)
     assert ((ratios > 1.2) | (ratios < 0.8)).any()  # the clip is active somewhere
     weights = clipped_surrogate_weights(ratios, advantages, 0.2) / ratios.size
-    analytic = weighted_score_sum(policy, observations, actions, weights)
+    analytic = policy.weighted_score_sum(observations, actions, weights)
     numeric = np.zeros_like(theta)
     for j in range(theta.size):
         step = np.zeros_like(theta)
@@ -100,7 +99,7 @@ def test_the_neural_step_ascends_the_same_clipped_surrogate_gradient(rng):
     weights = clipped_surrogate_weights(ratios, advantages, 0.2) / 64
     np.testing.assert_allclose(
         policy.gradient_of(objective),
-        weighted_score_sum(policy, observations, actions, weights),
+        policy.weighted_score_sum(observations, actions, weights),
         rtol=1e-10,
         atol=1e-12,
     )

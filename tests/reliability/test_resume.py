@@ -299,3 +299,51 @@ def test_a_run_killed_before_its_first_checkpoint_says_so_and_how_to_start_again
     message = answer.stderr.strip().splitlines()
     assert len(message) == 1 and "stopped before its first checkpoint" in message[0]
     assert f"--config {killed / 'config.toml'} --run-dir {killed} --overwrite" in message[0]
+
+
+VECTOR_RUNS = """
+env = "CartPole-v1"
+algorithm = "reinforce"
+seed = 3
+runs = 4
+checkpoint_every = 1
+[policy]
+kind = "matrix_softmax"
+[features]
+kind = "raw"
+[hyperparameters]
+n_episodes = 12
+alpha_theta = 0.01
+gamma = 0.99
+runs_in_vector_env = true
+"""
+
+
+def test_runs_in_a_vector_env_killed_at_random_episodes_resume_bit_for_bit(tmp_path):
+    """`reinforce` with `runs_in_vector_env`: SIGKILL at random episodes, twice (the second
+    time while resuming); the final checkpoint (θ, statistics, episodes in flight, the vector
+    env's snapshot, noise position) and every metrics row equal an uninterrupted run's."""
+    config = tmp_path / "config.toml"
+    config.write_text(VECTOR_RUNS)
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    train_command = [sys.executable, "-m", "gradlogpi.cli", "train", "--quiet"]
+    subprocess.run([*train_command, "--config", config, "--run-dir", straight], check=True)
+    first, second = sorted(np.random.default_rng(12).choice(11, 2, replace=False))
+    for kill_at, how in ((first, "train"), (second, "resume")):
+        crashed = subprocess.run(
+            [sys.executable, "-c", KILL_AT_UPDATES, config, killed, str(kill_at), how],
+            capture_output=True,
+            text=True,
+        )
+        assert crashed.returncode == -9, crashed.stderr
+        _, metadata = load_checkpoint(killed / "checkpoint")
+        assert not metadata["complete"] and metadata["state"]["episode"] == kill_at
+    subprocess.run([*train_command, "--resume", killed], check=True, capture_output=True)
+    arrays_straight, meta_straight = load_checkpoint(straight / "checkpoint")
+    arrays_killed, meta_killed = load_checkpoint(killed / "checkpoint")
+    assert sorted(arrays_killed) == sorted(arrays_straight)
+    assert {"extra_env_state", "extra_episode_steps", "extra_next_actions"} <= set(arrays_straight)
+    for name in arrays_straight:
+        np.testing.assert_array_equal(arrays_killed[name], arrays_straight[name], err_msg=name)
+    assert meta_killed["state"] == meta_straight["state"]  # noise position, RNG states
+    assert metric_rows(killed / "metrics.csv") == metric_rows(straight / "metrics.csv")

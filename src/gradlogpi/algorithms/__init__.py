@@ -1,12 +1,29 @@
-"""Policy-gradient algorithms, each a loop that reads like the book's pseudocode.
+"""Policy-gradient algorithms, in two families with one signature and one registry.
 
-All have one signature, `algorithm(env, policy, config, *, value, seed, runs, callback,
-resume) -> RunResult`, and `registry.ALGORITHMS` names each with its config.
+- `book`: the book's algorithms (Sutton & Barto 2018, ch. 13), each a loop that reads like
+  its pseudocode: REINFORCE, with baseline, actor-critic, neural REINFORCE, and many
+  REINFORCE runs in one native vector env;
+- `on_policy`: batch policy gradient, A2C, PPO and TRPO, each an `improve` called by one
+  loop over a collector.
+
+Beside them: `compiled` (Numba twins of the book's per-step arithmetic), `estimators`
+(the batch gradient estimators and Fisher products batch_pg and TRPO share) and `common`
+(results, statistics, snapshots, the lockstep set-up). All have one signature,
+`algorithm(env, policy, config, *, value, seed, runs, callback, resume) -> RunResult`,
+and `registry.ALGORITHMS` names each with its config.
 """
 
-from gradlogpi.algorithms.actor_critic import ActorCriticConfig, actor_critic
+from gradlogpi.algorithms.book import (
+    ActorCriticConfig,
+    NeuralReinforceConfig,
+    ReinforceBaselineConfig,
+    ReinforceConfig,
+    actor_critic,
+    neural_reinforce,
+    reinforce,
+    reinforce_baseline,
+)
 from gradlogpi.algorithms.common import EpisodeEnd, RunResult, StopTraining, step_size
-from gradlogpi.algorithms.neural_reinforce import NeuralReinforceConfig, neural_reinforce
 from gradlogpi.algorithms.on_policy import (
     A2CConfig,
     BatchPolicyGradientConfig,
@@ -18,8 +35,6 @@ from gradlogpi.algorithms.on_policy import (
     trpo,
 )
 from gradlogpi.algorithms.registry import ALGORITHMS, AlgorithmSpec
-from gradlogpi.algorithms.reinforce import ReinforceConfig, reinforce
-from gradlogpi.algorithms.reinforce_baseline import ReinforceBaselineConfig, reinforce_baseline
 
 __all__ = [
     "ALGORITHMS",

@@ -405,6 +405,13 @@ def restore_state(
     return int(state["episode"]) + 1
 
 
+LoopState = Callable[[], tuple[dict[str, np.ndarray], dict[str, Any]]]
+"""() -> (arrays, JSON): what a loop keeps besides θ, the runs and the statistics (noise
+positions, episodes in flight, environments' snapshots). A snapshot holds them as `arrays`
+and `extra`; a checkpoint stores the arrays as `extra_<name>` and the rest as JSON, and
+gives both back to `resume`."""
+
+
 @dataclass
 class Lockstep:
     """R runs learned at once: everything a per-episode algorithm starts from.
@@ -423,10 +430,18 @@ class Lockstep:
     seed: int | None
     callback: Callback | None
 
-    def report(self, episode: int, units: int = 1, **counters: int) -> bool:
+    def report(
+        self,
+        episode: int,
+        units: int = 1,
+        *,
+        loop_state: LoopState | None = None,
+        **counters: int,
+    ) -> bool:
         """Tell the callback (if any) about episodes episode − units + 1 … episode.
 
-        `counters` (e.g. actor-critic's update count) go into its snapshot. Returns True
+        `counters` (e.g. actor-critic's update count) go into its snapshot, and so does
+        what `loop_state` gives, as the snapshot's `arrays` and `extra`. Returns True
         when the callback asked to stop (raised `StopTraining`); the statistics then end
         at `episode`.
         """
@@ -440,9 +455,7 @@ class Lockstep:
             tracker.lengths[:, window],
             tracker.truncated[:, window],
             self.policy,
-            functools.partial(
-                capture_state, episode, self.policy, self.value, self.runs, self.tracker, **counters
-            ),
+            functools.partial(self.snapshot, episode, loop_state, counters),
             units,
         )
         try:
@@ -451,6 +464,15 @@ class Lockstep:
             self.tracker.stop_after(episode)
             return True
         return False
+
+    def snapshot(
+        self, episode: int, loop_state: LoopState | None, counters: dict[str, int]
+    ) -> dict[str, Any]:
+        """`capture_state` after `episode`, with what the loop keeps besides (`loop_state`)."""
+        state = capture_state(episode, self.policy, self.value, self.runs, self.tracker, **counters)
+        if loop_state is not None:
+            state["arrays"], state["extra"] = loop_state()
+        return state
 
     def result(self, config: Any) -> RunResult:
         """The `RunResult` of the runs (closing their environments)."""

@@ -22,9 +22,17 @@ from typing import Any, Literal, Protocol
 
 import gymnasium as gym
 
-from gradlogpi.algorithms.actor_critic import ActorCriticConfig, actor_critic
+from gradlogpi.algorithms.book import (
+    ActorCriticConfig,
+    NeuralReinforceConfig,
+    ReinforceBaselineConfig,
+    ReinforceConfig,
+    actor_critic,
+    neural_reinforce,
+    reinforce,
+    reinforce_baseline,
+)
 from gradlogpi.algorithms.common import Callback, RunResult
-from gradlogpi.algorithms.neural_reinforce import NeuralReinforceConfig, neural_reinforce
 from gradlogpi.algorithms.on_policy import (
     A2CConfig,
     BatchPolicyGradientConfig,
@@ -35,8 +43,6 @@ from gradlogpi.algorithms.on_policy import (
     ppo,
     trpo,
 )
-from gradlogpi.algorithms.reinforce import ReinforceConfig, reinforce
-from gradlogpi.algorithms.reinforce_baseline import ReinforceBaselineConfig, reinforce_baseline
 from gradlogpi.policies import Policy, ValueFunction
 
 
@@ -156,15 +162,6 @@ def field_docstrings(config_class: type) -> dict[str, str]:
     return docs
 
 
-def _vector_runs(config: Any) -> str | None:
-    if config.runs_in_vector_env:
-        return (
-            "reinforce with runs_in_vector_env cannot be resumed: the vector environment's "
-            "state is not in a checkpoint; train it again"
-        )
-    return None
-
-
 register(
     AlgorithmSpec(
         "reinforce",
@@ -173,7 +170,6 @@ register(
         "REINFORCE, the book's per-step Monte-Carlo policy gradient (p. 328)",
         policies=("array",),
         lockstep_runs=True,
-        not_resumable=_vector_runs,
     )
 )
 register(

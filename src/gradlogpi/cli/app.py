@@ -399,8 +399,9 @@ def train_command(
         out = console(quiet)
         target = run_dir if run_dir is not None else default_run_dir(settings)
         resumable = spec.not_resumable(settings.algorithm_config()) is None
+        keeps_checkpoints = settings.checkpoint_every > 0 or settings.checkpoint_seconds > 0
         with (
-            interrupted_message(target, resumable and settings.checkpoint_every > 0),
+            interrupted_message(target, resumable and keeps_checkpoints),
             EpisodeProgress(out, total=total, unit=spec.unit, disable=quiet) as progress,
         ):
             outcome = train(settings, target, callback=progress.update_episode, overwrite=overwrite)
@@ -420,6 +421,12 @@ def interrupted_message(run_dir: Any, resumable: bool) -> Iterator[None]:
     except KeyboardInterrupt:
         if resumable and (Path(run_dir) / "checkpoint.json").exists():
             then = f"continue it with: gradlogpi train --resume {run_dir}"
+        elif resumable:
+            then = (
+                "it stopped before its first checkpoint (see checkpoint_every and "
+                "checkpoint_seconds); start it again with: gradlogpi train --config "
+                f"{Path(run_dir) / 'config.toml'} --run-dir {run_dir} --overwrite"
+            )
         else:
             then = "it has no checkpoint to resume from (set checkpoint_every to keep one)"
         typer.echo(f"interrupted: the run in {run_dir} stopped; {then}", err=True)

@@ -69,6 +69,13 @@ class Policy(Protocol):
     def actor(self) -> Actor:
         """A lean per-episode actor with θ taken out once (see `policies.actor`)."""
 
+    def weighted_score_sum(self, obs: Observations, a: Actions, weights: np.ndarray) -> np.ndarray:
+        """Σ_i weights_i ∇θ log π(a_i|s_i), shape [P] (one backward pass for a network;
+        closed-form scores, or only the active entries of sparse features, for a linear one)."""
+
+    def mean_entropy_gradient(self, obs: Observations) -> np.ndarray:
+        """∇θ of the mean entropy over `obs`, shape [P]."""
+
     def batch_actor(self) -> Actor:
         """An actor for a batch of states at once (one per sub-environment)."""
 
@@ -148,12 +155,6 @@ class TorchTrainedPolicy(Policy, Protocol):
 
     def torch_entropy(self, obs: Observations) -> TorchTensor:
         """H(π(·|s)) per state as a differentiable torch tensor, shape [...]."""
-
-    def weighted_score_sum(self, obs: Observations, a: Actions, weights: np.ndarray) -> np.ndarray:
-        """Σ_i weights_i ∇θ log π(a_i|s_i), shape [P], by one backward pass."""
-
-    def mean_entropy_gradient(self, obs: Observations) -> np.ndarray:
-        """∇θ of the mean entropy over `obs`, shape [P]."""
 
     def optimizer_state(self) -> tuple[dict[str, np.ndarray], list[JSON]]:
         """The optimizer's arrays and settings, for a checkpoint."""

@@ -225,10 +225,22 @@ class LinearGaussianPolicy(RunAxisParameters):
 
     def ascend(self, obs: Any, a: Any, step: Any) -> None:
         """θ ← θ + Σ step · ∇θ log π(a|s) (as `SoftmaxPolicy.ascend`)."""
+        self.theta += self.weighted_score_sum(obs, a, step)
+
+    def weighted_score_sum(self, obs: Any, a: Any, weights: Any) -> np.ndarray:
+        """Σ weights · ∇θ log π(a|s) over the batch axes θ does not have, shape of θ."""
         score = self.score(obs, a)
-        step = np.broadcast_to(as_float_array("step", step), score.shape[:-1])
-        weighted = (step[..., None] * score).reshape(*self.theta.shape[:-1], -1, self.n_parameters)
-        self.theta += weighted.sum(axis=-2)
+        weights = np.broadcast_to(as_float_array("weights", weights), score.shape[:-1])
+        weighted = (weights[..., None] * score).reshape(
+            *self.theta.shape[:-1], -1, self.n_parameters
+        )
+        total: np.ndarray = weighted.sum(axis=-2)
+        return total
+
+    def mean_entropy_gradient(self, obs: Any) -> np.ndarray:
+        """∇θ of the mean entropy over the states `obs` [M, ...], shape [P]."""
+        gradient: np.ndarray = self.entropy_gradient(obs).mean(axis=0)
+        return gradient
 
     def parameter_blocks(self) -> dict[str, np.ndarray]:
         k = self.state_features.n_features

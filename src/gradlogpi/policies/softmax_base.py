@@ -7,6 +7,7 @@ runs are learned at once; observations then carry the same leading run axis.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any, Self
 
 import numpy as np
@@ -31,6 +32,9 @@ class SoftmaxPolicy(RunAxisParameters, ABC):
     n_actions: int
     n_parameters: int
     theta: np.ndarray
+    # ∇θ H(π(·|s)) per state [..., P], closed form in each linear subclass (declared for
+    # the type checker; no runtime effect)
+    entropy_gradient: Callable[[Any], np.ndarray]
 
     @abstractmethod
     def logits(self, obs: Any) -> np.ndarray:
@@ -105,6 +109,24 @@ class SoftmaxPolicy(RunAxisParameters, ABC):
         With θ of shape [R, P], obs carries the run axis first and run r gets only its own
         terms. `step` broadcasts against the batch shape (a scalar, or one per sample).
         """
+        self._add_weighted_scores(self.theta, obs, a, step)
+
+    def weighted_score_sum(self, obs: Any, a: Any, weights: Any) -> np.ndarray:
+        """Σ weights · ∇θ log π(a|s) over the batch axes θ does not have, shape of θ.
+
+        What `ascend` adds to θ, returned instead: the policy-gradient estimators' sum.
+        """
+        total = np.zeros_like(self.theta)
+        self._add_weighted_scores(total, obs, a, weights)
+        return total
+
+    def mean_entropy_gradient(self, obs: Any) -> np.ndarray:
+        """∇θ of the mean entropy over the states `obs` [M, ...], shape [P]."""
+        gradient: np.ndarray = self.entropy_gradient(obs).mean(axis=0)
+        return gradient
+
+    def _add_weighted_scores(self, target: np.ndarray, obs: Any, a: Any, step: Any) -> None:
+        """target += Σ step · ∇θ log π(a|s), in place (target shaped like θ)."""
         indices = self.active_indices(obs)
         if indices is not None:
             # the score is Σ_b (onehot(a) − π)_b φ(s,b), and φ(s,b) is 1 on indices[..., b, :]
@@ -112,12 +134,12 @@ class SoftmaxPolicy(RunAxisParameters, ABC):
             a = check_actions("a", a, probabilities.shape[:-1], self.n_actions, "obs")
             weights = one_hot(a, self.n_actions) - probabilities
             step = np.broadcast_to(as_float_array("step", step), weights.shape[:-1])
-            scatter_add(self.theta, indices, (step[..., None] * weights)[..., None])
+            scatter_add(target, indices, (step[..., None] * weights)[..., None])
             return
         score = self.score(obs, a)
         step = np.broadcast_to(as_float_array("step", step), score.shape[:-1])
         weighted = (step[..., None] * score).reshape(*self.theta.shape[:-1], -1, self.n_parameters)
-        self.theta += weighted.sum(axis=-2)
+        target += weighted.sum(axis=-2)
 
     def theta_for(self, batch_ndim: int) -> np.ndarray:
         """θ shaped to broadcast against a batch of `batch_ndim` axes.

@@ -65,12 +65,69 @@ def test_a_callback_sees_every_episode_once_and_can_stop():
     assert result.returns.shape[1] == seen[-1][0] + 1 <= 60
 
 
+def snapshot_at(episodes, config, seed=4, runs=8):
+    """The uninterrupted run, and its snapshots after each of `episodes`."""
+    snapshots = {}
+
+    def keep(end):
+        if end.episode in episodes:
+            snapshots[end.episode] = end.snapshot()
+
+    policy = MatrixSoftmaxPolicy(RawState(4), 2)
+    return reinforce(CARTPOLE, policy, config, seed=seed, runs=runs, callback=keep), snapshots
+
+
+def assert_same_runs(resumed, straight):
+    for name in ("returns", "lengths", "truncated", "diverged_at", "parameters"):
+        np.testing.assert_array_equal(getattr(resumed, name), getattr(straight, name), name)
+
+
+@pytest.mark.parametrize("batch_update", [False, True])
+def test_a_snapshot_taken_mid_run_resumes_bit_for_bit(batch_update):
+    config = vector_config(batch_update=batch_update)
+    straight, snapshots = snapshot_at({0, 17, 45}, config)
+    assert sorted(snapshots) == [0, 17, 45]
+    for snapshot in snapshots.values():
+        # the snapshot holds the episodes in flight and the vector env's own state
+        assert snapshot["arrays"]["episode_steps"].any()
+        assert "env_state" in snapshot["arrays"] and "noise" in snapshot["extra"]
+        policy = MatrixSoftmaxPolicy(RawState(4), 2)
+        resumed = reinforce(CARTPOLE, policy, config, seed=4, runs=8, resume=snapshot)
+        assert_same_runs(resumed, straight)
+
+
+def test_without_an_env_snapshot_the_episodes_in_flight_restart(monkeypatch):
+    from gradlogpi.algorithms.book import vector_runs
+
+    monkeypatch.setattr(vector_runs, "vector_env_snapshot", lambda envs: None)
+    config = vector_config()
+    straight, snapshots = snapshot_at({20}, config)
+    assert not any(name.startswith("env_") for name in snapshots[20]["arrays"])
+    policy = MatrixSoftmaxPolicy(RawState(4), 2)
+    with pytest.warns(UserWarning, match="the episodes in flight at episode 21 restart") as seen:
+        resumed = reinforce(CARTPOLE, policy, config, seed=4, runs=8, resume=snapshots[20])
+    assert len(seen) == 1 and "\n" not in str(seen[0].message)
+    # the episodes learned from before the snapshot are kept; then the runs go on elsewhere
+    np.testing.assert_array_equal(resumed.returns[:, :21], straight.returns[:, :21])
+    assert (resumed.lengths >= 1).all() and resumed.returns.shape == straight.returns.shape
+    assert not np.array_equal(resumed.returns, straight.returns)
+
+
+def test_a_snapshot_of_another_kind_of_run_is_refused_by_name():
+    plain = vector_config(runs_in_vector_env=False)
+    _, snapshots = snapshot_at({2}, plain, runs=2)
+    with pytest.raises(ValueError, match="`resume` must be a snapshot of a `runs_in_vector_env`"):
+        reinforce(
+            CARTPOLE, MatrixSoftmaxPolicy(RawState(4), 2), vector_config(), seed=4, runs=2,
+            resume=snapshots[2],
+        )  # fmt: skip
+
+
 @pytest.mark.parametrize(
     "case, match",
     [
         ("corridor", "native vector implementation"),
         ("linear policy", "MatrixSoftmaxPolicy"),
-        ("resume", "cannot be resumed"),
     ],
 )
 def test_what_it_cannot_do_is_a_named_error(case, match):
@@ -80,12 +137,8 @@ def test_what_it_cannot_do_is_a_named_error(case, match):
     with pytest.raises(ConfigError, match=match):
         if case == "corridor":
             reinforce(ENV_ID, corridor_policy(), config, seed=0, runs=2)
-        elif case == "linear policy":
+        else:
             from gradlogpi.features import ActionBlock
 
             policy = LinearSoftmaxPolicy(ActionBlock(RawState(4), 2))
             reinforce(CARTPOLE, policy, config, seed=0, runs=2)
-        else:
-            reinforce(
-                CARTPOLE, MatrixSoftmaxPolicy(RawState(4), 2), config, seed=0, runs=2, resume={}
-            )

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
 
-from gradlogpi.algorithms import vector_runs
+from gradlogpi.algorithms.book.vector_runs import check_vector_runs, learn_reinforce_in_vector_env
 from gradlogpi.algorithms.common import (
     Callback,
     Inputs,
@@ -48,7 +49,7 @@ class ReinforceConfig:
     """Step all runs through the task's native vector env (one call per step for all runs,
     each run learning when its own episode ends; linear `MatrixSoftmaxPolicy` only).
     Much faster for many runs, reproducible for a seed, but run k then depends on the
-    other runs (one env random stream): see `gradlogpi.algorithms.vector_runs`."""
+    other runs (one env random stream): see `gradlogpi.algorithms.book.vector_runs`."""
 
     def __post_init__(self) -> None:
         validate_common(self)
@@ -95,8 +96,6 @@ def reinforce(
     """
     if value is not None:
         raise ValueError("`value` must be None for reinforce (use reinforce_baseline); got one")
-    if config.runs_in_vector_env:
-        vector_runs.refuse_resume(resume)
     lockstep = start_lockstep(
         Inputs(env, policy, config, seed=seed, runs=runs, callback=callback, resume=resume)
     )
@@ -104,8 +103,8 @@ def reinforce(
 
     if config.runs_in_vector_env:
         # all runs in one native vector env, each learning when its own episode ends
-        envs = vector_runs.check_vector_runs(lockstep)
-        vector_runs.learn_reinforce(lockstep, config, envs)
+        with contextlib.closing(check_vector_runs(lockstep)) as envs:
+            learn_reinforce_in_vector_env(lockstep, config, envs, resume)
         return lockstep.result(config)
 
     task = compiled.tabulate(environments.model, policy)

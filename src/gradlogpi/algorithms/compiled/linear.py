@@ -526,7 +526,7 @@ def one_state_inputs(features: Any) -> Any:
 
 
 class VectorBuffers(NamedTuple):
-    """Each run's current episode in a vector env of R runs (see `algorithms.vector_runs`).
+    """Each run's current episode in a vector env of R runs (see `algorithms.book.vector_runs`).
 
     indices, values [R, cap + 1, m]: x(S_t) as `state_inputs`; actions [R, cap] int64;
     rewards [R, cap]; steps [R] int64 (steps into the episode); restarting [R] bool (the
@@ -562,7 +562,7 @@ class VectorLog(NamedTuple):
 
 
 def vector_kernel() -> Any:
-    """`_vector_record_python` (`algorithms.vector_runs`' step), compiled where Numba is."""
+    """`_vector_record_python` (`algorithms.book.vector_runs`' step), compiled where Numba is."""
     return _kernel("vector_record")
 
 

@@ -21,11 +21,7 @@ import gymnasium as gym
 from gradlogpi.algorithms.common import Callback, Inputs, RunResult
 from gradlogpi.algorithms.on_policy.advantages import rollout
 from gradlogpi.algorithms.on_policy.config import OnPolicyConfig
-from gradlogpi.algorithms.on_policy.gradients import (
-    clip_norm,
-    mean_entropy_gradient,
-    weighted_score_sum,
-)
+from gradlogpi.algorithms.on_policy.gradients import clip_norm
 from gradlogpi.algorithms.on_policy.loop import UpdateState, train_on_policy
 from gradlogpi.core._checks import check_positive
 from gradlogpi.core.returns import normalized
@@ -81,9 +77,9 @@ def improve(
             objective = objective + config.entropy_coefficient * policy.torch_entropy(states).mean()
         policy.maximize(objective, state.fraction, config.max_grad_norm)
     else:
-        gradient = weighted_score_sum(policy, states, actions, advantages / advantages.size)
+        gradient = policy.weighted_score_sum(states, actions, advantages / advantages.size)
         if config.entropy_coefficient > 0:
-            gradient = gradient + config.entropy_coefficient * mean_entropy_gradient(policy, states)
+            gradient = gradient + config.entropy_coefficient * policy.mean_entropy_gradient(states)
         gradient = clip_norm(gradient, config.max_grad_norm)
         policy.set_flat(policy.get_flat() + config.alpha_theta * state.fraction * gradient)
     critic.fit(states, data.returns, config.value_ridge)  # v̂ ≈ the returns

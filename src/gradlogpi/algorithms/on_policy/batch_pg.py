@@ -22,7 +22,6 @@ import numpy as np
 from gradlogpi.algorithms import estimators
 from gradlogpi.algorithms.common import Callback, Inputs, RunResult
 from gradlogpi.algorithms.on_policy.config import Collection, CollectionConfig
-from gradlogpi.algorithms.on_policy.gradients import mean_entropy_gradient, weighted_score_sum
 from gradlogpi.algorithms.on_policy.loop import UpdateState, train_on_policy
 from gradlogpi.core._checks import check_positive
 from gradlogpi.core.returns import discount_powers, discounted_returns, normalized
@@ -161,7 +160,8 @@ def gradient_estimate(
     config: BatchPolicyGradientConfig,
     value: ValueFunction | None,
 ) -> np.ndarray:
-    """The parameter change of one update, shape [P]."""
+    """The update's direction [P]: vanilla ĝ (`ascend` scales it by α); natural, eNAC the
+    KL-bounded step itself."""
     n_episodes = batch.rewards.shape[0]
     needs_scores = config.baseline == "optimal" or config.update != "vanilla"
     if needs_scores:
@@ -187,18 +187,18 @@ def gradient_estimate(
     else:
         weights = step_weights(batch, config, value) / n_episodes
         steps = batch.mask  # only the steps taken: padding would cost scores and add nothing
-        gradient = weighted_score_sum(
-            policy, batch.observations[steps], batch.actions[steps], weights[steps]
+        gradient = policy.weighted_score_sum(
+            batch.observations[steps], batch.actions[steps], weights[steps]
         )
     if config.entropy_coefficient > 0:
-        gradient = gradient + config.entropy_coefficient * mean_entropy_gradient(
-            policy, batch.observations[batch.mask]
+        gradient = gradient + config.entropy_coefficient * policy.mean_entropy_gradient(
+            batch.observations[batch.mask]
         )
     if config.update == "natural":
         fisher = estimators.fisher_matrix(scores, batch.mask)
         direction = estimators.natural_direction(gradient, fisher, config.damping)
         return estimators.kl_step_size(gradient, direction, config.max_kl) * direction
-    return config.alpha_theta * gradient
+    return gradient
 
 
 def improve(
@@ -211,11 +211,11 @@ def improve(
     config = state.config
     value = critic if config.baseline == "value" else None
     padded = pad_fragments(batch, value, config.gamma)
-    gradient = gradient_estimate(policy, padded, config, value)
-    ascend(policy, gradient, state.fraction, config)
+    direction = gradient_estimate(policy, padded, config, value)
+    ascend(policy, direction, state.fraction, config)
     if value is not None:
         refit_value(value, padded, config.gamma, config.value_ridge)
-    return {"gradient_norm": float(np.linalg.norm(gradient))}
+    return {"direction_norm": float(np.linalg.norm(direction))}
 
 
 def batch_policy_gradient(
@@ -256,18 +256,17 @@ def batch_policy_gradient(
 
 
 def ascend(
-    policy: Policy, change: np.ndarray, fraction: float, config: BatchPolicyGradientConfig
+    policy: Policy, direction: np.ndarray, fraction: float, config: BatchPolicyGradientConfig
 ) -> None:
-    """θ ← θ + (scheduled) `change`, the update's parameter change [P]."""
+    """θ ← θ + α `direction` (vanilla: the estimate ĝ, α = alpha_theta) or θ + `direction`
+    (natural, eNAC: the KL-bounded step), both scaled by the schedule's `fraction`."""
     if isinstance(policy, TorchTrainedPolicy):
-        # neural policies: PyTorch's optimizer takes the ascent direction, and the
-        # schedule scales its learning rate (Adam would undo a scaled direction)
-        policy.optimizer_step(
-            change / config.alpha_theta if config.update == "vanilla" else change,
-            learning_rate_scale=fraction,
-        )
-    else:
-        policy.set_flat(policy.get_flat() + fraction * change)
+        # PyTorch's optimizer takes the ascent direction with its own learning rate, which
+        # the schedule scales (Adam would undo a scaled direction)
+        policy.optimizer_step(direction, learning_rate_scale=fraction)
+        return
+    step = config.alpha_theta if config.update == "vanilla" else 1.0
+    policy.set_flat(policy.get_flat() + fraction * step * direction)
 
 
 def refit_value(value: ValueFunction, batch: PaddedBatch, gamma: float, ridge: float) -> None:

@@ -145,6 +145,7 @@ def train_on_policy(
                     f"{first_update} restart",
                     stacklevel=2,
                 )
+        snapshot: Snapshot | None = None
         for update in range(first_update, config.n_updates):
             batch, finished = collector.collect(policy, update)
             record.add(finished.returns, finished.lengths, finished.truncated)
@@ -159,19 +160,22 @@ def train_on_policy(
                 record.diverged_at = update
                 break
             if callback is not None:
+                snapshot = Snapshot(update, policy, value, record, random, collector)
                 end = EpisodeEnd(
                     update,
                     finished.returns,
                     finished.lengths,
                     finished.truncated,
                     policy,
-                    snapshot_of(update, policy, value, record, random, collector),
+                    snapshot,
                     statistics=statistics,
                 )
                 try:
                     callback(end)
                 except StopTraining:
                     break
+        if snapshot is not None:
+            snapshot()  # taken now: the final checkpoint asks after the envs are closed
     finally:
         collector.close()
     return record.result(policy, value, seed, config)
@@ -188,27 +192,34 @@ def _improve_into(
     statistics.update(improve(policy, value, batch, state))
 
 
-def snapshot_of(
-    update: int,
-    policy: Policy,
-    value: ValueFunction | None,
-    record: EpisodeRecord,
-    random: np.random.Generator,
-    collector: Collector,
-) -> Callable[[], dict[str, Any]]:
-    """() -> the state after `update`, taken only when asked (a checkpoint is due)."""
+class Snapshot:
+    """() -> the state after `update`, taken when first asked (a checkpoint is due) and
+    kept: the loop takes the last one before it closes the collector."""
 
-    def snapshot() -> dict[str, Any]:
-        state = capture_state(update, policy, value, None, record)
-        arrays = {f"collector_{k}": v for k, v in collector.get_state().items()}
-        extra: dict[str, Any] = {"random": random.bit_generator.state}
-        if value is not None:
-            critic_arrays, extra["critic"] = value.training_state()
-            arrays.update({f"critic_{k}": v for k, v in critic_arrays.items()})
-        state["arrays"], state["extra"] = arrays, extra
-        return state
+    def __init__(
+        self,
+        update: int,
+        policy: Policy,
+        value: ValueFunction | None,
+        record: EpisodeRecord,
+        random: np.random.Generator,
+        collector: Collector,
+    ):
+        self.sources = (update, policy, value, record, random, collector)
+        self.taken: dict[str, Any] | None = None
 
-    return snapshot
+    def __call__(self) -> dict[str, Any]:
+        if self.taken is None:
+            update, policy, value, record, random, collector = self.sources
+            state = capture_state(update, policy, value, None, record)
+            arrays = {f"collector_{k}": v for k, v in collector.get_state().items()}
+            extra: dict[str, Any] = {"random": random.bit_generator.state}
+            if value is not None:
+                critic_arrays, extra["critic"] = value.training_state()
+                arrays.update({f"critic_{k}": v for k, v in critic_arrays.items()})
+            state["arrays"], state["extra"] = arrays, extra
+            self.taken = state
+        return self.taken
 
 
 def restore_loop_state(
@@ -217,7 +228,7 @@ def restore_loop_state(
     random: np.random.Generator,
     collector: Collector,
 ) -> None:
-    """Put back what `snapshot_of` added to `capture_state`'s state."""
+    """Put back what `Snapshot` added to `capture_state`'s state."""
     arrays, extra = state.get("arrays", {}), state.get("extra") or {}
     if "random" in extra:
         random.bit_generator.state = extra["random"]

@@ -21,11 +21,7 @@ import numpy as np
 from gradlogpi.algorithms.common import Callback, Inputs, RunResult
 from gradlogpi.algorithms.on_policy.advantages import Rollout, rollout
 from gradlogpi.algorithms.on_policy.config import OnPolicyConfig
-from gradlogpi.algorithms.on_policy.gradients import (
-    clip_norm,
-    mean_entropy_gradient,
-    weighted_score_sum,
-)
+from gradlogpi.algorithms.on_policy.gradients import clip_norm
 from gradlogpi.algorithms.on_policy.loop import UpdateState, train_on_policy
 from gradlogpi.core._checks import check_positive, check_positive_int
 from gradlogpi.core.returns import normalized
@@ -174,10 +170,10 @@ def optimize_surrogate(
             observations, actions = data.observations[indices], data.actions[indices]
             ratios = np.exp(policy.log_prob(observations, actions) - data.log_probs[indices])
             weights = clipped_surrogate_weights(ratios, advantages, clip_range) / indices.size
-            gradient = weighted_score_sum(policy, observations, actions, weights)
+            gradient = policy.weighted_score_sum(observations, actions, weights)
             if config.entropy_coefficient > 0:
-                gradient = gradient + config.entropy_coefficient * mean_entropy_gradient(
-                    policy, observations
+                gradient = gradient + config.entropy_coefficient * policy.mean_entropy_gradient(
+                    observations
                 )
             gradient = clip_norm(gradient, config.max_grad_norm)
             policy.set_flat(policy.get_flat() + config.alpha_theta * fraction * gradient)
