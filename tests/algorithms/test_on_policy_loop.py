@@ -74,3 +74,49 @@ def test_without_environment_snapshots_the_episodes_in_flight_restart_and_it_say
     saved = snapshots["state"]["tracker"]["returns"].shape[1]
     np.testing.assert_array_equal(resumed.returns[0, :saved], whole.returns[0, :saved])
     assert np.isfinite(resumed.parameters).all() and resumed.returns.shape[1] > saved
+
+
+def test_normalised_runs_report_raw_returns_act_on_their_statistics_and_resume_exactly():
+    config = PPOConfig(
+        n_updates=5,
+        num_envs=3,
+        steps_per_env=48,
+        normalize_observations=True,
+        normalize_rewards=True,
+        alpha_theta=0.5,
+    )
+    snapshots, seen = {}, []
+
+    def keep(end):
+        seen.append(end.policy)
+        if end.episode == 2:
+            snapshots["state"] = end.snapshot()
+
+    policy, value = models()
+    whole = ppo("CartPole-v1", policy, config, value=value, seed=4, callback=keep)
+    np.testing.assert_array_equal(whole.returns, whole.lengths)  # CartPole pays 1 a step, unscaled
+    arrays = snapshots["state"]["arrays"]
+    assert {"collector_normalizer_mean", "collector_scaler_returns"} <= set(arrays)
+    # outside the loop the policy acts on the statistics of its update, frozen
+    frozen = seen[2].normalizer.get_state()
+    np.testing.assert_array_equal(frozen["mean"], arrays["collector_normalizer_mean"])
+    assert not np.array_equal(
+        seen[2].normalizer.get_state()["mean"], seen[4].normalizer.get_state()["mean"]
+    )
+    final = whole.policy_of_run(0)
+    x = np.array([[0.1, 0.5, -0.05, 0.3]])
+    np.testing.assert_array_equal(
+        final.probabilities(x),
+        whole.policy.probabilities(whole.extra["observation_normalizers"][0].normalize(x)),
+    )
+    resumed = ppo("CartPole-v1", policy, config, value=value, seed=4, resume=snapshots["state"])
+    np.testing.assert_array_equal(resumed.returns, whole.returns)
+    np.testing.assert_array_equal(resumed.parameters, whole.parameters)
+    np.testing.assert_array_equal(resumed.value_parameters, whole.value_parameters)
+
+
+def test_normalisation_needs_step_collection():
+    with pytest.raises(
+        ValueError, match="`normalize_observations` and `normalize_rewards` need collection='steps'"
+    ):
+        PPOConfig(collection="episodes", normalize_observations=True)

@@ -241,6 +241,12 @@ KILL_AT_UPDATES = textwrap.dedent(
     [
         ("ppo", "neural_softmax", "neural", "epochs = 2\nminibatches = 2"),
         ("ppo", "matrix_softmax", "linear", "epochs = 2\nminibatches = 3"),
+        (
+            "ppo",
+            "matrix_softmax",
+            "linear",
+            "epochs = 2\nnormalize_observations = true\nnormalize_rewards = true",
+        ),
         ("trpo", "matrix_softmax", "linear", ""),
         ("batch_pg", "matrix_softmax", "linear", 'baseline = "value"'),
         ("a2c", "neural_softmax", "neural", ""),

@@ -96,3 +96,44 @@ def test_evaluating_on_a_gymnasium_env_one_episode_after_another_is_the_lockstep
     np.testing.assert_array_equal(returns, lockstep.rewards.sum(axis=1))
     np.testing.assert_array_equal(truncated, lockstep.truncated)
     assert len(set(returns.tolist())) > 3  # different episodes
+
+
+def test_a_normalised_run_is_evaluated_with_its_statistics_and_never_without(tmp_path):
+    """Final, best and later `evaluate` all act on the observation statistics saved with θ."""
+    from gradlogpi.policies.normalized import ObservationNormalizedPolicy
+    from gradlogpi.runs.checkpoints import save_checkpoint
+
+    config = load_config(
+        "configs/cartpole_linear.toml",
+        {
+            "runs": 2,
+            "eval_every": 2,
+            "evaluation_episodes": 10,
+            "hyperparameters.n_updates": 6,
+            "hyperparameters.normalize_observations": True,
+            "hyperparameters.normalize_rewards": True,
+        },
+    )
+    outcome = train(config, tmp_path)
+    summary = json.loads((tmp_path / "evaluation.json").read_text())
+    arrays, metadata = load_checkpoint(tmp_path / "checkpoint")
+    assert arrays["observation_mean"].shape == (2, 4)  # each run its own statistics
+    assert not np.array_equal(arrays["observation_mean"][0], arrays["observation_mean"][1])
+    for run in (0, 1):
+        _, policy = load_run(tmp_path, run)
+        assert isinstance(policy, ObservationNormalizedPolicy)
+        np.testing.assert_array_equal(
+            policy.normalizer.get_state()["mean"], arrays["observation_mean"][run]
+        )
+        saved = evaluate(tmp_path, episodes=10, seed=summary["seed"], run=run)
+        assert saved.mean_return == outcome.evaluation[run].mean_return
+        best = summary["best"][run]["mean_return"]
+        again = evaluate(tmp_path, episodes=10, seed=summary["seed"], run=run, checkpoint="best")
+        assert again.mean_return == pytest.approx(best)
+    stripped = {k: v for k, v in arrays.items() if not k.startswith("observation_")}
+    kept = {k: v for k, v in metadata.items() if k not in ("sha256", "arrays", "versions")}
+    save_checkpoint(tmp_path / "checkpoint", stripped, kept)
+    with pytest.raises(
+        CheckpointError, match=r"normalised its observations .* holds no observation"
+    ):
+        load_run(tmp_path, 0)

@@ -8,7 +8,7 @@ import functools
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import gymnasium as gym
 import numpy as np
@@ -24,6 +24,7 @@ from gradlogpi.policies.contract import (
     ValueFunction,
     with_run_axis,
 )
+from gradlogpi.policies.normalized import ObservationNormalizedPolicy
 from gradlogpi.rollouts.episodes import Runs, make_env, policy_streams, run_indices
 
 Schedule = Literal["constant", "linear", "inverse_sqrt"]
@@ -125,6 +126,9 @@ class RunResult:
             raise IndexError(f"`run` must be in [0, {self.parameters.shape[0]}); got {run}")
         single = copy.deepcopy(self.policy)
         single.set_flat(self.parameters[run])
+        normalizers = self.extra.get("observation_normalizers")
+        if normalizers is not None:  # it learned on normalised observations: it acts on them
+            return cast(Policy, ObservationNormalizedPolicy(single, normalizers[run]))
         return single
 
     def summary(self) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from gradlogpi.features.normalization import ObservationNormalizer
 from gradlogpi.policies.contract import Policy
 from gradlogpi.rollouts.distributed import RolloutPool, require_ray
 from gradlogpi.rollouts.vector import (
@@ -52,6 +53,10 @@ class Collector(Protocol):
     def restarted(self) -> bool:
         """`set_state` found no environment snapshot: the episodes in flight restarted."""
 
+    @property
+    def normalizer(self) -> ObservationNormalizer | None:
+        """The running observation statistics the policy sees through (None: raw)."""
+
 
 class EpisodeCollector:
     """`episodes_per_update` whole episodes per update (rounded up to a multiple of
@@ -63,6 +68,7 @@ class EpisodeCollector:
         self.pool = RolloutPool(env_id, config, policy, seed, config.ray_address)
         self.quota = -(-config.episodes_per_update // config.num_envs)
         self.restarted = False  # every update starts its own episodes: nothing in flight
+        self.normalizer = None  # whole episodes are collected unnormalised
 
     def collect(self, policy: Policy, update: int) -> tuple[FragmentBatch, FinishedEpisodes]:
         episodes = self.pool.collect(policy.get_flat(), update, self.quota)
@@ -150,6 +156,7 @@ class RayStepCollector:
         ]
         self.splitter = FragmentSplitter(config.num_envs)
         self.per_worker = per_worker
+        self.normalizer = None  # refused with Ray by the config: one set of statistics per run
 
     @property
     def restarted(self) -> bool:

@@ -19,6 +19,7 @@ from gymnasium.vector import AutoresetMode
 
 from gradlogpi.core._checks import check_positive_int
 from gradlogpi.errors import ConfigError, NonFiniteError
+from gradlogpi.features.normalization import ObservationNormalizer, RewardScaler
 from gradlogpi.policies.contract import Policy
 from gradlogpi.rollouts.episodes import checked_env_id, unwrapped_step
 
@@ -454,7 +455,7 @@ class FragmentSplitter:
         first_of_env[1:] = envs[1:] != envs[:-1]
         carried_steps = np.where(first_of_env, self.episode_steps[envs], 0)
         carried_returns = np.where(first_of_env, self.episode_returns[envs], 0.0)
-        step_rewards = rewards[time_of, env_of]
+        step_rewards = steps.raw_rewards[time_of, env_of]  # returns are reported unscaled
         totals = (
             carried_returns + np.add.reduceat(step_rewards, starts)
             if starts.size
@@ -635,6 +636,8 @@ class Steps:
     ended: np.ndarray
     terminated: np.ndarray
     last_observations: np.ndarray
+    raw_rewards: np.ndarray
+    """The rewards as the environments gave them (`rewards` may be scaled)."""
 
     @staticmethod
     def side_by_side(parts: list[Steps]) -> Steps:
@@ -652,6 +655,7 @@ class Steps:
                     ("ended", 1),
                     ("terminated", 1),
                     ("last_observations", 0),
+                    ("raw_rewards", 1),
                 )
             )
         )
@@ -681,6 +685,9 @@ class StepCollector:
       env_name: used in error messages.
       first_env: global index of this collector's first sub-environment.
       total_envs: sub-environments over all collectors (default: this one's).
+      normalizer: running normalisation of the observations the policy sees (None: raw).
+      reward_scaler: running scaling of the rewards it learns from (None: raw); episode
+        returns are reported unscaled either way.
     """
 
     def __init__(
@@ -692,6 +699,8 @@ class StepCollector:
         *,
         first_env: int = 0,
         total_envs: int | None = None,
+        normalizer: ObservationNormalizer | None = None,
+        reward_scaler: RewardScaler | None = None,
     ):
         mode = envs.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
         self.mode = mode if isinstance(mode, AutoresetMode) else AutoresetMode(mode)
@@ -712,6 +721,8 @@ class StepCollector:
         self.splitter = FragmentSplitter(num_envs)
         self.restarted = False
         """`set_state` found no environment snapshot: the episodes in flight restart."""
+        self.normalizer = normalizer
+        self.reward_scaler = reward_scaler
 
     def collect(self, policy: Policy, update: int) -> tuple[FragmentBatch, FinishedEpisodes]:
         """`steps_per_env` steps of every sub-env with `policy`, and the episodes that ended."""
@@ -732,6 +743,14 @@ class StepCollector:
             self.obs, _ = envs.reset(seed=mine)
         else:  # a native vector env takes one seed for all its sub-environments
             self.obs, _ = envs.reset(seed=mine[0])
+        self.obs = self._seen(self.obs)
+
+    def _seen(self, raw: np.ndarray) -> np.ndarray:
+        """What the policy sees of the observations `raw` (normalised, if so set up)."""
+        if self.normalizer is None:
+            return raw
+        self.normalizer.update(raw)
+        return self.normalizer.normalize(raw)
 
     def step(self, policy: Policy, update: int) -> Steps:
         """`steps_per_env` steps of every sub-env with `policy`, in step layout."""
@@ -748,17 +767,26 @@ class StepCollector:
         noise = actor.prepare(noise)  # θ is fixed for the update: per-step work done ahead
         observations = np.zeros((n_steps, *np.shape(self.obs)))
         rewards = np.zeros((n_steps, num_envs))
+        raw_rewards = rewards if self.reward_scaler is None else np.zeros((n_steps, num_envs))
         terminated = np.zeros((n_steps, num_envs), dtype=bool)
         truncated = np.zeros((n_steps, num_envs), dtype=bool)
         actions: np.ndarray | None = None
         obs = self.obs
+        resetting = self.resetting.copy()  # this step only resets the env (NEXT_STEP)
         for n in range(n_steps):
             action = actor.act(obs, noise[n])
             if actions is None:
                 actions = np.zeros((n_steps, *np.shape(action)), dtype=np.asarray(action).dtype)
             next_obs, reward, terminated[n], truncated[n], _ = envs.step(_env_actions(action, envs))
-            observations[n], actions[n], rewards[n] = obs, action, reward
-            obs = next_obs
+            observations[n], actions[n], raw_rewards[n] = obs, action, reward
+            if self.reward_scaler is not None:
+                # a step that only resets its env (after a done one) is not part of a return
+                rewards[n] = self.reward_scaler.scale(
+                    raw_rewards[n], terminated[n] | truncated[n], ~resetting
+                )
+            if self.mode == AutoresetMode.NEXT_STEP:
+                resetting = terminated[n] | truncated[n]
+            obs = self._seen(next_obs)
         self.obs = obs
         # after the loop, as arrays: with NEXT_STEP autoreset the step after an episode's
         # last one only resets its env (and a reset step never ends an episode)
@@ -769,7 +797,9 @@ class StepCollector:
             counted[1:] = ~done[:-1]
             self.resetting = done[-1] & counted[-1]
         rewards *= counted
-        self._check_finite(rewards, observations, counted, update)
+        if raw_rewards is not rewards:
+            raw_rewards *= counted
+        self._check_finite(raw_rewards, observations, counted, update)
         assert actions is not None  # steps_per_env >= 1: the first step made it
         return Steps(
             observations,
@@ -779,6 +809,7 @@ class StepCollector:
             done & counted,
             terminated & counted,
             np.asarray(self.obs),
+            raw_rewards,
         )
 
     def get_state(self) -> dict[str, np.ndarray]:
@@ -787,6 +818,9 @@ class StepCollector:
         from gradlogpi.envs.snapshots import vector_env_snapshot
 
         state = {f"splitter_{k}": v for k, v in self.splitter.get_state().items()}
+        for name, part in (("normalizer", self.normalizer), ("scaler", self.reward_scaler)):
+            if part is not None:
+                state.update({f"{name}_{k}": v for k, v in part.get_state().items()})
         if self.obs is None:
             return state
         snapshot = vector_env_snapshot(self.envs)
@@ -804,6 +838,12 @@ class StepCollector:
         self.splitter.set_state(
             {k.removeprefix("splitter_"): v for k, v in state.items() if k.startswith("splitter_")}
         )
+        for name, part in (("normalizer", self.normalizer), ("scaler", self.reward_scaler)):
+            if part is not None:
+                prefix = f"{name}_"
+                part.set_state(
+                    {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
+                )
         if "observations" not in state:
             return  # saved before the first update
         snapshot = {k.removeprefix("env_"): v for k, v in state.items() if k.startswith("env_")}
@@ -811,7 +851,10 @@ class StepCollector:
             self.restarted = True
             self.splitter.forget_episodes()
             return
+        saved = None if self.normalizer is None else self.normalizer.get_state()
         self._reset(0)  # the wrappers' bookkeeping starts as a made and reset env's
+        if self.normalizer is not None and saved is not None:
+            self.normalizer.set_state(saved)  # that reset's observations are not the run's
         restore_vector_env(self.envs, snapshot)
         self.obs = np.array(state["observations"])
         self.resetting = np.array(state["resetting"], dtype=bool)

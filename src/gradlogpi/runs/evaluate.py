@@ -15,12 +15,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 
+from gradlogpi.algorithms.on_policy.config import CollectionConfig
 from gradlogpi.errors import CheckpointError, ConfigError
+from gradlogpi.features.normalization import ObservationNormalizer
 from gradlogpi.policies import Policy, of_run
+from gradlogpi.policies.normalized import ObservationNormalizedPolicy
 from gradlogpi.runs.build import build_policy, make_config_env
 from gradlogpi.runs.checkpoints import load_checkpoint, save_checkpoint
 from gradlogpi.runs.config import TrainConfig, load_config
@@ -80,6 +83,8 @@ class EvaluationLog:
         self.unit = config.algorithm_spec().unit
         self.rows: list[dict[str, Any]] = []
         self.best: dict[int, tuple[float, int, np.ndarray]] = {}  # run: (mean, index, θ [P])
+        # run: the observation statistics the best θ acted with (runs that normalise)
+        self.best_statistics: dict[int, dict[str, np.ndarray]] = {}
         if resumed_after is not None:
             self._reload(resumed_after)
 
@@ -99,6 +104,11 @@ class EvaluationLog:
                 if entry["index"] <= resumed_after:
                     run = entry["run"]
                     self.best[run] = (entry["mean_return"], entry["index"], arrays["theta"][run])
+                    if "observation_mean" in arrays:
+                        self.best_statistics[run] = {
+                            name: arrays[f"observation_{name}"][run]
+                            for name in ("mean", "var", "count")
+                        }
 
     @property
     def greedy(self) -> bool:
@@ -129,6 +139,8 @@ class EvaluationLog:
             best = self.best.get(run)
             if kind == "periodic" and (best is None or evaluation.mean_return > best[0]):
                 self.best[run] = (evaluation.mean_return, index, theta[row].copy())
+                if isinstance(policy, ObservationNormalizedPolicy):
+                    self.best_statistics[run] = policy.normalizer.get_state()
         self.write_rows()
         if kind == "periodic":
             self.write_best()
@@ -152,7 +164,13 @@ class EvaluationLog:
             "unit": self.unit,
             "mode": "greedy" if self.greedy else "stochastic",
         }
-        save_checkpoint(self.run_dir / "checkpoint_best", {"theta": theta}, metadata)
+        arrays = {"theta": theta}
+        if self.best_statistics:
+            for name in ("mean", "var", "count"):
+                arrays[f"observation_{name}"] = np.stack(
+                    [self.best_statistics[run][name] for run in runs]
+                )
+        save_checkpoint(self.run_dir / "checkpoint_best", arrays, metadata)
 
     def write_summary(self, final: list[Evaluation]) -> Path:
         """evaluation.json: the final policy's evaluation of every run, and each run's best."""
@@ -207,7 +225,33 @@ def load_run(run_dir: str | Path, run: int = 0, checkpoint: Checkpoint = "last")
         raise CheckpointError(
             f"{run_dir}: checkpoint does not fit the configured policy ({error})"
         ) from None
-    return config, policy
+    return config, with_observation_statistics(policy, config, arrays, run, f"{run_dir}/{name}")
+
+
+def with_observation_statistics(
+    policy: Policy, config: TrainConfig, arrays: dict[str, np.ndarray], run: int, where: str
+) -> Policy:
+    """`policy` as it acted in training: on observations normalised by the checkpoint's
+    statistics of run `run`, where the run normalised them (none to find is an error)."""
+    settings = config.algorithm_config()
+    if not (isinstance(settings, CollectionConfig) and settings.normalize_observations):
+        return policy
+    if "observation_mean" not in arrays:
+        raise CheckpointError(
+            f"{where}: the run normalised its observations (normalize_observations = true) "
+            "but the checkpoint holds no observation statistics; its policy cannot be "
+            "evaluated without them"
+        )
+    normalizer = ObservationNormalizer(
+        np.shape(arrays["observation_mean"])[1:], settings.normalization_clip
+    )
+    try:
+        normalizer.set_state(
+            {name: arrays[f"observation_{name}"][run] for name in ("mean", "var", "count")}
+        )
+    except (ValueError, KeyError, IndexError) as error:
+        raise CheckpointError(f"{where}: its observation statistics do not fit ({error})") from None
+    return cast(Policy, ObservationNormalizedPolicy(policy, normalizer))
 
 
 def evaluate(

@@ -167,7 +167,16 @@ def merge_results(results: list[RunResult], seed: int) -> RunResult:
         sum(r.wall_time for r in results),
         results[0].config,
         np.arange(len(results)),
+        merged_extra(results),
     )
+
+
+def merged_extra(results: list[RunResult]) -> dict[str, Any]:
+    """The runs' per-run extras side by side (their observation statistics)."""
+    normalizers = [r.extra.get("observation_normalizers") for r in results]
+    if any(n is None for n in normalizers):
+        return {}
+    return {"observation_normalizers": [n for per_run in normalizers if per_run for n in per_run]}
 
 
 def train(
@@ -352,7 +361,7 @@ def final_evaluation(evaluations: EvaluationLog, result: RunResult, index: int) 
 
 def stored_arrays(result: RunResult) -> dict[str, np.ndarray]:
     """θ [R, P] (and w [R, k]) of every run and the statistics, as a final checkpoint holds them."""
-    arrays = {"theta": result.parameters}
+    arrays = {"theta": result.parameters, **observation_statistics(result.extra)}
     if result.value_parameters is not None:
         arrays["w"] = result.value_parameters
     for name in ("returns", "lengths", "truncated", "diverged_at"):
@@ -376,6 +385,16 @@ def stored_result(run_dir: Path, config: TrainConfig, arrays: dict[str, np.ndarr
         seed=config.seed,
         config=config.algorithm_config(),
     )
+
+
+def observation_statistics(extra: dict[str, Any]) -> dict[str, np.ndarray]:
+    """observation_mean, observation_var [R, *shape] and observation_count [R] of a run
+    that normalised its observations (what `evaluate` needs beside θ); {} otherwise."""
+    normalizers = extra.get("observation_normalizers")
+    if normalizers is None:
+        return {}
+    states = [normalizer.get_state() for normalizer in normalizers]
+    return {f"observation_{name}": np.stack([s[name] for s in states]) for name in states[0]}
 
 
 def tensorboard_writer(run_dir: Path) -> Any:
@@ -404,6 +423,9 @@ def save_resumable(
     """
     arrays = {"theta": state["theta"], **state.get("optimizer_arrays", {})}
     arrays.update({f"extra_{name}": value for name, value in state.get("arrays", {}).items()})
+    if "collector_normalizer_mean" in state.get("arrays", {}):  # for `evaluate`, as [R, …]
+        for name in ("mean", "var", "count"):
+            arrays[f"observation_{name}"] = state["arrays"][f"collector_normalizer_{name}"][None]
     if "w" in state:
         arrays["w"] = state["w"]
     for name, values in state["tracker"].items():

@@ -47,9 +47,25 @@ class CollectionConfig:
     KL bound; neural policies: their learning rate): constant, linear (to 0), inverse_sqrt."""
     max_episode_steps: int | None = None
     """Step cap; default the environment's registered cap."""
+    normalize_observations: bool = False
+    """Standardise what the policy and critic see by running statistics of the
+    observations, as SB3's VecNormalize (collection='steps'; kept in checkpoints, frozen
+    for evaluation)."""
+    normalize_rewards: bool = False
+    """Scale the rewards learned from by the running standard deviation of the discounted
+    return (collection='steps'); episode returns are reported unscaled."""
+    normalization_clip: float = 10.0
+    """Bound of a normalised observation or scaled reward (> 0)."""
 
     def __post_init__(self) -> None:
         step_size(1.0, self.schedule, 0, 1)
+        check_positive("normalization_clip", self.normalization_clip)
+        if (self.normalize_observations or self.normalize_rewards) and self.collection != "steps":
+            raise ValueError(
+                "`normalize_observations` and `normalize_rewards` need collection='steps' "
+                "(one vector env whose statistics the run keeps); got "
+                f"collection={self.collection!r}"
+            )
         for name in (
             "n_updates",
             "num_envs",

@@ -23,7 +23,7 @@ import functools
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import gymnasium as gym
 import numpy as np
@@ -42,7 +42,9 @@ from gradlogpi.algorithms.common import (
     update_kept_finite,
 )
 from gradlogpi.algorithms.on_policy.config import CollectionConfig
+from gradlogpi.features.normalization import ObservationNormalizer, RewardScaler
 from gradlogpi.policies import Policy, ValueFunction
+from gradlogpi.policies.normalized import ObservationNormalizedPolicy
 from gradlogpi.rollouts.collectors import Collector, EpisodeCollector, RayStepCollector
 from gradlogpi.rollouts.episodes import make_env
 from gradlogpi.rollouts.vector import FragmentBatch, StepCollector, make_vector_env
@@ -99,7 +101,29 @@ def make_collector(
         autoreset=True,
         seed=seed,
     )
-    return StepCollector(envs, seed, config.steps_per_env, env_id)
+    normalizer = scaler = None
+    if config.normalize_observations:
+        shape = tuple(envs.single_observation_space.shape or ())
+        normalizer = ObservationNormalizer(shape, config.normalization_clip)
+    if config.normalize_rewards:
+        scaler = RewardScaler(config.num_envs, config.gamma, config.normalization_clip)
+    return StepCollector(
+        envs,
+        seed,
+        config.steps_per_env,
+        env_id,
+        normalizer=normalizer,
+        reward_scaler=scaler,
+    )
+
+
+def acting(policy: Policy, collector: Collector) -> Policy:
+    """The policy as it acts outside the loop: on normalised observations with the
+    collector's statistics as they are now (frozen), when the run normalises them."""
+    normalizer = collector.normalizer
+    if normalizer is None:
+        return policy
+    return cast(Policy, ObservationNormalizedPolicy(policy, normalizer))
 
 
 def train_on_policy(
@@ -166,7 +190,7 @@ def train_on_policy(
                     finished.returns,
                     finished.lengths,
                     finished.truncated,
-                    policy,
+                    acting(policy, collector),
                     snapshot,
                     statistics=statistics,
                 )
@@ -178,7 +202,10 @@ def train_on_policy(
             snapshot()  # taken now: the final checkpoint asks after the envs are closed
     finally:
         collector.close()
-    return record.result(policy, value, seed, config)
+    result = record.result(policy, value, seed, config)
+    if collector.normalizer is not None:
+        result.extra["observation_normalizers"] = [collector.normalizer.frozen()]
+    return result
 
 
 def _improve_into(
