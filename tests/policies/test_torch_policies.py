@@ -110,3 +110,27 @@ def test_an_update_that_leaves_a_parameter_not_finite_is_undone():
     np.testing.assert_array_equal(policy.logits(obs), logits)
     assert update_kept_finite(policy, lambda: policy.set_flat(start + 0.1))
     np.testing.assert_allclose(policy.get_flat(), start + 0.1)
+
+
+def test_orthogonal_initialisation_has_the_reference_gains():
+    """Hidden weights orthogonal with gain √2, the policy head 0.01, the critic head 1, zero
+    biases (SB3's and CleanRL's PPO); 'uniform' keeps PyTorch's default."""
+    torch = pytest.importorskip("torch")
+    from gradlogpi.policies.torch_policies import NeuralSoftmaxPolicy, NeuralValue
+
+    policy = NeuralSoftmaxPolicy(4, 2, (64, 64), seed=0)
+    critic = NeuralValue(4, (64, 64), seed=0)
+    for network, head in ((policy.network, 0.01), (critic.network, 1.0)):
+        linears = [m for m in network if isinstance(m, torch.nn.Linear)]
+        for layer, gain in zip(linears, (2**0.5, 2**0.5, head), strict=True):
+            weight = layer.weight.detach().numpy()
+            rows, columns = weight.shape
+            product = weight @ weight.T if rows <= columns else weight.T @ weight
+            np.testing.assert_allclose(product, gain**2 * np.eye(min(rows, columns)), atol=1e-12)
+            assert not layer.bias.detach().numpy().any()
+    probabilities = policy.probabilities(np.random.default_rng(0).normal(size=(50, 4)))
+    assert np.abs(probabilities - 0.5).max() < 0.05  # the small head starts π near uniform
+    uniform = NeuralSoftmaxPolicy(4, 2, (64, 64), seed=0, initialization="uniform")
+    assert uniform.network[0].bias.detach().numpy().any()
+    with pytest.raises(ValueError, match="`initialization` must be one of"):
+        NeuralSoftmaxPolicy(4, 2, initialization="xavier")

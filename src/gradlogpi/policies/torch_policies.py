@@ -39,18 +39,44 @@ def require_torch() -> Any:
     return torch
 
 
-def mlp(sizes: Sequence[int], activation: str, generator: Any) -> Any:
-    """torch.nn.Sequential of Linear layers with `activation` between them, float64."""
+INITIALIZATIONS = ("orthogonal", "uniform")
+POLICY_OUTPUT_GAIN = 0.01
+"""Gain of a policy network's last layer under orthogonal initialisation."""
+
+
+def mlp(
+    sizes: Sequence[int],
+    activation: str,
+    generator: Any,
+    initialization: str = "orthogonal",
+    output_gain: float = 1.0,
+) -> Any:
+    """torch.nn.Sequential of Linear layers with `activation` between them, float64.
+
+    `initialization`: 'orthogonal' (the PPO implementations' choice: orthogonal weights
+    with gain √2 in the hidden layers and `output_gain` in the last, zero biases) or
+    'uniform' (PyTorch's default, U(±1/√fan_in) for weights and biases).
+    """
     torch = require_torch()
     if activation not in ACTIVATIONS:
         raise ValueError(f"`activation` must be one of {ACTIVATIONS}; got {activation!r}")
+    if initialization not in INITIALIZATIONS:
+        raise ValueError(
+            f"`initialization` must be one of {INITIALIZATIONS}; got {initialization!r}"
+        )
     layers: list[Any] = []
+    last = len(sizes) - 2
     for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
         layer = torch.nn.Linear(fan_in, fan_out, dtype=torch.float64)
-        bound = 1.0 / np.sqrt(fan_in)
         with torch.no_grad():
-            layer.weight.uniform_(-bound, bound, generator=generator)
-            layer.bias.uniform_(-bound, bound, generator=generator)
+            if initialization == "orthogonal":
+                gain = output_gain if i == last else float(np.sqrt(2.0))
+                torch.nn.init.orthogonal_(layer.weight, gain=gain, generator=generator)
+                layer.bias.zero_()
+            else:
+                bound = 1.0 / np.sqrt(fan_in)
+                layer.weight.uniform_(-bound, bound, generator=generator)
+                layer.bias.uniform_(-bound, bound, generator=generator)
         layers.append(layer)
         if i < len(sizes) - 2:
             layers.append(torch.nn.Tanh() if activation == "tanh" else torch.nn.ReLU())
@@ -87,7 +113,14 @@ class TorchPolicy(RunAxisParameters):
     torch_entropy: Callable[[Any], Any]
 
     def _setup(
-        self, sizes: Sequence[int], activation: str, seed: int, lr: float, threads: int | None
+        self,
+        sizes: Sequence[int],
+        activation: str,
+        seed: int,
+        lr: float,
+        threads: int | None,
+        initialization: str = "orthogonal",
+        output_gain: float = 1.0,
     ) -> None:
         torch = require_torch()
         if threads is not None:
@@ -95,7 +128,7 @@ class TorchPolicy(RunAxisParameters):
             torch.set_num_threads(check_positive_int("threads", threads))
         self.activation = activation
         generator = torch.Generator().manual_seed(int(seed))
-        self.network = mlp(sizes, activation, generator)
+        self.network = mlp(sizes, activation, generator, initialization, output_gain)
         self.lr = lr
         # the fused kernel: one call for all parameters, ~2× faster on the small nets here
         self.optimizer = torch.optim.Adam(self.parameters(), lr=lr, fused=True)
@@ -298,6 +331,8 @@ class NeuralSoftmaxPolicy(TorchPolicy, SoftmaxPolicy):  # type: ignore[override]
       seed: seed of the weight initialisation.
       lr: Adam's step size.
       threads: PyTorch threads (1 by default: small nets get slower with more).
+      initialization: 'orthogonal' (default: gain √2 hidden, 0.01 for the output layer,
+        zero biases, as SB3's and CleanRL's PPO) or 'uniform' (PyTorch's default).
     """
 
     def __init__(
@@ -310,11 +345,14 @@ class NeuralSoftmaxPolicy(TorchPolicy, SoftmaxPolicy):  # type: ignore[override]
         seed: int = 0,
         lr: float = 0.01,
         threads: int | None = 1,
+        initialization: str = "orthogonal",
     ):
         self.observation_shape = (check_positive_int("observation_dim", observation_dim),)
         self.n_actions = check_positive_int("n_actions", n_actions)
         self.hidden = tuple(check_positive_int("hidden", h) for h in hidden)
-        self._setup([observation_dim, *self.hidden, n_actions], activation, seed, lr, threads)
+        sizes = [observation_dim, *self.hidden, n_actions]
+        # a small last layer: π starts near uniform (gain 0.01, as SB3 and CleanRL)
+        self._setup(sizes, activation, seed, lr, threads, initialization, POLICY_OUTPUT_GAIN)
 
     def logits(self, obs: Any) -> np.ndarray:
         return self._forward(self._observations(obs))
@@ -384,6 +422,7 @@ class NeuralGaussianPolicy(TorchPolicy):
         lr: float = 0.01,
         threads: int | None = 1,
         log_std0: float = 0.0,
+        initialization: str = "orthogonal",
     ):
         torch = require_torch()
         self.observation_shape = (check_positive_int("observation_dim", observation_dim),)
@@ -393,7 +432,8 @@ class NeuralGaussianPolicy(TorchPolicy):
         eta = log_std_parameter(log_std0, self.min_log_std, self.max_log_std)
         self.eta = torch.nn.Parameter(torch.full((self.action_dim,), eta, dtype=torch.float64))
         self.extra_parameters = {"eta": self.eta}
-        self._setup([observation_dim, *self.hidden, action_dim], activation, seed, lr, threads)
+        sizes = [observation_dim, *self.hidden, action_dim]
+        self._setup(sizes, activation, seed, lr, threads, initialization, POLICY_OUTPUT_GAIN)
 
     def parameters(self) -> list[Any]:
         return [*self.network.parameters(), self.eta]
@@ -527,6 +567,7 @@ class NeuralValue(TorchPolicy):
         lr: float = 1e-3,
         regression: Regression = DEFAULT_REGRESSION,
         threads: int | None = 1,
+        initialization: str = "orthogonal",
     ):
         self.observation_shape = (check_positive_int("observation_dim", observation_dim),)
         self.hidden = tuple(check_positive_int("hidden", h) for h in hidden)
@@ -536,7 +577,9 @@ class NeuralValue(TorchPolicy):
         if clip_range is not None and not clip_range > 0:
             raise ValueError(f"`regression.clip_range` must be > 0 or None; got {clip_range!r}")
         self.clip_range = clip_range
-        self._setup([observation_dim, *self.hidden, 1], activation, seed, lr, threads)
+        self._setup(
+            [observation_dim, *self.hidden, 1], activation, seed, lr, threads, initialization
+        )
         self._shuffle = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
 
     def value(self, obs: Any) -> np.ndarray:

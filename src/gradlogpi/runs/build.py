@@ -105,6 +105,7 @@ def build_value(config: TrainConfig, env: gym.Env) -> policies.ValueFunction | N
             seed=config.seed + 1,  # not the policy's initial weights
             lr=spec_value.lr,
             regression=Regression(spec_value.epochs, spec_value.minibatches, spec_value.clip_range),
+            initialization=spec_value.initialization,
         )
     spec = config.value_features or FeaturesConfig(kind="constant")
     return LinearValue(build_state_features(spec, env))

@@ -70,6 +70,11 @@ class PolicyConfig(Strict):
     hidden: list[int] = Field(default_factory=lambda: [64])
     activation: Literal["tanh", "relu"] = "tanh"
     lr: float = Field(0.01, gt=0, description="Adam step size of neural policies")
+    initialization: Literal["orthogonal", "uniform"] = Field(
+        "orthogonal",
+        description="neural policies' weights: orthogonal (gain √2, output 0.01, as SB3's "
+        "PPO) or uniform (PyTorch's default)",
+    )
     log_std0: float = Field(0.0, allow_inf_nan=False)
     learn_std: bool = True
     state_dependent_std: bool = False
@@ -118,6 +123,10 @@ class ValueConfig(Strict):
     hidden: list[int] = Field(default_factory=lambda: [64, 64])
     activation: Literal["tanh", "relu"] = "tanh"
     lr: float = Field(1e-3, gt=0, description="Adam step size of a neural critic")
+    initialization: Literal["orthogonal", "uniform"] = Field(
+        "orthogonal",
+        description="a neural critic's weights: orthogonal (gain √2, output 1) or uniform",
+    )
     epochs: int = Field(10, ge=1, description="passes over each update's targets (neural)")
     minibatches: int = Field(4, ge=1, description="minibatches per pass (neural)")
     clip_range: float | None = Field(
@@ -175,6 +184,11 @@ class TrainConfig(Strict):
     )
     tensorboard: bool = Field(
         False, description="also write TensorBoard event files (extra gradlogpi[tensorboard])"
+    )
+    tune: dict[str, Any] | None = Field(
+        None,
+        description="the search space of `gradlogpi tune` (read and checked by that command, "
+        "gradlogpi.runs.tuning); training ignores it",
     )
 
     @field_validator("algorithm")

@@ -164,6 +164,7 @@ def neural_softmax(config: Any, env: gym.Env) -> policies.Policy:
         spec.activation,
         seed=config.seed,
         lr=spec.lr,
+        initialization=spec.initialization,
     )
 
 
@@ -179,6 +180,7 @@ def neural_gaussian(config: Any, env: gym.Env) -> policies.Policy:
         seed=config.seed,
         lr=spec.lr,
         log_std0=spec.log_std0,
+        initialization=spec.initialization,
     )
 
 
