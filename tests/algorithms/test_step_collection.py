@@ -177,3 +177,28 @@ def test_non_finite_observation_is_named():
         NonFiniteError, match="non-finite observation from environment Broken: env 0"
     ):
         collector.collect(policy(), 0)
+
+
+@pytest.mark.parametrize("clip", [True, False])
+def test_box_actions_reach_the_env_clipped_and_the_batch_keeps_the_sample(clip):
+    from gradlogpi.policies import LinearGaussianPolicy
+
+    envs = make_vector_env("Pendulum-v1", 2, autoreset=True)
+    sent = []
+    step = envs.step
+
+    def recording(actions):
+        sent.append(np.array(actions))
+        return step(actions)
+
+    envs.step = recording
+    policy = LinearGaussianPolicy(RawState(3), 1, log_std0=1.5)  # σ ≈ 4.5, bounds ±2
+    collector = StepCollector(envs, 0, 20, "Pendulum-v1", clip_actions=clip)
+    batch, _ = collector.collect(policy, 0)
+    collector.close()
+    sampled, sent = batch.step_actions.reshape(-1), np.concatenate(sent).reshape(-1)
+    assert np.abs(sampled).max() > 2.0  # the batch holds what the policy drew
+    if clip:
+        np.testing.assert_array_equal(sent, np.clip(sampled, -2.0, 2.0).astype(np.float32))
+    else:
+        np.testing.assert_array_equal(sent, sampled.astype(np.float32))

@@ -365,9 +365,13 @@ def _check_episode(episode: Episode, last: np.ndarray, env_name: str, where: str
                 )
 
 
-def _env_actions(actions: np.ndarray, envs: gym.vector.VectorEnv) -> np.ndarray:
+def _env_actions(actions: np.ndarray, envs: gym.vector.VectorEnv, clip: bool = False) -> np.ndarray:
+    """Actions as the vector env takes them; with `clip`, Box actions clipped to the
+    space's bounds (the policy's sample, unclipped, is what is learned from)."""
     space = envs.single_action_space
     if isinstance(space, gym.spaces.Box):
+        if clip:
+            actions = np.clip(actions, space.low, space.high)
         return np.asarray(actions, dtype=space.dtype).reshape(envs.num_envs, *space.shape)
     return np.asarray(actions, dtype=np.int64)
 
@@ -688,6 +692,8 @@ class StepCollector:
       normalizer: running normalisation of the observations the policy sees (None: raw).
       reward_scaler: running scaling of the rewards it learns from (None: raw); episode
         returns are reported unscaled either way.
+      clip_actions: send Box actions clipped to the action space's bounds (SB3's default);
+        the batch keeps the sampled action, whose log-probability the update uses.
     """
 
     def __init__(
@@ -701,6 +707,7 @@ class StepCollector:
         total_envs: int | None = None,
         normalizer: ObservationNormalizer | None = None,
         reward_scaler: RewardScaler | None = None,
+        clip_actions: bool = False,
     ):
         mode = envs.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
         self.mode = mode if isinstance(mode, AutoresetMode) else AutoresetMode(mode)
@@ -723,6 +730,7 @@ class StepCollector:
         """`set_state` found no environment snapshot: the episodes in flight restart."""
         self.normalizer = normalizer
         self.reward_scaler = reward_scaler
+        self.clip_actions = clip_actions
 
     def collect(self, policy: Policy, update: int) -> tuple[FragmentBatch, FinishedEpisodes]:
         """`steps_per_env` steps of every sub-env with `policy`, and the episodes that ended."""
@@ -777,7 +785,8 @@ class StepCollector:
             action = actor.act(obs, noise[n])
             if actions is None:
                 actions = np.zeros((n_steps, *np.shape(action)), dtype=np.asarray(action).dtype)
-            next_obs, reward, terminated[n], truncated[n], _ = envs.step(_env_actions(action, envs))
+            env_action = _env_actions(action, envs, self.clip_actions)
+            next_obs, reward, terminated[n], truncated[n], _ = envs.step(env_action)
             observations[n], actions[n], raw_rewards[n] = obs, action, reward
             if self.reward_scaler is not None:
                 # a step that only resets its env (after a done one) is not part of a return

@@ -56,6 +56,9 @@ class CollectionConfig:
     return (collection='steps'); episode returns are reported unscaled."""
     normalization_clip: float = 10.0
     """Bound of a normalised observation or scaled reward (> 0)."""
+    clip_actions: bool = True
+    """Send Box actions clipped to the action space's bounds, learning from the sampled
+    (unclipped) action's log-probability, as SB3 (collection='steps')."""
 
     def __post_init__(self) -> None:
         step_size(1.0, self.schedule, 0, 1)

@@ -114,6 +114,7 @@ def make_collector(
         env_id,
         normalizer=normalizer,
         reward_scaler=scaler,
+        clip_actions=config.clip_actions,
     )
 
 
