@@ -17,3 +17,27 @@ def test_progress_times_a_line_from_the_report_before_its_first(monkeypatch):
     display.update("A", report)
     display.update("B", report)
     assert display.lines["A"].start == 0.0 and display.lines["B"].start == 2.0
+
+
+def test_a_resumed_run_counts_on_from_its_checkpoint(tmp_path):
+    """After `--resume` the display goes on from the units the checkpoint covers, to the total."""
+    import io
+
+    from rich.console import Console
+
+    from gradlogpi.algorithms.common import EpisodeEnd
+    from gradlogpi.runs.config import load_config
+    from gradlogpi.runs.progress import EpisodeProgress
+    from gradlogpi.runs.train import train, units_done
+
+    config = load_config(
+        "configs/cartpole_steps.toml", {"hyperparameters.n_updates": 5, "checkpoint_every": 3}
+    )
+    train(config, tmp_path)
+    assert units_done(tmp_path) == 5  # the final checkpoint covers every update
+    assert units_done(tmp_path / "nowhere") == 0
+    text = io.StringIO()
+    display = EpisodeProgress(Console(file=text), total=10, unit="updates", every=1, already=6)
+    with display:
+        display.update_episode(EpisodeEnd(6, np.ones(2), np.ones(2), np.zeros(2, bool)))
+    assert "updates 7/10" in text.getvalue()

@@ -47,8 +47,9 @@ class EpisodeProgress:
 
     Use as a context manager; pass `update_episode` (one curve) or `update` (labelled
     curves) as the algorithm's callback. `total` is the units of one line: a curve's
-    episodes, or one run's updates. When the console is not a terminal, prints a plain
-    line every `every` units of each line.
+    episodes, or one run's updates; `already` of them were done before (a resumed run).
+    When the console is not a terminal, prints a plain line every `every` units of each
+    line.
     """
 
     def __init__(
@@ -58,9 +59,11 @@ class EpisodeProgress:
         unit: str = "episodes",
         disable: bool = False,
         every: int = 100,
+        already: int = 0,
     ):
         self.console = console
         self.total = total
+        self.already = already
         self.unit = unit
         self.disable = disable
         self.every = every
@@ -98,8 +101,10 @@ class EpisodeProgress:
         if line is None:
             # a compiled run's first report comes after a whole chunk: time it from the
             # report before (or the display's start), not from now
-            task = self.progress.add_task(label, total=self.total, rate="-", mean="-")
-            line = self.lines[label] = _Line(task, self.last_report)
+            task = self.progress.add_task(
+                label, total=self.total, completed=self.already, rate="-", mean="-"
+            )
+            line = self.lines[label] = _Line(task, self.last_report, done=self.already)
         self.last_report = now
         line.done += end.units  # a compiled run reports several episodes at once
         line.steps += int(np.sum(end.lengths))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import json
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -225,6 +226,16 @@ def resume(
     config = load_config(run_dir / "config.toml")
     with claim(run_dir, resuming=True), filesystem_errors(run_dir):
         return _resume(run_dir, config, callback)
+
+
+def units_done(run_dir: Path) -> int:
+    """Progress units (episodes or updates) a run's last checkpoint covers; 0 when it has
+    none or its metadata cannot be read (resuming then says why)."""
+    try:
+        metadata = json.loads((Path(run_dir) / "checkpoint.json").read_text(encoding="utf-8"))
+        return int(metadata["state"]["episode"]) + 1
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
 
 
 def _resume(
