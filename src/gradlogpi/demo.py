@@ -141,6 +141,10 @@ def main() -> None:
     # its own output directory (git ignores /out/): never the figures committed under docs/
     corridor_reproduction(console, Path("out") / "demo", runs, episodes)
     cartpole_training(console)
+    console.print(
+        "next: `source .venv/bin/activate` puts `gradlogpi` on your PATH; then "
+        "`gradlogpi --help`, or the README's quickstart"
+    )
 
 
 if __name__ == "__main__":
