@@ -20,6 +20,7 @@ COMMANDS = [
     ["envs"],
     ["algorithms"],
     ["sweep"],
+    ["tune"],
     ["experiment", "sutton-barto"],
     ["experiment", "cartpole"],
 ]

@@ -35,3 +35,9 @@ class NonTerminatingError(GradlogpiError, ValueError):
 class RunDirectoryError(GradlogpiError, OSError):
     """A run directory cannot be used: it holds another run, another writer has it, or the
     filesystem refuses it."""
+
+
+class StudyError(GradlogpiError, ValueError):
+    """A hyperparameter study (`gradlogpi tune`) cannot be opened or continued: its storage
+    cannot be opened, or the study stored under its name was made with another search space,
+    other seeds or other settings."""

@@ -15,7 +15,7 @@ from gradlogpi.algorithms.on_policy.batch_pg import (
 )
 from gradlogpi.features import RawState
 from gradlogpi.policies import LinearValue, MatrixSoftmaxPolicy
-from gradlogpi.rollouts.vector import StepCollector, make_vector_env
+from gradlogpi.rollouts.vector import Shaping, StepCollector, make_vector_env
 
 
 def policy():
@@ -193,7 +193,7 @@ def test_box_actions_reach_the_env_clipped_and_the_batch_keeps_the_sample(clip):
 
     envs.step = recording
     policy = LinearGaussianPolicy(RawState(3), 1, log_std0=1.5)  # σ ≈ 4.5, bounds ±2
-    collector = StepCollector(envs, 0, 20, "Pendulum-v1", clip_actions=clip)
+    collector = StepCollector(envs, 0, 20, "Pendulum-v1", shaping=Shaping(clip_actions=clip))
     batch, _ = collector.collect(policy, 0)
     collector.close()
     sampled, sent = batch.step_actions.reshape(-1), np.concatenate(sent).reshape(-1)

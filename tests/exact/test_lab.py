@@ -78,8 +78,8 @@ def test_the_sampler_draws_the_policy_and_the_dynamics(rng):
 
 
 def test_an_estimator_plugs_in_by_registering():
-    def scaled(episodes, mdp, exact):
-        return 2.0 * ESTIMATORS["actor_critic"].weights(episodes, mdp, exact)
+    def scaled(steps):
+        return 2.0 * ESTIMATORS["actor_critic"].weights(steps)
 
     register_estimator(Estimator("twice_actor_critic", scaled, False, "2 × actor-critic"))
     try:

@@ -122,7 +122,8 @@ def estimators_experiment(
         str,
         typer.Option(
             help="A finite MDP: gradlogpi/ShortCorridor-v0, gradlogpi/GridWorld-v0, "
-            "FrozenLake-v1, CliffWalking-v1, Taxi-v4."
+            "FrozenLake-v1, CliffWalking-v1, Taxi-v4; or gradlogpi/LQR-v0 (a linear Gaussian "
+            "policy at half the Riccati gain, exact by Lyapunov recursions)."
         ),
     ] = "gradlogpi/ShortCorridor-v0",
     gamma: Annotated[float, typer.Option(min=0.0, max=1.0, help="Discount γ.")] = 1.0,
@@ -133,38 +134,53 @@ def estimators_experiment(
     ] = 0.5,
     seed: Annotated[int, typer.Option(min=0, help="Seed of θ and of the episodes.")] = 0,
     out: Annotated[
-        Path, typer.Option(help="Directory for estimators.csv and estimators.png.")
+        Path,
+        typer.Option(
+            help="Directory for estimators.csv, estimators.png, errors.png and directions.csv."
+        ),
     ] = Path("results/estimators"),
 ) -> None:
     """Every policy-gradient estimator against the exact ∇J of the policy-gradient theorem."""
     from gradlogpi.errors import GradlogpiError
-    from gradlogpi.experiments.estimators import run_lab, write_lab
+    from gradlogpi.experiments.estimators import describe, run_lab, write_lab
 
     try:
-        exact, reports = run_lab(
-            env, gamma, episodes, seed, {"p_right": p_right, "theta_scale": theta_scale}
-        )
+        lab = run_lab(env, gamma, episodes, seed, {"p_right": p_right, "theta_scale": theta_scale})
     except (GradlogpiError, ValueError) as error:
         fail(error)
+    exact, reports = lab.exact, lab.reports
     out_console = console()
-    out_console.print(
-        f"{env}, γ = {gamma}: J(θ) = {exact.objective:.4f}, "
-        f"‖∇J‖ = {np.linalg.norm(exact.gradient):.4g} (exact, by the policy-gradient theorem)"
-    )
+    out_console.print(f"{lab.setting}\n{describe(exact)}")
     table = Table(title=f"{episodes} episodes at one θ: each estimator's mean against ∇J")
-    for column in ("estimator", "expected", "bias (s.e.)", "variance (trace)", "cosine to ∇J"):
+    for column in ("estimator", "expected", "bias (s.e.)", "χ (by chance <)", "variance (trace)",
+                   "cosine to ∇J"):  # fmt: skip
         table.add_column(column)
     for report in reports:
         table.add_row(
             report.name,
             "unbiased" if report.unbiased else "biased",
             f"{report.bias_in_standard_errors:.2f}",
+            f"{report.chi:.2f} ({report.chi_threshold:.2f})",
             f"{report.variance_trace:.4g}",
             f"{report.cosine:.4f}",
         )
     out_console.print(table)
-    paths = write_lab(out, f"{env}, γ = {gamma}", exact, reports)
-    typer.echo("wrote " + " and ".join(str(path) for path in paths))
+    if lab.directions:
+        first = lab.directions[0]
+        directions = Table(
+            title=f"First-step directions over {first.n_batches} batches of "
+            f"{first.batch_episodes} episodes (angles in degrees)"
+        )
+        for column in ("direction", "against", "angle of the mean", "noise alone", "per batch"):
+            directions.add_column(column)
+        for direction in lab.directions:
+            directions.add_row(
+                direction.name, direction.target, f"{direction.angle:.2f}",
+                f"{direction.noise_angle:.2f}", f"{direction.median_batch_angle:.2f}",
+            )  # fmt: skip
+        out_console.print(directions)
+    paths = write_lab(out, f"{env}, γ = {gamma}", exact, reports, lab.directions)
+    typer.echo("wrote " + ", ".join(str(path) for path in paths))
 
 
 @experiment_app.command("cartpole")
@@ -283,6 +299,102 @@ def sweep_command(
     typer.echo(f"sweep directory: {out}")
 
 
+@app.command("tune")
+def tune_command(
+    config: Annotated[
+        Path | None,
+        typer.Argument(help=r"Training config with a \[tune] table: the search space."),
+    ] = None,
+    trials: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="End when the study holds this many trials (earlier runs of the command and "
+            "every worker count); run again with more to continue it.",
+        ),
+    ] = 20,
+    study: Annotated[
+        str | None, typer.Option(help="Study name (default: the config's file name).")
+    ] = None,
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            help="Optuna storage: an RDB URL (sqlite:///PATH, postgresql://…) or journal:PATH "
+            "(default: sqlite in the study directory)."
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Study directory: trials' runs, best.toml, plots (default studies/NAME)."
+        ),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Trials at once: local processes, or Ray tasks.")
+    ] = 1,
+    seeds: Annotated[
+        int, typer.Option(min=1, help="Seeds per trial; its value is their mean final evaluation.")
+    ] = 3,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override any key for every trial, e.g. --set eval_every=10"),
+    ] = None,
+    ray: Annotated[
+        bool, typer.Option(help="Run the workers as Ray tasks (also when RAY_ADDRESS is set).")
+    ] = False,
+    fresh_seeds: Annotated[
+        int,
+        typer.Option(min=0, help="Then re-run the best setting on this many unused seeds (0: no)."),
+    ] = 10,
+    solved_at: Annotated[
+        float | None,
+        typer.Option(
+            help="A fresh seed counts as solved at this final evaluation (default: the env's "
+            "reward_threshold)."
+        ),
+    ] = None,
+    report: Annotated[
+        bool, typer.Option(help="Only print the study's report again (and rewrite its files).")
+    ] = False,
+    quiet: Annotated[bool, typer.Option(help="No line per trial.")] = False,
+) -> None:
+    r"""Search a config's \[tune] space with Optuna (TPE, median pruning on eval_every
+    evaluations); the study is kept in a database and resumes when run again (extra
+    gradlogpi\[tune])."""
+    from gradlogpi.errors import GradlogpiError
+    from gradlogpi.runs.tuning import TuneRequest, tune
+    from gradlogpi.runs.tuning import report as study_report
+
+    if study is None and config is None:
+        fail(ValueError("give CONFIG or --study NAME (a study is named after its config)"))
+        return
+    name = study if study is not None else Path(str(config)).stem
+    directory = out if out is not None else Path("studies") / name
+    try:
+        if report:
+            outcome = study_report(name, directory, storage)
+        elif config is None:
+            fail(ValueError("`CONFIG` is needed to run a study (--report needs only --study)"))
+        else:
+            request = TuneRequest(
+                config, name, directory, storage, parse_overrides(set_ or []), trials, seeds,
+                workers, ray, fresh_seeds, solved_at, quiet,
+            )  # fmt: skip
+            outcome = tune(request)
+    except GradlogpiError as error:
+        fail(error)
+    except KeyboardInterrupt:
+        typer.echo(
+            f"interrupted: study {name!r} keeps its trials (the interrupted ones are queued "
+            "again); run the command again to continue it",
+            err=True,
+        )
+        raise typer.Exit(130) from None
+    console().print(outcome.table())
+    for line in outcome.lines():
+        typer.echo(line)
+
+
 def parse_overrides(values: list[str]) -> dict[str, Any]:
     """--set key=value pairs, values parsed as TOML (strings may be bare)."""
     import tomllib
@@ -346,7 +458,7 @@ def train_command(
     from gradlogpi.errors import GradlogpiError
     from gradlogpi.runs.config import load_config
     from gradlogpi.runs.progress import EpisodeProgress
-    from gradlogpi.runs.train import default_run_dir, train
+    from gradlogpi.runs.train import default_run_dir, train, units_done
     from gradlogpi.runs.train import resume as resume_run
 
     if resume is not None:
@@ -370,7 +482,9 @@ def train_command(
             total = spec.total(settings.algorithm_config())
             with (
                 interrupted_message(resume, resumable=True),
-                EpisodeProgress(out, total=total, unit=spec.unit, disable=quiet) as progress,
+                EpisodeProgress(
+                    out, total=total, unit=spec.unit, disable=quiet, already=units_done(resume)
+                ) as progress,
             ):
                 outcome = resume_run(resume, callback=progress.update_episode)
         except GradlogpiError as error:
@@ -378,6 +492,8 @@ def train_command(
         if outcome.already_complete:
             typer.echo(f"{resume}: the run is already complete; nothing to do")
         out.print(summary_line(outcome.result), soft_wrap=True)
+        for evaluation in outcome.evaluation:  # as a run trained in one go prints it
+            out.print(evaluation_line(evaluation, "final policy"), soft_wrap=True)
         typer.echo(f"run directory: {outcome.run_dir}")
         return
 

@@ -12,43 +12,47 @@ non-terminal states, r_π[s] = Σ_a π(a|s) r[s, a].
 The last line is the policy-gradient theorem (eq. 13.5; with γ < 1 the discounted
 visitation makes it exact for the discounted objective). The Fisher information is taken
 under the normalised visitation μ = η / Σ η: F = Σ_s μ(s) Σ_a π(a|s) ψ ψᵀ.
+
+`exact_gradient` also takes a `LinearQuadraticSystem` (the shipped LQR) and a linear
+Gaussian policy, whose J and ∇J are closed forms too (`gradlogpi.exact.lqr`), and returns
+the same `ExactGradient`.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
+import gymnasium as gym
 import numpy as np
 
+from gradlogpi.envs.lqr import LQREnv
 from gradlogpi.errors import NonTerminatingError
-from gradlogpi.exact.mdp import FiniteMDP
+from gradlogpi.exact.lqr import (
+    LinearQuadraticSystem,
+    linear_quadratic_gradient,
+    linear_quadratic_objective,
+    lqr_of_env,
+    policy_coordinates,
+)
+from gradlogpi.exact.mdp import FiniteMDP, model_of_env
+from gradlogpi.exact.result import ExactGradient, TheoremTerms
 from gradlogpi.policies.contract import DiscretePolicy
+from gradlogpi.policies.linear_gaussian import LinearGaussianPolicy
+
+__all__ = [
+    "ExactGradient",
+    "action_values",
+    "discounted_visitation",
+    "exact_gradient",
+    "model_of",
+    "objective",
+    "policy_table",
+    "state_values",
+]
+
+Model = FiniteMDP | LinearQuadraticSystem
+"""A task whose J and ∇J are known exactly."""
 
 
-class ExactGradient(NamedTuple):
-    """Everything the theorem needs at one θ (S states, A actions, P parameters)."""
-
-    probabilities: np.ndarray
-    """π(a|s), shape [S, A]."""
-    values: np.ndarray
-    """v_π(s), shape [S] (0 at terminal states)."""
-    action_values: np.ndarray
-    """q_π(s, a), shape [S, A]."""
-    visitation: np.ndarray
-    """η(s) = Σ_t γ^t Pr(S_t = s), shape [S] (0 at terminal states)."""
-    objective: float
-    """J(θ) = Σ_s d0(s) v_π(s)."""
-    gradient: np.ndarray
-    """∇J(θ) by the policy-gradient theorem, shape [P]."""
-    scores: np.ndarray
-    """ψ(s, a) = ∇ln π(a|s), shape [S, A, P]."""
-    fisher: np.ndarray
-    """F = E_{s~μ, a~π}[ψ ψᵀ], shape [P, P]."""
-    natural_gradient: np.ndarray
-    """F⁺ ∇J (least squares: F is singular for over-parameterised softmax), shape [P]."""
-
-
-def policy_table(policy: DiscretePolicy, mdp: FiniteMDP) -> np.ndarray:
+def policy_table(policy: DiscretePolicy | LinearGaussianPolicy, mdp: FiniteMDP) -> np.ndarray:
     """π(a|s) for every state of `mdp`, shape [S, A]."""
     if not isinstance(policy, DiscretePolicy):
         raise TypeError(
@@ -102,13 +106,71 @@ def discounted_visitation(mdp: FiniteMDP, probabilities: np.ndarray) -> np.ndarr
     return np.where(mdp.terminal, 0.0, visitation)
 
 
-def objective(policy: DiscretePolicy, mdp: FiniteMDP) -> float:
-    """J(θ) = Σ_s d0(s) v_π(s)."""
-    return float(mdp.start @ state_values(mdp, policy_table(policy, mdp)))
+def model_of(env: gym.Env, gamma: float) -> Model:
+    """The exact model of an environment: `lqr_of_env` for the LQR, else `model_of_env`."""
+    if isinstance(env.unwrapped, LQREnv):
+        return lqr_of_env(env, gamma)
+    return model_of_env(env, gamma)
 
 
-def exact_gradient(policy: DiscretePolicy, mdp: FiniteMDP) -> ExactGradient:
-    """v_π, q_π, η, J, ∇J (the theorem), F and F⁺∇J at the policy's current θ.
+def _model(model: Model | gym.Env, gamma: float | None) -> Model:
+    if isinstance(model, FiniteMDP | LinearQuadraticSystem):
+        if gamma is not None and gamma != model.gamma:
+            raise ValueError(
+                f"`gamma` = {gamma} differs from the model's γ = {model.gamma}: pass one "
+                "(model.with_gamma(gamma) changes a model's discount)"
+            )
+        return model
+    if isinstance(model, gym.Env):
+        if gamma is None:
+            raise TypeError("`gamma` is needed with an environment (its discount is not in it)")
+        return model_of(model, gamma)
+    raise TypeError(
+        "`model` must be a FiniteMDP, a LinearQuadraticSystem or a Gymnasium environment; "
+        f"got {type(model).__name__}"
+    )
+
+
+def objective(
+    policy: DiscretePolicy | LinearGaussianPolicy,
+    model: Model | gym.Env,
+    gamma: float | None = None,
+) -> float:
+    """J(θ): Σ_s d0(s) v_π(s) on a finite MDP; the forward sum over the horizon on an LQR.
+
+    On an LQR the sum needs no gradient formula and no solver (`linear_quadratic_objective`;
+    an infinite horizon is cut where what is left is below 1e-17 of the sum): what finite
+    differences of J are taken of.
+    """
+    model = _model(model, gamma)
+    if isinstance(model, LinearQuadraticSystem):
+        gain, offset, std, _ = policy_coordinates(policy, model)
+        return linear_quadratic_objective(model, gain, offset, std)
+    return float(model.start @ state_values(model, policy_table(policy, model)))
+
+
+def exact_gradient(
+    policy: DiscretePolicy | LinearGaussianPolicy,
+    model: Model | gym.Env,
+    gamma: float | None = None,
+) -> ExactGradient:
+    """J, ∇J (the theorem), F and F⁺∇J at the policy's current θ.
+
+    Args:
+      policy: a softmax policy (closed-form probabilities) for a finite MDP; a
+        `LinearGaussianPolicy` over the raw state (`RawState`) for a linear-quadratic system.
+      model: a `FiniteMDP`, a `LinearQuadraticSystem`, or an environment whose model is
+        known (`model_of`: toy-text, the shipped tabular tasks, the shipped LQR with its
+        time limit as the horizon).
+      gamma: the discount; needed with an environment.
+
+    Returns:
+      `ExactGradient`: J, ∇J [P], F [P, P], F⁺∇J [P], and the terms (a finite MDP's
+      tables, `TheoremTerms`, or the LQR's closed form, `LinearQuadraticTerms`).
+
+    Raises:
+      TypeError: if the policy does not fit the model, or `gamma` is missing.
+      UnstableGainError: an LQR gain whose infinite-horizon cost is infinite.
 
     Examples:
       >>> import gymnasium as gym
@@ -122,6 +184,20 @@ def exact_gradient(policy: DiscretePolicy, mdp: FiniteMDP) -> ExactGradient:
       >>> round(exact.objective, 6)  # v(s0) at π(right) = 1/2, Example 13.1
       -12.0
     """
+    model = _model(model, gamma)
+    if isinstance(model, LinearQuadraticSystem):
+        if not isinstance(policy, LinearGaussianPolicy):
+            raise TypeError(
+                "`policy` must be a LinearGaussianPolicy for a linear-quadratic system; "
+                f"got {type(policy).__name__}"
+            )
+        return linear_quadratic_gradient(policy, model)
+    if not isinstance(policy, DiscretePolicy):
+        raise TypeError(
+            f"`policy` must give closed-form probabilities (a softmax policy) for a finite "
+            f"MDP; got {type(policy).__name__}"
+        )
+    mdp = model
     probabilities = policy_table(policy, mdp)
     values = state_values(mdp, probabilities)
     q = action_values(mdp, values)
@@ -135,7 +211,5 @@ def exact_gradient(policy: DiscretePolicy, mdp: FiniteMDP) -> ExactGradient:
     mu = weights / max(visitation.sum(), 1e-300)
     fisher = np.einsum("sa,sap,saq->pq", mu, scores, scores)
     natural = np.linalg.lstsq(fisher, gradient, rcond=None)[0]
-    return ExactGradient(
-        probabilities, values, q, visitation, float(mdp.start @ values), gradient, scores,
-        fisher, natural,
-    )  # fmt: skip
+    terms = TheoremTerms(probabilities, values, q, visitation, scores)
+    return ExactGradient(float(mdp.start @ values), gradient, fisher, natural, terms)

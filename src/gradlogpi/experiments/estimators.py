@@ -4,28 +4,57 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Any
+from typing import NamedTuple
 
 import gymnasium as gym
 import numpy as np
 
 import gradlogpi.envs  # noqa: F401  (registers the shipped environments)
 from gradlogpi.envs import short_corridor_features, theta_for_p_right
-from gradlogpi.exact import ExactGradient, FiniteMDP, exact_gradient, model_of_env
-from gradlogpi.exact.lab import EstimatorReport, study
-from gradlogpi.features import OneHot
-from gradlogpi.policies import DiscretePolicy, LinearSoftmaxPolicy, MatrixSoftmaxPolicy
+from gradlogpi.exact import (
+    ExactGradient,
+    FiniteMDP,
+    LinearQuadraticSystem,
+    exact_gradient,
+    model_of,
+    riccati_optimum,
+)
+from gradlogpi.exact.lab import (
+    BATCH_EPISODES,
+    DirectionReport,
+    EstimatorReport,
+    first_step_directions,
+    study,
+)
+from gradlogpi.features import OneHot, RawState
+from gradlogpi.policies import (
+    DiscretePolicy,
+    LinearGaussianPolicy,
+    LinearSoftmaxPolicy,
+    MatrixSoftmaxPolicy,
+)
+from gradlogpi.policies.linear_gaussian import log_std_parameter
 
 CORRIDOR = "gradlogpi/ShortCorridor-v0"
+
+LQR_GAIN_FRACTION = 0.5
+"""The LQR lab's mean gain: this fraction of the Riccati gain K* (a policy still learning)."""
+LQR_OFFSET = 0.2
+"""The LQR lab's offset b (so that ∂J/∂b is not 0 by symmetry)."""
+LQR_STD = 0.5
+"""The LQR lab's σ (learned: θ holds its bounded log)."""
 
 
 def lab_setup(
     env_id: str, gamma: float, p_right: float, theta_scale: float, seed: int
-) -> tuple[FiniteMDP, DiscretePolicy]:
-    """The MDP of `env_id` and the policy at which to compare the estimators.
+) -> tuple[FiniteMDP | LinearQuadraticSystem, DiscretePolicy | LinearGaussianPolicy]:
+    """The model of `env_id` and the policy at which to compare the estimators.
 
     The short corridor gets the book's policy (one feature per action, π(right) = p_right);
-    every other model a tabular softmax with θ ~ N(0, theta_scale²) drawn from `seed`.
+    the LQR (gradlogpi/LQR-v0, its 50-step time limit as the horizon) a linear Gaussian
+    policy over the raw state, u = −K x + b + σ ε with K = K*/2 (half the Riccati gain of
+    this γ), b = 0.2 and σ = 0.5; every other model a tabular softmax with
+    θ ~ N(0, theta_scale²) drawn from `seed`.
     """
     from gradlogpi.rollouts.episodes import checked_env_id
 
@@ -34,38 +63,83 @@ def lab_setup(
     except gym.error.Error as error:
         raise ValueError(f"`env` = {env_id!r}: {error}") from None
     try:
-        mdp = model_of_env(env, gamma)
+        model = model_of(env, gamma)
     finally:
         env.close()
+    if isinstance(model, LinearQuadraticSystem):
+        return model, lqr_lab_policy(model)
     if env_id == CORRIDOR:
         if not 0.0 < p_right < 1.0:
             raise ValueError(f"`p_right` must be in (0, 1); got {p_right!r}")
         corridor: DiscretePolicy = LinearSoftmaxPolicy(
             short_corridor_features(), theta_for_p_right(p_right)
         )
-        return mdp, corridor
+        return model, corridor
     rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
-    policy = MatrixSoftmaxPolicy(OneHot(mdp.n_states), mdp.n_actions)
-    return mdp, policy.init(rng, scale=theta_scale)
+    policy = MatrixSoftmaxPolicy(OneHot(model.n_states), model.n_actions)
+    return model, policy.init(rng, scale=theta_scale)
+
+
+def lqr_lab_policy(system: LinearQuadraticSystem) -> LinearGaussianPolicy:
+    """u = −(K*/2) x + 0.2 + 0.5 ε over the raw state, σ learned (θ = [W | b | η])."""
+    gain, _ = riccati_optimum(system)
+    n, m = system.n_states, system.n_controls
+    policy = LinearGaussianPolicy(RawState(n), m, log_std0=float(np.log(LQR_STD)))
+    eta = log_std_parameter(float(np.log(LQR_STD)), policy.min_log_std, policy.max_log_std)
+    mean_block = np.hstack([-LQR_GAIN_FRACTION * gain, np.full((m, 1), LQR_OFFSET)])
+    policy.set_flat(np.concatenate([mean_block.ravel(), np.full(m, eta)]))
+    return policy
+
+
+class LabResult(NamedTuple):
+    """The lab at one θ: the exact gradient, every estimator, the first-step directions."""
+
+    setting: str
+    """The model and the policy, in words."""
+    exact: ExactGradient
+    reports: list[EstimatorReport]
+    directions: list[DirectionReport]
+    """Empty when there are fewer than two batches of episodes."""
 
 
 def run_lab(
     env_id: str, gamma: float, episodes: int, seed: int, policy_options: dict[str, float]
-) -> tuple[ExactGradient, list[EstimatorReport]]:
-    """Exact ∇J and every registered estimator's report at one θ."""
-    mdp, policy = lab_setup(
+) -> LabResult:
+    """Exact ∇J, every registered estimator's report and the first-step directions at one θ."""
+    model, policy = lab_setup(
         env_id, gamma, policy_options.get("p_right", 0.5),
         policy_options.get("theta_scale", 0.5), seed,
     )  # fmt: skip
-    exact = exact_gradient(policy, mdp)
-    reports, _ = study(mdp, exact, episodes, seed)
-    return exact, reports
+    exact = exact_gradient(policy, model)
+    setting = f"{env_id}, γ = {gamma}"
+    if isinstance(model, LinearQuadraticSystem):
+        assert isinstance(policy, LinearGaussianPolicy)
+        reports, sample = study(model, exact, episodes, seed, policy=policy)
+        terms = exact.linear_quadratic_terms()
+        optimum, _ = riccati_optimum(model)
+        setting += (
+            f", {model.horizon} steps: u = −K x + b + σ ε with K = "
+            f"{np.array2string(terms.gain, precision=4)} (K* = "
+            f"{np.array2string(optimum, precision=4)}), b = "
+            f"{np.array2string(terms.offset, precision=4)}, σ = "
+            f"{np.array2string(terms.std, precision=4)}; θ = [W | b | η], W = −K, ln σ = bounded(η)"
+        )
+    else:
+        reports, sample = study(model, exact, episodes, seed)
+    directions = first_step_directions(sample, exact) if episodes >= 2 * BATCH_EPISODES else []
+    return LabResult(setting, exact, reports, directions)
 
 
 def write_lab(
-    out: Path, title: str, exact: ExactGradient, reports: list[EstimatorReport]
+    out: Path,
+    title: str,
+    exact: ExactGradient,
+    reports: list[EstimatorReport],
+    directions: list[DirectionReport] | None = None,
 ) -> list[Path]:
-    """estimators.csv and estimators.png (bias in standard errors; variance) under `out`."""
+    """Under `out`: estimators.csv, estimators.png (bias in standard errors; variance),
+    errors.png (each estimator's error against the episodes averaged) and, with
+    `directions`, directions.csv."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -76,12 +150,14 @@ def write_lab(
     with csv_path.open("w", newline="") as file:
         writer = csv.writer(file)
         writer.writerow(
-            ["estimator", "expected_unbiased", "bias_in_standard_errors", "variance_trace",
-             "cosine_to_exact", "norm_of_mean", "norm_of_exact"]
+            ["estimator", "expected_unbiased", "bias_in_standard_errors", "chi",
+             "chi_threshold", "degrees_of_freedom", "variance_trace", "cosine_to_exact",
+             "norm_of_mean", "norm_of_exact"]
         )  # fmt: skip
         for report in reports:
             writer.writerow([
                 report.name, report.unbiased, f"{report.bias_in_standard_errors:.4f}",
+                f"{report.chi:.4f}", f"{report.chi_threshold:.4f}", report.degrees_of_freedom,
                 f"{report.variance_trace:.6g}", f"{report.cosine:.6f}",
                 f"{np.linalg.norm(report.mean):.6g}", f"{np.linalg.norm(exact.gradient):.6g}",
             ])  # fmt: skip
@@ -102,16 +178,65 @@ def write_lab(
     figure.tight_layout()
     figure.savefig(png_path, dpi=110)
     plt.close(figure)
-    return [csv_path, png_path]
+    paths = [csv_path, png_path, _plot_errors(out / "errors.png", title, reports)]
+    if directions:
+        paths.append(_write_directions(out / "directions.csv", directions))
+    return paths
 
 
-def describe(exact: ExactGradient) -> dict[str, Any]:
-    """J, ∇J and its norm, for printing."""
-    return {
-        "objective": exact.objective,
-        "gradient_norm": float(np.linalg.norm(exact.gradient)),
-        "gradient": exact.gradient,
-    }
+def _plot_errors(path: Path, title: str, reports: list[EstimatorReport]) -> Path:
+    """RMS relative error of the mean of n episodes' estimates against n, log-log."""
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7.5, 5))
+    styles = ["-", "--", "-.", ":"]
+    for index, report in enumerate(reports):
+        axes.plot(
+            report.episodes_averaged, report.relative_error, styles[index % len(styles)],
+            marker="o" if report.unbiased else "x", markersize=3,
+            color=f"C{index % 10}", label=report.name + ("" if report.unbiased else " (biased)"),
+        )  # fmt: skip
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.set_xlabel("episodes averaged, n")
+    axes.set_ylabel("RMS ‖mean of n estimates − ∇J‖ / ‖∇J‖")
+    axes.set_title(f"{title}: unbiased errors fall like 1/√n, a bias levels off", fontsize=10)
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def _write_directions(path: Path, directions: list[DirectionReport]) -> Path:
+    with path.open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(
+            ["direction", "target", "batch_episodes", "batches", "angle_degrees",
+             "noise_angle_degrees", "median_batch_angle_degrees"]
+        )  # fmt: skip
+        for report in directions:
+            writer.writerow([
+                report.name, report.target, report.batch_episodes, report.n_batches,
+                f"{report.angle:.4f}", f"{report.noise_angle:.4f}",
+                f"{report.median_batch_angle:.4f}",
+            ])  # fmt: skip
+    return path
+
+
+def describe(exact: ExactGradient) -> str:
+    """J, ∇J and F⁻¹∇J in one line: the vectors up to 8 parameters, their norms beyond."""
+
+    def shown(vector: np.ndarray) -> str:
+        if vector.size <= 8:
+            return np.array2string(vector, precision=4)
+        return f"(norm {np.linalg.norm(vector):.4g}, {vector.size} parameters)"
+
+    return (
+        f"J(θ) = {exact.objective:.4f}, ∇J = {shown(exact.gradient)}, "
+        f"F⁻¹∇J = {shown(exact.natural_gradient)} (exact)"
+    )
 
 
 def explain_theorem(env_id: str, state: int, gamma: float, seed: int, p_right: float) -> str:
@@ -122,6 +247,11 @@ def explain_theorem(env_id: str, state: int, gamma: float, seed: int, p_right: f
     of ∇J (eq. 13.5).
     """
     mdp, policy = lab_setup(env_id, gamma, p_right, 0.5, seed)
+    if not isinstance(mdp, FiniteMDP):
+        raise ValueError(
+            f"`state` needs a finite MDP: {env_id} has continuous states (its exact gradient: "
+            "gradlogpi experiment estimators --env " + env_id + ")"
+        )
     if not 0 <= state < mdp.n_states:
         raise ValueError(f"`state` must be in 0 … {mdp.n_states - 1} for {env_id}; got {state}")
     exact = exact_gradient(policy, mdp)

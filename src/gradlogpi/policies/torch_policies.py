@@ -404,8 +404,11 @@ class NeuralGaussianPolicy(TorchPolicy):
     Args:
       observation_dim: k.
       action_dim: m.
-      hidden, activation, seed, lr, threads: as `NeuralSoftmaxPolicy`.
+      hidden, activation, seed, lr, initialization: as `NeuralSoftmaxPolicy`.
       log_std0: initial log σ (kept within the smooth bounds `min_log_std`, `max_log_std`).
+
+    It sets PyTorch to one thread, as the other networks do by default (small networks
+    get slower with more); call `torch.set_num_threads` after building it to change that.
     """
 
     min_log_std = -5.0
@@ -420,7 +423,6 @@ class NeuralGaussianPolicy(TorchPolicy):
         *,
         seed: int = 0,
         lr: float = 0.01,
-        threads: int | None = 1,
         log_std0: float = 0.0,
         initialization: str = "orthogonal",
     ):
@@ -433,7 +435,7 @@ class NeuralGaussianPolicy(TorchPolicy):
         self.eta = torch.nn.Parameter(torch.full((self.action_dim,), eta, dtype=torch.float64))
         self.extra_parameters = {"eta": self.eta}
         sizes = [observation_dim, *self.hidden, action_dim]
-        self._setup(sizes, activation, seed, lr, threads, initialization, POLICY_OUTPUT_GAIN)
+        self._setup(sizes, activation, seed, lr, 1, initialization, POLICY_OUTPUT_GAIN)
 
     def parameters(self) -> list[Any]:
         return [*self.network.parameters(), self.eta]

@@ -665,6 +665,19 @@ class Steps:
         )
 
 
+class Shaping(NamedTuple):
+    """What a `StepCollector` does between the environments and the policy."""
+
+    normalizer: ObservationNormalizer | None = None
+    """Running normalisation of the observations the policy sees (None: raw)."""
+    reward_scaler: RewardScaler | None = None
+    """Running scaling of the rewards it learns from (None: raw); episode returns are
+    reported unscaled either way."""
+    clip_actions: bool = False
+    """Send Box actions clipped to the action space's bounds (SB3's default); the batch
+    keeps the sampled action, whose log-probability the update uses."""
+
+
 class StepCollector:
     """Every sub-environment runs on across updates; each update takes `steps_per_env` steps.
 
@@ -689,11 +702,8 @@ class StepCollector:
       env_name: used in error messages.
       first_env: global index of this collector's first sub-environment.
       total_envs: sub-environments over all collectors (default: this one's).
-      normalizer: running normalisation of the observations the policy sees (None: raw).
-      reward_scaler: running scaling of the rewards it learns from (None: raw); episode
-        returns are reported unscaled either way.
-      clip_actions: send Box actions clipped to the action space's bounds (SB3's default);
-        the batch keeps the sampled action, whose log-probability the update uses.
+      shaping: what happens between the environments and the policy (`Shaping`:
+        observation normalisation, reward scaling, action clipping); None: nothing.
     """
 
     def __init__(
@@ -705,9 +715,7 @@ class StepCollector:
         *,
         first_env: int = 0,
         total_envs: int | None = None,
-        normalizer: ObservationNormalizer | None = None,
-        reward_scaler: RewardScaler | None = None,
-        clip_actions: bool = False,
+        shaping: Shaping | None = None,
     ):
         mode = envs.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
         self.mode = mode if isinstance(mode, AutoresetMode) else AutoresetMode(mode)
@@ -728,9 +736,10 @@ class StepCollector:
         self.splitter = FragmentSplitter(num_envs)
         self.restarted = False
         """`set_state` found no environment snapshot: the episodes in flight restart."""
-        self.normalizer = normalizer
-        self.reward_scaler = reward_scaler
-        self.clip_actions = clip_actions
+        shaping = shaping or Shaping()
+        self.normalizer = shaping.normalizer
+        self.reward_scaler = shaping.reward_scaler
+        self.clip_actions = shaping.clip_actions
 
     def collect(self, policy: Policy, update: int) -> tuple[FragmentBatch, FinishedEpisodes]:
         """`steps_per_env` steps of every sub-env with `policy`, and the episodes that ended."""

@@ -47,7 +47,7 @@ from gradlogpi.policies import Policy, ValueFunction
 from gradlogpi.policies.normalized import ObservationNormalizedPolicy
 from gradlogpi.rollouts.collectors import Collector, EpisodeCollector, RayStepCollector
 from gradlogpi.rollouts.episodes import make_env
-from gradlogpi.rollouts.vector import FragmentBatch, StepCollector, make_vector_env
+from gradlogpi.rollouts.vector import FragmentBatch, Shaping, StepCollector, make_vector_env
 
 C = TypeVar("C", bound=CollectionConfig)
 
@@ -112,9 +112,7 @@ def make_collector(
         seed,
         config.steps_per_env,
         env_id,
-        normalizer=normalizer,
-        reward_scaler=scaler,
-        clip_actions=config.clip_actions,
+        shaping=Shaping(normalizer, scaler, config.clip_actions),
     )
 
 
