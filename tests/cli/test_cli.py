@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -90,6 +91,9 @@ def test_train_evaluate_plot(tmp_path):
     gradlogpi("plot", run_dir, run_dir, "--out", out)
     assert out.with_suffix(".png").stat().st_size > 1000
     assert out.with_suffix(".svg").read_text().startswith("<?xml")
+    # without --out, under results/ (ignored by git), never the directory it ran in
+    gradlogpi("plot", run_dir, cwd=tmp_path)
+    assert (tmp_path / "results" / "learning_curves.png").exists()
 
 
 def test_train_from_config_file_with_flag_override(tmp_path):
@@ -485,3 +489,69 @@ def test_a_setting_that_cannot_be_built_leaves_no_run_directory(tmp_path):
     bounds = "features.bounds=[[-4.8,4.8],[-3,3],[-0.4189,0.4189],[-3,3]]"
     gradlogpi(*base, "--set", bounds)
     assert (run_dir / "metrics.csv").exists()  # the same directory, trained
+
+
+def test_version_prints_the_package_version():
+    from gradlogpi import __version__
+
+    completed = gradlogpi("--version")
+    assert completed.stdout == f"gradlogpi {__version__}\n"
+
+
+def test_plot_and_experiment_outputs_default_under_results():
+    import typer
+
+    from gradlogpi.cli.app import app
+
+    group: Any = typer.main.get_command(app)
+    experiments = group.commands["experiment"]
+    commands = {"plot": group.commands["plot"]}
+    commands |= {f"experiment {name}": command for name, command in experiments.commands.items()}
+    assert len(commands) == 4
+    for name, command in commands.items():
+        (out,) = [param for param in command.params if param.name == "out"]
+        assert Path(out.default).parts[0] == "results", (name, out.default)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "start", "end"),
+    [
+        (["--algorithm", "ppoo"], "--algorithm: `algorithm` = 'ppoo': ", "did you mean 'ppo'?"),
+        (
+            ["--policy", "linear_softmx"],
+            "--policy: `policy.kind` = 'linear_softmx': ",
+            "did you mean 'linear_softmax'?",
+        ),
+        (
+            ["--features", "tilez"],
+            "--features: `features.kind` = 'tilez': ",
+            "did you mean 'tiles'?",
+        ),
+        (["--env", "CartPol-v1"], "--env: `env` = 'CartPol-v1': ", "Did you mean: `CartPole`?"),
+        (
+            ["--env", "CartPole-v1", "--policy", "linear_gaussian"],
+            "--policy: `policy.kind` = 'linear_gaussian' needs a Box action space",
+            "",
+        ),
+        # --set and config files keep their own names
+        (["--set", "algorithm=ppoo"], "--set algorithm: `algorithm` = 'ppoo': ", "'ppo'?"),
+        (
+            ["--config", str(CONFIGS / "short_corridor.toml"), "--set", "policy.kind=x"],
+            "--set policy.kind: `policy.kind` = 'x': ",
+            "",
+        ),
+    ],
+)
+def test_an_error_names_the_flag_the_user_typed(tmp_path, arguments, start, end):
+    completed = gradlogpi("train", *arguments, "--run-dir", tmp_path / "run", check=False)
+    assert completed.returncode == 2
+    message = completed.stderr.strip()
+    assert message.startswith(f"error: {start}"), message
+    assert message.endswith(end), message
+    assert not (tmp_path / "run").exists()
+
+
+def test_check_names_the_flag_of_an_unknown_env():
+    completed = gradlogpi("check", "--env", "NoSuch-v0", check=False)
+    assert completed.returncode == 2
+    assert completed.stderr.startswith("error: --env: `env` = 'NoSuch-v0': ")

@@ -64,6 +64,17 @@ def test_overrides_win_over_the_file(tmp_path):
     assert load_config(None, {"env": "Pendulum-v1"}).env == "Pendulum-v1"
 
 
+def test_an_error_names_where_the_value_came_from(tmp_path):
+    origins = {"algorithm": "--algorithm"}
+    with pytest.raises(ConfigError, match=re.escape("--algorithm: `algorithm` = 'ppoo': ")):
+        load_config(None, {"algorithm": "ppoo"}, origins=origins)
+    with pytest.raises(ConfigError, match=re.escape("--set algorithm: `algorithm` = 'ppoo': ")):
+        load_config(None, {"algorithm": "ppoo"})
+    path = write(tmp_path, 'algorithm = "ppoo"\n')
+    with pytest.raises(ConfigError, match=re.escape(f"{path}: `algorithm` = 'ppoo': ")):
+        load_config(path, {"seed": 1}, origins={"seed": "--seed"})
+
+
 def test_round_trip_through_toml(tmp_path):
     config = load_config(None, {"algorithm": "reinforce", "hyperparameters.n_episodes": 3})
     again = load_config(write(tmp_path, config_to_toml(config)))

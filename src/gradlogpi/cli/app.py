@@ -62,6 +62,26 @@ experiment_app = typer.Typer(help="Published experiments, reproduced.", no_args_
 app.add_typer(experiment_app, name="experiment")
 
 
+def print_version(given: bool) -> None:
+    if given:
+        from gradlogpi import __version__
+
+        typer.echo(f"gradlogpi {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Exact score functions ∇θ log π(a|s) and the policy-gradient algorithms built on them."""
+
+
 def console(quiet: bool = False) -> Console:
     # piped output gets a wide console, so tables are not cut to 80 columns
     width = None if sys.stdout.isatty() else 160
@@ -411,6 +431,39 @@ def parse_overrides(values: list[str]) -> dict[str, Any]:
     return overrides
 
 
+def flag_overrides(overrides: dict[str, Any], flags: dict[str, Any]) -> dict[str, str]:
+    """Put the given flags' values into `overrides` (a flag wins over `--set` of its key).
+
+    `flags` maps a flag to its value ({"--algorithm": "ppo"}, None where not given); returns
+    each set key's flag ({"algorithm": "--algorithm"}), so errors name the flag typed.
+    """
+    origins = {}
+    for flag, value in flags.items():
+        if value is not None:
+            overrides[FLAG_KEYS[flag]] = value
+            origins[FLAG_KEYS[flag]] = flag
+    return origins
+
+
+FLAG_KEYS = {
+    "--env": "env",
+    "--algorithm": "algorithm",
+    "--policy": "policy.kind",
+    "--features": "features.kind",
+    "--runs": "runs",
+    "--seed": "seed",
+}
+
+
+def named_flag(error: Exception, origins: dict[str, str]) -> Exception:
+    """`error` prefixed with the flag that gave the value it is about ("`env` = ..." from
+    --env), as `load_config` names flags for the errors it finds itself."""
+    for key, flag in origins.items():
+        if str(error).startswith(f"`{key}` = "):
+            return type(error)(f"{flag}: {error}")
+    return error
+
+
 def fail(error: Exception) -> None:
     typer.echo(f"error: {error}", err=True)
     raise typer.Exit(2)
@@ -498,18 +551,15 @@ def train_command(
         return
 
     overrides = parse_overrides(set_ or [])
-    for key, value in (
-        ("env", env),
-        ("algorithm", algorithm),
-        ("policy.kind", policy),
-        ("features.kind", features),
-        ("runs", runs),
-        ("seed", seed),
-    ):
-        if value is not None:
-            overrides[key] = value
+    origins = flag_overrides(
+        overrides,
+        {
+            "--env": env, "--algorithm": algorithm, "--policy": policy,
+            "--features": features, "--runs": runs, "--seed": seed,
+        },
+    )  # fmt: skip
     try:
-        settings = load_config(config, overrides)
+        settings = load_config(config, overrides, origins=origins)
         spec = settings.algorithm_spec()
         total = spec.total(settings.algorithm_config())
         out = console(quiet)
@@ -522,7 +572,7 @@ def train_command(
         ):
             outcome = train(settings, target, callback=progress.update_episode, overwrite=overwrite)
     except GradlogpiError as error:
-        fail(error)
+        fail(named_flag(error, origins))
     out.print(summary_line(outcome.result), soft_wrap=True)
     for evaluation in outcome.evaluation:
         out.print(evaluation_line(evaluation, "final policy"), soft_wrap=True)
@@ -678,7 +728,7 @@ def evaluate_command(
 def plot_command(
     runs: Annotated[list[Path], typer.Argument(help="Run directories to compare.")],
     out: Annotated[Path, typer.Option(help="Output file stem; .png and .svg are written.")] = Path(
-        "learning_curves"
+        "results/learning_curves"
     ),
     smooth: Annotated[
         int | None, typer.Option(min=1, help="Moving-average window in episodes.")
@@ -732,15 +782,14 @@ def check_command(
     from gradlogpi.runs.checking import check_configured_policy
 
     overrides = parse_overrides(set_ or [])
-    for key, value in (("env", env), ("policy.kind", policy), ("features.kind", features)):
-        if value is not None:
-            overrides[key] = value
+    origins = flag_overrides(overrides, {"--env": env, "--policy": policy, "--features": features})
     try:
         from gradlogpi.runs.config import load_config
 
-        report = check_configured_policy(load_config(config, overrides), states, seed, scale)
+        settings = load_config(config, overrides, origins=origins)
+        report = check_configured_policy(settings, states, seed, scale)
     except GradlogpiError as error:
-        fail(error)
+        fail(named_flag(error, origins))
     table = Table(title=f"Gradient check: analytic score vs central differences ({states} states)")
     for column in ("block", "parameters checked", "max abs error", "max rel error"):
         table.add_column(column)

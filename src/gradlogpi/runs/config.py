@@ -295,12 +295,17 @@ def read_toml(path: str | Path, what: str) -> dict[str, Any]:
 
 
 def load_config(
-    path: str | Path | None = None, overrides: dict[str, Any] | None = None
+    path: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    *,
+    origins: dict[str, str] | None = None,
 ) -> TrainConfig:
     """Read a TOML config (or start from defaults), apply `overrides`, validate.
 
     Overrides use dotted keys: {"policy.kind": "neural_softmax", "hyperparameters.gamma": 0.9}.
-    Raises ConfigError naming file, key, value and expectation.
+    `origins` names where an override came from when not `--set KEY` ({"algorithm":
+    "--algorithm"}), so an error names the flag the user typed.
+    Raises ConfigError naming file (or flag), key, value and expectation.
     """
     source = str(path) if path is not None else ("the command line" if overrides else "<defaults>")
     data: dict[str, Any] = read_toml(path, "config") if path is not None else {}
@@ -335,7 +340,7 @@ def load_config(
         key = ".".join(str(part) for part in first["loc"])
         value = first.get("input")
         hint = _where_it_belongs(key) if first["type"] == "extra_forbidden" else ""
-        origin = _origin(key, overrides, source)
+        origin = _origin(key, overrides, source, origins or {})
         message = first["msg"].removeprefix("Value error, ")
         raise ConfigError(f"{origin}: `{key}` = {value!r}: {message}{hint}") from None
     try:
@@ -349,12 +354,14 @@ def load_config(
     return config
 
 
-def _origin(key: str, overrides: dict[str, Any], source: str) -> str:
-    """Where a key's value came from: a --set override (or one above it), else the file."""
+def _origin(key: str, overrides: dict[str, Any], source: str, origins: dict[str, str]) -> str:
+    """Where a key's value came from: its flag, a --set override (or one above it), else the
+    file."""
     parts = key.split(".")
     for end in range(len(parts), 0, -1):
-        if ".".join(parts[:end]) in overrides:
-            return f"--set {'.'.join(parts[:end])}"
+        given = ".".join(parts[:end])
+        if given in overrides:
+            return origins.get(given, f"--set {given}")
     return source
 
 
