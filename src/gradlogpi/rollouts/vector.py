@@ -532,46 +532,49 @@ class FragmentBatch:
         """Whole episodes as a batch, one per column: step layout [T + 1, N], episode i's
         steps 0 … T_i − 1 counted and row T_i holding S_T (where it stopped, uncounted),
         as a step collector would have left it."""
+        n = len(episodes)
         lengths = np.array([e.length for e in episodes])
-        n, width = len(episodes), int(lengths.max()) + 1
-        stops = [e.final_observation for e in episodes]
-        if any(stop is None for stop in stops):
-            stops = [e.observations[-1] for e in episodes]  # only a bootstrap reads them
-        rows, _ = padded_rows(np.concatenate([[0], np.cumsum(lengths + 1)[:-1]]), lengths + 1)
-        observations = np.concatenate(
+        width = int(lengths.max()) + 1
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        # the counted steps env by env are the episodes laid end to end: one scatter each
+        env_of = np.repeat(np.arange(n), lengths)
+        time_of = np.arange(env_of.size) - np.repeat(starts, lengths)
+        observations = np.concatenate([e.observations for e in episodes])
+        actions = np.concatenate([e.actions for e in episodes])
+        step_observations = np.zeros((width, n, *observations.shape[1:]))
+        step_actions = np.zeros((width, n, *actions.shape[1:]), dtype=actions.dtype)
+        step_rewards = np.zeros((width, n))
+        step_observations[time_of, env_of] = observations
+        step_actions[time_of, env_of] = actions
+        step_rewards[time_of, env_of] = np.concatenate([e.rewards for e in episodes])
+        stops = np.stack(
             [
-                np.concatenate([e.observations, np.asarray(s)[None]])
-                for e, s in zip(episodes, stops, strict=True)
+                e.observations[-1] if e.final_observation is None else e.final_observation
+                for e in episodes
             ]
-        )[rows]
-        actions = np.concatenate([np.concatenate([e.actions, e.actions[-1:]]) for e in episodes])[
-            rows
-        ]
-        rewards = np.concatenate([np.append(e.rewards, 0.0) for e in episodes])[rows]
-        time = np.arange(width)
-        counted = time[:, None] < lengths[None, :]  # [T + 1, N]
-        ended = time[:, None] == lengths[None, :] - 1
+        )  # only a bootstrap reads S_T; without it the last state stands in
+        step_observations[lengths, np.arange(n)] = stops
+        time = np.arange(width)[:, None]
+        counted = time < lengths
+        ended = time == lengths - 1
         terminated = np.array([e.terminated for e in episodes])
-        flat = np.flatnonzero(counted.T.reshape(-1))
-        env_of, time_of = np.divmod(flat, width)
-        step_rewards = rewards.T * counted
         return FragmentBatch(
-            observations.swapaxes(0, 1),
-            actions.swapaxes(0, 1),
+            step_observations,
+            step_actions,
             step_rewards,
             time_of,
             env_of,
-            np.concatenate([[0], np.cumsum(lengths)[:-1]]),
+            starts,
             lengths,
             np.arange(n),
             np.array([e.first_step if isinstance(e, Fragment) else 0 for e in episodes]),
             np.zeros(n, dtype=bool),
             terminated,
             np.array([e.truncated for e in episodes]),
-            np.stack([np.asarray(s) for s in stops]),
+            stops,
             counted,
             ended,
-            ended & terminated[None, :],
+            ended & terminated,
         )
 
     def next_observations(self) -> np.ndarray:
