@@ -80,6 +80,20 @@ def readers(root: Path) -> None:
     for key in ("sha256", "format_version", "versions", "arrays"):
         metadata.pop(key, None)  # written afresh for the new arrays
     save_checkpoint(root / "nan_theta" / "checkpoint", arrays, metadata)
+    damaged_arrays = {  # arrays that are not what the config implies (issue 30)
+        "no_theta": lambda arrays: arrays.pop("theta"),
+        "theta_too_wide": lambda arrays: arrays.update(theta=np.zeros((1, 5))),
+        "theta_of_words": lambda arrays: arrays.update(theta=np.array([["a", "b"]])),
+        "theta_of_integers": lambda arrays: arrays.update(theta=np.zeros((1, 2), np.int64)),
+        "lengths_as_floats": lambda arrays: arrays.update(tracker_lengths=np.zeros((1, 3))),
+    }
+    for name, change in damaged_arrays.items():
+        shutil.copytree(source, root / name)
+        arrays, metadata = load_checkpoint(source / "checkpoint")
+        change(arrays)
+        for key in ("sha256", "format_version", "versions", "arrays"):
+            metadata.pop(key, None)
+        save_checkpoint(root / name / "checkpoint", arrays, metadata)
     shutil.copytree(source, root / "truncated_checkpoint")
     data = (source / "checkpoint.npz").read_bytes()
     (root / "truncated_checkpoint" / "checkpoint.npz").write_bytes(data[: len(data) // 2])
@@ -214,6 +228,18 @@ COMBINATIONS = {
          "hyperparameters.vectorization_mode=envpool"], "needs collection='steps'",
     ),
     "combination: unknown env": (["train", "--env", "NoSuchEnv-v0"], "`env` = 'NoSuchEnv-v0'"),
+    "combination: env_kwargs the constructor does not accept": (
+        ["train", "--env", "CartPole-v1", "--algorithm", "reinforce", "--set",
+         "env_kwargs.bogus=1"], "`env_kwargs` = {'bogus': 1} for `env` = 'CartPole-v1'",
+    ),
+    "combination: env_kwargs value the constructor refuses": (
+        ["train", "--env", "FrozenLake-v1", "--algorithm", "reinforce", "--set",
+         "env_kwargs.map_name=9x9"], "constructor said KeyError: '9x9'",
+    ),
+    "combination: env_kwargs the constructor does not accept, in check": (
+        ["check", "--env", "CartPole-v1", "--set", "env_kwargs.bogus=1"],
+        "`env_kwargs` = {'bogus': 1}",
+    ),
     "combination: unknown algorithm": (
         ["train", "--env", "CartPole-v1", "--algorithm", "sarsa"], "expected one of",
     ),
@@ -337,6 +363,25 @@ READERS = {
     "readers: checkpoint with NaN θ": (["evaluate", "{root}/nan_theta"], "non-finite"),
     "readers: checkpoint cut in half": (
         ["evaluate", "{root}/truncated_checkpoint"], "checkpoint"
+    ),
+    "readers: checkpoint without θ": (["evaluate", "{root}/no_theta"], "array `theta` is missing"),
+    "readers: checkpoint θ too wide": (
+        ["evaluate", "{root}/theta_too_wide"], "`theta` must be float of shape (1, 2)"
+    ),
+    "readers: checkpoint θ of words": (
+        ["evaluate", "{root}/theta_of_words"], "`theta` must have a numeric dtype"
+    ),
+    "readers: checkpoint θ of integers": (
+        ["evaluate", "{root}/theta_of_integers"], "got int64 of shape (1, 2)"
+    ),
+    "readers: resume a checkpoint without θ": (
+        ["train", "--resume", "{root}/no_theta"], "array `theta` is missing"
+    ),
+    "readers: resume a checkpoint with θ too wide": (
+        ["train", "--resume", "{root}/theta_too_wide"], "`theta` must be float of shape (1, 2)"
+    ),
+    "readers: resume a checkpoint with lengths as floats": (
+        ["train", "--resume", "{root}/lengths_as_floats"], "`tracker_lengths` must be integer"
     ),
     "readers: run index too far": (["evaluate", "{root}/run", "--run-index", "5"], "`run` must"),
     "readers: best never kept": (
@@ -496,13 +541,13 @@ def test_ctrl_c_says_where_the_run_is_and_how_to_resume(tmp_path, monkeypatch):
 
     real = train_module._train
 
-    def interrupted(config, run_dir, callback, state, episode_times):
+    def interrupted(config, run_dir, callback, state, episode_times, *rest):
         def stop(end):
             callback(end)
             if end.episode >= 3:
                 raise KeyboardInterrupt
 
-        return real(config, run_dir, stop, state, episode_times)
+        return real(config, run_dir, stop, state, episode_times, *rest)
 
     monkeypatch.setattr(train_module, "_train", interrupted)
     run = tmp_path / "run"

@@ -353,3 +353,76 @@ def test_runs_in_a_vector_env_killed_at_random_episodes_resume_bit_for_bit(tmp_p
         np.testing.assert_array_equal(arrays_killed[name], arrays_straight[name], err_msg=name)
     assert meta_killed["state"] == meta_straight["state"]  # noise position, RNG states
     assert metric_rows(killed / "metrics.csv") == metric_rows(straight / "metrics.csv")
+
+
+@pytest.fixture(scope="module")
+def finished_corridor(tmp_path_factory):
+    """A finished one-run corridor run (θ [1, 2], 3 episodes), made once."""
+    from gradlogpi.runs.config import load_config
+    from gradlogpi.runs.train import train
+
+    run_dir = tmp_path_factory.mktemp("finished") / "run"
+    overrides = {"runs": 1, "hyperparameters.n_episodes": 3, "evaluation_episodes": 1}
+    train(load_config("configs/short_corridor.toml", overrides), run_dir)
+    return run_dir
+
+
+def damaged_copy(source, target, change, complete):
+    """A copy of `source` whose checkpoint's arrays are changed by `change` (resaved, so that
+    its sha256 matches), marked complete or not."""
+    import shutil
+
+    from gradlogpi.runs.checkpoints import save_checkpoint
+
+    shutil.copytree(source, target)
+    arrays, metadata = load_checkpoint(source / "checkpoint")
+    change(arrays)
+    metadata["complete"] = complete
+    for key in ("sha256", "format_version", "versions", "arrays"):
+        metadata.pop(key, None)
+    save_checkpoint(target / "checkpoint", arrays, metadata)
+    return target
+
+
+def replace(name, value):
+    def change(arrays):
+        arrays[name] = value
+
+    return change
+
+
+@pytest.mark.parametrize("complete", [False, True])
+@pytest.mark.parametrize(
+    ("change", "found"),
+    [
+        (
+            lambda arrays: arrays.pop("theta"),
+            "array `theta` is missing; expected float of shape (1, 2); found arrays "
+            "['tracker_diverged_at', 'tracker_lengths', 'tracker_returns', 'tracker_truncated']",
+        ),
+        (replace("theta", np.zeros((1, 5))), "array `theta` must be float of shape (1, 2); "
+         "got float64 of shape (1, 5)"),
+        (replace("theta", np.zeros((1, 2), np.float32).astype(int)), "array `theta` must be "
+         "float of shape (1, 2); got int64 of shape (1, 2)"),
+        (replace("tracker_lengths", np.zeros((1, 3))), "array `tracker_lengths` must be "
+         "integer of shape (1, 3); got float64 of shape (1, 3)"),
+        (replace("tracker_truncated", np.zeros((1, 2), bool)), "array `tracker_truncated` "
+         "must be bool of shape (1, 3); got bool of shape (1, 2)"),
+        (replace("tracker_diverged_at", np.array(["never"])), "array `tracker_diverged_at` "
+         "must have a numeric dtype (bool, integer or float); got <U5"),
+        (replace("optimizer_0_step", np.array(["x"])), "array `optimizer_0_step` must have a "
+         "numeric dtype (bool, integer or float); got <U1"),
+    ],
+)  # fmt: skip
+def test_resume_refuses_arrays_that_are_not_what_the_config_implies(
+    finished_corridor, tmp_path, change, found, complete
+):
+    import re
+
+    from gradlogpi.errors import CheckpointError
+    from gradlogpi.runs.train import resume
+
+    run_dir = damaged_copy(finished_corridor, tmp_path / "run", change, complete)
+    message = f"checkpoint {run_dir / 'checkpoint.npz'}: {found}"
+    with pytest.raises(CheckpointError, match=re.escape(message)):
+        resume(run_dir)

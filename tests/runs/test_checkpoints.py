@@ -131,3 +131,47 @@ def test_a_checkpoint_records_torch_only_where_it_was_used():
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.stdout.strip() == "ok", done.stderr
+
+
+def test_check_arrays_accepts_what_the_config_implies():
+    from gradlogpi.runs.checkpoints import check_arrays
+
+    arrays = {"theta": np.zeros((2, 3)), "n": np.arange(2), "extra_names": np.array(["a"])}
+    check_arrays("ck.npz", arrays, {"theta": ("f", (2, None)), "n": ("iu", (2,))})
+
+
+@pytest.mark.parametrize(
+    ("arrays", "message"),
+    [
+        (
+            {"w": np.zeros((2, 3))},
+            "checkpoint ck.npz: array `theta` is missing; expected float of shape (2, 3); "
+            "found arrays ['w']",
+        ),
+        (
+            {"theta": np.zeros((2, 3), dtype=np.int64)},
+            "checkpoint ck.npz: array `theta` must be float of shape (2, 3); got int64 of "
+            "shape (2, 3)",
+        ),
+        (
+            {"theta": np.zeros((3,))},
+            "checkpoint ck.npz: array `theta` must be float of shape (2, 3); got float64 of "
+            "shape (3,)",
+        ),
+        (
+            {"theta": np.zeros((2, 3)), "optimizer_0": np.array(["abc"])},
+            "checkpoint ck.npz: array `optimizer_0` must have a numeric dtype (bool, integer or "
+            "float); got <U3",
+        ),
+        (
+            {"theta": np.zeros((2, 3), dtype=np.complex128)},
+            "checkpoint ck.npz: array `theta` must have a numeric dtype (bool, integer or "
+            "float); got complex128",
+        ),
+    ],
+)
+def test_check_arrays_names_the_array_what_was_expected_and_what_was_found(arrays, message):
+    from gradlogpi.runs.checkpoints import check_arrays
+
+    with pytest.raises(CheckpointError, match=re.escape(message)):
+        check_arrays("ck.npz", arrays, {"theta": ("f", (2, 3))})

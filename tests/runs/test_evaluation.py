@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 
 import numpy as np
 import pytest
@@ -137,3 +138,49 @@ def test_a_normalised_run_is_evaluated_with_its_statistics_and_never_without(tmp
         CheckpointError, match=r"normalised its observations .* holds no observation"
     ):
         load_run(tmp_path, 0)
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """A finished two-run corridor run (θ [2, 2]), made once."""
+    run_dir = tmp_path_factory.mktemp("finished") / "run"
+    train(corridor_config(**{"hyperparameters.n_episodes": 3, "evaluation_episodes": 1}), run_dir)
+    return run_dir
+
+
+@pytest.mark.parametrize(
+    ("theta", "found"),
+    [
+        (None, "is missing; expected float of shape (2, any); found arrays ['other']"),
+        (
+            np.zeros((2, 2), dtype=np.int64),
+            "must be float of shape (2, any); got int64 of shape (2, 2)",
+        ),
+        (np.zeros((3, 2)), "must be float of shape (2, any); got float64 of shape (3, 2)"),
+        (np.zeros(4), "must be float of shape (2, any); got float64 of shape (4,)"),
+        (np.zeros((2, 5)), "must be float of shape (2, 2); got float64 of shape (2, 5)"),
+        (
+            np.array([["a", "b"], ["c", "d"]]),
+            "must have a numeric dtype (bool, integer or float); got <U1",
+        ),
+    ],
+)
+def test_load_run_refuses_a_theta_that_is_not_what_the_config_implies(
+    finished_run, tmp_path, theta, found
+):
+    import shutil
+
+    from gradlogpi.runs.checkpoints import save_checkpoint
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(finished_run, run_dir)
+    arrays = {"other": np.zeros(1)} if theta is None else {"theta": theta}
+    save_checkpoint(run_dir / "checkpoint", arrays, {})
+    message = f"checkpoint {run_dir / 'checkpoint.npz'}: array `theta` {found}"
+    with pytest.raises(CheckpointError, match=re.escape(message)):
+        load_run(run_dir)
+
+
+def test_load_run_reads_the_checkpoint_it_checks(finished_run):
+    config, policy = load_run(finished_run, 1)
+    assert config.runs == 2 and policy.get_flat().shape == (2,)

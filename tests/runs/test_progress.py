@@ -41,3 +41,32 @@ def test_a_resumed_run_counts_on_from_its_checkpoint(tmp_path):
     with display:
         display.update_episode(EpisodeEnd(6, np.ones(2), np.ones(2), np.zeros(2, bool)))
     assert "updates 7/10" in text.getvalue()
+
+
+def test_the_progress_line_shows_the_time_spent_in_evaluations(tmp_path):
+    """With eval_every, training tells the display each evaluation's seconds; the line shows them."""
+    import io
+
+    from rich.console import Console
+
+    from gradlogpi.runs.config import load_config
+    from gradlogpi.runs.progress import EpisodeProgress
+    from gradlogpi.runs.train import train
+
+    config = load_config(
+        "configs/cartpole_steps.toml",
+        {"hyperparameters.n_updates": 4, "eval_every": 2, "evaluation_episodes": 2},
+    )
+    text = io.StringIO()
+    display = EpisodeProgress(Console(file=text), total=4, unit="updates", every=1)
+    seconds = []
+    with display:
+        train(
+            config,
+            tmp_path,
+            callback=display.update_episode,
+            on_evaluation=lambda s: (seconds.append(s), display.add_evaluation(s)),
+        )
+    assert len(seconds) == 2 and display.evaluation_seconds == sum(seconds) > 0
+    assert "evaluations" not in text.getvalue().splitlines()[0]
+    assert f"evaluations {sum(seconds):.1f} s" in text.getvalue().splitlines()[-1]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
+import shlex
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -219,15 +219,19 @@ def cartpole_experiment(
         ),
     ] = False,
     out: Annotated[
-        Path, typer.Option(help="Directory for cartpole.csv, cartpole.png/.svg and summary.md.")
+        Path,
+        typer.Option(
+            help="Directory for cartpole.csv, cartpole.png/.svg and summary.md; seeds/ keeps "
+            "each finished seed, so running the command again continues where it stopped."
+        ),
     ] = Path("results/cartpole"),
     quiet: Annotated[bool, typer.Option(help="No progress display.")] = False,
 ) -> None:
     """CartPole-v1 solved? Each seed's final policy (≥ 475 over 100 fresh evaluation episodes)."""
     from gradlogpi.errors import GradlogpiError
-    from gradlogpi.experiments.cartpole import solve, summary, write_study
+    from gradlogpi.experiments import cartpole as study
     from gradlogpi.runs.config import load_config
-    from gradlogpi.runs.progress import EpisodeProgress
+    from gradlogpi.runs.progress import StudyProgress
 
     try:
         settings = load_config(config)
@@ -240,14 +244,31 @@ def cartpole_experiment(
     for column in ("seed", "solved", "evaluation return", "episodes", "steps", "seconds"):
         table.add_column(column)
     total = spec.total(settings.algorithm_config())
-    with EpisodeProgress(out_console, total=total, unit=spec.unit, disable=quiet) as progress:
-        for seed in range(first_seed, first_seed + seeds):
-            outcome, returns = solve(
-                config,
-                seed,
-                stop_when_solved,
-                callback=functools.partial(progress.update, f"seed {seed}"),
-            )
+    wanted = range(first_seed, first_seed + seeds)
+    key = study.study_key(config, stop_when_solved)
+    kept = {seed: study.kept_seed(out, key, seed) for seed in wanted}
+    reused = sum(found is not None for found in kept.values())
+    if reused:
+        typer.echo(f"reusing {reused} of {seeds} seeds already finished in {out / 'seeds'}")
+    again = shlex.join(
+        ["gradlogpi", "experiment", "cartpole", "--config", str(config), "--seeds", str(seeds)]
+        + ["--first-seed", str(first_seed), "--out", str(out)]
+        + (["--stop-when-solved"] if stop_when_solved else [])
+    )
+    with (
+        interrupted_study(out, lambda: [s for s in wanted if kept[s] is not None], again),
+        StudyProgress(
+            out_console, total, seeds, reused=reused, unit=spec.unit, disable=quiet
+        ) as progress,
+    ):
+        for seed in wanted:
+            found = kept[seed]
+            if found is None:
+                found = study.solve(config, seed, stop_when_solved, callback=progress.begin(seed))
+                study.keep_seed(out, key, *found)
+                kept[seed] = found
+                progress.finish()
+            outcome, returns = found
             outcomes.append(outcome)
             curves.append(returns)
             table.add_row(
@@ -259,12 +280,12 @@ def cartpole_experiment(
                 f"{outcome.wall_time:.1f}",
             )
     out_console.print(table)
-    result = summary(outcomes)
+    result = study.summary(outcomes)
     typer.echo(
         f"solved {result['solved']}/{result['seeds']}; median training episodes of the solved: "
         f"{result['median_episodes']:.0f}, steps {result['median_steps']:.0f}"
     )
-    paths = write_study(outcomes, curves, f"CartPole-v1, {config.name}", out)
+    paths = study.write_study(outcomes, curves, f"CartPole-v1, {config.name}", out)
     typer.echo("wrote " + ", ".join(str(path) for path in paths))
 
 
@@ -570,13 +591,35 @@ def train_command(
             interrupted_message(target, resumable and keeps_checkpoints),
             EpisodeProgress(out, total=total, unit=spec.unit, disable=quiet) as progress,
         ):
-            outcome = train(settings, target, callback=progress.update_episode, overwrite=overwrite)
+            outcome = train(
+                settings,
+                target,
+                callback=progress.update_episode,
+                overwrite=overwrite,
+                on_evaluation=progress.add_evaluation,
+            )
     except GradlogpiError as error:
         fail(named_flag(error, origins))
     out.print(summary_line(outcome.result), soft_wrap=True)
     for evaluation in outcome.evaluation:
         out.print(evaluation_line(evaluation, "final policy"), soft_wrap=True)
     typer.echo(f"run directory: {outcome.run_dir}")
+
+
+@contextlib.contextmanager
+def interrupted_study(out: Path, kept: Any, again: str) -> Iterator[None]:
+    """Ctrl-C in a study: one line naming the seeds kept and the command to continue (exit 130)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        seeds = kept()
+        what = (
+            f"kept seeds {', '.join(map(str, seeds))} in {out / 'seeds'}"
+            if seeds
+            else "no seed finished"
+        )
+        typer.echo(f"interrupted: {what}; continue with: {again}", err=True)
+        raise typer.Exit(130) from None
 
 
 @contextlib.contextmanager

@@ -10,6 +10,8 @@ how many episodes and steps solving takes.
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -88,6 +90,38 @@ def solve(
         time.perf_counter() - start,
     )
     return outcome, result.returns[0]
+
+
+def study_key(config_path: str | Path, stop_when_solved: bool) -> str:
+    """What a kept seed's result depends on: the config file's bytes and `stop_when_solved`."""
+    digest = hashlib.sha256(Path(config_path).read_bytes()).hexdigest()
+    return f"{digest}:{'stop_when_solved' if stop_when_solved else 'full'}"
+
+
+def seed_path(out: Path, seed: int) -> Path:
+    """Where a study in `out` keeps seed `seed`'s finished result."""
+    return out / "seeds" / f"seed_{seed}.json"
+
+
+def keep_seed(out: Path, key: str, outcome: SolveOutcome, returns: np.ndarray) -> Path:
+    """Keep a finished seed's outcome and training returns, so a re-run reuses them."""
+    path = seed_path(out, outcome.seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"key": key, "outcome": asdict(outcome), "returns": np.asarray(returns).tolist()}
+    with atomic_open(path, "w", encoding="utf-8") as handle:
+        json.dump(record, handle)
+    return path
+
+
+def kept_seed(out: Path, key: str, seed: int) -> tuple[SolveOutcome, np.ndarray] | None:
+    """The seed's kept result if it was finished with the same `key`, else None."""
+    try:
+        record = json.loads(seed_path(out, seed).read_text(encoding="utf-8"))
+        if record.get("key") != key:
+            return None
+        return SolveOutcome(**record["outcome"]), np.asarray(record["returns"], dtype=float)
+    except (OSError, ValueError, TypeError, KeyError):
+        return None  # none, unreadable or of another form: trained again
 
 
 def solve_study(

@@ -18,7 +18,7 @@ import numpy as np
 from gymnasium.wrappers import OrderEnforcing, PassiveEnvChecker, TimeLimit
 
 from gradlogpi.core._checks import check_positive_int
-from gradlogpi.errors import ConfigError, NonFiniteError
+from gradlogpi.errors import ConfigError, GradlogpiError, NonFiniteError
 from gradlogpi.policies.contract import ArrayPolicy, Policy, with_run_axis
 from gradlogpi.policies.greedy import GreedyPolicy
 
@@ -40,12 +40,33 @@ def checked_env_id(env_id: str) -> str:
     return env_id
 
 
+def env_construction_error(env: str, env_kwargs: dict[str, Any], error: Exception) -> ConfigError:
+    """The named error for an environment that Gymnasium or its own constructor would not
+    make from the id and `env_kwargs` given (an unknown id, a keyword it does not accept)."""
+    said = f"{type(error).__name__}: {error}"
+    if env_kwargs:
+        return ConfigError(
+            f"`env_kwargs` = {env_kwargs!r} for `env` = {env!r}: the environment could not be "
+            f"made with them; Gymnasium or the environment's constructor said {said}"
+        )
+    return ConfigError(
+        f"`env` = {env!r}: the environment could not be made; Gymnasium or the "
+        f"environment's constructor said {said}"
+    )
+
+
 def make_env(env: str | gym.Env) -> gym.Env:
     """A Gymnasium environment from an id (shipped ids register on import) or as given."""
     if isinstance(env, str):
         import gradlogpi.envs  # noqa: F401  (registers the shipped environments)
 
-        return gym.make(checked_env_id(env))
+        env_id = checked_env_id(env)
+        try:
+            return gym.make(env_id)
+        except GradlogpiError:
+            raise
+        except Exception as error:  # an unknown id, or the environment's own constructor
+            raise env_construction_error(env, {}, error) from None
     if not isinstance(env, gym.Env):
         raise TypeError(f"`env` must be a Gymnasium id or gymnasium.Env; got {type(env).__name__}")
     return env

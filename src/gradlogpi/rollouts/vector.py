@@ -18,10 +18,10 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 
 from gradlogpi.core._checks import check_positive_int
-from gradlogpi.errors import ConfigError, NonFiniteError
+from gradlogpi.errors import ConfigError, GradlogpiError, NonFiniteError
 from gradlogpi.features.normalization import ObservationNormalizer, RewardScaler
 from gradlogpi.policies.contract import Policy
-from gradlogpi.rollouts.episodes import checked_env_id, unwrapped_step
+from gradlogpi.rollouts.episodes import checked_env_id, env_construction_error, unwrapped_step
 
 
 @dataclass
@@ -70,12 +70,14 @@ def make_vector_env(
         kwargs["max_episode_steps"] = max_episode_steps
     if not autoreset:
         kwargs["vector_kwargs"] = {"autoreset_mode": AutoresetMode.DISABLED}
-    return gym.make_vec(
-        checked_env_id(env_id),
-        num_envs=check_positive_int("num_envs", num_envs),
-        vectorization_mode=mode,
-        **kwargs,
-    )
+    env_id = checked_env_id(env_id)
+    num_envs = check_positive_int("num_envs", num_envs)
+    try:
+        return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **kwargs)
+    except GradlogpiError:
+        raise
+    except Exception as error:  # an unknown id, or the environment's own constructor
+        raise env_construction_error(env_id, {}, error) from None
 
 
 def make_envpool(

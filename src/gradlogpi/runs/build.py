@@ -9,7 +9,7 @@ import numpy as np
 from gymnasium import spaces
 
 from gradlogpi import features, policies
-from gradlogpi.errors import ConfigError
+from gradlogpi.errors import ConfigError, GradlogpiError
 from gradlogpi.runs import feature_kinds, policy_kinds
 from gradlogpi.runs.config import FeaturesConfig, TrainConfig
 
@@ -18,17 +18,22 @@ def make_config_env(config: TrainConfig, **extra: Any) -> gym.Env:
     import importlib
 
     import gradlogpi.envs  # noqa: F401  (registers the shipped environments)
-    from gradlogpi.rollouts.episodes import checked_env_id
+    from gradlogpi.rollouts.episodes import checked_env_id, env_construction_error
 
     if config.env_module is not None:
         try:  # named in the config: importing it runs its code, on purpose
             importlib.import_module(config.env_module)
         except ImportError as error:
             raise ConfigError(f"`env_module` = {config.env_module!r}: {error}") from None
+    env_id = checked_env_id(config.env)
     try:
-        return gym.make(checked_env_id(config.env), **config.env_kwargs, **extra)
+        return gym.make(env_id, **config.env_kwargs, **extra)
     except gym.error.Error as error:
         raise ConfigError(f"`env` = {config.env!r}: {error}") from None
+    except GradlogpiError:
+        raise
+    except Exception as error:  # the environment's own constructor, on the user's input
+        raise env_construction_error(config.env, config.env_kwargs, error) from None
 
 
 def default_features(env: gym.Env) -> str:

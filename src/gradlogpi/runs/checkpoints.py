@@ -120,3 +120,53 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     raise TypeError(f"cannot store {type(value).__name__} in checkpoint metadata")
+
+
+NUMERIC_KINDS = "biuf"
+"""dtype kinds a checkpoint array may have: bool, integer, unsigned integer, float."""
+
+KIND_NAMES = {"b": "bool", "i": "integer", "u": "integer", "f": "float"}
+
+ArraySpec = tuple[str, tuple[int | None, ...]]
+"""(dtype kinds allowed, e.g. "f" or "iu"; shape, None where any length is allowed)."""
+
+
+def check_arrays(
+    where: str | Path, arrays: dict[str, np.ndarray], expected: dict[str, ArraySpec]
+) -> None:
+    """Refuse, before any of them is used, a checkpoint whose arrays are not what its config
+    implies: every array numeric (but an algorithm's own `extra_*`), and each one in `expected` present with its kind and shape.
+
+    Raises:
+      CheckpointError: naming the file, the array, what was expected and what was found.
+    """
+    for name, value in arrays.items():
+        # extra_*: an algorithm's own state, which may hold text (an env's wrapper names)
+        if value.dtype.kind not in NUMERIC_KINDS and not name.startswith("extra_"):
+            raise CheckpointError(
+                f"checkpoint {where}: array `{name}` must have a numeric dtype (bool, integer "
+                f"or float); got {value.dtype}"
+            )
+    for name, (kinds, shape) in expected.items():
+        wanted = _describe(kinds, shape)
+        if name not in arrays:
+            raise CheckpointError(
+                f"checkpoint {where}: array `{name}` is missing; expected {wanted}; found "
+                f"arrays {sorted(arrays)}"
+            )
+        value = arrays[name]
+        fits = len(value.shape) == len(shape) and all(
+            n is None or n == m for n, m in zip(shape, value.shape, strict=True)
+        )
+        if value.dtype.kind not in kinds or not fits:
+            raise CheckpointError(
+                f"checkpoint {where}: array `{name}` must be {wanted}; got {value.dtype} of "
+                f"shape {value.shape}"
+            )
+
+
+def _describe(kinds: str, shape: tuple[int | None, ...]) -> str:
+    """E.g. "float of shape (2, 10)"; "any" for a length that may be anything."""
+    kind = " or ".join(dict.fromkeys(KIND_NAMES[k] for k in kinds))
+    lengths = ["any" if n is None else str(n) for n in shape]
+    return f"{kind} of shape ({', '.join(lengths)}{',' if len(lengths) == 1 else ''})"

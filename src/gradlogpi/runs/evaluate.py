@@ -25,7 +25,7 @@ from gradlogpi.features.normalization import ObservationNormalizer
 from gradlogpi.policies import Policy, of_run
 from gradlogpi.policies.normalized import ObservationNormalizedPolicy
 from gradlogpi.runs.build import build_policy, make_config_env
-from gradlogpi.runs.checkpoints import load_checkpoint, save_checkpoint
+from gradlogpi.runs.checkpoints import check_arrays, load_checkpoint, save_checkpoint
 from gradlogpi.runs.config import TrainConfig, load_config
 from gradlogpi.runs.files import atomic_open, write_csv
 
@@ -209,6 +209,8 @@ def load_run(run_dir: str | Path, run: int = 0, checkpoint: Checkpoint = "last")
             "(--set eval_every=N)"
         )
     arrays, _ = load_checkpoint(run_dir / name)
+    where = run_dir / f"{name}.npz"
+    check_arrays(where, arrays, {"theta": ("f", (config.runs, None))})  # θ: [runs, d]
     theta = arrays["theta"]
     if not 0 <= run < theta.shape[0]:
         raise ConfigError(f"`run` must be in [0, {theta.shape[0]}) for {run_dir}; got {run}")
@@ -219,6 +221,7 @@ def load_run(run_dir: str | Path, run: int = 0, checkpoint: Checkpoint = "last")
         )
     env = make_config_env(config)
     policy = build_policy(config, env)
+    check_arrays(where, arrays, {"theta": ("f", (config.runs, policy.get_flat().shape[-1]))})
     try:
         policy.set_flat(theta[run])
     except ValueError as error:

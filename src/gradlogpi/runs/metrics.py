@@ -59,9 +59,12 @@ def read_returns(path: str | Path) -> np.ndarray:
         raise ConfigError(f"{path}: no metric rows")
     runs = max(run for run, _ in values) + 1
     episodes = max(episode for _, episode in values) + 1
+    if len(values) != runs * episodes:  # counted before allocating [runs, episodes]
+        raise ConfigError(
+            f"{path}: missing (run, episode) rows; runs 0..{runs - 1} and episodes "
+            f"0..{episodes - 1} need {runs * episodes} rows, the file has {len(values)}"
+        )
     returns = np.full((runs, episodes), np.nan)
     for (run, episode), value in values.items():
         returns[run, episode] = value
-    if np.isnan(returns).any():
-        raise ConfigError(f"{path}: missing (run, episode) rows")
     return returns

@@ -9,6 +9,8 @@ the same statistic the end-of-training summary prints.
 from __future__ import annotations
 
 import collections
+import datetime
+import functools
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,10 +25,26 @@ from rich.progress import (
     TextColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
 from gradlogpi.algorithms.common import RECENT_EPISODES, EpisodeEnd
 
 MEAN_LABEL = f"mean return of the last {RECENT_EPISODES} episodes"
+
+
+class _TimeLeft(TimeRemainingColumn):
+    """Rich's estimate of the time left, or the one a line carries in its `left` field."""
+
+    def render(self, task: Any) -> Text:
+        left = task.fields.get("left")
+        if left is None:
+            return super().render(task)
+        return Text(left, style="progress.remaining")
+
+
+def clock(seconds: float) -> str:
+    """Seconds as h:mm:ss, as rich shows the time left."""
+    return str(datetime.timedelta(seconds=max(int(seconds), 0)))
 
 
 @dataclass
@@ -50,6 +68,9 @@ class EpisodeProgress:
     episodes, or one run's updates; `already` of them were done before (a resumed run).
     When the console is not a terminal, prints a plain line every `every` units of each
     line.
+
+    `evaluation_seconds` is the time spent in evaluations during training so far (fed by
+    `add_evaluation`); once some was spent, every line shows it.
     """
 
     def __init__(
@@ -69,14 +90,13 @@ class EpisodeProgress:
         self.every = every
         self.lines: dict[str, _Line] = {}
         self.last_report = time.perf_counter()
+        self.evaluation_seconds = 0.0
         self.progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn(
-                f"{self.unit}  {{task.fields[rate]}} steps/s  {MEAN_LABEL} {{task.fields[mean]}}"
-            ),
-            TimeRemainingColumn(),
+            TextColumn("{task.fields[detail]}"),
+            _TimeLeft(),
             console=console,
             disable=disable or not console.is_terminal,
         )
@@ -87,6 +107,16 @@ class EpisodeProgress:
 
     def __exit__(self, *exc: Any) -> None:
         self.progress.__exit__(*exc)
+
+    def add_evaluation(self, seconds: float) -> None:
+        """Count `seconds` more spent evaluating the policy during training (`eval_every`)."""
+        self.evaluation_seconds += seconds
+
+    def _detail(self, rate: str, mean: str) -> str:
+        text = f"{self.unit}  {rate} steps/s  {MEAN_LABEL} {mean}"
+        if self.evaluation_seconds > 0:
+            text += f"  evaluations {self.evaluation_seconds:.1f} s"
+        return text
 
     def update(self, label: str, end: EpisodeEnd) -> None:
         """Callback for labelled curves: one line per label."""
@@ -102,7 +132,7 @@ class EpisodeProgress:
             # a compiled run's first report comes after a whole chunk: time it from the
             # report before (or the display's start), not from now
             task = self.progress.add_task(
-                label, total=self.total, completed=self.already, rate="-", mean="-"
+                label, total=self.total, completed=self.already, detail=self._detail("-", "-")
             )
             line = self.lines[label] = _Line(task, self.last_report, done=self.already)
         self.last_report = now
@@ -111,7 +141,8 @@ class EpisodeProgress:
         line.recent.extend(np.ravel(end.returns).tolist())
         rate = line.steps / max(now - line.start, 1e-9)
         mean = float(np.mean(line.recent)) if line.recent else float("nan")
-        self.progress.update(line.task, advance=end.units, rate=f"{rate:,.0f}", mean=f"{mean:.2f}")
+        detail = self._detail(f"{rate:,.0f}", f"{mean:.2f}")
+        self.progress.update(line.task, advance=end.units, detail=detail)
         crossed = line.done // self.every > (line.done - end.units) // self.every
         if (
             not self.disable
@@ -121,4 +152,78 @@ class EpisodeProgress:
             self.console.print(
                 f"{label}: {self.unit} {line.done}/{self.total}, {rate:,.0f} steps/s, "
                 f"{MEAN_LABEL} {mean:.2f}"
+                + (
+                    f", evaluations {self.evaluation_seconds:.1f} s"
+                    if self.evaluation_seconds > 0
+                    else ""
+                )
             )
+
+
+class StudyProgress(EpisodeProgress):
+    """`EpisodeProgress` of a study of `seeds` seeds, with an overall line "seed k of N".
+
+    Call `begin(seed)` before training a seed (it returns the seed's callback) and `finish()`
+    after. The overall line's time left is the time per unit learned so far by this
+    command, times the units left; `reused` seeds (finished before) count as done.
+    """
+
+    def __init__(
+        self,
+        console: Console,
+        total: int,
+        seeds: int,
+        reused: int = 0,
+        unit: str = "episodes",
+        disable: bool = False,
+    ):
+        super().__init__(console, total, unit=unit, disable=disable)
+        self.seeds = seeds
+        self.finished = reused
+        self.started = time.perf_counter()
+        self.current: str | None = None
+        self.overall = self.progress.add_task(
+            self._overall(), total=seeds, completed=reused, detail="seeds", left="-:--:--"
+        )
+
+    def __enter__(self) -> StudyProgress:
+        self.progress.__enter__()
+        return self
+
+    def _overall(self) -> str:
+        return f"seed {min(self.finished + 1, self.seeds)} of {self.seeds}"
+
+    def time_left(self) -> float | None:
+        """Seconds left for the seeds not finished, or None before any unit is learned."""
+        learned = sum(line.done for line in self.lines.values())
+        if learned == 0:
+            return None
+        current = self.lines.get(self.current) if self.current is not None else None
+        left = (self.seeds - self.finished) * self.total - (current.done if current else 0)
+        return (time.perf_counter() - self.started) / learned * max(left, 0)
+
+    def begin(self, seed: int) -> Any:
+        """Start seed `seed`'s line; returns its callback."""
+        self.current = f"seed {seed}"
+        return functools.partial(self.update, self.current)
+
+    def update(self, label: str, end: EpisodeEnd) -> None:
+        super().update(label, end)
+        left = self.time_left()
+        self.progress.update(
+            self.overall,
+            description=self._overall(),
+            left="-:--:--" if left is None else clock(left),
+        )
+
+    def finish(self) -> None:
+        """The current seed is finished (its results kept)."""
+        self.finished += 1
+        self.current = None
+        left = self.time_left()
+        shown = "-:--:--" if left is None else clock(left)
+        self.progress.update(
+            self.overall, completed=self.finished, description=self._overall(), left=shown
+        )
+        if not self.disable and not self.console.is_terminal:
+            self.console.print(f"seeds: {self.finished} of {self.seeds} finished, {shown} left")

@@ -186,6 +186,7 @@ def train(
     *,
     callback: Callable[[EpisodeEnd], None] | None = None,
     overwrite: bool = False,
+    on_evaluation: Callable[[float], None] | None = None,
 ) -> TrainOutcome:
     """Run `config` and write its run directory (see the module docstring).
 
@@ -194,7 +195,8 @@ def train(
     killed run to the same result, bit for bit.
 
     The run directory is locked while training; one that already holds a run is refused
-    unless `overwrite` (which removes only the files a run writes).
+    unless `overwrite` (which removes only the files a run writes). `on_evaluation` is told
+    the seconds of each evaluation during training (`eval_every`), before `callback`.
     """
     config = resolved(config)
     check_buildable(config)
@@ -202,7 +204,7 @@ def train(
     with claim(run_dir, overwrite=overwrite) as path, filesystem_errors(path):
         with atomic_open(path / "config.toml", "w", encoding="utf-8") as handle:
             handle.write(config_to_toml(config))
-        return _train(config, path, callback, None, [])
+        return _train(config, path, callback, None, [], on_evaluation)
 
 
 @contextlib.contextmanager
@@ -252,6 +254,7 @@ def _resume(
         )
     arrays, metadata = load_checkpoint(run_dir / "checkpoint")
     if metadata.get("complete"):
+        check_resumable_arrays(run_dir, config, arrays)
         return TrainOutcome(stored_result(run_dir, config, arrays), run_dir, config, True)
     reason = config.algorithm_spec().not_resumable(config.algorithm_config())
     if reason is not None:
@@ -260,6 +263,7 @@ def _resume(
         raise CheckpointError(
             f"{run_dir}: the checkpoint holds no resumable state (algorithm {config.algorithm!r})"
         )
+    check_resumable_arrays(run_dir, config, arrays)
     state = dict(metadata["state"])
     for name in ("theta", "w"):
         if name in arrays and not np.all(np.isfinite(arrays[name])):
@@ -288,12 +292,46 @@ def _resume(
     return _train(config, run_dir, callback, state, list(metadata.get("episode_times", [])))
 
 
+def check_resumable_arrays(
+    run_dir: Path, config: TrainConfig, arrays: dict[str, np.ndarray]
+) -> None:
+    """Refuse a checkpoint whose arrays are not what the config implies, before any is used:
+    θ [runs, d] for the configured policy, w [runs, k] for its critic, the tracker's
+    [runs, episodes] returns, lengths and truncation flags and [runs] divergence points."""
+    from gradlogpi.runs.checkpoints import check_arrays
+
+    where = run_dir / "checkpoint.npz"
+    runs = config.runs
+    env = make_config_env(config)
+    try:
+        width = build_policy(config, env).get_flat().shape[-1]
+        settings = config.algorithm_config()
+        value = build_value(config, env) if config.algorithm_spec().needs_value(settings) else None
+    finally:
+        env.close()
+    expected: dict[str, Any] = {
+        "theta": ("f", (runs, width)),
+        "tracker_returns": ("f", (runs, None)),
+        "tracker_diverged_at": ("iu", (runs,)),
+    }
+    if "w" in arrays:
+        expected["w"] = ("f", (runs, None if value is None else value.get_flat().size))
+    check_arrays(where, arrays, expected)
+    episodes = arrays["tracker_returns"].shape[1]
+    check_arrays(
+        where,
+        arrays,
+        {"tracker_lengths": ("iu", (runs, episodes)), "tracker_truncated": ("b", (runs, episodes))},
+    )
+
+
 def _train(
     config: TrainConfig,
     run_dir: Path,
     callback: Callable[[EpisodeEnd], None] | None,
     state: dict[str, Any] | None,
     episode_times: list[float],
+    on_evaluation: Callable[[float], None] | None = None,
 ) -> TrainOutcome:
     offset = episode_times[-1] if episode_times else 0.0
     start = time.perf_counter()
@@ -311,10 +349,13 @@ def _train(
             board.add_scalar("truncated/fraction", float(np.mean(end.truncated)), end.episode)
         done = end.episode + 1
         if crossed_multiple(done, end.units, config.eval_every) and end.policy is not None:
+            began = time.perf_counter()
             for evaluation in evaluations.evaluate(end.policy, end.episode, first_run=end.run or 0):
                 if board is not None:
                     tag = f"evaluation/mean_return/run_{evaluation.run}"
                     board.add_scalar(tag, evaluation.mean_return, end.episode)
+            if on_evaluation is not None:
+                on_evaluation(time.perf_counter() - began)
         every = config.checkpoint_every
         # a report may cover several episodes (compiled runs): save when it crosses a multiple
         # runs learned one after another (end.run set) cannot be resumed: no snapshots
