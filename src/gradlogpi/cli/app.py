@@ -560,7 +560,9 @@ def train_command(
                     out, total=total, unit=spec.unit, disable=quiet, already=units_done(resume)
                 ) as progress,
             ):
-                outcome = resume_run(resume, callback=progress.update_episode)
+                outcome = resume_run(
+                    resume, callback=progress.update_episode, on_evaluation=progress.add_evaluation
+                )
         except GradlogpiError as error:
             fail(error)
         if outcome.already_complete:

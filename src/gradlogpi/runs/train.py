@@ -219,15 +219,19 @@ def filesystem_errors(run_dir: Path) -> Iterator[None]:
 
 
 def resume(
-    run_dir: str | Path, *, callback: Callable[[EpisodeEnd], None] | None = None
+    run_dir: str | Path,
+    *,
+    callback: Callable[[EpisodeEnd], None] | None = None,
+    on_evaluation: Callable[[float], None] | None = None,
 ) -> TrainOutcome:
-    """Continue a run from its last checkpoint; the result equals an uninterrupted run's."""
+    """Continue a run from its last checkpoint; the result equals an uninterrupted run's.
+    `on_evaluation` is told each evaluation's seconds, as in `train`."""
     from gradlogpi.runs.config import load_config
 
     run_dir = checked_directory(run_dir)
     config = load_config(run_dir / "config.toml")
     with claim(run_dir, resuming=True), filesystem_errors(run_dir):
-        return _resume(run_dir, config, callback)
+        return _resume(run_dir, config, callback, on_evaluation)
 
 
 def units_done(run_dir: Path) -> int:
@@ -241,7 +245,10 @@ def units_done(run_dir: Path) -> int:
 
 
 def _resume(
-    run_dir: Path, config: TrainConfig, callback: Callable[[EpisodeEnd], None] | None
+    run_dir: Path,
+    config: TrainConfig,
+    callback: Callable[[EpisodeEnd], None] | None,
+    on_evaluation: Callable[[float], None] | None = None,
 ) -> TrainOutcome:
     from gradlogpi.errors import CheckpointError
     from gradlogpi.runs.checkpoints import load_checkpoint
@@ -289,7 +296,8 @@ def _resume(
         for name, value in arrays.items()
         if name.startswith("extra_")
     }
-    return _train(config, run_dir, callback, state, list(metadata.get("episode_times", [])))
+    episode_times = list(metadata.get("episode_times", []))
+    return _train(config, run_dir, callback, state, episode_times, on_evaluation)
 
 
 def check_resumable_arrays(
