@@ -5,7 +5,6 @@ import re
 import shlex
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -36,12 +35,11 @@ def lab_run(tmp_path_factory):
     arguments = shlex.split(command)
     assert arguments[0] == "gradlogpi" and arguments[-2] == "--out"
     out = tmp_path_factory.mktemp("estimators_lqr")
-    started = time.perf_counter()
     completed = subprocess.run(
         [sys.executable, "-m", "gradlogpi.cli", *arguments[1:-1], str(out)],
         capture_output=True, text=True, timeout=300, cwd=ROOT, check=True,
     )  # fmt: skip
-    return out, completed.stdout, time.perf_counter() - started
+    return out, completed.stdout
 
 
 def rows(path):
@@ -49,9 +47,9 @@ def rows(path):
         return list(csv.DictReader(file))
 
 
-def test_the_lab_runs_from_the_command_line_in_under_a_minute(lab_run):
-    out, stdout, seconds = lab_run
-    assert seconds < 60
+def test_the_lab_runs_from_the_command_line(lab_run):
+    """Its time (under a minute, the issue's bound) is benchmark L1, not a test."""
+    out, stdout = lab_run
     assert "K* = [[0.5884]]" in stdout and "First-step directions" in stdout
     for name in ("estimators.csv", "estimators.png", "errors.png", "directions.csv"):
         assert (out / name).stat().st_size > 100, name
@@ -63,7 +61,7 @@ def test_the_lab_runs_from_the_command_line_in_under_a_minute(lab_run):
 
 def test_the_pages_tables_are_the_commands_output(lab_run):
     """The committed CSVs and the page's tables hold what the command writes today."""
-    out, _, _ = lab_run
+    out, _ = lab_run
     page = PAGE.read_text(encoding="utf-8")
     for name, key, columns in (
         ("estimators.csv", "estimator", ("bias_in_standard_errors", "chi", "cosine_to_exact")),

@@ -20,6 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from gradlogpi.core.named_arrays import under_prefix, with_prefix
 from gradlogpi.features.normalization import ObservationNormalizer
 from gradlogpi.policies.contract import Policy
 from gradlogpi.rollouts.distributed import RolloutPool, require_ray
@@ -171,21 +172,17 @@ class RayStepCollector:
 
     def get_state(self) -> dict[str, np.ndarray]:
         ray = require_ray()
-        state = {f"splitter_{k}": v for k, v in self.splitter.get_state().items()}
+        state = with_prefix(self.splitter.get_state(), "splitter_")
         for j, part in enumerate(ray.get([w.get_state.remote() for w in self.workers])):
-            state.update({f"worker{j}_{k}": v for k, v in part.items()})
+            state.update(with_prefix(part, f"worker{j}_"))
         return state
 
     def set_state(self, state: dict[str, np.ndarray]) -> None:
         ray = require_ray()
-        self.splitter.set_state(
-            {k.removeprefix("splitter_"): v for k, v in state.items() if k.startswith("splitter_")}
-        )
+        self.splitter.set_state(under_prefix(state, "splitter_"))
         calls = []
         for j, worker in enumerate(self.workers):
-            prefix = f"worker{j}_"
-            part = {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
-            calls.append(worker.set_state.remote(part))
+            calls.append(worker.set_state.remote(under_prefix(state, f"worker{j}_")))
         ray.get(calls)
         if self.restarted:
             self.splitter.forget_episodes()

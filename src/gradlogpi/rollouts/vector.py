@@ -18,6 +18,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 
 from gradlogpi.core._checks import check_positive_int
+from gradlogpi.core.named_arrays import under_prefix, with_prefix
 from gradlogpi.errors import ConfigError, GradlogpiError, NonFiniteError
 from gradlogpi.features.normalization import ObservationNormalizer, RewardScaler
 from gradlogpi.policies.contract import Policy
@@ -840,17 +841,17 @@ class StepCollector:
         the environments' snapshot (`env_…`; absent where they cannot give one)."""
         from gradlogpi.envs.snapshots import vector_env_snapshot
 
-        state = {f"splitter_{k}": v for k, v in self.splitter.get_state().items()}
+        state = with_prefix(self.splitter.get_state(), "splitter_")
         for name, part in (("normalizer", self.normalizer), ("scaler", self.reward_scaler)):
             if part is not None:
-                state.update({f"{name}_{k}": v for k, v in part.get_state().items()})
+                state.update(with_prefix(part.get_state(), f"{name}_"))
         if self.obs is None:
             return state
         snapshot = vector_env_snapshot(self.envs)
         state["observations"] = np.array(self.obs)
         state["resetting"] = self.resetting.copy()
         if snapshot is not None:
-            state.update({f"env_{name}": value for name, value in snapshot.items()})
+            state.update(with_prefix(snapshot, "env_"))
         return state
 
     def set_state(self, state: dict[str, np.ndarray]) -> None:
@@ -858,18 +859,14 @@ class StepCollector:
         in flight cannot continue: they restart at the next update (`restarted`)."""
         from gradlogpi.envs.snapshots import restore_vector_env
 
-        self.splitter.set_state(
-            {k.removeprefix("splitter_"): v for k, v in state.items() if k.startswith("splitter_")}
-        )
+        self.splitter.set_state(under_prefix(state, "splitter_"))
         for name, part in (("normalizer", self.normalizer), ("scaler", self.reward_scaler)):
             if part is not None:
                 prefix = f"{name}_"
-                part.set_state(
-                    {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
-                )
+                part.set_state(under_prefix(state, prefix))
         if "observations" not in state:
             return  # saved before the first update
-        snapshot = {k.removeprefix("env_"): v for k, v in state.items() if k.startswith("env_")}
+        snapshot = under_prefix(state, "env_")
         if not snapshot:
             self.restarted = True
             self.splitter.forget_episodes()

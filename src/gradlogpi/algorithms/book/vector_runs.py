@@ -30,6 +30,7 @@ import numpy as np
 
 from gradlogpi.algorithms.common import Lockstep, step_size
 from gradlogpi.algorithms.compiled import linear
+from gradlogpi.core.named_arrays import under_prefix, with_prefix
 from gradlogpi.core.softmax import gumbel_noise
 from gradlogpi.envs.snapshots import restore_vector_env, vector_env_snapshot
 from gradlogpi.errors import ConfigError
@@ -215,18 +216,17 @@ def snapshot_loop(
     """(arrays, JSON) of the loop's state (`common.LoopState`): the episodes in flight,
     every run's next action, the vector env's snapshot (none where it has no snapshot),
     and the noise stream's position."""
-    arrays = {f"episode_{k}": v for k, v in episodes_in_flight(buffers).items()}
+    arrays = with_prefix(episodes_in_flight(buffers), "episode_")
     arrays["next_actions"] = actions.copy()
     env_state = vector_env_snapshot(envs)
     if env_state is not None:
-        arrays.update({ENV_PREFIX + k: v for k, v in env_state.items()})
+        arrays.update(with_prefix(env_state, ENV_PREFIX))
     return arrays, {"noise": noise.get_state()}
 
 
 def snapshot_part(state: dict[str, Any], prefix: str) -> dict[str, np.ndarray]:
     """The arrays of a snapshot whose keys start with `prefix`, the prefix removed."""
-    arrays = state.get("arrays") or {}
-    return {k.removeprefix(prefix): v for k, v in arrays.items() if k.startswith(prefix)}
+    return under_prefix(state.get("arrays") or {}, prefix)
 
 
 def restore_loop(

@@ -42,6 +42,7 @@ from gradlogpi.algorithms.common import (
     update_kept_finite,
 )
 from gradlogpi.algorithms.on_policy.config import CollectionConfig
+from gradlogpi.core.named_arrays import under_prefix, with_prefix
 from gradlogpi.features.normalization import ObservationNormalizer, RewardScaler
 from gradlogpi.policies import Policy, ValueFunction
 from gradlogpi.policies.normalized import ObservationNormalizedPolicy
@@ -238,11 +239,11 @@ class Snapshot:
         if self.taken is None:
             update, policy, value, record, random, collector = self.sources
             state = capture_state(update, policy, value, None, record)
-            arrays = {f"collector_{k}": v for k, v in collector.get_state().items()}
+            arrays = with_prefix(collector.get_state(), "collector_")
             extra: dict[str, Any] = {"random": random.bit_generator.state}
             if value is not None:
                 critic_arrays, extra["critic"] = value.training_state()
-                arrays.update({f"critic_{k}": v for k, v in critic_arrays.items()})
+                arrays.update(with_prefix(critic_arrays, "critic_"))
             state["arrays"], state["extra"] = arrays, extra
             self.taken = state
         return self.taken
@@ -258,11 +259,9 @@ def restore_loop_state(
     arrays, extra = state.get("arrays", {}), state.get("extra") or {}
     if "random" in extra:
         random.bit_generator.state = extra["random"]
-    collector.set_state(
-        {k.removeprefix("collector_"): v for k, v in arrays.items() if k.startswith("collector_")}
-    )
+    collector.set_state(under_prefix(arrays, "collector_"))
     if value is not None and "critic" in extra:
         value.load_training_state(
-            {k.removeprefix("critic_"): v for k, v in arrays.items() if k.startswith("critic_")},
+            under_prefix(arrays, "critic_"),
             extra["critic"],
         )
