@@ -19,8 +19,8 @@ from gradlogpi.policies.contract import (
     ArrayPolicy,
     DiscretePolicy,
     GaussianPolicy,
+    NetworkPolicy,
     Policy,
-    TorchTrainedPolicy,
     ValueFunction,
     with_run_axis,
 )
@@ -214,7 +214,7 @@ class Tracker:
 def update_kept_finite(policy: Policy, update: Callable[[], None]) -> bool:
     """Run `update` (which changes θ in place) unless it leaves θ not finite, in which case
     θ goes back to what it was before; returns whether the update was kept."""
-    if isinstance(policy, TorchTrainedPolicy):  # networks do it without flat copies
+    if isinstance(policy, NetworkPolicy):  # networks do it without flat copies
         return policy.update_kept_finite(update)
     before = policy.get_flat()
     update()
@@ -380,7 +380,7 @@ def capture_state(
     }
     if value is not None:
         state["w"] = np.atleast_2d(value.get_flat())
-    if isinstance(policy, TorchTrainedPolicy):
+    if isinstance(policy, NetworkPolicy):
         state["optimizer_arrays"], state["optimizer_groups"] = policy.optimizer_state()
     return state
 
@@ -399,7 +399,7 @@ def restore_state(
             f"`resume` holds θ of shape {np.shape(state['theta'])}; this run has {current}"
         )
     policy.set_theta(np.asarray(state["theta"]))
-    if "optimizer_arrays" in state and isinstance(policy, TorchTrainedPolicy):
+    if "optimizer_arrays" in state and isinstance(policy, NetworkPolicy):
         policy.load_optimizer_state(state["optimizer_arrays"], state["optimizer_groups"])
     if value is not None:
         value.set_flat(np.asarray(state["w"]).reshape(value.get_flat().shape))

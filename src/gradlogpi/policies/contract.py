@@ -15,15 +15,17 @@ inside (a NumPy array, a PyTorch network).
     ├─ GaussianPolicy      action_dim, μ(s) and log σ(s) (Gaussian policies)
     ├─ ArrayPolicy         θ is a NumPy array that algorithms step in place (`ascend`):
     │                      linear softmax, matrix softmax, linear Gaussian
-    └─ TorchTrainedPolicy  θ lives in a PyTorch module stepped by its own optimizer
+    └─ NetworkPolicy       θ lives in a network (PyTorch or JAX) stepped by its own
+       │                   optimizer; epochs of minibatch steps up an `Objective`
+       └─ TorchTrainedPolicy  the PyTorch backend: torch tensors that carry gradients
     ValueFunction          v̂(s, w) = wᵀx(s): value, gradient, ascend, w [R, k]
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -40,6 +42,60 @@ TorchTensor = Any
 """A `torch.Tensor`: PyTorch is an optional extra, so the contract does not import it."""
 JSON = dict[str, Any]
 """Settings stored as JSON in a checkpoint (an optimiser's parameter groups, RNG states)."""
+BackendArray = Any
+"""An array of the backend an objective is evaluated in (`numpy`, `torch`, `jax.numpy`)."""
+ArrayNamespace = Any
+"""The module an objective computes with (`numpy`, `torch` or `jax.numpy`): `xp.exp`,
+`xp.sum`, `xp.clip`, `xp.minimum`, `xp.where`, `xp.sqrt`, `xp.expm1` mean the same in each."""
+
+
+@runtime_checkable
+class Objective(Protocol):
+    """A scalar to maximise on one minibatch, written once for every network backend.
+
+    An algorithm writes its loss as one of these (PPO's clipped surrogate, A2C's
+    advantage-weighted log-likelihood); a network policy evaluates it with its own array
+    module `xp` (PyTorch eagerly, JAX inside one compiled call) and steps its optimizer
+    up its gradient. It must be hashable (a frozen dataclass): the JAX backend compiles
+    once per objective and array shapes.
+    """
+
+    def __call__(
+        self,
+        xp: ArrayNamespace,
+        log_probs: BackendArray,
+        entropy: Callable[[], BackendArray],
+        batch: Mapping[str, BackendArray],
+        settings: Mapping[str, BackendArray],
+    ) -> BackendArray:
+        """The objective on one minibatch.
+
+        Args:
+          xp: the array module.
+          log_probs: log π_θ(a_i|s_i) of the minibatch, differentiable, shape [S].
+          entropy: H(π_θ(·|s_i)) per state, differentiable, shape [S] (computed on call).
+          batch: the minibatch's rows of the samples given to `maximize_minibatches`,
+            plus "weight" [S]: 1/(its number of samples), 0 for padding rows, so that
+            `xp.sum(batch["weight"] * x)` is the minibatch mean of x.
+          settings: scalars that may change between calls (a scheduled clip range).
+        """
+        ...
+
+
+@runtime_checkable
+class StopRule(Protocol):
+    """After each epoch: whether to stop (PPO's target KL); hashable, as `Objective`."""
+
+    def __call__(
+        self,
+        xp: ArrayNamespace,
+        log_probs: BackendArray,
+        samples: Mapping[str, BackendArray],
+        settings: Mapping[str, BackendArray],
+    ) -> BackendArray:
+        """A boolean scalar, from log π_θ of all samples [M] and the samples (with
+        "weight": 1/M per sample, 0 for padding)."""
+        ...
 
 
 @runtime_checkable
@@ -135,26 +191,69 @@ class ArrayPolicy(Policy, Protocol):
         """θ ← θ + Σ step · ∇θ log π(a|s), each run's terms into its own row of θ."""
 
 
-@runtime_checkable
-class TorchTrainedPolicy(Policy, Protocol):
-    """θ lives in a PyTorch module and is stepped by the policy's own optimizer."""
+class Minibatches(NamedTuple):
+    """Which samples each optimizer step of `maximize_minibatches` takes.
 
-    def maximize(
+    `indices` [E, B, S]: for each of E epochs, B minibatches of at most S sample indices,
+    padded with -1 (minibatches of unequal size, as `np.array_split` makes them).
+    """
+
+    indices: np.ndarray
+
+
+def minibatch_plan(
+    n_samples: int, epochs: int, minibatches: int, shuffle: np.random.Generator
+) -> Minibatches:
+    """E epochs of B minibatches: each epoch a fresh permutation of the samples split as
+    `np.array_split` splits it, padded with -1 to one size."""
+    size = -(-n_samples // minibatches)
+    indices = np.full((epochs, minibatches, size), -1, dtype=np.int64)
+    for epoch in range(epochs):
+        for row, part in enumerate(np.array_split(shuffle.permutation(n_samples), minibatches)):
+            indices[epoch, row, : part.size] = part
+    return Minibatches(indices)
+
+
+class Ascent(NamedTuple):
+    """How the optimizer steps of `maximize_minibatches` go."""
+
+    learning_rate_scale: float = 1.0
+    """Multiplies the policy's learning rate (a schedule)."""
+    max_grad_norm: float | None = None
+    """Clip each step's gradient to this global norm (None: no clipping)."""
+    stop: StopRule | None = None
+    """Checked after each epoch; True ends the epochs there."""
+
+
+DEFAULT_ASCENT = Ascent()
+
+
+@runtime_checkable
+class NetworkPolicy(Policy, Protocol):
+    """θ lives in a network (PyTorch or JAX) and is stepped by the policy's own optimizer."""
+
+    def maximize_minibatches(
         self,
-        objective: TorchTensor,
-        learning_rate_scale: float = 1.0,
-        max_grad_norm: float | None = None,
-    ) -> None:
-        """One optimizer step up the gradient of a scalar torch `objective`."""
+        objective: Objective,
+        samples: Mapping[str, np.ndarray],
+        plan: Minibatches,
+        settings: Mapping[str, float],
+        ascent: Ascent = DEFAULT_ASCENT,
+    ) -> int:
+        """Epochs of one optimizer step per minibatch up `objective`; returns the epochs run.
+
+        Args:
+          objective: the `Objective` to maximise on each minibatch.
+          samples: "observations" [M, ...] and "actions" [M, ...] (for log π and H), and
+            whatever else the objective reads, each with M rows.
+          plan: the minibatches' sample indices.
+          settings: the objective's scalars.
+          ascent: learning-rate scale, gradient clipping, early stop.
+        """
+        ...
 
     def optimizer_step(self, gradient: np.ndarray, learning_rate_scale: float = 1.0) -> None:
         """One optimizer step along an ascent direction [P], the learning rate scaled."""
-
-    def torch_log_prob(self, obs: Observations, a: Actions) -> TorchTensor:
-        """log π(a|s) as a torch tensor that carries gradients."""
-
-    def torch_entropy(self, obs: Observations) -> TorchTensor:
-        """H(π(·|s)) per state as a differentiable torch tensor, shape [...]."""
 
     def optimizer_state(self) -> tuple[dict[str, np.ndarray], list[JSON]]:
         """The optimizer's arrays and settings, for a checkpoint."""
@@ -165,6 +264,26 @@ class TorchTrainedPolicy(Policy, Protocol):
 
     def load_optimizer_state(self, arrays: dict[str, np.ndarray], groups: list[JSON]) -> None:
         """Put an `optimizer_state` back."""
+
+
+@runtime_checkable
+class TorchTrainedPolicy(NetworkPolicy, Protocol):
+    """The PyTorch backend: torch tensors that carry gradients, for algorithms written on
+    torch autodiff directly (neural REINFORCE)."""
+
+    def maximize(
+        self,
+        objective: TorchTensor,
+        learning_rate_scale: float = 1.0,
+        max_grad_norm: float | None = None,
+    ) -> None:
+        """One optimizer step up the gradient of a scalar torch `objective`."""
+
+    def torch_log_prob(self, obs: Observations, a: Actions) -> TorchTensor:
+        """log π(a|s) as a torch tensor that carries gradients."""
+
+    def torch_entropy(self, obs: Observations) -> TorchTensor:
+        """H(π(·|s)) per state as a differentiable torch tensor, shape [...]."""
 
 
 @runtime_checkable

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -21,7 +21,13 @@ from gradlogpi.core.softmax import (
 )
 from gradlogpi.errors import MissingExtraError, ShapeError
 from gradlogpi.policies.actor import Actor, gaussian_actor, softmax_actor
-from gradlogpi.policies.contract import RunAxisParameters
+from gradlogpi.policies.contract import (
+    DEFAULT_ASCENT,
+    Ascent,
+    Minibatches,
+    Objective,
+    RunAxisParameters,
+)
 from gradlogpi.policies.linear_gaussian import bounded_log_std, log_std_parameter
 from gradlogpi.policies.softmax_base import SoftmaxPolicy
 
@@ -294,6 +300,46 @@ class TorchPolicy(RunAxisParameters):
                 parameter.copy_(old)
         self.sync()
         return False
+
+    def maximize_minibatches(
+        self,
+        objective: Objective,
+        samples: Mapping[str, np.ndarray],
+        plan: Minibatches,
+        settings: Mapping[str, float],
+        ascent: Ascent = DEFAULT_ASCENT,
+    ) -> int:
+        """Epochs of one Adam step per minibatch up `objective` (see `NetworkPolicy`),
+        evaluated eagerly with `xp` = torch; returns the epochs run."""
+        torch = require_torch()
+        tensors = {name: torch.from_numpy(np.asarray(array)) for name, array in samples.items()}
+        observations, actions = samples["observations"], samples["actions"]
+        epochs = 0
+        for rows in plan.indices:
+            epochs += 1
+            for row in rows:
+                indices = row[row >= 0]
+                selected = torch.from_numpy(indices)
+                batch = {name: tensor[selected] for name, tensor in tensors.items()}
+                batch["weight"] = torch.full(
+                    (indices.size,), 1.0 / indices.size, dtype=torch.float64
+                )
+                states = observations[indices]
+                value = objective(
+                    torch,
+                    self.torch_log_prob(states, actions[indices]),
+                    functools.partial(self.torch_entropy, states),
+                    batch,
+                    settings,
+                )
+                self.maximize(value, ascent.learning_rate_scale, ascent.max_grad_norm)
+            if ascent.stop is not None:
+                everything = dict(samples, weight=np.full(len(actions), 1.0 / len(actions)))
+                if bool(
+                    ascent.stop(np, self.log_prob(observations, actions), everything, settings)
+                ):
+                    break
+        return epochs
 
     def maximize(
         self,

@@ -13,10 +13,12 @@ gradient is clipped to `max_grad_norm` first, as SB3 does.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 
 from gradlogpi.algorithms.common import Callback, Inputs, RunResult
 from gradlogpi.algorithms.on_policy.advantages import rollout
@@ -25,7 +27,8 @@ from gradlogpi.algorithms.on_policy.gradients import clip_norm
 from gradlogpi.algorithms.on_policy.loop import UpdateState, train_on_policy
 from gradlogpi.core._checks import check_positive
 from gradlogpi.core.returns import normalized
-from gradlogpi.policies import Policy, TorchTrainedPolicy, ValueFunction
+from gradlogpi.policies import NetworkPolicy, Policy, ValueFunction
+from gradlogpi.policies.contract import ArrayNamespace, Ascent, BackendArray, Minibatches
 from gradlogpi.rollouts.vector import FragmentBatch
 
 
@@ -69,13 +72,14 @@ def improve(
     data = rollout(batch, policy, critic, config.gamma, config.gae_lambda)
     advantages = normalized(data.advantages) if config.normalize_advantages else data.advantages
     states, actions = data.observations, data.actions
-    if isinstance(policy, TorchTrainedPolicy):
-        import torch
-
-        objective = (policy.torch_log_prob(states, actions) * torch.from_numpy(advantages)).mean()
-        if config.entropy_coefficient > 0:
-            objective = objective + config.entropy_coefficient * policy.torch_entropy(states).mean()
-        policy.maximize(objective, state.fraction, config.max_grad_norm)
+    if isinstance(policy, NetworkPolicy):  # one optimizer step in the policy's backend
+        policy.maximize_minibatches(
+            AdvantageWeighted(config.entropy_coefficient > 0),
+            {"observations": states, "actions": actions, "advantages": advantages},
+            Minibatches(np.arange(advantages.size)[None, None, :]),
+            {"entropy_coefficient": config.entropy_coefficient},
+            Ascent(state.fraction, config.max_grad_norm),
+        )
     else:
         gradient = policy.weighted_score_sum(states, actions, advantages / advantages.size)
         if config.entropy_coefficient > 0:
@@ -84,6 +88,28 @@ def improve(
         policy.set_flat(policy.get_flat() + config.alpha_theta * state.fraction * gradient)
     critic.fit(states, data.returns, config.value_ridge)  # v̂ ≈ the returns
     return {"mean_advantage": float(advantages.mean())}
+
+
+@dataclass(frozen=True)
+class AdvantageWeighted:
+    """A2C's objective for network policies (any backend, see `Objective`):
+    mean_i A_i ln π(a_i|s_i) + β mean_i H(π(·|s_i))."""
+
+    with_entropy: bool
+
+    def __call__(
+        self,
+        xp: ArrayNamespace,
+        log_probs: BackendArray,
+        entropy: Callable[[], BackendArray],
+        batch: Mapping[str, BackendArray],
+        settings: Mapping[str, BackendArray],
+    ) -> BackendArray:
+        weight = batch["weight"]
+        objective = xp.sum(weight * log_probs * batch["advantages"])
+        if self.with_entropy:
+            objective = objective + settings["entropy_coefficient"] * xp.sum(weight * entropy())
+        return objective
 
 
 def a2c(

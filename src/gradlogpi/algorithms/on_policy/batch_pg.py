@@ -25,7 +25,7 @@ from gradlogpi.algorithms.on_policy.config import Collection, CollectionConfig
 from gradlogpi.algorithms.on_policy.loop import UpdateState, train_on_policy
 from gradlogpi.core._checks import check_positive
 from gradlogpi.core.returns import discount_powers, discounted_returns, normalized
-from gradlogpi.policies import Policy, TorchTrainedPolicy, ValueFunction
+from gradlogpi.policies import NetworkPolicy, Policy, ValueFunction
 from gradlogpi.rollouts.vector import Episode, FragmentBatch
 
 Estimator = Literal["reinforce", "gpomdp"]
@@ -260,7 +260,7 @@ def ascend(
 ) -> None:
     """θ ← θ + α `direction` (vanilla: the estimate ĝ, α = alpha_theta) or θ + `direction`
     (natural, eNAC: the KL-bounded step), both scaled by the schedule's `fraction`."""
-    if isinstance(policy, TorchTrainedPolicy):
+    if isinstance(policy, NetworkPolicy):
         # PyTorch's optimizer takes the ascent direction with its own learning rate, which
         # the schedule scales (Adam would undo a scaled direction)
         policy.optimizer_step(direction, learning_rate_scale=fraction)

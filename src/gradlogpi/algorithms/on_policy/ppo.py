@@ -12,8 +12,9 @@ closed-form scores. Neural policies get the same weighted sum by one backward pa
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -25,7 +26,8 @@ from gradlogpi.algorithms.on_policy.gradients import clip_norm
 from gradlogpi.algorithms.on_policy.loop import UpdateState, train_on_policy
 from gradlogpi.core._checks import check_positive, check_positive_int
 from gradlogpi.core.returns import normalized
-from gradlogpi.policies import Policy, TorchTrainedPolicy, ValueFunction
+from gradlogpi.policies import NetworkPolicy, Policy, ValueFunction
+from gradlogpi.policies.contract import ArrayNamespace, Ascent, BackendArray, minibatch_plan
 from gradlogpi.rollouts.vector import FragmentBatch
 
 
@@ -156,6 +158,27 @@ def optimize_surrogate(
     clip_range = (
         config.clip_range * fraction if config.schedule != "constant" else config.clip_range
     )
+    if isinstance(policy, NetworkPolicy):  # the whole update in the policy's backend
+        epochs = policy.maximize_minibatches(
+            ClippedSurrogate(config.normalize_advantages, config.entropy_coefficient > 0),
+            {
+                "observations": data.observations,
+                "actions": data.actions,
+                "old_log_probs": data.log_probs,
+                "advantages": data.advantages,
+            },
+            minibatch_plan(n_samples, config.epochs, config.minibatches, shuffle),
+            {
+                "clip_range": clip_range,
+                "entropy_coefficient": config.entropy_coefficient,
+                "target_kl": config.target_kl or 0.0,
+            },
+            Ascent(fraction, config.max_grad_norm, None if config.target_kl is None else KLAbove()),
+        )
+        approximate_kl = 0.0
+        if config.target_kl is not None:
+            approximate_kl = estimated_kl(policy, data)
+        return {"epochs": float(epochs), "approximate_kl": approximate_kl}
     epochs, approximate_kl = 0, 0.0
     for _ in range(config.epochs):
         epochs += 1
@@ -163,10 +186,6 @@ def optimize_surrogate(
             advantages = data.advantages[indices]
             if config.normalize_advantages:
                 advantages = normalized(advantages)
-            if isinstance(policy, TorchTrainedPolicy):
-                step = MinibatchStep(indices, advantages, clip_range, fraction)
-                neural_minibatch_step(policy, data, step, config)
-                continue
             observations, actions = data.observations[indices], data.actions[indices]
             ratios = np.exp(policy.log_prob(observations, actions) - data.log_probs[indices])
             weights = clipped_surrogate_weights(ratios, advantages, clip_range) / indices.size
@@ -178,40 +197,66 @@ def optimize_surrogate(
             gradient = clip_norm(gradient, config.max_grad_norm)
             policy.set_flat(policy.get_flat() + config.alpha_theta * fraction * gradient)
         if config.target_kl is not None:
-            log_ratios = policy.log_prob(data.observations, data.actions) - data.log_probs
-            approximate_kl = float(np.mean(np.expm1(log_ratios) - log_ratios))  # ≥ 0
+            approximate_kl = estimated_kl(policy, data)
             if approximate_kl > 1.5 * config.target_kl:
                 break
     return {"epochs": float(epochs), "approximate_kl": approximate_kl}
 
 
-class MinibatchStep(NamedTuple):
-    """Which steps one minibatch takes, their (normalised) advantages, ε and the schedule."""
-
-    indices: np.ndarray
-    advantages: np.ndarray
-    clip_range: float
-    fraction: float
+def estimated_kl(policy: Policy, data: Rollout) -> float:
+    """KL(π_old‖π) estimated as mean(ρ − 1 − ln ρ) ≥ 0 over the update's steps."""
+    log_ratios = policy.log_prob(data.observations, data.actions) - data.log_probs
+    return float(np.mean(np.expm1(log_ratios) - log_ratios))
 
 
-def neural_minibatch_step(
-    policy: TorchTrainedPolicy, data: Rollout, step: MinibatchStep, config: PPOConfig
-) -> None:
-    """The same clipped-surrogate step for a neural policy: one forward and backward pass.
+@dataclass(frozen=True)
+class ClippedSurrogate:
+    """PPO's objective on one minibatch, for network policies (any backend, see `Objective`):
 
-    The objective's gradient is the weighted score sum above (autodiff of the clipped
-    surrogate gives exactly 1[not clipped] ρ A ∇ln π), so both paths ascend the same L.
+        L = mean_i min(ρ_i A_i, clip(ρ_i, 1 − ε, 1 + ε) A_i) + β mean_i H(π(·|s_i))
+
+    with A normalised within the minibatch, (A − mean) / (std + 1e-8), when
+    `normalize_advantages` (SB3's and CleanRL's choice). Its gradient is the weighted
+    score sum the linear path computes in closed form.
     """
-    import torch
 
-    observations = data.observations[step.indices]
-    log_probs = policy.torch_log_prob(observations, data.actions[step.indices])
-    ratios = torch.exp(log_probs - torch.from_numpy(data.log_probs[step.indices]))
-    advantage = torch.from_numpy(step.advantages)
-    clipped = torch.clamp(ratios, 1 - step.clip_range, 1 + step.clip_range)
-    objective = torch.minimum(ratios * advantage, clipped * advantage).mean()
-    if config.entropy_coefficient > 0:
-        objective = (
-            objective + config.entropy_coefficient * policy.torch_entropy(observations).mean()
+    normalize_advantages: bool
+    with_entropy: bool
+
+    def __call__(
+        self,
+        xp: ArrayNamespace,
+        log_probs: BackendArray,
+        entropy: Callable[[], BackendArray],
+        batch: Mapping[str, BackendArray],
+        settings: Mapping[str, BackendArray],
+    ) -> BackendArray:
+        weight, advantages = batch["weight"], batch["advantages"]
+        if self.normalize_advantages:
+            mean = xp.sum(weight * advantages)
+            spread = xp.sqrt(xp.sum(weight * (advantages - mean) ** 2))
+            advantages = (advantages - mean) / (spread + 1e-8)
+        ratios = xp.exp(log_probs - batch["old_log_probs"])
+        clip_range = settings["clip_range"]
+        clipped = xp.clip(ratios, 1 - clip_range, 1 + clip_range)
+        objective = xp.sum(weight * xp.minimum(ratios * advantages, clipped * advantages))
+        if self.with_entropy:
+            objective = objective + settings["entropy_coefficient"] * xp.sum(weight * entropy())
+        return objective
+
+
+@dataclass(frozen=True)
+class KLAbove:
+    """Stop the epochs once mean(ρ − 1 − ln ρ) over all steps exceeds 1.5 × target KL."""
+
+    def __call__(
+        self,
+        xp: ArrayNamespace,
+        log_probs: BackendArray,
+        samples: Mapping[str, BackendArray],
+        settings: Mapping[str, BackendArray],
+    ) -> BackendArray:
+        log_ratios = log_probs - samples["old_log_probs"]
+        return xp.sum(samples["weight"] * (xp.expm1(log_ratios) - log_ratios)) > (
+            1.5 * settings["target_kl"]
         )
-    policy.maximize(objective, step.fraction, config.max_grad_norm)
