@@ -16,11 +16,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from gradlogpi.core._checks import as_float_array, check_actions, check_positive_int
-from gradlogpi.core.softmax import (
-    normal_noise,
-)
 from gradlogpi.errors import MissingExtraError, ShapeError
-from gradlogpi.policies.actor import Actor, gaussian_actor, softmax_actor
 from gradlogpi.policies.contract import (
     DEFAULT_ASCENT,
     Ascent,
@@ -29,9 +25,16 @@ from gradlogpi.policies.contract import (
     RunAxisParameters,
 )
 from gradlogpi.policies.linear_gaussian import bounded_log_std, log_std_parameter
+from gradlogpi.policies.networks import (
+    ACTIVATIONS,
+    INITIALIZATIONS,
+    POLICY_OUTPUT_GAIN,
+    MirroredGaussian,
+    MirroredSoftmax,
+    NumpyMirror,
+    checked_actions,
+)
 from gradlogpi.policies.softmax_base import SoftmaxPolicy
-
-ACTIVATIONS = ("tanh", "relu")
 
 
 def require_torch() -> Any:
@@ -43,11 +46,6 @@ def require_torch() -> Any:
             'neural policies need PyTorch: pip install "gradlogpi[torch]"'
         ) from error
     return torch
-
-
-INITIALIZATIONS = ("orthogonal", "uniform")
-POLICY_OUTPUT_GAIN = 0.01
-"""Gain of a policy network's last layer under orthogonal initialisation."""
 
 
 def mlp(
@@ -89,24 +87,7 @@ def mlp(
     return torch.nn.Sequential(*layers)
 
 
-def numpy_mlp_function(layers: list[tuple[np.ndarray, np.ndarray]], activation: str) -> Any:
-    """x [..., k] → the output of the hidden `layers` (weight, bias), in NumPy, no checks."""
-    squash = np.tanh if activation == "tanh" else _relu
-
-    def forward(obs: Any) -> np.ndarray:
-        x = obs
-        for weight, bias in layers:
-            x = squash(x.dot(weight) + bias)
-        return x
-
-    return forward
-
-
-def _relu(x: np.ndarray) -> np.ndarray:
-    return np.maximum(x, 0.0, out=x)
-
-
-class TorchPolicy(RunAxisParameters):
+class TorchPolicy(NumpyMirror, RunAxisParameters):
     """Shared machinery: flat parameters, the NumPy mirror for acting, optimizer steps."""
 
     network: Any
@@ -117,6 +98,7 @@ class TorchPolicy(RunAxisParameters):
     _log_prob_with: Callable[[dict[str, Any] | None, Any, Any], Any]
     torch_log_prob: Callable[[Any, Any], Any]
     torch_entropy: Callable[[Any], Any]
+    log_prob: Callable[[Any, Any], np.ndarray]
 
     def _setup(
         self,
@@ -149,21 +131,6 @@ class TorchPolicy(RunAxisParameters):
         self._layers = [
             (m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy()) for m in linears
         ]
-
-    def _forward(self, x: np.ndarray) -> np.ndarray:
-        """The network in NumPy: x [..., k] -> output [..., out]."""
-        *hidden, (weight, bias) = self._layers
-        return numpy_mlp_function(hidden, self.activation)(x).dot(weight) + bias
-
-    def _observations(self, obs: Any) -> np.ndarray:
-        obs = as_float_array("obs", obs)
-        n = len(self.observation_shape)
-        if obs.ndim < n or obs.shape[obs.ndim - n :] != self.observation_shape:
-            raise ShapeError(
-                f"`obs` must have shape [..., {', '.join(map(str, self.observation_shape))}] "
-                f"(observation_shape={self.observation_shape}); got {obs.shape}"
-            )
-        return obs
 
     @functools.cached_property
     def n_parameters(self) -> int:
@@ -363,7 +330,7 @@ class TorchPolicy(RunAxisParameters):
         self.sync()
 
 
-class NeuralSoftmaxPolicy(TorchPolicy, SoftmaxPolicy):  # type: ignore[override]
+class NeuralSoftmaxPolicy(TorchPolicy, MirroredSoftmax, SoftmaxPolicy):  # type: ignore[override]
     """π(·|s) = softmax(MLP(s)) for Discrete actions and Box observations of shape [k].
 
     Sampling, log-probabilities and entropy come from `SoftmaxPolicy` (on the NumPy copy
@@ -400,17 +367,6 @@ class NeuralSoftmaxPolicy(TorchPolicy, SoftmaxPolicy):  # type: ignore[override]
         # a small last layer: π starts near uniform (gain 0.01, as SB3 and CleanRL)
         self._setup(sizes, activation, seed, lr, threads, initialization, POLICY_OUTPUT_GAIN)
 
-    def logits(self, obs: Any) -> np.ndarray:
-        return self._forward(self._observations(obs))
-
-    def actor(self) -> Actor:
-        """Gumbel-max acting through the MLP's NumPy mirror for one state, no torch."""
-        *hidden, (weight, bias) = self._layers
-        if self.n_actions == 2:  # the output's difference is all `softmax_actor` needs
-            weight, bias = weight[:, 1] - weight[:, 0], np.array([0.0, bias[1] - bias[0]])
-        body = numpy_mlp_function(hidden, self.activation)
-        return softmax_actor(lambda obs: body(obs).dot(weight), bias)
-
     def torch_log_prob(self, obs: Any, a: Any) -> Any:
         """log π(a|s) as a differentiable torch tensor, shape [...]."""
         torch = require_torch()
@@ -444,7 +400,7 @@ class NeuralSoftmaxPolicy(TorchPolicy, SoftmaxPolicy):  # type: ignore[override]
         return torch.from_numpy(check_actions("a", a, batch, self.n_actions, "obs"))
 
 
-class NeuralGaussianPolicy(TorchPolicy):
+class NeuralGaussianPolicy(TorchPolicy, MirroredGaussian):
     """π(a|s) = N(MLP(s), diag σ²) for Box actions of shape [m], with learned bounded log σ.
 
     Args:
@@ -456,9 +412,6 @@ class NeuralGaussianPolicy(TorchPolicy):
     It sets PyTorch to one thread, as the other networks do by default (small networks
     get slower with more); call `torch.set_num_threads` after building it to change that.
     """
-
-    min_log_std = -5.0
-    max_log_std = 2.0
 
     def __init__(
         self,
@@ -491,47 +444,6 @@ class NeuralGaussianPolicy(TorchPolicy):
         self._log_std = bounded_log_std(
             self.eta.detach().numpy().copy(), self.min_log_std, self.max_log_std
         )[0]
-
-    def mean(self, obs: Any) -> np.ndarray:
-        return self._forward(self._observations(obs))
-
-    def log_std(self, obs: Any) -> np.ndarray:
-        mean = self.mean(obs)
-        return np.broadcast_to(self._log_std, mean.shape).copy()
-
-    def log_prob(self, obs: Any, a: Any) -> np.ndarray:
-        from gradlogpi.core.scores import gaussian_log_prob
-
-        mean = self.mean(obs)
-        return gaussian_log_prob(
-            mean, np.broadcast_to(self._log_std, mean.shape), as_float_array("a", a)
-        )
-
-    def entropy(self, obs: Any) -> np.ndarray:
-        mean = self.mean(obs)
-        return np.full(mean.shape[:-1], (self._log_std + 0.5 * np.log(2 * np.pi * np.e)).sum())
-
-    def sample(self, obs: Any, rng: np.random.Generator) -> np.ndarray:
-        mean = self.mean(obs)
-        return mean + np.exp(self._log_std) * rng.standard_normal(mean.shape)
-
-    def sample_from_uniforms(self, obs: Any, uniforms: np.ndarray) -> np.ndarray:
-        return self.sample_from_noise(obs, normal_noise(uniforms))
-
-    def transform_noise(self, uniforms: np.ndarray) -> np.ndarray:
-        return normal_noise(uniforms)
-
-    def sample_from_noise(self, obs: Any, noise: np.ndarray) -> np.ndarray:
-        return self.mean(obs) + np.exp(self._log_std) * noise
-
-    def batch_actor(self) -> Actor:
-        """Actions for a batch of states at once (one per sub-environment)."""
-        return Actor(self.sample_from_noise)
-
-    def actor(self) -> Actor:
-        *hidden, (weight, bias) = self._layers
-        body = numpy_mlp_function(hidden, self.activation)
-        return gaussian_actor(lambda obs: body(obs).dot(weight) + bias, np.exp(self._log_std))
 
     def torch_log_prob(self, obs: Any, a: Any) -> Any:
         torch = require_torch()
@@ -569,12 +481,7 @@ class NeuralGaussianPolicy(TorchPolicy):
 
     def _torch_actions(self, a: Any, batch: tuple[int, ...]) -> Any:
         torch = require_torch()
-        actions = as_float_array("a", a)
-        if actions.shape != (*batch, self.action_dim):
-            raise ShapeError(
-                f"`a` must have shape {(*batch, self.action_dim)}; got {actions.shape}"
-            )
-        return torch.from_numpy(actions)
+        return torch.from_numpy(checked_actions(a, batch, self.action_dim))
 
 
 class Regression(NamedTuple):

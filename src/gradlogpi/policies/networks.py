@@ -1,0 +1,175 @@
+"""What every neural policy shares, whatever backend trains it: the NumPy mirror.
+
+Acting and evaluation never touch the training backend (PyTorch or JAX): after every
+update the network's weights are copied into NumPy arrays (`_layers`, weight [in, out] and
+bias [out] per layer), and the forward pass for a batch of states is two or three small
+NumPy matrix products. The backend is used where it earns its cost: autodiff of an
+objective over a batch, and the optimizer.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from gradlogpi.core._checks import as_float_array
+from gradlogpi.core.scores import gaussian_log_prob
+from gradlogpi.core.softmax import normal_noise
+from gradlogpi.errors import ShapeError
+from gradlogpi.policies.actor import Actor, gaussian_actor, softmax_actor
+
+ACTIVATIONS = ("tanh", "relu")
+INITIALIZATIONS = ("orthogonal", "uniform")
+POLICY_OUTPUT_GAIN = 0.01
+"""Gain of a policy network's last layer under orthogonal initialisation."""
+
+
+def numpy_mlp_function(layers: list[tuple[np.ndarray, np.ndarray]], activation: str) -> Any:
+    """x [..., k] → the output of the hidden `layers` (weight, bias), in NumPy, no checks."""
+    squash = np.tanh if activation == "tanh" else _relu
+
+    def forward(obs: Any) -> np.ndarray:
+        x = obs
+        for weight, bias in layers:
+            x = squash(x.dot(weight) + bias)
+        return x
+
+    return forward
+
+
+def _relu(x: np.ndarray) -> np.ndarray:
+    return np.maximum(x, 0.0, out=x)
+
+
+def initial_layers(
+    sizes: Sequence[int],
+    initialization: str,
+    output_gain: float,
+    rng: np.random.Generator,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(weight [in, out], bias [out]) per layer, float64, drawn from `rng`.
+
+    'orthogonal': orthogonal weights (the Q of a Gaussian matrix's QR, signs fixed) with
+    gain √2 in the hidden layers and `output_gain` in the last, zero biases (SB3's and
+    CleanRL's PPO); 'uniform': U(±1/√fan_in) for weights and biases (PyTorch's default).
+    """
+    if initialization not in INITIALIZATIONS:
+        raise ValueError(
+            f"`initialization` must be one of {INITIALIZATIONS}; got {initialization!r}"
+        )
+    layers = []
+    for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
+        if initialization == "orthogonal":
+            gain = output_gain if i == len(sizes) - 2 else float(np.sqrt(2.0))
+            gaussian = rng.standard_normal((max(fan_in, fan_out), min(fan_in, fan_out)))
+            q, r = np.linalg.qr(gaussian)
+            q = q * np.sign(np.diag(r))
+            weight = gain * (q if fan_in >= fan_out else q.T)
+            bias = np.zeros(fan_out)
+        else:
+            bound = 1.0 / np.sqrt(fan_in)
+            weight = rng.uniform(-bound, bound, (fan_in, fan_out))
+            bias = rng.uniform(-bound, bound, fan_out)
+        layers.append((np.ascontiguousarray(weight), bias))
+    return layers
+
+
+class NumpyMirror:
+    """The network's weights as NumPy arrays, and its forward pass on them."""
+
+    _layers: list[tuple[np.ndarray, np.ndarray]]
+    activation: str
+    observation_shape: tuple[int, ...]
+
+    def _forward(self, x: np.ndarray) -> np.ndarray:
+        """The network in NumPy: x [..., k] -> output [..., out]."""
+        *hidden, (weight, bias) = self._layers
+        return numpy_mlp_function(hidden, self.activation)(x).dot(weight) + bias
+
+    def _observations(self, obs: Any) -> np.ndarray:
+        obs = as_float_array("obs", obs)
+        n = len(self.observation_shape)
+        if obs.ndim < n or obs.shape[obs.ndim - n :] != self.observation_shape:
+            raise ShapeError(
+                f"`obs` must have shape [..., {', '.join(map(str, self.observation_shape))}] "
+                f"(observation_shape={self.observation_shape}); got {obs.shape}"
+            )
+        return obs
+
+
+class MirroredSoftmax(NumpyMirror):
+    """π(·|s) = softmax(MLP(s)) on the mirror: logits and a lean actor (with
+    `SoftmaxPolicy`, which gives sampling, log-probabilities and entropy from the logits)."""
+
+    n_actions: int
+
+    def logits(self, obs: Any) -> np.ndarray:
+        return self._forward(self._observations(obs))
+
+    def actor(self) -> Actor:
+        """Gumbel-max acting through the MLP's NumPy mirror for one state."""
+        *hidden, (weight, bias) = self._layers
+        if self.n_actions == 2:  # the output's difference is all `softmax_actor` needs
+            weight, bias = weight[:, 1] - weight[:, 0], np.array([0.0, bias[1] - bias[0]])
+        body = numpy_mlp_function(hidden, self.activation)
+        return softmax_actor(lambda obs: body(obs).dot(weight), bias)
+
+
+class MirroredGaussian(NumpyMirror):
+    """π(a|s) = N(MLP(s), diag σ²) with a state-independent σ, on the mirror."""
+
+    min_log_std = -5.0
+    max_log_std = 2.0
+    action_dim: int
+    _log_std: np.ndarray
+    """log σ [action_dim], refreshed with the mirror."""
+
+    def mean(self, obs: Any) -> np.ndarray:
+        return self._forward(self._observations(obs))
+
+    def log_std(self, obs: Any) -> np.ndarray:
+        mean = self.mean(obs)
+        return np.broadcast_to(self._log_std, mean.shape).copy()
+
+    def log_prob(self, obs: Any, a: Any) -> np.ndarray:
+        mean = self.mean(obs)
+        return gaussian_log_prob(
+            mean, np.broadcast_to(self._log_std, mean.shape), as_float_array("a", a)
+        )
+
+    def entropy(self, obs: Any) -> np.ndarray:
+        mean = self.mean(obs)
+        return np.full(mean.shape[:-1], (self._log_std + 0.5 * np.log(2 * np.pi * np.e)).sum())
+
+    def sample(self, obs: Any, rng: np.random.Generator) -> np.ndarray:
+        mean = self.mean(obs)
+        return mean + np.exp(self._log_std) * rng.standard_normal(mean.shape)
+
+    def sample_from_uniforms(self, obs: Any, uniforms: np.ndarray) -> np.ndarray:
+        return self.sample_from_noise(obs, normal_noise(uniforms))
+
+    def transform_noise(self, uniforms: np.ndarray) -> np.ndarray:
+        return normal_noise(uniforms)
+
+    def sample_from_noise(self, obs: Any, noise: np.ndarray) -> np.ndarray:
+        return self.mean(obs) + np.exp(self._log_std) * noise
+
+    def batch_actor(self) -> Actor:
+        """Actions for a batch of states at once (one per sub-environment)."""
+        return Actor(self.sample_from_noise)
+
+    def actor(self) -> Actor:
+        *hidden, (weight, bias) = self._layers
+        body = numpy_mlp_function(hidden, self.activation)
+        return gaussian_actor(lambda obs: body(obs).dot(weight) + bias, np.exp(self._log_std))
+
+
+def checked_actions(a: Any, batch: tuple[int, ...], action_dim: int) -> np.ndarray:
+    """Box actions as float64 of shape batch + [action_dim], or ShapeError naming `a`."""
+    actions = as_float_array("a", a)
+    if actions.shape != (*batch, action_dim):
+        raise ShapeError(f"`a` must have shape {(*batch, action_dim)}; got {actions.shape}")
+    return actions
