@@ -96,21 +96,38 @@ def build_value(config: TrainConfig, env: gym.Env) -> policies.ValueFunction | N
     if not config.algorithm_spec().needs_value(config.algorithm_config()):
         return None
     if config.value.kind == "neural":
-        from gradlogpi.policies.torch_policies import NeuralValue, Regression
-
         if not isinstance(env.observation_space, spaces.Box):
             raise ConfigError(
                 f"`value.kind` = 'neural' needs Box observations; got {env.observation_space}"
             )
         spec_value = config.value
-        return NeuralValue(  # type: ignore[return-value]
+        dimensions = (
             int(np.prod(env.observation_space.shape)),
             spec_value.hidden,
             spec_value.activation,
-            seed=config.seed + 1,  # not the policy's initial weights
-            lr=spec_value.lr,
+        )
+        settings: dict[str, Any] = {
+            "seed": config.seed + 1,  # not the policy's initial weights
+            "lr": spec_value.lr,
+            "initialization": spec_value.initialization,
+        }
+        if config.policy.backend == "jax":  # the critic trains where the policy does
+            from gradlogpi.policies.jax_policies import JaxValue
+
+            return JaxValue(  # type: ignore[return-value]
+                *dimensions,
+                **settings,
+                epochs=spec_value.epochs,
+                minibatches=spec_value.minibatches,
+                clip_range=spec_value.clip_range,
+                dtype=policy_kinds.training_dtype(config.policy),
+            )
+        from gradlogpi.policies.torch_policies import NeuralValue, Regression
+
+        return NeuralValue(  # type: ignore[return-value]
+            *dimensions,
+            **settings,
             regression=Regression(spec_value.epochs, spec_value.minibatches, spec_value.clip_range),
-            initialization=spec_value.initialization,
         )
     spec = config.value_features or FeaturesConfig(kind="constant")
     return LinearValue(build_state_features(spec, env))

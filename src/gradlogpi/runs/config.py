@@ -75,6 +75,16 @@ class PolicyConfig(Strict):
         description="neural policies' weights: orthogonal (gain √2, output 0.01, as SB3's "
         "PPO) or uniform (PyTorch's default)",
     )
+    backend: Literal["torch", "jax"] = Field(
+        "torch",
+        description="what trains a neural policy and its neural critic: torch (eager, "
+        "float64) or jax (each update one compiled call; extra gradlogpi[jax])",
+    )
+    dtype: Literal["float32", "float64"] | None = Field(
+        None,
+        description="what neural training computes in: jax float32 by default (as SB3 and "
+        "SBX), torch float64 only; scores and gradient checks are float64 either way",
+    )
     log_std0: float = Field(0.0, allow_inf_nan=False)
     learn_std: bool = True
     state_dependent_std: bool = False

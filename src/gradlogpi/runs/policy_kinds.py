@@ -153,35 +153,63 @@ def linear_gaussian(config: Any, env: gym.Env) -> policies.Policy:
     return with_init_scale(policy, config)
 
 
-def neural_softmax(config: Any, env: gym.Env) -> policies.Policy:
-    from gradlogpi.policies.torch_policies import NeuralSoftmaxPolicy
+def training_dtype(spec: Any) -> str:
+    """`policy.dtype` for the chosen backend: jax float32 by default; torch float64 only."""
+    if spec.backend == "torch":
+        if spec.dtype == "float32":
+            raise ConfigError(
+                "`policy.dtype` = 'float32' needs `policy.backend` = 'jax'; the torch "
+                "backend trains in float64"
+            )
+        return "float64"
+    return spec.dtype or "float32"
 
+
+def neural_softmax(config: Any, env: gym.Env) -> policies.Policy:
     spec = config.policy
-    return NeuralSoftmaxPolicy(
+    dimensions = (
         env.observation_space.shape[0],  # type: ignore[index]
         int(env.action_space.n),  # type: ignore[attr-defined]
         spec.hidden,
         spec.activation,
-        seed=config.seed,
-        lr=spec.lr,
-        initialization=spec.initialization,
     )
+    settings: dict[str, Any] = {
+        "seed": config.seed,
+        "lr": spec.lr,
+        "initialization": spec.initialization,
+    }
+    if spec.backend == "jax":
+        from gradlogpi.policies.jax_policies import JaxSoftmaxPolicy
+
+        return JaxSoftmaxPolicy(*dimensions, **settings, dtype=training_dtype(spec))
+    from gradlogpi.policies.torch_policies import NeuralSoftmaxPolicy
+
+    training_dtype(spec)
+    return NeuralSoftmaxPolicy(*dimensions, **settings)
 
 
 def neural_gaussian(config: Any, env: gym.Env) -> policies.Policy:
-    from gradlogpi.policies.torch_policies import NeuralGaussianPolicy
-
     spec = config.policy
-    return NeuralGaussianPolicy(
+    dimensions = (
         env.observation_space.shape[0],  # type: ignore[index]
         env.action_space.shape[0],  # type: ignore[index]
         spec.hidden,
         spec.activation,
-        seed=config.seed,
-        lr=spec.lr,
-        log_std0=spec.log_std0,
-        initialization=spec.initialization,
     )
+    settings: dict[str, Any] = {
+        "seed": config.seed,
+        "lr": spec.lr,
+        "log_std0": spec.log_std0,
+        "initialization": spec.initialization,
+    }
+    if spec.backend == "jax":
+        from gradlogpi.policies.jax_policies import JaxGaussianPolicy
+
+        return JaxGaussianPolicy(*dimensions, **settings, dtype=training_dtype(spec))
+    from gradlogpi.policies.torch_policies import NeuralGaussianPolicy
+
+    training_dtype(spec)
+    return NeuralGaussianPolicy(*dimensions, **settings)
 
 
 register(
@@ -215,7 +243,7 @@ register(
 register(
     PolicyKind(
         "neural_softmax",
-        "softmax over the logits of an MLP of the observation (extra gradlogpi[torch])",
+        "softmax over the logits of an MLP of the observation (extra gradlogpi[torch] or [jax])",
         "torch",
         (spaces.Discrete,),
         neural_softmax,
@@ -225,7 +253,7 @@ register(
 register(
     PolicyKind(
         "neural_gaussian",
-        "Gaussian with an MLP mean and a learned log standard deviation (extra gradlogpi[torch])",
+        "Gaussian with an MLP mean and a learned log standard deviation (extra gradlogpi[torch] or [jax])",
         "torch",
         (spaces.Box,),
         neural_gaussian,

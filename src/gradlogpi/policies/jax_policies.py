@@ -1,0 +1,736 @@
+"""Neural policies and critics trained in JAX (optional extra `gradlogpi[jax]`).
+
+The same networks as `torch_policies` (MLP softmax and Gaussian policies, an MLP critic),
+acting through the same NumPy mirror (`policies.networks`), but trained by compiled calls:
+one `maximize_minibatches` call runs all of an update's epochs × minibatches (forward,
+backward, gradient clipping, Adam) as one XLA program, compiled once per objective and
+array shapes; one `fit` call does the same for the critic's regression. The algorithm's
+loss is the same `Objective` the PyTorch backend evaluates eagerly: nothing is written
+twice.
+
+Precision: scores, `weighted_score_sum`, the gradient check and the parameters at rest
+are float64 (this module turns on JAX's 64-bit mode); training runs in `dtype` (float32
+by default, as SB3 and SBX train), its results stored back as float64.
+
+Runs on a GPU where JAX finds one (a CUDA jaxlib), without code changes; the network
+here is small enough that the CPU is usually as fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gradlogpi.core._checks import as_float_array, check_actions, check_positive_int
+from gradlogpi.errors import MissingExtraError, ShapeError
+from gradlogpi.policies.contract import (
+    DEFAULT_ASCENT,
+    Ascent,
+    Minibatches,
+    Objective,
+    RunAxisParameters,
+    StopRule,
+    minibatch_plan,
+)
+from gradlogpi.policies.linear_gaussian import bounded_log_std, log_std_parameter
+from gradlogpi.policies.networks import (
+    ACTIVATIONS,
+    POLICY_OUTPUT_GAIN,
+    MirroredGaussian,
+    MirroredSoftmax,
+    NumpyMirror,
+    checked_actions,
+    initial_layers,
+)
+from gradlogpi.policies.softmax_base import SoftmaxPolicy
+
+try:
+    import jax
+    import jax.numpy as jnp
+    import optax
+    from jax.flatten_util import ravel_pytree
+except ImportError as error:  # pragma: no cover - depends on the install
+    raise MissingExtraError(
+        'the JAX backend needs JAX and Optax: pip install "gradlogpi[jax]"'
+    ) from error
+
+jax.config.update("jax_enable_x64", True)  # type: ignore[no-untyped-call]
+DTYPES = ("float32", "float64")
+
+
+def use_compilation_cache(directory: str | Path | None = None) -> Path | None:
+    """Keep compiled updates on disk, so a second run of the same network skips XLA's
+    compile (seconds): in `directory`, else $GRADLOGPI_JAX_CACHE, else
+    $XDG_CACHE_HOME/gradlogpi/jax (~/.cache/...). A cache the user already configured
+    for JAX is left alone; GRADLOGPI_JAX_CACHE=off turns it off."""
+    configured = jax.config.jax_compilation_cache_dir  # type: ignore[attr-defined]
+    if configured:
+        return Path(configured)
+    chosen = directory or os.environ.get("GRADLOGPI_JAX_CACHE")
+    if chosen == "off":
+        return None
+    if chosen is None:
+        base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+        chosen = Path(base) / "gradlogpi" / "jax"
+    try:
+        Path(chosen).mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None  # a read-only home: compile every time rather than fail
+    jax.config.update("jax_compilation_cache_dir", str(chosen))  # type: ignore[no-untyped-call]
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)  # type: ignore[no-untyped-call]
+    return Path(chosen)
+
+
+@dataclass(frozen=True)
+class Network:
+    """What the compiled functions need to know about a network (hashable, static)."""
+
+    head: str
+    """'softmax' (logits), 'gaussian' (mean, with η the last parameter) or 'value'."""
+    activation: str
+    min_log_std: float = MirroredGaussian.min_log_std
+    max_log_std: float = MirroredGaussian.max_log_std
+
+
+Parameters = tuple[Any, ...]
+"""(W0, b0, W1, b1, ..., [η]): the flat order of θ, W as [in, out]."""
+
+
+def network_output(network: Network, parameters: Parameters, x: Any) -> Any:
+    """The MLP on x [..., k] -> [..., out] (η, if any, is not part of it)."""
+    squash = jnp.tanh if network.activation == "tanh" else jax.nn.relu
+    n_layers = len(parameters) // 2
+    for i in range(n_layers):
+        x = x @ parameters[2 * i] + parameters[2 * i + 1]
+        if i < n_layers - 1:
+            x = squash(x)
+    return x
+
+
+def log_std_of(network: Network, eta: Any) -> Any:
+    """log σ = low + (high − low)·sigmoid(η), the bounds of `bounded_log_std`."""
+    span = network.max_log_std - network.min_log_std
+    return network.min_log_std + span * jax.nn.sigmoid(eta)
+
+
+def log_prob(network: Network, parameters: Parameters, observations: Any, actions: Any) -> Any:
+    """log π(a|s) [...] for observations [..., k] and actions [...] or [..., m]."""
+    output = network_output(network, parameters, observations)
+    if network.head == "softmax":
+        log_probabilities = jax.nn.log_softmax(output, axis=-1)
+        return jnp.take_along_axis(log_probabilities, actions[..., None], axis=-1)[..., 0]
+    log_std = log_std_of(network, parameters[-1])
+    z = (actions - output) * jnp.exp(-log_std)
+    return jnp.sum(-0.5 * z**2 - log_std - 0.5 * np.log(2 * np.pi), axis=-1)
+
+
+def entropy(network: Network, parameters: Parameters, observations: Any) -> Any:
+    """H(π(·|s)) per state, shape [...]."""
+    if network.head == "softmax":
+        log_probabilities = jax.nn.log_softmax(
+            network_output(network, parameters, observations), axis=-1
+        )
+        return -jnp.sum(jnp.exp(log_probabilities) * log_probabilities, axis=-1)
+    per_state = jnp.sum(log_std_of(network, parameters[-1]) + 0.5 * np.log(2 * np.pi * np.e))
+    return jnp.broadcast_to(per_state, observations.shape[:-1])
+
+
+ADAM = optax.scale_by_adam(b1=0.9, b2=0.999, eps=1e-8)
+"""Adam with PyTorch's defaults, so both backends take the same steps."""
+
+
+def adam_step(
+    gradient: Parameters,
+    parameters: Parameters,
+    state: Any,
+    learning_rate: Any,
+    max_grad_norm: float | None,
+) -> tuple[Parameters, Any]:
+    """One Adam step down `gradient` (of a loss), its global norm clipped first as
+    `torch.nn.utils.clip_grad_norm_` clips it."""
+    if max_grad_norm is not None:
+        norm = optax.global_norm(gradient)
+        scale = jnp.minimum(1.0, max_grad_norm / (norm + 1e-6))
+        gradient = jax.tree_util.tree_map(lambda g: g * scale, gradient)
+    direction, state = ADAM.update(gradient, state)
+    updated = jax.tree_util.tree_map(lambda p, d: p - learning_rate * d, parameters, direction)
+    return updated, state
+
+
+def gathered(samples: Mapping[str, Any], row: Any) -> dict[str, Any]:
+    """The rows `row` (-1: padding) of every sample array, with "weight" = 1/(real rows)."""
+    real = row >= 0
+    safe = jnp.where(real, row, 0)
+    batch = {name: array[safe] for name, array in samples.items() if name != "weight"}
+    batch["weight"] = real / jnp.maximum(jnp.sum(real), 1)
+    return batch
+
+
+@functools.partial(jax.jit, static_argnames=("network", "objective", "stop", "max_grad_norm"))
+def train_epochs(
+    network: Network,
+    objective: Objective,
+    stop: StopRule | None,
+    max_grad_norm: float | None,
+    parameters: Parameters,
+    state: Any,
+    samples: dict[str, Any],
+    indices: Any,
+    settings: dict[str, Any],
+    learning_rate: Any,
+) -> tuple[Parameters, Any, Any]:
+    """All epochs × minibatches of one update, compiled: (parameters, Adam, epochs run)."""
+
+    def loss(parameters: Parameters, batch: dict[str, Any]) -> Any:
+        states = batch["observations"]
+        return -objective(
+            jnp,
+            log_prob(network, parameters, states, batch["actions"]),
+            lambda: entropy(network, parameters, states),
+            batch,
+            settings,
+        )
+
+    def minibatch(carry: Any, row: Any) -> Any:
+        parameters, state = carry
+        gradient = jax.grad(loss)(parameters, gathered(samples, row))
+        return adam_step(gradient, parameters, state, learning_rate, max_grad_norm), None
+
+    def epoch(carry: Any, rows: Any) -> Any:
+        parameters, state, stopped, epochs = carry
+        (stepped, stepped_state), _ = jax.lax.scan(minibatch, (parameters, state), rows)
+
+        def unless_stopped(new: Any, old: Any) -> Any:
+            return jnp.where(stopped, old, new)
+
+        parameters = jax.tree_util.tree_map(unless_stopped, stepped, parameters)
+        state = jax.tree_util.tree_map(unless_stopped, stepped_state, state)
+        epochs = epochs + jnp.where(stopped, 0, 1)
+        if stop is not None:
+            log_probs = log_prob(network, parameters, samples["observations"], samples["actions"])
+            stopped = stopped | stop(jnp, log_probs, samples, settings)
+        return (parameters, state, stopped, epochs), None
+
+    start = (parameters, state, jnp.asarray(False), jnp.asarray(0))
+    (parameters, state, _, epochs), _ = jax.lax.scan(epoch, start, indices)
+    return parameters, state, epochs
+
+
+@functools.partial(jax.jit, static_argnames=("max_grad_norm",))
+def apply_gradient(
+    gradient: Parameters,
+    parameters: Parameters,
+    state: Any,
+    learning_rate: Any,
+    max_grad_norm: float | None = None,
+) -> tuple[Parameters, Any]:
+    """One compiled Adam step down `gradient`."""
+    return adam_step(gradient, parameters, state, learning_rate, max_grad_norm)
+
+
+def bucket(n: int) -> int:
+    """The power of two ≥ n: array sizes that vary (whole-episode batches) compile a few
+    programs, not one per size."""
+    return 1 << max(n - 1, 0).bit_length()
+
+
+def padded(array: np.ndarray, rows: int) -> np.ndarray:
+    """`array` with zero rows appended up to `rows`."""
+    if array.shape[0] == rows:
+        return array
+    pad = np.zeros((rows - array.shape[0], *array.shape[1:]), dtype=array.dtype)
+    return np.concatenate([array, pad])
+
+
+def padded_plan(plan: Minibatches) -> Any:
+    """The plan's indices [E, B, S] padded with -1 to S a power of two, as a JAX array."""
+    indices = plan.indices
+    size = bucket(indices.shape[-1])
+    if size != indices.shape[-1]:
+        pad = np.full((*indices.shape[:-1], size - indices.shape[-1]), -1)
+        indices = np.concatenate([indices, pad], axis=-1)
+    return jnp.asarray(indices, dtype=jnp.int32)
+
+
+class JaxNetwork(NumpyMirror, RunAxisParameters):
+    """Shared machinery: θ as float64 NumPy arrays at rest (the mirror), Adam's state,
+    the compiled calls, flat parameters, autodiff scores in float64."""
+
+    network: Network
+    parameters: list[np.ndarray]
+
+    def _setup(
+        self,
+        sizes: Sequence[int],
+        network: Network,
+        *,
+        seed: int,
+        lr: float,
+        initialization: str,
+        output_gain: float = 1.0,
+        dtype: str = "float32",
+    ) -> None:
+        if network.activation not in ACTIVATIONS:
+            raise ValueError(
+                f"`activation` must be one of {ACTIVATIONS}; got {network.activation!r}"
+            )
+        if dtype not in DTYPES:
+            raise ValueError(f"`dtype` must be one of {DTYPES}; got {dtype!r}")
+        self.activation = network.activation
+        self.network = network
+        self.lr = lr
+        self.dtype = dtype
+        rng = np.random.default_rng(np.random.SeedSequence(int(seed)))
+        layers = initial_layers(sizes, initialization, output_gain, rng)
+        self.parameters = [array for layer in layers for array in layer]
+        self._adam = ADAM.init(self._trained())
+        use_compilation_cache()
+        self.sync()
+
+    def extra_parameters(self) -> list[np.ndarray]:
+        """Parameters after the layers' (η of a Gaussian policy)."""
+        return []
+
+    def sync(self) -> None:
+        """Refresh the NumPy mirror from `parameters`."""
+        n_layers = len(self.parameters) // 2
+        self._layers = [
+            (self.parameters[2 * i], self.parameters[2 * i + 1]) for i in range(n_layers)
+        ]
+
+    def _trained(self) -> Parameters:
+        """θ in the training dtype, as JAX arrays."""
+        return tuple(jnp.asarray(p, dtype=self.dtype) for p in self.parameters)
+
+    def _float64(self) -> Parameters:
+        return tuple(jnp.asarray(p, dtype=jnp.float64) for p in self.parameters)
+
+    def _store(self, parameters: Parameters) -> None:
+        self.parameters = [np.asarray(p, dtype=np.float64) for p in parameters]
+        self.sync()
+
+    @functools.cached_property
+    def n_parameters(self) -> int:
+        return int(sum(p.size for p in self.parameters))
+
+    def get_flat(self) -> np.ndarray:
+        return np.concatenate([p.ravel() for p in self.parameters])
+
+    def set_flat(self, theta: Any) -> None:
+        theta = as_float_array("theta", theta)
+        if theta.shape != (self.n_parameters,):
+            raise ShapeError(
+                f"`theta` must have shape [P] with P={self.n_parameters}; got {theta.shape}"
+            )
+        parameters, start = [], 0
+        for p in self.parameters:
+            parameters.append(theta[start : start + p.size].reshape(p.shape).copy())
+            start += p.size
+        self._store(tuple(parameters))
+
+    def parameter_blocks(self) -> dict[str, np.ndarray]:
+        """Index ranges of θ by name: layer{i}.weight, layer{i}.bias (and eta)."""
+        names = [
+            f"layer{i // 2}.{'weight' if i % 2 == 0 else 'bias'}"
+            for i in range(len(self.parameters))
+        ]
+        if self.extra_parameters():
+            names[-1] = "eta"
+        blocks, start = {}, 0
+        for name, p in zip(names, self.parameters, strict=True):
+            blocks[name] = np.arange(start, start + p.size)
+            start += p.size
+        return blocks
+
+    def _gradient(self, scalar: Callable[[Parameters], Any]) -> np.ndarray:
+        """∇θ of a scalar function of θ, in float64, flat [P]."""
+        flat, _ = ravel_pytree(jax.grad(scalar)(self._float64()))
+        return np.asarray(flat, dtype=np.float64)
+
+    def optimizer_state(self) -> tuple[dict[str, np.ndarray], list[dict[str, Any]]]:
+        """Adam's step count and moments as arrays (optimizer_count, optimizer_mu_<i>,
+        optimizer_nu_<i>) and its settings (JSON)."""
+        arrays = {"optimizer_count": np.asarray(self._adam.count)}
+        for name in ("mu", "nu"):
+            for i, moment in enumerate(getattr(self._adam, name)):
+                arrays[f"optimizer_{name}_{i}"] = np.asarray(moment)
+        return arrays, [{"lr": self.lr, "dtype": self.dtype}]
+
+    def load_optimizer_state(
+        self, arrays: dict[str, np.ndarray], groups: list[dict[str, Any]]
+    ) -> None:
+        """Put back what `optimizer_state` returned, so training continues identically."""
+        moments = {
+            name: tuple(
+                jnp.asarray(arrays[f"optimizer_{name}_{i}"], dtype=self.dtype)
+                for i in range(len(self.parameters))
+            )
+            for name in ("mu", "nu")
+        }
+        self._adam = self._adam._replace(
+            count=jnp.asarray(arrays["optimizer_count"], dtype=self._adam.count.dtype),
+            mu=moments["mu"],
+            nu=moments["nu"],
+        )
+
+    def optimizer_step(self, gradient: np.ndarray, learning_rate_scale: float = 1.0) -> None:
+        """One Adam step along the ascent direction `gradient` [P]."""
+        direction = np.asarray(gradient, dtype=np.float64)
+        pieces, start = [], 0
+        for p in self.parameters:
+            pieces.append(
+                jnp.asarray(-direction[start : start + p.size].reshape(p.shape), self.dtype)
+            )
+            start += p.size
+        parameters, self._adam = apply_gradient(
+            tuple(pieces), self._trained(), self._adam, self.lr * learning_rate_scale
+        )
+        self._store(parameters)
+
+    def update_kept_finite(self, update: Callable[[], None]) -> bool:
+        """Run `update`; if it leaves θ not finite, put θ and Adam back."""
+        saved, adam = [p.copy() for p in self.parameters], self._adam
+        update()
+        if all(np.isfinite(p).all() for p in self.parameters):
+            return True
+        self.parameters, self._adam = saved, adam
+        self.sync()
+        return False
+
+    def _device_samples(self, samples: Mapping[str, np.ndarray], rows: int) -> dict[str, Any]:
+        """Samples padded to `rows`, floats in the training dtype, with "weight"."""
+        converted = {}
+        for name, array in samples.items():
+            array = np.asarray(array)
+            if np.issubdtype(array.dtype, np.floating):
+                array = array.astype(self.dtype)
+            converted[name] = jnp.asarray(padded(array, rows))
+        n_samples = len(np.asarray(samples["observations"]))
+        weight = np.zeros(rows, dtype=self.dtype)
+        weight[:n_samples] = 1.0 / n_samples
+        converted["weight"] = jnp.asarray(weight)
+        return converted
+
+    def maximize_minibatches(
+        self,
+        objective: Objective,
+        samples: Mapping[str, np.ndarray],
+        plan: Minibatches,
+        settings: Mapping[str, float],
+        ascent: Ascent = DEFAULT_ASCENT,
+    ) -> int:
+        """All epochs × minibatches up `objective` in one compiled call (see
+        `NetworkPolicy`); returns the epochs run."""
+        n_samples = len(np.asarray(samples["observations"]))
+        parameters, self._adam, epochs = train_epochs(
+            self.network,
+            objective,
+            ascent.stop,
+            ascent.max_grad_norm,
+            self._trained(),
+            self._adam,
+            self._device_samples(samples, bucket(n_samples)),
+            padded_plan(plan),
+            {name: jnp.asarray(value, dtype=self.dtype) for name, value in settings.items()},
+            jnp.asarray(self.lr * ascent.learning_rate_scale, dtype=self.dtype),
+        )
+        self._store(parameters)
+        return int(epochs)
+
+
+class JaxPolicy(JaxNetwork):
+    """Scores and their weighted sums by JAX autodiff in float64."""
+
+    def _log_prob_inputs(self, obs: Any, a: Any) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+        raise NotImplementedError
+
+    def score(self, obs: Any, a: Any) -> np.ndarray:
+        """∇θ log π(a|s) per sample by `vmap(grad)`, flat, shape [..., P]."""
+        observations, actions, batch = self._log_prob_inputs(obs, a)
+        network = self.network
+
+        def one(parameters: Parameters, observation: Any, action: Any) -> Any:
+            return log_prob(network, parameters, observation, action)
+
+        per_sample = jax.vmap(jax.grad(one), in_axes=(None, 0, 0))(
+            self._float64(),
+            observations.reshape(-1, *self.observation_shape),
+            actions.reshape(-1, *actions.shape[len(batch) :]),
+        )
+        flat = np.concatenate([np.asarray(g).reshape(g.shape[0], -1) for g in per_sample], axis=1)
+        return flat.reshape(*batch, -1)
+
+    def weighted_score_sum(self, obs: Any, a: Any, weights: np.ndarray) -> np.ndarray:
+        """Σ_i weights_i ∇θ log π(a_i|s_i) by one reverse pass, shape [P]."""
+        observations, actions, _ = self._log_prob_inputs(obs, a)
+        weighting = jnp.asarray(np.asarray(weights, np.float64))
+        network = self.network
+        return self._gradient(
+            lambda p: jnp.sum(weighting * log_prob(network, p, observations, actions))
+        )
+
+    def mean_entropy_gradient(self, obs: Any) -> np.ndarray:
+        """∇θ of the mean entropy over the states `obs` [..., k], shape [P]."""
+        observations = self._observations(obs)
+        network = self.network
+        return self._gradient(lambda p: jnp.mean(entropy(network, p, observations)))
+
+
+class JaxSoftmaxPolicy(JaxPolicy, MirroredSoftmax, SoftmaxPolicy):  # type: ignore[override]
+    """π(·|s) = softmax(MLP(s)) for Discrete actions, trained in JAX (see the module).
+
+    Args:
+      observation_dim: k.
+      n_actions: A.
+      hidden: hidden layer sizes, e.g. (64, 64).
+      activation: 'tanh' or 'relu'.
+      seed: seed of the weight initialisation.
+      lr: Adam's step size.
+      initialization: 'orthogonal' (gain √2 hidden, 0.01 for the output layer, zero
+        biases, as SB3's and CleanRL's PPO) or 'uniform'.
+      dtype: 'float32' (default) or 'float64': what training computes in.
+    """
+
+    def __init__(
+        self,
+        observation_dim: int,
+        n_actions: int,
+        hidden: Sequence[int] = (64,),
+        activation: str = "tanh",
+        *,
+        seed: int = 0,
+        lr: float = 0.01,
+        initialization: str = "orthogonal",
+        dtype: str = "float32",
+    ):
+        self.observation_shape = (check_positive_int("observation_dim", observation_dim),)
+        self.n_actions = check_positive_int("n_actions", n_actions)
+        self.hidden = tuple(check_positive_int("hidden", h) for h in hidden)
+        sizes = [observation_dim, *self.hidden, n_actions]
+        self._setup(
+            sizes,
+            Network("softmax", activation),
+            seed=seed,
+            lr=lr,
+            initialization=initialization,
+            output_gain=POLICY_OUTPUT_GAIN,
+            dtype=dtype,
+        )
+
+    def _log_prob_inputs(self, obs: Any, a: Any) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+        observations = self._observations(obs)
+        batch = observations.shape[:-1]
+        return observations, check_actions("a", a, batch, self.n_actions, "obs"), batch
+
+
+class JaxGaussianPolicy(JaxPolicy, MirroredGaussian):
+    """π(a|s) = N(MLP(s), diag σ²) with a learned bounded log σ, trained in JAX.
+
+    Args:
+      observation_dim: k.
+      action_dim: m.
+      hidden, activation, seed, lr, initialization, dtype: as `JaxSoftmaxPolicy`.
+      log_std0: initial log σ (within the smooth bounds `min_log_std`, `max_log_std`).
+    """
+
+    def __init__(
+        self,
+        observation_dim: int,
+        action_dim: int,
+        hidden: Sequence[int] = (64,),
+        activation: str = "tanh",
+        *,
+        seed: int = 0,
+        lr: float = 0.01,
+        log_std0: float = 0.0,
+        initialization: str = "orthogonal",
+        dtype: str = "float32",
+    ):
+        self.observation_shape = (check_positive_int("observation_dim", observation_dim),)
+        self.action_dim = check_positive_int("action_dim", action_dim)
+        self.noise_size = 2 * self.action_dim
+        self.hidden = tuple(check_positive_int("hidden", h) for h in hidden)
+        sizes = [observation_dim, *self.hidden, action_dim]
+        self._eta0 = log_std_parameter(log_std0, self.min_log_std, self.max_log_std)
+        self._setup(
+            sizes,
+            Network("gaussian", activation, self.min_log_std, self.max_log_std),
+            seed=seed,
+            lr=lr,
+            initialization=initialization,
+            output_gain=POLICY_OUTPUT_GAIN,
+            dtype=dtype,
+        )
+
+    def _setup(self, sizes: Sequence[int], network: Network, **settings: Any) -> None:
+        super()._setup(sizes, network, **settings)
+        self.parameters.append(np.full(self.action_dim, self._eta0))
+        self._adam = ADAM.init(self._trained())
+        self.sync()
+
+    def extra_parameters(self) -> list[np.ndarray]:
+        return [self.parameters[-1]]
+
+    def sync(self) -> None:
+        n_layers = len(self.parameters) // 2
+        self._layers = [
+            (self.parameters[2 * i], self.parameters[2 * i + 1]) for i in range(n_layers)
+        ]
+        if len(self.parameters) % 2:
+            self._log_std = bounded_log_std(
+                self.parameters[-1], self.min_log_std, self.max_log_std
+            )[0]
+
+    def _log_prob_inputs(self, obs: Any, a: Any) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+        observations = self._observations(obs)
+        batch = observations.shape[:-1]
+        return observations, checked_actions(a, batch, self.action_dim), batch
+
+
+@functools.partial(jax.jit, static_argnames=("network", "clip_range"))
+def regress(
+    network: Network,
+    clip_range: float | None,
+    parameters: Parameters,
+    state: Any,
+    samples: dict[str, Any],
+    indices: Any,
+    learning_rate: Any,
+    weight_decay: Any,
+) -> tuple[Parameters, Any]:
+    """A critic's fit, compiled: epochs × minibatches of Adam on ½ mean (v̂ − G)², with
+    PPO's value clipping against the starting prediction when `clip_range` is set, and
+    the coupled L2 penalty of PyTorch's Adam(weight_decay)."""
+
+    def loss(parameters: Parameters, batch: dict[str, Any]) -> Any:
+        predicted = network_output(network, parameters, batch["observations"])[..., 0]
+        error = (predicted - batch["targets"]) ** 2
+        if clip_range is not None:
+            start = batch["start"]
+            moved = start + jnp.clip(predicted - start, -clip_range, clip_range)
+            error = jnp.maximum(error, (moved - batch["targets"]) ** 2)
+        return 0.5 * jnp.sum(batch["weight"] * error)
+
+    def minibatch(carry: Any, row: Any) -> Any:
+        parameters, state = carry
+        gradient = jax.grad(loss)(parameters, gathered(samples, row))
+        gradient = jax.tree_util.tree_map(lambda g, p: g + weight_decay * p, gradient, parameters)
+        return adam_step(gradient, parameters, state, learning_rate, None), None
+
+    (parameters, state), _ = jax.lax.scan(
+        minibatch, (parameters, state), indices.reshape(-1, indices.shape[-1])
+    )
+    return parameters, state
+
+
+class JaxValue(JaxNetwork):
+    """v̂(s, w) = MLP(s), a critic for Box observations [k], fitted in JAX.
+
+    Args:
+      observation_dim: k.
+      hidden, activation, seed, lr, initialization, dtype: as `JaxSoftmaxPolicy`.
+      epochs, minibatches, clip_range: how `fit` regresses (as `torch_policies.Regression`).
+    """
+
+    def __init__(
+        self,
+        observation_dim: int,
+        hidden: Sequence[int] = (64, 64),
+        activation: str = "tanh",
+        *,
+        seed: int = 0,
+        lr: float = 1e-3,
+        epochs: int = 10,
+        minibatches: int = 4,
+        clip_range: float | None = None,
+        initialization: str = "orthogonal",
+        dtype: str = "float32",
+    ):
+        self.observation_shape = (check_positive_int("observation_dim", observation_dim),)
+        self.hidden = tuple(check_positive_int("hidden", h) for h in hidden)
+        self.epochs = check_positive_int("regression.epochs", epochs)
+        self.minibatches = check_positive_int("regression.minibatches", minibatches)
+        if clip_range is not None and not clip_range > 0:
+            raise ValueError(f"`regression.clip_range` must be > 0 or None; got {clip_range!r}")
+        self.clip_range = clip_range
+        self._setup(
+            [observation_dim, *self.hidden, 1],
+            Network("value", activation),
+            seed=seed,
+            lr=lr,
+            initialization=initialization,
+            dtype=dtype,
+        )
+        self._shuffle = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
+
+    @property
+    def w(self) -> np.ndarray:
+        return self.get_flat()
+
+    def value(self, obs: Any) -> np.ndarray:
+        """v̂(s, w), shape [...]."""
+        return self._forward(self._observations(obs))[..., 0]
+
+    def gradient(self, obs: Any) -> np.ndarray:
+        """∇_w v̂(s, w) per state by `vmap(grad)`, flat, shape [..., P]."""
+        observations = self._observations(obs)
+        batch = observations.shape[:-1]
+        network = self.network
+
+        def one(parameters: Parameters, observation: Any) -> Any:
+            return network_output(network, parameters, observation)[0]
+
+        per_sample = jax.vmap(jax.grad(one), in_axes=(None, 0))(
+            self._float64(), observations.reshape(-1, *self.observation_shape)
+        )
+        flat = np.concatenate([np.asarray(g).reshape(g.shape[0], -1) for g in per_sample], axis=1)
+        return flat.reshape(*batch, -1)
+
+    def ascend(self, obs: Any, step: Any) -> None:
+        """w ← w + Σ step · ∇_w v̂(s, w) over the batch (one reverse pass)."""
+        observations = self._observations(obs)
+        steps = jnp.asarray(np.broadcast_to(as_float_array("step", step), observations.shape[:-1]))
+        network = self.network
+        gradient = self._gradient(
+            lambda p: jnp.sum(steps * network_output(network, p, observations)[..., 0])
+        )
+        self.set_flat(self.get_flat() + gradient)
+
+    def training_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Adam's state (arrays), its settings and the minibatch stream (JSON)."""
+        arrays, groups = self.optimizer_state()
+        return arrays, {"groups": groups, "shuffle": self._shuffle.bit_generator.state}
+
+    def load_training_state(self, arrays: dict[str, np.ndarray], extra: dict[str, Any]) -> None:
+        """Put a `training_state` back, so the next fit is the uninterrupted run's."""
+        if arrays:
+            self.load_optimizer_state(arrays, extra["groups"])
+        self._shuffle.bit_generator.state = extra["shuffle"]
+
+    def fit(self, obs: Any, targets: np.ndarray, ridge: float) -> None:
+        """Regress v̂ on the targets [M] at states `obs` [M, k] in one compiled call:
+        epochs × minibatches of Adam on the squared error, L2 penalty `ridge`·‖w‖²."""
+        observations = self._observations(obs)
+        targets = np.asarray(targets, dtype=np.float64)
+        n_samples = observations.shape[0]
+        plan = minibatch_plan(n_samples, self.epochs, self.minibatches, self._shuffle)
+        samples = {"observations": observations, "targets": targets}
+        if self.clip_range is not None:
+            samples["start"] = self.value(observations)
+        parameters, self._adam = regress(
+            self.network,
+            self.clip_range,
+            self._trained(),
+            self._adam,
+            self._device_samples(samples, bucket(n_samples)),
+            padded_plan(plan),
+            jnp.asarray(self.lr, dtype=self.dtype),
+            jnp.asarray(2.0 * ridge, dtype=self.dtype),
+        )
+        self._store(parameters)
