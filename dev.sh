@@ -20,7 +20,9 @@ setup() {
   # torch first, pinned: the 2.13.0 CPU wheel is the one available offline here;
   # the package's own extra only asks for torch>=2.13, which this satisfies.
   "$VENV/bin/python" -m pip install --quiet "torch==2.13.0"
-  "$VENV/bin/python" -m pip install --quiet -e ".[torch,tensorboard,video,fast,test,docs,tune]"
+  # JAX likewise pinned first (the compiled neural backend, policy.backend = "jax")
+  "$VENV/bin/python" -m pip install --quiet "jax==0.10.2" "jaxlib==0.10.2"
+  "$VENV/bin/python" -m pip install --quiet -e ".[torch,jax,tensorboard,video,fast,test,docs,tune]"
   # Box2D (LunarLander) is optional: without it that config's test is skipped
   "$VENV/bin/python" -m pip install --quiet "gymnasium[box2d]>=1.0" || echo "Box2D could not be installed; LunarLander will be unavailable"
   # Ray is optional: without it the Ray tests are skipped, everything else runs

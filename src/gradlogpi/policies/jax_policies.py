@@ -248,14 +248,14 @@ def padded(array: np.ndarray, rows: int) -> np.ndarray:
     return np.concatenate([array, pad])
 
 
-def padded_plan(plan: Minibatches) -> Any:
-    """The plan's indices [E, B, S] padded with -1 to S a power of two, as a JAX array."""
+def padded_plan(plan: Minibatches) -> np.ndarray:
+    """The plan's indices [E, B, S] padded with -1 to S a power of two, int32."""
     indices = plan.indices
     size = bucket(indices.shape[-1])
     if size != indices.shape[-1]:
         pad = np.full((*indices.shape[:-1], size - indices.shape[-1]), -1)
         indices = np.concatenate([indices, pad], axis=-1)
-    return jnp.asarray(indices, dtype=jnp.int32)
+    return indices.astype(np.int32)
 
 
 class JaxNetwork(NumpyMirror, RunAxisParameters):
@@ -286,6 +286,7 @@ class JaxNetwork(NumpyMirror, RunAxisParameters):
         self.network = network
         self.lr = lr
         self.dtype = dtype
+        self._on_device: Parameters | None = None
         rng = np.random.default_rng(np.random.SeedSequence(int(seed)))
         layers = initial_layers(sizes, initialization, output_gain, rng)
         self.parameters = [array for layer in layers for array in layer]
@@ -305,14 +306,20 @@ class JaxNetwork(NumpyMirror, RunAxisParameters):
         ]
 
     def _trained(self) -> Parameters:
-        """θ in the training dtype, as JAX arrays."""
-        return tuple(jnp.asarray(p, dtype=self.dtype) for p in self.parameters)
+        """θ in the training dtype, as JAX arrays: those the last update returned, kept on
+        the device between updates, else (after `set_flat`) one transfer of the mirror."""
+        if self._on_device is None:
+            self._on_device = jax.device_put(tuple(p.astype(self.dtype) for p in self.parameters))
+        return self._on_device
 
     def _float64(self) -> Parameters:
         return tuple(jnp.asarray(p, dtype=jnp.float64) for p in self.parameters)
 
-    def _store(self, parameters: Parameters) -> None:
-        self.parameters = [np.asarray(p, dtype=np.float64) for p in parameters]
+    def _store(self, parameters: Parameters, on_device: bool = False) -> None:
+        """θ from arrays; `on_device`: they are the training dtype's JAX arrays, kept for
+        the next update (the mirror gets float64 copies in one transfer)."""
+        self._on_device = parameters if on_device else None
+        self.parameters = [np.asarray(p, dtype=np.float64) for p in jax.device_get(parameters)]
         self.sync()
 
     @functools.cached_property
@@ -391,31 +398,36 @@ class JaxNetwork(NumpyMirror, RunAxisParameters):
         parameters, self._adam = apply_gradient(
             tuple(pieces), self._trained(), self._adam, self.lr * learning_rate_scale
         )
-        self._store(parameters)
+        self._store(parameters, on_device=True)
 
     def update_kept_finite(self, update: Callable[[], None]) -> bool:
         """Run `update`; if it leaves θ not finite, put θ and Adam back."""
-        saved, adam = [p.copy() for p in self.parameters], self._adam
-        update()
+        saved, adam, on_device = list(self.parameters), self._adam, self._on_device
+        update()  # replaces the arrays rather than writing into them: no copies needed
         if all(np.isfinite(p).all() for p in self.parameters):
             return True
-        self.parameters, self._adam = saved, adam
+        self.parameters, self._adam, self._on_device = saved, adam, on_device
         self.sync()
         return False
 
     def _device_samples(self, samples: Mapping[str, np.ndarray], rows: int) -> dict[str, Any]:
-        """Samples padded to `rows`, floats in the training dtype, with "weight"."""
+        """Samples padded to `rows`, floats in the training dtype, with "weight"; one
+        transfer to the device."""
         converted = {}
         for name, array in samples.items():
             array = np.asarray(array)
-            if np.issubdtype(array.dtype, np.floating):
+            if array.dtype.kind == "f":
                 array = array.astype(self.dtype)
-            converted[name] = jnp.asarray(padded(array, rows))
+            converted[name] = padded(array, rows)
         n_samples = len(np.asarray(samples["observations"]))
         weight = np.zeros(rows, dtype=self.dtype)
         weight[:n_samples] = 1.0 / n_samples
-        converted["weight"] = jnp.asarray(weight)
-        return converted
+        converted["weight"] = weight
+        return jax.device_put(converted)
+
+    def _scalars(self, values: Mapping[str, float]) -> dict[str, Any]:
+        """Scalars in the training dtype, as NumPy (traced, not compiled in)."""
+        return {name: np.asarray(value, dtype=self.dtype) for name, value in values.items()}
 
     def maximize_minibatches(
         self,
@@ -437,10 +449,10 @@ class JaxNetwork(NumpyMirror, RunAxisParameters):
             self._adam,
             self._device_samples(samples, bucket(n_samples)),
             padded_plan(plan),
-            {name: jnp.asarray(value, dtype=self.dtype) for name, value in settings.items()},
-            jnp.asarray(self.lr * ascent.learning_rate_scale, dtype=self.dtype),
+            self._scalars(settings),
+            np.asarray(self.lr * ascent.learning_rate_scale, dtype=self.dtype),
         )
-        self._store(parameters)
+        self._store(parameters, on_device=True)
         return int(epochs)
 
 
@@ -730,7 +742,7 @@ class JaxValue(JaxNetwork):
             self._adam,
             self._device_samples(samples, bucket(n_samples)),
             padded_plan(plan),
-            jnp.asarray(self.lr, dtype=self.dtype),
-            jnp.asarray(2.0 * ridge, dtype=self.dtype),
+            np.asarray(self.lr, dtype=self.dtype),
+            np.asarray(2.0 * ridge, dtype=self.dtype),
         )
-        self._store(parameters)
+        self._store(parameters, on_device=True)

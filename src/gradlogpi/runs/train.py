@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from gradlogpi.algorithms import EpisodeEnd, RunResult
+from gradlogpi.core.threads import one_blas_thread
 from gradlogpi.errors import ConfigError, GradlogpiError
 from gradlogpi.runs.build import build_policy, build_value, make_config_env, with_env_defaults
 from gradlogpi.runs.checkpoints import save_checkpoint
@@ -377,16 +378,17 @@ def _train(
         if callback is not None:
             callback(end)
 
-    try:
-        result = run_algorithm(config, record, state)
-        end = last.get("end")
-        final = final_evaluation(
-            evaluations, result, end.episode if end is not None else result.returns.shape[1] - 1
-        )
-    finally:
-        evaluations.close()
-        if board is not None:
-            board.close()
+    with one_blas_thread():  # small matrices: more BLAS threads only synchronise
+        try:
+            result = run_algorithm(config, record, state)
+            end = last.get("end")
+            final = final_evaluation(
+                evaluations, result, end.episode if end is not None else result.returns.shape[1] - 1
+            )
+        finally:
+            evaluations.close()
+            if board is not None:
+                board.close()
     write_metrics(run_dir / "metrics.csv", result, episode_times)
     end = last.get("end")
     if end is not None and end.snapshot is not None and end.run is None:

@@ -43,6 +43,7 @@ from gradlogpi.algorithms.common import (
 )
 from gradlogpi.algorithms.on_policy.config import CollectionConfig
 from gradlogpi.core.named_arrays import under_prefix, with_prefix
+from gradlogpi.core.threads import one_blas_thread
 from gradlogpi.features.normalization import ObservationNormalizer, RewardScaler
 from gradlogpi.policies import Policy, ValueFunction
 from gradlogpi.policies.normalized import ObservationNormalizedPolicy
@@ -138,6 +139,11 @@ def train_on_policy(
         resume).
       needs_critic: whether `value` must be given.
     """
+    with one_blas_thread():  # small matrices: more BLAS threads only add synchronisation
+        return _train_on_policy(name, improve, inputs, needs_critic)
+
+
+def _train_on_policy(name: str, improve: Improve, inputs: Inputs, needs_critic: bool) -> RunResult:
     env, policy, config, value = inputs.env, inputs.policy, inputs.config, inputs.value
     seed, runs, callback, resume = inputs.seed, inputs.runs, inputs.callback, inputs.resume
     one_run(name, runs)
