@@ -203,11 +203,13 @@ collection = "steps"
 NEURAL = "hidden = [16, 16]"
 
 
-def on_policy_config(tmp_path, algorithm, policy, critic, settings=""):
+def on_policy_config(tmp_path, algorithm, policy, critic, settings="", backend="torch"):
     text = ON_POLICY.format(
         algorithm=algorithm,
         policy=policy,
-        policy_settings=NEURAL if policy.startswith("neural") else "",
+        policy_settings=(NEURAL + f'\nbackend = "{backend}"')
+        if policy.startswith("neural")
+        else "",
         critic=critic,
         critic_settings=NEURAL + "\nepochs = 2\nminibatches = 2" if critic == "neural" else "",
         settings=settings,
@@ -240,6 +242,8 @@ KILL_AT_UPDATES = textwrap.dedent(
     ("algorithm", "policy", "critic", "settings"),
     [
         ("ppo", "neural_softmax", "neural", "epochs = 2\nminibatches = 2"),
+        ("ppo", "neural_softmax+jax", "neural", "epochs = 2\nminibatches = 3\ntarget_kl = 0.01"),
+        ("a2c", "neural_gaussian+jax", "neural", ""),
         ("ppo", "matrix_softmax", "linear", "epochs = 2\nminibatches = 3"),
         (
             "ppo",
@@ -256,10 +260,14 @@ def test_on_policy_runs_killed_at_random_updates_resume_bit_for_bit(
     tmp_path, algorithm, policy, critic, settings
 ):
     """SIGKILL at random updates, twice (the second time while resuming): the final
-    checkpoint's arrays and every metrics row equal an uninterrupted run's."""
+    checkpoint's arrays and every metrics row equal an uninterrupted run's, on both
+    neural backends (policy+jax: the compiled one)."""
+    policy, _, backend = policy.partition("+")
     if policy.startswith("neural"):
-        pytest.importorskip("torch")
-    config = on_policy_config(tmp_path, algorithm, policy, critic, settings)
+        pytest.importorskip(backend or "torch")
+    config = on_policy_config(tmp_path, algorithm, policy, critic, settings, backend or "torch")
+    if policy == "neural_gaussian":
+        config.write_text(config.read_text().replace("CartPole-v1", "Pendulum-v1"))
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     train_command = [sys.executable, "-m", "gradlogpi.cli", "train", "--quiet"]
     subprocess.run([*train_command, "--config", config, "--run-dir", straight], check=True)

@@ -155,7 +155,7 @@ def adam_step(
     """One Adam step down `gradient` (of a loss), its global norm clipped first as
     `torch.nn.utils.clip_grad_norm_` clips it."""
     if max_grad_norm is not None:
-        norm = optax.global_norm(gradient)
+        norm = optax.tree.norm(gradient)
         scale = jnp.minimum(1.0, max_grad_norm / (norm + 1e-6))
         gradient = jax.tree_util.tree_map(lambda g: g * scale, gradient)
     direction, state = ADAM.update(gradient, state)
@@ -275,6 +275,7 @@ class JaxNetwork(NumpyMirror, RunAxisParameters):
         initialization: str,
         output_gain: float = 1.0,
         dtype: str = "float32",
+        extra: Sequence[np.ndarray] = (),
     ) -> None:
         if network.activation not in ACTIVATIONS:
             raise ValueError(
@@ -289,7 +290,7 @@ class JaxNetwork(NumpyMirror, RunAxisParameters):
         self._on_device: Parameters | None = None
         rng = np.random.default_rng(np.random.SeedSequence(int(seed)))
         layers = initial_layers(sizes, initialization, output_gain, rng)
-        self.parameters = [array for layer in layers for array in layer]
+        self.parameters = [array for layer in layers for array in layer] + list(extra)
         self._adam = ADAM.init(self._trained())
         use_compilation_cache()
         self.sync()
@@ -569,7 +570,7 @@ class JaxGaussianPolicy(JaxPolicy, MirroredGaussian):
         self.noise_size = 2 * self.action_dim
         self.hidden = tuple(check_positive_int("hidden", h) for h in hidden)
         sizes = [observation_dim, *self.hidden, action_dim]
-        self._eta0 = log_std_parameter(log_std0, self.min_log_std, self.max_log_std)
+        eta = log_std_parameter(log_std0, self.min_log_std, self.max_log_std)
         self._setup(
             sizes,
             Network("gaussian", activation, self.min_log_std, self.max_log_std),
@@ -578,13 +579,8 @@ class JaxGaussianPolicy(JaxPolicy, MirroredGaussian):
             initialization=initialization,
             output_gain=POLICY_OUTPUT_GAIN,
             dtype=dtype,
+            extra=[np.full(self.action_dim, eta)],
         )
-
-    def _setup(self, sizes: Sequence[int], network: Network, **settings: Any) -> None:
-        super()._setup(sizes, network, **settings)
-        self.parameters.append(np.full(self.action_dim, self._eta0))
-        self._adam = ADAM.init(self._trained())
-        self.sync()
 
     def extra_parameters(self) -> list[np.ndarray]:
         return [self.parameters[-1]]

@@ -1,0 +1,203 @@
+"""The JAX backend: exact scores in float64, and the same steps as the PyTorch backend.
+
+The second point is what "no algorithm written twice" rests on: PPO's and A2C's losses
+are one `Objective` each, evaluated eagerly by PyTorch and inside one compiled call by
+JAX; given the same θ, samples and minibatches, both backends must end at the same θ.
+"""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("jax")
+torch = pytest.importorskip("torch")
+
+from gradlogpi.algorithms.on_policy.a2c import AdvantageWeighted  # noqa: E402
+from gradlogpi.algorithms.on_policy.ppo import ClippedSurrogate, KLAbove  # noqa: E402
+from gradlogpi.check import compare_scores  # noqa: E402
+from gradlogpi.policies import NetworkPolicy, Policy, ValueFunction  # noqa: E402
+from gradlogpi.policies.contract import Ascent, minibatch_plan  # noqa: E402
+from gradlogpi.policies.jax_policies import (  # noqa: E402
+    JaxGaussianPolicy,
+    JaxSoftmaxPolicy,
+    JaxValue,
+    bucket,
+)
+from gradlogpi.policies.torch_policies import (  # noqa: E402
+    NeuralGaussianPolicy,
+    NeuralSoftmaxPolicy,
+    NeuralValue,
+    Regression,
+)
+
+pytestmark = pytest.mark.torch
+
+
+def torch_order(jax_network) -> np.ndarray:
+    """The JAX network's θ in the PyTorch backend's flat order (weights [out, in])."""
+    pieces = []
+    for i, p in enumerate(jax_network.parameters):
+        is_weight = i % 2 == 0 and i < 2 * len(jax_network._layers)
+        pieces.append((p.T if is_weight else p).ravel())
+    return np.concatenate(pieces)
+
+
+@pytest.mark.parametrize("kind", ["softmax", "gaussian"])
+def test_scores_pass_the_gradient_check_in_float64(rng, kind):
+    if kind == "softmax":
+        policy = JaxSoftmaxPolicy(4, 3, (16, 8), seed=2)
+        obs, a = rng.normal(size=(3, 4)), np.array([0, 2, 1])
+    else:
+        policy = JaxGaussianPolicy(3, 2, (8,), seed=2, log_std0=-0.5)
+        obs, a = rng.normal(size=(3, 3)), rng.normal(size=(3, 2))
+    assert isinstance(policy, NetworkPolicy) and isinstance(policy, Policy)
+    check = compare_scores(policy, obs, a)
+    assert check.passed(rtol=1e-6, atol=1e-8), check
+    weights = rng.normal(size=3)
+    np.testing.assert_allclose(
+        policy.weighted_score_sum(obs, a, weights),
+        (weights[:, None] * policy.score(obs, a)).sum(axis=0),
+        rtol=1e-10,
+        atol=1e-13,
+    )
+
+
+def test_the_critics_gradient_is_its_values_derivative(rng):
+    critic = JaxValue(3, (8, 8), seed=1)
+    assert isinstance(critic, ValueFunction)
+    obs = rng.normal(size=(4, 3))
+    w, eps = critic.get_flat(), 1e-6
+    gradient = critic.gradient(obs)
+    for i in rng.choice(w.size, 12, replace=False):
+        step = np.zeros_like(w)
+        step[i] = eps
+        critic.set_flat(w + step)
+        up = critic.value(obs)
+        critic.set_flat(w - step)
+        down = critic.value(obs)
+        np.testing.assert_allclose(gradient[:, i], (up - down) / (2 * eps), atol=1e-8)
+
+
+def twin_policies(kind):
+    """A PyTorch policy and a float64 JAX policy with the same θ."""
+    if kind == "softmax":
+        jax_policy = JaxSoftmaxPolicy(4, 2, (16, 16), seed=5, lr=0.01, dtype="float64")
+        torch_policy = NeuralSoftmaxPolicy(4, 2, (16, 16), seed=0, lr=0.01)
+    else:
+        jax_policy = JaxGaussianPolicy(4, 2, (16,), seed=5, lr=0.01, dtype="float64")
+        torch_policy = NeuralGaussianPolicy(4, 2, (16,), seed=0, lr=0.01)
+    torch_policy.set_flat(torch_order(jax_policy))
+    return jax_policy, torch_policy
+
+
+@pytest.mark.parametrize("kind", ["softmax", "gaussian"])
+@pytest.mark.parametrize("objective", ["ppo", "a2c"])
+def test_both_backends_take_the_same_steps_on_one_objective(rng, kind, objective):
+    jax_policy, torch_policy = twin_policies(kind)
+    n = 37  # minibatches of 10, 9, 9, 9: the JAX side pads them
+    obs = rng.normal(size=(n, 4))
+    actions = rng.integers(2, size=n) if kind == "softmax" else rng.normal(size=(n, 2))
+    samples = {"observations": obs, "actions": actions, "advantages": rng.normal(size=n)}
+    if objective == "ppo":
+        samples["old_log_probs"] = torch_policy.log_prob(obs, actions) + 0.05 * rng.normal(size=n)
+        loss = ClippedSurrogate(normalize_advantages=True, with_entropy=True)
+        settings = {"clip_range": 0.2, "entropy_coefficient": 0.01, "target_kl": 0.02}
+        ascent = Ascent(0.7, max_grad_norm=0.5, stop=KLAbove())
+        plan = minibatch_plan(n, 6, 4, np.random.default_rng(3))
+    else:
+        loss = AdvantageWeighted(with_entropy=True)
+        settings = {"entropy_coefficient": 0.01}
+        ascent = Ascent(1.0, max_grad_norm=0.5)
+        plan = minibatch_plan(n, 1, 1, np.random.default_rng(3))
+    before = torch_policy.get_flat()
+    epochs_jax = jax_policy.maximize_minibatches(loss, samples, plan, settings, ascent)
+    epochs_torch = torch_policy.maximize_minibatches(loss, samples, plan, settings, ascent)
+    assert epochs_jax == epochs_torch
+    assert np.abs(torch_policy.get_flat() - before).max() > 1e-4  # the update did something
+    np.testing.assert_allclose(torch_order(jax_policy), torch_policy.get_flat(), atol=1e-9)
+
+
+def test_ppo_stops_its_epochs_at_the_same_point_on_both_backends(rng):
+    """A tight target KL ends the epochs early, the same epoch on both backends."""
+    jax_policy, torch_policy = twin_policies("softmax")
+    n = 64
+    obs, actions = rng.normal(size=(n, 4)), rng.integers(2, size=n)
+    samples = {
+        "observations": obs,
+        "actions": actions,
+        "advantages": rng.normal(size=n),
+        "old_log_probs": torch_policy.log_prob(obs, actions),
+    }
+    settings = {"clip_range": 0.2, "entropy_coefficient": 0.0, "target_kl": 1e-4}
+    plan = minibatch_plan(n, 10, 2, np.random.default_rng(0))
+    ascent = Ascent(1.0, None, KLAbove())
+    loss = ClippedSurrogate(True, False)
+    epochs_jax = jax_policy.maximize_minibatches(loss, samples, plan, settings, ascent)
+    epochs_torch = torch_policy.maximize_minibatches(loss, samples, plan, settings, ascent)
+    assert 1 <= epochs_jax < 10
+    assert epochs_jax == epochs_torch
+    np.testing.assert_allclose(torch_order(jax_policy), torch_policy.get_flat(), atol=1e-9)
+
+
+@pytest.mark.parametrize("clip_range", [None, 0.1])
+def test_both_backends_fit_the_critic_alike(rng, clip_range):
+    jax_critic = JaxValue(3, (8, 8), seed=4, lr=0.01, epochs=3, minibatches=2,
+                          clip_range=clip_range, dtype="float64")  # fmt: skip
+    torch_critic = NeuralValue(3, (8, 8), seed=4, lr=0.01,
+                               regression=Regression(3, 2, clip_range))  # fmt: skip
+    torch_critic.set_flat(torch_order(jax_critic))
+    torch_critic._shuffle.bit_generator.state = jax_critic._shuffle.bit_generator.state
+    obs, targets = rng.normal(size=(21, 3)), rng.normal(size=21)
+    before = jax_critic.get_flat()
+    jax_critic.fit(obs, targets, ridge=1e-3)
+    torch_critic.fit(obs, targets, ridge=1e-3)
+    assert not np.allclose(jax_critic.get_flat(), before)
+    np.testing.assert_allclose(torch_order(jax_critic), torch_critic.get_flat(), atol=1e-9)
+
+
+def test_float32_training_stays_close_to_float64(rng):
+    """Training in float32 (the default) follows the float64 steps to float32 precision."""
+    single = JaxSoftmaxPolicy(4, 2, (16,), seed=1, lr=1e-3)
+    double = JaxSoftmaxPolicy(4, 2, (16,), seed=1, lr=1e-3, dtype="float64")
+    obs, actions = rng.normal(size=(32, 4)), rng.integers(2, size=32)
+    samples = {"observations": obs, "actions": actions, "advantages": rng.normal(size=32)}
+    plan = minibatch_plan(32, 4, 2, np.random.default_rng(0))
+    for policy in (single, double):
+        policy.maximize_minibatches(
+            AdvantageWeighted(False), samples, plan, {"entropy_coefficient": 0.0}
+        )
+    assert single.get_flat().dtype == np.float64
+    np.testing.assert_allclose(single.get_flat(), double.get_flat(), atol=1e-5)
+    assert not np.array_equal(single.get_flat(), double.get_flat())
+
+
+def test_an_update_that_leaves_theta_not_finite_is_undone(rng):
+    policy = JaxSoftmaxPolicy(4, 2, (8,), seed=0)
+    theta = policy.get_flat()
+    optimizer = policy.optimizer_state()[0]
+
+    def poison():
+        policy.optimizer_step(np.full(policy.n_parameters, np.nan))
+
+    assert not policy.update_kept_finite(poison)
+    np.testing.assert_array_equal(policy.get_flat(), theta)
+    for name, array in policy.optimizer_state()[0].items():
+        np.testing.assert_array_equal(array, optimizer[name], err_msg=name)
+
+
+def test_optimizer_state_round_trips(rng):
+    policy = JaxGaussianPolicy(3, 1, (8,), seed=0)
+    for _ in range(3):
+        policy.optimizer_step(rng.normal(size=policy.n_parameters))
+    arrays, groups = policy.optimizer_state()
+    copy = JaxGaussianPolicy(3, 1, (8,), seed=0)
+    copy.set_flat(policy.get_flat())
+    copy.load_optimizer_state(arrays, groups)
+    direction = rng.normal(size=policy.n_parameters)
+    policy.optimizer_step(direction)
+    copy.optimizer_step(direction)
+    np.testing.assert_array_equal(policy.get_flat(), copy.get_flat())
+
+
+@pytest.mark.parametrize(("n", "expected"), [(1, 1), (2, 2), (3, 4), (256, 256), (257, 512)])
+def test_sizes_are_bucketed_to_powers_of_two(n, expected):
+    assert bucket(n) == expected
