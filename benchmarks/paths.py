@@ -146,16 +146,30 @@ def ours_actor_critic(tiles: bool, episodes: int) -> int:
     return int(result.lengths.sum())
 
 
-def ours_mlp_reinforce(episodes: int) -> int:
-    from gradlogpi.algorithms.book.neural_reinforce import NeuralReinforceConfig, neural_reinforce
+def neural_softmax(backend: str, hidden: tuple[int, ...], lr: float) -> object:
+    """A 4-…-2 MLP softmax policy on `backend` ('torch' or 'jax')."""
+    if backend == "jax":
+        from gradlogpi.policies.jax_policies import JaxSoftmaxPolicy
+
+        return JaxSoftmaxPolicy(4, 2, hidden, seed=0, lr=lr)
     from gradlogpi.policies.torch_policies import NeuralSoftmaxPolicy
 
-    policy = NeuralSoftmaxPolicy(4, 2, (128,), seed=0, lr=1e-3, threads=1)
+    return NeuralSoftmaxPolicy(4, 2, hidden, seed=0, lr=lr, threads=1)
+
+
+def ours_mlp_reinforce(episodes: int, backend: str = "torch") -> int:
+    from gradlogpi.algorithms.book.neural_reinforce import NeuralReinforceConfig, neural_reinforce
+    from gradlogpi.core.threads import one_blas_thread
+
+    policy = neural_softmax(backend, (128,), 1e-3)
     config = NeuralReinforceConfig(n_episodes=episodes)
-    return int(neural_reinforce("CartPole-v1", policy, config, seed=0).lengths.sum())
+    with one_blas_thread():  # as `gradlogpi train` runs it
+        return int(neural_reinforce("CartPole-v1", policy, config, seed=0).lengths.sum())
 
 
-def ours_batch(collection: str, neural: bool, updates: int, mode: str = "sync") -> int:
+def ours_batch(
+    collection: str, neural: bool, updates: int, mode: str = "sync", backend: str = "torch"
+) -> int:
     from gradlogpi.algorithms.on_policy.batch_pg import (
         BatchPolicyGradientConfig,
         batch_policy_gradient,
@@ -164,9 +178,7 @@ def ours_batch(collection: str, neural: bool, updates: int, mode: str = "sync") 
     from gradlogpi.policies import MatrixSoftmaxPolicy
 
     if neural:
-        from gradlogpi.policies.torch_policies import NeuralSoftmaxPolicy
-
-        policy = NeuralSoftmaxPolicy(4, 2, (64, 64), seed=0, lr=7e-4, threads=1)
+        policy = neural_softmax(backend, (64, 64), 7e-4)
     else:
         policy = MatrixSoftmaxPolicy(RawState(4), 2)
     config = BatchPolicyGradientConfig(
@@ -226,7 +238,9 @@ BRACKETS = (
     "first episode; P6 one raw env, since episode collection steps a sync vector env's "
     "sub-envs one by one (only those whose episodes are still wanted)."
 )
-PEERS = ("gradlogpi", "careful NumPy", "MushroomRL", "Tianshou", "SB3")
+PEERS = ("gradlogpi", "gradlogpi (JAX)", "careful NumPy", "MushroomRL", "Tianshou", "SB3")
+OURS = ("gradlogpi", "gradlogpi (JAX)")
+"""Our columns: the default (PyTorch for networks) and the compiled JAX backend."""
 
 
 def peer_measures() -> dict[str, dict[str, Measure]]:
@@ -290,6 +304,7 @@ def paths() -> dict[str, Path]:
             0.6,
             {
                 "gradlogpi": timed(lambda: ours_mlp_reinforce(300)),
+                "gradlogpi (JAX)": timed(lambda: ours_mlp_reinforce(300, "jax")),
                 "careful NumPy": lambda: lean.mlp_reinforce(300),
             },
             absent=("SB3",),
@@ -299,7 +314,10 @@ def paths() -> dict[str, Path]:
             "A2C-style step collection, MLP 64-64, 8 sync envs, 5 steps per update",
             vector_floor,
             0.5,
-            {"gradlogpi": timed(lambda: ours_batch("steps", True, 1000))},
+            {
+                "gradlogpi": timed(lambda: ours_batch("steps", True, 1000)),
+                "gradlogpi (JAX)": timed(lambda: ours_batch("steps", True, 1000, backend="jax")),
+            },
             absent=("MushroomRL",),
         ),
         "P5e": Path(
@@ -353,7 +371,7 @@ def measure_path(name: str, path: Path, peers: dict, repeats: int) -> dict:
     }
     if bare:
         row["gradlogpi_to_unwrapped"] = float(np.median(bare))
-    row["met"] = bool(row["ratios"].get("gradlogpi", 0.0) >= path.target)
+    row["met"] = bool(max(row["ratios"].get(ours, 0.0) for ours in OURS) >= path.target)
     return row
 
 
@@ -365,6 +383,7 @@ def versions() -> dict[str, str]:
         "gymnasium",
         "numba",
         "torch",
+        "jax",
         "stable-baselines3",
         "mushroom-rl",
         "tianshou",
@@ -382,7 +401,7 @@ def cell(row: dict, peer: str) -> str:
         return f"{row['ratios'][peer]:.2f} ({row['gradlogpi_to_unwrapped']:.2f})"
     if peer in row["ratios"]:
         return f"{row['ratios'][peer]:.2f}"
-    return "—" if peer in row["absent"] else "n/a"
+    return "—" if peer in row["absent"] or peer == "gradlogpi (JAX)" else "n/a"
 
 
 def main() -> None:

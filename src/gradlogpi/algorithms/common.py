@@ -211,7 +211,7 @@ class Tracker:
             self.diverged_at[bad & (self.diverged_at < 0)] = update
 
 
-def update_kept_finite(policy: Policy, update: Callable[[], None]) -> bool:
+def update_kept_finite(policy: Policy, update: Callable[[], object]) -> bool:
     """Run `update` (which changes θ in place) unless it leaves θ not finite, in which case
     θ goes back to what it was before; returns whether the update was kept."""
     if isinstance(policy, NetworkPolicy):  # networks do it without flat copies

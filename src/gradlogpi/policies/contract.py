@@ -258,7 +258,7 @@ class NetworkPolicy(Policy, Protocol):
     def optimizer_state(self) -> tuple[dict[str, np.ndarray], list[JSON]]:
         """The optimizer's arrays and settings, for a checkpoint."""
 
-    def update_kept_finite(self, update: Callable[[], None]) -> bool:
+    def update_kept_finite(self, update: Callable[[], object]) -> bool:
         """Run `update` (which changes θ in place) unless it leaves θ not finite, in which
         case θ goes back; returns whether the update was kept."""
 

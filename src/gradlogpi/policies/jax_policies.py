@@ -288,6 +288,7 @@ class JaxNetwork(NumpyMirror, RunAxisParameters):
         self.lr = lr
         self.dtype = dtype
         self._on_device: Parameters | None = None
+        self._float64_on_device: Parameters | None = None
         rng = np.random.default_rng(np.random.SeedSequence(int(seed)))
         layers = initial_layers(sizes, initialization, output_gain, rng)
         self.parameters = [array for layer in layers for array in layer] + list(extra)
@@ -314,12 +315,16 @@ class JaxNetwork(NumpyMirror, RunAxisParameters):
         return self._on_device
 
     def _float64(self) -> Parameters:
-        return tuple(jnp.asarray(p, dtype=jnp.float64) for p in self.parameters)
+        """θ in float64 on the device (for scores), transferred once per θ."""
+        if self._float64_on_device is None:
+            self._float64_on_device = jax.device_put(tuple(self.parameters))
+        return self._float64_on_device
 
     def _store(self, parameters: Parameters, on_device: bool = False) -> None:
         """θ from arrays; `on_device`: they are the training dtype's JAX arrays, kept for
         the next update (the mirror gets float64 copies in one transfer)."""
         self._on_device = parameters if on_device else None
+        self._float64_on_device = None
         self.parameters = [np.asarray(p, dtype=np.float64) for p in jax.device_get(parameters)]
         self.sync()
 
@@ -389,25 +394,27 @@ class JaxNetwork(NumpyMirror, RunAxisParameters):
 
     def optimizer_step(self, gradient: np.ndarray, learning_rate_scale: float = 1.0) -> None:
         """One Adam step along the ascent direction `gradient` [P]."""
-        direction = np.asarray(gradient, dtype=np.float64)
+        descent = -np.asarray(gradient, dtype=self.dtype)
         pieces, start = [], 0
         for p in self.parameters:
-            pieces.append(
-                jnp.asarray(-direction[start : start + p.size].reshape(p.shape), self.dtype)
-            )
+            pieces.append(descent[start : start + p.size].reshape(p.shape))
             start += p.size
         parameters, self._adam = apply_gradient(
-            tuple(pieces), self._trained(), self._adam, self.lr * learning_rate_scale
+            jax.device_put(tuple(pieces)),
+            self._trained(),
+            self._adam,
+            np.asarray(self.lr * learning_rate_scale, dtype=self.dtype),
         )
         self._store(parameters, on_device=True)
 
-    def update_kept_finite(self, update: Callable[[], None]) -> bool:
+    def update_kept_finite(self, update: Callable[[], object]) -> bool:
         """Run `update`; if it leaves θ not finite, put θ and Adam back."""
         saved, adam, on_device = list(self.parameters), self._adam, self._on_device
         update()  # replaces the arrays rather than writing into them: no copies needed
         if all(np.isfinite(p).all() for p in self.parameters):
             return True
         self.parameters, self._adam, self._on_device = saved, adam, on_device
+        self._float64_on_device = None
         self.sync()
         return False
 
@@ -463,36 +470,79 @@ class JaxPolicy(JaxNetwork):
     def _log_prob_inputs(self, obs: Any, a: Any) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
         raise NotImplementedError
 
+    def _flat_inputs(self, obs: Any, a: Any) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+        """States [N', k] and actions [N', ...] padded to N' = bucket(N) rows, and the batch
+        shape: the compiled scores see a few sizes, not one per batch."""
+        observations, actions, batch = self._log_prob_inputs(obs, a)
+        rows = bucket(int(np.prod(batch, dtype=np.int64)))
+        flat_observations = observations.reshape(-1, *self.observation_shape)
+        flat_actions = actions.reshape(-1, *actions.shape[len(batch) :])
+        return padded(flat_observations, rows), padded(flat_actions, rows), batch
+
     def score(self, obs: Any, a: Any) -> np.ndarray:
         """∇θ log π(a|s) per sample by `vmap(grad)`, flat, shape [..., P]."""
-        observations, actions, batch = self._log_prob_inputs(obs, a)
-        network = self.network
-
-        def one(parameters: Parameters, observation: Any, action: Any) -> Any:
-            return log_prob(network, parameters, observation, action)
-
-        per_sample = jax.vmap(jax.grad(one), in_axes=(None, 0, 0))(
-            self._float64(),
-            observations.reshape(-1, *self.observation_shape),
-            actions.reshape(-1, *actions.shape[len(batch) :]),
-        )
-        flat = np.concatenate([np.asarray(g).reshape(g.shape[0], -1) for g in per_sample], axis=1)
-        return flat.reshape(*batch, -1)
+        observations, actions, batch = self._flat_inputs(obs, a)
+        n = int(np.prod(batch, dtype=np.int64))
+        flat = per_sample_scores(self.network, self._float64(), observations, actions)
+        return np.asarray(flat)[:n].reshape(*batch, -1)
 
     def weighted_score_sum(self, obs: Any, a: Any, weights: np.ndarray) -> np.ndarray:
         """Σ_i weights_i ∇θ log π(a_i|s_i) by one reverse pass, shape [P]."""
-        observations, actions, _ = self._log_prob_inputs(obs, a)
-        weighting = jnp.asarray(np.asarray(weights, np.float64))
-        network = self.network
-        return self._gradient(
-            lambda p: jnp.sum(weighting * log_prob(network, p, observations, actions))
+        observations, actions, batch = self._flat_inputs(obs, a)
+        weighting = np.broadcast_to(np.asarray(weights, np.float64), batch).ravel()
+        weighting = padded(weighting, observations.shape[0])
+        return np.asarray(
+            weighted_score_sum(self.network, self._float64(), observations, actions, weighting)
         )
 
     def mean_entropy_gradient(self, obs: Any) -> np.ndarray:
         """∇θ of the mean entropy over the states `obs` [..., k], shape [P]."""
-        observations = self._observations(obs)
-        network = self.network
-        return self._gradient(lambda p: jnp.mean(entropy(network, p, observations)))
+        observations = self._observations(obs).reshape(-1, *self.observation_shape)
+        n = observations.shape[0]
+        weighting = padded(np.full(n, 1.0 / n), bucket(n))
+        return np.asarray(
+            weighted_entropy_gradient(
+                self.network, self._float64(), padded(observations, bucket(n)), weighting
+            )
+        )
+
+
+@functools.partial(jax.jit, static_argnames=("network",))
+def per_sample_scores(
+    network: Network, parameters: Parameters, observations: Any, actions: Any
+) -> Any:
+    """∇θ log π(a_i|s_i) for each sample, flat, [N, P] (compiled; float64 in, float64 out)."""
+
+    def one(parameters: Parameters, observation: Any, action: Any) -> Any:
+        return ravel_pytree(
+            jax.grad(log_prob, argnums=1)(network, parameters, observation, action)
+        )[0]
+
+    return jax.vmap(one, in_axes=(None, 0, 0))(parameters, observations, actions)
+
+
+@functools.partial(jax.jit, static_argnames=("network",))
+def weighted_score_sum(
+    network: Network, parameters: Parameters, observations: Any, actions: Any, weights: Any
+) -> Any:
+    """Σ_i w_i ∇θ log π(a_i|s_i), flat [P], by one reverse pass (compiled)."""
+
+    def weighted(parameters: Parameters) -> Any:
+        return jnp.sum(weights * log_prob(network, parameters, observations, actions))
+
+    return ravel_pytree(jax.grad(weighted)(parameters))[0]
+
+
+@functools.partial(jax.jit, static_argnames=("network",))
+def weighted_entropy_gradient(
+    network: Network, parameters: Parameters, observations: Any, weights: Any
+) -> Any:
+    """∇θ Σ_i w_i H(π(·|s_i)), flat [P] (compiled)."""
+
+    def weighted(parameters: Parameters) -> Any:
+        return jnp.sum(weights * entropy(network, parameters, observations))
+
+    return ravel_pytree(jax.grad(weighted)(parameters))[0]
 
 
 class JaxSoftmaxPolicy(JaxPolicy, MirroredSoftmax, SoftmaxPolicy):  # type: ignore[override]

@@ -249,7 +249,7 @@ class TorchPolicy(NumpyMirror, RunAxisParameters):
         self.optimizer.step()
         self.sync()
 
-    def update_kept_finite(self, update: Callable[[], None]) -> bool:
+    def update_kept_finite(self, update: Callable[[], object]) -> bool:
         """Run `update` (which changes θ in place); if it leaves a parameter not finite, put
         θ back; returns whether the update was kept.
 

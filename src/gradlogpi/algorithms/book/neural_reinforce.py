@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -24,7 +25,8 @@ from gradlogpi.algorithms.common import (
 )
 from gradlogpi.core._checks import check_in_range, check_positive_int
 from gradlogpi.core.returns import discount_powers, discounted_returns, normalized
-from gradlogpi.policies import Policy, TorchTrainedPolicy, ValueFunction
+from gradlogpi.policies import NetworkPolicy, Policy, ValueFunction
+from gradlogpi.policies.contract import ArrayNamespace, BackendArray, Minibatches
 from gradlogpi.rollouts.episodes import Runs, generate_episode, make_env, policy_streams
 
 
@@ -64,6 +66,31 @@ def episode_weights(rewards: np.ndarray, config: Any) -> np.ndarray:
     return normalized(returns) if config.normalize else returns
 
 
+@dataclass(frozen=True)
+class ReturnWeighted:
+    """The seed's J = Σ_t log π(A_t|S_t) G_t (G_t: the episode's step weights), as an
+    `Objective` any network backend maximises."""
+
+    def __call__(
+        self,
+        xp: ArrayNamespace,
+        log_probs: BackendArray,
+        entropy: Callable[[], BackendArray],
+        batch: Mapping[str, BackendArray],
+        settings: Mapping[str, BackendArray],
+    ) -> BackendArray:
+        real = batch["weight"] > 0  # padding rows (compiled backends) count for nothing
+        return xp.sum(real * batch["step_weights"] * log_probs)
+
+
+SEED_OBJECTIVE = ReturnWeighted()
+
+
+def whole(length: int) -> Minibatches:
+    """One epoch of one minibatch: every step of the episode."""
+    return Minibatches(np.arange(length)[None, None, :])
+
+
 def neural_reinforce(
     env: str | gym.Env,
     policy: Policy,
@@ -79,14 +106,14 @@ def neural_reinforce(
 
         Loop for each episode:
             Generate S0, A0, R1, …, following π(·|·, θ)     (NumPy forward passes, no autograd)
-            J(θ) ← Σ_t log π(A_t|S_t, θ) G_t                 (one batched forward pass in torch)
-            θ ← optimizer step along ∇J(θ)                    (autodiff)
+            J(θ) ← Σ_t log π(A_t|S_t, θ) G_t                 (one batched forward pass)
+            θ ← optimizer step along ∇J(θ)                    (autodiff: PyTorch or JAX)
 
     The policy is trained in place and also returned in the result.
 
     Args:
       env: a Gymnasium id or environment.
-      policy: `NeuralSoftmaxPolicy` or `NeuralGaussianPolicy` (its optimizer is used).
+      policy: a neural policy of either backend (its optimizer is used).
       config: `NeuralReinforceConfig`.
       value: must be None (no baseline; the weights are normalised instead).
       seed: seed of the action and environment streams.
@@ -96,15 +123,13 @@ def neural_reinforce(
         passed back as `resume`: parameters, optimizer state and RNG states).
       resume: continue after the episode a snapshot was taken at, exactly.
     """
-    torch_module = __import__("gradlogpi.policies.torch_policies", fromlist=["require_torch"])
-    torch = torch_module.require_torch()
     one_run("neural_reinforce", runs)
     if value is not None:
         raise ValueError("`value` must be None for neural_reinforce; got one")
-    if not isinstance(policy, TorchTrainedPolicy):
+    if not isinstance(policy, NetworkPolicy):
         raise TypeError(
-            f"`policy` must be a neural policy (NeuralSoftmaxPolicy, NeuralGaussianPolicy); "
-            f"got {type(policy).__name__}"
+            f"`policy` must be a neural policy (NeuralSoftmaxPolicy, JaxSoftmaxPolicy, their "
+            f"Gaussian ones); got {type(policy).__name__}"
         )
     env = make_env(env)
     check_policy_fits_env(policy, env)
@@ -118,10 +143,16 @@ def neural_reinforce(
         length = int(batch.lengths[0])
         tracker.record(episode, batch.rewards.sum(axis=1), batch.lengths, batch.truncated)
         states, actions = batch.observations[0, :length], batch.actions[0, :length]
-        weights = torch.from_numpy(episode_weights(batch.rewards[0, :length], config))
-        objective = (policy.torch_log_prob(states, actions) * weights).sum()  # the seed's J
+        samples = {
+            "observations": states,
+            "actions": actions,
+            "step_weights": episode_weights(batch.rewards[0, :length], config),
+        }
         # θ ← θ + optimizer step along ∇J(θ), undone if it is not finite
-        if not update_kept_finite(policy, functools.partial(policy.maximize, objective)):
+        step = functools.partial(
+            policy.maximize_minibatches, SEED_OBJECTIVE, samples, whole(length), {}
+        )
+        if not update_kept_finite(policy, step):
             tracker.diverged_at[0] = episode
             break
         if callback is not None:
