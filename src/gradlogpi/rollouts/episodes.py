@@ -476,11 +476,13 @@ def evaluate_policy(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(returns [episodes], truncated [episodes]) of fresh episodes with a fixed policy.
 
-    Array policies play episode k as run k of `seed` (its own streams): all at once as
-    lockstep runs on a shipped environment (stepped as arrays), one after another on any
-    other Gymnasium env (each through the one-env step loop; the same episodes, without
-    R copies of the env stepped one by one). Others play one run's episodes in turn.
-    `greedy` acts with argmax_a π(a|s) (or the Gaussian's mean) instead of sampling.
+    Episode k is run k of `seed` (its own streams). Array policies play them all at once
+    as lockstep runs on a shipped environment (stepped as arrays), one after another on
+    any other Gymnasium env (each through the one-env step loop; the same episodes,
+    without R copies of the env stepped one by one). Neural policies play them in
+    lockstep on copies of the env: one batched forward pass per step for all episodes
+    still running, instead of one per episode and step. `greedy` acts with
+    argmax_a π(a|s) (or the Gaussian's mean) instead of sampling.
     """
     if greedy:
         policy = GreedyPolicy(policy)
@@ -497,8 +499,9 @@ def evaluate_policy(
         return np.array([b.rewards.sum() for b in played]), np.array(
             [bool(b.truncated[0]) for b in played]
         )
-    runs = Runs(env, policy_streams(seed, [0], policy), None)
-    outcomes = [generate_episode(runs, policy) for _ in range(episodes)]
-    return np.array([o.rewards.sum() for o in outcomes]), np.array(
-        [bool(o.truncated[0]) for o in outcomes]
-    )
+    runs = Runs(env, policy_streams(seed, range(episodes), policy), None)
+    try:
+        batch = generate_episode(runs, policy)
+    finally:
+        runs.close()
+    return batch.rewards.sum(axis=1), batch.truncated
