@@ -34,10 +34,18 @@ def numpy_mlp_function(layers: list[tuple[np.ndarray, np.ndarray]], activation: 
     def forward(obs: Any) -> np.ndarray:
         x = obs
         for weight, bias in layers:
-            x = squash(x.dot(weight) + bias)
+            x = squash(matrix_product(x, weight) + bias)
         return x
 
     return forward
+
+
+def matrix_product(x: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """x [..., k] @ weight [k, m] -> [..., m] through BLAS: NumPy's `dot` of an array with
+    more than two axes takes a slow non-BLAS loop (0.5 ms for [32, 8, 64] @ [64, 64])."""
+    if x.ndim <= 2:
+        return x.dot(weight)
+    return x.reshape(-1, x.shape[-1]).dot(weight).reshape(*x.shape[:-1], weight.shape[-1])
 
 
 def _relu(x: np.ndarray) -> np.ndarray:
@@ -87,7 +95,7 @@ class NumpyMirror:
     def _forward(self, x: np.ndarray) -> np.ndarray:
         """The network in NumPy: x [..., k] -> output [..., out]."""
         *hidden, (weight, bias) = self._layers
-        return numpy_mlp_function(hidden, self.activation)(x).dot(weight) + bias
+        return matrix_product(numpy_mlp_function(hidden, self.activation)(x), weight) + bias
 
     def _observations(self, obs: Any) -> np.ndarray:
         obs = as_float_array("obs", obs)
