@@ -69,13 +69,15 @@ case "$task" in
     fi
     ;;
   compare)
-    # the peer lives in its own venv: Stable-Baselines3 is never a dependency of ours
+    # the peers live in their own venv: Stable-Baselines3 and SBX are never dependencies of ours
     if [ ! -x .venv-compare/bin/python ]; then
       "$PYTHON" -m venv .venv-compare
     fi
     .venv-compare/bin/python -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
     .venv-compare/bin/python -m pip install --quiet "torch==2.13.0"
-    .venv-compare/bin/python -m pip install --quiet -e ".[torch,compare]"
+    # JAX pinned first, as in setup(): our JAX backend and SBX run on the same jax
+    .venv-compare/bin/python -m pip install --quiet "jax==0.10.2" "jaxlib==0.10.2"
+    .venv-compare/bin/python -m pip install --quiet -e ".[torch,jax,compare]"
     .venv-compare/bin/python -m benchmarks.compare "${@:2}"
     ;;
   *)

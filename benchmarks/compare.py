@@ -1,20 +1,35 @@
-"""Our PPO against Stable-Baselines3's, learning curve to learning curve, in one run.
+"""Our PPO against Stable-Baselines3's and SBX's, learning curve to learning curve, in one run.
 
-    bash dev.sh compare            the full comparison (about an hour on 2 cores)
-    bash dev.sh compare --quick    CartPole only, short budget, 2 seeds (minutes)
+    bash dev.sh compare                       the full comparison (hours on 2 cores)
+    bash dev.sh compare --quick               CartPole only, short budget, 2 seeds (minutes)
+    bash dev.sh compare --tasks CartPole-v1   one task alone (--seeds N, --no-linear)
 
 Runs in its own virtual environment (.venv-compare, made by dev.sh) with the `compare`
-extra: stable-baselines3 and rliable are never dependencies of gradlogpi.
+extra: stable-baselines3, sbx-rl (SB3's algorithms on JAX) and rliable are never
+dependencies of gradlogpi.
 
-For each task, both libraries train with rl-baselines3-zoo's tuned PPO settings for it
-(hyperparams/ppo.yml, quoted in TASKS), the same env-step budget and the same seeds;
-gradlogpi also trains a linear policy on features, a column no peer fills. Each run's
-final policy is evaluated on fresh episodes (the zoo's deterministic evaluation: the most
-probable action, the Gaussian's mean). Written to --out: runs.jsonl (one line per run,
-appended as runs finish, so an interrupted comparison continues where it stopped), one
-figure per task (mean return of the last 10 episodes against env steps, mean over seeds
-with a 95% bootstrap band), and summary.md (final IQM with rliable's stratified bootstrap
-95% CIs, median wall-clock seconds per run, versions, date, the command).
+For each task, the three libraries train with rl-baselines3-zoo's tuned PPO settings for
+it (hyperparams/ppo.yml, quoted in make_tasks; SBX drops what it does not implement, said
+in the task's note), the same env-step budget and the same seeds; gradlogpi also trains a
+linear policy on features, a column no peer fills. Our neural runs use the shipped
+configs' backend (policy.backend = "jax"; CartPole's own vector env).
+
+Wall-clock is what the user waits for. Ours: `gradlogpi train --config ... --run-dir ...`
+as a subprocess, from launch to exit (start-up, training, the final evaluation of the
+shipped configs, checkpoint, plots); the peers': `learn()` alone (their model is built
+before the clock starts, the evaluation after it stops). Runs go one at a time by
+default (--workers 1), alternating libraries seed by seed (ours, SB3, SBX), each in a fresh
+process, one thread each (PyTorch one thread; XLA's CPU client single-threaded).
+
+Each run's final policy is evaluated on the same fresh episodes (the zoo's deterministic
+evaluation: the most probable action, the Gaussian's mean): SB3's evaluate_policy for the
+peers, `gradlogpi.runs.evaluate.evaluate` on the run directory for ours. Written to --out:
+runs.jsonl (one line per run, appended as runs finish, so an interrupted comparison
+continues where it stopped), configs/ (the TOML each of our runs trained from), one figure
+per task (mean return of the last 10 episodes against env steps, mean over seeds with a
+95% bootstrap band), and summary.md (final IQM with rliable's stratified bootstrap 95% CIs,
+median wall-clock seconds per run, the peers' medians over ours, versions, date, the
+command).
 """
 
 from __future__ import annotations
@@ -25,7 +40,9 @@ import datetime
 import json
 import os
 import platform
+import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -36,7 +53,15 @@ import numpy as np
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
+# one thread for XLA's CPU client too (ours and SBX), as for PyTorch (SB3)
+os.environ.setdefault(
+    "XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+)
 
+LIBRARIES = ("gradlogpi", "stable-baselines3", "sbx")
+PROTOCOL = 2
+"""Bumped when what a record measures changes (2: our runs timed as `gradlogpi train`
+processes, SBX added): records of another protocol in runs.jsonl are not reused."""
 EVALUATION_EPISODES = 20
 EVALUATION_SEED = 10_000
 CURVE_WINDOW = 10
@@ -50,6 +75,7 @@ class Task:
       `n_envs` and `normalize`, which the zoo gives beside them).
     ours: the same settings as a gradlogpi TrainConfig (neural policy and critic).
     linear: a gradlogpi TrainConfig with a linear policy, or None.
+    sbx_drops: zoo keys SBX's PPO does not implement, left out of its keyword arguments.
     """
 
     env_id: str
@@ -59,6 +85,7 @@ class Task:
     ours: dict[str, Any]
     linear: dict[str, Any] | None = None
     note: str = ""
+    sbx_drops: tuple[str, ...] = ()
 
 
 def ppo_hyperparameters(zoo: dict[str, Any], steps: int, **extra: Any) -> dict[str, Any]:
@@ -82,14 +109,27 @@ def ppo_hyperparameters(zoo: dict[str, Any], steps: int, **extra: Any) -> dict[s
     return settings
 
 
-def neural_config(env_id: str, zoo: dict[str, Any], steps: int, policy: str) -> dict[str, Any]:
-    """Our config with the zoo's network: 64-64 tanh for policy and critic (SB3's MlpPolicy)."""
+def neural_config(
+    env_id: str, zoo: dict[str, Any], steps: int, policy: str, **extra: Any
+) -> dict[str, Any]:
+    """Our config with the zoo's network: 64-64 tanh for policy and critic (SB3's MlpPolicy),
+    on the JAX backend as the shipped configs (configs/*_ppo.toml, cartpole_neural.toml).
+
+    The final evaluation is left at the shipped configs' default (100 stochastic episodes):
+    it is part of what the user waits for.
+    """
     lr = zoo.get("learning_rate_value", 3e-4)
-    hyper = ppo_hyperparameters(zoo, steps)
+    hyper = ppo_hyperparameters(zoo, steps, **extra)
     return {
         "env": env_id,
         "algorithm": "ppo",
-        "policy": {"kind": policy, "hidden": [64, 64], "lr": lr, "log_std0": 0.0},
+        "policy": {
+            "kind": policy,
+            "hidden": [64, 64],
+            "lr": lr,
+            "log_std0": 0.0,
+            "backend": "jax",
+        },
         "value": {
             "kind": "neural",
             "hidden": [64, 64],
@@ -98,12 +138,12 @@ def neural_config(env_id: str, zoo: dict[str, Any], steps: int, policy: str) -> 
             "minibatches": hyper["minibatches"],
         },
         "hyperparameters": hyper,
-        "evaluation_episodes": 0,
     }
 
 
 def linear_config(env_id: str, zoo: dict[str, Any], steps: int) -> dict[str, Any]:
-    """The same settings for a linear softmax policy on the raw state (α = 1), MLP critic."""
+    """The same settings for a linear softmax policy on the raw state (α = 1), MLP critic
+    (PyTorch: the policy's backend setting is the default)."""
     config = neural_config(env_id, zoo, steps, "matrix_softmax")
     config["policy"] = {"kind": "matrix_softmax"}
     config["features"] = {"kind": "raw"}
@@ -148,8 +188,13 @@ def make_tasks(quick: bool) -> dict[str, Task]:
     tasks = {
         "CartPole-v1": Task(
             "CartPole-v1", cartpole_steps, 100_000, cartpole_zoo,
-            neural_config("CartPole-v1", cartpole_zoo, cartpole_steps, "neural_softmax"),
+            # as configs/cartpole_neural.toml: CartPole's own vector env, all carts as arrays
+            neural_config(
+                "CartPole-v1", cartpole_zoo, cartpole_steps, "neural_softmax",
+                vectorization_mode="vector_entry_point",
+            ),
             linear_config("CartPole-v1", cartpole_zoo, cartpole_steps),
+            "SBX: its MlpPolicy's own defaults (no orthogonal initialisation; SB3's has it)",
         ),
     }  # fmt: skip
     if quick:
@@ -158,13 +203,16 @@ def make_tasks(quick: bool) -> dict[str, Task]:
         "Acrobot-v1", 200_000, 1_000_000, acrobot_zoo,
         neural_config("Acrobot-v1", acrobot_zoo, 200_000, "neural_softmax"),
         linear_config("Acrobot-v1", acrobot_zoo, 200_000),
-        "zoo: 1M steps and VecNormalize; here 200k, and gradlogpi does not normalise",
+        "zoo: 1M steps and VecNormalize (SB3 and SBX); here 200k, and gradlogpi does not "
+        "normalise",
     )  # fmt: skip
     tasks["Pendulum-v1"] = Task(
         "Pendulum-v1", 100_000, 100_000, pendulum_zoo,
         neural_config("Pendulum-v1", pendulum_zoo, 100_000, "neural_gaussian"),
         None,
-        "zoo uses gSDE (SB3 only); gradlogpi samples independent Gaussian noise",
+        "zoo uses gSDE (SB3 only); gradlogpi and SBX (whose gSDE is not implemented in "
+        "PPO: use_sde and sde_sample_freq dropped) sample independent Gaussian noise",
+        ("use_sde", "sde_sample_freq"),
     )  # fmt: skip
     tasks["LunarLander-v3"] = Task(
         "LunarLander-v3", 200_000, 1_000_000, lunar_zoo,
@@ -203,15 +251,22 @@ def sb3_kwargs(zoo: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
-def run_sb3(task: Task, seed: int) -> dict[str, Any]:
+def run_peer(task: Task, seed: int, library: str) -> dict[str, Any]:
+    """One run of SB3's PPO or SBX's (SB3's API on JAX): `learn()` timed alone."""
     import torch
-    from stable_baselines3 import PPO
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.evaluation import evaluate_policy
     from stable_baselines3.common.vec_env import VecNormalize
 
     torch.set_num_threads(1)
+    kwargs = sb3_kwargs(task.zoo)
+    if library == "sbx":
+        from sbx import PPO
+
+        kwargs = {key: value for key, value in kwargs.items() if key not in task.sbx_drops}
+    else:
+        from stable_baselines3 import PPO
     episodes: list[tuple[float, int]] = []
 
     class Episodes(BaseCallback):
@@ -224,7 +279,7 @@ def run_sb3(task: Task, seed: int) -> dict[str, Any]:
     env = make_vec_env(task.env_id, n_envs=task.zoo["n_envs"], seed=seed)
     if task.zoo.get("normalize"):
         env = VecNormalize(env, gamma=task.zoo.get("gamma", 0.99))
-    model = PPO("MlpPolicy", env, seed=seed, device="cpu", **sb3_kwargs(task.zoo))
+    model = PPO("MlpPolicy", env, seed=seed, device="cpu", **kwargs)
     start = time.perf_counter()
     model.learn(task.steps, callback=Episodes())
     seconds = time.perf_counter() - start
@@ -244,62 +299,110 @@ def run_sb3(task: Task, seed: int) -> dict[str, Any]:
     }
 
 
-def run_ours(config_data: dict[str, Any], seed: int) -> dict[str, Any]:
-    import torch
+def config_path(out: Path, task: str, variant: str) -> Path:
+    return out / "configs" / f"{task}__{variant}.toml"
 
-    from gradlogpi.runs.build import make_config_env
-    from gradlogpi.runs.config import TrainConfig
-    from gradlogpi.runs.evaluate import evaluate_one
-    from gradlogpi.runs.train import run_algorithm
 
-    torch.set_num_threads(1)
-    # one-off import costs out of the timing, as SB3's are (its model is built untimed)
-    torch.optim.Adam([torch.zeros(1, requires_grad=True)], fused=True)
-    config = TrainConfig.model_validate({**config_data, "seed": seed})
-    start = time.perf_counter()
-    result = run_algorithm(config)
-    seconds = time.perf_counter() - start
-    env = make_config_env(config)
-    evaluation = evaluate_one(
-        env, result.policy_of_run(0), EVALUATION_EPISODES, EVALUATION_SEED + seed, greedy=True
+def write_config(path: Path, config_data: dict[str, Any]) -> None:
+    """The TOML our runs train from (the fully resolved config, as `train` writes it)."""
+    from gradlogpi.runs.config import TrainConfig, config_to_toml
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = config_to_toml(TrainConfig.model_validate(config_data))
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+
+
+def read_curve(metrics: Path) -> tuple[list[float], list[int], float]:
+    """Returns and lengths of run 0's episodes from a metrics.csv, and the wall time of
+    its last episode (seconds since training began)."""
+    import csv
+
+    with open(metrics, newline="", encoding="utf-8") as handle:
+        rows = sorted(
+            (row for row in csv.DictReader(handle) if row["run"] == "0"),
+            key=lambda row: int(row["episode"]),
+        )
+    walls = [float(row["wall_time"]) for row in rows]
+    return (
+        [float(row["return"]) for row in rows],
+        [int(row["length"]) for row in rows],
+        walls[-1] if walls else float("nan"),
     )
-    return {
-        "returns": result.returns[0].tolist(),
-        "lengths": result.lengths[0].tolist(),
+
+
+def run_ours(config: Path, seed: int) -> dict[str, Any]:
+    """One `gradlogpi train` process, timed from launch to exit (what the user waits for);
+    the learning curve and train's own final evaluation read from its run directory, then
+    the comparison's deterministic evaluation of the run's final policy (untimed)."""
+    from gradlogpi.runs.evaluate import evaluate
+
+    with tempfile.TemporaryDirectory(prefix="gradlogpi-compare-") as tmp:
+        run_dir = Path(tmp) / "run"
+        command = [
+            sys.executable, "-m", "gradlogpi.cli", "train", "--quiet", "--config", str(config),
+            "--seed", str(seed), "--run-dir", str(run_dir),
+        ]  # fmt: skip
+        start = time.perf_counter()
+        process = subprocess.run(command, capture_output=True, text=True)
+        seconds = time.perf_counter() - start
+        if process.returncode != 0:
+            raise RuntimeError(
+                f"{' '.join(command)} exited with {process.returncode}: "
+                f"{process.stderr.strip()[-2000:]}"
+            )
+        returns, lengths, training = read_curve(run_dir / "metrics.csv")
+        summary_path = run_dir / "evaluation.json"
+        summary = json.loads(summary_path.read_text()) if summary_path.exists() else None
+        evaluation = evaluate(run_dir, EVALUATION_EPISODES, EVALUATION_SEED + seed, greedy=True)
+    record: dict[str, Any] = {
+        "returns": returns,
+        "lengths": lengths,
         "seconds": seconds,
+        "training_seconds": training,
         "final": evaluation.mean_return,
     }
+    if summary is not None and summary["final"]:
+        record["train_evaluation"] = {
+            "mode": summary["mode"],
+            "episodes": summary["episodes"],
+            "mean_return": summary["final"][0]["mean_return"],
+        }
+    return record
 
 
-def run_job(job: dict[str, Any], quick: bool) -> dict[str, Any]:
+def run_job(job: dict[str, Any], quick: bool, out: Path) -> dict[str, Any]:
     task = make_tasks(quick)[job["task"]]
-    if job["library"] == "stable-baselines3":
-        outcome = run_sb3(task, job["seed"])
+    if job["library"] == "gradlogpi":
+        outcome = run_ours(config_path(out, job["task"], job["variant"]), job["seed"])
     else:
-        config = task.ours if job["variant"] == "neural" else task.linear
-        assert config is not None
-        outcome = run_ours(config, job["seed"])
+        outcome = run_peer(task, job["seed"], job["library"])
     return {**job, **outcome}
 
 
-def jobs_for(tasks: dict[str, Task], seeds: list[int]) -> list[dict[str, Any]]:
+def jobs_for(tasks: dict[str, Task], seeds: list[int], linear: bool = True) -> list[dict[str, Any]]:
     jobs = []
     for name, task in tasks.items():
         for seed in seeds:
-            # the two libraries' runs alternate, so both see the same machine load
-            jobs.append({"task": name, "library": "gradlogpi", "variant": "neural", "seed": seed})
-            jobs.append(
-                {"task": name, "library": "stable-baselines3", "variant": "neural", "seed": seed}
-            )
-            if task.linear is not None:
+            # the libraries' runs alternate seed by seed, so all see the same machine load
+            for library in LIBRARIES:
                 jobs.append(
-                    {"task": name, "library": "gradlogpi", "variant": "linear", "seed": seed}
-                )
+                    {"task": name, "library": library, "variant": "neural", "seed": seed,
+                     "steps": task.steps, "protocol": PROTOCOL}
+                )  # fmt: skip
+            if linear and task.linear is not None:
+                jobs.append(
+                    {"task": name, "library": "gradlogpi", "variant": "linear", "seed": seed,
+                     "steps": task.steps, "protocol": PROTOCOL}
+                )  # fmt: skip
     return jobs
 
 
-def job_key(job: dict[str, Any]) -> tuple[str, str, str, int]:
-    return job["task"], job["library"], job["variant"], job["seed"]
+def job_key(job: dict[str, Any]) -> tuple[str, str, str, int, int, int]:
+    return (
+        job["task"], job["library"], job["variant"], job["seed"], job.get("steps", -1),
+        job.get("protocol", 1),
+    )  # fmt: skip
 
 
 def smoothed_curve(returns: list[float], lengths: list[int], grid: np.ndarray) -> np.ndarray:
@@ -346,7 +449,11 @@ def versions() -> dict[str, str]:
     from importlib.metadata import version
 
     found = {"python": platform.python_version()}
-    for package in ("gradlogpi", "stable-baselines3", "torch", "gymnasium", "numpy", "rliable"):
+    packages = (
+        "gradlogpi", "stable-baselines3", "sbx-rl", "torch", "jax", "jaxlib", "flax", "optax",
+        "gymnasium", "numpy", "rliable",
+    )  # fmt: skip
+    for package in packages:
         try:
             found[package] = version(package)
         except Exception:
@@ -362,36 +469,49 @@ def report(out: Path, tasks: dict[str, Task], records: list[dict[str, Any]], com
 
     rng = np.random.default_rng(0)
     lines = [
-        "# PPO: gradlogpi against Stable-Baselines3",
+        "# PPO: gradlogpi against Stable-Baselines3 and SBX",
         "",
         f"Measured {datetime.date.today().isoformat()} on {os.cpu_count()} CPU cores, "
-        "one PyTorch thread per run. Command: `" + command + "`.",
+        "runs one at a time alternating libraries seed by seed, one thread per run (PyTorch "
+        "one thread, XLA's CPU client single-threaded). Command: `" + command + "`.",
         "",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()) + ".",
         "",
         f"Final: mean return of {EVALUATION_EPISODES} fresh evaluation episodes of each run's "
-        "final policy (deterministic: the most probable action / the mean); IQM over seeds "
-        "with rliable's stratified bootstrap 95% CI. Seconds: median wall-clock of one run's "
-        "training on this machine (evaluation excluded).",
+        "final policy (deterministic: the most probable action / the mean; the same seeds "
+        "for every library); IQM over seeds with rliable's stratified bootstrap 95% CI. "
+        "Seconds: median wall-clock of one run on this machine, as the user waits: for "
+        "gradlogpi the `gradlogpi train` process from launch to exit (start-up, training, "
+        "its final evaluation of 100 stochastic episodes, checkpoint, plots; the training "
+        "loop alone in brackets, from metrics.csv), for SB3 and SBX `learn()` alone. "
+        "× ours: the library's median over gradlogpi's (neural) median.",
         "",
-        "| task | steps (zoo's) | library | seeds | final IQM [95% CI] | median seconds per run |",
-        "|---|---|---|---|---|---|",
+        "| task | steps (zoo's) | library | seeds | final IQM [95% CI] | median seconds per run "
+        "| × ours |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, task in tasks.items():
         mine = [r for r in records if r["task"] == name]
         if not mine:
             continue
         groups: dict[str, list[dict[str, Any]]] = {}
-        for record in mine:
+        for record in sorted(mine, key=lambda r: LIBRARIES.index(r["library"])):
             groups.setdefault(label(record["library"], record["variant"]), []).append(record)
         finals = {key: [r["final"] for r in runs] for key, runs in groups.items()}
         estimates = interval_estimates(finals)
+        medians = {
+            key: float(np.median([r["seconds"] for r in runs])) for key, runs in groups.items()
+        }
+        ours = medians.get("gradlogpi")
         for key, runs in groups.items():
             point, low, high = estimates[key]
-            seconds = float(np.median([r["seconds"] for r in runs]))
+            seconds = f"{medians[key]:.1f}"
+            if all("training_seconds" in r for r in runs):
+                seconds += f" ({np.median([r['training_seconds'] for r in runs]):.1f})"
+            ratio = f"{medians[key] / ours:.2f}" if ours else "–"
             lines.append(
                 f"| {name} | {task.steps:,} ({task.zoo_steps:,}) | {key} | {len(runs)} | "
-                f"{point:.1f} [{low:.1f}, {high:.1f}] | {seconds:.1f} |"
+                f"{point:.1f} [{low:.1f}, {high:.1f}] | {seconds} | {ratio} |"
             )
         figure, axes = plt.subplots(figsize=(6.4, 4.0))
         grid = np.linspace(0, task.steps, 101)[1:]
@@ -407,6 +527,16 @@ def report(out: Path, tasks: dict[str, Task], records: list[dict[str, Any]], com
         figure.tight_layout()
         figure.savefig(out / f"{name}.png", dpi=110)
         plt.close(figure)
+    lines += ["", "Seconds of every run, seed by seed:", ""]
+    for name in tasks:
+        mine = [r for r in records if r["task"] == name]
+        for seed in sorted({r["seed"] for r in mine}):
+            runs = [r for r in mine if r["seed"] == seed]
+            runs.sort(key=lambda r: (LIBRARIES.index(r["library"]), r["variant"] != "neural"))
+            cells = ", ".join(
+                f"{label(r['library'], r['variant'])} {r['seconds']:.1f}" for r in runs
+            )
+            lines.append(f"- {name} seed {seed}: {cells}")
     notes = [f"- {name}: {task.note}" for name, task in tasks.items() if task.note]
     if notes:
         lines += ["", "Differences from the zoo's settings:", "", *notes]
@@ -420,7 +550,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="CartPole only, 20k steps, 2 seeds")
     parser.add_argument("--seeds", type=int, default=None, help="seeds per task (default 5)")
     parser.add_argument("--tasks", nargs="*", default=None, help="task names (default all)")
-    parser.add_argument("--workers", type=int, default=2, help="runs in parallel")
+    parser.add_argument(
+        "--workers", type=int, default=1,
+        help="runs in parallel (default 1: parallel runs share the cores and the timings)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--no-linear", action="store_true", help="leave out gradlogpi's linear-policy runs"
+    )
     parser.add_argument("--out", type=Path, default=Path("results/compare"))
     args = parser.parse_args(argv)
     tasks = make_tasks(args.quick)
@@ -431,13 +567,23 @@ def main(argv: list[str] | None = None) -> int:
         tasks = {name: tasks[name] for name in args.tasks}
     seeds = list(range(args.seeds if args.seeds is not None else (2 if args.quick else 5)))
     args.out.mkdir(parents=True, exist_ok=True)
+    out = args.out.resolve()
+    # compiled updates kept here (not in ~/.cache): the first of our runs of a network
+    # compiles, the later ones load it, as for a user's second run
+    os.environ.setdefault("GRADLOGPI_JAX_CACHE", str(out / "jax-cache"))
+    jobs = jobs_for(tasks, seeds, linear=not args.no_linear)
+    for name, task in tasks.items():
+        write_config(config_path(out, name, "neural"), task.ours)
+        if task.linear is not None and not args.no_linear:
+            write_config(config_path(out, name, "linear"), task.linear)
     log = args.out / "runs.jsonl"
     records = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     done = {job_key(r) for r in records}
-    pending = [job for job in jobs_for(tasks, seeds) if job_key(job) not in done]
+    pending = [job for job in jobs if job_key(job) not in done]
     print(f"{len(pending)} runs to do ({len(done)} already in {log})", flush=True)
-    with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        futures = {pool.submit(run_job, job, args.quick): job for job in pending}
+    # each run in a fresh process (spawned): no library's imports or threads carry over
+    with ProcessPoolExecutor(max_workers=args.workers, max_tasks_per_child=1) as pool:
+        futures = {pool.submit(run_job, job, args.quick, out): job for job in pending}
         for future in as_completed(futures):
             try:
                 record = future.result()
@@ -454,7 +600,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{record['seconds']:6.1f} s",
                 flush=True,
             )
-    wanted = {job_key(job) for job in jobs_for(tasks, seeds)}
+    wanted = {job_key(job) for job in jobs}
     command = "bash dev.sh compare " + " ".join(sys.argv[1:] if argv is None else argv)
     print(report(args.out, tasks, [r for r in records if job_key(r) in wanted], command.strip()))
     return 0
