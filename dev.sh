@@ -25,6 +25,8 @@ setup() {
   "$VENV/bin/python" -m pip install --quiet -e ".[torch,jax,tensorboard,video,fast,test,docs,tune]"
   # Box2D (LunarLander) is optional: without it that config's test is skipped
   "$VENV/bin/python" -m pip install --quiet "gymnasium[box2d]>=1.0" || echo "Box2D could not be installed; LunarLander will be unavailable"
+  # EnvPool is optional (vectorization_mode = "envpool"): without it its tests are skipped
+  "$VENV/bin/python" -m pip install --quiet "envpool==1.2.5" || echo "EnvPool could not be installed; its tests will be skipped"
   # Ray is optional: without it the Ray tests are skipped, everything else runs
   "$VENV/bin/python" -m pip install --quiet "ray>=2.9" || echo "Ray could not be installed; its tests will be skipped"
 }
