@@ -201,3 +201,53 @@ def test_optimizer_state_round_trips(rng):
 @pytest.mark.parametrize(("n", "expected"), [(1, 1), (2, 2), (3, 4), (256, 256), (257, 512)])
 def test_sizes_are_bucketed_to_powers_of_two(n, expected):
     assert bucket(n) == expected
+
+
+@pytest.mark.parametrize("clip_values", [False, True])
+def test_both_backends_train_policy_and_critic_jointly_alike(rng, clip_values):
+    """SB3's PPO: one loss over both networks, one joint gradient-norm clip."""
+    jax_policy, torch_policy = twin_policies("softmax")
+    jax_critic = JaxValue(4, (8,), seed=4, lr=0.02, dtype="float64")
+    torch_critic = NeuralValue(4, (8,), seed=4, lr=0.02)
+    torch_critic.set_flat(torch_order(jax_critic))
+    n = 24
+    obs, actions = rng.normal(size=(n, 4)), rng.integers(2, size=n)
+    samples = {
+        "observations": obs,
+        "actions": actions,
+        "advantages": rng.normal(size=n),
+        "old_log_probs": torch_policy.log_prob(obs, actions),
+        "returns": rng.normal(size=n),
+        "old_values": torch_critic.value(obs),
+    }
+    settings = {
+        "clip_range": 0.2,
+        "entropy_coefficient": 0.0,
+        "target_kl": 0.0,
+        "value_coefficient": 0.5,
+        "value_clip_range": 0.05,
+    }
+    loss = ClippedSurrogate(True, False, with_value=True, clip_values=clip_values)
+    plan = minibatch_plan(n, 3, 2, np.random.default_rng(1))
+    ascent = Ascent(0.8, max_grad_norm=0.3)
+    critic_before = jax_critic.get_flat()
+    jax_policy.maximize_minibatches(loss, samples, plan, settings, ascent, jax_critic)
+    torch_policy.maximize_minibatches(loss, samples, plan, settings, ascent, torch_critic)
+    assert np.abs(jax_critic.get_flat() - critic_before).max() > 1e-3
+    np.testing.assert_allclose(torch_order(jax_policy), torch_policy.get_flat(), atol=1e-9)
+    np.testing.assert_allclose(torch_order(jax_critic), torch_critic.get_flat(), atol=1e-9)
+
+
+def test_an_objective_that_reads_values_without_a_critic_is_refused(rng):
+    policy = JaxSoftmaxPolicy(4, 2, (8,), seed=0)
+    obs = rng.normal(size=(8, 4))
+    samples = {"observations": obs, "actions": np.zeros(8, int), "advantages": np.ones(8)}
+    samples["old_log_probs"] = policy.log_prob(obs, samples["actions"])
+    samples["returns"] = np.ones(8)
+    with pytest.raises(ValueError, match="pass `critic`"):
+        policy.maximize_minibatches(
+            ClippedSurrogate(False, False, with_value=True),
+            samples,
+            minibatch_plan(8, 1, 1, np.random.default_rng(0)),
+            {"clip_range": 0.2, "value_coefficient": 0.5},
+        )

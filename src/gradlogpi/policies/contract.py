@@ -65,6 +65,7 @@ class Objective(Protocol):
         xp: ArrayNamespace,
         log_probs: BackendArray,
         entropy: Callable[[], BackendArray],
+        values: Callable[[], BackendArray],
         batch: Mapping[str, BackendArray],
         settings: Mapping[str, BackendArray],
     ) -> BackendArray:
@@ -74,6 +75,9 @@ class Objective(Protocol):
           xp: the array module.
           log_probs: log π_θ(a_i|s_i) of the minibatch, differentiable, shape [S].
           entropy: H(π_θ(·|s_i)) per state, differentiable, shape [S] (computed on call).
+          values: v̂(s_i) of the critic trained jointly with the policy, differentiable in
+            its weights, shape [S] (computed on call; only when a critic is given to
+            `maximize_minibatches`, else calling it raises).
           batch: the minibatch's rows of the samples given to `maximize_minibatches`,
             plus "weight" [S]: 1/(its number of samples), 0 for padding rows, so that
             `xp.sum(batch["weight"] * x)` is the minibatch mean of x.
@@ -239,6 +243,7 @@ class NetworkPolicy(Policy, Protocol):
         plan: Minibatches,
         settings: Mapping[str, float],
         ascent: Ascent = DEFAULT_ASCENT,
+        critic: ValueFunction | None = None,
     ) -> int:
         """Epochs of one optimizer step per minibatch up `objective`; returns the epochs run.
 
@@ -249,6 +254,9 @@ class NetworkPolicy(Policy, Protocol):
           plan: the minibatches' sample indices.
           settings: the objective's scalars.
           ascent: learning-rate scale, gradient clipping, early stop.
+          critic: a neural critic of the same backend to train jointly (one loss, one
+            gradient-norm clip over both networks, each its own Adam and rate, both
+            scaled by the schedule), as SB3's PPO does; None: the policy alone.
         """
         ...
 

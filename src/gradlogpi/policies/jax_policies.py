@@ -36,6 +36,7 @@ from gradlogpi.policies.contract import (
     Objective,
     RunAxisParameters,
     StopRule,
+    ValueFunction,
     minibatch_plan,
 )
 from gradlogpi.policies.linear_gaussian import bounded_log_std, log_std_parameter
@@ -47,6 +48,7 @@ from gradlogpi.policies.networks import (
     NumpyMirror,
     checked_actions,
     initial_layers,
+    no_critic,
 )
 from gradlogpi.policies.softmax_base import SoftmaxPolicy
 
@@ -145,6 +147,15 @@ ADAM = optax.scale_by_adam(b1=0.9, b2=0.999, eps=1e-8)
 """Adam with PyTorch's defaults, so both backends take the same steps."""
 
 
+def clipped(gradient: Any, max_grad_norm: float | None) -> Any:
+    """`gradient` (any tree) with its global norm clipped as `torch.nn.utils.clip_grad_norm_`
+    clips it (None: unchanged)."""
+    if max_grad_norm is None:
+        return gradient
+    scale = jnp.minimum(1.0, max_grad_norm / (optax.tree.norm(gradient) + 1e-6))
+    return jax.tree_util.tree_map(lambda g: g * scale, gradient)
+
+
 def adam_step(
     gradient: Parameters,
     parameters: Parameters,
@@ -152,13 +163,8 @@ def adam_step(
     learning_rate: Any,
     max_grad_norm: float | None,
 ) -> tuple[Parameters, Any]:
-    """One Adam step down `gradient` (of a loss), its global norm clipped first as
-    `torch.nn.utils.clip_grad_norm_` clips it."""
-    if max_grad_norm is not None:
-        norm = optax.tree.norm(gradient)
-        scale = jnp.minimum(1.0, max_grad_norm / (norm + 1e-6))
-        gradient = jax.tree_util.tree_map(lambda g: g * scale, gradient)
-    direction, state = ADAM.update(gradient, state)
+    """One Adam step down `gradient` (of a loss), its global norm clipped first."""
+    direction, state = ADAM.update(clipped(gradient, max_grad_norm), state)
     updated = jax.tree_util.tree_map(lambda p, d: p - learning_rate * d, parameters, direction)
     return updated, state
 
@@ -172,54 +178,70 @@ def gathered(samples: Mapping[str, Any], row: Any) -> dict[str, Any]:
     return batch
 
 
-@functools.partial(jax.jit, static_argnames=("network", "objective", "stop", "max_grad_norm"))
+@functools.partial(jax.jit, static_argnames=("networks", "objective", "stop", "max_grad_norm"))
 def train_epochs(
-    network: Network,
+    networks: tuple[Network, ...],
     objective: Objective,
     stop: StopRule | None,
     max_grad_norm: float | None,
-    parameters: Parameters,
-    state: Any,
+    parameters: tuple[Parameters, ...],
+    states: tuple[Any, ...],
     samples: dict[str, Any],
     indices: Any,
     settings: dict[str, Any],
-    learning_rate: Any,
-) -> tuple[Parameters, Any, Any]:
-    """All epochs × minibatches of one update, compiled: (parameters, Adam, epochs run)."""
+    learning_rates: tuple[Any, ...],
+) -> tuple[tuple[Parameters, ...], tuple[Any, ...], Any]:
+    """All epochs × minibatches of one update, compiled: (parameters, Adam states, epochs
+    run). `networks` is (policy,) or (policy, critic): with a critic, its v̂ enters the
+    objective and both step on one loss, clipped by their joint gradient norm."""
+    policy_network = networks[0]
 
-    def loss(parameters: Parameters, batch: dict[str, Any]) -> Any:
+    def loss(parts: tuple[Parameters, ...], batch: dict[str, Any]) -> Any:
         states = batch["observations"]
+
+        def values() -> Any:
+            if len(parts) == 1:
+                return no_critic()
+            return network_output(networks[1], parts[1], states)[..., 0]
+
         return -objective(
             jnp,
-            log_prob(network, parameters, states, batch["actions"]),
-            lambda: entropy(network, parameters, states),
+            log_prob(policy_network, parts[0], states, batch["actions"]),
+            lambda: entropy(policy_network, parts[0], states),
+            values,
             batch,
             settings,
         )
 
     def minibatch(carry: Any, row: Any) -> Any:
-        parameters, state = carry
-        gradient = jax.grad(loss)(parameters, gathered(samples, row))
-        return adam_step(gradient, parameters, state, learning_rate, max_grad_norm), None
+        parts, adams = carry
+        gradient = clipped(jax.grad(loss)(parts, gathered(samples, row)), max_grad_norm)
+        stepped = [
+            adam_step(g, p, s, rate, None)
+            for g, p, s, rate in zip(gradient, parts, adams, learning_rates, strict=True)
+        ]
+        return (tuple(p for p, _ in stepped), tuple(s for _, s in stepped)), None
 
     def epoch(carry: Any, rows: Any) -> Any:
-        parameters, state, stopped, epochs = carry
-        (stepped, stepped_state), _ = jax.lax.scan(minibatch, (parameters, state), rows)
+        parts, adams, stopped, epochs = carry
+        (new_parts, new_adams), _ = jax.lax.scan(minibatch, (parts, adams), rows)
 
         def unless_stopped(new: Any, old: Any) -> Any:
             return jnp.where(stopped, old, new)
 
-        parameters = jax.tree_util.tree_map(unless_stopped, stepped, parameters)
-        state = jax.tree_util.tree_map(unless_stopped, stepped_state, state)
+        parts = jax.tree_util.tree_map(unless_stopped, new_parts, parts)
+        adams = jax.tree_util.tree_map(unless_stopped, new_adams, adams)
         epochs = epochs + jnp.where(stopped, 0, 1)
         if stop is not None:
-            log_probs = log_prob(network, parameters, samples["observations"], samples["actions"])
+            log_probs = log_prob(
+                policy_network, parts[0], samples["observations"], samples["actions"]
+            )
             stopped = stopped | stop(jnp, log_probs, samples, settings)
-        return (parameters, state, stopped, epochs), None
+        return (parts, adams, stopped, epochs), None
 
-    start = (parameters, state, jnp.asarray(False), jnp.asarray(0))
-    (parameters, state, _, epochs), _ = jax.lax.scan(epoch, start, indices)
-    return parameters, state, epochs
+    start = (parameters, states, jnp.asarray(False), jnp.asarray(0))
+    (parameters, states, _, epochs), _ = jax.lax.scan(epoch, start, indices)
+    return parameters, states, epochs
 
 
 @functools.partial(jax.jit, static_argnames=("max_grad_norm",))
@@ -444,23 +466,38 @@ class JaxNetwork(NumpyMirror, RunAxisParameters):
         plan: Minibatches,
         settings: Mapping[str, float],
         ascent: Ascent = DEFAULT_ASCENT,
+        critic: ValueFunction | None = None,
     ) -> int:
         """All epochs × minibatches up `objective` in one compiled call (see
-        `NetworkPolicy`); returns the epochs run."""
+        `NetworkPolicy`), with a `JaxValue` critic trained jointly if given; returns the
+        epochs run."""
+        models: list[JaxNetwork] = [self]
+        if critic is not None:
+            if not isinstance(critic, JaxValue):
+                raise TypeError(
+                    f"`critic` must be a JaxValue to train with a JAX policy; got "
+                    f"{type(critic).__name__}"
+                )
+            models.append(critic)
         n_samples = len(np.asarray(samples["observations"]))
-        parameters, self._adam, epochs = train_epochs(
-            self.network,
+        parameters, adams, epochs = train_epochs(
+            tuple(model.network for model in models),
             objective,
             ascent.stop,
             ascent.max_grad_norm,
-            self._trained(),
-            self._adam,
+            tuple(model._trained() for model in models),
+            tuple(model._adam for model in models),
             self._device_samples(samples, bucket(n_samples)),
             padded_plan(plan),
             self._scalars(settings),
-            np.asarray(self.lr * ascent.learning_rate_scale, dtype=self.dtype),
+            tuple(
+                np.asarray(model.lr * ascent.learning_rate_scale, dtype=self.dtype)
+                for model in models
+            ),
         )
-        self._store(parameters, on_device=True)
+        for model, trained, adam in zip(models, parameters, adams, strict=True):
+            model._adam = adam
+            model._store(trained, on_device=True)
         return int(epochs)
 
 

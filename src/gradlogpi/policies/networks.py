@@ -175,6 +175,14 @@ class MirroredGaussian(NumpyMirror):
         return gaussian_actor(lambda obs: body(obs).dot(weight) + bias, np.exp(self._log_std))
 
 
+def no_critic() -> Any:
+    """What an objective's `values` is without a critic: a named refusal."""
+    raise ValueError(
+        "this objective reads v̂(s) of a critic trained with the policy: pass `critic` to "
+        "maximize_minibatches"
+    )
+
+
 def checked_actions(a: Any, batch: tuple[int, ...], action_dim: int) -> np.ndarray:
     """Box actions as float64 of shape batch + [action_dim], or ShapeError naming `a`."""
     actions = as_float_array("a", a)

@@ -23,6 +23,7 @@ from gradlogpi.policies.contract import (
     Minibatches,
     Objective,
     RunAxisParameters,
+    ValueFunction,
 )
 from gradlogpi.policies.linear_gaussian import bounded_log_std, log_std_parameter
 from gradlogpi.policies.networks import (
@@ -33,6 +34,7 @@ from gradlogpi.policies.networks import (
     MirroredSoftmax,
     NumpyMirror,
     checked_actions,
+    no_critic,
 )
 from gradlogpi.policies.softmax_base import SoftmaxPolicy
 
@@ -275,10 +277,17 @@ class TorchPolicy(NumpyMirror, RunAxisParameters):
         plan: Minibatches,
         settings: Mapping[str, float],
         ascent: Ascent = DEFAULT_ASCENT,
+        critic: ValueFunction | None = None,
     ) -> int:
         """Epochs of one Adam step per minibatch up `objective` (see `NetworkPolicy`),
-        evaluated eagerly with `xp` = torch; returns the epochs run."""
+        evaluated eagerly with `xp` = torch, with a `NeuralValue` critic trained jointly
+        if given; returns the epochs run."""
         torch = require_torch()
+        if critic is not None and not isinstance(critic, NeuralValue):
+            raise TypeError(
+                f"`critic` must be a NeuralValue to train with a PyTorch policy; got "
+                f"{type(critic).__name__}"
+            )
         tensors = {name: torch.from_numpy(np.asarray(array)) for name, array in samples.items()}
         observations, actions = samples["observations"], samples["actions"]
         epochs = 0
@@ -296,10 +305,14 @@ class TorchPolicy(NumpyMirror, RunAxisParameters):
                     torch,
                     self.torch_log_prob(states, actions[indices]),
                     functools.partial(self.torch_entropy, states),
+                    no_critic if critic is None else functools.partial(critic.torch_value, states),
                     batch,
                     settings,
                 )
-                self.maximize(value, ascent.learning_rate_scale, ascent.max_grad_norm)
+                if critic is None:
+                    self.maximize(value, ascent.learning_rate_scale, ascent.max_grad_norm)
+                else:
+                    self.maximize_with(critic, value, ascent)
             if ascent.stop is not None:
                 everything = dict(samples, weight=np.full(len(actions), 1.0 / len(actions)))
                 if bool(
@@ -307,6 +320,23 @@ class TorchPolicy(NumpyMirror, RunAxisParameters):
                 ):
                     break
         return epochs
+
+    def maximize_with(self, critic: NeuralValue, objective: Any, ascent: Ascent) -> None:
+        """One step of both networks' Adams up `objective`, clipped by their joint norm."""
+        torch = require_torch()
+        models = (self, critic)
+        for model in models:
+            for group in model.optimizer.param_groups:
+                group["lr"] = model.lr * ascent.learning_rate_scale
+            model.optimizer.zero_grad()
+        (-objective).backward()
+        if ascent.max_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(
+                [*self.parameters(), *critic.parameters()], ascent.max_grad_norm
+            )
+        for model in models:
+            model.optimizer.step()
+            model.sync()
 
     def maximize(
         self,
@@ -541,9 +571,10 @@ class NeuralValue(TorchPolicy):
         """v̂(s, w), shape [...]."""
         return self._forward(self._observations(obs))[..., 0]
 
-    def _torch_value(self, observations: np.ndarray) -> Any:
+    def torch_value(self, obs: Any) -> Any:
+        """v̂(s) as a differentiable torch tensor, shape [...]."""
         torch = require_torch()
-        return self.network(torch.from_numpy(observations))[..., 0]
+        return self.network(torch.from_numpy(self._observations(obs)))[..., 0]
 
     def gradient(self, obs: Any) -> np.ndarray:
         """∇_w v̂(s, w) per state by autodiff, flat, shape [..., P]."""
@@ -569,7 +600,7 @@ class NeuralValue(TorchPolicy):
         torch = require_torch()
         obs_array = self._observations(obs)
         steps = np.broadcast_to(as_float_array("step", step), obs_array.shape[:-1])
-        objective = (self._torch_value(obs_array) * torch.from_numpy(steps.copy())).sum()
+        objective = (self.torch_value(obs_array) * torch.from_numpy(steps.copy())).sum()
         self.set_flat(self.get_flat() + self.gradient_of(objective))
 
     def training_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

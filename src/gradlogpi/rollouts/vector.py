@@ -105,7 +105,7 @@ def make_envpool(
     envs = envpool.make_gymnasium(
         env_id, num_envs=check_positive_int("num_envs", num_envs), seed=first_seed, **kwargs
     )
-    envs.seeded_when_made = True  # StepCollector then resets it without seeds
+    vars(envs)["seeded_when_made"] = True  # StepCollector then resets it without seeds
     return envs
 
 

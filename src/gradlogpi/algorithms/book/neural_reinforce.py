@@ -76,6 +76,7 @@ class ReturnWeighted:
         xp: ArrayNamespace,
         log_probs: BackendArray,
         entropy: Callable[[], BackendArray],
+        values: Callable[[], BackendArray],
         batch: Mapping[str, BackendArray],
         settings: Mapping[str, BackendArray],
     ) -> BackendArray:

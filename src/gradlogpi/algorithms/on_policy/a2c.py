@@ -102,6 +102,7 @@ class AdvantageWeighted:
         xp: ArrayNamespace,
         log_probs: BackendArray,
         entropy: Callable[[], BackendArray],
+        values: Callable[[], BackendArray],
         batch: Mapping[str, BackendArray],
         settings: Mapping[str, BackendArray],
     ) -> BackendArray:

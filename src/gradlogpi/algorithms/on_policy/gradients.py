@@ -4,6 +4,8 @@ policy contract: `policy.weighted_score_sum`, `policy.mean_entropy_gradient`.)""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from gradlogpi.core.divergences import categorical_kl, gaussian_kl
@@ -12,6 +14,7 @@ from gradlogpi.policies import (
     GaussianPolicy,
     Policy,
 )
+from gradlogpi.policies.contract import ArrayNamespace, BackendArray
 
 
 def action_distribution(policy: Policy, observations: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -37,3 +40,24 @@ def clip_norm(gradient: np.ndarray, max_norm: float | None) -> np.ndarray:
     if max_norm is not None and norm > max_norm:
         return gradient * (max_norm / norm)
     return gradient
+
+
+def value_loss(
+    xp: ArrayNamespace,
+    predicted: BackendArray,
+    batch: Mapping[str, BackendArray],
+    settings: Mapping[str, BackendArray],
+    clip: bool,
+) -> BackendArray:
+    """mean_i (v̂(s_i) − G_i)² over a minibatch (`batch["returns"]`: the targets G), for a
+    critic trained jointly with the policy; with `clip`, PPO's value clipping against the
+    update's starting prediction `batch["old_values"]`:
+    max((v̂ − G)², (v̂_old + clip(v̂ − v̂_old, ±c) − G)²), c = `settings["value_clip_range"]`.
+    """
+    targets = batch["returns"]
+    error = (predicted - targets) ** 2
+    if clip:
+        start, bound = batch["old_values"], settings["value_clip_range"]
+        moved = start + xp.clip(predicted - start, -bound, bound)
+        error = xp.maximum(error, (moved - targets) ** 2)
+    return xp.sum(batch["weight"] * error)

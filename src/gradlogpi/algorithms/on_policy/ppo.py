@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import gymnasium as gym
 import numpy as np
@@ -22,7 +22,7 @@ import numpy as np
 from gradlogpi.algorithms.common import Callback, Inputs, RunResult
 from gradlogpi.algorithms.on_policy.advantages import Rollout, rollout
 from gradlogpi.algorithms.on_policy.config import OnPolicyConfig
-from gradlogpi.algorithms.on_policy.gradients import clip_norm
+from gradlogpi.algorithms.on_policy.gradients import clip_norm, value_loss
 from gradlogpi.algorithms.on_policy.loop import UpdateState, train_on_policy
 from gradlogpi.core._checks import check_positive, check_positive_int
 from gradlogpi.core.returns import normalized
@@ -49,6 +49,16 @@ class PPOConfig(OnPolicyConfig):
     """Stop an update's epochs once the estimated KL(π_old‖π) exceeds 1.5 × this (None: never)."""
     max_grad_norm: float | None = None
     """Clip each minibatch gradient to this norm (None: no clipping)."""
+    value_fitting: Literal["separate", "joint"] = "separate"
+    """How a neural critic learns: 'separate' (after the policy's epochs, its own fit:
+    `value.epochs`, `value.minibatches`, `value.clip_range`, L2 `value_ridge`) or 'joint'
+    (SB3's: in the policy's minibatches, one loss L_clip + β H − c_v L_V, one gradient-norm
+    clip over both networks, both rates on the schedule). A linear critic always fits
+    separately (least squares)."""
+    value_coefficient: float = 0.5
+    """c_v of the joint loss (SB3's vf_coef): L_V = mean (v̂ − G)²."""
+    value_clip_range: float | None = None
+    """Joint fitting: PPO's value clipping (SB3's clip_range_vf); None: off."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -58,7 +68,12 @@ class PPOConfig(OnPolicyConfig):
         if not 0.0 < self.clip_range < 1.0:
             raise ValueError(f"`clip_range` must be in (0, 1); got {self.clip_range!r}")
         check_positive("entropy_coefficient", self.entropy_coefficient, allow_zero=True)
-        for name in ("target_kl", "max_grad_norm"):
+        if self.value_fitting not in ("separate", "joint"):
+            raise ValueError(
+                f"`value_fitting` must be 'separate' or 'joint'; got {self.value_fitting!r}"
+            )
+        check_positive("value_coefficient", self.value_coefficient)
+        for name in ("target_kl", "max_grad_norm", "value_clip_range"):
             if getattr(self, name) is not None:
                 check_positive(name, getattr(self, name))
         if self.num_envs * self.steps_per_env < self.minibatches:
@@ -140,8 +155,10 @@ def improve(
     config = state.config
     assert critic is not None  # the loop refuses PPO without one
     data = rollout(batch, policy, critic, config.gamma, config.gae_lambda)
-    statistics = optimize_surrogate(policy, data, config, state.fraction, state.random)
-    critic.fit(data.observations, data.returns, config.value_ridge)  # v̂ ≈ λ-returns
+    joint = config.value_fitting == "joint" and isinstance(policy, NetworkPolicy)
+    statistics = optimize_surrogate(policy, data, config, state, critic if joint else None)
+    if not joint:
+        critic.fit(data.observations, data.returns, config.value_ridge)  # v̂ ≈ λ-returns
     return statistics
 
 
@@ -149,31 +166,47 @@ def optimize_surrogate(
     policy: Policy,
     data: Rollout,
     config: PPOConfig,
-    fraction: float,
-    shuffle: np.random.Generator,
+    state: UpdateState[PPOConfig],
+    critic: ValueFunction | None = None,
 ) -> dict[str, float]:
-    """Epochs × minibatches of clipped-surrogate ascent on one update's steps; returns the
-    epochs run and the last estimated KL(π_old‖π)."""
+    """Epochs × minibatches of clipped-surrogate ascent on one update's steps (with a
+    neural `critic`: trained jointly on the same minibatches); returns the epochs run and
+    the last estimated KL(π_old‖π)."""
+    fraction, shuffle = state.fraction, state.random
     n_samples = data.advantages.shape[0]
     clip_range = (
         config.clip_range * fraction if config.schedule != "constant" else config.clip_range
     )
     if isinstance(policy, NetworkPolicy):  # the whole update in the policy's backend
+        samples = {
+            "observations": data.observations,
+            "actions": data.actions,
+            "old_log_probs": data.log_probs,
+            "advantages": data.advantages,
+        }
+        clip_values = critic is not None and config.value_clip_range is not None
+        if critic is not None:
+            samples["returns"] = data.returns
+            if clip_values:
+                samples["old_values"] = critic.value(data.observations)
         epochs = policy.maximize_minibatches(
-            ClippedSurrogate(config.normalize_advantages, config.entropy_coefficient > 0),
-            {
-                "observations": data.observations,
-                "actions": data.actions,
-                "old_log_probs": data.log_probs,
-                "advantages": data.advantages,
-            },
+            ClippedSurrogate(
+                config.normalize_advantages,
+                config.entropy_coefficient > 0,
+                with_value=critic is not None,
+                clip_values=clip_values,
+            ),
+            samples,
             minibatch_plan(n_samples, config.epochs, config.minibatches, shuffle),
             {
                 "clip_range": clip_range,
                 "entropy_coefficient": config.entropy_coefficient,
                 "target_kl": config.target_kl or 0.0,
+                "value_coefficient": config.value_coefficient,
+                "value_clip_range": config.value_clip_range or 0.0,
             },
             Ascent(fraction, config.max_grad_norm, None if config.target_kl is None else KLAbove()),
+            critic,
         )
         approximate_kl = 0.0
         if config.target_kl is not None:
@@ -222,12 +255,17 @@ class ClippedSurrogate:
 
     normalize_advantages: bool
     with_entropy: bool
+    with_value: bool = False
+    """Also − c_v L_V of the critic trained jointly (`value_fitting = 'joint'`)."""
+    clip_values: bool = False
+    """L_V with PPO's value clipping."""
 
     def __call__(
         self,
         xp: ArrayNamespace,
         log_probs: BackendArray,
         entropy: Callable[[], BackendArray],
+        values: Callable[[], BackendArray],
         batch: Mapping[str, BackendArray],
         settings: Mapping[str, BackendArray],
     ) -> BackendArray:
@@ -242,6 +280,9 @@ class ClippedSurrogate:
         objective = xp.sum(weight * xp.minimum(ratios * advantages, clipped * advantages))
         if self.with_entropy:
             objective = objective + settings["entropy_coefficient"] * xp.sum(weight * entropy())
+        if self.with_value:
+            loss = value_loss(xp, values(), batch, settings, self.clip_values)
+            objective = objective - settings["value_coefficient"] * loss
         return objective
 
 
