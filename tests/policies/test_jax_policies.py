@@ -141,9 +141,9 @@ def test_ppo_stops_its_epochs_at_the_same_point_on_both_backends(rng):
 @pytest.mark.parametrize("clip_range", [None, 0.1])
 def test_both_backends_fit_the_critic_alike(rng, clip_range):
     jax_critic = JaxValue(3, (8, 8), seed=4, lr=0.01, epochs=3, minibatches=2,
-                          clip_range=clip_range, dtype="float64")  # fmt: skip
+                          clip_range=clip_range, weight_decay=1e-2, dtype="float64")  # fmt: skip
     torch_critic = NeuralValue(3, (8, 8), seed=4, lr=0.01,
-                               regression=Regression(3, 2, clip_range))  # fmt: skip
+                               regression=Regression(3, 2, clip_range, 1e-2))  # fmt: skip
     torch_critic.set_flat(torch_order(jax_critic))
     torch_critic._shuffle.bit_generator.state = jax_critic._shuffle.bit_generator.state
     obs, targets = rng.normal(size=(21, 3)), rng.normal(size=21)

@@ -730,7 +730,8 @@ class JaxValue(JaxNetwork):
     Args:
       observation_dim: k.
       hidden, activation, seed, lr, initialization, dtype: as `JaxSoftmaxPolicy`.
-      epochs, minibatches, clip_range: how `fit` regresses (as `torch_policies.Regression`).
+      epochs, minibatches, clip_range, weight_decay: how `fit` regresses (as
+        `torch_policies.Regression`).
     """
 
     def __init__(
@@ -744,6 +745,7 @@ class JaxValue(JaxNetwork):
         epochs: int = 10,
         minibatches: int = 4,
         clip_range: float | None = None,
+        weight_decay: float = 0.0,
         initialization: str = "orthogonal",
         dtype: str = "float32",
     ):
@@ -754,6 +756,9 @@ class JaxValue(JaxNetwork):
         if clip_range is not None and not clip_range > 0:
             raise ValueError(f"`regression.clip_range` must be > 0 or None; got {clip_range!r}")
         self.clip_range = clip_range
+        if not weight_decay >= 0:
+            raise ValueError(f"`regression.weight_decay` must be >= 0; got {weight_decay!r}")
+        self.weight_decay = weight_decay
         self._setup(
             [observation_dim, *self.hidden, 1],
             Network("value", activation),
@@ -810,7 +815,8 @@ class JaxValue(JaxNetwork):
 
     def fit(self, obs: Any, targets: np.ndarray, ridge: float) -> None:
         """Regress v̂ on the targets [M] at states `obs` [M, k] in one compiled call:
-        epochs × minibatches of Adam on the squared error, L2 penalty `ridge`·‖w‖²."""
+        epochs × minibatches of Adam on the squared error, L2 penalty `weight_decay`·‖w‖²
+        (`ridge`, the linear critic's, is not used: see `NeuralValue.fit`)."""
         observations = self._observations(obs)
         targets = np.asarray(targets, dtype=np.float64)
         n_samples = observations.shape[0]
@@ -826,6 +832,6 @@ class JaxValue(JaxNetwork):
             self._device_samples(samples, bucket(n_samples)),
             padded_plan(plan),
             np.asarray(self.lr, dtype=self.dtype),
-            np.asarray(2.0 * ridge, dtype=self.dtype),
+            np.asarray(2.0 * self.weight_decay, dtype=self.dtype),
         )
         self._store(parameters, on_device=True)

@@ -120,6 +120,7 @@ def build_value(config: TrainConfig, env: gym.Env) -> policies.ValueFunction | N
                 epochs=spec_value.epochs,
                 minibatches=spec_value.minibatches,
                 clip_range=spec_value.clip_range,
+                weight_decay=spec_value.weight_decay,
                 dtype=policy_kinds.training_dtype(config.policy),
             )
         from gradlogpi.policies.torch_policies import NeuralValue, Regression
@@ -127,7 +128,12 @@ def build_value(config: TrainConfig, env: gym.Env) -> policies.ValueFunction | N
         return NeuralValue(  # type: ignore[return-value]
             *dimensions,
             **settings,
-            regression=Regression(spec_value.epochs, spec_value.minibatches, spec_value.clip_range),
+            regression=Regression(
+                spec_value.epochs,
+                spec_value.minibatches,
+                spec_value.clip_range,
+                spec_value.weight_decay,
+            ),
         )
     spec = config.value_features or FeaturesConfig(kind="constant")
     return LinearValue(build_state_features(spec, env))

@@ -142,6 +142,13 @@ class ValueConfig(Strict):
     clip_range: float | None = Field(
         None, gt=0, description="value clipping as PPO's (SB3 clip_range_vf); None: off"
     )
+    weight_decay: float = Field(
+        0.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="a neural critic's L2 penalty c·‖w‖² (0: none, as SB3); the linear "
+        "critic's ridge is hyperparameters.value_ridge",
+    )
 
     _sizes = field_validator("hidden")(classmethod(lambda cls, sizes: positive_sizes(sizes)))
 

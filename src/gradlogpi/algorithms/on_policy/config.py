@@ -117,8 +117,8 @@ class ActorCriticFamilyConfig(CollectionConfig):
     normalize_advantages: bool = True
     """Standardise the advantages (per minibatch in PPO, per update in TRPO and A2C)."""
     value_ridge: float = 1e-3
-    """Ridge of a linear critic's least-squares refit to the λ-returns (> 0); a neural
-    critic's L2 weight penalty."""
+    """Ridge of a linear critic's least-squares refit to the λ-returns (> 0). A neural
+    critic has its own L2 penalty, `value.weight_decay` (0 by default, as SB3's)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
