@@ -331,12 +331,27 @@ def read_curve(metrics: Path) -> tuple[list[float], list[int], float]:
     )
 
 
+def source_revision() -> str | None:
+    """The gradlogpi checkout's commit (with -dirty for uncommitted changes), if it is one."""
+    import gradlogpi
+
+    try:
+        found = subprocess.run(
+            ["git", "describe", "--always", "--dirty"],
+            cwd=Path(gradlogpi.__file__).parent, capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return found.stdout.strip() or None if found.returncode == 0 else None
+
+
 def run_ours(config: Path, seed: int) -> dict[str, Any]:
     """One `gradlogpi train` process, timed from launch to exit (what the user waits for);
     the learning curve and train's own final evaluation read from its run directory, then
     the comparison's deterministic evaluation of the run's final policy (untimed)."""
     from gradlogpi.runs.evaluate import evaluate
 
+    revision = source_revision()
     with tempfile.TemporaryDirectory(prefix="gradlogpi-compare-") as tmp:
         run_dir = Path(tmp) / "run"
         command = [
@@ -361,6 +376,7 @@ def run_ours(config: Path, seed: int) -> dict[str, Any]:
         "seconds": seconds,
         "training_seconds": training,
         "final": evaluation.mean_return,
+        "revision": revision,
     }
     if summary is not None and summary["final"]:
         record["train_evaluation"] = {
