@@ -22,7 +22,7 @@ def test_envpool_cartpole_has_gymnasiums_dynamics(seed):
     reference.state = observation[0].astype(np.float64)
     actions = np.random.default_rng(seed).integers(2, size=600)
     for step, action in enumerate(actions):
-        observation, reward, terminated, truncated, _ = pool.step(np.array([action]))
+        observation, reward, terminated, _truncated, _ = pool.step(np.array([action]))
         expected, expected_reward, expected_terminated, _, _ = reference.step(int(action))
         np.testing.assert_allclose(observation[0], expected, rtol=1e-4, atol=1e-5)
         assert reward[0] == expected_reward

@@ -242,7 +242,12 @@ KILL_AT_UPDATES = textwrap.dedent(
     ("algorithm", "policy", "critic", "settings"),
     [
         ("ppo", "neural_softmax", "neural", "epochs = 2\nminibatches = 2"),
-        ("ppo", "neural_softmax+jax", "neural", "epochs = 2\nminibatches = 3\ntarget_kl = 0.01"),
+        (
+            "ppo",
+            "neural_softmax+jax",
+            "neural",
+            'epochs = 2\nminibatches = 3\ntarget_kl = 0.01\nvalue_fitting = "joint"',
+        ),
         ("a2c", "neural_gaussian+jax", "neural", ""),
         ("ppo", "matrix_softmax", "linear", "epochs = 2\nminibatches = 3"),
         (

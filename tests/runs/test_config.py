@@ -98,3 +98,29 @@ def test_mutated_configs_load_or_raise_config_error(position, insertion):
             load_config(path)
         except ConfigError as error:
             assert str(path) in str(error)
+
+
+def test_joint_value_fitting_needs_a_neural_policy_and_critic(tmp_path):
+    text = 'algorithm = "ppo"\n[policy]\nkind = "{kind}"\n[value]\nkind = "{critic}"\n'
+    text += '[hyperparameters]\nvalue_fitting = "joint"\n'
+    for kind, critic in (("matrix_softmax", "linear"), ("neural_softmax", "linear")):
+        path = write(tmp_path, text.format(kind=kind, critic=critic))
+        with pytest.raises(ConfigError, match=r"value_fitting.* = 'joint'.*got policy.kind"):
+            load_config(path)
+    load_config(write(tmp_path, text.format(kind="neural_softmax", critic="neural")))
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("policy.dtype", "float16", "policy.dtype"),
+        ("policy.backend", "tensorflow", "policy.backend"),
+        ("value.weight_decay", "-1", "value.weight_decay"),
+    ],
+)
+def test_backend_settings_are_checked_by_name(tmp_path, key, value, message):
+    table, name = key.split(".")
+    literal = value if value.lstrip("-").isdigit() else f'"{value}"'
+    path = write(tmp_path, f'algorithm = "ppo"\n[{table}]\n{name} = {literal}\n')
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(path)

@@ -159,3 +159,32 @@ def test_the_registry_refuses_a_name_twice():
         ValueError, match=re.escape("`name` 'matrix_softmax' is already registered")
     ):
         policy_kinds.register(POLICY_KINDS["matrix_softmax"])
+
+
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+@pytest.mark.parametrize("kind", ["neural_softmax", "neural_gaussian"])
+def test_neural_kinds_build_on_either_backend_with_its_critic(tmp_path, backend, kind):
+    pytest.importorskip(backend)
+    from gradlogpi.runs.build import build_value
+
+    env_id = "CartPole-v1" if kind == "neural_softmax" else "Pendulum-v1"
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'env = "{env_id}"\nalgorithm = "ppo"\n[policy]\nkind = "{kind}"\n'
+        f'backend = "{backend}"\n[value]\nkind = "neural"\n'
+    )
+    config = load_config(path)
+    env = make_config_env(config)
+    policy, critic = build_policy(config, env), build_value(config, env)
+    assert isinstance(policy, policies.NetworkPolicy)
+    assert type(policy).__module__.endswith(f"{backend}_policies")
+    assert type(critic).__module__.endswith(f"{backend}_policies")
+
+
+def test_the_torch_backend_refuses_float32_by_name(tmp_path):
+    pytest.importorskip("torch")
+    path = tmp_path / "config.toml"
+    path.write_text('[policy]\nkind = "neural_softmax"\nbackend = "torch"\ndtype = "float32"\n')
+    config = load_config(path)
+    with pytest.raises(ConfigError, match=r"`policy.dtype` = 'float32' needs `policy.backend`"):
+        build_policy(config, make_config_env(config))

@@ -242,6 +242,22 @@ class TrainConfig(Strict):
         return self
 
     @model_validator(mode="after")
+    def _joint_fitting_has_networks(self) -> TrainConfig:
+        from gradlogpi.runs.policy_kinds import POLICY_KINDS
+
+        if self.hyperparameters.get("value_fitting") != "joint":
+            return self
+        kind = POLICY_KINDS.get(self.policy.kind or "")
+        if kind is None or kind.family != "torch" or self.value.kind != "neural":
+            raise ValueError(
+                "`hyperparameters.value_fitting` = 'joint' trains a neural policy and a "
+                "neural critic on one loss: it needs a neural `policy.kind` and `value.kind` "
+                f"= 'neural'; got policy.kind = {self.policy.kind!r}, value.kind = "
+                f"{self.value.kind!r}"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _critic_fits_algorithm(self) -> TrainConfig:
         from gradlogpi.algorithms.registry import ALGORITHMS
 
