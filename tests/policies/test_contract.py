@@ -63,3 +63,18 @@ def test_neural_policies_follow_the_contract():
         assert theta.shape == (1, policy.n_parameters)
         policy.set_theta(theta + 1.0)
         np.testing.assert_allclose(policy.get_flat(), theta[0] + 1.0)
+
+
+def test_network_critics_are_value_functions_a_network_policy_can_train():
+    from gradlogpi.features import RawState
+    from gradlogpi.policies import LinearValue, NetworkValueFunction, ValueFunction
+
+    critics = [LinearValue(RawState(3))]
+    for module, name in (("torch_policies", "NeuralValue"), ("jax_policies", "JaxValue")):
+        backend = pytest.importorskip("torch" if module.startswith("torch") else "jax")
+        assert backend is not None
+        critics.append(
+            getattr(__import__(f"gradlogpi.policies.{module}", fromlist=[name]), name)(3)
+        )
+    assert all(isinstance(critic, ValueFunction) for critic in critics)
+    assert [isinstance(critic, NetworkValueFunction) for critic in critics] == [False, True, True]

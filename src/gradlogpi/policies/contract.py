@@ -19,6 +19,7 @@ inside (a NumPy array, a PyTorch network).
        │                   optimizer; epochs of minibatch steps up an `Objective`
        └─ TorchTrainedPolicy  the PyTorch backend: torch tensors that carry gradients
     ValueFunction          v̂(s, w) = wᵀx(s): value, gradient, ascend, w [R, k]
+    └─ NetworkValueFunction  a network critic with its own optimizer
 """
 
 from __future__ import annotations
@@ -324,6 +325,18 @@ class ValueFunction(Protocol):
 
     def load_training_state(self, arrays: dict[str, np.ndarray], extra: JSON) -> None:
         """Put a `training_state` back, so fitting continues identically."""
+
+
+@runtime_checkable
+class NetworkValueFunction(ValueFunction, Protocol):
+    """A critic that is a network stepped by its own optimizer: one a `NetworkPolicy` of
+    the same backend can train jointly (`maximize_minibatches(..., critic=...)`)."""
+
+    def optimizer_state(self) -> tuple[dict[str, np.ndarray], list[JSON]]:
+        """The optimizer's arrays and settings, for a checkpoint."""
+
+    def load_optimizer_state(self, arrays: dict[str, np.ndarray], groups: list[JSON]) -> None:
+        """Put an `optimizer_state` back."""
 
 
 class RunAxisParameters:

@@ -771,6 +771,7 @@ class JaxValue(JaxNetwork):
 
     @property
     def w(self) -> np.ndarray:
+        """The weights, flat [P] (a copy; `set_flat` replaces them)."""
         return self.get_flat()
 
     def value(self, obs: Any) -> np.ndarray:

@@ -574,6 +574,11 @@ class NeuralValue(TorchPolicy):
         )
         self._shuffle = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
 
+    @property
+    def w(self) -> np.ndarray:
+        """The weights, flat [P] (a copy; `set_flat` replaces them)."""
+        return self.get_flat()
+
     def value(self, obs: Any) -> np.ndarray:
         """v̂(s, w), shape [...]."""
         return self._forward(self._observations(obs))[..., 0]

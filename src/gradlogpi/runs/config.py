@@ -251,7 +251,8 @@ class TrainConfig(Strict):
         if kind is None or kind.family != "torch" or self.value.kind != "neural":
             raise ValueError(
                 "`hyperparameters.value_fitting` = 'joint' trains a neural policy and a "
-                "neural critic on one loss: it needs a neural `policy.kind` and `value.kind` "
+                "neural critic on one loss ('auto' does so only where both are networks): it "
+                "needs a neural `policy.kind` and `value.kind` "
                 f"= 'neural'; got policy.kind = {self.policy.kind!r}, value.kind = "
                 f"{self.value.kind!r}"
             )

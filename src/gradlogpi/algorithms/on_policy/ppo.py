@@ -26,7 +26,7 @@ from gradlogpi.algorithms.on_policy.gradients import clip_norm, value_loss
 from gradlogpi.algorithms.on_policy.loop import UpdateState, train_on_policy
 from gradlogpi.core._checks import check_positive, check_positive_int
 from gradlogpi.core.returns import normalized
-from gradlogpi.policies import NetworkPolicy, Policy, ValueFunction
+from gradlogpi.policies import NetworkPolicy, NetworkValueFunction, Policy, ValueFunction
 from gradlogpi.policies.contract import ArrayNamespace, Ascent, BackendArray, minibatch_plan
 from gradlogpi.rollouts.vector import FragmentBatch
 
@@ -49,12 +49,14 @@ class PPOConfig(OnPolicyConfig):
     """Stop an update's epochs once the estimated KL(π_old‖π) exceeds 1.5 × this (None: never)."""
     max_grad_norm: float | None = None
     """Clip each minibatch gradient to this norm (None: no clipping)."""
-    value_fitting: Literal["separate", "joint"] = "separate"
-    """How a neural critic learns: 'separate' (after the policy's epochs, its own fit:
-    `value.epochs`, `value.minibatches`, `value.clip_range`, L2 `value_ridge`) or 'joint'
-    (SB3's: in the policy's minibatches, one loss L_clip + β H − c_v L_V, one gradient-norm
-    clip over both networks, both rates on the schedule). A linear critic always fits
-    separately (least squares)."""
+    value_fitting: Literal["auto", "joint", "separate"] = "auto"
+    """How a neural critic learns. 'joint' (SB3's): in the policy's minibatches, one loss
+    L_clip + β H − c_v L_V, one gradient-norm clip over both networks, both rates on the
+    schedule. 'separate': after the policy's epochs, its own fit (`value.epochs`,
+    `value.minibatches`, `value.clip_range`). 'auto': joint when policy and critic are
+    both networks, else separate; a linear critic always fits by least squares. On
+    CartPole (seeds 0-9, docs/ppo-vs-sb3.md) joint reached 475 in a median 21k steps,
+    separate in 32k; both solved 10/10."""
     value_coefficient: float = 0.5
     """c_v of the joint loss (SB3's vf_coef): L_V = mean (v̂ − G)²."""
     value_clip_range: float | None = None
@@ -68,9 +70,9 @@ class PPOConfig(OnPolicyConfig):
         if not 0.0 < self.clip_range < 1.0:
             raise ValueError(f"`clip_range` must be in (0, 1); got {self.clip_range!r}")
         check_positive("entropy_coefficient", self.entropy_coefficient, allow_zero=True)
-        if self.value_fitting not in ("separate", "joint"):
+        if self.value_fitting not in ("auto", "joint", "separate"):
             raise ValueError(
-                f"`value_fitting` must be 'separate' or 'joint'; got {self.value_fitting!r}"
+                f"`value_fitting` must be 'auto', 'joint' or 'separate'; got {self.value_fitting!r}"
             )
         check_positive("value_coefficient", self.value_coefficient)
         for name in ("target_kl", "max_grad_norm", "value_clip_range"):
@@ -155,7 +157,13 @@ def improve(
     config = state.config
     assert critic is not None  # the loop refuses PPO without one
     data = rollout(batch, policy, critic, config.gamma, config.gae_lambda)
-    joint = config.value_fitting == "joint" and isinstance(policy, NetworkPolicy)
+    networks = isinstance(policy, NetworkPolicy) and isinstance(critic, NetworkValueFunction)
+    if config.value_fitting == "joint" and not networks:
+        raise ValueError(
+            "`value_fitting` = 'joint' needs a neural policy and a neural critic; got "
+            f"{type(policy).__name__} and {type(critic).__name__}"
+        )
+    joint = networks and config.value_fitting != "separate"
     statistics = optimize_surrogate(policy, data, config, state, critic if joint else None)
     if not joint:
         critic.fit(data.observations, data.returns, config.value_ridge)  # v̂ ≈ λ-returns
