@@ -23,6 +23,7 @@ from rich.table import Table
 
 from gradlogpi.runs.choices import listed
 from gradlogpi.runs.feature_kinds import FEATURE_KINDS
+from gradlogpi.runs.limits import MAX_SEED
 from gradlogpi.runs.policy_kinds import POLICY_KINDS
 
 POLICY_HELP = f"Policy kind: {listed(list(POLICY_KINDS), quote=False)}"
@@ -47,6 +48,14 @@ class NamedErrors(typer.core.TyperGroup):
         except OSError as error:
             where = f"{error.filename}: " if error.filename else ""
             typer.echo(f"error: {where}{(error.strerror or str(error)).lower()}", err=True)
+            raise typer.Exit(2) from None
+        except MemoryError as error:  # a size no check before it foresaw
+            said = f" ({error})" if str(error) else ""
+            typer.echo(
+                f"error: out of memory{said}; lower the sizes asked for (episodes, runs, seeds, "
+                "sub-environments, hidden layers)",
+                err=True,
+            )
             raise typer.Exit(2) from None
 
 
@@ -93,18 +102,28 @@ def sutton_barto(
     figure: Annotated[str, typer.Option(help="Which figure: 13.1 or 13.2.")] = "13.1",
     runs: Annotated[int, typer.Option(min=1, help="Independent runs per curve.")] = 100,
     episodes: Annotated[int, typer.Option(min=1, help="Episodes per run.")] = 1000,
-    seed: Annotated[int, typer.Option(min=0, help="Seed of the whole experiment.")] = 0,
+    seed: Annotated[
+        int, typer.Option(min=0, max=MAX_SEED, help="Seed of the whole experiment.")
+    ] = 0,
     out: Annotated[Path, typer.Option(help="Directory for the CSV and the PNG.")] = Path("results"),
     quiet: Annotated[bool, typer.Option(help="Print only the output paths.")] = False,
 ) -> None:
     """Reproduce Sutton & Barto Figure 13.1 or 13.2 on the short corridor: CSV + PNG."""
+    from gradlogpi.errors import GradlogpiError
     from gradlogpi.experiments import sutton_barto as book
+    from gradlogpi.runs.limits import check_run_records
     from gradlogpi.runs.progress import EpisodeProgress
 
     if figure not in book.FIGURES:
         raise typer.BadParameter(
             f"must be one of {', '.join(book.FIGURES)}; got {figure!r}", param_hint="--figure"
         )
+    n_curves = 3 if figure == "13.1" else 2  # every curve's runs are kept for the table
+    try:
+        check_run_records("runs", runs, runs * n_curves, 0)
+        check_run_records("episodes", episodes, runs * n_curves, episodes)
+    except GradlogpiError as refused:
+        fail(refused)
     out_console = console(quiet)
     make = book.figure_13_1 if figure == "13.1" else book.figure_13_2
     with EpisodeProgress(out_console, total=episodes, disable=quiet) as progress:
@@ -152,7 +171,9 @@ def estimators_experiment(
     theta_scale: Annotated[
         float, typer.Option(min=0.0, help="Other MDPs: θ ~ N(0, scale²) of a tabular softmax.")
     ] = 0.5,
-    seed: Annotated[int, typer.Option(min=0, help="Seed of θ and of the episodes.")] = 0,
+    seed: Annotated[
+        int, typer.Option(min=0, max=MAX_SEED, help="Seed of θ and of the episodes.")
+    ] = 0,
     out: Annotated[
         Path,
         typer.Option(
@@ -162,10 +183,11 @@ def estimators_experiment(
 ) -> None:
     """Every policy-gradient estimator against the exact ∇J of the policy-gradient theorem."""
     from gradlogpi.errors import GradlogpiError
-    from gradlogpi.experiments.estimators import describe, run_lab, write_lab
+    from gradlogpi.experiments.estimators import check_lab, describe, run_lab, write_lab
 
     try:
         lab = run_lab(env, gamma, episodes, seed, {"p_right": p_right, "theta_scale": theta_scale})
+        check_lab(lab, episodes)
     except (GradlogpiError, ValueError) as error:
         fail(error)
     exact, reports = lab.exact, lab.reports
@@ -211,7 +233,7 @@ def cartpole_experiment(
     seeds: Annotated[
         int, typer.Option(min=1, help="How many seeds: first-seed … first-seed+N−1.")
     ] = 5,
-    first_seed: Annotated[int, typer.Option(min=0, help="The first seed.")] = 0,
+    first_seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="The first seed.")] = 0,
     stop_when_solved: Annotated[
         bool,
         typer.Option(
@@ -235,6 +257,7 @@ def cartpole_experiment(
 
     try:
         settings = load_config(config)
+        study.check_study(settings, config, first_seed, seeds)
     except GradlogpiError as error:
         fail(error)
     spec = settings.algorithm_spec()
@@ -511,7 +534,9 @@ def train_command(
         typer.Option(help=f"{FEATURES_HELP}; `gradlogpi algorithms` describes each."),
     ] = None,
     runs: Annotated[int | None, typer.Option(min=1, help="Independent runs.")] = None,
-    seed: Annotated[int | None, typer.Option(min=0, help="Seed of the whole run.")] = None,
+    seed: Annotated[
+        int | None, typer.Option(min=0, max=MAX_SEED, help="Seed of the whole run.")
+    ] = None,
     set_: Annotated[
         list[str] | None,
         typer.Option("--set", help="Override any key, e.g. --set hyperparameters.alpha_theta=0.01"),
@@ -722,7 +747,9 @@ def algorithms_command(
 def evaluate_command(
     run: Annotated[Path, typer.Argument(help="Run directory written by `gradlogpi train`.")],
     episodes: Annotated[int, typer.Option(min=1, help="Evaluation episodes.")] = 100,
-    seed: Annotated[int, typer.Option(min=0, help="Seed of the evaluation episodes.")] = 0,
+    seed: Annotated[
+        int, typer.Option(min=0, max=MAX_SEED, help="Seed of the evaluation episodes.")
+    ] = 0,
     run_index: Annotated[
         int, typer.Option("--run-index", min=0, help="Which run of the directory.")
     ] = 0,
@@ -786,17 +813,20 @@ def plot_command(
     from gradlogpi.runs.metrics import read_returns
     from gradlogpi.runs.plots import curve_statistics, plot_curves
 
+    if not out.name:
+        fail(
+            ValueError(f"`--out` must name a file stem (.png and .svg are added); got {str(out)!r}")
+        )
     curves = []
     for run_dir in runs:
         if not (run_dir / "metrics.csv").is_file():
             fail(ValueError(f"`RUNS`: {run_dir} is not a run directory (no metrics.csv)"))
         try:
             returns = read_returns(run_dir / "metrics.csv")
+            statistics = curve_statistics(returns, smooth=smooth)
         except (OSError, ValueError) as error:
             fail(error)
-        curves.append(
-            (f"{run_dir.name} ({returns.shape[0]} runs)", curve_statistics(returns, smooth=smooth))
-        )
+        curves.append((f"{run_dir.name} ({returns.shape[0]} runs)", statistics))
     figure = plot_curves(curves, title="Learning curves", ylabel="Return")
     png = save_figure(figure, out.with_suffix(".png"), dpi=100)
     svg = save_figure(figure, out.with_suffix(".svg"))
@@ -817,14 +847,14 @@ def check_command(
         typer.Option("--set", help="Override any key, e.g. --set features.order=2"),
     ] = None,
     states: Annotated[int, typer.Option(min=1, help="Sampled states.")] = 8,
-    seed: Annotated[int, typer.Option(min=0)] = 0,
+    seed: Annotated[int, typer.Option(min=0, max=MAX_SEED)] = 0,
     scale: Annotated[
         float, typer.Option(min=0.0, help="Random θ ~ N(0, scale²) to check at.")
     ] = 0.5,
 ) -> None:
     """Gradient check of a configured policy on sampled states: max errors per parameter block."""
     from gradlogpi.errors import GradlogpiError
-    from gradlogpi.runs.checking import check_configured_policy
+    from gradlogpi.runs.checking import RTOL, check_configured_policy
 
     overrides = parse_overrides(set_ or [])
     origins = flag_overrides(overrides, {"--env": env, "--policy": policy, "--features": features})
@@ -843,7 +873,7 @@ def check_command(
             name, str(block.n_checked), f"{block.max_abs_error:.2e}", f"{block.max_rel_error:.2e}"
         )
     console().print(table)
-    passed = report.passed(rtol=1e-5, atol=1e-7)
+    passed = report.passed(rtol=RTOL, atol=1e-7)
     typer.echo(
         f"{'PASSED' if passed else 'FAILED'}: max abs error {report.max_abs_error:.2e}, max rel error {report.max_rel_error:.2e}"
     )
@@ -858,7 +888,9 @@ def explain_command(
         typer.Option(help="Explain a state of this environment instead of the seed example."),
     ] = None,
     features: Annotated[str, typer.Option(help=f"{FEATURES_HELP}; for --env.")] = "raw",
-    seed: Annotated[int, typer.Option(min=0, help="Seed of the random θ and state for --env.")] = 0,
+    seed: Annotated[
+        int, typer.Option(min=0, max=MAX_SEED, help="Seed of the random θ and state for --env.")
+    ] = 0,
     state: Annotated[
         int | None,
         typer.Option(

@@ -28,6 +28,7 @@ from gradlogpi.runs.build import build_policy, make_config_env
 from gradlogpi.runs.checkpoints import check_arrays, load_checkpoint, save_checkpoint
 from gradlogpi.runs.config import TrainConfig, load_config
 from gradlogpi.runs.files import atomic_open, write_csv
+from gradlogpi.runs.limits import check_evaluation
 
 EVALUATION_SEED = 10_000
 EVALUATION_COLUMNS = (
@@ -265,7 +266,14 @@ def evaluate(
     checkpoint: Checkpoint = "last",
     greedy: bool = False,
 ) -> Evaluation:
-    """Mean return of `episodes` fresh episodes with a 95% percentile-bootstrap interval."""
+    """Mean return of `episodes` fresh episodes with a 95% percentile-bootstrap interval.
+
+    Raises:
+      ConfigError: if the run directory or `run` is not there, or the episodes' returns
+        could not fit in memory.
+      CheckpointError: if the checkpoint is missing, damaged or does not fit the config.
+    """
+    check_evaluation("episodes", episodes)
     config, policy = load_run(run_dir, run, checkpoint)
     return evaluate_one(make_config_env(config), policy, episodes, seed, greedy, run)
 

@@ -120,6 +120,14 @@ def study_definition(path: Path, overrides: dict[str, Any], seeds: int) -> dict[
 def tune(request: TuneRequest) -> StudyReport:
     """Run (or continue) the study until it holds `request.trials` trials; then re-run the
     best setting on fresh seeds and report (see the package docstring)."""
+    import math
+
+    from gradlogpi.runs.limits import check_seeds
+
+    if request.solved_at is not None and not math.isfinite(request.solved_at):
+        raise ConfigError(f"`--solved-at` must be a finite return; got {request.solved_at}")
+    check_seeds("--seeds", request.seeds)
+    check_seeds("--fresh-seeds", request.fresh_seeds)
     definition = study_definition(request.config, request.overrides, request.seeds)
     try:
         request.directory.mkdir(parents=True, exist_ok=True)
