@@ -429,6 +429,17 @@ SWEEPS = {
     "sweeps: an unknown table": (["sweep", "{root}/sweep_unknown.toml"], "unknown key"),
     "sweeps: a negative seed": (["sweep", "{root}/sweep_bad_seeds.toml"], "seeds"),
 }  # fmt: skip
+if importlib.util.find_spec("ray") is not None:  # else the named error is the missing extra
+    SWEEPS.update({
+        "sweeps: a Ray address where nothing answers": (
+            ["sweep", "{root}/sweep_good.toml", "--backend", "ray", "--address", "127.0.0.1:1",
+             "--out", "{root}/sweep_ray_refused"], "`--address` = '127.0.0.1:1': no Ray cluster",
+        ),
+        "sweeps: a Ray address without a port": (
+            ["sweep", "{root}/sweep_good.toml", "--backend", "ray", "--address", "nonsense",
+             "--out", "{root}/sweep_ray_nonsense"], "expected a Ray cluster address HOST:PORT",
+        ),
+    })  # fmt: skip
 
 RESUME = {
     f"resume: with {flag}": (["train", "--resume", "{root}/run", *extra], flag)

@@ -198,9 +198,11 @@ def run_on_ray(job: Job, workers: int) -> None:
         raise MissingExtraError(
             '`gradlogpi tune --ray` needs Ray: pip install "gradlogpi[ray]"'
         ) from None
+    from gradlogpi.rollouts.distributed import checked_ray_address
+
     if not ray.is_initialized():
         ray.init(
-            address=os.environ.get("RAY_ADDRESS"),
+            address=checked_ray_address("RAY_ADDRESS", os.environ.get("RAY_ADDRESS")),
             include_dashboard=False,
             ignore_reinit_error=True,
             log_to_driver=not job.quiet,
