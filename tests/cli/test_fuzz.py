@@ -622,6 +622,41 @@ SCALES = {  # non-finite or out-of-range scales, each refused by name
     ]
 }  # fmt: skip
 
+LIBRARY_CALLS = {  # the rest of docs/guide/errors.md's rows: one case each
+    "combination: a video of an env without rgb_array frames": (
+        ["evaluate", "{root}/run", "--video", "{root}/videos"], "cannot render rgb_array frames"
+    ),
+    "combination: a step cap of 0 in env_kwargs": (
+        ["train", "--env", "CartPole-v1", "--algorithm", "reinforce", "--set",
+         "env_kwargs.max_episode_steps=0"], "Expect the `max_episode_steps` to be positive",
+    ),
+    "combination: the lab's π(right) outside (0, 1)": (
+        ["experiment", "estimators", "--p-right", "1.5"], "`p_right` must be in (0, 1); got 1.5"
+    ),
+    "combination: the lab's θ scale infinite": (
+        ["experiment", "estimators", "--env", "FrozenLake-v1", "--theta-scale", "inf"],
+        "`scale` must be a finite number; got inf",
+    ),
+    "sweeps: an unknown backend": (
+        ["sweep", "{root}/sweep_good.toml", "--backend", "dask", "--out", "{root}/sweep_dask"],
+        "`backend` must be 'local' or 'ray'; got 'dask'",
+    ),
+    "filesystem: book figure output a file": (
+        ["experiment", "sutton-barto", "--runs", "1", "--episodes", "2", "--quiet", "--out",
+         "{root}/a_file"], "a_file",
+    ),
+    **(
+        {
+            "filesystem: a study storage that cannot be opened": (
+                ["tune", "{root}/tune.toml", "--storage", "foo://bar", "--out", "{root}/study"],
+                "`--storage` = 'foo://bar' cannot be opened",
+            )
+        }
+        if TUNE
+        else {}
+    ),
+}  # fmt: skip
+
 FILES_READ = {  # every file a command parses, broken the two ways TOML can be
     "filesystem: sweep file not UTF-8": (["sweep", "{root}/garbage.toml"], "not UTF-8"),
     "filesystem: sweep file bad TOML": (["sweep", "{root}/bad_syntax.toml"], "invalid TOML"),
@@ -652,6 +687,7 @@ CASES: dict[str, tuple[list[str], str]] = {
     **MEASURES,
     **SCALES,
     **FILES_READ,
+    **LIBRARY_CALLS,
 }
 
 HANG_SECONDS = 120
@@ -708,6 +744,19 @@ def test_a_bad_input_gets_one_named_error(root, tmp_path, monkeypatch, no_hang, 
     assert expected in " ".join(output.split()), output
     for name, prints in protected.items():
         assert fingerprint(root / name) == prints, f"{name} changed"
+
+
+def test_an_allocation_no_check_foresaw_is_one_line_not_a_traceback(root, monkeypatch):
+    from gradlogpi.runs import plots
+
+    def refuse(*args, **kwargs):
+        raise MemoryError("Unable to allocate 7.28 TiB for an array")
+
+    monkeypatch.setattr(plots, "curve_statistics", refuse)
+    result = invoke("plot", root / "run", "--out", root / "never")
+    assert result.exit_code == 2
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "error: out of memory (Unable to allocate 7.28 TiB for an array)" in result.output
 
 
 def test_a_second_writer_is_refused_while_the_first_holds_the_run(tmp_path):
