@@ -109,6 +109,17 @@ def readers(root: Path) -> None:
         for key in ("sha256", "format_version", "versions", "arrays"):
             metadata.pop(key, None)
         save_checkpoint(root / name / "checkpoint", arrays, metadata)
+    for name, text in {
+        "evaluations_foreign": "a,b\n1,2\n",
+        "evaluations_binary": "\x00,\n",
+    }.items():
+        shutil.copytree(source, root / name)  # resumable, with a damaged evaluations.csv
+        arrays, metadata = load_checkpoint(source / "checkpoint")
+        metadata["complete"] = False
+        for key in ("sha256", "format_version", "versions", "arrays"):
+            metadata.pop(key, None)
+        save_checkpoint(root / name / "checkpoint", arrays, metadata)
+        (root / name / "evaluations.csv").write_text(text)
     shutil.copytree(source, root / "truncated_checkpoint")
     data = (source / "checkpoint.npz").read_bytes()
     (root / "truncated_checkpoint" / "checkpoint.npz").write_bytes(data[: len(data) // 2])
@@ -409,6 +420,12 @@ READERS = {
         ["train", "--resume", "{root}/truncated_checkpoint"], "checkpoint"
     ),
     "readers: resume a NaN checkpoint": (["train", "--resume", "{root}/nan_theta"], "NaN"),
+    "readers: resume with foreign evaluations": (
+        ["train", "--resume", "{root}/evaluations_foreign"], "evaluations.csv: cannot be read"
+    ),
+    "readers: resume with binary evaluations": (
+        ["train", "--resume", "{root}/evaluations_binary"], "evaluations.csv: cannot be read"
+    ),
 }  # fmt: skip
 
 SWEEPS = {
@@ -518,7 +535,9 @@ SIZES = {  # counts whose arrays could never fit: refused before any allocation 
     "sizes: a seed past 2**62": (
         ["train", *CORRIDOR, "--set", f"seed={10**23}"], "less than or equal to 4611686018427387904"
     ),
-    "sizes: a seed flag past 2**62": (["evaluate", "{root}/run", "--seed", str(10**23)], "--seed"),
+    "sizes: a seed flag past 2**62": (
+        ["train", *CORRIDOR, "--seed", str(10**23)], "--seed: `seed` = 100000000000000000000000"
+    ),
     "sizes: evaluation episodes of evaluate": (
         ["evaluate", "{root}/run", "--episodes", HUGE], f"`episodes` = 1,000,000,000,000 {NEEDS}"
     ),

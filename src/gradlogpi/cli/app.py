@@ -23,7 +23,6 @@ from rich.table import Table
 
 from gradlogpi.runs.choices import listed
 from gradlogpi.runs.feature_kinds import FEATURE_KINDS
-from gradlogpi.runs.limits import MAX_SEED
 from gradlogpi.runs.policy_kinds import POLICY_KINDS
 
 POLICY_HELP = f"Policy kind: {listed(list(POLICY_KINDS), quote=False)}"
@@ -102,9 +101,7 @@ def sutton_barto(
     figure: Annotated[str, typer.Option(help="Which figure: 13.1 or 13.2.")] = "13.1",
     runs: Annotated[int, typer.Option(min=1, help="Independent runs per curve.")] = 100,
     episodes: Annotated[int, typer.Option(min=1, help="Episodes per run.")] = 1000,
-    seed: Annotated[
-        int, typer.Option(min=0, max=MAX_SEED, help="Seed of the whole experiment.")
-    ] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the whole experiment.")] = 0,
     out: Annotated[Path, typer.Option(help="Directory for the CSV and the PNG.")] = Path("results"),
     quiet: Annotated[bool, typer.Option(help="Print only the output paths.")] = False,
 ) -> None:
@@ -171,9 +168,7 @@ def estimators_experiment(
     theta_scale: Annotated[
         float, typer.Option(min=0.0, help="Other MDPs: θ ~ N(0, scale²) of a tabular softmax.")
     ] = 0.5,
-    seed: Annotated[
-        int, typer.Option(min=0, max=MAX_SEED, help="Seed of θ and of the episodes.")
-    ] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of θ and of the episodes.")] = 0,
     out: Annotated[
         Path,
         typer.Option(
@@ -233,7 +228,7 @@ def cartpole_experiment(
     seeds: Annotated[
         int, typer.Option(min=1, help="How many seeds: first-seed … first-seed+N−1.")
     ] = 5,
-    first_seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="The first seed.")] = 0,
+    first_seed: Annotated[int, typer.Option(min=0, help="The first seed.")] = 0,
     stop_when_solved: Annotated[
         bool,
         typer.Option(
@@ -534,9 +529,7 @@ def train_command(
         typer.Option(help=f"{FEATURES_HELP}; `gradlogpi algorithms` describes each."),
     ] = None,
     runs: Annotated[int | None, typer.Option(min=1, help="Independent runs.")] = None,
-    seed: Annotated[
-        int | None, typer.Option(min=0, max=MAX_SEED, help="Seed of the whole run.")
-    ] = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="Seed of the whole run.")] = None,
     set_: Annotated[
         list[str] | None,
         typer.Option("--set", help="Override any key, e.g. --set hyperparameters.alpha_theta=0.01"),
@@ -747,9 +740,7 @@ def algorithms_command(
 def evaluate_command(
     run: Annotated[Path, typer.Argument(help="Run directory written by `gradlogpi train`.")],
     episodes: Annotated[int, typer.Option(min=1, help="Evaluation episodes.")] = 100,
-    seed: Annotated[
-        int, typer.Option(min=0, max=MAX_SEED, help="Seed of the evaluation episodes.")
-    ] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the evaluation episodes.")] = 0,
     run_index: Annotated[
         int, typer.Option("--run-index", min=0, help="Which run of the directory.")
     ] = 0,
@@ -847,7 +838,7 @@ def check_command(
         typer.Option("--set", help="Override any key, e.g. --set features.order=2"),
     ] = None,
     states: Annotated[int, typer.Option(min=1, help="Sampled states.")] = 8,
-    seed: Annotated[int, typer.Option(min=0, max=MAX_SEED)] = 0,
+    seed: Annotated[int, typer.Option(min=0)] = 0,
     scale: Annotated[
         float, typer.Option(min=0.0, help="Random θ ~ N(0, scale²) to check at.")
     ] = 0.5,
@@ -888,9 +879,7 @@ def explain_command(
         typer.Option(help="Explain a state of this environment instead of the seed example."),
     ] = None,
     features: Annotated[str, typer.Option(help=f"{FEATURES_HELP}; for --env.")] = "raw",
-    seed: Annotated[
-        int, typer.Option(min=0, max=MAX_SEED, help="Seed of the random θ and state for --env.")
-    ] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the random θ and state for --env.")] = 0,
     state: Annotated[
         int | None,
         typer.Option(

@@ -95,10 +95,23 @@ class EvaluationLog:
 
         path = self.run_dir / "evaluations.csv"
         if path.exists():
-            with open(path, newline="", encoding="utf-8") as handle:
-                for row in csv.DictReader(handle):
-                    if row["kind"] == "periodic" and int(row["index"]) <= resumed_after:
-                        self.rows.append(row)
+            try:
+                with open(path, newline="", encoding="utf-8") as handle:
+                    reader = csv.DictReader(handle)
+                    if list(reader.fieldnames or []) != list(EVALUATION_COLUMNS):
+                        raise ValueError(
+                            f"expected the columns {list(EVALUATION_COLUMNS)}; got "
+                            f"{reader.fieldnames}"
+                        )
+                    for line, row in enumerate(reader, start=2):
+                        if None in row.values() or None in row:
+                            raise ValueError(f"line {line} does not have one value per column")
+                        if row["kind"] == "periodic" and int(row["index"]) <= resumed_after:
+                            self.rows.append(row)
+            except (ValueError, UnicodeDecodeError, csv.Error) as error:
+                raise CheckpointError(
+                    f"{path}: cannot be read to resume the run's evaluations ({error})"
+                ) from None
         if (self.run_dir / "checkpoint_best.json").exists():
             arrays, metadata = load_checkpoint(self.run_dir / "checkpoint_best")
             for entry in metadata.get("best", []):
