@@ -571,6 +571,10 @@ SIZES = {  # counts whose arrays could never fit: refused before any allocation 
                 ["tune", "{root}/tune.toml", "--seeds", HUGE, "--out", "{root}/study"],
                 f"`--seeds` = 1,000,000,000,000 {NEEDS}",
             ),
+            "sizes: worker processes of a tuning study": (
+                ["tune", "{root}/tune.toml", "--workers", HUGE, "--out", "{root}/study"],
+                f"`--workers` = 1,000,000,000,000 {NEEDS}",
+            ),
             "sizes: fresh seeds of a tuning study": (
                 ["tune", "{root}/tune.toml", "--fresh-seeds", HUGE, "--out", "{root}/study"],
                 f"`--fresh-seeds` = 1,000,000,000,000 {NEEDS}",
@@ -776,6 +780,32 @@ def test_an_allocation_no_check_foresaw_is_one_line_not_a_traceback(root, monkey
     assert result.exit_code == 2
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert "error: out of memory (Unable to allocate 7.28 TiB for an array)" in result.output
+
+
+def test_a_sweep_starts_no_more_worker_processes_than_members(root, tmp_path, monkeypatch):
+    from gradlogpi.runs import sweep
+
+    started = []
+
+    class Inline:  # a pool that records its size and runs the members here
+        def __init__(self, max_workers):
+            started.append(max_workers)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def map(self, function, *iterables):
+            return map(function, *iterables)
+
+    monkeypatch.setattr(sweep, "ProcessPoolExecutor", Inline)
+    result = invoke(
+        "sweep", root / "sweep_good.toml", "--workers", 10**12, "--out", tmp_path / "sweep"
+    )
+    assert result.exit_code == 0, result.output
+    assert started == [1]  # one member: one process, not 10**12
 
 
 def test_a_second_writer_is_refused_while_the_first_holds_the_run(tmp_path):

@@ -25,6 +25,8 @@ RUN_STREAM_BYTES = 1024
 """Bytes of one run's random streams (its SeedSequence and Generator), about 1 KiB."""
 SEED_RECORD_BYTES = 256
 """Bytes a study keeps per seed at least: its number, its outcome and its record."""
+WORKER_BYTES = 30 * 2**20
+"""Bytes of one local worker process at least: a Python interpreter with NumPy imported."""
 MAX_SEED = 2**62
 """The largest seed: offsets added to it (evaluation streams, a critic's seed + 1, seed + k
 of a study) stay below 2**63, the most PyTorch's generator takes."""
@@ -99,6 +101,16 @@ def check_network(argument: str, hidden: Sequence[int], inputs: int, outputs: in
         list(hidden),
         parameters * 32,
         f"{parameters:,} parameters (float64 weights, gradients and Adam's two moments)",
+    )
+
+
+def check_workers(argument: str, workers: int) -> None:
+    """`workers` local worker processes must fit (each at least `WORKER_BYTES`)."""
+    check_fits(
+        argument,
+        workers,
+        workers * WORKER_BYTES,
+        f"{workers:,} worker processes (each a Python process with NumPy, at least 30 MiB)",
     )
 
 

@@ -149,6 +149,10 @@ def run_sweep(
             for args in arguments:
                 run_member(*args)
         elif arguments:
+            from gradlogpi.runs.limits import check_workers
+
+            workers = min(workers, len(arguments))  # a process per member at most
+            check_workers("--workers", workers)
             with ProcessPoolExecutor(max_workers=workers) as pool:
                 for _ in pool.map(run_member, *zip(*arguments, strict=True)):
                     pass

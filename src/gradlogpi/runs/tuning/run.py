@@ -122,12 +122,14 @@ def tune(request: TuneRequest) -> StudyReport:
     best setting on fresh seeds and report (see the package docstring)."""
     import math
 
-    from gradlogpi.runs.limits import check_seeds
+    from gradlogpi.runs.limits import check_seeds, check_workers
 
     if request.solved_at is not None and not math.isfinite(request.solved_at):
         raise ConfigError(f"`--solved-at` must be a finite return; got {request.solved_at}")
     check_seeds("--seeds", request.seeds)
     check_seeds("--fresh-seeds", request.fresh_seeds)
+    if not request.ray:
+        check_workers("--workers", request.workers)
     definition = study_definition(request.config, request.overrides, request.seeds)
     try:
         request.directory.mkdir(parents=True, exist_ok=True)
