@@ -523,6 +523,10 @@ SIZES = {  # counts whose arrays could never fit: refused before any allocation 
         ["train", "--env", "CartPole-v1", "--algorithm", "ppo", "--policy", "neural_softmax",
          "--set", f"policy.hidden=[{HUGE}]"], f"`policy.hidden` = [1000000000000] {NEEDS}",
     ),
+    "sizes: a neural policy's hidden layer in a gradient check": (
+        ["check", "--env", "CartPole-v1", "--policy", "neural_softmax", "--set",
+         f"policy.hidden=[{HUGE}]"], f"`policy.hidden` = [1000000000000] {NEEDS}",
+    ),
     "sizes: a neural critic's hidden layer": (
         ["train", "--env", "CartPole-v1", "--algorithm", "ppo", "--set", "value.kind=neural",
          "--set", f"value.hidden=[{HUGE}]"], f"`value.hidden` = [1000000000000] {NEEDS}",
@@ -769,17 +773,35 @@ def test_a_bad_input_gets_one_named_error(root, tmp_path, monkeypatch, no_hang, 
         assert fingerprint(root / name) == prints, f"{name} changed"
 
 
-def test_an_allocation_no_check_foresaw_is_one_line_not_a_traceback(root, monkeypatch):
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        MemoryError("Unable to allocate 7.28 TiB for an array"),  # NumPy's
+        RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 8 TB"),
+    ],
+)
+def test_an_allocation_no_check_foresaw_is_one_line_not_a_traceback(root, monkeypatch, refusal):
     from gradlogpi.runs import plots
 
     def refuse(*args, **kwargs):
-        raise MemoryError("Unable to allocate 7.28 TiB for an array")
+        raise refusal
 
     monkeypatch.setattr(plots, "curve_statistics", refuse)
     result = invoke("plot", root / "run", "--out", root / "never")
     assert result.exit_code == 2
     assert result.exception is None or isinstance(result.exception, SystemExit)
-    assert "error: out of memory (Unable to allocate 7.28 TiB for an array)" in result.output
+    assert f"error: out of memory ({refusal})" in result.output
+
+
+def test_another_runtime_error_is_not_called_out_of_memory(root, monkeypatch):
+    from gradlogpi.runs import plots
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(plots, "curve_statistics", broken)
+    result = invoke("plot", root / "run", "--out", root / "never")
+    assert isinstance(result.exception, RuntimeError)  # a bug stays a bug, with its traceback
 
 
 def test_a_sweep_starts_no_more_worker_processes_than_members(root, tmp_path, monkeypatch):

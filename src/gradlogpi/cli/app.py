@@ -48,7 +48,9 @@ class NamedErrors(typer.core.TyperGroup):
             where = f"{error.filename}: " if error.filename else ""
             typer.echo(f"error: {where}{(error.strerror or str(error)).lower()}", err=True)
             raise typer.Exit(2) from None
-        except MemoryError as error:  # a size no check before it foresaw
+        except (MemoryError, RuntimeError) as error:  # a size no check before it foresaw
+            if isinstance(error, RuntimeError) and "can't allocate memory" not in str(error):
+                raise  # PyTorch's allocator says so in a RuntimeError; any other is a bug
             said = f" ({error})" if str(error) else ""
             typer.echo(
                 f"error: out of memory{said}; lower the sizes asked for (episodes, runs, seeds, "

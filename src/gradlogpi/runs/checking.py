@@ -9,9 +9,9 @@ import numpy as np
 from gradlogpi.check import GradientCheck, compare_scores
 from gradlogpi.errors import ConfigError, NonFiniteError
 from gradlogpi.policies import DiscretePolicy
-from gradlogpi.runs.build import build_policy, make_config_env
+from gradlogpi.runs.build import build_policy, make_config_env, with_env_defaults
 from gradlogpi.runs.config import TrainConfig
-from gradlogpi.runs.limits import check_fits, observation_size
+from gradlogpi.runs.limits import check_fits, check_networks, observation_size
 
 EPSILON = 1e-6
 """The central differences' step."""
@@ -48,6 +48,7 @@ def check_configured_policy(
         raise ConfigError(f"`scale` must be a finite number >= 0; got {scale}")
     rng = np.random.default_rng(seed)
     env = make_config_env(config)
+    check_networks(with_env_defaults(config, env), env)
     policy = build_policy(config, env)
     row = observation_size(env.observation_space) + 3 * policy.n_parameters
     check_fits(

@@ -24,11 +24,11 @@ from gradlogpi.errors import CheckpointError, ConfigError
 from gradlogpi.features.normalization import ObservationNormalizer
 from gradlogpi.policies import Policy, of_run
 from gradlogpi.policies.normalized import ObservationNormalizedPolicy
-from gradlogpi.runs.build import build_policy, make_config_env
+from gradlogpi.runs.build import build_policy, make_config_env, with_env_defaults
 from gradlogpi.runs.checkpoints import check_arrays, load_checkpoint, save_checkpoint
 from gradlogpi.runs.config import TrainConfig, load_config
 from gradlogpi.runs.files import atomic_open, write_csv
-from gradlogpi.runs.limits import check_evaluation
+from gradlogpi.runs.limits import check_evaluation, check_networks
 
 EVALUATION_SEED = 10_000
 EVALUATION_COLUMNS = (
@@ -234,6 +234,7 @@ def load_run(run_dir: str | Path, run: int = 0, checkpoint: Checkpoint = "last")
             "be evaluated"
         )
     env = make_config_env(config)
+    check_networks(with_env_defaults(config, env), env)
     policy = build_policy(config, env)
     check_arrays(where, arrays, {"theta": ("f", (config.runs, policy.get_flat().shape[-1]))})
     try:

@@ -139,10 +139,7 @@ def check_config_sizes(config: Any, env: Any) -> None:
       config: a `TrainConfig`.
       env: the environment it makes (for the sizes of observations and actions).
     """
-    from gymnasium import spaces
-
     from gradlogpi.algorithms.on_policy.config import CollectionConfig
-    from gradlogpi.runs.policy_kinds import POLICY_KINDS
 
     spec = config.algorithm_spec()
     settings = config.algorithm_config()
@@ -168,6 +165,21 @@ def check_config_sizes(config: Any, env: Any) -> None:
                 f"the rollout of {settings.num_envs:,} sub-environments × "
                 f"{settings.steps_per_env:,} steps",
             )
+    check_networks(config, env)
+
+
+def check_networks(config: Any, env: Any) -> None:
+    """The hidden layers of a neural policy and a neural critic against this machine's memory.
+
+    Args:
+      config: a `TrainConfig` whose `policy.kind` is set (`with_env_defaults`).
+      env: the environment (for the sizes of observations and actions).
+    """
+    from gymnasium import spaces
+
+    from gradlogpi.runs.policy_kinds import POLICY_KINDS
+
+    observation = observation_size(env.observation_space)
     actions = env.action_space
     outputs = int(actions.n) if isinstance(actions, spaces.Discrete) else observation_size(actions)
     kind = POLICY_KINDS.get(config.policy.kind or "")
