@@ -4,15 +4,20 @@ Every case runs the CLI in-process (Typer's runner, so hundreds of cases cost se
 and asserts: exit code 2, no traceback (the only exception is the exit itself), the
 expected words in the message, and that a finished run directory made before is
 byte-identical afterwards. Categories: config values, combinations, `--set` syntax,
-filesystem, readers, sweeps, resume, concurrency, config code execution.
+filesystem, readers, sweeps, resume, concurrency, config code execution, sizes beyond
+memory, and inputs on which a measuring command's number would mean nothing. A case that
+runs past `HANG_SECONDS` fails as a hang (a guard, not a timing: every case is refused
+before any work). docs/guide/errors.md lists where each command meets a library.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib.util
 import os
 import shutil
+import signal
 import typing
 from collections import Counter
 from pathlib import Path
@@ -46,6 +51,16 @@ def root(tmp_path_factory):
     os.symlink(root / "loop_a", root / "loop_b")
     (root / "garbage.toml").write_bytes(b"\x00\xff\xfe not toml [[[")
     (root / "bad_syntax.toml").write_text("env = \n")
+    cartpole = (CONFIGS / "cartpole_linear.toml").read_text()
+    (root / "cartpole_kwargs.toml").write_text(
+        cartpole.replace("[hyperparameters]", "[env_kwargs]\nsutton_barto_reward = true\n\n"
+                         "[hyperparameters]", 1)
+    )  # fmt: skip
+    (root / "tune.toml").write_text(
+        'env = "gradlogpi/ShortCorridor-v0"\nalgorithm = "reinforce"\nevaluation_episodes = 2\n'
+        "[hyperparameters]\nn_episodes = 3\n[tune.space]\n"
+        '"hyperparameters.alpha_theta" = {float = [1e-4, 1e-3], log = true}\n'
+    )
     (root / "config_only").mkdir()
     shutil.copy(CONFIGS / "short_corridor.toml", root / "config_only" / "config.toml")
     readers(root)
@@ -94,6 +109,17 @@ def readers(root: Path) -> None:
         for key in ("sha256", "format_version", "versions", "arrays"):
             metadata.pop(key, None)
         save_checkpoint(root / name / "checkpoint", arrays, metadata)
+    for name, text in {
+        "evaluations_foreign": "a,b\n1,2\n",
+        "evaluations_binary": "\x00,\n",
+    }.items():
+        shutil.copytree(source, root / name)  # resumable, with a damaged evaluations.csv
+        arrays, metadata = load_checkpoint(source / "checkpoint")
+        metadata["complete"] = False
+        for key in ("sha256", "format_version", "versions", "arrays"):
+            metadata.pop(key, None)
+        save_checkpoint(root / name / "checkpoint", arrays, metadata)
+        (root / name / "evaluations.csv").write_text(text)
     shutil.copytree(source, root / "truncated_checkpoint")
     data = (source / "checkpoint.npz").read_bytes()
     (root / "truncated_checkpoint" / "checkpoint.npz").write_bytes(data[: len(data) // 2])
@@ -348,7 +374,7 @@ FILESYSTEM = {
          "--seeds", "1", "--out", "{root}/a_file", "--quiet", "--set"], "--set",
     ),
     "filesystem: estimator lab output below a file": (
-        ["experiment", "estimators", "--episodes", "10", "--out", "{root}/a_file/lab"], "a_file"
+        ["experiment", "estimators", "--episodes", "200", "--out", "{root}/a_file/lab"], "a_file"
     ),
 }  # fmt: skip
 
@@ -394,6 +420,12 @@ READERS = {
         ["train", "--resume", "{root}/truncated_checkpoint"], "checkpoint"
     ),
     "readers: resume a NaN checkpoint": (["train", "--resume", "{root}/nan_theta"], "NaN"),
+    "readers: resume with foreign evaluations": (
+        ["train", "--resume", "{root}/evaluations_foreign"], "evaluations.csv: cannot be read"
+    ),
+    "readers: resume with binary evaluations": (
+        ["train", "--resume", "{root}/evaluations_binary"], "evaluations.csv: cannot be read"
+    ),
 }  # fmt: skip
 
 SWEEPS = {
@@ -414,6 +446,17 @@ SWEEPS = {
     "sweeps: an unknown table": (["sweep", "{root}/sweep_unknown.toml"], "unknown key"),
     "sweeps: a negative seed": (["sweep", "{root}/sweep_bad_seeds.toml"], "seeds"),
 }  # fmt: skip
+if importlib.util.find_spec("ray") is not None:  # else the named error is the missing extra
+    SWEEPS.update({
+        "sweeps: a Ray address where nothing answers": (
+            ["sweep", "{root}/sweep_good.toml", "--backend", "ray", "--address", "127.0.0.1:1",
+             "--out", "{root}/sweep_ray_refused"], "`--address` = '127.0.0.1:1': no Ray cluster",
+        ),
+        "sweeps: a Ray address without a port": (
+            ["sweep", "{root}/sweep_good.toml", "--backend", "ray", "--address", "nonsense",
+             "--out", "{root}/sweep_ray_nonsense"], "expected a Ray cluster address HOST:PORT",
+        ),
+    })  # fmt: skip
 
 RESUME = {
     f"resume: with {flag}": (["train", "--resume", "{root}/run", *extra], flag)
@@ -454,6 +497,210 @@ CODE = {
     ),
 }  # fmt: skip
 
+HUGE = str(10**12)
+NEEDS = "would need at least"  # ... of memory for ...; this machine has ...
+TUNE = importlib.util.find_spec("optuna") is not None  # `tune` needs the extra
+
+SIZES = {  # counts whose arrays could never fit: refused before any allocation (issue 30)
+    "sizes: episodes of a run": (
+        ["train", *CORRIDOR, "--set", f"hyperparameters.n_episodes={HUGE}"],
+        f"`hyperparameters.n_episodes` = 1,000,000,000,000 {NEEDS}",
+    ),
+    "sizes: runs": (["train", *CORRIDOR, "--runs", HUGE], f"`runs` = 1,000,000,000,000 {NEEDS}"),
+    "sizes: evaluation episodes": (
+        ["train", *CORRIDOR, "--set", f"evaluation_episodes={HUGE}"],
+        f"`evaluation_episodes` = 1,000,000,000,000 {NEEDS}",
+    ),
+    "sizes: sub-environments": (
+        ["train", "--env", "CartPole-v1", "--algorithm", "ppo", "--set",
+         f"hyperparameters.num_envs={HUGE}"], f"`hyperparameters.num_envs` = 1,000,000,000,000 {NEEDS}",
+    ),
+    "sizes: steps per sub-environment": (
+        ["train", "--env", "CartPole-v1", "--algorithm", "ppo", "--set",
+         f"hyperparameters.steps_per_env={HUGE}"], "`hyperparameters.steps_per_env` = 1,000,000,000,000",
+    ),
+    "sizes: a neural policy's hidden layer": (
+        ["train", "--env", "CartPole-v1", "--algorithm", "ppo", "--policy", "neural_softmax",
+         "--set", f"policy.hidden=[{HUGE}]"], f"`policy.hidden` = [1000000000000] {NEEDS}",
+    ),
+    "sizes: a neural policy's hidden layer in a gradient check": (
+        ["check", "--env", "CartPole-v1", "--policy", "neural_softmax", "--set",
+         f"policy.hidden=[{HUGE}]"], f"`policy.hidden` = [1000000000000] {NEEDS}",
+    ),
+    "sizes: a neural critic's hidden layer": (
+        ["train", "--env", "CartPole-v1", "--algorithm", "ppo", "--set", "value.kind=neural",
+         "--set", f"value.hidden=[{HUGE}]"], f"`value.hidden` = [1000000000000] {NEEDS}",
+    ),
+    "sizes: a hashed tile table": (
+        ["train", "--env", "CartPole-v1", "--features", "tiles", "--set",
+         f"features.table_size={HUGE}", "--set",
+         "features.bounds=[[-1,1],[-1,1],[-1,1],[-1,1]]"], "the limit is 10,000,000",
+    ),
+    "sizes: a seed past 2**62": (
+        ["train", *CORRIDOR, "--set", f"seed={10**23}"], "less than or equal to 4611686018427387904"
+    ),
+    "sizes: a seed flag past 2**62": (
+        ["train", *CORRIDOR, "--seed", str(10**23)], "--seed: `seed` = 100000000000000000000000"
+    ),
+    "sizes: evaluation episodes of evaluate": (
+        ["evaluate", "{root}/run", "--episodes", HUGE], f"`episodes` = 1,000,000,000,000 {NEEDS}"
+    ),
+    "sizes: states of a gradient check": (
+        ["check", "--env", "CartPole-v1", "--states", HUGE], f"`states` = 1,000,000,000,000 {NEEDS}"
+    ),
+    "sizes: episodes of the estimator lab": (
+        ["experiment", "estimators", "--episodes", HUGE], f"`episodes` = 1,000,000,000,000 {NEEDS}"
+    ),
+    "sizes: runs of a book figure": (
+        ["experiment", "sutton-barto", "--runs", HUGE], f"`runs` = 1,000,000,000,000 {NEEDS}"
+    ),
+    "sizes: episodes of a book figure": (
+        ["experiment", "sutton-barto", "--runs", "1", "--episodes", HUGE],
+        f"`episodes` = 1,000,000,000,000 {NEEDS}",
+    ),
+    "sizes: seeds of a CartPole study": (
+        ["experiment", "cartpole", "--config", str(CONFIGS / "cartpole_linear.toml"), "--seeds",
+         HUGE, "--out", "{root}/study"], f"`--seeds` = 1,000,000,000,000 {NEEDS}",
+    ),
+    "sizes: seeds of a CartPole study past 2**62": (
+        ["experiment", "cartpole", "--config", str(CONFIGS / "cartpole_linear.toml"),
+         "--first-seed", str(2**62), "--seeds", "2", "--out", "{root}/study"], "pass 2**62",
+    ),
+    "sizes: a smoothing window longer than the curve": (
+        ["plot", "{root}/run", "--smooth", HUGE], "`smooth` must be a window in [1, 3]"
+    ),
+    **(
+        {
+            "sizes: seeds of a tuning trial": (
+                ["tune", "{root}/tune.toml", "--seeds", HUGE, "--out", "{root}/study"],
+                f"`--seeds` = 1,000,000,000,000 {NEEDS}",
+            ),
+            "sizes: worker processes of a tuning study": (
+                ["tune", "{root}/tune.toml", "--workers", HUGE, "--out", "{root}/study"],
+                f"`--workers` = 1,000,000,000,000 {NEEDS}",
+            ),
+            "sizes: fresh seeds of a tuning study": (
+                ["tune", "{root}/tune.toml", "--fresh-seeds", HUGE, "--out", "{root}/study"],
+                f"`--fresh-seeds` = 1,000,000,000,000 {NEEDS}",
+            ),
+        }
+        if TUNE
+        else {}
+    ),
+}  # fmt: skip
+
+MEASURES = {  # a measuring command refuses an input on which its number means nothing
+    "measures: a CartPole study of another task": (
+        ["experiment", "cartpole", "--config", str(CONFIGS / "short_corridor.toml"), "--seeds",
+         "1", "--out", "{root}/study"], "needs a CartPole-v1 config",
+    ),
+    "measures: a CartPole study of another reward": (
+        ["experiment", "cartpole", "--config", "{root}/cartpole_kwargs.toml", "--seeds", "1",
+         "--out", "{root}/study"], "needs no env_kwargs",
+    ),
+    "measures: estimators against ∇J = 0": (
+        ["experiment", "estimators", "--gamma", "0", "--episodes", "200", "--out", "{root}/lab"],
+        "the exact ∇J is 0 at this θ",
+    ),
+    "measures: estimators on too few episodes to judge": (
+        ["experiment", "estimators", "--episodes", "10", "--out", "{root}/lab"],
+        "no gradient component was touched by 100 episodes",
+    ),
+    "measures: a gradient check at an infinite scale": (
+        ["check", "--env", "CartPole-v1", "--scale", "inf"], "`scale` must be a finite number"
+    ),
+    "measures: a gradient check where differences cannot resolve θ": (
+        ["check", "--env", "CartPole-v1", "--scale", "1e300"],
+        "cannot resolve the finite-difference step",
+    ),
+    "measures: evaluate no episodes": (["evaluate", "{root}/run", "--episodes", "0"], "--episodes"),
+    "measures: a plot window of nothing": (["plot", "{root}/run", "--smooth", "0"], "--smooth"),
+    **(
+        {
+            "measures: solved at NaN": (
+                ["tune", "{root}/tune.toml", "--solved-at", "nan", "--out", "{root}/study"],
+                "`--solved-at` must be a finite return; got nan",
+            )
+        }
+        if TUNE
+        else {}
+    ),
+}  # fmt: skip
+
+SCALES = {  # non-finite or out-of-range scales, each refused by name
+    f"config value: {key}={value}": (
+        ["train", "--env", env, "--algorithm", algorithm, "--set", f"{key}={value}"],
+        expected,
+    )
+    for key, value, env, algorithm, expected in [
+        ("policy.lr", "inf", "CartPole-v1", "ppo", "`policy.lr` = inf: Input should be a finite"),
+        ("value.lr", "inf", "CartPole-v1", "ppo", "`value.lr` = inf: Input should be a finite"),
+        ("value.clip_range", "inf", "CartPole-v1", "ppo", "`value.clip_range` = inf"),
+        ("policy.init_scale", "inf", "CartPole-v1", "reinforce", "`policy.init_scale` = inf"),
+        ("features.width", "inf", "CartPole-v1", "reinforce", "`features.width` = inf"),
+        ("policy.log_std0", "1e308", "Pendulum-v1", "reinforce", "`log_std0` must lie strictly"),
+        ("hyperparameters.gamma", "nan", "CartPole-v1", "ppo", "`gamma` must be a finite number"),
+        ("hyperparameters.clip_range", "inf", "CartPole-v1", "ppo", "`clip_range` must be in"),
+        ("hyperparameters.alpha_theta", "inf", "gradlogpi/ShortCorridor-v0", "reinforce",
+         "`alpha_theta` must be a finite number"),
+        ("hyperparameters.gae_lambda", "nan", "CartPole-v1", "ppo", "`gae_lambda` must be a finite"),
+        ("env_kwargs.render_mode", "bogus", "CartPole-v1", "reinforce",
+         "`env_kwargs.render_mode` = 'bogus': 'CartPole-v1' declares the render modes"),
+    ]
+}  # fmt: skip
+
+LIBRARY_CALLS = {  # the rest of docs/guide/errors.md's rows: one case each
+    "combination: a video of an env without rgb_array frames": (
+        ["evaluate", "{root}/run", "--video", "{root}/videos"], "cannot render rgb_array frames"
+    ),
+    "combination: a step cap of 0 in env_kwargs": (
+        ["train", "--env", "CartPole-v1", "--algorithm", "reinforce", "--set",
+         "env_kwargs.max_episode_steps=0"], "Expect the `max_episode_steps` to be positive",
+    ),
+    "combination: the lab's π(right) outside (0, 1)": (
+        ["experiment", "estimators", "--p-right", "1.5"], "`p_right` must be in (0, 1); got 1.5"
+    ),
+    "combination: the lab's θ scale infinite": (
+        ["experiment", "estimators", "--env", "FrozenLake-v1", "--theta-scale", "inf"],
+        "`scale` must be a finite number; got inf",
+    ),
+    "sweeps: an unknown backend": (
+        ["sweep", "{root}/sweep_good.toml", "--backend", "dask", "--out", "{root}/sweep_dask"],
+        "`backend` must be 'local' or 'ray'; got 'dask'",
+    ),
+    "filesystem: book figure output a file": (
+        ["experiment", "sutton-barto", "--runs", "1", "--episodes", "2", "--quiet", "--out",
+         "{root}/a_file"], "a_file",
+    ),
+    **(
+        {
+            "filesystem: a study storage that cannot be opened": (
+                ["tune", "{root}/tune.toml", "--storage", "foo://bar", "--out", "{root}/study"],
+                "`--storage` = 'foo://bar' cannot be opened",
+            )
+        }
+        if TUNE
+        else {}
+    ),
+}  # fmt: skip
+
+FILES_READ = {  # every file a command parses, broken the two ways TOML can be
+    "filesystem: sweep file not UTF-8": (["sweep", "{root}/garbage.toml"], "not UTF-8"),
+    "filesystem: sweep file bad TOML": (["sweep", "{root}/bad_syntax.toml"], "invalid TOML"),
+    "filesystem: study config bad TOML": (
+        ["experiment", "cartpole", "--config", "{root}/bad_syntax.toml"], "invalid TOML"
+    ),
+    "filesystem: check config not UTF-8": (["check", "--config", "{root}/garbage.toml"], "not UTF-8"),
+    "filesystem: plot output with no name": (
+        ["plot", "{root}/run", "--out", ""], "`--out` must name a file stem"
+    ),
+    **(
+        {"filesystem: tune config not UTF-8": (["tune", "{root}/garbage.toml"], "not UTF-8")}
+        if TUNE
+        else {}
+    ),
+}  # fmt: skip
+
 CASES: dict[str, tuple[list[str], str]] = {
     **config_value_cases(),
     **COMBINATIONS,
@@ -463,7 +710,33 @@ CASES: dict[str, tuple[list[str], str]] = {
     **SWEEPS,
     **RESUME,
     **CODE,
+    **SIZES,
+    **MEASURES,
+    **SCALES,
+    **FILES_READ,
+    **LIBRARY_CALLS,
 }
+
+HANG_SECONDS = 120
+"""A case still running after this long is a hang (each is refused in well under a second)."""
+
+
+class Hang(BaseException):
+    """Raised by the alarm: a BaseException, so that no `except Exception` in the CLI hides it."""
+
+
+@pytest.fixture
+def no_hang():
+    """Fail a case that runs past HANG_SECONDS instead of stalling the suite."""
+
+    def stop(signum, frame):
+        raise Hang(f"the case ran past {HANG_SECONDS} s")
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.alarm(HANG_SECONDS)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
 
 
 def fingerprint(directory: Path) -> dict[str, str]:
@@ -479,12 +752,12 @@ def test_there_are_at_least_150_cases_in_every_category():
     assert sum(counts.values()) >= 150, counts
     assert set(counts) == {
         "config value", "combination", "--set", "filesystem", "readers", "sweeps", "resume",
-        "config code",
+        "config code", "sizes", "measures",
     }  # fmt: skip
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_a_bad_input_gets_one_named_error(root, tmp_path, monkeypatch, case):
+def test_a_bad_input_gets_one_named_error(root, tmp_path, monkeypatch, no_hang, case):
     monkeypatch.chdir(tmp_path)  # whatever a case would write by default lands here
     arguments, expected = CASES[case]
     protected = {name: fingerprint(root / name) for name in ("run", "sweep_out")}
@@ -498,6 +771,63 @@ def test_a_bad_input_gets_one_named_error(root, tmp_path, monkeypatch, case):
     assert expected in " ".join(output.split()), output
     for name, prints in protected.items():
         assert fingerprint(root / name) == prints, f"{name} changed"
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        MemoryError("Unable to allocate 7.28 TiB for an array"),  # NumPy's
+        RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 8 TB"),
+    ],
+)
+def test_an_allocation_no_check_foresaw_is_one_line_not_a_traceback(root, monkeypatch, refusal):
+    from gradlogpi.runs import plots
+
+    def refuse(*args, **kwargs):
+        raise refusal
+
+    monkeypatch.setattr(plots, "curve_statistics", refuse)
+    result = invoke("plot", root / "run", "--out", root / "never")
+    assert result.exit_code == 2
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert f"error: out of memory ({refusal})" in result.output
+
+
+def test_another_runtime_error_is_not_called_out_of_memory(root, monkeypatch):
+    from gradlogpi.runs import plots
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(plots, "curve_statistics", broken)
+    result = invoke("plot", root / "run", "--out", root / "never")
+    assert isinstance(result.exception, RuntimeError)  # a bug stays a bug, with its traceback
+
+
+def test_a_sweep_starts_no_more_worker_processes_than_members(root, tmp_path, monkeypatch):
+    from gradlogpi.runs import sweep
+
+    started = []
+
+    class Inline:  # a pool that records its size and runs the members here
+        def __init__(self, max_workers):
+            started.append(max_workers)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def map(self, function, *iterables):
+            return map(function, *iterables)
+
+    monkeypatch.setattr(sweep, "ProcessPoolExecutor", Inline)
+    result = invoke(
+        "sweep", root / "sweep_good.toml", "--workers", 10**12, "--out", tmp_path / "sweep"
+    )
+    assert result.exit_code == 0, result.output
+    assert started == [1]  # one member: one process, not 10**12
 
 
 def test_a_second_writer_is_refused_while_the_first_holds_the_run(tmp_path):

@@ -48,6 +48,16 @@ class NamedErrors(typer.core.TyperGroup):
             where = f"{error.filename}: " if error.filename else ""
             typer.echo(f"error: {where}{(error.strerror or str(error)).lower()}", err=True)
             raise typer.Exit(2) from None
+        except (MemoryError, RuntimeError) as error:  # a size no check before it foresaw
+            if isinstance(error, RuntimeError) and "can't allocate memory" not in str(error):
+                raise  # PyTorch's allocator says so in a RuntimeError; any other is a bug
+            said = f" ({error})" if str(error) else ""
+            typer.echo(
+                f"error: out of memory{said}; lower the sizes asked for (episodes, runs, seeds, "
+                "sub-environments, hidden layers)",
+                err=True,
+            )
+            raise typer.Exit(2) from None
 
 
 app = typer.Typer(
@@ -98,13 +108,21 @@ def sutton_barto(
     quiet: Annotated[bool, typer.Option(help="Print only the output paths.")] = False,
 ) -> None:
     """Reproduce Sutton & Barto Figure 13.1 or 13.2 on the short corridor: CSV + PNG."""
+    from gradlogpi.errors import GradlogpiError
     from gradlogpi.experiments import sutton_barto as book
+    from gradlogpi.runs.limits import check_run_records
     from gradlogpi.runs.progress import EpisodeProgress
 
     if figure not in book.FIGURES:
         raise typer.BadParameter(
             f"must be one of {', '.join(book.FIGURES)}; got {figure!r}", param_hint="--figure"
         )
+    n_curves = 3 if figure == "13.1" else 2  # every curve's runs are kept for the table
+    try:
+        check_run_records("runs", runs, runs * n_curves, 0)
+        check_run_records("episodes", episodes, runs * n_curves, episodes)
+    except GradlogpiError as refused:
+        fail(refused)
     out_console = console(quiet)
     make = book.figure_13_1 if figure == "13.1" else book.figure_13_2
     with EpisodeProgress(out_console, total=episodes, disable=quiet) as progress:
@@ -162,10 +180,11 @@ def estimators_experiment(
 ) -> None:
     """Every policy-gradient estimator against the exact ∇J of the policy-gradient theorem."""
     from gradlogpi.errors import GradlogpiError
-    from gradlogpi.experiments.estimators import describe, run_lab, write_lab
+    from gradlogpi.experiments.estimators import check_lab, describe, run_lab, write_lab
 
     try:
         lab = run_lab(env, gamma, episodes, seed, {"p_right": p_right, "theta_scale": theta_scale})
+        check_lab(lab, episodes)
     except (GradlogpiError, ValueError) as error:
         fail(error)
     exact, reports = lab.exact, lab.reports
@@ -235,6 +254,7 @@ def cartpole_experiment(
 
     try:
         settings = load_config(config)
+        study.check_study(settings, config, first_seed, seeds)
     except GradlogpiError as error:
         fail(error)
     spec = settings.algorithm_spec()
@@ -786,17 +806,20 @@ def plot_command(
     from gradlogpi.runs.metrics import read_returns
     from gradlogpi.runs.plots import curve_statistics, plot_curves
 
+    if not out.name:
+        fail(
+            ValueError(f"`--out` must name a file stem (.png and .svg are added); got {str(out)!r}")
+        )
     curves = []
     for run_dir in runs:
         if not (run_dir / "metrics.csv").is_file():
             fail(ValueError(f"`RUNS`: {run_dir} is not a run directory (no metrics.csv)"))
         try:
             returns = read_returns(run_dir / "metrics.csv")
+            statistics = curve_statistics(returns, smooth=smooth)
         except (OSError, ValueError) as error:
             fail(error)
-        curves.append(
-            (f"{run_dir.name} ({returns.shape[0]} runs)", curve_statistics(returns, smooth=smooth))
-        )
+        curves.append((f"{run_dir.name} ({returns.shape[0]} runs)", statistics))
     figure = plot_curves(curves, title="Learning curves", ylabel="Return")
     png = save_figure(figure, out.with_suffix(".png"), dpi=100)
     svg = save_figure(figure, out.with_suffix(".svg"))
@@ -824,7 +847,7 @@ def check_command(
 ) -> None:
     """Gradient check of a configured policy on sampled states: max errors per parameter block."""
     from gradlogpi.errors import GradlogpiError
-    from gradlogpi.runs.checking import check_configured_policy
+    from gradlogpi.runs.checking import RTOL, check_configured_policy
 
     overrides = parse_overrides(set_ or [])
     origins = flag_overrides(overrides, {"--env": env, "--policy": policy, "--features": features})
@@ -843,7 +866,7 @@ def check_command(
             name, str(block.n_checked), f"{block.max_abs_error:.2e}", f"{block.max_rel_error:.2e}"
         )
     console().print(table)
-    passed = report.passed(rtol=1e-5, atol=1e-7)
+    passed = report.passed(rtol=RTOL, atol=1e-7)
     typer.echo(
         f"{'PASSED' if passed else 'FAILED'}: max abs error {report.max_abs_error:.2e}, max rel error {report.max_rel_error:.2e}"
     )

@@ -16,10 +16,12 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from gradlogpi.algorithms import EpisodeEnd, StopTraining
+from gradlogpi.errors import ConfigError
 from gradlogpi.rollouts.episodes import evaluate_policy
 from gradlogpi.runs.config import load_config
 from gradlogpi.runs.files import atomic_open
@@ -28,6 +30,39 @@ from gradlogpi.runs.train import run_algorithm
 SOLVED_RETURN = 475.0
 EVALUATION_EPISODES = 100
 EVALUATION_SEED = 10_000  # + the training seed: evaluation episodes training never saw
+
+
+def check_study(config: Any, config_path: str | Path, first_seed: int, seeds: int) -> None:
+    """Refuse a study whose measurement would mean nothing or could not be held.
+
+    "Solved" is CartPole-v1's own threshold (475 over 100 episodes): a config for another
+    task, or CartPole made with other `env_kwargs` (another reward), is refused rather than
+    reported unsolved. So are seeds past `MAX_SEED`, a seed count whose records could not
+    fit in memory, and sizes in the config that `check_config_sizes` refuses.
+
+    Raises:
+      ConfigError: naming the key or flag, what was expected and what was received.
+    """
+    from gradlogpi.runs.build import make_config_env, with_env_defaults
+    from gradlogpi.runs.limits import check_config_sizes, check_seeds
+
+    if config.env != "CartPole-v1":
+        raise ConfigError(
+            f"{config_path}: `env` = {config.env!r}; `experiment cartpole` measures whether "
+            "CartPole-v1 is solved (≥ 475 over 100 episodes), so it needs a CartPole-v1 config "
+            "(train other tasks with gradlogpi train)"
+        )
+    if config.env_kwargs:
+        raise ConfigError(
+            f"{config_path}: `env_kwargs` = {config.env_kwargs!r}; CartPole-v1's threshold of "
+            "475 holds for the environment as registered, so the study needs no env_kwargs"
+        )
+    check_seeds("--seeds", seeds, first_seed)
+    env = make_config_env(config)
+    try:
+        check_config_sizes(with_env_defaults(config, env), env)
+    finally:
+        env.close()
 
 
 @dataclass(frozen=True)

@@ -110,6 +110,17 @@ def run_lab(
         env_id, gamma, policy_options.get("p_right", 0.5),
         policy_options.get("theta_scale", 0.5), seed,
     )  # fmt: skip
+    from gradlogpi.exact.lab import ESTIMATORS
+    from gradlogpi.runs.limits import check_fits
+
+    per_episode = policy.n_parameters * 8 * (len(ESTIMATORS) + 1)
+    check_fits(
+        "episodes",
+        episodes,
+        episodes * per_episode,
+        f"{episodes:,} episodes' estimates of {policy.n_parameters} parameters by "
+        f"{len(ESTIMATORS)} estimators",
+    )
     exact = exact_gradient(policy, model)
     setting = f"{env_id}, γ = {gamma}"
     if isinstance(model, LinearQuadraticSystem):
@@ -128,6 +139,33 @@ def run_lab(
         reports, sample = study(model, exact, episodes, seed)
     directions = first_step_directions(sample, exact) if episodes >= 2 * BATCH_EPISODES else []
     return LabResult(setting, exact, reports, directions)
+
+
+def check_lab(lab: LabResult, episodes: int) -> None:
+    """Refuse a lab whose table would report numbers that mean nothing.
+
+    - ∇J = 0 at this θ (γ = 0 on the corridor: J is the first reward, which θ does not
+      change): a cosine to ∇J and an error relative to ‖∇J‖ are undefined.
+    - No gradient component touched by `MIN_CONTRIBUTING` episodes, for every estimator:
+      the bias and χ columns would judge no component and print 0.
+
+    Raises:
+      ConfigError: naming the argument, what was expected and what was received.
+    """
+    from gradlogpi.errors import ConfigError
+    from gradlogpi.exact.lab import MIN_CONTRIBUTING
+
+    if not np.any(np.abs(lab.exact.gradient) > 0):
+        raise ConfigError(
+            f"{lab.setting}: the exact ∇J is 0 at this θ, so the cosines to it and the errors "
+            "relative to it mean nothing; choose another `gamma` (or θ)"
+        )
+    if all(report.degrees_of_freedom == 0 for report in lab.reports):
+        raise ConfigError(
+            f"`episodes` = {episodes}: no gradient component was touched by "
+            f"{MIN_CONTRIBUTING} episodes, so the bias and χ columns would judge nothing; "
+            f"give more episodes (at least {MIN_CONTRIBUTING})"
+        )
 
 
 def write_lab(

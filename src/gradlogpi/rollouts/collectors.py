@@ -23,7 +23,7 @@ import numpy as np
 from gradlogpi.core.named_arrays import under_prefix, with_prefix
 from gradlogpi.features.normalization import ObservationNormalizer
 from gradlogpi.policies.contract import Policy
-from gradlogpi.rollouts.distributed import RolloutPool, require_ray
+from gradlogpi.rollouts.distributed import RolloutPool, checked_ray_address, require_ray
 from gradlogpi.rollouts.vector import (
     FinishedEpisodes,
     FragmentBatch,
@@ -144,7 +144,7 @@ class RayStepCollector:
         ray = require_ray()
         if not ray.is_initialized():
             ray.init(
-                address=config.ray_address,
+                address=checked_ray_address("hyperparameters.ray_address", config.ray_address),
                 include_dashboard=False,
                 ignore_reinit_error=True,
                 log_to_driver=False,

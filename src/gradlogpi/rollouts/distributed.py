@@ -97,7 +97,7 @@ class RolloutPool:
             ray = require_ray()
             if not ray.is_initialized():
                 ray.init(
-                    address=address,
+                    address=checked_ray_address("hyperparameters.ray_address", address),
                     include_dashboard=False,
                     ignore_reinit_error=True,
                     log_to_driver=False,
@@ -126,6 +126,38 @@ class RolloutPool:
         else:
             for worker in self.workers:
                 worker.close()
+
+
+def checked_ray_address(argument: str, address: str | None) -> str | None:
+    """`address` (or RAY_ADDRESS where it is None) if something answers there, else ConfigError.
+
+    Ray retries an address where nothing listens for minutes before it fails; a cluster
+    address HOST:PORT (or ray://HOST:PORT) is tried here first with a 5-second TCP connect.
+    None, 'auto' and 'local' are Ray's own and passed on unchecked.
+    """
+    import os
+    import socket
+
+    from gradlogpi.errors import ConfigError
+
+    given = address if address is not None else os.environ.get("RAY_ADDRESS")
+    if given is None or given.strip() in ("", "auto", "local"):
+        return address
+    where = argument if address is not None else "RAY_ADDRESS"
+    host, _, port = given.strip().removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(
+            f"`{where}` = {given!r}: expected a Ray cluster address HOST:PORT (or "
+            "ray://HOST:PORT, auto, local)"
+        )
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except (OSError, ValueError, OverflowError) as error:
+        raise ConfigError(
+            f"`{where}` = {given!r}: no Ray cluster answers there ({error}); start one with "
+            "`ray start --head` or leave the address out for a local Ray"
+        ) from None
+    return address
 
 
 def require_ray() -> Any:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import gymnasium as gym
 import numpy as np
@@ -105,7 +105,7 @@ def make_envpool(
     envs = envpool.make_gymnasium(
         env_id, num_envs=check_positive_int("num_envs", num_envs), seed=first_seed, **kwargs
     )
-    vars(envs)["seeded_when_made"] = True  # StepCollector then resets it without seeds
+    cast(Any, envs).seeded_when_made = True  # StepCollector then resets it without seeds
     return envs
 
 

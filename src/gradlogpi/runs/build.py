@@ -27,13 +27,22 @@ def make_config_env(config: TrainConfig, **extra: Any) -> gym.Env:
             raise ConfigError(f"`env_module` = {config.env_module!r}: {error}") from None
     env_id = checked_env_id(config.env)
     try:
-        return gym.make(env_id, **config.env_kwargs, **extra)
+        env = gym.make(env_id, **config.env_kwargs, **extra)
     except gym.error.Error as error:
         raise ConfigError(f"`env` = {config.env!r}: {error}") from None
     except GradlogpiError:
         raise
     except Exception as error:  # the environment's own constructor, on the user's input
         raise env_construction_error(config.env, config.env_kwargs, error) from None
+    mode = config.env_kwargs.get("render_mode")
+    declared = list(env.metadata.get("render_modes", []))
+    if mode is not None and mode not in declared:  # Gymnasium only warns, then never draws
+        env.close()
+        raise ConfigError(
+            f"`env_kwargs.render_mode` = {mode!r}: {config.env!r} declares the render modes "
+            f"{declared}"
+        )
+    return env
 
 
 def default_features(env: gym.Env) -> str:

@@ -24,6 +24,7 @@ from pydantic import (
 
 from gradlogpi.errors import ConfigError
 from gradlogpi.runs.choices import did_you_mean, one_of
+from gradlogpi.runs.limits import MAX_SEED
 
 
 class Strict(BaseModel):
@@ -43,7 +44,9 @@ class FeaturesConfig(Strict):
     interactions: bool = True
     order: int = Field(3, ge=0, description="Fourier order")
     centres_per_dim: int = Field(5, ge=1, description="RBF centres per dimension")
-    width: float | None = Field(None, gt=0, description="RBF width in scaled units")
+    width: float | None = Field(
+        None, gt=0, allow_inf_nan=False, description="RBF width in scaled units"
+    )
     n_tilings: int = Field(8, ge=1)
     tiles_per_dim: int = Field(8, ge=1)
     table_size: int | None = Field(None, ge=1, description="hashed tile table size")
@@ -69,7 +72,9 @@ class PolicyConfig(Strict):
     )
     hidden: list[int] = Field(default_factory=lambda: [64])
     activation: Literal["tanh", "relu"] = "tanh"
-    lr: float = Field(0.01, gt=0, description="Adam step size of neural policies")
+    lr: float = Field(
+        0.01, gt=0, allow_inf_nan=False, description="Adam step size of neural policies"
+    )
     initialization: Literal["orthogonal", "uniform"] = Field(
         "orthogonal",
         description="neural policies' weights: orthogonal (gain √2, output 0.01, as SB3's "
@@ -88,7 +93,9 @@ class PolicyConfig(Strict):
     log_std0: float = Field(0.0, allow_inf_nan=False)
     learn_std: bool = True
     state_dependent_std: bool = False
-    init_scale: float = Field(0.0, ge=0, description="θ0 ~ N(0, scale²); 0 gives zeros")
+    init_scale: float = Field(
+        0.0, ge=0, allow_inf_nan=False, description="θ0 ~ N(0, scale²); 0 gives zeros"
+    )
     p_right0: float | None = Field(
         None, gt=0, lt=1, description="short corridor: start at π(right) = p"
     )
@@ -132,7 +139,9 @@ class ValueConfig(Strict):
     )
     hidden: list[int] = Field(default_factory=lambda: [64, 64])
     activation: Literal["tanh", "relu"] = "tanh"
-    lr: float = Field(1e-3, gt=0, description="Adam step size of a neural critic")
+    lr: float = Field(
+        1e-3, gt=0, allow_inf_nan=False, description="Adam step size of a neural critic"
+    )
     initialization: Literal["orthogonal", "uniform"] = Field(
         "orthogonal",
         description="a neural critic's weights: orthogonal (gain √2, output 1) or uniform",
@@ -140,7 +149,10 @@ class ValueConfig(Strict):
     epochs: int = Field(10, ge=1, description="passes over each update's targets (neural)")
     minibatches: int = Field(4, ge=1, description="minibatches per pass (neural)")
     clip_range: float | None = Field(
-        None, gt=0, description="value clipping as PPO's (SB3 clip_range_vf); None: off"
+        None,
+        gt=0,
+        allow_inf_nan=False,
+        description="value clipping as PPO's (SB3 clip_range_vf); None: off",
     )
     weight_decay: float = Field(
         0.0,
@@ -166,7 +178,7 @@ class TrainConfig(Strict):
     algorithm: str = Field(
         "batch_pg", description="a name in gradlogpi.algorithms.registry.ALGORITHMS"
     )
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="in [0, 2**62]")
     runs: int = Field(
         1, ge=1, description="independent runs (vectorised where the algorithm allows)"
     )

@@ -24,10 +24,11 @@ from gradlogpi.errors import CheckpointError, ConfigError
 from gradlogpi.features.normalization import ObservationNormalizer
 from gradlogpi.policies import Policy, of_run
 from gradlogpi.policies.normalized import ObservationNormalizedPolicy
-from gradlogpi.runs.build import build_policy, make_config_env
+from gradlogpi.runs.build import build_policy, make_config_env, with_env_defaults
 from gradlogpi.runs.checkpoints import check_arrays, load_checkpoint, save_checkpoint
 from gradlogpi.runs.config import TrainConfig, load_config
 from gradlogpi.runs.files import atomic_open, write_csv
+from gradlogpi.runs.limits import check_evaluation, check_networks
 
 EVALUATION_SEED = 10_000
 EVALUATION_COLUMNS = (
@@ -94,10 +95,23 @@ class EvaluationLog:
 
         path = self.run_dir / "evaluations.csv"
         if path.exists():
-            with open(path, newline="", encoding="utf-8") as handle:
-                for row in csv.DictReader(handle):
-                    if row["kind"] == "periodic" and int(row["index"]) <= resumed_after:
-                        self.rows.append(row)
+            try:
+                with open(path, newline="", encoding="utf-8") as handle:
+                    reader = csv.DictReader(handle)
+                    if list(reader.fieldnames or []) != list(EVALUATION_COLUMNS):
+                        raise ValueError(
+                            f"expected the columns {list(EVALUATION_COLUMNS)}; got "
+                            f"{reader.fieldnames}"
+                        )
+                    for line, row in enumerate(reader, start=2):
+                        if None in row.values() or None in row:
+                            raise ValueError(f"line {line} does not have one value per column")
+                        if row["kind"] == "periodic" and int(row["index"]) <= resumed_after:
+                            self.rows.append(row)
+            except (ValueError, UnicodeDecodeError, csv.Error) as error:
+                raise CheckpointError(
+                    f"{path}: cannot be read to resume the run's evaluations ({error})"
+                ) from None
         if (self.run_dir / "checkpoint_best.json").exists():
             arrays, metadata = load_checkpoint(self.run_dir / "checkpoint_best")
             for entry in metadata.get("best", []):
@@ -220,6 +234,7 @@ def load_run(run_dir: str | Path, run: int = 0, checkpoint: Checkpoint = "last")
             "be evaluated"
         )
     env = make_config_env(config)
+    check_networks(with_env_defaults(config, env), env)
     policy = build_policy(config, env)
     check_arrays(where, arrays, {"theta": ("f", (config.runs, policy.get_flat().shape[-1]))})
     try:
@@ -265,7 +280,14 @@ def evaluate(
     checkpoint: Checkpoint = "last",
     greedy: bool = False,
 ) -> Evaluation:
-    """Mean return of `episodes` fresh episodes with a 95% percentile-bootstrap interval."""
+    """Mean return of `episodes` fresh episodes with a 95% percentile-bootstrap interval.
+
+    Raises:
+      ConfigError: if the run directory or `run` is not there, or the episodes' returns
+        could not fit in memory.
+      CheckpointError: if the checkpoint is missing, damaged or does not fit the config.
+    """
+    check_evaluation("episodes", episodes)
     config, policy = load_run(run_dir, run, checkpoint)
     return evaluate_one(make_config_env(config), policy, episodes, seed, greedy, run)
 

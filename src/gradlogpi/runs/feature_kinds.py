@@ -141,7 +141,7 @@ def check_feature_count(spec: Any, dimensions: int) -> None:
         raise ConfigError(
             f"`features.kind` = {spec.kind!r} would have {count:,} features on {dimensions} "
             f"observation dimensions; the limit is {MAX_FEATURES:,} (lower the order, degree, "
-            "centres or tiles, or hash tiles with features.table_size)"
+            "centres, tiles or table_size, or hash tiles with a smaller features.table_size)"
         )
 
 
@@ -198,8 +198,10 @@ def tiles(spec: Any, env: gym.Env) -> features.TileCoder:
 
 
 def tile_count(spec: Any, dimensions: int) -> int:
-    total = spec.n_tilings * (spec.tiles_per_dim + 1) ** dimensions
-    return total if spec.table_size is None else min(total, spec.table_size)
+    # a hashed table has `table_size` features however few tiles hash into it
+    if spec.table_size is not None:
+        return int(spec.table_size)
+    return int(spec.n_tilings * (spec.tiles_per_dim + 1) ** dimensions)
 
 
 def constant(spec: Any, env: gym.Env) -> features.Constant:

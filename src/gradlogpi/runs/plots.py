@@ -89,9 +89,20 @@ def curve_statistics(
 
     The band is drawn as `mean_return ± standard_error` by `plot_curves`, so its half-widths
     are stored there (asymmetric intervals are averaged).
+
+    Raises:
+      ConfigError: if `smooth` is not in [1, E] (a window longer than the curve averages
+        nothing that is there).
     """
+    from gradlogpi.errors import ConfigError
+
     if smooth is None:
         smooth = max(1, returns.shape[1] // 100)
+    if not 1 <= smooth <= returns.shape[1]:
+        raise ConfigError(
+            f"`smooth` must be a window in [1, {returns.shape[1]}] (the episodes of the "
+            f"curve); got {smooth}"
+        )
     kernel = np.ones(smooth) / smooth
     smoothed = np.array([np.convolve(row, kernel, mode="valid") for row in returns])
     mean = smoothed.mean(axis=0)

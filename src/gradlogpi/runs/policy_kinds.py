@@ -90,7 +90,12 @@ def build(config: Any, env: gym.Env) -> policies.Policy:
             f"`policy.kind` = {kind.name!r} needs {space_names(kind.observations)} "
             f"observations; got {env.observation_space}"
         )
-    return kind.build(config, env)
+    try:
+        return kind.build(config, env)
+    except ConfigError:
+        raise
+    except (ValueError, TypeError) as error:  # the policy's own check of a `policy.*` value
+        raise ConfigError(f"`policy` ({kind.name}): {error}") from None
 
 
 def state_features(spec: Any, env: gym.Env) -> features.StateFeatures:

@@ -149,6 +149,10 @@ def run_sweep(
             for args in arguments:
                 run_member(*args)
         elif arguments:
+            from gradlogpi.runs.limits import check_workers
+
+            workers = min(workers, len(arguments))  # a process per member at most
+            check_workers("--workers", workers)
             with ProcessPoolExecutor(max_workers=workers) as pool:
                 for _ in pool.map(run_member, *zip(*arguments, strict=True)):
                     pass
@@ -194,9 +198,14 @@ def _run_on_ray(arguments: list[tuple], address: str | None) -> None:
         import ray
     except ImportError:
         raise MissingExtraError('the Ray backend needs Ray: pip install "gradlogpi[ray]"') from None
+    from gradlogpi.rollouts.distributed import checked_ray_address
+
     if not ray.is_initialized():
         ray.init(
-            address=address, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False
+            address=checked_ray_address("--address", address),
+            include_dashboard=False,
+            ignore_reinit_error=True,
+            log_to_driver=False,
         )
     # a member whose worker dies is run again from scratch (run_member clears its directory)
     remote = ray.remote(max_retries=3)(run_member)

@@ -32,6 +32,7 @@ from gradlogpi.runs.checkpoints import save_checkpoint
 from gradlogpi.runs.config import TrainConfig, config_to_toml
 from gradlogpi.runs.evaluate import Evaluation, EvaluationLog
 from gradlogpi.runs.files import atomic_open, write_csv
+from gradlogpi.runs.limits import check_config_sizes
 from gradlogpi.runs.ownership import checked_directory, claim, described
 
 METRICS_COLUMNS = ("run", "episode", "step", "return", "length", "truncated", "wall_time")
@@ -78,6 +79,7 @@ def check_buildable(config: TrainConfig) -> None:
     so a failed start leaves nothing that a second try would have to --overwrite."""
     env = make_config_env(config)
     try:
+        check_config_sizes(with_env_defaults(config, env), env)
         build_policy(config, env)
         if config.algorithm_spec().needs_value(config.algorithm_config()):
             build_value(config, env)

@@ -120,6 +120,16 @@ def study_definition(path: Path, overrides: dict[str, Any], seeds: int) -> dict[
 def tune(request: TuneRequest) -> StudyReport:
     """Run (or continue) the study until it holds `request.trials` trials; then re-run the
     best setting on fresh seeds and report (see the package docstring)."""
+    import math
+
+    from gradlogpi.runs.limits import check_seeds, check_workers
+
+    if request.solved_at is not None and not math.isfinite(request.solved_at):
+        raise ConfigError(f"`--solved-at` must be a finite return; got {request.solved_at}")
+    check_seeds("--seeds", request.seeds)
+    check_seeds("--fresh-seeds", request.fresh_seeds)
+    if not request.ray:
+        check_workers("--workers", request.workers)
     definition = study_definition(request.config, request.overrides, request.seeds)
     try:
         request.directory.mkdir(parents=True, exist_ok=True)
@@ -190,9 +200,11 @@ def run_on_ray(job: Job, workers: int) -> None:
         raise MissingExtraError(
             '`gradlogpi tune --ray` needs Ray: pip install "gradlogpi[ray]"'
         ) from None
+    from gradlogpi.rollouts.distributed import checked_ray_address
+
     if not ray.is_initialized():
         ray.init(
-            address=os.environ.get("RAY_ADDRESS"),
+            address=checked_ray_address("RAY_ADDRESS", os.environ.get("RAY_ADDRESS")),
             include_dashboard=False,
             ignore_reinit_error=True,
             log_to_driver=not job.quiet,
