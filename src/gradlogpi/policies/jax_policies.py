@@ -459,6 +459,10 @@ class JaxNetwork(NumpyMirror, RunAxisParameters):
         """Scalars in the training dtype, as NumPy (traced, not compiled in)."""
         return {name: np.asarray(value, dtype=self.dtype) for name, value in values.items()}
 
+
+class JaxPolicy(JaxNetwork):
+    """Scores and their weighted sums by JAX autodiff in float64."""
+
     def maximize_minibatches(
         self,
         objective: Objective,
@@ -499,10 +503,6 @@ class JaxNetwork(NumpyMirror, RunAxisParameters):
             model._adam = adam
             model._store(trained, on_device=True)
         return int(epochs)
-
-
-class JaxPolicy(JaxNetwork):
-    """Scores and their weighted sums by JAX autodiff in float64."""
 
     def _log_prob_inputs(self, obs: Any, a: Any) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
         raise NotImplementedError
