@@ -185,3 +185,21 @@ def test_any_phi_theta_mismatch_is_a_named_shape_error(d_theta, d_phi):
         return
     with pytest.raises(ShapeError, match=re.escape(f"with d={d_theta} (len(theta))")):
         linear_softmax_score(np.zeros(d_theta), np.zeros((2, d_phi)), 0)
+
+
+def test_squash_is_inverted_and_its_log_jacobian_is_the_derivative(rng):
+    from gradlogpi.core.scores import squash, squash_log_det, unsquash
+
+    center, half_width = np.array([0.5, -1.0]), np.array([2.0, 0.25])
+    u = rng.normal(size=(5, 2)) * 2
+    a = squash(u, center, half_width)
+    np.testing.assert_allclose(unsquash(a, center, half_width), u, rtol=1e-8, atol=1e-8)
+    eps = 1e-6
+    numeric = np.log(
+        np.abs(
+            (squash(u + eps, center, half_width) - squash(u - eps, center, half_width)) / (2 * eps)
+        )
+    ).sum(axis=-1)
+    np.testing.assert_allclose(squash_log_det(u, half_width), numeric, rtol=1e-7, atol=1e-7)
+    assert np.isfinite(squash_log_det(np.array([[400.0, -400.0]]), half_width)).all()
+    assert np.isfinite(unsquash(center + half_width, center, half_width)).all()  # on the bound

@@ -251,3 +251,45 @@ def test_an_objective_that_reads_values_without_a_critic_is_refused(rng):
             minibatch_plan(8, 1, 1, np.random.default_rng(0)),
             {"clip_range": 0.2, "value_coefficient": 0.5},
         )
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_a_squashed_gaussian_stays_in_its_box_integrates_to_one_and_passes_the_check(rng, backend):
+    cls = JaxGaussianPolicy if backend == "jax" else NeuralGaussianPolicy
+    policy = cls(3, 2, (8,), seed=1, log_std0=0.5, squash_bounds=([-2.0, -1.0], [2.0, 3.0]))
+    obs = rng.normal(size=(64, 3))
+    actions = policy.sample(obs, rng)
+    assert (actions > [-2.0, -1.0]).all() and (actions < [2.0, 3.0]).all()
+    assert compare_scores(policy, obs[:4], actions[:4]).passed(rtol=1e-6, atol=1e-8)
+    one_dimensional = cls(3, 1, (8,), seed=2, log_std0=0.3, squash_bounds=([-2.0], [3.0]))
+    grid = np.linspace(-2.0, 3.0, 200_001)[1:-1]
+    density = np.exp(one_dimensional.log_prob(np.tile(obs[:1], (grid.size, 1)), grid[:, None]))
+    assert np.trapezoid(density, grid) == pytest.approx(1.0, abs=1e-4)
+    greedy = policy.deterministic_action(obs[:3])
+    np.testing.assert_allclose(greedy, [0.0, 1.0] + [2.0, 2.0] * np.tanh(policy.mean(obs[:3])))
+
+
+def test_both_backends_take_the_same_steps_on_a_squashed_gaussian(rng):
+    box = ([-1.0, -2.0], [1.0, 2.0])
+    jax_policy = JaxGaussianPolicy(4, 2, (16,), seed=5, lr=0.01, dtype="float64", squash_bounds=box)
+    torch_policy = NeuralGaussianPolicy(4, 2, (16,), seed=0, lr=0.01, squash_bounds=box)
+    torch_policy.set_flat(torch_order(jax_policy))
+    obs = rng.normal(size=(32, 4))
+    actions = jax_policy.sample(obs, rng)
+    np.testing.assert_allclose(
+        jax_policy.log_prob(obs, actions), torch_policy.log_prob(obs, actions), rtol=1e-12
+    )
+    samples = {"observations": obs, "actions": actions, "advantages": rng.normal(size=32)}
+    samples["old_log_probs"] = torch_policy.log_prob(obs, actions)
+    settings = {"clip_range": 0.2, "entropy_coefficient": 0.0, "target_kl": 0.0}
+    plan = minibatch_plan(32, 3, 2, np.random.default_rng(2))
+    for policy in (jax_policy, torch_policy):
+        policy.maximize_minibatches(ClippedSurrogate(True, False), samples, plan, settings)
+    np.testing.assert_allclose(torch_order(jax_policy), torch_policy.get_flat(), atol=1e-9)
+
+
+def test_squash_bounds_must_be_a_finite_box():
+    with pytest.raises(ValueError, match="finite action bounds"):
+        JaxGaussianPolicy(3, 1, squash_bounds=([-np.inf], [1.0]))
+    with pytest.raises(ValueError, match="low < high"):
+        NeuralGaussianPolicy(3, 1, squash_bounds=([1.0], [1.0]))

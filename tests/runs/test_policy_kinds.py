@@ -188,3 +188,19 @@ def test_the_torch_backend_refuses_float32_by_name(tmp_path):
     config = load_config(path)
     with pytest.raises(ConfigError, match=r"`policy.dtype` = 'float32' needs `policy.backend`"):
         build_policy(config, make_config_env(config))
+
+
+def test_squash_is_for_the_neural_gaussian_and_takes_the_envs_box(tmp_path):
+    pytest.importorskip("jax")
+    path = tmp_path / "config.toml"
+    path.write_text(
+        'env = "Pendulum-v1"\n[policy]\nkind = "neural_gaussian"\nbackend = "jax"\nsquash = true\n'
+    )
+    config = load_config(path)
+    policy = build_policy(config, make_config_env(config))
+    actions = policy.sample_from_noise(np.zeros((5, 3)), 10 * np.ones((5, 1)))
+    np.testing.assert_allclose(actions, 2.0, rtol=1e-6)  # far past the bound: squashed to it
+    path.write_text('env = "CartPole-v1"\n[policy]\nkind = "neural_softmax"\nsquash = true\n')
+    config = load_config(path)
+    with pytest.raises(ConfigError, match=r"`policy.squash` = true squashes a neural Gaussian"):
+        build_policy(config, make_config_env(config))

@@ -330,3 +330,46 @@ def matrix_softmax_score_unchecked(
     grad_bias = one_hot(a, weights.shape[-2]) - probabilities
     grad_weights = grad_bias[..., :, None] * x[..., None, :]
     return grad_weights, grad_bias
+
+
+SQUASH_EDGE = 1e-6
+"""How close to a bound a squashed action may be read back: tanh⁻¹ of |x| ≤ 1 − 1e-6."""
+
+
+def squash(u: np.ndarray, center: np.ndarray, half_width: np.ndarray) -> np.ndarray:
+    """a = c + h·tanh(u): a Gaussian sample u mapped into the box (c − h, c + h)."""
+    return center + half_width * np.tanh(u)
+
+
+def unsquash(a: np.ndarray, center: np.ndarray, half_width: np.ndarray) -> np.ndarray:
+    """u = tanh⁻¹((a − c)/h), the inverse of `squash`; actions on (or past) a bound are
+    read as 1 − 1e-6 of the way there, so log π stays finite."""
+    x = np.clip((np.asarray(a, dtype=np.float64) - center) / half_width, -1.0, 1.0)
+    return np.arctanh(np.clip(x, -1.0 + SQUASH_EDGE, 1.0 - SQUASH_EDGE))
+
+
+def squash_log_det(u: np.ndarray, half_width: np.ndarray) -> np.ndarray:
+    """log |da/du| = Σ_j log(h_j (1 − tanh² u_j)), summed over the last axis, shape [...].
+
+    Written as log h + 2(log 2 − u − softplus(−2u)), which stays finite for any u where
+    1 − tanh² u underflows.
+    """
+    u = np.asarray(u, dtype=np.float64)
+    stable = 2.0 * (np.log(2.0) - u - np.logaddexp(0.0, -2.0 * u))
+    return (np.log(half_width) + stable).sum(axis=-1)
+
+
+def squashed_gaussian_log_prob(
+    mean: np.ndarray,
+    log_std: np.ndarray,
+    a: np.ndarray,
+    center: np.ndarray,
+    half_width: np.ndarray,
+) -> np.ndarray:
+    """log π(a) of a = c + h·tanh(u), u ~ N(μ, σ²): log N(u; μ, σ²) − log |da/du|, [...].
+
+    The correction depends on a alone, not on θ: the score of a squashed Gaussian is the
+    Gaussian's score at u = tanh⁻¹((a − c)/h), and only log π itself carries the term.
+    """
+    u = unsquash(a, center, half_width)
+    return gaussian_log_prob(mean, log_std, u) - squash_log_det(u, half_width)

@@ -185,6 +185,10 @@ class GaussianPolicy(Policy, Protocol):
     def log_std(self, obs: Observations) -> np.ndarray:
         """log σ(s), shape [..., action_dim]."""
 
+    def deterministic_action(self, obs: Observations) -> np.ndarray:
+        """The action greedy evaluation takes: μ(s), or its squashed image for a policy
+        squashed into the action box, shape [..., action_dim]."""
+
 
 @runtime_checkable
 class ArrayPolicy(Policy, Protocol):

@@ -37,10 +37,12 @@ class GreedyPolicy:
         return getattr(self.__dict__["policy"], name)
 
     def sample_from_noise(self, obs: Any, noise: np.ndarray) -> np.ndarray:
-        """argmax_a π(a|s) (the first on a tie), or μ(s); `noise` is not used."""
+        """argmax_a π(a|s) (the first on a tie), or the Gaussian's deterministic action
+        (μ(s), squashed if the policy squashes); `noise` is not used."""
         if isinstance(self.policy, DiscretePolicy):
             return self.policy.logits(obs).argmax(axis=-1)  # argmax h = argmax softmax(h)
-        return self.policy.mean(obs)
+        assert isinstance(self.policy, GaussianPolicy)  # checked when made
+        return self.policy.deterministic_action(obs)
 
     def actor(self) -> Actor:
         return Actor(self.sample_from_noise)

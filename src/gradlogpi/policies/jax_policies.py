@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from gradlogpi.core._checks import as_float_array, check_actions, check_positive_int
+from gradlogpi.core.scores import SQUASH_EDGE
 from gradlogpi.errors import MissingExtraError, ShapeError
 from gradlogpi.policies.contract import (
     DEFAULT_ASCENT,
@@ -49,6 +50,7 @@ from gradlogpi.policies.networks import (
     checked_actions,
     initial_layers,
     no_critic,
+    squash_box,
 )
 from gradlogpi.policies.softmax_base import SoftmaxPolicy
 
@@ -98,6 +100,8 @@ class Network:
     activation: str
     min_log_std: float = MirroredGaussian.min_log_std
     max_log_std: float = MirroredGaussian.max_log_std
+    squash: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+    """(center, half-width) of a squashed Gaussian's action box; None: not squashed."""
 
 
 Parameters = tuple[Any, ...]
@@ -128,8 +132,15 @@ def log_prob(network: Network, parameters: Parameters, observations: Any, action
         log_probabilities = jax.nn.log_softmax(output, axis=-1)
         return jnp.take_along_axis(log_probabilities, actions[..., None], axis=-1)[..., 0]
     log_std = log_std_of(network, parameters[-1])
+    correction: Any = 0.0
+    if network.squash is not None:  # u = tanh⁻¹((a − c)/h); the Jacobian term is θ-free
+        center, half_width = (jnp.asarray(x) for x in network.squash)
+        x = jnp.clip((actions - center) / half_width, -1.0, 1.0)
+        actions = jnp.arctanh(jnp.clip(x, -1.0 + SQUASH_EDGE, 1.0 - SQUASH_EDGE))
+        stable = 2.0 * (np.log(2.0) - actions - jax.nn.softplus(-2.0 * actions))
+        correction = jnp.sum(jnp.log(half_width) + stable, axis=-1)
     z = (actions - output) * jnp.exp(-log_std)
-    return jnp.sum(-0.5 * z**2 - log_std - 0.5 * np.log(2 * np.pi), axis=-1)
+    return jnp.sum(-0.5 * z**2 - log_std - 0.5 * np.log(2 * np.pi), axis=-1) - correction
 
 
 def entropy(network: Network, parameters: Parameters, observations: Any) -> Any:
@@ -637,6 +648,8 @@ class JaxGaussianPolicy(JaxPolicy, MirroredGaussian):
       action_dim: m.
       hidden, activation, seed, lr, initialization, dtype: as `JaxSoftmaxPolicy`.
       log_std0: initial log σ (within the smooth bounds `min_log_std`, `max_log_std`).
+      squash_bounds: (low, high) of the action box to squash into (see
+        `NeuralGaussianPolicy`); None: the plain Gaussian.
     """
 
     def __init__(
@@ -651,16 +664,21 @@ class JaxGaussianPolicy(JaxPolicy, MirroredGaussian):
         log_std0: float = 0.0,
         initialization: str = "orthogonal",
         dtype: str = "float32",
+        squash_bounds: tuple[Any, Any] | None = None,
     ):
         self.observation_shape = (check_positive_int("observation_dim", observation_dim),)
         self.action_dim = check_positive_int("action_dim", action_dim)
+        box = None
+        if squash_bounds is not None:
+            self._squash = squash_box(*squash_bounds, self.action_dim)
+            box = (tuple(self._squash[0].tolist()), tuple(self._squash[1].tolist()))
         self.noise_size = 2 * self.action_dim
         self.hidden = tuple(check_positive_int("hidden", h) for h in hidden)
         sizes = [observation_dim, *self.hidden, action_dim]
         eta = log_std_parameter(log_std0, self.min_log_std, self.max_log_std)
         self._setup(
             sizes,
-            Network("gaussian", activation, self.min_log_std, self.max_log_std),
+            Network("gaussian", activation, self.min_log_std, self.max_log_std, box),
             seed=seed,
             lr=lr,
             initialization=initialization,

@@ -138,6 +138,10 @@ class LinearGaussianPolicy(RunAxisParameters):
         """log σ(s), shape [..., m], inside [min_log_std, max_log_std]."""
         return self._heads(obs)[2]
 
+    def deterministic_action(self, obs: Any) -> np.ndarray:
+        """μ(s): the action greedy evaluation takes."""
+        return self.mean(obs)
+
     def log_prob(self, obs: Any, a: Any) -> np.ndarray:
         """log π(a|s), shape [...]."""
         _, mean, log_std, _ = self._heads(obs)

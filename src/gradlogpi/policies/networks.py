@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from gradlogpi.core._checks import as_float_array
-from gradlogpi.core.scores import gaussian_log_prob
+from gradlogpi.core.scores import gaussian_log_prob, squash, squashed_gaussian_log_prob
 from gradlogpi.core.softmax import normal_noise
 from gradlogpi.errors import ShapeError
 from gradlogpi.policies.actor import Actor, gaussian_actor, softmax_actor
@@ -127,15 +127,20 @@ class MirroredSoftmax(NumpyMirror):
 
 
 class MirroredGaussian(NumpyMirror):
-    """π(a|s) = N(MLP(s), diag σ²) with a state-independent σ, on the mirror."""
+    """π(a|s) = N(MLP(s), diag σ²) with a state-independent σ, on the mirror; squashed
+    into the action box (a = c + h·tanh(u), u ~ N(μ, σ²)) when `_squash` is set."""
 
     min_log_std = -5.0
     max_log_std = 2.0
     action_dim: int
     _log_std: np.ndarray
     """log σ [action_dim], refreshed with the mirror."""
+    _squash: tuple[np.ndarray, np.ndarray] | None = None
+    """(center c, half-width h) of the action box a squashed policy maps into; None: the
+    plain Gaussian, whose samples the collector clips to the box."""
 
     def mean(self, obs: Any) -> np.ndarray:
+        """μ(s), the mean of the Gaussian (before squashing, for a squashed policy)."""
         return self._forward(self._observations(obs))
 
     def log_std(self, obs: Any) -> np.ndarray:
@@ -144,17 +149,28 @@ class MirroredGaussian(NumpyMirror):
 
     def log_prob(self, obs: Any, a: Any) -> np.ndarray:
         mean = self.mean(obs)
-        return gaussian_log_prob(
-            mean, np.broadcast_to(self._log_std, mean.shape), as_float_array("a", a)
-        )
+        log_std = np.broadcast_to(self._log_std, mean.shape)
+        actions = as_float_array("a", a)
+        if self._squash is not None:
+            return squashed_gaussian_log_prob(mean, log_std, actions, *self._squash)
+        return gaussian_log_prob(mean, log_std, actions)
 
     def entropy(self, obs: Any) -> np.ndarray:
+        """H of the Gaussian (before squashing, for a squashed policy: what its entropy
+        bonus rewards; the squashed distribution's entropy has no closed form)."""
         mean = self.mean(obs)
         return np.full(mean.shape[:-1], (self._log_std + 0.5 * np.log(2 * np.pi * np.e)).sum())
 
+    def _shaped(self, u: np.ndarray) -> np.ndarray:
+        return u if self._squash is None else squash(u, *self._squash)
+
+    def deterministic_action(self, obs: Any) -> np.ndarray:
+        """μ(s), squashed for a squashed policy (SB3's deterministic action)."""
+        return self._shaped(self.mean(obs))
+
     def sample(self, obs: Any, rng: np.random.Generator) -> np.ndarray:
         mean = self.mean(obs)
-        return mean + np.exp(self._log_std) * rng.standard_normal(mean.shape)
+        return self._shaped(mean + np.exp(self._log_std) * rng.standard_normal(mean.shape))
 
     def sample_from_uniforms(self, obs: Any, uniforms: np.ndarray) -> np.ndarray:
         return self.sample_from_noise(obs, normal_noise(uniforms))
@@ -163,7 +179,7 @@ class MirroredGaussian(NumpyMirror):
         return normal_noise(uniforms)
 
     def sample_from_noise(self, obs: Any, noise: np.ndarray) -> np.ndarray:
-        return self.mean(obs) + np.exp(self._log_std) * noise
+        return self._shaped(self.mean(obs) + np.exp(self._log_std) * noise)
 
     def batch_actor(self) -> Actor:
         """Actions for a batch of states at once (one per sub-environment)."""
@@ -172,7 +188,34 @@ class MirroredGaussian(NumpyMirror):
     def actor(self) -> Actor:
         *hidden, (weight, bias) = self._layers
         body = numpy_mlp_function(hidden, self.activation)
-        return gaussian_actor(lambda obs: body(obs).dot(weight) + bias, np.exp(self._log_std))
+        std = np.exp(self._log_std)
+        if self._squash is not None:
+            center, half_width = self._squash
+            return Actor(
+                lambda obs, scaled: squash(
+                    body(obs).dot(weight) + bias + scaled, center, half_width
+                ),
+                lambda noise: noise * std,
+            )
+        return gaussian_actor(lambda obs: body(obs).dot(weight) + bias, std)
+
+
+def squash_box(low: Any, high: Any, action_dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """(center, half-width) of the box [low, high]^m a squashed policy maps into, or
+    ValueError naming the bounds that are not finite, not of shape [m] or not low < high."""
+    low_array = np.broadcast_to(np.asarray(low, dtype=np.float64), (action_dim,))
+    high_array = np.broadcast_to(np.asarray(high, dtype=np.float64), (action_dim,))
+    if not (np.isfinite(low_array).all() and np.isfinite(high_array).all()):
+        raise ValueError(
+            f"`squash` needs finite action bounds; got low={low_array.tolist()}, "
+            f"high={high_array.tolist()}"
+        )
+    if not (low_array < high_array).all():
+        raise ValueError(
+            f"`squash` needs low < high in every dimension; got low={low_array.tolist()}, "
+            f"high={high_array.tolist()}"
+        )
+    return (high_array + low_array) / 2.0, (high_array - low_array) / 2.0
 
 
 def no_critic() -> Any:

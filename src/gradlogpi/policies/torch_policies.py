@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from gradlogpi.core._checks import as_float_array, check_actions, check_positive_int
+from gradlogpi.core.scores import SQUASH_EDGE
 from gradlogpi.errors import MissingExtraError, ShapeError
 from gradlogpi.policies.contract import (
     DEFAULT_ASCENT,
@@ -35,6 +36,7 @@ from gradlogpi.policies.networks import (
     NumpyMirror,
     checked_actions,
     no_critic,
+    squash_box,
 )
 from gradlogpi.policies.softmax_base import SoftmaxPolicy
 
@@ -438,6 +440,9 @@ class NeuralGaussianPolicy(TorchPolicy, MirroredGaussian):
       action_dim: m.
       hidden, activation, seed, lr, initialization: as `NeuralSoftmaxPolicy`.
       log_std0: initial log σ (kept within the smooth bounds `min_log_std`, `max_log_std`).
+      squash_bounds: (low, high) of the action box to squash into, a = c + h·tanh(u) with
+        u ~ N(MLP(s), σ²) and log π carrying the exact log |da/du|; None: the plain
+        Gaussian (the collector clips its samples to the box).
 
     It sets PyTorch to one thread, as the other networks do by default (small networks
     get slower with more); call `torch.set_num_threads` after building it to change that.
@@ -454,10 +459,13 @@ class NeuralGaussianPolicy(TorchPolicy, MirroredGaussian):
         lr: float = 0.01,
         log_std0: float = 0.0,
         initialization: str = "orthogonal",
+        squash_bounds: tuple[Any, Any] | None = None,
     ):
         torch = require_torch()
         self.observation_shape = (check_positive_int("observation_dim", observation_dim),)
         self.action_dim = check_positive_int("action_dim", action_dim)
+        if squash_bounds is not None:
+            self._squash = squash_box(*squash_bounds, self.action_dim)
         self.noise_size = 2 * self.action_dim
         self.hidden = tuple(check_positive_int("hidden", h) for h in hidden)
         eta = log_std_parameter(log_std0, self.min_log_std, self.max_log_std)
@@ -506,8 +514,16 @@ class NeuralGaussianPolicy(TorchPolicy, MirroredGaussian):
             }
             mean, eta = functional_call(self.network, inner, (observations,)), parameters["eta"]
         log_std = self._torch_log_std(eta)
+        correction: Any = 0.0
+        if self._squash is not None:  # u = tanh⁻¹((a − c)/h); the Jacobian term is θ-free
+            torch = require_torch()
+            center, half_width = (torch.from_numpy(x) for x in self._squash)
+            x = torch.clamp((actions - center) / half_width, -1.0, 1.0)
+            actions = torch.atanh(torch.clamp(x, -1.0 + SQUASH_EDGE, 1.0 - SQUASH_EDGE))
+            stable = 2.0 * (np.log(2.0) - actions - torch.nn.functional.softplus(-2.0 * actions))
+            correction = (torch.log(half_width) + stable).sum(dim=-1)
         z = (actions - mean) * (-log_std).exp()
-        return (-0.5 * z**2 - log_std - 0.5 * np.log(2 * np.pi)).sum(dim=-1)
+        return (-0.5 * z**2 - log_std - 0.5 * np.log(2 * np.pi)).sum(dim=-1) - correction
 
     def _torch_actions(self, a: Any, batch: tuple[int, ...]) -> Any:
         torch = require_torch()

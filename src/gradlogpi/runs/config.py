@@ -91,6 +91,11 @@ class PolicyConfig(Strict):
         "SBX), torch float64 only; scores and gradient checks are float64 either way",
     )
     log_std0: float = Field(0.0, allow_inf_nan=False)
+    squash: bool = Field(
+        False,
+        description="neural_gaussian: squash into the action box, a = c + h·tanh(u), with "
+        "the exact log-Jacobian in log π (else the collector clips samples to the box)",
+    )
     learn_std: bool = True
     state_dependent_std: bool = False
     init_scale: float = Field(

@@ -18,6 +18,7 @@ from gymnasium import spaces
 
 from gradlogpi import features, policies
 from gradlogpi.errors import ConfigError
+from gradlogpi.policies.networks import squash_box
 from gradlogpi.runs import feature_kinds
 from gradlogpi.runs.choices import listed, one_of
 from gradlogpi.runs.feature_kinds import space_names
@@ -80,6 +81,11 @@ def build(config: Any, env: gym.Env) -> policies.Policy:
         its features or settings are refused (the message names the key).
     """
     kind = get(config.policy.kind)
+    if config.policy.squash and kind.name != "neural_gaussian":
+        raise ConfigError(
+            f"`policy.squash` = true squashes a neural Gaussian into the action box; "
+            f"`policy.kind` = {kind.name!r} has no such option"
+        )
     if not isinstance(env.action_space, kind.action_spaces):
         raise ConfigError(
             f"`policy.kind` = {kind.name!r} needs a {space_names(kind.action_spaces)} action "
@@ -207,6 +213,15 @@ def neural_gaussian(config: Any, env: gym.Env) -> policies.Policy:
         "log_std0": spec.log_std0,
         "initialization": spec.initialization,
     }
+    if spec.squash:
+        box = env.action_space
+        try:
+            squash_box(box.low, box.high, box.shape[0])  # type: ignore[attr-defined,index]
+        except ValueError as error:
+            raise ConfigError(
+                f"`policy.squash` = true: {error} ({env.spec.id if env.spec else env})"
+            ) from None
+        settings["squash_bounds"] = (box.low, box.high)  # type: ignore[attr-defined]
     if spec.backend == "jax":
         from gradlogpi.policies.jax_policies import JaxGaussianPolicy
 
