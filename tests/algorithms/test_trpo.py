@@ -116,3 +116,12 @@ def test_trpo_learns_cartpole_and_refuses_what_it_cannot_do():
         TRPOConfig(backtrack=1.0)
     with pytest.raises(ValueError, match="max_kl"):
         TRPOConfig(max_kl=0.0)
+
+
+def test_trpo_refuses_joint_critic_fitting_by_name():
+    import pytest
+
+    from gradlogpi.algorithms.on_policy.trpo import TRPOConfig
+
+    with pytest.raises(ValueError, match="`value_fitting` must be 'auto' or 'separate' for TRPO"):
+        TRPOConfig(value_fitting="joint")

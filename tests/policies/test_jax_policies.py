@@ -203,9 +203,11 @@ def test_sizes_are_bucketed_to_powers_of_two(n, expected):
     assert bucket(n) == expected
 
 
-@pytest.mark.parametrize("clip_values", [False, True])
-def test_both_backends_train_policy_and_critic_jointly_alike(rng, clip_values):
-    """SB3's PPO: one loss over both networks, one joint gradient-norm clip."""
+@pytest.mark.parametrize(
+    ("algorithm", "clip_values"), [("ppo", False), ("ppo", True), ("a2c", False)]
+)
+def test_both_backends_train_policy_and_critic_jointly_alike(rng, algorithm, clip_values):
+    """SB3's PPO and A2C: one loss over both networks, one joint gradient-norm clip."""
     jax_policy, torch_policy = twin_policies("softmax")
     jax_critic = JaxValue(4, (8,), seed=4, lr=0.02, dtype="float64")
     torch_critic = NeuralValue(4, (8,), seed=4, lr=0.02)
@@ -227,7 +229,11 @@ def test_both_backends_train_policy_and_critic_jointly_alike(rng, clip_values):
         "value_coefficient": 0.5,
         "value_clip_range": 0.05,
     }
-    loss = ClippedSurrogate(True, False, with_value=True, clip_values=clip_values)
+    loss = (
+        ClippedSurrogate(True, False, with_value=True, clip_values=clip_values)
+        if algorithm == "ppo"
+        else AdvantageWeighted(False, with_value=True)
+    )
     plan = minibatch_plan(n, 3, 2, np.random.default_rng(1))
     ascent = Ascent(0.8, max_grad_norm=0.3)
     critic_before = jax_critic.get_flat()

@@ -7,8 +7,10 @@ ascends
     g = mean_i A_i ∇ln π(a_i|s_i) + β ∇ mean_i H(π(·|s_i))
 
 once: θ ← θ + α g for a linear policy (the exact score), one optimiser step on the same
-objective for a neural one (autodiff). Then the critic is refitted to the returns. The
-gradient is clipped to `max_grad_norm` first, as SB3 does.
+objective for a neural one (autodiff). Then the critic is refitted to the returns; a
+neural critic of a neural policy instead steps in the same loss, − c_v mean (v̂ − G)²
+(`value_fitting = "auto"`, SB3's A2C). The gradient is clipped to `max_grad_norm` first,
+as SB3 does.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import numpy as np
 from gradlogpi.algorithms.common import Callback, Inputs, RunResult
 from gradlogpi.algorithms.on_policy.advantages import rollout
 from gradlogpi.algorithms.on_policy.config import OnPolicyConfig
-from gradlogpi.algorithms.on_policy.gradients import clip_norm
+from gradlogpi.algorithms.on_policy.gradients import clip_norm, value_loss
 from gradlogpi.algorithms.on_policy.loop import UpdateState, train_on_policy
 from gradlogpi.core._checks import check_positive
 from gradlogpi.core.returns import normalized
@@ -72,13 +74,25 @@ def improve(
     data = rollout(batch, policy, critic, config.gamma, config.gae_lambda)
     advantages = normalized(data.advantages) if config.normalize_advantages else data.advantages
     states, actions = data.observations, data.actions
+    joint = config.fits_jointly(policy, critic)
     if isinstance(policy, NetworkPolicy):  # one optimizer step in the policy's backend
+        samples = {"observations": states, "actions": actions, "advantages": advantages}
+        clip_values = joint and config.value_clip_range is not None
+        if joint:
+            samples["returns"] = data.returns
+            if clip_values:
+                samples["old_values"] = critic.value(states)
         policy.maximize_minibatches(
-            AdvantageWeighted(config.entropy_coefficient > 0),
-            {"observations": states, "actions": actions, "advantages": advantages},
+            AdvantageWeighted(config.entropy_coefficient > 0, joint, clip_values),
+            samples,
             Minibatches(np.arange(advantages.size)[None, None, :]),
-            {"entropy_coefficient": config.entropy_coefficient},
+            {
+                "entropy_coefficient": config.entropy_coefficient,
+                "value_coefficient": config.value_coefficient,
+                "value_clip_range": config.value_clip_range or 0.0,
+            },
             Ascent(state.fraction, config.max_grad_norm),
+            critic if joint else None,
         )
     else:
         gradient = policy.weighted_score_sum(states, actions, advantages / advantages.size)
@@ -86,16 +100,20 @@ def improve(
             gradient = gradient + config.entropy_coefficient * policy.mean_entropy_gradient(states)
         gradient = clip_norm(gradient, config.max_grad_norm)
         policy.set_flat(policy.get_flat() + config.alpha_theta * state.fraction * gradient)
-    critic.fit(states, data.returns, config.value_ridge)  # v̂ ≈ the returns
+    if not joint:
+        critic.fit(states, data.returns, config.value_ridge)  # v̂ ≈ the returns
     return {"mean_advantage": float(advantages.mean())}
 
 
 @dataclass(frozen=True)
 class AdvantageWeighted:
     """A2C's objective for network policies (any backend, see `Objective`):
-    mean_i A_i ln π(a_i|s_i) + β mean_i H(π(·|s_i))."""
+    mean_i A_i ln π(a_i|s_i) + β mean_i H(π(·|s_i)) (− c_v mean (v̂ − G)² when the critic
+    trains jointly, as SB3's A2C)."""
 
     with_entropy: bool
+    with_value: bool = False
+    clip_values: bool = False
 
     def __call__(
         self,
@@ -110,6 +128,9 @@ class AdvantageWeighted:
         objective = xp.sum(weight * log_probs * batch["advantages"])
         if self.with_entropy:
             objective = objective + settings["entropy_coefficient"] * xp.sum(weight * entropy())
+        if self.with_value:
+            loss = value_loss(xp, values(), batch, settings, self.clip_values)
+            objective = objective - settings["value_coefficient"] * loss
         return objective
 
 
@@ -131,7 +152,7 @@ def a2c(
             A ← GAE(λ) with v̂;  targets ← A + v̂
             g ← mean A ∇ln π(a|s) + β ∇H,  clipped to max_grad_norm
             θ ← θ + α g                              (neural: one optimizer step)
-            Refit v̂ to the targets
+            Refit v̂ to the targets                   (neural, joint: in that same step)
 
     Args:
       env: a registered Gymnasium id, or an environment made from one.

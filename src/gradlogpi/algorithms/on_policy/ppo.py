@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -26,7 +26,7 @@ from gradlogpi.algorithms.on_policy.gradients import clip_norm, value_loss
 from gradlogpi.algorithms.on_policy.loop import UpdateState, train_on_policy
 from gradlogpi.core._checks import check_positive, check_positive_int
 from gradlogpi.core.returns import normalized
-from gradlogpi.policies import NetworkPolicy, NetworkValueFunction, Policy, ValueFunction
+from gradlogpi.policies import NetworkPolicy, Policy, ValueFunction
 from gradlogpi.policies.contract import ArrayNamespace, Ascent, BackendArray, minibatch_plan
 from gradlogpi.rollouts.vector import FragmentBatch
 
@@ -49,18 +49,6 @@ class PPOConfig(OnPolicyConfig):
     """Stop an update's epochs once the estimated KL(π_old‖π) exceeds 1.5 × this (None: never)."""
     max_grad_norm: float | None = None
     """Clip each minibatch gradient to this norm (None: no clipping)."""
-    value_fitting: Literal["auto", "joint", "separate"] = "auto"
-    """How a neural critic learns. 'joint' (SB3's): in the policy's minibatches, one loss
-    L_clip + β H − c_v L_V, one gradient-norm clip over both networks, both rates on the
-    schedule. 'separate': after the policy's epochs, its own fit (`value.epochs`,
-    `value.minibatches`, `value.clip_range`). 'auto': joint when policy and critic are
-    both networks, else separate; a linear critic always fits by least squares. On
-    CartPole (seeds 0-9, docs/ppo-vs-sb3.md) joint reached 475 in a median 21k steps,
-    separate in 32k; both solved 10/10."""
-    value_coefficient: float = 0.5
-    """c_v of the joint loss (SB3's vf_coef): L_V = mean (v̂ − G)²."""
-    value_clip_range: float | None = None
-    """Joint fitting: PPO's value clipping (SB3's clip_range_vf); None: off."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -126,7 +114,8 @@ def ppo(
                 ρ ← π_θ(a|s) / π_old(a|s)
                 g ← mean 1[not clipped] ρ A ∇ln π_θ(a|s)   (+ β ∇H)
                 θ ← θ + α g                               (neural: the optimizer's step)
-            Refit v̂ to the targets (linear: least squares; neural: regression epochs)
+            Refit v̂ to the targets (linear: least squares; neural: in the epochs above,
+                one loss with the policy's, value_fitting = 'auto'; or its own epochs)
 
     Args:
       env: a registered Gymnasium id, or an environment made from one.
@@ -157,13 +146,7 @@ def improve(
     config = state.config
     assert critic is not None  # the loop refuses PPO without one
     data = rollout(batch, policy, critic, config.gamma, config.gae_lambda)
-    networks = isinstance(policy, NetworkPolicy) and isinstance(critic, NetworkValueFunction)
-    if config.value_fitting == "joint" and not networks:
-        raise ValueError(
-            "`value_fitting` = 'joint' needs a neural policy and a neural critic; got "
-            f"{type(policy).__name__} and {type(critic).__name__}"
-        )
-    joint = networks and config.value_fitting != "separate"
+    joint = config.fits_jointly(policy, critic)
     statistics = optimize_surrogate(policy, data, config, state, critic if joint else None)
     if not joint:
         critic.fit(data.observations, data.returns, config.value_ridge)  # v̂ ≈ λ-returns

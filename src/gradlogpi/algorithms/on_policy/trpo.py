@@ -53,6 +53,11 @@ class TRPOConfig(OnPolicyConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.value_fitting == "joint":
+            raise ValueError(
+                "`value_fitting` must be 'auto' or 'separate' for TRPO, whose policy step is "
+                "a constrained natural-gradient step, not a loss to share; got 'joint'"
+            )
         check_positive("max_kl", self.max_kl)
         check_positive("damping", self.damping, allow_zero=True)
         for name in ("cg_iterations", "line_search_steps"):
