@@ -150,8 +150,9 @@ def neural_softmax(backend: str, hidden: tuple[int, ...], lr: float) -> object:
     """A 4-…-2 MLP softmax policy on `backend` ('torch' or 'jax')."""
     if backend == "jax":
         from gradlogpi.policies.jax_policies import JaxSoftmaxPolicy
+        from gradlogpi.policies.networks import MLP
 
-        return JaxSoftmaxPolicy(4, 2, hidden, seed=0, lr=lr)
+        return JaxSoftmaxPolicy(4, 2, MLP(hidden), seed=0, lr=lr)
     from gradlogpi.policies.torch_policies import NeuralSoftmaxPolicy
 
     return NeuralSoftmaxPolicy(4, 2, hidden, seed=0, lr=lr, threads=1)

@@ -22,11 +22,11 @@ from gradlogpi.policies.jax_policies import (  # noqa: E402
     JaxValue,
     bucket,
 )
+from gradlogpi.policies.networks import MLP, GaussianHead, Regression  # noqa: E402
 from gradlogpi.policies.torch_policies import (  # noqa: E402
     NeuralGaussianPolicy,
     NeuralSoftmaxPolicy,
     NeuralValue,
-    Regression,
 )
 
 pytestmark = pytest.mark.torch
@@ -44,10 +44,10 @@ def torch_order(jax_network) -> np.ndarray:
 @pytest.mark.parametrize("kind", ["softmax", "gaussian"])
 def test_scores_pass_the_gradient_check_in_float64(rng, kind):
     if kind == "softmax":
-        policy = JaxSoftmaxPolicy(4, 3, (16, 8), seed=2)
+        policy = JaxSoftmaxPolicy(4, 3, MLP((16, 8)), seed=2)
         obs, a = rng.normal(size=(3, 4)), np.array([0, 2, 1])
     else:
-        policy = JaxGaussianPolicy(3, 2, (8,), seed=2, log_std0=-0.5)
+        policy = JaxGaussianPolicy(3, 2, MLP((8,)), seed=2, head=GaussianHead(-0.5))
         obs, a = rng.normal(size=(3, 3)), rng.normal(size=(3, 2))
     assert isinstance(policy, NetworkPolicy) and isinstance(policy, Policy)
     check = compare_scores(policy, obs, a)
@@ -62,7 +62,7 @@ def test_scores_pass_the_gradient_check_in_float64(rng, kind):
 
 
 def test_the_critics_gradient_is_its_values_derivative(rng):
-    critic = JaxValue(3, (8, 8), seed=1)
+    critic = JaxValue(3, MLP((8, 8)), seed=1)
     assert isinstance(critic, ValueFunction)
     obs = rng.normal(size=(4, 3))
     w, eps = critic.get_flat(), 1e-6
@@ -80,10 +80,10 @@ def test_the_critics_gradient_is_its_values_derivative(rng):
 def twin_policies(kind):
     """A PyTorch policy and a float64 JAX policy with the same θ."""
     if kind == "softmax":
-        jax_policy = JaxSoftmaxPolicy(4, 2, (16, 16), seed=5, lr=0.01, dtype="float64")
+        jax_policy = JaxSoftmaxPolicy(4, 2, MLP((16, 16)), seed=5, lr=0.01, dtype="float64")
         torch_policy = NeuralSoftmaxPolicy(4, 2, (16, 16), seed=0, lr=0.01)
     else:
-        jax_policy = JaxGaussianPolicy(4, 2, (16,), seed=5, lr=0.01, dtype="float64")
+        jax_policy = JaxGaussianPolicy(4, 2, MLP((16,)), seed=5, lr=0.01, dtype="float64")
         torch_policy = NeuralGaussianPolicy(4, 2, (16,), seed=0, lr=0.01)
     torch_policy.set_flat(torch_order(jax_policy))
     return jax_policy, torch_policy
@@ -140,8 +140,7 @@ def test_ppo_stops_its_epochs_at_the_same_point_on_both_backends(rng):
 
 @pytest.mark.parametrize("clip_range", [None, 0.1])
 def test_both_backends_fit_the_critic_alike(rng, clip_range):
-    jax_critic = JaxValue(3, (8, 8), seed=4, lr=0.01, epochs=3, minibatches=2,
-                          clip_range=clip_range, weight_decay=1e-2, dtype="float64")  # fmt: skip
+    jax_critic = JaxValue(3, MLP((8, 8)), seed=4, lr=0.01, regression=Regression(3, 2, clip_range, 1e-2), dtype="float64")  # fmt: skip
     torch_critic = NeuralValue(3, (8, 8), seed=4, lr=0.01,
                                regression=Regression(3, 2, clip_range, 1e-2))  # fmt: skip
     torch_critic.set_flat(torch_order(jax_critic))
@@ -156,8 +155,8 @@ def test_both_backends_fit_the_critic_alike(rng, clip_range):
 
 def test_float32_training_stays_close_to_float64(rng):
     """Training in float32 (the default) follows the float64 steps to float32 precision."""
-    single = JaxSoftmaxPolicy(4, 2, (16,), seed=1, lr=1e-3)
-    double = JaxSoftmaxPolicy(4, 2, (16,), seed=1, lr=1e-3, dtype="float64")
+    single = JaxSoftmaxPolicy(4, 2, MLP((16,)), seed=1, lr=1e-3)
+    double = JaxSoftmaxPolicy(4, 2, MLP((16,)), seed=1, lr=1e-3, dtype="float64")
     obs, actions = rng.normal(size=(32, 4)), rng.integers(2, size=32)
     samples = {"observations": obs, "actions": actions, "advantages": rng.normal(size=32)}
     plan = minibatch_plan(32, 4, 2, np.random.default_rng(0))
@@ -171,7 +170,7 @@ def test_float32_training_stays_close_to_float64(rng):
 
 
 def test_an_update_that_leaves_theta_not_finite_is_undone(rng):
-    policy = JaxSoftmaxPolicy(4, 2, (8,), seed=0)
+    policy = JaxSoftmaxPolicy(4, 2, MLP((8,)), seed=0)
     theta = policy.get_flat()
     optimizer = policy.optimizer_state()[0]
 
@@ -185,11 +184,11 @@ def test_an_update_that_leaves_theta_not_finite_is_undone(rng):
 
 
 def test_optimizer_state_round_trips(rng):
-    policy = JaxGaussianPolicy(3, 1, (8,), seed=0)
+    policy = JaxGaussianPolicy(3, 1, MLP((8,)), seed=0)
     for _ in range(3):
         policy.optimizer_step(rng.normal(size=policy.n_parameters))
     arrays, groups = policy.optimizer_state()
-    copy = JaxGaussianPolicy(3, 1, (8,), seed=0)
+    copy = JaxGaussianPolicy(3, 1, MLP((8,)), seed=0)
     copy.set_flat(policy.get_flat())
     copy.load_optimizer_state(arrays, groups)
     direction = rng.normal(size=policy.n_parameters)
@@ -209,7 +208,7 @@ def test_sizes_are_bucketed_to_powers_of_two(n, expected):
 def test_both_backends_train_policy_and_critic_jointly_alike(rng, algorithm, clip_values):
     """SB3's PPO and A2C: one loss over both networks, one joint gradient-norm clip."""
     jax_policy, torch_policy = twin_policies("softmax")
-    jax_critic = JaxValue(4, (8,), seed=4, lr=0.02, dtype="float64")
+    jax_critic = JaxValue(4, MLP((8,)), seed=4, lr=0.02, dtype="float64")
     torch_critic = NeuralValue(4, (8,), seed=4, lr=0.02)
     torch_critic.set_flat(torch_order(jax_critic))
     n = 24
@@ -245,7 +244,7 @@ def test_both_backends_train_policy_and_critic_jointly_alike(rng, algorithm, cli
 
 
 def test_an_objective_that_reads_values_without_a_critic_is_refused(rng):
-    policy = JaxSoftmaxPolicy(4, 2, (8,), seed=0)
+    policy = JaxSoftmaxPolicy(4, 2, MLP((8,)), seed=0)
     obs = rng.normal(size=(8, 4))
     samples = {"observations": obs, "actions": np.zeros(8, int), "advantages": np.ones(8)}
     samples["old_log_probs"] = policy.log_prob(obs, samples["actions"])
@@ -262,12 +261,13 @@ def test_an_objective_that_reads_values_without_a_critic_is_refused(rng):
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_a_squashed_gaussian_stays_in_its_box_integrates_to_one_and_passes_the_check(rng, backend):
     cls = JaxGaussianPolicy if backend == "jax" else NeuralGaussianPolicy
-    policy = cls(3, 2, (8,), seed=1, log_std0=0.5, squash_bounds=([-2.0, -1.0], [2.0, 3.0]))
+    shape = MLP((8,)) if backend == "jax" else (8,)
+    policy = cls(3, 2, shape, seed=1, head=GaussianHead(0.5, ([-2.0, -1.0], [2.0, 3.0])))
     obs = rng.normal(size=(64, 3))
     actions = policy.sample(obs, rng)
     assert (actions > [-2.0, -1.0]).all() and (actions < [2.0, 3.0]).all()
     assert compare_scores(policy, obs[:4], actions[:4]).passed(rtol=1e-6, atol=1e-8)
-    one_dimensional = cls(3, 1, (8,), seed=2, log_std0=0.3, squash_bounds=([-2.0], [3.0]))
+    one_dimensional = cls(3, 1, shape, seed=2, head=GaussianHead(0.3, ([-2.0], [3.0])))
     grid = np.linspace(-2.0, 3.0, 200_001)[1:-1]
     density = np.exp(one_dimensional.log_prob(np.tile(obs[:1], (grid.size, 1)), grid[:, None]))
     assert np.trapezoid(density, grid) == pytest.approx(1.0, abs=1e-4)
@@ -277,8 +277,12 @@ def test_a_squashed_gaussian_stays_in_its_box_integrates_to_one_and_passes_the_c
 
 def test_both_backends_take_the_same_steps_on_a_squashed_gaussian(rng):
     box = ([-1.0, -2.0], [1.0, 2.0])
-    jax_policy = JaxGaussianPolicy(4, 2, (16,), seed=5, lr=0.01, dtype="float64", squash_bounds=box)
-    torch_policy = NeuralGaussianPolicy(4, 2, (16,), seed=0, lr=0.01, squash_bounds=box)
+    jax_policy = JaxGaussianPolicy(
+        4, 2, MLP((16,)), seed=5, lr=0.01, dtype="float64", head=GaussianHead(squash_bounds=box)
+    )
+    torch_policy = NeuralGaussianPolicy(
+        4, 2, (16,), seed=0, lr=0.01, head=GaussianHead(squash_bounds=box)
+    )
     torch_policy.set_flat(torch_order(jax_policy))
     obs = rng.normal(size=(32, 4))
     actions = jax_policy.sample(obs, rng)
@@ -296,6 +300,6 @@ def test_both_backends_take_the_same_steps_on_a_squashed_gaussian(rng):
 
 def test_squash_bounds_must_be_a_finite_box():
     with pytest.raises(ValueError, match="finite action bounds"):
-        JaxGaussianPolicy(3, 1, squash_bounds=([-np.inf], [1.0]))
+        JaxGaussianPolicy(3, 1, head=GaussianHead(squash_bounds=([-np.inf], [1.0])))
     with pytest.raises(ValueError, match="low < high"):
-        NeuralGaussianPolicy(3, 1, squash_bounds=([1.0], [1.0]))
+        NeuralGaussianPolicy(3, 1, head=GaussianHead(squash_bounds=([1.0], [1.0])))

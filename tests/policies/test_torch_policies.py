@@ -5,6 +5,7 @@ torch = pytest.importorskip("torch")
 
 from gradlogpi.check import compare_scores  # noqa: E402
 from gradlogpi.core import action_block_features, linear_softmax_score  # noqa: E402
+from gradlogpi.policies.networks import GaussianHead  # noqa: E402
 from gradlogpi.policies.torch_policies import NeuralGaussianPolicy, NeuralSoftmaxPolicy  # noqa: E402
 
 pytestmark = pytest.mark.torch
@@ -82,7 +83,7 @@ def test_neural_softmax_actor_takes_the_batched_samples_action(rng, n_actions, a
 
 
 def test_neural_gaussian_actor_matches_sample_from_noise(rng):
-    policy = NeuralGaussianPolicy(3, 2, (8,), seed=1, log_std0=-1.0)
+    policy = NeuralGaussianPolicy(3, 2, (8,), seed=1, head=GaussianHead(-1.0))
     obs = rng.normal(size=(40, 3))
     noise = policy.transform_noise(rng.random((40, 4)))
     actor = policy.actor()

@@ -43,10 +43,15 @@ from gradlogpi.policies.contract import (
 from gradlogpi.policies.linear_gaussian import bounded_log_std, log_std_parameter
 from gradlogpi.policies.networks import (
     ACTIVATIONS,
+    DEFAULT_REGRESSION,
+    MLP,
+    PLAIN_GAUSSIAN,
     POLICY_OUTPUT_GAIN,
+    GaussianHead,
     MirroredGaussian,
     MirroredSoftmax,
     NumpyMirror,
+    Regression,
     checked_actions,
     initial_layers,
     no_critic,
@@ -154,6 +159,9 @@ def entropy(network: Network, parameters: Parameters, observations: Any) -> Any:
     return jnp.broadcast_to(per_state, observations.shape[:-1])
 
 
+DEFAULT_MLP = MLP()
+CRITIC_MLP = MLP(hidden=(64, 64))
+
 ADAM = optax.scale_by_adam(b1=0.9, b2=0.999, eps=1e-8)
 """Adam with PyTorch's defaults, so both backends take the same steps."""
 
@@ -189,12 +197,20 @@ def gathered(samples: Mapping[str, Any], row: Any) -> dict[str, Any]:
     return batch
 
 
-@functools.partial(jax.jit, static_argnames=("networks", "objective", "stop", "max_grad_norm"))
+@dataclass(frozen=True)
+class Program:
+    """What one compiled update is specialised to (hashable: a static argument)."""
+
+    networks: tuple[Network, ...]
+    """(policy,) or (policy, critic trained jointly)."""
+    objective: Objective
+    stop: StopRule | None
+    max_grad_norm: float | None
+
+
+@functools.partial(jax.jit, static_argnames=("program",))
 def train_epochs(
-    networks: tuple[Network, ...],
-    objective: Objective,
-    stop: StopRule | None,
-    max_grad_norm: float | None,
+    program: Program,
     parameters: tuple[Parameters, ...],
     states: tuple[Any, ...],
     samples: dict[str, Any],
@@ -203,8 +219,9 @@ def train_epochs(
     learning_rates: tuple[Any, ...],
 ) -> tuple[tuple[Parameters, ...], tuple[Any, ...], Any]:
     """All epochs × minibatches of one update, compiled: (parameters, Adam states, epochs
-    run). `networks` is (policy,) or (policy, critic): with a critic, its v̂ enters the
-    objective and both step on one loss, clipped by their joint gradient norm."""
+    run). With a critic in `program.networks`, its v̂ enters the objective and both step
+    on one loss, clipped by their joint gradient norm."""
+    networks, objective, stop = program.networks, program.objective, program.stop
     policy_network = networks[0]
 
     def loss(parts: tuple[Parameters, ...], batch: dict[str, Any]) -> Any:
@@ -226,7 +243,7 @@ def train_epochs(
 
     def minibatch(carry: Any, row: Any) -> Any:
         parts, adams = carry
-        gradient = clipped(jax.grad(loss)(parts, gathered(samples, row)), max_grad_norm)
+        gradient = clipped(jax.grad(loss)(parts, gathered(samples, row)), program.max_grad_norm)
         stepped = [
             adam_step(g, p, s, rate, None)
             for g, p, s, rate in zip(gradient, parts, adams, learning_rates, strict=True)
@@ -496,10 +513,12 @@ class JaxPolicy(JaxNetwork):
             models.append(critic)
         n_samples = len(np.asarray(samples["observations"]))
         parameters, adams, epochs = train_epochs(
-            tuple(model.network for model in models),
-            objective,
-            ascent.stop,
-            ascent.max_grad_norm,
+            Program(
+                tuple(model.network for model in models),
+                objective,
+                ascent.stop,
+                ascent.max_grad_norm,
+            ),
             tuple(model._trained() for model in models),
             tuple(model._adam for model in models),
             self._device_samples(samples, bucket(n_samples)),
@@ -599,12 +618,10 @@ class JaxSoftmaxPolicy(JaxPolicy, MirroredSoftmax, SoftmaxPolicy):  # type: igno
     Args:
       observation_dim: k.
       n_actions: A.
-      hidden: hidden layer sizes, e.g. (64, 64).
-      activation: 'tanh' or 'relu'.
+      network: `MLP` (hidden sizes, activation, initialisation: orthogonal by default,
+        gain 0.01 for the output layer as SB3's and CleanRL's PPO).
       seed: seed of the weight initialisation.
       lr: Adam's step size.
-      initialization: 'orthogonal' (gain √2 hidden, 0.01 for the output layer, zero
-        biases, as SB3's and CleanRL's PPO) or 'uniform'.
       dtype: 'float32' (default) or 'float64': what training computes in.
     """
 
@@ -612,24 +629,22 @@ class JaxSoftmaxPolicy(JaxPolicy, MirroredSoftmax, SoftmaxPolicy):  # type: igno
         self,
         observation_dim: int,
         n_actions: int,
-        hidden: Sequence[int] = (64,),
-        activation: str = "tanh",
+        network: MLP = DEFAULT_MLP,
         *,
         seed: int = 0,
         lr: float = 0.01,
-        initialization: str = "orthogonal",
         dtype: str = "float32",
     ):
         self.observation_shape = (check_positive_int("observation_dim", observation_dim),)
         self.n_actions = check_positive_int("n_actions", n_actions)
-        self.hidden = tuple(check_positive_int("hidden", h) for h in hidden)
+        self.hidden = tuple(check_positive_int("hidden", h) for h in network.hidden)
         sizes = [observation_dim, *self.hidden, n_actions]
         self._setup(
             sizes,
-            Network("softmax", activation),
+            Network("softmax", network.activation),
             seed=seed,
             lr=lr,
-            initialization=initialization,
+            initialization=network.initialization,
             output_gain=POLICY_OUTPUT_GAIN,
             dtype=dtype,
         )
@@ -646,42 +661,38 @@ class JaxGaussianPolicy(JaxPolicy, MirroredGaussian):
     Args:
       observation_dim: k.
       action_dim: m.
-      hidden, activation, seed, lr, initialization, dtype: as `JaxSoftmaxPolicy`.
-      log_std0: initial log σ (within the smooth bounds `min_log_std`, `max_log_std`).
-      squash_bounds: (low, high) of the action box to squash into (see
-        `NeuralGaussianPolicy`); None: the plain Gaussian.
+      network, seed, lr, dtype: as `JaxSoftmaxPolicy`.
+      head: `GaussianHead`: the initial log σ and, optionally, the action box to squash
+        into (see `NeuralGaussianPolicy`).
     """
 
     def __init__(
         self,
         observation_dim: int,
         action_dim: int,
-        hidden: Sequence[int] = (64,),
-        activation: str = "tanh",
+        network: MLP = DEFAULT_MLP,
         *,
         seed: int = 0,
         lr: float = 0.01,
-        log_std0: float = 0.0,
-        initialization: str = "orthogonal",
+        head: GaussianHead = PLAIN_GAUSSIAN,
         dtype: str = "float32",
-        squash_bounds: tuple[Any, Any] | None = None,
     ):
         self.observation_shape = (check_positive_int("observation_dim", observation_dim),)
         self.action_dim = check_positive_int("action_dim", action_dim)
         box = None
-        if squash_bounds is not None:
-            self._squash = squash_box(*squash_bounds, self.action_dim)
+        if head.squash_bounds is not None:
+            self._squash = squash_box(*head.squash_bounds, self.action_dim)
             box = (tuple(self._squash[0].tolist()), tuple(self._squash[1].tolist()))
         self.noise_size = 2 * self.action_dim
-        self.hidden = tuple(check_positive_int("hidden", h) for h in hidden)
+        self.hidden = tuple(check_positive_int("hidden", h) for h in network.hidden)
         sizes = [observation_dim, *self.hidden, action_dim]
-        eta = log_std_parameter(log_std0, self.min_log_std, self.max_log_std)
+        eta = log_std_parameter(head.log_std0, self.min_log_std, self.max_log_std)
         self._setup(
             sizes,
-            Network("gaussian", activation, self.min_log_std, self.max_log_std, box),
+            Network("gaussian", network.activation, self.min_log_std, self.max_log_std, box),
             seed=seed,
             lr=lr,
-            initialization=initialization,
+            initialization=network.initialization,
             output_gain=POLICY_OUTPUT_GAIN,
             dtype=dtype,
             extra=[np.full(self.action_dim, eta)],
@@ -747,42 +758,32 @@ class JaxValue(JaxNetwork):
 
     Args:
       observation_dim: k.
-      hidden, activation, seed, lr, initialization, dtype: as `JaxSoftmaxPolicy`.
-      epochs, minibatches, clip_range, weight_decay: how `fit` regresses (as
-        `torch_policies.Regression`).
+      network, seed, lr, dtype: as `JaxSoftmaxPolicy` (two hidden layers of 64 by default).
+      regression: how `fit` regresses (`Regression`: epochs, minibatches, value clipping,
+        weight decay), as `NeuralValue`'s.
     """
 
     def __init__(
         self,
         observation_dim: int,
-        hidden: Sequence[int] = (64, 64),
-        activation: str = "tanh",
+        network: MLP = CRITIC_MLP,
         *,
         seed: int = 0,
         lr: float = 1e-3,
-        epochs: int = 10,
-        minibatches: int = 4,
-        clip_range: float | None = None,
-        weight_decay: float = 0.0,
-        initialization: str = "orthogonal",
+        regression: Regression = DEFAULT_REGRESSION,
         dtype: str = "float32",
     ):
         self.observation_shape = (check_positive_int("observation_dim", observation_dim),)
-        self.hidden = tuple(check_positive_int("hidden", h) for h in hidden)
-        self.epochs = check_positive_int("regression.epochs", epochs)
-        self.minibatches = check_positive_int("regression.minibatches", minibatches)
-        if clip_range is not None and not clip_range > 0:
-            raise ValueError(f"`regression.clip_range` must be > 0 or None; got {clip_range!r}")
-        self.clip_range = clip_range
-        if not weight_decay >= 0:
-            raise ValueError(f"`regression.weight_decay` must be >= 0; got {weight_decay!r}")
-        self.weight_decay = weight_decay
+        self.hidden = tuple(check_positive_int("hidden", h) for h in network.hidden)
+        regression = regression.checked()
+        self.epochs, self.minibatches = regression.epochs, regression.minibatches
+        self.clip_range, self.weight_decay = regression.clip_range, regression.weight_decay
         self._setup(
             [observation_dim, *self.hidden, 1],
-            Network("value", activation),
+            Network("value", network.activation),
             seed=seed,
             lr=lr,
-            initialization=initialization,
+            initialization=network.initialization,
             dtype=dtype,
         )
         self._shuffle = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])

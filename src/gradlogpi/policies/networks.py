@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -25,6 +25,64 @@ ACTIVATIONS = ("tanh", "relu")
 INITIALIZATIONS = ("orthogonal", "uniform")
 POLICY_OUTPUT_GAIN = 0.01
 """Gain of a policy network's last layer under orthogonal initialisation."""
+
+
+class MLP(NamedTuple):
+    """A network's shape and how its first weights are drawn (the JAX backend's networks)."""
+
+    hidden: tuple[int, ...] = (64,)
+    """Hidden layer sizes."""
+    activation: str = "tanh"
+    """'tanh' or 'relu' between layers."""
+    initialization: str = "orthogonal"
+    """'orthogonal' (gain √2 hidden, the output layer's own gain, zero biases; SB3's and
+    CleanRL's PPO) or 'uniform' (U(±1/√fan_in), PyTorch's default)."""
+
+
+class GaussianHead(NamedTuple):
+    """How a neural Gaussian policy's output becomes an action distribution."""
+
+    log_std0: float = 0.0
+    """Initial log σ (kept within the smooth bounds `min_log_std`, `max_log_std`)."""
+    squash_bounds: tuple[Any, Any] | None = None
+    """(low, high) of the action box to squash into: a = c + h·tanh(u), u ~ N(μ(s), σ²),
+    log π carrying the exact log |da/du|; None: the plain Gaussian (the collector clips
+    its samples to the box)."""
+
+
+PLAIN_GAUSSIAN = GaussianHead()
+
+
+class Regression(NamedTuple):
+    """How a neural critic's `fit` regresses: epochs × minibatches of Adam."""
+
+    epochs: int = 10
+    """Passes over the targets in each fit."""
+    minibatches: int = 4
+    """Minibatches per pass."""
+    clip_range: float | None = None
+    """PPO's value clipping (SB3's `clip_range_vf`): each fit's prediction may move at most
+    this far from the one it starts at, per state, through the loss
+    max((v̂ − G)², (v̂_old + clip(v̂ − v̂_old, ±c) − G)²). None: off."""
+    weight_decay: float = 0.0
+    """c of an L2 penalty c·‖w‖² on the weights (0: none, as SB3)."""
+
+    def checked(self) -> Regression:
+        """These settings, or ValueError naming the one out of range."""
+        for name in ("epochs", "minibatches"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"`regression.{name}` must be an int >= 1; got {value!r}")
+        if self.clip_range is not None and not self.clip_range > 0:
+            raise ValueError(
+                f"`regression.clip_range` must be > 0 or None; got {self.clip_range!r}"
+            )
+        if not self.weight_decay >= 0:
+            raise ValueError(f"`regression.weight_decay` must be >= 0; got {self.weight_decay!r}")
+        return self
+
+
+DEFAULT_REGRESSION = Regression()
 
 
 def numpy_mlp_function(layers: list[tuple[np.ndarray, np.ndarray]], activation: str) -> Any:

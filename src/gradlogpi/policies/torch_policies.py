@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import itertools
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
@@ -29,11 +29,15 @@ from gradlogpi.policies.contract import (
 from gradlogpi.policies.linear_gaussian import bounded_log_std, log_std_parameter
 from gradlogpi.policies.networks import (
     ACTIVATIONS,
+    DEFAULT_REGRESSION,
     INITIALIZATIONS,
+    PLAIN_GAUSSIAN,
     POLICY_OUTPUT_GAIN,
+    GaussianHead,
     MirroredGaussian,
     MirroredSoftmax,
     NumpyMirror,
+    Regression,
     checked_actions,
     no_critic,
     squash_box,
@@ -439,10 +443,8 @@ class NeuralGaussianPolicy(TorchPolicy, MirroredGaussian):
       observation_dim: k.
       action_dim: m.
       hidden, activation, seed, lr, initialization: as `NeuralSoftmaxPolicy`.
-      log_std0: initial log σ (kept within the smooth bounds `min_log_std`, `max_log_std`).
-      squash_bounds: (low, high) of the action box to squash into, a = c + h·tanh(u) with
-        u ~ N(MLP(s), σ²) and log π carrying the exact log |da/du|; None: the plain
-        Gaussian (the collector clips its samples to the box).
+      head: `GaussianHead`: the initial log σ and, optionally, the action box to squash
+        into (a = c + h·tanh(u), log π with the exact log |da/du|).
 
     It sets PyTorch to one thread, as the other networks do by default (small networks
     get slower with more); call `torch.set_num_threads` after building it to change that.
@@ -457,15 +459,15 @@ class NeuralGaussianPolicy(TorchPolicy, MirroredGaussian):
         *,
         seed: int = 0,
         lr: float = 0.01,
-        log_std0: float = 0.0,
+        head: GaussianHead = PLAIN_GAUSSIAN,
         initialization: str = "orthogonal",
-        squash_bounds: tuple[Any, Any] | None = None,
     ):
         torch = require_torch()
         self.observation_shape = (check_positive_int("observation_dim", observation_dim),)
         self.action_dim = check_positive_int("action_dim", action_dim)
-        if squash_bounds is not None:
-            self._squash = squash_box(*squash_bounds, self.action_dim)
+        log_std0 = head.log_std0
+        if head.squash_bounds is not None:
+            self._squash = squash_box(*head.squash_bounds, self.action_dim)
         self.noise_size = 2 * self.action_dim
         self.hidden = tuple(check_positive_int("hidden", h) for h in hidden)
         eta = log_std_parameter(log_std0, self.min_log_std, self.max_log_std)
@@ -530,24 +532,6 @@ class NeuralGaussianPolicy(TorchPolicy, MirroredGaussian):
         return torch.from_numpy(checked_actions(a, batch, self.action_dim))
 
 
-class Regression(NamedTuple):
-    """How `NeuralValue.fit` regresses: epochs × minibatches of Adam, optional clipping."""
-
-    epochs: int = 10
-    """Passes over the targets in each fit."""
-    minibatches: int = 4
-    """Minibatches per pass."""
-    clip_range: float | None = None
-    """PPO's value clipping (SB3's `clip_range_vf`): each fit's prediction may move at most
-    this far from the one it starts at, per state, through the loss
-    max((v̂ − G)², (v̂_old + clip(v̂ − v̂_old, ±c) − G)²). None: off."""
-    weight_decay: float = 0.0
-    """c of an L2 penalty c·‖w‖² on the weights (0: none, as SB3)."""
-
-
-DEFAULT_REGRESSION = Regression()
-
-
 class NeuralValue(TorchPolicy):
     """v̂(s, w) = MLP(s), a critic for Box observations of shape [k], fitted by regression.
 
@@ -574,17 +558,9 @@ class NeuralValue(TorchPolicy):
     ):
         self.observation_shape = (check_positive_int("observation_dim", observation_dim),)
         self.hidden = tuple(check_positive_int("hidden", h) for h in hidden)
-        self.epochs = check_positive_int("regression.epochs", regression.epochs)
-        self.minibatches = check_positive_int("regression.minibatches", regression.minibatches)
-        clip_range = regression.clip_range
-        if clip_range is not None and not clip_range > 0:
-            raise ValueError(f"`regression.clip_range` must be > 0 or None; got {clip_range!r}")
-        self.clip_range = clip_range
-        if not regression.weight_decay >= 0:
-            raise ValueError(
-                f"`regression.weight_decay` must be >= 0; got {regression.weight_decay!r}"
-            )
-        self.weight_decay = regression.weight_decay
+        regression = regression.checked()
+        self.epochs, self.minibatches = regression.epochs, regression.minibatches
+        self.clip_range, self.weight_decay = regression.clip_range, regression.weight_decay
         self._setup(
             [observation_dim, *self.hidden, 1], activation, seed, lr, threads, initialization
         )

@@ -10,6 +10,7 @@ from gymnasium import spaces
 
 from gradlogpi import features, policies
 from gradlogpi.errors import ConfigError, GradlogpiError
+from gradlogpi.policies.networks import MLP, Regression
 from gradlogpi.runs import feature_kinds, policy_kinds
 from gradlogpi.runs.config import FeaturesConfig, TrainConfig
 
@@ -110,39 +111,38 @@ def build_value(config: TrainConfig, env: gym.Env) -> policies.ValueFunction | N
                 f"`value.kind` = 'neural' needs Box observations; got {env.observation_space}"
             )
         spec_value = config.value
-        dimensions = (
-            int(np.prod(env.observation_space.shape)),
-            spec_value.hidden,
-            spec_value.activation,
+        observation_dim = int(np.prod(env.observation_space.shape))
+        regression = Regression(
+            spec_value.epochs,
+            spec_value.minibatches,
+            spec_value.clip_range,
+            spec_value.weight_decay,
         )
-        settings: dict[str, Any] = {
-            "seed": config.seed + 1,  # not the policy's initial weights
-            "lr": spec_value.lr,
-            "initialization": spec_value.initialization,
-        }
+        seed = config.seed + 1  # not the policy's initial weights
         if config.policy.backend == "jax":  # the critic trains where the policy does
             from gradlogpi.policies.jax_policies import JaxValue
 
+            network = MLP(
+                tuple(spec_value.hidden), spec_value.activation, spec_value.initialization
+            )
             return JaxValue(  # type: ignore[return-value]
-                *dimensions,
-                **settings,
-                epochs=spec_value.epochs,
-                minibatches=spec_value.minibatches,
-                clip_range=spec_value.clip_range,
-                weight_decay=spec_value.weight_decay,
+                observation_dim,
+                network,
+                seed=seed,
+                lr=spec_value.lr,
+                regression=regression,
                 dtype=policy_kinds.training_dtype(config.policy),
             )
-        from gradlogpi.policies.torch_policies import NeuralValue, Regression
+        from gradlogpi.policies.torch_policies import NeuralValue
 
         return NeuralValue(  # type: ignore[return-value]
-            *dimensions,
-            **settings,
-            regression=Regression(
-                spec_value.epochs,
-                spec_value.minibatches,
-                spec_value.clip_range,
-                spec_value.weight_decay,
-            ),
+            observation_dim,
+            spec_value.hidden,
+            spec_value.activation,
+            seed=seed,
+            lr=spec_value.lr,
+            regression=regression,
+            initialization=spec_value.initialization,
         )
     spec = config.value_features or FeaturesConfig(kind="constant")
     return LinearValue(build_state_features(spec, env))

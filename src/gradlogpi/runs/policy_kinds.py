@@ -18,7 +18,7 @@ from gymnasium import spaces
 
 from gradlogpi import features, policies
 from gradlogpi.errors import ConfigError
-from gradlogpi.policies.networks import squash_box
+from gradlogpi.policies.networks import MLP, GaussianHead, squash_box
 from gradlogpi.runs import feature_kinds
 from gradlogpi.runs.choices import listed, one_of
 from gradlogpi.runs.feature_kinds import space_names
@@ -178,58 +178,77 @@ def training_dtype(spec: Any) -> str:
 
 def neural_softmax(config: Any, env: gym.Env) -> policies.Policy:
     spec = config.policy
-    dimensions = (
-        env.observation_space.shape[0],  # type: ignore[index]
-        int(env.action_space.n),  # type: ignore[attr-defined]
-        spec.hidden,
-        spec.activation,
-    )
-    settings: dict[str, Any] = {
-        "seed": config.seed,
-        "lr": spec.lr,
-        "initialization": spec.initialization,
-    }
+    observation_dim = env.observation_space.shape[0]  # type: ignore[index]
+    n_actions = int(env.action_space.n)  # type: ignore[attr-defined]
     if spec.backend == "jax":
         from gradlogpi.policies.jax_policies import JaxSoftmaxPolicy
 
-        return JaxSoftmaxPolicy(*dimensions, **settings, dtype=training_dtype(spec))
+        return JaxSoftmaxPolicy(
+            observation_dim,
+            n_actions,
+            network_of(spec),
+            seed=config.seed,
+            lr=spec.lr,
+            dtype=training_dtype(spec),
+        )
     from gradlogpi.policies.torch_policies import NeuralSoftmaxPolicy
 
     training_dtype(spec)
-    return NeuralSoftmaxPolicy(*dimensions, **settings)
+    return NeuralSoftmaxPolicy(
+        observation_dim,
+        n_actions,
+        spec.hidden,
+        spec.activation,
+        seed=config.seed,
+        lr=spec.lr,
+        initialization=spec.initialization,
+    )
 
 
 def neural_gaussian(config: Any, env: gym.Env) -> policies.Policy:
     spec = config.policy
-    dimensions = (
-        env.observation_space.shape[0],  # type: ignore[index]
-        env.action_space.shape[0],  # type: ignore[index]
-        spec.hidden,
-        spec.activation,
-    )
-    settings: dict[str, Any] = {
-        "seed": config.seed,
-        "lr": spec.lr,
-        "log_std0": spec.log_std0,
-        "initialization": spec.initialization,
-    }
+    box = env.action_space
+    action_dim = box.shape[0]  # type: ignore[index]
+    head = GaussianHead(spec.log_std0)
     if spec.squash:
-        box = env.action_space
         try:
-            squash_box(box.low, box.high, box.shape[0])  # type: ignore[attr-defined,index]
+            squash_box(box.low, box.high, action_dim)  # type: ignore[attr-defined]
         except ValueError as error:
             raise ConfigError(
                 f"`policy.squash` = true: {error} ({env.spec.id if env.spec else env})"
             ) from None
-        settings["squash_bounds"] = (box.low, box.high)  # type: ignore[attr-defined]
+        head = GaussianHead(spec.log_std0, (box.low, box.high))  # type: ignore[attr-defined]
+    observation_dim = env.observation_space.shape[0]  # type: ignore[index]
     if spec.backend == "jax":
         from gradlogpi.policies.jax_policies import JaxGaussianPolicy
 
-        return JaxGaussianPolicy(*dimensions, **settings, dtype=training_dtype(spec))
+        return JaxGaussianPolicy(
+            observation_dim,
+            action_dim,
+            network_of(spec),
+            seed=config.seed,
+            lr=spec.lr,
+            head=head,
+            dtype=training_dtype(spec),
+        )
     from gradlogpi.policies.torch_policies import NeuralGaussianPolicy
 
     training_dtype(spec)
-    return NeuralGaussianPolicy(*dimensions, **settings)
+    return NeuralGaussianPolicy(
+        observation_dim,
+        action_dim,
+        spec.hidden,
+        spec.activation,
+        seed=config.seed,
+        lr=spec.lr,
+        head=head,
+        initialization=spec.initialization,
+    )
+
+
+def network_of(spec: Any) -> MLP:
+    """The `MLP` of a `policy` config table."""
+    return MLP(tuple(spec.hidden), spec.activation, spec.initialization)
 
 
 register(
