@@ -231,7 +231,7 @@ def cartpole_experiment(
     from gradlogpi.errors import GradlogpiError
     from gradlogpi.experiments import cartpole as study
     from gradlogpi.runs.config import load_config
-    from gradlogpi.runs.progress import StudyProgress
+    from gradlogpi.runs.progress import StudyProgress, interrupted
 
     try:
         settings = load_config(config)
@@ -255,8 +255,17 @@ def cartpole_experiment(
         + ["--first-seed", str(first_seed), "--out", str(out)]
         + (["--stop-when-solved"] if stop_when_solved else [])
     )
+
+    def kept_now() -> str:
+        finished = [str(seed) for seed in wanted if kept[seed] is not None]
+        return (
+            f"kept seeds {', '.join(finished)} in {out / 'seeds'}"
+            if finished
+            else ("no seed finished")
+        )
+
     with (
-        interrupted_study(out, lambda: [s for s in wanted if kept[s] is not None], again),
+        interrupted(kept_now, again),
         StudyProgress(
             out_console, total, seeds, reused=reused, unit=spec.unit, disable=quiet
         ) as progress,
@@ -302,18 +311,62 @@ def sweep_command(
     address: Annotated[
         str | None, typer.Option(help="Ray cluster address (default: a local Ray instance).")
     ] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress display.")] = False,
 ) -> None:
-    """Run a grid of configs × seeds; completed members are skipped when run again."""
+    """Run a grid of configs × seeds; completed members are kept, so running it again continues."""
     import matplotlib.pyplot as plt
 
     from gradlogpi.errors import GradlogpiError
     from gradlogpi.runs.files import save_figure
     from gradlogpi.runs.metrics import read_returns
     from gradlogpi.runs.plots import curve_statistics, plot_curves
-    from gradlogpi.runs.sweep import read_sweep, run_sweep, summarise
+    from gradlogpi.runs.progress import StudyProgress, interrupted
+    from gradlogpi.runs.sweep import member_config, plan_sweep, run_plan, summarise
 
     try:
-        summaries = run_sweep(sweep, out, workers=workers, backend=backend, address=address)
+        plan = plan_sweep(sweep, out)
+        first = member_config(plan.base_path, plan.base_table, plan.members[0])
+    except GradlogpiError as error:
+        fail(error)
+    spec = first.algorithm_spec()
+    reused = len(plan.members) - len(plan.pending)
+    if reused:
+        typer.echo(f"reusing {reused} of {len(plan.members)} members already finished in {out}")
+    again = shlex.join(
+        ["gradlogpi", "sweep", str(sweep), "--out", str(out), "--workers", str(workers)]
+        + ["--backend", backend]
+        + (["--address", address] if address else [])
+    )
+
+    def kept_now() -> str:
+        done = len(plan.done())
+        return f"kept {done} of {len(plan.members)} members (each with done.json) in {out}"
+
+    try:
+        with (
+            interrupted(kept_now, again),
+            StudyProgress(
+                console(quiet),
+                spec.total(first.algorithm_config()),
+                len(plan.members),
+                reused=reused,
+                unit=spec.unit,
+                disable=quiet,
+                noun="member",
+            ) as progress,
+        ):
+
+            def begin(member: Any) -> tuple[Any, Any]:
+                return progress.begin(member.name), progress.add_evaluation
+
+            summaries = run_plan(
+                plan,
+                workers=workers,
+                backend=backend,
+                address=address,
+                begin=begin,
+                finished=lambda member: progress.finish(),
+            )
     except GradlogpiError as error:
         fail(error)
     table = Table(title=f"Sweep {sweep}: final mean return across seeds")
@@ -326,10 +379,9 @@ def sweep_command(
             label, str(row["seeds"]), f"{row['mean']:.2f}", f"{row['standard_error']:.2f}"
         )
     console().print(table)
-    _, _, members = read_sweep(sweep)
     curves = []
     for row in rows:
-        names = [m.name for m in members if [list(p) for p in m.point] == row["point"]]
+        names = [m.name for m in plan.members if [list(p) for p in m.point] == row["point"]]
         returns = np.concatenate([read_returns(out / name / "metrics.csv") for name in names])
         label = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in row["point"]) or "base"
         curves.append((label, curve_statistics(returns)))
@@ -606,22 +658,6 @@ def train_command(
     for evaluation in outcome.evaluation:
         out.print(evaluation_line(evaluation, "final policy"), soft_wrap=True)
     typer.echo(f"run directory: {outcome.run_dir}")
-
-
-@contextlib.contextmanager
-def interrupted_study(out: Path, kept: Any, again: str) -> Iterator[None]:
-    """Ctrl-C in a study: one line naming the seeds kept and the command to continue (exit 130)."""
-    try:
-        yield
-    except KeyboardInterrupt:
-        seeds = kept()
-        what = (
-            f"kept seeds {', '.join(map(str, seeds))} in {out / 'seeds'}"
-            if seeds
-            else "no seed finished"
-        )
-        typer.echo(f"interrupted: {what}; continue with: {again}", err=True)
-        raise typer.Exit(130) from None
 
 
 @contextlib.contextmanager
