@@ -11,7 +11,9 @@ For each task, both libraries train with rl-baselines3-zoo's tuned PPO settings 
 gradlogpi also trains a linear policy on features, a column no peer fills. Each run's
 final policy is evaluated on fresh episodes (the zoo's deterministic evaluation: the most
 probable action, the Gaussian's mean). Written to --out: runs.jsonl (one line per run,
-appended as runs finish, so an interrupted comparison continues where it stopped), one
+appended as runs finish, so an interrupted comparison continues where it stopped; the
+overall line says run k of N with the time left, and Ctrl-C says what was kept and the
+command that continues), one
 figure per task (mean return of the last 10 episodes against env steps, mean over seeds
 with a 95% bootstrap band), and summary.md (final IQM with rliable's stratified bootstrap
 95% CIs, median wall-clock seconds per run, versions, date, the command).
@@ -25,13 +27,17 @@ import datetime
 import json
 import os
 import platform
+import shlex
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rich.console import Console
+
+from gradlogpi.runs.pool import WorkerPool
+from gradlogpi.runs.progress import StudyProgress, interrupted
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -420,7 +426,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="CartPole only, 20k steps, 2 seeds")
     parser.add_argument("--seeds", type=int, default=None, help="seeds per task (default 5)")
     parser.add_argument("--tasks", nargs="*", default=None, help="task names (default all)")
-    parser.add_argument("--workers", type=int, default=2, help="runs in parallel")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="runs in parallel (1: one after another, here)"
+    )
     parser.add_argument("--out", type=Path, default=Path("results/compare"))
     args = parser.parse_args(argv)
     tasks = make_tasks(args.quick)
@@ -434,26 +442,57 @@ def main(argv: list[str] | None = None) -> int:
     log = args.out / "runs.jsonl"
     records = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     done = {job_key(r) for r in records}
-    pending = [job for job in jobs_for(tasks, seeds) if job_key(job) not in done]
-    print(f"{len(pending)} runs to do ({len(done)} already in {log})", flush=True)
-    with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        futures = {pool.submit(run_job, job, args.quick): job for job in pending}
-        for future in as_completed(futures):
-            try:
-                record = future.result()
-            except Exception as error:  # one failed run is reported, not fatal
-                job = futures[future]
-                print(f"{job}: failed: {type(error).__name__}: {error}", flush=True)
-                continue
-            records.append(record)
-            with log.open("a") as file:
-                file.write(json.dumps(record) + "\n")
-            print(
-                f"{record['task']:>20} {label(record['library'], record['variant']):>32} "
-                f"seed {record['seed']}: final {record['final']:8.1f}, "
-                f"{record['seconds']:6.1f} s",
-                flush=True,
-            )
+    jobs = jobs_for(tasks, seeds)
+    pending = [job for job in jobs if job_key(job) not in done]
+    print(f"{len(pending)} runs to do ({len(jobs) - len(pending)} already in {log})", flush=True)
+    again = ("bash dev.sh compare " + shlex.join(sys.argv[1:] if argv is None else argv)).strip()
+
+    def kept() -> str:
+        finished = {job_key(r) for r in records} & {job_key(job) for job in jobs}
+        return f"kept {len(finished)} of {len(jobs)} finished runs in {log}"
+
+    def finished(record: dict[str, Any], progress: StudyProgress) -> None:
+        records.append(record)
+        with log.open("a") as file:
+            file.write(json.dumps(record) + "\n")
+        progress.console.print(
+            f"{record['task']:>20} {label(record['library'], record['variant']):>32} "
+            f"seed {record['seed']}: final {record['final']:8.1f}, {record['seconds']:6.1f} s",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        progress.finish()
+
+    def failed(job: dict[str, Any], error: Exception, progress: StudyProgress) -> None:
+        # one failed run is reported, not fatal
+        message = f"{job}: failed: {type(error).__name__}: {error}"
+        progress.console.print(message, markup=False, highlight=False, soft_wrap=True)
+
+    with (
+        interrupted(kept, again),
+        StudyProgress(
+            Console(), 1, len(jobs), reused=len(jobs) - len(pending), unit="runs", noun="run"
+        ) as progress,
+    ):
+        if args.workers <= 1:  # in this process, one after another
+            for job in pending:
+                try:
+                    record = run_job(job, args.quick)
+                except Exception as error:
+                    failed(job, error, progress)
+                    continue
+                finished(record, progress)
+        else:
+            with WorkerPool(args.workers) as pool:
+                futures = {pool.submit(run_job, job, args.quick): job for job in pending}
+                for future in pool.completed(futures):
+                    try:
+                        record = future.result()
+                    except Exception as error:
+                        failed(futures[future], error, progress)
+                        continue
+                    finished(record, progress)
     wanted = {job_key(job) for job in jobs_for(tasks, seeds)}
     command = "bash dev.sh compare " + " ".join(sys.argv[1:] if argv is None else argv)
     print(report(args.out, tasks, [r for r in records if job_key(r) in wanted], command.strip()))

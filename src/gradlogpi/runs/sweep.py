@@ -22,9 +22,7 @@ import itertools
 import json
 import os
 import shutil
-import signal
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +33,7 @@ from gradlogpi.algorithms import EpisodeEnd
 from gradlogpi.errors import ConfigError, MissingExtraError
 from gradlogpi.runs.config import load_config, read_toml
 from gradlogpi.runs.files import atomic_open
+from gradlogpi.runs.pool import WorkerPool
 
 
 @dataclass(frozen=True)
@@ -220,35 +219,17 @@ def run_sweep(
     return run_plan(plan_sweep(path, out), workers=workers, backend=backend, address=address)
 
 
-def _ignore_interrupts() -> None:
-    """A worker process leaves Ctrl-C to the sweep, which stops the workers itself."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 def _run_in_processes(plan: SweepPlan, workers: int, done: Callable[[Member], None]) -> None:
-    pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_interrupts)
-    try:
+    # on Ctrl-C or a failed member the members running are ended: their directories have
+    # no done.json, so a re-run starts them over
+    with WorkerPool(workers) as pool:
         futures = {
             pool.submit(run_member, *plan.member_arguments(member)): member
             for member in plan.pending
         }
-        waiting = set(futures)
-        while waiting:
-            # a wait with a timeout: a wait without one does not see Ctrl-C until it returns
-            finished, waiting = wait(waiting, timeout=0.2, return_when=FIRST_COMPLETED)
-            for future in finished:
-                future.result()
-                done(futures[future])
-    except BaseException:
-        # Ctrl-C or a failed member: nothing new starts, the members running are ended
-        # (their directories have no done.json, so a re-run starts them over)
-        # (ProcessPoolExecutor has no public way to end its workers before Python 3.14;
-        # shutdown forgets them, so they are ended first)
-        for process in list((getattr(pool, "_processes", None) or {}).values()):
-            process.terminate()
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown()
+        for future in pool.completed(futures):
+            future.result()
+            done(futures[future])
 
 
 def definition_hash(path: str | Path, base_path: Path | None) -> str:
