@@ -44,6 +44,7 @@ def test_the_cli_reference_is_current():
     current = module.PATH.read_text(encoding="utf-8")
     assert current == module.reference(), "run: .venv/bin/python scripts/cli_reference.py"
     assert "## gradlogpi sweep" in current
+    assert "extra gradlogpi[video]" in current  # rich would read "[video]" as markup
     assert not re.search(r"\w…", current)  # rich cuts a word short as "alpha_thet…"
 
 

@@ -171,15 +171,21 @@ def estimators_experiment(
     exact, reports = lab.exact, lab.reports
     out_console = console()
     out_console.print(f"{lab.setting}\n{describe(exact)}")
-    table = Table(title=f"{episodes} episodes at one θ: each estimator's mean against ∇J")
-    for column in ("estimator", "expected", "bias (s.e.)", "χ (by chance <)", "variance (trace)",
-                   "cosine to ∇J"):  # fmt: skip
+    table = Table(
+        title=f"{episodes} episodes at one θ: each estimator's mean against ∇J",
+        caption="largest |z|: the largest error of a component of the mean, in its standard "
+        "errors; χ: the whole error's length in its own standard errors. In brackets: what "
+        "an unbiased estimator exceeds by chance in at most 1 study in 1000 (|z| of 1 to 3 "
+        "is ordinary noise); above it, the mean differs from ∇J by more than its noise.",
+    )
+    for column in ("estimator", "expected", "largest |z| (by chance <)", "χ (by chance <)",
+                   "variance (trace)", "cosine to ∇J"):  # fmt: skip
         table.add_column(column)
     for report in reports:
         table.add_row(
             report.name,
             "unbiased" if report.unbiased else "biased",
-            f"{report.bias_in_standard_errors:.2f}",
+            f"{report.bias_in_standard_errors:.2f} ({report.threshold:.2f})",
             f"{report.chi:.2f} ({report.chi_threshold:.2f})",
             f"{report.variance_trace:.4g}",
             f"{report.cosine:.4f}",
@@ -601,6 +607,10 @@ def train_command(
                     f"{', '.join(conflicting)} cannot change it (train a new run instead)"
                 )
             )
+        if not resume.is_dir():
+            fail(ValueError(f"--resume {resume}: no such run directory"))
+        if not (resume / "config.toml").exists():
+            fail(ValueError(f"--resume {resume}: not a run directory (no config.toml)"))
         try:
             settings = load_config(resume / "config.toml")
             out = console(quiet)
@@ -765,7 +775,9 @@ def evaluate_command(
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     video: Annotated[
         Path | None,
-        typer.Option(help="Also record MP4s here (Gymnasium RecordVideo; extra gradlogpi[video])."),
+        typer.Option(
+            help=r"Also record MP4s here (Gymnasium RecordVideo; extra gradlogpi\[video])."
+        ),
     ] = None,
     video_episodes: Annotated[
         int, typer.Option(min=1, help="Episodes to record with --video.")
@@ -820,7 +832,7 @@ def plot_command(
 
     from gradlogpi.runs.files import save_figure
     from gradlogpi.runs.metrics import read_returns
-    from gradlogpi.runs.plots import curve_statistics, plot_curves
+    from gradlogpi.runs.plots import curve_statistics, plot_curves, runs_count
 
     curves = []
     for run_dir in runs:
@@ -831,7 +843,10 @@ def plot_command(
         except (OSError, ValueError) as error:
             fail(error)
         curves.append(
-            (f"{run_dir.name} ({returns.shape[0]} runs)", curve_statistics(returns, smooth=smooth))
+            (
+                f"{run_dir.name} ({runs_count(returns.shape[0])})",
+                curve_statistics(returns, smooth=smooth),
+            )
         )
     figure = plot_curves(curves, title="Learning curves", ylabel="Return")
     png = save_figure(figure, out.with_suffix(".png"), dpi=100)

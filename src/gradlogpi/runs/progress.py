@@ -159,7 +159,8 @@ class EpisodeProgress:
                     f", evaluations {self.evaluation_seconds:.1f} s"
                     if self.evaluation_seconds > 0
                     else ""
-                )
+                ),
+                soft_wrap=True,  # one line per report, however narrow the pipe
             )
 
 
@@ -240,7 +241,8 @@ class StudyProgress(EpisodeProgress):
         )
         if not self.disable and not self.console.is_terminal:
             self.console.print(
-                f"{self.noun}s: {self.finished} of {self.items} finished, {shown} left"
+                f"{self.noun}s: {self.finished} of {self.items} finished, {shown} left",
+                soft_wrap=True,
             )
 
 
