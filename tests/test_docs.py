@@ -70,3 +70,13 @@ def test_the_site_builds_strict(tmp_path):
     assert "linear_softmax_score" in api  # the reference is generated from the docstrings
     home = (tmp_path / "index.html").read_text(encoding="utf-8")
     assert "<math" in home  # formulas are rendered as MathML at build time
+
+
+def test_every_link_of_the_readme_reaches_a_file():
+    """The README is short and links into docs/: a moved or renamed page fails here."""
+    root = TUTORIAL.parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    targets = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", readme)
+    assert len(targets) >= 15
+    missing = [t for t in targets if not t.startswith("http") and not (root / t).exists()]
+    assert not missing, missing
