@@ -1,4 +1,4 @@
-"""Benchmarks B1-B6, M1, S1, C1: throughput as a fraction of the raw environment's, measured in one run.
+"""Benchmarks B1-B6, M1, S1, C1, L1, E1: throughput as a fraction of the raw environment's, measured in one run.
 
     python -m benchmarks.run            all figures, one subprocess each (peak RSS per figure)
     python -m benchmarks.run --only B1  one figure
@@ -438,6 +438,47 @@ def l1(repeats: int) -> dict:
     }
 
 
+def e1(repeats: int) -> dict:
+    """Periodic evaluation's share of a shipped config's run: configs/cartpole_linear.toml
+    with `eval_every` = 25 (15 evaluations) at the default `eval_episodes`.
+
+    Within each run, the seconds spent in evaluations (what the progress line shows) over
+    the run's other training seconds: both sides see the same machine load. The same for
+    100 episodes per evaluation (the default before, the final evaluation's number) is
+    in the details.
+    """
+    import tempfile
+
+    from gradlogpi.runs.config import EVAL_EPISODES, load_config
+    from gradlogpi.runs.train import train
+
+    def share(episodes: int) -> float:
+        config = load_config(
+            "configs/cartpole_linear.toml",
+            {"seed": 1, "eval_every": 25, "eval_episodes": episodes},
+        )
+        spent = [0.0]
+
+        def count(seconds: float) -> None:
+            spent[0] += seconds
+
+        with tempfile.TemporaryDirectory() as out:
+            start = time.perf_counter()
+            train(config, f"{out}/run", on_evaluation=count)
+            total = time.perf_counter() - start
+        return spent[0] / (total - spent[0])
+
+    value, values = median_of(repeats, lambda: share(EVAL_EPISODES))
+    before = [share(100) for _ in range(repeats)]
+    return {
+        "id": "E1",
+        "value": value,
+        "unit": f"evaluation / training time, eval_every=25, eval_episodes={EVAL_EPISODES}",
+        "target": 0.10,
+        "details": {"shares": values, "shares_at_100_episodes": before},
+    }
+
+
 BENCHMARKS = {
     "B1": b1,
     "B2": b2,
@@ -449,8 +490,9 @@ BENCHMARKS = {
     "S1": s1,
     "C1": c1,
     "L1": l1,
+    "E1": e1,
 }
-LOWER_IS_BETTER = {"M1", "C1", "L1"}
+LOWER_IS_BETTER = {"M1", "C1", "L1", "E1"}
 
 
 def run_one(name: str, repeats: int) -> dict:

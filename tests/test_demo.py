@@ -27,3 +27,7 @@ def test_demo_prints_the_seed_answers_and_the_book_figure(tmp_path):
     assert (tmp_path / "out" / "demo" / "fig13_2.csv").exists()
     assert not (tmp_path / "results").exists()
     assert list((tmp_path / "runs").glob("CartPole-v1__ppo__*/metrics.csv"))
+    # its last line is the README's next step: how `gradlogpi` gets on PATH
+    last = out.strip().splitlines()[-1]
+    assert "`source .venv/bin/activate` puts `gradlogpi` on your PATH" in last
+    assert "Seed 00" not in out  # the questions' headings, not random-number seeds

@@ -44,6 +44,7 @@ def test_the_cli_reference_is_current():
     current = module.PATH.read_text(encoding="utf-8")
     assert current == module.reference(), "run: .venv/bin/python scripts/cli_reference.py"
     assert "## gradlogpi sweep" in current
+    assert "extra gradlogpi[video]" in current  # rich would read "[video]" as markup
     assert not re.search(r"\w…", current)  # rich cuts a word short as "alpha_thet…"
 
 
@@ -69,3 +70,61 @@ def test_the_site_builds_strict(tmp_path):
     assert "linear_softmax_score" in api  # the reference is generated from the docstrings
     home = (tmp_path / "index.html").read_text(encoding="utf-8")
     assert "<math" in home  # formulas are rendered as MathML at build time
+
+
+def test_every_link_of_the_readme_reaches_a_file():
+    """The README is short and links into docs/: a moved or renamed page fails here."""
+    root = TUTORIAL.parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    targets = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", readme)
+    assert len(targets) >= 15
+    missing = [t for t in targets if not t.startswith("http") and not (root / t).exists()]
+    assert not missing, missing
+
+
+def documented_commands():
+    """(page, command line) of every `gradlogpi …` line in the bash blocks of the README,
+    Getting started and the guide pages."""
+    import shlex
+
+    root = TUTORIAL.parents[1]
+    pages = [root / "README.md", root / "docs" / "getting-started.md"]
+    pages += sorted((root / "docs" / "guide").glob("*.md"))
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
+            for line in block.splitlines():
+                words = shlex.split(line, comments=True)
+                if words[:1] == ["gradlogpi"]:
+                    yield page.name, words[1:]
+
+
+def test_every_documented_command_parses():
+    """Each documented command names a real subcommand and real flags with valid values
+    (parsed by the CLI itself, not run): a renamed flag or command fails here."""
+    from typer.main import get_command
+
+    from gradlogpi.cli.app import app
+
+    commands = list(documented_commands())
+    assert len(commands) >= 25
+    for page, words in commands:
+        command, rest = get_command(app), list(words)
+        while hasattr(command, "commands"):  # a group: the next word names its command
+            assert rest and rest[0] in command.commands, f"{page}: gradlogpi {' '.join(words)}"
+            command, rest = command.commands[rest[0]], rest[1:]
+        command.make_context(command.name, rest)  # raises on an unknown flag or a bad value
+
+
+def test_a_documented_command_with_a_wrong_flag_is_refused():
+    """The check above can fail: a misspelt flag and an out-of-range value are refused."""
+    from typer.main import get_command
+
+    from gradlogpi.cli.app import app
+
+    train = get_command(app).commands["train"]
+    cartpole = get_command(app).commands["experiment"].commands["cartpole"]
+    with pytest.raises(Exception, match="--confg"):
+        train.make_context("train", ["--confg", "x.toml"])
+    with pytest.raises(Exception, match="greater than or equal to 1"):  # --seeds 0
+        cartpole.make_context("cartpole", ["--config", "c.toml", "--seeds", "0"])

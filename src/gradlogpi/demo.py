@@ -1,4 +1,4 @@
-"""The README's demo: the seed questions' worked examples, computed by the library."""
+"""The README's demo: the worked examples of the two questions the project grew from."""
 
 from __future__ import annotations
 
@@ -21,13 +21,13 @@ from gradlogpi.policies import LinearSoftmaxPolicy
 
 
 def seed_examples(console: Console) -> None:
-    """Print seed 000's and seed 001's worked numbers."""
+    """Print the worked numbers of the two questions the project grew from."""
     np.set_printoptions(precision=3, suppress=True)
-    console.rule("Seed 000: softmax of the network outputs")
+    console.rule("Question 1: softmax of the network outputs")
     outputs = np.array([14.0, 15.0, 11.0, 17.0])
     console.print(f"softmax{outputs} = {softmax(outputs).round(3)}")
 
-    console.rule("Seed 000 answer: φ(s,a) stacked as [x(s), a], s = (1, 1)")
+    console.rule("Question 1, the answer: φ(s,a) stacked as [x(s), a], s = (1, 1)")
     phi = np.array([[1.0, 1.0, 0.0], [1.0, 1.0, 1.0]])
     theta = np.array([0.0, 0.0, np.log(0.3 / 0.7)])  # the θ that gives π = (0.7, 0.3)
     probabilities = softmax(phi @ theta)
@@ -37,11 +37,11 @@ def seed_examples(console: Console) -> None:
         score = linear_softmax_score(theta, phi, a).round(12) + 0.0
         console.print(f"score for a{a}: φ(s,a{a}) − E_π[φ(s,·)] = {score}")
 
-    console.rule("Seed 000 comment: likelihood ratio ∇π/π (π differentiated numerically)")
+    console.rule("Question 1, a comment: likelihood ratio ∇π/π (π differentiated numerically)")
     policy = LinearSoftmaxPolicy(TableFeatures(phi), theta0=theta)
     console.print(f"∇π(a0|s)/π(a0|s) = {likelihood_ratio_score(policy, 0, 0).round(9) + 0.0}")
 
-    console.rule("Seed 000: the matrix form W x(s) + b and its bridge φ = onehot(a) ⊗ [x, 1]")
+    console.rule("Question 1: the matrix form W x(s) + b and its bridge φ = onehot(a) ⊗ [x, 1]")
     x = np.array([1.0, 0.0, 0.0, 1.0])
     weights = np.array([[7.0, 0, 0, 7], [7, 0, 0, 8], [5, 0, 0, 6], [8, 0, 0, 9]])
     bias = np.zeros(4)
@@ -55,7 +55,7 @@ def seed_examples(console: Console) -> None:
     same = np.allclose(linear_softmax_score(flat, bridged, 3), matrix_flat, rtol=0, atol=1e-15)
     console.print(f"linear score with φ = onehot(a) ⊗ [x, 1] equals the matrix score: {same}")
 
-    console.rule("Seed 001: ∇ log softmax wrt the logits is onehot(a) − π")
+    console.rule("Question 2: ∇ log softmax wrt the logits is onehot(a) − π")
     console.print(
         f"logits log(0.7, 0.3), a = 0: {log_softmax_gradient(np.log([0.7, 0.3]), 0).round(12)}"
     )

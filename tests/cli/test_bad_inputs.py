@@ -36,7 +36,11 @@ CASES = {
     "unknown env": ("train --env NoSuchEnv-v0", "`env` = 'NoSuchEnv-v0'"),
     "bad --set value": ("train --set hyperparameters.alpha_theta=fast", "--set hyperparameters"),
     "--set at the wrong level": ("train --set alpha_theta=0.1", "`hyperparameters.alpha_theta`"),
-    "resume nothing": ("train --resume {root}/nonexistent", "no such config file"),
+    "resume nothing": ("train --resume {root}/nonexistent", "/nonexistent: no such run directory"),
+    "resume a directory that holds no run": (
+        "train --resume {root}/a_directory",
+        "not a run directory (no config.toml)",
+    ),
     "resume without a checkpoint": (
         "train --resume {root}/config_only",
         "stopped before its first checkpoint",

@@ -455,6 +455,9 @@ def test_the_estimator_lab_reports_every_estimator(tmp_path):
         "--episodes", "3000", "--out", tmp_path,
     )  # fmt: skip
     assert "reinforce_without_gamma_t" in completed.stdout
+    # the table says what an unbiased estimator's numbers may reach by chance
+    assert "largest |z| (by chance <)" in completed.stdout
+    assert "by chance in at most 1 study in 1000" in " ".join(completed.stdout.split())
     with (tmp_path / "estimators.csv").open() as file:
         rows = {row["estimator"]: row for row in csv.DictReader(file)}
     assert float(rows["actor_critic_wrong_critic"]["bias_in_standard_errors"]) > 10

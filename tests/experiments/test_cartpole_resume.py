@@ -103,7 +103,7 @@ def test_the_overall_line_counts_seeds_with_a_time_left(monkeypatch):
     now = [0.0]
     monkeypatch.setattr(progress_module.time, "perf_counter", lambda: now[0])
     text = io.StringIO()
-    display = progress_module.StudyProgress(Console(file=text), total=2, seeds=3, reused=1)
+    display = progress_module.StudyProgress(Console(file=text), total=2, items=3, reused=1)
     callback = display.begin(5)
     now[0] = 10.0
     callback(EpisodeEnd(0, np.ones(1), np.ones(1), np.zeros(1, bool)))

@@ -17,6 +17,17 @@ from gradlogpi.runs.evaluate import evaluate, load_run
 from gradlogpi.runs.train import train
 
 
+def test_the_default_episodes_per_periodic_evaluation_are_the_measured_ones():
+    """docs/guide/evaluation.md states the default and its measured cost: they move together."""
+    from pathlib import Path
+
+    from gradlogpi.runs.config import EVAL_EPISODES, TrainConfig
+
+    assert TrainConfig().eval_episodes == EVAL_EPISODES
+    page = (Path(__file__).parents[2] / "docs" / "guide" / "evaluation.md").read_text()
+    assert f"`eval_episodes` ({EVAL_EPISODES})" in page
+
+
 def corridor_config(**overrides):
     return load_config(
         "configs/short_corridor.toml",
@@ -30,13 +41,16 @@ def corridor_config(**overrides):
 
 
 def test_periodic_and_final_evaluations_and_each_runs_best(tmp_path):
-    outcome = train(corridor_config(eval_every=10), tmp_path)
+    outcome = train(corridor_config(eval_every=10, eval_episodes=7), tmp_path)
     with open(tmp_path / "evaluations.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     periodic = [row for row in rows if row["kind"] == "periodic"]
     assert sorted({int(row["index"]) for row in periodic}) == [9, 19, 29, 39]
     assert {row["run"] for row in periodic} == {"0", "1"}
     final = [row for row in rows if row["kind"] == "final"]
+    # each periodic evaluation plays eval_episodes, the final one evaluation_episodes
+    assert {row["episodes"] for row in periodic} == {"7"}
+    assert {row["episodes"] for row in final} == {"20"}
     assert [float(row["mean_return"]) for row in final] == [
         e.mean_return for e in outcome.evaluation
     ]
@@ -48,7 +62,7 @@ def test_periodic_and_final_evaluations_and_each_runs_best(tmp_path):
         means = [float(r["mean_return"]) for r in periodic if r["run"] == str(run)]
         assert metadata["best"][run]["mean_return"] == max(means)
         # the best θ evaluates, from the run directory, to the number that chose it
-        again = evaluate(tmp_path, episodes=20, seed=summary["seed"], run=run, checkpoint="best")
+        again = evaluate(tmp_path, episodes=7, seed=summary["seed"], run=run, checkpoint="best")
         assert again.mean_return == pytest.approx(max(means))
 
 
@@ -109,6 +123,7 @@ def test_a_normalised_run_is_evaluated_with_its_statistics_and_never_without(tmp
         {
             "runs": 2,
             "eval_every": 2,
+            "eval_episodes": 10,
             "evaluation_episodes": 10,
             "hyperparameters.n_updates": 6,
             "hyperparameters.normalize_observations": True,

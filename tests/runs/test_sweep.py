@@ -92,3 +92,99 @@ def test_bad_sweep_file_named(tmp_path):
     path.write_text('seeds = [0]\n[grid]\n"hyperparameters.alpha_theta" = []\n')
     with pytest.raises(ConfigError, match="expected a non-empty list of values"):
         read_sweep(path)
+
+
+def invoke_sweep(path, out, *extra):
+    from typer.testing import CliRunner
+
+    from gradlogpi.cli.app import app
+
+    return CliRunner().invoke(app, ["sweep", str(path), "--out", str(out), "--quiet", *extra])
+
+
+def test_ctrl_c_keeps_the_finished_members_and_a_rerun_runs_only_the_rest(tmp_path, monkeypatch):
+    import gradlogpi.runs.sweep as sweep_module
+
+    path = sweep_file(tmp_path)
+    out = tmp_path / "sweep"
+    real = sweep_module.run_member
+    started = []
+
+    def interrupted_on_the_second(*args, **kwargs):
+        started.append(args[2].name)
+        if len(started) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sweep_module, "run_member", interrupted_on_the_second)
+    stopped = invoke_sweep(path, out)
+    assert stopped.exit_code == 130, stopped.output
+    assert f"interrupted: kept 1 of 4 members (each with done.json) in {out}" in stopped.output
+    assert f"continue with: gradlogpi sweep {path} --out {out} --workers 1" in stopped.output
+    kept = [p.parent.name for p in out.glob("*/done.json")]
+    assert kept == [started[0]]
+    stamp = (out / kept[0] / "done.json").stat().st_mtime_ns
+
+    ran = []
+
+    def counted(*args, **kwargs):
+        ran.append(args[2].name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sweep_module, "run_member", counted)
+    resumed = invoke_sweep(path, out)
+    assert resumed.exit_code == 0, resumed.output
+    assert "reusing 1 of 4 members" in resumed.output
+    assert sorted(ran) == sorted(set(m.name for m in read_sweep(path)[2]) - {kept[0]})
+    assert (out / kept[0] / "done.json").stat().st_mtime_ns == stamp
+    assert len(list(out.glob("*/done.json"))) == 4
+
+
+def group_alive(group: int, within: float) -> bool:
+    """Whether process group `group` still has a process after `within` seconds (reaped ones gone)."""
+    import os
+
+    deadline = time.time() + within
+    while time.time() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def test_ctrl_c_ends_the_worker_processes_and_keeps_what_finished(tmp_path):
+    import os
+    import signal
+
+    path = tmp_path / "sweep.toml"
+    path.write_text(
+        SWEEP.replace("EPISODES", "50000").replace("[0.001, 0.002]", "[0.0001, 0.0002, 0.0003]")
+    )
+    out = tmp_path / "sweep"
+    command = ["sweep", str(path), "--out", str(out), "--workers", "2", "--quiet"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gradlogpi.cli", *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal's Ctrl-C reaches it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    deadline = time.time() + 300
+    while time.time() < deadline and not list(out.glob("*/done.json")):
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    kept = {p.parent.name for p in out.glob("*/done.json")}
+    assert 1 <= len(kept) < 6
+    assert f"interrupted: kept {len(kept)} of 6 members" in stderr
+    assert "Traceback" not in stderr
+    assert not group_alive(process.pid, within=30), "a worker process is left running"
+    summaries = run_sweep(path, out)
+    assert len(summaries) == 6
+    for summary in summaries:
+        lines = (out / summary["name"] / "metrics.csv").read_text().strip().splitlines()
+        assert len(lines) == 1 + 50000  # every episode once: no gaps, no duplicates

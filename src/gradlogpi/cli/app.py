@@ -190,15 +190,21 @@ def estimators_experiment(
     exact, reports = lab.exact, lab.reports
     out_console = console()
     out_console.print(f"{lab.setting}\n{describe(exact)}")
-    table = Table(title=f"{episodes} episodes at one θ: each estimator's mean against ∇J")
-    for column in ("estimator", "expected", "bias (s.e.)", "χ (by chance <)", "variance (trace)",
-                   "cosine to ∇J"):  # fmt: skip
+    table = Table(
+        title=f"{episodes} episodes at one θ: each estimator's mean against ∇J",
+        caption="largest |z|: the largest error of a component of the mean, in its standard "
+        "errors; χ: the whole error's length in its own standard errors. In brackets: what "
+        "an unbiased estimator exceeds by chance in at most 1 study in 1000 (|z| of 1 to 3 "
+        "is ordinary noise); above it, the mean differs from ∇J by more than its noise.",
+    )
+    for column in ("estimator", "expected", "largest |z| (by chance <)", "χ (by chance <)",
+                   "variance (trace)", "cosine to ∇J"):  # fmt: skip
         table.add_column(column)
     for report in reports:
         table.add_row(
             report.name,
             "unbiased" if report.unbiased else "biased",
-            f"{report.bias_in_standard_errors:.2f}",
+            f"{report.bias_in_standard_errors:.2f} ({report.threshold:.2f})",
             f"{report.chi:.2f} ({report.chi_threshold:.2f})",
             f"{report.variance_trace:.4g}",
             f"{report.cosine:.4f}",
@@ -250,7 +256,7 @@ def cartpole_experiment(
     from gradlogpi.errors import GradlogpiError
     from gradlogpi.experiments import cartpole as study
     from gradlogpi.runs.config import load_config
-    from gradlogpi.runs.progress import StudyProgress
+    from gradlogpi.runs.progress import StudyProgress, interrupted
 
     try:
         settings = load_config(config)
@@ -275,8 +281,17 @@ def cartpole_experiment(
         + ["--first-seed", str(first_seed), "--out", str(out)]
         + (["--stop-when-solved"] if stop_when_solved else [])
     )
+
+    def kept_now() -> str:
+        finished = [str(seed) for seed in wanted if kept[seed] is not None]
+        return (
+            f"kept seeds {', '.join(finished)} in {out / 'seeds'}"
+            if finished
+            else ("no seed finished")
+        )
+
     with (
-        interrupted_study(out, lambda: [s for s in wanted if kept[s] is not None], again),
+        interrupted(kept_now, again),
         StudyProgress(
             out_console, total, seeds, reused=reused, unit=spec.unit, disable=quiet
         ) as progress,
@@ -322,18 +337,62 @@ def sweep_command(
     address: Annotated[
         str | None, typer.Option(help="Ray cluster address (default: a local Ray instance).")
     ] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress display.")] = False,
 ) -> None:
-    """Run a grid of configs × seeds; completed members are skipped when run again."""
+    """Run a grid of configs × seeds; completed members are kept, so running it again continues."""
     import matplotlib.pyplot as plt
 
     from gradlogpi.errors import GradlogpiError
     from gradlogpi.runs.files import save_figure
     from gradlogpi.runs.metrics import read_returns
     from gradlogpi.runs.plots import curve_statistics, plot_curves
-    from gradlogpi.runs.sweep import read_sweep, run_sweep, summarise
+    from gradlogpi.runs.progress import StudyProgress, interrupted
+    from gradlogpi.runs.sweep import member_config, plan_sweep, run_plan, summarise
 
     try:
-        summaries = run_sweep(sweep, out, workers=workers, backend=backend, address=address)
+        plan = plan_sweep(sweep, out)
+        first = member_config(plan.base_path, plan.base_table, plan.members[0])
+    except GradlogpiError as error:
+        fail(error)
+    spec = first.algorithm_spec()
+    reused = len(plan.members) - len(plan.pending)
+    if reused:
+        typer.echo(f"reusing {reused} of {len(plan.members)} members already finished in {out}")
+    again = shlex.join(
+        ["gradlogpi", "sweep", str(sweep), "--out", str(out), "--workers", str(workers)]
+        + ["--backend", backend]
+        + (["--address", address] if address else [])
+    )
+
+    def kept_now() -> str:
+        done = len(plan.done())
+        return f"kept {done} of {len(plan.members)} members (each with done.json) in {out}"
+
+    try:
+        with (
+            interrupted(kept_now, again),
+            StudyProgress(
+                console(quiet),
+                spec.total(first.algorithm_config()),
+                len(plan.members),
+                reused=reused,
+                unit=spec.unit,
+                disable=quiet,
+                noun="member",
+            ) as progress,
+        ):
+
+            def begin(member: Any) -> tuple[Any, Any]:
+                return progress.begin(member.name), progress.add_evaluation
+
+            summaries = run_plan(
+                plan,
+                workers=workers,
+                backend=backend,
+                address=address,
+                begin=begin,
+                finished=lambda member: progress.finish(),
+            )
     except GradlogpiError as error:
         fail(error)
     table = Table(title=f"Sweep {sweep}: final mean return across seeds")
@@ -346,10 +405,9 @@ def sweep_command(
             label, str(row["seeds"]), f"{row['mean']:.2f}", f"{row['standard_error']:.2f}"
         )
     console().print(table)
-    _, _, members = read_sweep(sweep)
     curves = []
     for row in rows:
-        names = [m.name for m in members if [list(p) for p in m.point] == row["point"]]
+        names = [m.name for m in plan.members if [list(p) for p in m.point] == row["point"]]
         returns = np.concatenate([read_returns(out / name / "metrics.csv") for name in names])
         label = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in row["point"]) or "base"
         curves.append((label, curve_statistics(returns)))
@@ -569,6 +627,10 @@ def train_command(
                     f"{', '.join(conflicting)} cannot change it (train a new run instead)"
                 )
             )
+        if not resume.is_dir():
+            fail(ValueError(f"--resume {resume}: no such run directory"))
+        if not (resume / "config.toml").exists():
+            fail(ValueError(f"--resume {resume}: not a run directory (no config.toml)"))
         try:
             settings = load_config(resume / "config.toml")
             out = console(quiet)
@@ -626,22 +688,6 @@ def train_command(
     for evaluation in outcome.evaluation:
         out.print(evaluation_line(evaluation, "final policy"), soft_wrap=True)
     typer.echo(f"run directory: {outcome.run_dir}")
-
-
-@contextlib.contextmanager
-def interrupted_study(out: Path, kept: Any, again: str) -> Iterator[None]:
-    """Ctrl-C in a study: one line naming the seeds kept and the command to continue (exit 130)."""
-    try:
-        yield
-    except KeyboardInterrupt:
-        seeds = kept()
-        what = (
-            f"kept seeds {', '.join(map(str, seeds))} in {out / 'seeds'}"
-            if seeds
-            else "no seed finished"
-        )
-        typer.echo(f"interrupted: {what}; continue with: {again}", err=True)
-        raise typer.Exit(130) from None
 
 
 @contextlib.contextmanager
@@ -749,7 +795,9 @@ def evaluate_command(
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     video: Annotated[
         Path | None,
-        typer.Option(help="Also record MP4s here (Gymnasium RecordVideo; extra gradlogpi[video])."),
+        typer.Option(
+            help=r"Also record MP4s here (Gymnasium RecordVideo; extra gradlogpi\[video])."
+        ),
     ] = None,
     video_episodes: Annotated[
         int, typer.Option(min=1, help="Episodes to record with --video.")
@@ -804,7 +852,7 @@ def plot_command(
 
     from gradlogpi.runs.files import save_figure
     from gradlogpi.runs.metrics import read_returns
-    from gradlogpi.runs.plots import curve_statistics, plot_curves
+    from gradlogpi.runs.plots import curve_statistics, plot_curves, runs_count
 
     if not out.name:
         fail(
@@ -819,7 +867,7 @@ def plot_command(
             statistics = curve_statistics(returns, smooth=smooth)
         except (OSError, ValueError) as error:
             fail(error)
-        curves.append((f"{run_dir.name} ({returns.shape[0]} runs)", statistics))
+        curves.append((f"{run_dir.name} ({runs_count(returns.shape[0])})", statistics))
     figure = plot_curves(curves, title="Learning curves", ylabel="Return")
     png = save_figure(figure, out.with_suffix(".png"), dpi=100)
     svg = save_figure(figure, out.with_suffix(".svg"))

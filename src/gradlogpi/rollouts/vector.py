@@ -102,7 +102,8 @@ def make_envpool(
         kwargs["max_episode_steps"] = max_episode_steps
     # EnvPool takes its one seed when it is made; derive it as StepCollector derives its own
     first_seed = int(np.random.SeedSequence(seed).generate_state(1)[0] % 2**31)
-    envs = envpool.make_gymnasium(
+    # Any: typed or not (EnvPool's stubs do not declare the attribute set below)
+    envs: Any = envpool.make_gymnasium(
         env_id, num_envs=check_positive_int("num_envs", num_envs), seed=first_seed, **kwargs
     )
     cast(Any, envs).seeded_when_made = True  # StepCollector then resets it without seeds

@@ -131,16 +131,19 @@ class EvaluationLog:
     def evaluate(
         self, policy: Policy, index: int, kind: str = "periodic", first_run: int = 0
     ) -> list[Evaluation]:
-        """Evaluate every run of `policy` at progress `index` (an episode or an update)."""
+        """Evaluate every run of `policy` at progress `index` (an episode or an update).
+
+        The final policy plays `evaluation_episodes` episodes, a periodic evaluation
+        (`kind` = "periodic", every `eval_every` units) `eval_episodes`.
+        """
         theta = policy.get_theta()
         seed = EVALUATION_SEED + self.config.seed
+        episodes = self.config.evaluation_episodes if kind == "final" else self.config.eval_episodes
         evaluations = []
         for row in range(theta.shape[0]):
             single = of_run(policy, row)  # θ [P]: one run's policy
             run = first_run + row
-            evaluation = evaluate_one(
-                self.env, single, self.config.evaluation_episodes, seed, self.greedy, run
-            )
+            evaluation = evaluate_one(self.env, single, episodes, seed, self.greedy, run)
             evaluations.append(evaluation)
             self.rows.append(
                 {

@@ -11,6 +11,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 
+def runs_count(n: int) -> str:
+    """'1 run', '5 runs': how a legend counts the runs behind a curve."""
+    return f"{n} run" if n == 1 else f"{n} runs"
+
+
 def plot_curves(
     curves: list[tuple[str, dict[str, np.ndarray]]],
     *,

@@ -9,9 +9,12 @@ the same statistic the end-of-training summary prints.
 from __future__ import annotations
 
 import collections
+import contextlib
 import datetime
 import functools
+import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -156,34 +159,41 @@ class EpisodeProgress:
                     f", evaluations {self.evaluation_seconds:.1f} s"
                     if self.evaluation_seconds > 0
                     else ""
-                )
+                ),
+                soft_wrap=True,  # one line per report, however narrow the pipe
             )
 
 
 class StudyProgress(EpisodeProgress):
-    """`EpisodeProgress` of a study of `seeds` seeds, with an overall line "seed k of N".
+    """`EpisodeProgress` of a command that learns `items` runs, with an overall line "seed k of N".
 
-    Call `begin(seed)` before training a seed (it returns the seed's callback) and `finish()`
-    after. The overall line's time left is the time per unit learned so far by this
-    command, times the units left; `reused` seeds (finished before) count as done.
+    `noun` names the items ("seed" for `experiment cartpole`, "member" for `sweep`). Call
+    `begin(key)` before training an item in this process (it returns the item's callback)
+    and `finish()` after it, or only `finish()` for an item learned elsewhere (a worker
+    process, a Ray task). The overall line's time left is the time per unit learned so far
+    by this command times the units left; with no units seen here, the time per item
+    finished here times the items left. `reused` items (finished before) count as done.
     """
 
     def __init__(
         self,
         console: Console,
         total: int,
-        seeds: int,
+        items: int,
         reused: int = 0,
         unit: str = "episodes",
         disable: bool = False,
+        noun: str = "seed",
     ):
         super().__init__(console, total, unit=unit, disable=disable)
-        self.seeds = seeds
+        self.items = items
+        self.noun = noun
+        self.reused = reused
         self.finished = reused
         self.started = time.perf_counter()
         self.current: str | None = None
         self.overall = self.progress.add_task(
-            self._overall(), total=seeds, completed=reused, detail="seeds", left="-:--:--"
+            self._overall(), total=items, completed=reused, detail=f"{noun}s", left="-:--:--"
         )
 
     def __enter__(self) -> StudyProgress:
@@ -191,20 +201,24 @@ class StudyProgress(EpisodeProgress):
         return self
 
     def _overall(self) -> str:
-        return f"seed {min(self.finished + 1, self.seeds)} of {self.seeds}"
+        return f"{self.noun} {min(self.finished + 1, self.items)} of {self.items}"
 
     def time_left(self) -> float | None:
-        """Seconds left for the seeds not finished, or None before any unit is learned."""
+        """Seconds left for the items not finished, or None before anything was learned."""
+        elapsed = time.perf_counter() - self.started
         learned = sum(line.done for line in self.lines.values())
         if learned == 0:
-            return None
+            finished_here = self.finished - self.reused
+            if finished_here == 0:
+                return None
+            return elapsed / finished_here * (self.items - self.finished)
         current = self.lines.get(self.current) if self.current is not None else None
-        left = (self.seeds - self.finished) * self.total - (current.done if current else 0)
-        return (time.perf_counter() - self.started) / learned * max(left, 0)
+        left = (self.items - self.finished) * self.total - (current.done if current else 0)
+        return elapsed / learned * max(left, 0)
 
-    def begin(self, seed: int) -> Any:
-        """Start seed `seed`'s line; returns its callback."""
-        self.current = f"seed {seed}"
+    def begin(self, key: Any) -> Any:
+        """Start item `key`'s line ("seed 3", "member alpha=0.1__seed=0"); returns its callback."""
+        self.current = f"{self.noun} {key}"
         return functools.partial(self.update, self.current)
 
     def update(self, label: str, end: EpisodeEnd) -> None:
@@ -217,7 +231,7 @@ class StudyProgress(EpisodeProgress):
         )
 
     def finish(self) -> None:
-        """The current seed is finished (its results kept)."""
+        """One more item is finished (its results kept)."""
         self.finished += 1
         self.current = None
         left = self.time_left()
@@ -226,4 +240,22 @@ class StudyProgress(EpisodeProgress):
             self.overall, completed=self.finished, description=self._overall(), left=shown
         )
         if not self.disable and not self.console.is_terminal:
-            self.console.print(f"seeds: {self.finished} of {self.seeds} finished, {shown} left")
+            self.console.print(
+                f"{self.noun}s: {self.finished} of {self.items} finished, {shown} left",
+                soft_wrap=True,
+            )
+
+
+@contextlib.contextmanager
+def interrupted(kept: Callable[[], str], again: str) -> Iterator[None]:
+    """Ctrl-C in a long command: one line saying what was kept and how to continue; exit 130.
+
+    `kept()` describes what is kept when the interrupt comes ("kept seeds 0, 1 in out/seeds");
+    `again` is the command that continues. Shared by `experiment cartpole`, `sweep` and
+    `bash dev.sh compare`.
+    """
+    try:
+        yield
+    except KeyboardInterrupt:
+        print(f"interrupted: {kept()}; continue with: {again}", file=sys.stderr, flush=True)
+        raise SystemExit(130) from None

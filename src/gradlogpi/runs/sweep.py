@@ -22,16 +22,18 @@ import itertools
 import json
 import os
 import shutil
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from gradlogpi.algorithms import EpisodeEnd
 from gradlogpi.errors import ConfigError, MissingExtraError
 from gradlogpi.runs.config import load_config, read_toml
 from gradlogpi.runs.files import atomic_open
+from gradlogpi.runs.pool import WorkerPool
 
 
 @dataclass(frozen=True)
@@ -100,9 +102,17 @@ def member_config(base_path: Path | None, base_table: dict[str, Any], member: Me
 
 
 def run_member(
-    base_path: str | None, base_table: dict[str, Any], member: Member, out: str
+    base_path: str | None,
+    base_table: dict[str, Any],
+    member: Member,
+    out: str,
+    callback: Callable[[EpisodeEnd], None] | None = None,
+    on_evaluation: Callable[[float], None] | None = None,
 ) -> dict[str, Any]:
-    """Train one member from scratch into OUT/<name>/ and mark it done (a worker's job)."""
+    """Train one member from scratch into OUT/<name>/ and mark it done (a worker's job).
+
+    `callback` and `on_evaluation` are `train`'s (progress), for a member run in this process.
+    """
     from gradlogpi.runs.train import train
 
     fault = os.environ.get("GRADLOGPI_FAULT_EXIT_ONCE")
@@ -114,7 +124,7 @@ def run_member(
     directory = Path(out) / member.name
     if directory.exists():
         shutil.rmtree(directory)  # an unfinished earlier attempt: start it over
-    outcome = train(config, directory)
+    outcome = train(config, directory, callback=callback, on_evaluation=on_evaluation)
     summary = {
         "name": member.name,
         "seed": member.seed,
@@ -126,6 +136,81 @@ def run_member(
     return summary
 
 
+@dataclass(frozen=True)
+class SweepPlan:
+    """A sweep checked and bound to its output directory: every member, and those not done."""
+
+    path: Path
+    out: Path
+    base_path: Path | None
+    base_table: dict[str, Any]
+    members: list[Member]
+    pending: list[Member]
+
+    def done(self) -> list[Member]:
+        """The members whose results are kept (`done.json`), in member order."""
+        return [m for m in self.members if (self.out / m.name / "done.json").exists()]
+
+    def member_arguments(self, member: Member) -> tuple[str | None, dict[str, Any], Member, str]:
+        """`run_member`'s first four arguments for `member`."""
+        base = str(self.base_path) if self.base_path else None
+        return base, self.base_table, member, str(self.out)
+
+
+def plan_sweep(path: str | Path, out: str | Path) -> SweepPlan:
+    """Read and check every member before any work starts; bind OUT; find the members to run."""
+    base_path, base_table, members = read_sweep(path)
+    for member in members:  # validate every member before any work starts
+        member_config(base_path, base_table, member)
+    out = Path(out)
+    bind_output(out, path, base_path)
+    pending = [m for m in members if not (out / m.name / "done.json").exists()]
+    return SweepPlan(Path(path), out, base_path, base_table, members, pending)
+
+
+def run_plan(
+    plan: SweepPlan,
+    *,
+    workers: int = 1,
+    backend: str = "local",
+    address: str | None = None,
+    begin: Callable[[Member], tuple[Callable[[EpisodeEnd], None], Callable[[float], None]]]
+    | None = None,
+    finished: Callable[[Member], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Run the plan's pending members; return the summaries of all members, in member order.
+
+    `finished(member)` is called as each member is done (its `done.json` written). With one
+    local worker the members run in this process, and `begin(member)` gives each one's
+    progress callbacks (`train`'s `callback` and `on_evaluation`). On Ctrl-C the members not
+    finished are stopped (worker processes ended, Ray tasks cancelled) and
+    KeyboardInterrupt propagates; finished members are kept, so running the sweep again
+    continues.
+    """
+
+    def done(member: Member) -> None:
+        if finished is not None:
+            finished(member)
+
+    if backend == "ray":
+        _run_on_ray(plan, address, done)
+    elif backend == "local":
+        if workers <= 1:
+            for member in plan.pending:
+                callbacks = begin(member) if begin is not None else (None, None)
+                run_member(*plan.member_arguments(member), *callbacks)
+                done(member)
+        elif plan.pending:
+            from gradlogpi.runs.limits import check_workers
+
+            workers = min(workers, len(plan.pending))  # a process per member at most
+            check_workers("--workers", workers)
+            _run_in_processes(plan, workers, done)
+    else:
+        raise ConfigError(f"`backend` must be 'local' or 'ray'; got {backend!r}")
+    return [json.loads((plan.out / m.name / "done.json").read_text()) for m in plan.members]
+
+
 def run_sweep(
     path: str | Path,
     out: str | Path,
@@ -135,30 +220,20 @@ def run_sweep(
     address: str | None = None,
 ) -> list[dict[str, Any]]:
     """Run every member not yet done; return the summaries of all members, in member order."""
-    base_path, base_table, members = read_sweep(path)
-    for member in members:  # validate every member before any work starts
-        member_config(base_path, base_table, member)
-    out = Path(out)
-    bind_output(out, path, base_path)
-    pending = [m for m in members if not (out / m.name / "done.json").exists()]
-    arguments = [(str(base_path) if base_path else None, base_table, m, str(out)) for m in pending]
-    if backend == "ray":
-        _run_on_ray(arguments, address)
-    elif backend == "local":
-        if workers <= 1:
-            for args in arguments:
-                run_member(*args)
-        elif arguments:
-            from gradlogpi.runs.limits import check_workers
+    return run_plan(plan_sweep(path, out), workers=workers, backend=backend, address=address)
 
-            workers = min(workers, len(arguments))  # a process per member at most
-            check_workers("--workers", workers)
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                for _ in pool.map(run_member, *zip(*arguments, strict=True)):
-                    pass
-    else:
-        raise ConfigError(f"`backend` must be 'local' or 'ray'; got {backend!r}")
-    return [json.loads((out / m.name / "done.json").read_text()) for m in members]
+
+def _run_in_processes(plan: SweepPlan, workers: int, done: Callable[[Member], None]) -> None:
+    # on Ctrl-C or a failed member the members running are ended: their directories have
+    # no done.json, so a re-run starts them over
+    with WorkerPool(workers) as pool:
+        futures = {
+            pool.submit(run_member, *plan.member_arguments(member)): member
+            for member in plan.pending
+        }
+        for future in pool.completed(futures):
+            future.result()
+            done(futures[future])
 
 
 def definition_hash(path: str | Path, base_path: Path | None) -> str:
@@ -193,7 +268,7 @@ def bind_output(out: Path, path: str | Path, base_path: Path | None) -> None:
         json.dump(identity, handle)
 
 
-def _run_on_ray(arguments: list[tuple], address: str | None) -> None:
+def _run_on_ray(plan: SweepPlan, address: str | None, done: Callable[[Member], None]) -> None:
     try:
         import ray
     except ImportError:
@@ -209,7 +284,18 @@ def _run_on_ray(arguments: list[tuple], address: str | None) -> None:
         )
     # a member whose worker dies is run again from scratch (run_member clears its directory)
     remote = ray.remote(max_retries=3)(run_member)
-    ray.get([remote.remote(*args) for args in arguments])
+    tasks = {remote.remote(*plan.member_arguments(m)): m for m in plan.pending}
+    waiting = list(tasks)
+    try:
+        while waiting:
+            ready, waiting = ray.wait(waiting, num_returns=1)
+            for task in ready:
+                ray.get(task)
+                done(tasks[task])
+    except BaseException:
+        for task in waiting:
+            ray.cancel(task, force=True)
+        raise
 
 
 def summarise(summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -580,12 +580,12 @@ def write_curve(run_dir: Path, result: RunResult, config: TrainConfig) -> None:
     import matplotlib.pyplot as plt
 
     from gradlogpi.runs.files import save_figure
-    from gradlogpi.runs.plots import curve_statistics, plot_curves
+    from gradlogpi.runs.plots import curve_statistics, plot_curves, runs_count
 
     figure = plot_curves(
         [
             (
-                f"{config.algorithm} ({result.returns.shape[0]} runs)",
+                f"{config.algorithm} ({runs_count(result.returns.shape[0])})",
                 curve_statistics(result.returns, seed=config.seed),
             )
         ],
