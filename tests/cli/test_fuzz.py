@@ -810,8 +810,8 @@ def test_a_sweep_starts_no_more_worker_processes_than_members(root, tmp_path, mo
     started = []
 
     class Inline:  # a pool that records its size and runs the members here
-        def __init__(self, max_workers):
-            started.append(max_workers)
+        def __init__(self, workers):
+            started.append(workers)
 
         def __enter__(self):
             return self
@@ -819,10 +819,18 @@ def test_a_sweep_starts_no_more_worker_processes_than_members(root, tmp_path, mo
         def __exit__(self, *exc):
             return False
 
-        def map(self, function, *iterables):
-            return map(function, *iterables)
+        def submit(self, function, *arguments):
+            from concurrent.futures import Future
 
-    monkeypatch.setattr(sweep, "ProcessPoolExecutor", Inline)
+            future = Future()
+            future.set_result(function(*arguments))
+            return future
+
+        @staticmethod
+        def completed(futures):
+            return iter(list(futures))
+
+    monkeypatch.setattr(sweep, "WorkerPool", Inline)
     result = invoke(
         "sweep", root / "sweep_good.toml", "--workers", 10**12, "--out", tmp_path / "sweep"
     )
