@@ -21,11 +21,17 @@ def _leave_interrupts_to_the_parent() -> None:
 
 
 class WorkerPool:
-    """`workers` processes; use as a context manager, `submit` calls, iterate `completed`."""
+    """`workers` processes; use as a context manager, `submit` calls, iterate `completed`.
 
-    def __init__(self, workers: int):
+    `fresh`: each call in a new (spawned) process, so no library's imports, threads or
+    caches carry over from one call to the next (what a timing comparison needs).
+    """
+
+    def __init__(self, workers: int, *, fresh: bool = False):
         self.executor = ProcessPoolExecutor(
-            max_workers=workers, initializer=_leave_interrupts_to_the_parent
+            max_workers=workers,
+            initializer=_leave_interrupts_to_the_parent,
+            max_tasks_per_child=1 if fresh else None,
         )
 
     def __enter__(self) -> WorkerPool:
