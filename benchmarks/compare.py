@@ -40,15 +40,19 @@ import datetime
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rich.console import Console
+
+from gradlogpi.runs.pool import WorkerPool
+from gradlogpi.runs.progress import StudyProgress, interrupted
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -596,29 +600,43 @@ def main(argv: list[str] | None = None) -> int:
     records = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     done = {job_key(r) for r in records}
     pending = [job for job in jobs if job_key(job) not in done]
-    print(f"{len(pending)} runs to do ({len(done)} already in {log})", flush=True)
-    # each run in a fresh process (spawned): no library's imports or threads carry over
-    with ProcessPoolExecutor(max_workers=args.workers, max_tasks_per_child=1) as pool:
+    print(f"{len(pending)} runs to do ({len(jobs) - len(pending)} already in {log})", flush=True)
+    again = ("bash dev.sh compare " + shlex.join(sys.argv[1:] if argv is None else argv)).strip()
+
+    def kept() -> str:
+        finished = {job_key(r) for r in records} & {job_key(job) for job in jobs}
+        return f"kept {len(finished)} of {len(jobs)} finished runs in {log}"
+
+    with (
+        interrupted(kept, again),
+        StudyProgress(
+            Console(), 1, len(jobs), reused=len(jobs) - len(pending), unit="runs", noun="run"
+        ) as progress,
+        # each run in a fresh (spawned) process: no library's imports or threads carry over
+        WorkerPool(args.workers, fresh=True) as pool,
+    ):
         futures = {pool.submit(run_job, job, args.quick, out): job for job in pending}
-        for future in as_completed(futures):
+        for future in pool.completed(futures):
             try:
                 record = future.result()
             except Exception as error:  # one failed run is reported, not fatal
-                job = futures[future]
-                print(f"{job}: failed: {type(error).__name__}: {error}", flush=True)
+                message = f"{futures[future]}: failed: {type(error).__name__}: {error}"
+                progress.console.print(message, markup=False, highlight=False, soft_wrap=True)
                 continue
             records.append(record)
             with log.open("a") as file:
                 file.write(json.dumps(record) + "\n")
-            print(
+            progress.console.print(
                 f"{record['task']:>20} {label(record['library'], record['variant']):>32} "
                 f"seed {record['seed']}: final {record['final']:8.1f}, "
                 f"{record['seconds']:6.1f} s",
-                flush=True,
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
             )
+            progress.finish()
     wanted = {job_key(job) for job in jobs}
-    command = "bash dev.sh compare " + " ".join(sys.argv[1:] if argv is None else argv)
-    print(report(args.out, tasks, [r for r in records if job_key(r) in wanted], command.strip()))
+    print(report(args.out, tasks, [r for r in records if job_key(r) in wanted], again))
     return 0
 
 
