@@ -313,3 +313,21 @@ def test_ray_workers_share_the_study(tmp_path):
     assert outcome.counts["complete"] == outcome.counts["counted"] == 3
     pids = {t.user_attrs["process"].split(":")[1] for t in trials_of(tmp_path)}
     assert str(os.getpid()) not in pids  # the trials ran in Ray's worker processes
+
+
+def test_a_setting_gradlogpi_gained_since_the_study_began_is_no_change_at_its_default():
+    """A study made before `policy.squash` existed continues; a squash turned on does not."""
+    from gradlogpi.runs.tuning.study import check_definition
+
+    stored = {
+        "space": {},
+        "seeds": [0],
+        "settings": {"startup_trials": 5, "warmup_evaluations": 2},
+        "config": {"env": "CartPole-v1", "policy": {"kind": "neural_gaussian"}},
+    }
+    current = json.loads(json.dumps(stored))
+    current["config"]["policy"]["squash"] = False  # the new setting at its default
+    check_definition(stored, current, "study", "sqlite://")
+    current["config"]["policy"]["squash"] = True
+    with pytest.raises(StudyError, match=re.escape("`policy.squash` was None, now True")):
+        check_definition(stored, current, "study", "sqlite://")

@@ -142,6 +142,7 @@ def check_definition(stored: dict[str, Any], current: dict[str, Any], name: str,
     changed = value_differences(
         {"tune.startup_trials": stored["settings"]["startup_trials"],
          "tune.warmup_evaluations": stored["settings"]["warmup_evaluations"],
+         **added_at_their_defaults(fixed_settings(stored), fixed_settings(current)),
          **fixed_settings(stored)},
         {"tune.startup_trials": current["settings"]["startup_trials"],
          "tune.warmup_evaluations": current["settings"]["warmup_evaluations"],
@@ -156,6 +157,20 @@ def check_definition(stored: dict[str, Any], current: dict[str, Any], name: str,
             + ". Its trials would not be comparable: restore the config, or start a new "
             "study (--study NAME)"
         )
+
+
+def added_at_their_defaults(stored: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
+    """The settings gradlogpi gained after a study began (absent from its definition) that
+    this command leaves at their defaults: they change nothing, so they count as the same.
+    A new setting given another value still counts as a change."""
+    from gradlogpi.runs.config import TrainConfig
+
+    defaults = flat_config(TrainConfig().model_dump(mode="json"))
+    return {
+        key: value
+        for key, value in current.items()
+        if key not in stored and key in defaults and defaults[key] == value
+    }
 
 
 def fixed_settings(definition: dict[str, Any]) -> dict[str, Any]:
