@@ -52,6 +52,7 @@ from gradlogpi.policies.networks import (
     MirroredSoftmax,
     NumpyMirror,
     Regression,
+    RegressionState,
     checked_actions,
     initial_layers,
     no_critic,
@@ -753,7 +754,7 @@ def regress(
     return parameters, state
 
 
-class JaxValue(JaxNetwork):
+class JaxValue(RegressionState, JaxNetwork):
     """v̂(s, w) = MLP(s), a critic for Box observations [k], fitted in JAX.
 
     Args:
@@ -775,9 +776,7 @@ class JaxValue(JaxNetwork):
     ):
         self.observation_shape = (check_positive_int("observation_dim", observation_dim),)
         self.hidden = tuple(check_positive_int("hidden", h) for h in network.hidden)
-        regression = regression.checked()
-        self.epochs, self.minibatches = regression.epochs, regression.minibatches
-        self.clip_range, self.weight_decay = regression.clip_range, regression.weight_decay
+        self._settle(regression, seed)
         self._setup(
             [observation_dim, *self.hidden, 1],
             Network("value", network.activation),
@@ -786,12 +785,6 @@ class JaxValue(JaxNetwork):
             initialization=network.initialization,
             dtype=dtype,
         )
-        self._shuffle = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
-
-    @property
-    def w(self) -> np.ndarray:
-        """The weights, flat [P] (a copy; `set_flat` replaces them)."""
-        return self.get_flat()
 
     def value(self, obs: Any) -> np.ndarray:
         """v̂(s, w), shape [...]."""
@@ -821,17 +814,6 @@ class JaxValue(JaxNetwork):
             lambda p: jnp.sum(steps * network_output(network, p, observations)[..., 0])
         )
         self.set_flat(self.get_flat() + gradient)
-
-    def training_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        """Adam's state (arrays), its settings and the minibatch stream (JSON)."""
-        arrays, groups = self.optimizer_state()
-        return arrays, {"groups": groups, "shuffle": self._shuffle.bit_generator.state}
-
-    def load_training_state(self, arrays: dict[str, np.ndarray], extra: dict[str, Any]) -> None:
-        """Put a `training_state` back, so the next fit is the uninterrupted run's."""
-        if arrays:
-            self.load_optimizer_state(arrays, extra["groups"])
-        self._shuffle.bit_generator.state = extra["shuffle"]
 
     def fit(self, obs: Any, targets: np.ndarray, ridge: float) -> None:
         """Regress v̂ on the targets [M] at states `obs` [M, k] in one compiled call:

@@ -85,6 +85,45 @@ class Regression(NamedTuple):
 DEFAULT_REGRESSION = Regression()
 
 
+class RegressionState:
+    """What every network critic keeps beside its network, whatever the backend: its
+    `Regression` settings and the stream that shuffles its minibatches, and the
+    checkpoint form of both with its optimizer."""
+
+    epochs: int
+    minibatches: int
+    clip_range: float | None
+    weight_decay: float
+    _shuffle: np.random.Generator
+    # the backend's (declared for the type checker; no runtime effect)
+    get_flat: Any
+    optimizer_state: Any
+    load_optimizer_state: Any
+
+    def _settle(self, regression: Regression, seed: int) -> None:
+        """Take `regression` (checked) and start the shuffling stream of `seed`."""
+        regression = regression.checked()
+        self.epochs, self.minibatches = regression.epochs, regression.minibatches
+        self.clip_range, self.weight_decay = regression.clip_range, regression.weight_decay
+        self._shuffle = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
+
+    @property
+    def w(self) -> np.ndarray:
+        """The weights, flat [P] (a copy; `set_flat` replaces them)."""
+        return np.asarray(self.get_flat())
+
+    def training_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Adam's state (arrays), its settings and the minibatch stream (JSON)."""
+        arrays, groups = self.optimizer_state()
+        return arrays, {"groups": groups, "shuffle": self._shuffle.bit_generator.state}
+
+    def load_training_state(self, arrays: dict[str, np.ndarray], extra: dict[str, Any]) -> None:
+        """Put a `training_state` back, so the next fit is the uninterrupted run's."""
+        if arrays:
+            self.load_optimizer_state(arrays, extra["groups"])
+        self._shuffle.bit_generator.state = extra["shuffle"]
+
+
 def numpy_mlp_function(layers: list[tuple[np.ndarray, np.ndarray]], activation: str) -> Any:
     """x [..., k] → the output of the hidden `layers` (weight, bias), in NumPy, no checks."""
     squash = np.tanh if activation == "tanh" else _relu

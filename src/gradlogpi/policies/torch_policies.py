@@ -38,6 +38,7 @@ from gradlogpi.policies.networks import (
     MirroredSoftmax,
     NumpyMirror,
     Regression,
+    RegressionState,
     checked_actions,
     no_critic,
     squash_box,
@@ -532,7 +533,7 @@ class NeuralGaussianPolicy(TorchPolicy, MirroredGaussian):
         return torch.from_numpy(checked_actions(a, batch, self.action_dim))
 
 
-class NeuralValue(TorchPolicy):
+class NeuralValue(RegressionState, TorchPolicy):
     """v̂(s, w) = MLP(s), a critic for Box observations of shape [k], fitted by regression.
 
     Acting-free, but it shares `TorchPolicy`'s machinery: flat w, the NumPy mirror for
@@ -558,18 +559,10 @@ class NeuralValue(TorchPolicy):
     ):
         self.observation_shape = (check_positive_int("observation_dim", observation_dim),)
         self.hidden = tuple(check_positive_int("hidden", h) for h in hidden)
-        regression = regression.checked()
-        self.epochs, self.minibatches = regression.epochs, regression.minibatches
-        self.clip_range, self.weight_decay = regression.clip_range, regression.weight_decay
+        self._settle(regression, seed)
         self._setup(
             [observation_dim, *self.hidden, 1], activation, seed, lr, threads, initialization
         )
-        self._shuffle = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
-
-    @property
-    def w(self) -> np.ndarray:
-        """The weights, flat [P] (a copy; `set_flat` replaces them)."""
-        return self.get_flat()
 
     def value(self, obs: Any) -> np.ndarray:
         """v̂(s, w), shape [...]."""
@@ -606,17 +599,6 @@ class NeuralValue(TorchPolicy):
         steps = np.broadcast_to(as_float_array("step", step), obs_array.shape[:-1])
         objective = (self.torch_value(obs_array) * torch.from_numpy(steps.copy())).sum()
         self.set_flat(self.get_flat() + self.gradient_of(objective))
-
-    def training_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        """Adam's state (arrays) and its parameter groups and the minibatch stream (JSON)."""
-        arrays, groups = self.optimizer_state()
-        return arrays, {"groups": groups, "shuffle": self._shuffle.bit_generator.state}
-
-    def load_training_state(self, arrays: dict[str, np.ndarray], extra: dict[str, Any]) -> None:
-        """Put a `training_state` back, so the next fit is the uninterrupted run's."""
-        if arrays:
-            self.load_optimizer_state(arrays, extra["groups"])
-        self._shuffle.bit_generator.state = extra["shuffle"]
 
     def fit(self, obs: Any, targets: np.ndarray, ridge: float) -> None:
         """Regress v̂ on the targets: epochs × minibatches of Adam on the squared error.

@@ -25,7 +25,7 @@ import numpy as np
 from gradlogpi.algorithms.common import Callback, Inputs, RunResult
 from gradlogpi.algorithms.on_policy.advantages import rollout
 from gradlogpi.algorithms.on_policy.config import OnPolicyConfig
-from gradlogpi.algorithms.on_policy.gradients import clip_norm, value_loss
+from gradlogpi.algorithms.on_policy.gradients import clip_norm, minus_value_loss
 from gradlogpi.algorithms.on_policy.loop import UpdateState, train_on_policy
 from gradlogpi.core._checks import check_positive
 from gradlogpi.core.returns import normalized
@@ -77,20 +77,17 @@ def improve(
     joint = config.fits_jointly(policy, critic)
     if isinstance(policy, NetworkPolicy):  # one optimizer step in the policy's backend
         samples = {"observations": states, "actions": actions, "advantages": advantages}
-        clip_values = joint and config.value_clip_range is not None
+        settings = {"entropy_coefficient": config.entropy_coefficient}
         if joint:
-            samples["returns"] = data.returns
-            if clip_values:
-                samples["old_values"] = critic.value(states)
+            joint_samples, joint_settings = config.joint_value_inputs(critic, states, data.returns)
+            samples.update(joint_samples)
+            settings.update(joint_settings)
+        clip_values = joint and config.value_clip_range is not None
         policy.maximize_minibatches(
             AdvantageWeighted(config.entropy_coefficient > 0, joint, clip_values),
             samples,
             Minibatches(np.arange(advantages.size)[None, None, :]),
-            {
-                "entropy_coefficient": config.entropy_coefficient,
-                "value_coefficient": config.value_coefficient,
-                "value_clip_range": config.value_clip_range or 0.0,
-            },
+            settings,
             Ascent(state.fraction, config.max_grad_norm),
             critic if joint else None,
         )
@@ -129,8 +126,7 @@ class AdvantageWeighted:
         if self.with_entropy:
             objective = objective + settings["entropy_coefficient"] * xp.sum(weight * entropy())
         if self.with_value:
-            loss = value_loss(xp, values(), batch, settings, self.clip_values)
-            objective = objective - settings["value_coefficient"] * loss
+            objective = minus_value_loss(xp, objective, values, batch, settings, self.clip_values)
         return objective
 
 

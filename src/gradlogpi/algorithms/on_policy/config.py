@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
+
 from gradlogpi.algorithms.common import Schedule, step_size
 from gradlogpi.core._checks import check_in_range, check_positive, check_positive_int
 from gradlogpi.policies import NetworkPolicy, NetworkValueFunction, Policy, ValueFunction
@@ -155,6 +157,21 @@ class ActorCriticFamilyConfig(CollectionConfig):
                 f"{type(policy).__name__} and {type(critic).__name__}"
             )
         return networks and self.value_fitting != "separate"
+
+    def joint_value_inputs(
+        self, critic: ValueFunction, observations: np.ndarray, returns: np.ndarray
+    ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+        """The samples and settings a jointly trained critic's loss reads (see
+        `gradients.value_loss`): the targets, v̂ at the update's start where values are
+        clipped; c_v and the clip range."""
+        samples = {"returns": returns}
+        if self.value_clip_range is not None:
+            samples["old_values"] = critic.value(observations)
+        settings = {
+            "value_coefficient": self.value_coefficient,
+            "value_clip_range": self.value_clip_range or 0.0,
+        }
+        return samples, settings
 
 
 OnPolicyConfig = ActorCriticFamilyConfig

@@ -4,7 +4,7 @@ policy contract: `policy.weighted_score_sum`, `policy.mean_entropy_gradient`.)""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -61,3 +61,17 @@ def value_loss(
         moved = start + xp.clip(predicted - start, -bound, bound)
         error = xp.maximum(error, (moved - targets) ** 2)
     return xp.sum(batch["weight"] * error)
+
+
+def minus_value_loss(
+    xp: ArrayNamespace,
+    objective: BackendArray,
+    values: Callable[[], BackendArray],
+    batch: Mapping[str, BackendArray],
+    settings: Mapping[str, BackendArray],
+    clip: bool,
+) -> BackendArray:
+    """`objective` − c_v L_V: the policy's objective with a jointly trained critic's loss
+    (c_v = `settings["value_coefficient"]`), as PPO's and A2C's objectives add it."""
+    loss = value_loss(xp, values(), batch, settings, clip)
+    return objective - settings["value_coefficient"] * loss

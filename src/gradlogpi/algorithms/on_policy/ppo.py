@@ -22,7 +22,7 @@ import numpy as np
 from gradlogpi.algorithms.common import Callback, Inputs, RunResult
 from gradlogpi.algorithms.on_policy.advantages import Rollout, rollout
 from gradlogpi.algorithms.on_policy.config import OnPolicyConfig
-from gradlogpi.algorithms.on_policy.gradients import clip_norm, value_loss
+from gradlogpi.algorithms.on_policy.gradients import clip_norm, minus_value_loss
 from gradlogpi.algorithms.on_policy.loop import UpdateState, train_on_policy
 from gradlogpi.core._checks import check_positive, check_positive_int
 from gradlogpi.core.returns import normalized
@@ -58,12 +58,7 @@ class PPOConfig(OnPolicyConfig):
         if not 0.0 < self.clip_range < 1.0:
             raise ValueError(f"`clip_range` must be in (0, 1); got {self.clip_range!r}")
         check_positive("entropy_coefficient", self.entropy_coefficient, allow_zero=True)
-        if self.value_fitting not in ("auto", "joint", "separate"):
-            raise ValueError(
-                f"`value_fitting` must be 'auto', 'joint' or 'separate'; got {self.value_fitting!r}"
-            )
-        check_positive("value_coefficient", self.value_coefficient)
-        for name in ("target_kl", "max_grad_norm", "value_clip_range"):
+        for name in ("target_kl", "max_grad_norm"):
             if getattr(self, name) is not None:
                 check_positive(name, getattr(self, name))
         if self.num_envs * self.steps_per_env < self.minibatches:
@@ -175,27 +170,27 @@ def optimize_surrogate(
             "old_log_probs": data.log_probs,
             "advantages": data.advantages,
         }
-        clip_values = critic is not None and config.value_clip_range is not None
+        settings = {
+            "clip_range": clip_range,
+            "entropy_coefficient": config.entropy_coefficient,
+            "target_kl": config.target_kl or 0.0,
+        }
         if critic is not None:
-            samples["returns"] = data.returns
-            if clip_values:
-                samples["old_values"] = critic.value(data.observations)
+            joint_samples, joint_settings = config.joint_value_inputs(
+                critic, data.observations, data.returns
+            )
+            samples.update(joint_samples)
+            settings.update(joint_settings)
         epochs = policy.maximize_minibatches(
             ClippedSurrogate(
                 config.normalize_advantages,
                 config.entropy_coefficient > 0,
                 with_value=critic is not None,
-                clip_values=clip_values,
+                clip_values=critic is not None and config.value_clip_range is not None,
             ),
             samples,
             minibatch_plan(n_samples, config.epochs, config.minibatches, shuffle),
-            {
-                "clip_range": clip_range,
-                "entropy_coefficient": config.entropy_coefficient,
-                "target_kl": config.target_kl or 0.0,
-                "value_coefficient": config.value_coefficient,
-                "value_clip_range": config.value_clip_range or 0.0,
-            },
+            settings,
             Ascent(fraction, config.max_grad_norm, None if config.target_kl is None else KLAbove()),
             critic,
         )
@@ -272,8 +267,7 @@ class ClippedSurrogate:
         if self.with_entropy:
             objective = objective + settings["entropy_coefficient"] * xp.sum(weight * entropy())
         if self.with_value:
-            loss = value_loss(xp, values(), batch, settings, self.clip_values)
-            objective = objective - settings["value_coefficient"] * loss
+            objective = minus_value_loss(xp, objective, values, batch, settings, self.clip_values)
         return objective
 
 
