@@ -1,4 +1,4 @@
-"""Benchmarks B1-B6, M1, S1, C1, L1, E1: throughput as a fraction of the raw environment's, measured in one run.
+"""Benchmarks B1-B6, M1, S1, C1, L1, E1, N1: throughput as a fraction of the raw environment's (or, N1, runs together against one after another), measured in one run.
 
     python -m benchmarks.run            all figures, one subprocess each (peak RSS per figure)
     python -m benchmarks.run --only B1  one figure
@@ -479,6 +479,42 @@ def e1(repeats: int) -> dict:
     }
 
 
+def n1(repeats: int, runs: int = 16, updates: int = 100) -> dict:
+    """16 seeds of the shipped neural CartPole PPO (configs/cartpole_neural.toml, JAX)
+    learned together in one call (`runs = 16`: one vmapped update for all runs) against
+    the same 16 runs learned one after another in one process, both after a warm-up that
+    compiles their programs; `updates` updates per run. The figure is the ratio of the two
+    wall-clocks measured back to back (one after another / together)."""
+    from gradlogpi.runs.config import load_config
+    from gradlogpi.runs.train import run_algorithm
+
+    config = load_config("configs/cartpole_neural.toml", {"hyperparameters.n_updates": updates})
+    seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(0).spawn(runs)]
+    run_algorithm(config.model_copy(update={"seed": 99}))  # compile both programs first
+    run_algorithm(config.model_copy(update={"seed": 99, "runs": runs}))
+
+    def ratio() -> float:
+        start = time.perf_counter()
+        for seed in seeds:
+            run_algorithm(config.model_copy(update={"seed": seed}))
+        one_after_another = time.perf_counter() - start
+        start = time.perf_counter()
+        run_algorithm(config.model_copy(update={"runs": runs}))
+        together = time.perf_counter() - start
+        timings.append({"one_after_another_s": one_after_another, "together_s": together})
+        return one_after_another / together
+
+    timings: list[dict[str, float]] = []
+    value, values = median_of(repeats, ratio)
+    return {
+        "id": "N1",
+        "value": value,
+        "unit": f"x: {runs} neural PPO runs one after another / together ({updates} updates each)",
+        "target": 2.0,
+        "details": {"ratios": values, "timings": timings, "steps_per_run": updates * 8 * 32},
+    }
+
+
 BENCHMARKS = {
     "B1": b1,
     "B2": b2,
@@ -491,6 +527,7 @@ BENCHMARKS = {
     "C1": c1,
     "L1": l1,
     "E1": e1,
+    "N1": n1,
 }
 LOWER_IS_BETTER = {"M1", "C1", "L1", "E1"}
 

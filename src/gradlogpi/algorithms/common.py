@@ -280,6 +280,39 @@ class EpisodeRecord:
         )
 
 
+def stacked_results(
+    results: list[RunResult], seed: int | None, wall_time: float | None = None
+) -> RunResult:
+    """Runs learned one at a time (or together, on-policy) as rows of one RunResult, the
+    episodes cut to the fewest any run finished; `policy` is run 0's, `parameters` every
+    run's θ [R, P]; `wall_time` defaults to the runs' sum (one after another)."""
+    if len(results) == 1:
+        return results[0]
+    width = min(r.returns.shape[1] for r in results)
+    values = [r.value_parameters for r in results]
+    normalizers = [r.extra.get("observation_normalizers") for r in results]
+    extra: dict[str, Any] = {}
+    if all(n is not None for n in normalizers):  # the runs' statistics side by side
+        extra["observation_normalizers"] = [
+            n for per_run in normalizers if per_run for n in per_run
+        ]
+    return RunResult(
+        np.concatenate([r.returns[:, :width] for r in results]),
+        np.concatenate([r.lengths[:, :width] for r in results]),
+        np.concatenate([r.truncated[:, :width] for r in results]),
+        np.concatenate([r.diverged_at for r in results]),
+        results[0].policy,
+        np.concatenate([r.parameters for r in results]),
+        results[0].value,
+        None if values[0] is None else np.concatenate(values),  # type: ignore[arg-type]
+        seed,
+        sum(r.wall_time for r in results) if wall_time is None else wall_time,
+        results[0].config,
+        np.arange(len(results)),
+        extra,
+    )
+
+
 @dataclass(frozen=True)
 class EpisodeEnd:
     """Passed to a `callback` when learning has moved on by one or more progress units.

@@ -95,6 +95,9 @@ class AlgorithmSpec:
       vector_envs: it makes vector envs from the environment's id (no env_kwargs).
       critics: the value functions it can learn: 'linear' (`LinearValue`, stepped per step
         or refitted) and/or 'neural' (`NeuralValue`, only refitted by regression).
+      together: it learns R runs with their own initial policies update by update in one
+        call (`runs` = a list of `RunStart`; neural updates of all runs one compiled
+        call on JAX), for the collections this says yes to.
     """
 
     name: str
@@ -109,6 +112,11 @@ class AlgorithmSpec:
     not_resumable: Callable[[Any], str | None] = _resumable
     vector_envs: bool = False
     critics: tuple[Literal["linear", "neural"], ...] = ("linear",)
+    together: Callable[[Any], bool] = _never
+
+    def learns_together(self, config: Any) -> bool:
+        """Whether R runs of `config` are learned together (else one after another)."""
+        return self.together(config)
 
     def hyperparameters(self) -> list[tuple[str, str, Any, str]]:
         """(name, type, default, docstring) of every config field."""
@@ -227,7 +235,13 @@ def on_policy_spec(
         needs_value=needs_value,
         vector_envs=True,
         critics=("linear", "neural"),
+        together=_not_on_ray,
     )
+
+
+def _not_on_ray(config: Any) -> bool:
+    """Runs together, except on Ray (each run's own workers: R sets at once)."""
+    return bool(config.collection != "ray")
 
 
 register(

@@ -25,7 +25,7 @@ inside (a NumPy array, a PyTorch network).
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
@@ -329,6 +329,53 @@ class ValueFunction(Protocol):
 
     def load_training_state(self, arrays: dict[str, np.ndarray], extra: JSON) -> None:
         """Put a `training_state` back, so fitting continues identically."""
+
+
+class RunUpdate(NamedTuple):
+    """One run's share of an update made for several runs at once: its policy, its critic
+    trained jointly (or None), its samples and its minibatches (as `maximize_minibatches`)."""
+
+    policy: NetworkPolicy
+    samples: Mapping[str, np.ndarray]
+    plan: Minibatches
+    critic: ValueFunction | None = None
+
+
+@runtime_checkable
+class RunsTogether(NetworkPolicy, Protocol):
+    """A network policy whose backend makes the updates of several runs one call (JAX:
+    `vmap` over the runs' parameters and optimiser states)."""
+
+    def maximize_minibatches_together(
+        self,
+        updates: Sequence[RunUpdate],
+        objective: Objective,
+        settings: Mapping[str, float],
+        ascent: Ascent = DEFAULT_ASCENT,
+    ) -> list[int]:
+        """`maximize_minibatches` of every run in `updates` (this policy among them, the
+        others of its class and shape), in one call; returns each run's epochs."""
+        ...
+
+
+def maximize_minibatches_of_runs(
+    updates: Sequence[RunUpdate],
+    objective: Objective,
+    settings: Mapping[str, float],
+    ascent: Ascent = DEFAULT_ASCENT,
+) -> list[int]:
+    """Each run's `maximize_minibatches` with the same objective, settings and ascent: in
+    one call where the backend offers it (`RunsTogether`), else one run after another.
+    Either way run k ends where its own call would have taken it."""
+    first = updates[0].policy
+    if isinstance(first, RunsTogether) and len(updates) > 1:
+        return first.maximize_minibatches_together(updates, objective, settings, ascent)
+    return [
+        update.policy.maximize_minibatches(
+            objective, update.samples, update.plan, settings, ascent, update.critic
+        )
+        for update in updates
+    ]
 
 
 @runtime_checkable

@@ -36,6 +36,7 @@ from gradlogpi.policies.contract import (
     Minibatches,
     Objective,
     RunAxisParameters,
+    RunUpdate,
     StopRule,
     ValueFunction,
     minibatch_plan,
@@ -209,8 +210,7 @@ class Program:
     max_grad_norm: float | None
 
 
-@functools.partial(jax.jit, static_argnames=("program",))
-def train_epochs(
+def epochs_of_update(
     program: Program,
     parameters: tuple[Parameters, ...],
     states: tuple[Any, ...],
@@ -273,16 +273,60 @@ def train_epochs(
     return parameters, states, epochs
 
 
-@functools.partial(jax.jit, static_argnames=("max_grad_norm",))
-def apply_gradient(
-    gradient: Parameters,
-    parameters: Parameters,
-    state: Any,
-    learning_rate: Any,
-    max_grad_norm: float | None = None,
-) -> tuple[Parameters, Any]:
-    """One compiled Adam step down `gradient`."""
-    return adam_step(gradient, parameters, state, learning_rate, max_grad_norm)
+train_epochs = jax.jit(epochs_of_update, static_argnames=("program",))
+
+
+@functools.partial(jax.jit, static_argnames=("program",))
+def train_epochs_of_runs(
+    program: Program,
+    parameters: tuple[Parameters, ...],
+    states: tuple[Any, ...],
+    samples: dict[str, Any],
+    indices: Any,
+    settings: dict[str, Any],
+    learning_rates: tuple[Any, ...],
+) -> tuple[tuple[Parameters, ...], tuple[Any, ...], Any]:
+    """`train_epochs` of R runs in one program (`vmap`): parameters, Adam states, samples
+    and indices carry a leading run axis [R, ...]; settings and rates are shared. Each
+    run stops by its own rule; the epochs run come back as [R]."""
+
+    def one_run(parameters: Any, states: Any, samples: Any, indices: Any) -> Any:
+        return epochs_of_update(
+            program, parameters, states, samples, indices, settings, learning_rates
+        )
+
+    return jax.vmap(one_run)(parameters, states, samples, indices)
+
+
+def check_alike(runs: Sequence[Sequence[JaxNetwork]]) -> None:
+    """ValueError unless every run has networks of run 0's kinds, shapes, dtypes and
+    learning rates (what one program for all of them needs)."""
+
+    def signature(models: Sequence[JaxNetwork]) -> list[Any]:
+        return [
+            (type(m), m.network, m.dtype, m.lr, [p.shape for p in m.parameters]) for m in models
+        ]
+
+    first = signature(runs[0])
+    for run, models in enumerate(runs[1:], start=1):
+        if signature(models) != first:
+            raise ValueError(
+                "`updates` must hold runs whose networks have one kind, shape, dtype and "
+                f"learning rate to train together; run {run} differs from run 0"
+            )
+
+
+def stacked(trees: Sequence[Any]) -> Any:
+    """Trees of the same structure as one tree of NumPy arrays with a leading run axis
+    (stacked on the host: one transfer to the device for all runs)."""
+    return jax.tree_util.tree_map(lambda *leaves: np.stack([np.asarray(x) for x in leaves]), *trees)
+
+
+def unstacked(tree: Any, runs: int) -> list[Any]:
+    """A tree with a leading run axis as one tree per run, of NumPy arrays (one transfer
+    from the device for all runs)."""
+    on_host = jax.device_get(tree)
+    return [jax.tree_util.tree_map(lambda leaf, k=k: leaf[k], on_host) for k in range(runs)]
 
 
 def bucket(n: int) -> int:
@@ -299,10 +343,11 @@ def padded(array: np.ndarray, rows: int) -> np.ndarray:
     return np.concatenate([array, pad])
 
 
-def padded_plan(plan: Minibatches) -> np.ndarray:
-    """The plan's indices [E, B, S] padded with -1 to S a power of two, int32."""
+def padded_plan(plan: Minibatches, size: int | None = None) -> np.ndarray:
+    """The plan's indices [E, B, S] padded with -1 to S a power of two (or to `size`),
+    int32."""
     indices = plan.indices
-    size = bucket(indices.shape[-1])
+    size = bucket(indices.shape[-1]) if size is None else size
     if size != indices.shape[-1]:
         pad = np.full((*indices.shape[:-1], size - indices.shape[-1]), -1)
         indices = np.concatenate([indices, pad], axis=-1)
@@ -364,6 +409,10 @@ class JaxNetwork(NumpyMirror, RunAxisParameters):
         if self._on_device is None:
             self._on_device = jax.device_put(tuple(p.astype(self.dtype) for p in self.parameters))
         return self._on_device
+
+    def _at_rest(self) -> tuple[np.ndarray, ...]:
+        """θ in the training dtype as NumPy arrays (to be stacked with other runs')."""
+        return tuple(p.astype(self.dtype) for p in self.parameters)
 
     def _float64(self) -> Parameters:
         """θ in float64 on the device (for scores), transferred once per θ."""
@@ -472,6 +521,12 @@ class JaxNetwork(NumpyMirror, RunAxisParameters):
     def _device_samples(self, samples: Mapping[str, np.ndarray], rows: int) -> dict[str, Any]:
         """Samples padded to `rows`, floats in the training dtype, with "weight"; one
         transfer to the device."""
+        return jax.device_put(self._padded_samples(samples, rows))
+
+    def _padded_samples(
+        self, samples: Mapping[str, np.ndarray], rows: int
+    ) -> dict[str, np.ndarray]:
+        """Samples padded to `rows`, floats in the training dtype, with "weight"."""
         converted = {}
         for name, array in samples.items():
             array = np.asarray(array)
@@ -482,7 +537,7 @@ class JaxNetwork(NumpyMirror, RunAxisParameters):
         weight = np.zeros(rows, dtype=self.dtype)
         weight[:n_samples] = 1.0 / n_samples
         converted["weight"] = weight
-        return jax.device_put(converted)
+        return converted
 
     def _scalars(self, values: Mapping[str, float]) -> dict[str, Any]:
         """Scalars in the training dtype, as NumPy (traced, not compiled in)."""
@@ -504,14 +559,7 @@ class JaxPolicy(JaxNetwork):
         """All epochs × minibatches up `objective` in one compiled call (see
         `NetworkPolicy`), with a `JaxValue` critic trained jointly if given; returns the
         epochs run."""
-        models: list[JaxNetwork] = [self]
-        if critic is not None:
-            if not isinstance(critic, JaxValue):
-                raise TypeError(
-                    f"`critic` must be a JaxValue to train with a JAX policy; got "
-                    f"{type(critic).__name__}"
-                )
-            models.append(critic)
+        models = self._trained_with(critic)
         n_samples = len(np.asarray(samples["observations"]))
         parameters, adams, epochs = train_epochs(
             Program(
@@ -534,6 +582,69 @@ class JaxPolicy(JaxNetwork):
             model._adam = adam
             model._store(trained, on_device=True)
         return int(epochs)
+
+    def maximize_minibatches_together(
+        self,
+        updates: Sequence[RunUpdate],
+        objective: Objective,
+        settings: Mapping[str, float],
+        ascent: Ascent = DEFAULT_ASCENT,
+    ) -> list[int]:
+        """`maximize_minibatches` of several runs as one compiled call (see `RunsTogether`):
+        their parameters, Adam states, samples and minibatches stacked on a run axis."""
+        runs = [self._networks_of(update) for update in updates]
+        check_alike(runs)
+        rows = bucket(max(len(np.asarray(u.samples["observations"])) for u in updates))
+        size = max(bucket(u.plan.indices.shape[-1]) for u in updates)
+        samples = [
+            models[0]._padded_samples(update.samples, rows)
+            for models, update in zip(runs, updates, strict=True)
+        ]
+        n_models = len(runs[0])
+        parameters, adams, epochs = train_epochs_of_runs(
+            Program(
+                tuple(model.network for model in runs[0]),
+                objective,
+                ascent.stop,
+                ascent.max_grad_norm,
+            ),
+            tuple(stacked([models[i]._at_rest() for models in runs]) for i in range(n_models)),
+            tuple(stacked([models[i]._adam for models in runs]) for i in range(n_models)),
+            jax.device_put({name: np.stack([s[name] for s in samples]) for name in samples[0]}),
+            np.stack([padded_plan(update.plan, size) for update in updates]),
+            self._scalars(settings),
+            tuple(
+                np.asarray(model.lr * ascent.learning_rate_scale, dtype=self.dtype)
+                for model in runs[0]
+            ),
+        )
+        for i in range(n_models):
+            per_run = zip(unstacked(parameters[i], len(runs)), unstacked(adams[i], len(runs)))
+            for models, (trained, adam) in zip(runs, per_run, strict=True):
+                models[i]._adam = adam
+                models[i]._store(trained)
+        return [int(e) for e in np.asarray(epochs)]
+
+    def _trained_with(self, critic: ValueFunction | None) -> list[JaxNetwork]:
+        """This policy and the critic it trains jointly (a `JaxValue`), if any."""
+        if critic is None:
+            return [self]
+        if not isinstance(critic, JaxValue):
+            raise TypeError(
+                f"`critic` must be a JaxValue to train with a JAX policy; got "
+                f"{type(critic).__name__}"
+            )
+        return [self, critic]
+
+    @staticmethod
+    def _networks_of(update: RunUpdate) -> list[JaxNetwork]:
+        """A run's policy and joint critic, checked to be JAX networks."""
+        if not isinstance(update.policy, JaxPolicy):
+            raise TypeError(
+                "`updates` must hold JAX policies to train with one; got "
+                f"{type(update.policy).__name__}"
+            )
+        return update.policy._trained_with(update.critic)
 
     def _log_prob_inputs(self, obs: Any, a: Any) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
         raise NotImplementedError

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from gradlogpi.algorithms import EpisodeEnd, RunResult
+from gradlogpi.algorithms.common import stacked_results
 from gradlogpi.core.threads import one_blas_thread
 from gradlogpi.errors import ConfigError, GradlogpiError
 from gradlogpi.runs.build import build_policy, build_value, make_config_env, with_env_defaults
@@ -123,6 +124,21 @@ def run_algorithm(
     seeds = [
         int(s.generate_state(1)[0]) for s in np.random.SeedSequence(config.seed).spawn(config.runs)
     ]
+    if config.runs > 1 and spec.learns_together(settings):
+        from gradlogpi.algorithms.on_policy.loop import RunStart
+
+        # the same runs as one after another below, learned update by update together
+        starts = [
+            RunStart(
+                seed,
+                policy if k == 0 else build_policy(config.model_copy(update={"seed": seed}), env),
+                value,
+            )
+            for k, seed in enumerate(seeds)
+        ]
+        return spec.learn(
+            env, policy, settings, value=value, seed=config.seed, runs=starts, callback=callback
+        )
     results = []
     for k, seed in enumerate(seeds):
         run_callback = callback
@@ -142,45 +158,11 @@ def run_algorithm(
                 resume=resume,
             )
         )
-    return merge_results(results, config.seed)
+    return stacked_results(results, config.seed)
 
 
 def _of_run(callback: Callable[[EpisodeEnd], None], run: int, end: EpisodeEnd) -> None:
     callback(dataclasses.replace(end, run=run))
-
-
-def merge_results(results: list[RunResult], seed: int) -> RunResult:
-    """Stack runs learned one after another as rows of one RunResult.
-
-    The result's `policy` is run 0's; `parameters` has every run's θ ([R, P]).
-    """
-    if len(results) == 1:
-        return results[0]
-    width = min(r.returns.shape[1] for r in results)
-    values = [r.value_parameters for r in results]
-    return RunResult(
-        np.concatenate([r.returns[:, :width] for r in results]),
-        np.concatenate([r.lengths[:, :width] for r in results]),
-        np.concatenate([r.truncated[:, :width] for r in results]),
-        np.concatenate([r.diverged_at for r in results]),
-        results[0].policy,
-        np.concatenate([r.parameters for r in results]),
-        results[0].value,
-        None if values[0] is None else np.concatenate(values),  # type: ignore[arg-type]
-        seed,
-        sum(r.wall_time for r in results),
-        results[0].config,
-        np.arange(len(results)),
-        merged_extra(results),
-    )
-
-
-def merged_extra(results: list[RunResult]) -> dict[str, Any]:
-    """The runs' per-run extras side by side (their observation statistics)."""
-    normalizers = [r.extra.get("observation_normalizers") for r in results]
-    if any(n is None for n in normalizers):
-        return {}
-    return {"observation_normalizers": [n for per_run in normalizers if per_run for n in per_run]}
 
 
 def train(

@@ -19,9 +19,10 @@ for bit; where an environment cannot be snapshotted its episodes in flight resta
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
@@ -29,6 +30,7 @@ import gymnasium as gym
 import numpy as np
 
 from gradlogpi.algorithms.common import (
+    Callback,
     EpisodeEnd,
     EpisodeRecord,
     Inputs,
@@ -36,8 +38,8 @@ from gradlogpi.algorithms.common import (
     StopTraining,
     capture_state,
     check_policy_fits_env,
-    one_run,
     restore_state,
+    stacked_results,
     step_size,
     update_kept_finite,
 )
@@ -49,7 +51,13 @@ from gradlogpi.policies import Policy, ValueFunction
 from gradlogpi.policies.normalized import ObservationNormalizedPolicy
 from gradlogpi.rollouts.collectors import Collector, EpisodeCollector, RayStepCollector
 from gradlogpi.rollouts.episodes import make_env
-from gradlogpi.rollouts.vector import FragmentBatch, Shaping, StepCollector, make_vector_env
+from gradlogpi.rollouts.vector import (
+    FinishedEpisodes,
+    FragmentBatch,
+    Shaping,
+    StepCollector,
+    make_vector_env,
+)
 
 C = TypeVar("C", bound=CollectionConfig)
 
@@ -127,102 +135,279 @@ def acting(policy: Policy, collector: Collector) -> Policy:
     return cast(Policy, ObservationNormalizedPolicy(policy, normalizer))
 
 
+@dataclass(frozen=True)
+class RunStart:
+    """Where one of several runs learned together starts (`runs = [RunStart, ...]`)."""
+
+    seed: int | None
+    policy: Policy
+    value: ValueFunction | None = None
+
+
+@dataclass(frozen=True)
+class RunStep:
+    """One run's share of an update: the arguments of its `improve`."""
+
+    policy: Policy
+    critic: ValueFunction | None
+    batch: FragmentBatch
+    state: UpdateState[Any]
+
+
+ImproveTogether = Callable[[Sequence[RunStep]], list[dict[str, float]]]
+"""improve_together(steps) -> each run's statistics: `Improve` of several runs at the same
+update, their network updates made one call where the backend can (JAX: vmap); run k
+ends where its own `improve` would have taken it."""
+
+
 def train_on_policy(
-    name: str, improve: Improve, inputs: Inputs, *, needs_critic: bool
+    name: str,
+    improve: Improve,
+    inputs: Inputs,
+    *,
+    needs_critic: bool,
+    improve_together: ImproveTogether | None = None,
 ) -> RunResult:
-    """Learn one run of `name` (the policy and critic given are copied, not modified).
+    """Learn `inputs.runs` runs of `name` (the policies and critics given are copied, not
+    modified): one, or R together, update by update, each with its own collector.
 
     Args:
       name: the algorithm's name, for messages.
       improve: the algorithm's update (`Improve`).
       inputs: the algorithm's arguments (env, policy, config, value, seed, runs, callback,
-        resume).
+        resume). `runs`: None or 1 for one run; R > 1 for R runs, run k from the policy
+        and critic given with seed spawn k of `seed`; or a list of `RunStart`.
       needs_critic: whether `value` must be given.
+      improve_together: the update of several runs at once; None: `improve` run by run.
     """
+    starts = run_starts(name, inputs)
     with one_blas_thread():  # small matrices: more BLAS threads only add synchronisation
-        return _train_on_policy(name, improve, inputs, needs_critic)
+        if starts is None:
+            return _train_on_policy(name, improve, inputs, needs_critic)
+        if inputs.resume is not None:
+            raise ValueError(
+                f"`resume` continues one run of {name}; this call learns {len(starts)} "
+                "together (resume each run on its own)"
+            )
+        together = improve_together or functools.partial(one_after_another, improve)
+        return _train_together(name, together, inputs, needs_critic, starts)
+
+
+def run_starts(name: str, inputs: Inputs) -> list[RunStart] | None:
+    """The runs to learn together, or None for one run."""
+    runs = inputs.runs
+    if runs is None or (isinstance(runs, (int, np.integer)) and not isinstance(runs, bool)):
+        count = 1 if runs is None else int(runs)
+        if count < 1:
+            raise ValueError(f"`runs` must be a positive number of runs; got {runs!r}")
+        if count == 1:
+            return None
+        seeds = np.random.SeedSequence(inputs.seed).spawn(count)
+        return [
+            RunStart(int(seed.generate_state(1)[0]), inputs.policy, inputs.value) for seed in seeds
+        ]
+    starts = list(runs)
+    if not starts or not all(isinstance(start, RunStart) for start in starts):
+        raise TypeError(
+            f"`runs` must be None, a number of runs or a list of RunStart for {name}; got {runs!r}"
+        )
+    return starts
+
+
+def one_after_another(improve: Improve, steps: Sequence[RunStep]) -> list[dict[str, float]]:
+    """`ImproveTogether` from `Improve`: each run's update in turn."""
+    return [improve(step.policy, step.critic, step.batch, step.state) for step in steps]
+
+
+class OnPolicyRun:
+    """One run of the loop: its policy and critic (copies), its collector on its own
+    vector env, its random stream and the episodes it finished."""
+
+    def __init__(self, env_id: str, config: CollectionConfig, start: RunStart):
+        self.policy, self.value = copy.deepcopy(start.policy), copy.deepcopy(start.value)
+        self.seed, self.config = start.seed, config
+        self.random = np.random.default_rng(np.random.SeedSequence(start.seed).spawn(2)[1])
+        self.record = EpisodeRecord()
+        self.collector = make_collector(env_id, config, self.policy, start.seed)
+        self.learning = True
+        self.snapshot: Snapshot | None = None
+
+    def collect(self, update: int) -> tuple[RunStep, FinishedEpisodes]:
+        """Update `update`'s batch (its finished episodes recorded) and what `improve`
+        takes; also the finished episodes, for the report."""
+        batch, finished = self.collector.collect(self.policy, update)
+        self.record.add(finished.returns, finished.lengths, finished.truncated)
+        fraction = step_size(1.0, self.config.schedule, update, self.config.n_updates)
+        state = UpdateState(update, fraction, self.config, self.random)
+        return RunStep(self.policy, self.value, batch, state), finished
+
+    def report(
+        self,
+        update: int,
+        finished: FinishedEpisodes,
+        statistics: dict[str, float],
+        callback: Callback | None,
+        run: int | None = None,
+    ) -> None:
+        """Tell the callback about the update (runs learned together: which `run`, no
+        snapshot); learning ends here if it raises `StopTraining`."""
+        if callback is None:
+            return
+        if run is None:
+            self.snapshot = Snapshot(
+                update, self.policy, self.value, self.record, self.random, self.collector
+            )
+        end = EpisodeEnd(
+            update,
+            finished.returns,
+            finished.lengths,
+            finished.truncated,
+            acting(self.policy, self.collector),
+            self.snapshot,
+            run=run,
+            statistics=statistics,
+        )
+        try:
+            callback(end)
+        except StopTraining:
+            self.learning = False
+
+    def result(self) -> RunResult:
+        """The run's `RunResult` (with its observation statistics, if it normalised)."""
+        result = self.record.result(self.policy, self.value, self.seed, self.config)
+        if self.collector.normalizer is not None:
+            result.extra["observation_normalizers"] = [self.collector.normalizer.frozen()]
+        return result
 
 
 def _train_on_policy(name: str, improve: Improve, inputs: Inputs, needs_critic: bool) -> RunResult:
-    env, policy, config, value = inputs.env, inputs.policy, inputs.config, inputs.value
-    seed, runs, callback, resume = inputs.seed, inputs.runs, inputs.callback, inputs.resume
-    one_run(name, runs)
-    if needs_critic and value is None:
+    env_id = checked_env_id(name, inputs, needs_critic)
+    config, callback, resume = inputs.config, inputs.callback, inputs.resume
+    run = OnPolicyRun(env_id, config, RunStart(inputs.seed, inputs.policy, inputs.value))
+    try:
+        first_update = 0
+        if resume is not None:
+            first_update = restore_state(resume, run.policy, run.value, None, run.record)
+            restore_loop_state(resume, run.value, run.random, run.collector)
+            if run.collector.restarted:
+                warnings.warn(
+                    f"{env_id} cannot be snapshotted: the episodes in flight at update "
+                    f"{first_update} restart",
+                    stacklevel=3,
+                )
+        for update in range(first_update, config.n_updates):
+            step, finished = run.collect(update)
+            statistics: dict[str, float] = {}
+            if not update_kept_finite(
+                run.policy, functools.partial(_improve_into, statistics, improve, step)
+            ):
+                run.record.diverged_at = update
+                break
+            run.report(update, finished, statistics, callback)
+            if not run.learning:
+                break
+        if run.snapshot is not None:
+            run.snapshot()  # taken now: the final checkpoint asks after the envs are closed
+    finally:
+        run.collector.close()
+    return run.result()
+
+
+def _train_together(
+    name: str,
+    improve_together: ImproveTogether,
+    inputs: Inputs,
+    needs_critic: bool,
+    starts: list[RunStart],
+) -> RunResult:
+    """R runs update by update: each collects its batch, then one `improve_together` for
+    all still learning (a run that diverges or is stopped drops out), then each reports."""
+    inputs = dataclasses.replace(inputs, runs=None)
+    env_id = ""
+    for start in starts:
+        env_id = checked_env_id(
+            name, dataclasses.replace(inputs, **start_fields(start)), needs_critic
+        )
+    config, callback = inputs.config, inputs.callback
+    runs: list[OnPolicyRun] = []
+    try:
+        for start in starts:
+            runs.append(OnPolicyRun(env_id, config, start))
+        for update in range(config.n_updates):
+            learning = [k for k, run in enumerate(runs) if run.learning]
+            if not learning:
+                break
+            collected = [runs[k].collect(update) for k in learning]
+            steps = [step for step, _ in collected]
+            statistics: list[dict[str, float]] = []
+            kept = kept_finite_each(
+                [step.policy for step in steps],
+                functools.partial(_improve_together_into, statistics, improve_together, steps),
+            )
+            for k, (_, finished), finite in zip(learning, collected, kept, strict=True):
+                if not finite:
+                    runs[k].record.diverged_at = update
+                    runs[k].learning = False
+                    continue
+                runs[k].report(update, finished, statistics[learning.index(k)], callback, k)
+    finally:
+        for run in runs:
+            run.collector.close()
+    results = [run.result() for run in runs]
+    return stacked_results(results, inputs.seed, max(r.wall_time for r in results))
+
+
+def start_fields(start: RunStart) -> dict[str, Any]:
+    """`Inputs` fields a `RunStart` replaces."""
+    return {"policy": start.policy, "value": start.value, "seed": start.seed}
+
+
+def checked_env_id(name: str, inputs: Inputs, needs_critic: bool) -> str:
+    """The vector envs' id, after checking the policy fits the environment, the critic is
+    there when needed and an episode cap is known where collection needs one."""
+    if needs_critic and inputs.value is None:
         raise ValueError(
             f"`value` must be a critic for {name} (e.g. LinearValue(RawState(k))); got None"
         )
-    env_id = vector_env_id(env)
+    env_id = vector_env_id(inputs.env)
     probe = make_env(env_id)
+    config = inputs.config
     cap = config.max_episode_steps or (probe.spec.max_episode_steps if probe.spec else None)
-    check_policy_fits_env(policy, probe)
+    check_policy_fits_env(inputs.policy, probe)
     probe.close()
     if cap is None and config.collection == "episodes":
         raise ValueError(
             f"`max_episode_steps` must be given for {env_id} (no registered cap); got None"
         )
-    policy, value = copy.deepcopy(policy), copy.deepcopy(value)
-    random = np.random.default_rng(np.random.SeedSequence(seed).spawn(2)[1])
-    record = EpisodeRecord()
-    collector = make_collector(env_id, config, policy, seed)
-    try:
-        first_update = 0
-        if resume is not None:
-            first_update = restore_state(resume, policy, value, None, record)
-            restore_loop_state(resume, value, random, collector)
-            if collector.restarted:
-                warnings.warn(
-                    f"{env_id} cannot be snapshotted: the episodes in flight at update "
-                    f"{first_update} restart",
-                    stacklevel=2,
-                )
-        snapshot: Snapshot | None = None
-        for update in range(first_update, config.n_updates):
-            batch, finished = collector.collect(policy, update)
-            record.add(finished.returns, finished.lengths, finished.truncated)
-            state = UpdateState(
-                update, step_size(1.0, config.schedule, update, config.n_updates), config, random
-            )
-            statistics: dict[str, float] = {}
-            step = functools.partial(
-                _improve_into, statistics, improve, policy, value, batch, state
-            )
-            if not update_kept_finite(policy, step):
-                record.diverged_at = update
-                break
-            if callback is not None:
-                snapshot = Snapshot(update, policy, value, record, random, collector)
-                end = EpisodeEnd(
-                    update,
-                    finished.returns,
-                    finished.lengths,
-                    finished.truncated,
-                    acting(policy, collector),
-                    snapshot,
-                    statistics=statistics,
-                )
-                try:
-                    callback(end)
-                except StopTraining:
-                    break
-        if snapshot is not None:
-            snapshot()  # taken now: the final checkpoint asks after the envs are closed
-    finally:
-        collector.close()
-    result = record.result(policy, value, seed, config)
-    if collector.normalizer is not None:
-        result.extra["observation_normalizers"] = [collector.normalizer.frozen()]
-    return result
+    return env_id
 
 
-def _improve_into(
-    statistics: dict[str, float],
-    improve: Improve,
-    policy: Policy,
-    value: ValueFunction | None,
-    batch: FragmentBatch,
-    state: UpdateState[C],
+def kept_finite_each(policies: Sequence[Policy], update: Callable[[], object]) -> list[bool]:
+    """Run `update`, which changes every policy in place; each policy it leaves with a
+    non-finite θ goes back to its θ before (each its own `update_kept_finite`, nested
+    around the one call). Returns, per policy, whether its update was kept."""
+    if not policies:
+        update()
+        return []
+    rest: list[bool] = []
+
+    def inner() -> None:
+        rest.extend(kept_finite_each(policies[1:], update))
+
+    first = update_kept_finite(policies[0], inner)
+    return [first, *rest]
+
+
+def _improve_into(statistics: dict[str, float], improve: Improve, step: RunStep) -> None:
+    statistics.update(improve(step.policy, step.critic, step.batch, step.state))
+
+
+def _improve_together_into(
+    statistics: list[dict[str, float]],
+    improve_together: ImproveTogether,
+    steps: Sequence[RunStep],
 ) -> None:
-    statistics.update(improve(policy, value, batch, state))
+    statistics.extend(improve_together(steps))
 
 
 class Snapshot:

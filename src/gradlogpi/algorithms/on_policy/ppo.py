@@ -12,7 +12,7 @@ closed-form scores. Neural policies get the same weighted sum by one backward pa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,11 +23,18 @@ from gradlogpi.algorithms.common import Callback, Inputs, RunResult
 from gradlogpi.algorithms.on_policy.advantages import Rollout, rollout
 from gradlogpi.algorithms.on_policy.config import OnPolicyConfig
 from gradlogpi.algorithms.on_policy.gradients import clip_norm, minus_value_loss
-from gradlogpi.algorithms.on_policy.loop import UpdateState, train_on_policy
+from gradlogpi.algorithms.on_policy.loop import RunStep, UpdateState, train_on_policy
 from gradlogpi.core._checks import check_positive, check_positive_int
 from gradlogpi.core.returns import normalized
 from gradlogpi.policies import NetworkPolicy, Policy, ValueFunction
-from gradlogpi.policies.contract import ArrayNamespace, Ascent, BackendArray, minibatch_plan
+from gradlogpi.policies.contract import (
+    ArrayNamespace,
+    Ascent,
+    BackendArray,
+    RunUpdate,
+    maximize_minibatches_of_runs,
+    minibatch_plan,
+)
 from gradlogpi.rollouts.vector import FragmentBatch
 
 
@@ -128,7 +135,9 @@ def ppo(
       RunResult with one row; its columns are the finished episodes in order.
     """
     inputs = Inputs(env, policy, config, value, seed, runs, callback, resume)
-    return train_on_policy("ppo", improve, inputs, needs_critic=True)
+    return train_on_policy(
+        "ppo", improve, inputs, needs_critic=True, improve_together=improve_together
+    )
 
 
 def improve(
@@ -148,6 +157,85 @@ def improve(
     return statistics
 
 
+def improve_together(steps: Sequence[RunStep]) -> list[dict[str, float]]:
+    """`improve` of several runs at one update: each its own GAE(λ) and minibatches; the
+    clipped-surrogate epochs of network policies for all runs in one call where the
+    backend can (`maximize_minibatches_of_runs`), the linear path run by run."""
+    if not all(isinstance(step.policy, NetworkPolicy) for step in steps):
+        return [improve(step.policy, step.critic, step.batch, step.state) for step in steps]
+    config: PPOConfig = steps[0].state.config
+    prepared = []
+    for step in steps:
+        policy = step.policy
+        assert isinstance(policy, NetworkPolicy) and step.critic is not None
+        data = rollout(step.batch, step.policy, step.critic, config.gamma, config.gae_lambda)
+        joint = config.fits_jointly(step.policy, step.critic)
+        request = surrogate_ascent(policy, data, step.state, step.critic if joint else None)
+        prepared.append((step, data, joint, request))
+    _, objective, settings, ascent = prepared[0][3]  # the same for every run
+    epochs = maximize_minibatches_of_runs(
+        [request[0] for *_, request in prepared], objective, settings, ascent
+    )
+    statistics = []
+    for (step, data, joint, _), epochs_run in zip(prepared, epochs, strict=True):
+        if not joint:
+            assert step.critic is not None
+            step.critic.fit(data.observations, data.returns, config.value_ridge)
+        statistics.append(surrogate_statistics(step.policy, data, config, epochs_run))
+    return statistics
+
+
+def surrogate_ascent(
+    policy: NetworkPolicy,
+    data: Rollout,
+    state: UpdateState[PPOConfig],
+    critic: ValueFunction | None = None,
+) -> tuple[RunUpdate, ClippedSurrogate, dict[str, float], Ascent]:
+    """What `maximize_minibatches` takes for one update of a network policy (with a
+    `critic` trained jointly): the run's samples and minibatches, the objective, its
+    settings (the scheduled clip range) and the ascent."""
+    config, fraction = state.config, state.fraction
+    clip_range = (
+        config.clip_range * fraction if config.schedule != "constant" else config.clip_range
+    )
+    samples = {
+        "observations": data.observations,
+        "actions": data.actions,
+        "old_log_probs": data.log_probs,
+        "advantages": data.advantages,
+    }
+    settings = {
+        "clip_range": clip_range,
+        "entropy_coefficient": config.entropy_coefficient,
+        "target_kl": config.target_kl or 0.0,
+    }
+    if critic is not None:
+        joint_samples, joint_settings = config.joint_value_inputs(
+            critic, data.observations, data.returns
+        )
+        samples.update(joint_samples)
+        settings.update(joint_settings)
+    plan = minibatch_plan(data.advantages.shape[0], config.epochs, config.minibatches, state.random)
+    objective = ClippedSurrogate(
+        config.normalize_advantages,
+        config.entropy_coefficient > 0,
+        with_value=critic is not None,
+        clip_values=critic is not None and config.value_clip_range is not None,
+    )
+    ascent = Ascent(fraction, config.max_grad_norm, None if config.target_kl is None else KLAbove())
+    return RunUpdate(policy, samples, plan, critic), objective, settings, ascent
+
+
+def surrogate_statistics(
+    policy: Policy, data: Rollout, config: PPOConfig, epochs: int
+) -> dict[str, float]:
+    """The epochs an update ran and, with a target KL, the KL(π_old‖π) it ended at."""
+    approximate_kl = 0.0
+    if config.target_kl is not None:
+        approximate_kl = estimated_kl(policy, data)
+    return {"epochs": float(epochs), "approximate_kl": approximate_kl}
+
+
 def optimize_surrogate(
     policy: Policy,
     data: Rollout,
@@ -158,46 +246,17 @@ def optimize_surrogate(
     """Epochs × minibatches of clipped-surrogate ascent on one update's steps (with a
     neural `critic`: trained jointly on the same minibatches); returns the epochs run and
     the last estimated KL(π_old‖π)."""
+    if isinstance(policy, NetworkPolicy):  # the whole update in the policy's backend
+        update, objective, settings, ascent = surrogate_ascent(policy, data, state, critic)
+        epochs = policy.maximize_minibatches(
+            objective, update.samples, update.plan, settings, ascent, update.critic
+        )
+        return surrogate_statistics(policy, data, config, epochs)
     fraction, shuffle = state.fraction, state.random
     n_samples = data.advantages.shape[0]
     clip_range = (
         config.clip_range * fraction if config.schedule != "constant" else config.clip_range
     )
-    if isinstance(policy, NetworkPolicy):  # the whole update in the policy's backend
-        samples = {
-            "observations": data.observations,
-            "actions": data.actions,
-            "old_log_probs": data.log_probs,
-            "advantages": data.advantages,
-        }
-        settings = {
-            "clip_range": clip_range,
-            "entropy_coefficient": config.entropy_coefficient,
-            "target_kl": config.target_kl or 0.0,
-        }
-        if critic is not None:
-            joint_samples, joint_settings = config.joint_value_inputs(
-                critic, data.observations, data.returns
-            )
-            samples.update(joint_samples)
-            settings.update(joint_settings)
-        epochs = policy.maximize_minibatches(
-            ClippedSurrogate(
-                config.normalize_advantages,
-                config.entropy_coefficient > 0,
-                with_value=critic is not None,
-                clip_values=critic is not None and config.value_clip_range is not None,
-            ),
-            samples,
-            minibatch_plan(n_samples, config.epochs, config.minibatches, shuffle),
-            settings,
-            Ascent(fraction, config.max_grad_norm, None if config.target_kl is None else KLAbove()),
-            critic,
-        )
-        approximate_kl = 0.0
-        if config.target_kl is not None:
-            approximate_kl = estimated_kl(policy, data)
-        return {"epochs": float(epochs), "approximate_kl": approximate_kl}
     epochs, approximate_kl = 0, 0.0
     for _ in range(config.epochs):
         epochs += 1
