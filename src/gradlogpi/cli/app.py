@@ -732,6 +732,15 @@ def summary_line(result: Any) -> str:
     )
 
 
+def runs_mode(spec: Any) -> str:
+    """How `runs = R` is learned by a registry entry (`AlgorithmSpec`), at its default settings."""
+    if spec.lockstep_runs:
+        return "in lockstep"
+    if spec.learns_together(spec.config_class()):
+        return "together, update by update"
+    return "one after another"
+
+
 @app.command("algorithms")
 def algorithms_command(
     name: Annotated[
@@ -751,7 +760,7 @@ def algorithms_command(
             table.add_row(
                 spec.name,
                 ", ".join(spec.policies),
-                "in lockstep" if spec.lockstep_runs else "one after another",
+                runs_mode(spec),
                 spec.unit,
                 spec.summary,
             )

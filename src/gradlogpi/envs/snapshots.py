@@ -398,11 +398,21 @@ def _qualified_names(layers: list[Any]) -> np.ndarray:
     return np.array([f"{type(x).__module__}.{type(x).__qualname__}" for x in layers])
 
 
+def _layout_of(env_class: type) -> _Layout | None:
+    """The class's registered layout; MuJoCo's tasks are registered when first asked for
+    (importing MuJoCo and its tasks would slow every start-up)."""
+    layout = _LAYOUTS.get(env_class)
+    if layout is None and env_class.__module__.startswith("gymnasium.envs.mujoco"):
+        _register_mujoco()
+        layout = _LAYOUTS.get(env_class)
+    return layout
+
+
 def _chain_snapshot(env: Any, vector: bool) -> dict[str, np.ndarray]:
     layers = _layers(env)
     snapshot = {"layers": _qualified_names(layers)}
     for layer, prefix in zip(layers, _prefixes(layers), strict=True):
-        layout = _LAYOUTS.get(type(layer))
+        layout = _layout_of(type(layer))
         if layout is None or layout.vector != vector:
             raise _Unsupported(f"{type(layer).__qualname__} has no registered snapshot layout")
         snapshot.update({prefix + key: array for key, array in layout.encode(layer).items()})
@@ -420,7 +430,7 @@ def _chain_restores(env: Any, reader: _Reader) -> list[Restore]:
         )
     restores: list[Restore] = []
     for layer, prefix in zip(layers, _prefixes(layers), strict=True):
-        layout = _LAYOUTS.get(type(layer))
+        layout = _layout_of(type(layer))
         if layout is None:
             raise CheckpointError(
                 f"cannot restore {type(layer).__qualname__}: it has no registered snapshot layout"
@@ -634,8 +644,9 @@ _MUJOCO_FIELDS = {
 }
 
 
+@functools.cache
 def _register_mujoco() -> None:
-    """The MuJoCo tasks Gymnasium ships (v4 and v5), where `mujoco` is installed."""
+    """The MuJoCo tasks Gymnasium ships (v4 and v5), where `mujoco` is installed; once."""
     try:
         import mujoco
         from gymnasium.envs.mujoco.mujoco_env import MujocoEnv
@@ -730,5 +741,3 @@ register_snapshot(
     _np_random="rng?",
     _np_random_seed="bigint?",
 )
-
-_register_mujoco()

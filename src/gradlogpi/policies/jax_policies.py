@@ -329,6 +329,18 @@ def unstacked(tree: Any, runs: int) -> list[Any]:
     return [jax.tree_util.tree_map(lambda leaf, k=k: leaf[k], on_host) for k in range(runs)]
 
 
+@functools.partial(jax.jit, static_argnames=("max_grad_norm",))
+def apply_gradient(
+    gradient: Parameters,
+    parameters: Parameters,
+    state: Any,
+    learning_rate: Any,
+    max_grad_norm: float | None = None,
+) -> tuple[Parameters, Any]:
+    """One compiled Adam step down `gradient`."""
+    return adam_step(gradient, parameters, state, learning_rate, max_grad_norm)
+
+
 def bucket(n: int) -> int:
     """The power of two ≥ n: array sizes that vary (whole-episode batches) compile a few
     programs, not one per size."""
@@ -619,7 +631,9 @@ class JaxPolicy(JaxNetwork):
             ),
         )
         for i in range(n_models):
-            per_run = zip(unstacked(parameters[i], len(runs)), unstacked(adams[i], len(runs)))
+            per_run = zip(
+                unstacked(parameters[i], len(runs)), unstacked(adams[i], len(runs)), strict=True
+            )
             for models, (trained, adam) in zip(runs, per_run, strict=True):
                 models[i]._adam = adam
                 models[i]._store(trained)

@@ -1,10 +1,18 @@
 """The on-policy family: one loop over a `Collector` (steps, whole episodes, Ray workers)
-calling each algorithm's `improve` (batch policy gradient, A2C, PPO, TRPO)."""
+calling each algorithm's `improve` (batch policy gradient, A2C, PPO, TRPO), for one run or
+R runs together."""
 
 from gradlogpi.algorithms.on_policy.a2c import A2CConfig, a2c
 from gradlogpi.algorithms.on_policy.batch_pg import BatchPolicyGradientConfig, batch_policy_gradient
 from gradlogpi.algorithms.on_policy.config import CollectionConfig, OnPolicyConfig
-from gradlogpi.algorithms.on_policy.loop import Improve, UpdateState, train_on_policy
+from gradlogpi.algorithms.on_policy.loop import (
+    Improve,
+    ImproveTogether,
+    RunStart,
+    RunStep,
+    UpdateState,
+    train_on_policy,
+)
 from gradlogpi.algorithms.on_policy.ppo import PPOConfig, ppo
 from gradlogpi.algorithms.on_policy.trpo import TRPOConfig, trpo
 
@@ -13,8 +21,11 @@ __all__ = [
     "BatchPolicyGradientConfig",
     "CollectionConfig",
     "Improve",
+    "ImproveTogether",
     "OnPolicyConfig",
     "PPOConfig",
+    "RunStart",
+    "RunStep",
     "TRPOConfig",
     "UpdateState",
     "a2c",

@@ -241,7 +241,9 @@ def batch_policy_gradient(
       value: a `LinearValue` for `baseline='value'`.
       seed: the experiment seed; every episode's seeds derive from it (same episodes with
         sync or async envs, with any number of workers).
-      runs: None or 1 (one run per call; `gradlogpi.runs.train` learns R one after another).
+      runs: None or 1: one run; R: R runs learned together, update by update, run k
+        from copies of `policy` and `value` with seed spawn k of `seed`; or a list of
+        `RunStart` (each run's seed, policy and critic). Callbacks then name the run.
       callback: called with an `EpisodeEnd` (over the batch's episodes) after every update;
         its `snapshot()` can be passed back as `resume`.
       resume: continue after the update a snapshot was taken at.

@@ -9,6 +9,17 @@ once:
         statistics ← improve(π, v̂, batch, state)  (θ put back if it became non-finite)
         report the update (progress, evaluation, checkpoint)
 
+With `runs = R` the loop learns R runs together, each with its own collector, seed and
+initial policy, update by update:
+
+    Loop for each update u:
+        each run still learning: batch_k ← collector_k.collect(π_k, u)
+        improve_together(steps of all runs)      (JAX: one vmapped call for all networks)
+        each run: report (run k's callback); a run that diverges or is stopped drops out
+
+Run k ends where it would have ended alone. Runs learned together are not checkpointed
+for resume (one run is); their final parameters are saved.
+
 A checkpoint holds everything that decides what happens next: θ and the optimiser,
 the critic and its optimiser, the loop's random stream, the statistics, and the
 collector's state including the environments' snapshot. A resumed run continues bit

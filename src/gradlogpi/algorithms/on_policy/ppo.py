@@ -126,7 +126,9 @@ def ppo(
       value: the critic, a `LinearValue` over any state features or a `NeuralValue`;
         required.
       seed: the experiment seed (sub-environment seeds and action noise derive from it).
-      runs: None or 1 (one run per call; `gradlogpi.runs.train` learns R one after another).
+      runs: None or 1: one run; R: R runs learned together, update by update, run k
+        from copies of `policy` and `value` with seed spawn k of `seed`; or a list of
+        `RunStart` (each run's seed, policy and critic). Callbacks then name the run.
       callback: called with an `EpisodeEnd` after every update (the episodes that ended
         in it); raising `StopTraining` ends learning there.
       resume: a snapshot from a callback's `EpisodeEnd.snapshot()`: continue after its update.
