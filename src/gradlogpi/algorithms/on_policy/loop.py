@@ -333,12 +333,10 @@ def _train_together(
 ) -> RunResult:
     """R runs update by update: each collects its batch, then one `improve_together` for
     all still learning (a run that diverges or is stopped drops out), then each reports."""
-    inputs = dataclasses.replace(inputs, runs=None)
-    env_id = ""
-    for start in starts:
-        env_id = checked_env_id(
-            name, dataclasses.replace(inputs, **start_fields(start)), needs_critic
-        )
+    env_id = vector_env_id(inputs.env)
+    for start in starts:  # every run's policy and critic fit the environment
+        run_inputs = dataclasses.replace(inputs, policy=start.policy, value=start.value)
+        checked_env_id(name, run_inputs, needs_critic)
     config, callback = inputs.config, inputs.callback
     runs: list[OnPolicyRun] = []
     try:
@@ -355,22 +353,18 @@ def _train_together(
                 [step.policy for step in steps],
                 functools.partial(_improve_together_into, statistics, improve_together, steps),
             )
-            for k, (_, finished), finite in zip(learning, collected, kept, strict=True):
+            reports = zip(learning, collected, kept, statistics, strict=True)
+            for k, (_, finished), finite, run_statistics in reports:
                 if not finite:
                     runs[k].record.diverged_at = update
                     runs[k].learning = False
                     continue
-                runs[k].report(update, finished, statistics[learning.index(k)], callback, k)
+                runs[k].report(update, finished, run_statistics, callback, k)
     finally:
         for run in runs:
             run.collector.close()
     results = [run.result() for run in runs]
     return stacked_results(results, inputs.seed, max(r.wall_time for r in results))
-
-
-def start_fields(start: RunStart) -> dict[str, Any]:
-    """`Inputs` fields a `RunStart` replaces."""
-    return {"policy": start.policy, "value": start.value, "seed": start.seed}
 
 
 def checked_env_id(name: str, inputs: Inputs, needs_critic: bool) -> str:
