@@ -74,6 +74,27 @@ def test_a2c_runs_together_on_jax_end_where_each_run_ends_alone():
     assert_same_runs(alone, together)
 
 
+def test_ppo_runs_together_on_pytorch_take_each_run_in_turn_to_the_same_end():
+    """A backend without one call for all runs (PyTorch) updates them one after another."""
+    pytest.importorskip("torch")
+    from gradlogpi.policies.torch_policies import NeuralSoftmaxPolicy, NeuralValue
+
+    config = PPOConfig(num_envs=2, steps_per_env=16, n_updates=3, epochs=2, minibatches=2)
+    made = [
+        (NeuralSoftmaxPolicy(4, 2, (8,), seed=seed), NeuralValue(4, (8,), seed=seed))
+        for seed in SEEDS[:2]
+    ]
+    alone = [
+        ppo("CartPole-v1", policy, config, value=value, seed=seed)
+        for seed, (policy, value) in zip(SEEDS, made, strict=False)
+    ]
+    starts = [
+        RunStart(seed, policy, value) for seed, (policy, value) in zip(SEEDS, made, strict=False)
+    ]
+    together = ppo("CartPole-v1", made[0][0], config, value=made[0][1], seed=0, runs=starts)
+    assert_same_runs(alone, together)
+
+
 def linear_models():
     policy = MatrixSoftmaxPolicy(RawState(4), 2).init(np.random.default_rng(0), scale=0.1)
     return policy, LinearValue(RawState(4))
