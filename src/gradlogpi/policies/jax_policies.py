@@ -94,7 +94,9 @@ def use_compilation_cache(directory: str | Path | None = None) -> Path | None:
     except OSError:
         return None  # a read-only home: compile every time rather than fail
     jax.config.update("jax_compilation_cache_dir", str(chosen))  # type: ignore[no-untyped-call]
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)  # type: ignore[no-untyped-call]
+    # every program, the small ones too: a few of them (Adam's initial state, transfers)
+    # compile at every start otherwise, about 35 ms each
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)  # type: ignore[no-untyped-call]
     return Path(chosen)
 
 
