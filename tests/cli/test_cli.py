@@ -242,6 +242,17 @@ def test_help_everywhere(command):
                 "value.minibatches=2",
             ],
         ),
+        (
+            "mountaincar_ppo",
+            [
+                "hyperparameters.n_updates=2",
+                "hyperparameters.steps_per_env=8",
+                "hyperparameters.epochs=1",
+                "hyperparameters.minibatches=2",
+                "value.epochs=1",
+                "value.minibatches=2",
+            ],
+        ),
     ],
 )
 def test_every_shipped_config_trains(tmp_path, name, overrides):
