@@ -121,6 +121,23 @@ def fisher_vector_product(scores: np.ndarray, vector: np.ndarray, damping: float
     return scores.T @ (scores @ vector) / max(scores.shape[0], 1) + damping * vector
 
 
+def expected_fisher_vector_product(
+    scores: np.ndarray, probabilities: np.ndarray, vector: np.ndarray, damping: float
+) -> np.ndarray:
+    """(F + λI) v with the exact F = mean_s Σ_a π(a|s) ψ(s,a) ψ(s,a)ᵀ of a policy over A
+    actions, from the scores of every action, shape [P].
+
+    Args:
+      scores: ψ(s, a) = ∇ln π(a|s) of every state and action, shape [M, A, P].
+      probabilities: π(a|s), shape [M, A].
+      vector: v, shape [P].
+      damping: λ ≥ 0.
+    """
+    along = scores @ vector  # ψ(s,a)ᵀ v, [M, A]
+    weighted = probabilities * along
+    return np.einsum("ma,map->p", weighted, scores) / max(scores.shape[0], 1) + damping * vector
+
+
 def conjugate_gradient(
     product: Callable[[np.ndarray], np.ndarray],
     b: np.ndarray,

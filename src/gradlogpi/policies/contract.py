@@ -331,6 +331,17 @@ class ValueFunction(Protocol):
         """Put a `training_state` back, so fitting continues identically."""
 
 
+@runtime_checkable
+class ExactFisher(Protocol):
+    """A policy that multiplies a vector by its Fisher information exactly (JAX networks:
+    the Hessian-vector product of the mean KL by `jvp` of its gradient)."""
+
+    def fisher_vector_product(self, obs: Observations, vector: np.ndarray) -> np.ndarray:
+        """F v, F = mean_s E_{a~π(·|s)}[ψ(s,a) ψ(s,a)ᵀ] over the states `obs` [M, ...]:
+        the Hessian at θ of mean_s KL(π_θ(·|s) ‖ π_θ'(·|s)) in θ', shape [P]."""
+        ...
+
+
 class RunUpdate(NamedTuple):
     """One run's share of an update made for several runs at once: its policy, its critic
     trained jointly (or None), its samples and its minibatches (as `maximize_minibatches`)."""

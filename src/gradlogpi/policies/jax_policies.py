@@ -690,6 +690,24 @@ class JaxPolicy(JaxNetwork):
             weighted_score_sum(self.network, self._float64(), observations, actions, weighting)
         )
 
+    def fisher_vector_product(self, obs: Any, vector: np.ndarray) -> np.ndarray:
+        """F v exactly, F the Fisher information averaged over the states `obs` [M, ...]
+        (the mean KL's Hessian; see `ExactFisher`), in float64, shape [P]."""
+        observations = np.asarray(obs, dtype=np.float64).reshape(-1, *self.observation_shape)
+        n = observations.shape[0]
+        rows = bucket(n)
+        weights = np.zeros(rows)
+        weights[:n] = 1.0 / n
+        vector = as_float_array("vector", vector)
+        if vector.shape != (self.n_parameters,):
+            raise ShapeError(
+                f"`vector` must have shape [P] with P={self.n_parameters}; got {vector.shape}"
+            )
+        product = kl_hessian_vector_product(
+            self.network, self._float64(), padded(observations, rows), weights, vector
+        )
+        return np.asarray(product, dtype=np.float64)
+
     def mean_entropy_gradient(self, obs: Any) -> np.ndarray:
         """∇θ of the mean entropy over the states `obs` [..., k], shape [P]."""
         observations = self._observations(obs).reshape(-1, *self.observation_shape)
@@ -726,6 +744,39 @@ def weighted_score_sum(
         return jnp.sum(weights * log_prob(network, parameters, observations, actions))
 
     return ravel_pytree(jax.grad(weighted)(parameters))[0]
+
+
+def kl_from(
+    network: Network, reference: Parameters, parameters: Parameters, observations: Any
+) -> Any:
+    """KL(π_reference(·|s) ‖ π_parameters(·|s)) per state [...] (a squashed Gaussian's
+    KL is its Gaussian's: tanh is a bijection)."""
+    output_reference = network_output(network, reference, observations)
+    output = network_output(network, parameters, observations)
+    if network.head == "softmax":
+        log_reference = jax.nn.log_softmax(output_reference, axis=-1)
+        log_probabilities = jax.nn.log_softmax(output, axis=-1)
+        return jnp.sum(jnp.exp(log_reference) * (log_reference - log_probabilities), axis=-1)
+    log_std_reference = log_std_of(network, reference[-1])
+    log_std = log_std_of(network, parameters[-1])
+    variance_ratio = jnp.exp(2.0 * (log_std_reference - log_std))
+    gap = (output_reference - output) * jnp.exp(-log_std)
+    per_dimension = log_std - log_std_reference + 0.5 * (variance_ratio + gap**2) - 0.5
+    return jnp.sum(per_dimension, axis=-1)
+
+
+@functools.partial(jax.jit, static_argnames=("network",))
+def kl_hessian_vector_product(
+    network: Network, parameters: Parameters, observations: Any, weights: Any, vector: Any
+) -> Any:
+    """H v, H the Hessian at θ' = θ of Σ_i w_i KL(π_θ(·|s_i) ‖ π_θ'(·|s_i)), flat [P]: the
+    Fisher information times v, by forward-over-reverse autodiff (F is never formed)."""
+    flat, unravel = ravel_pytree(parameters)
+
+    def weighted_kl(candidate: Any) -> Any:
+        return jnp.sum(weights * kl_from(network, parameters, unravel(candidate), observations))
+
+    return jax.jvp(jax.grad(weighted_kl), (flat,), (vector,))[1]
 
 
 @functools.partial(jax.jit, static_argnames=("network",))

@@ -8,14 +8,20 @@ subject to mean KL(π_old ‖ π_θ) ≤ δ:
     θ ← θ_old + βᵏ √(2δ / xᵀ(F + λI)x) x         (the first k whose step improves L and
                                                   keeps the exact mean KL ≤ δ)
 
-F is never formed: each conjugate-gradient iteration is two products with the [M, P]
-score matrix. With a_i drawn from π_old, mean ψψᵀ is an unbiased estimate of the KL's
-Hessian at θ_old (the Fisher information), which is what the natural-gradient batch
-update (`batch_pg`, update = "natural") also uses.
+F is never formed. `fisher = "sampled"`: each conjugate-gradient iteration is two
+products with the [M, P] score matrix; with a_i drawn from π_old, mean ψψᵀ is an unbiased
+estimate of the KL's Hessian at θ_old (the Fisher information), which is what the
+natural-gradient batch update (`batch_pg`, update = "natural") also uses. `fisher =
+"exact"`: the Fisher information itself, averaged over the sampled states, with the
+expectation over actions done exactly — for softmax policies from the scores of every
+action, for JAX networks as the mean KL's Hessian-vector product by `jvp` of its gradient
+(what SB3-contrib's TRPO computes). `"auto"` (the default) is exact wherever the policy
+allows (softmax policies, JAX networks), sampled for linear and PyTorch Gaussians.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -23,14 +29,19 @@ import gymnasium as gym
 import numpy as np
 
 from gradlogpi.algorithms.common import Callback, Inputs, RunResult
-from gradlogpi.algorithms.estimators import conjugate_gradient, fisher_vector_product
+from gradlogpi.algorithms.estimators import (
+    conjugate_gradient,
+    expected_fisher_vector_product,
+    fisher_vector_product,
+)
 from gradlogpi.algorithms.on_policy.advantages import Rollout, rollout
 from gradlogpi.algorithms.on_policy.config import OnPolicyConfig
 from gradlogpi.algorithms.on_policy.gradients import action_distribution, mean_kl
 from gradlogpi.algorithms.on_policy.loop import UpdateState, train_on_policy
 from gradlogpi.core._checks import check_positive, check_positive_int
 from gradlogpi.core.returns import normalized
-from gradlogpi.policies import Policy, ValueFunction
+from gradlogpi.policies import DiscretePolicy, Policy, ValueFunction
+from gradlogpi.policies.contract import ExactFisher
 from gradlogpi.rollouts.vector import FragmentBatch
 
 
@@ -50,6 +61,10 @@ class TRPOConfig(OnPolicyConfig):
     """Backtracking steps tried before the update is skipped."""
     backtrack: float = 0.8
     """β in (0, 1): each backtracking step shrinks the step by this factor."""
+    fisher: str = "auto"
+    """The Fisher products: 'exact' (the expectation over actions in closed form or by
+    autodiff), 'sampled' (mean ψψᵀ of the sampled steps) or 'auto' (exact where the policy
+    allows it: softmax policies, JAX networks)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -64,6 +79,11 @@ class TRPOConfig(OnPolicyConfig):
             check_positive_int(name, getattr(self, name))
         if not 0.0 < self.backtrack < 1.0:
             raise ValueError(f"`backtrack` must be in (0, 1); got {self.backtrack!r}")
+        if self.fisher not in FISHER_PRODUCTS:
+            raise ValueError(f"`fisher` must be one of {FISHER_PRODUCTS}; got {self.fisher!r}")
+
+
+FISHER_PRODUCTS = ("auto", "exact", "sampled")
 
 
 class TrustRegionStep(NamedTuple):
@@ -88,9 +108,7 @@ def trust_region_step(
     n_samples = scores.shape[0]
     gradient = scores.T @ advantages / n_samples
 
-    def product(vector: np.ndarray) -> np.ndarray:
-        return fisher_vector_product(scores, vector, config.damping)
-
+    product = fisher_operator(policy, data.observations, scores, config)
     old_distribution = action_distribution(policy, data.observations)  # π_old(·|s), for the KL
     direction = conjugate_gradient(product, gradient, config.cg_iterations)
     curvature = float(direction @ product(direction))
@@ -109,6 +127,32 @@ def trust_region_step(
             return TrustRegionStep(True, kl, improvement, fraction)
     policy.set_flat(theta_old)
     return TrustRegionStep(False, 0.0, 0.0, 0.0)
+
+
+def fisher_operator(
+    policy: Policy, observations: np.ndarray, scores: np.ndarray, config: TRPOConfig
+) -> Callable[[np.ndarray], np.ndarray]:
+    """v -> (F + λI) v at θ_old on the update's states, as `config.fisher` asks (see the
+    module docstring); `scores` [M, P] are the sampled steps' scores."""
+    damping = config.damping
+    exact = config.fisher != "sampled"
+    if exact and isinstance(policy, ExactFisher):
+        return lambda vector: policy.fisher_vector_product(observations, vector) + damping * vector
+    if exact and isinstance(policy, DiscretePolicy):
+        actions = np.arange(policy.n_actions)
+        every_action = np.broadcast_to(actions, (observations.shape[0], actions.size))
+        states = np.repeat(observations[:, None], actions.size, axis=1)
+        all_scores = policy.score(states, every_action)  # [M, A, P]
+        probabilities = policy.probabilities(observations)
+        return lambda vector: expected_fisher_vector_product(
+            all_scores, probabilities, vector, damping
+        )
+    if config.fisher == "exact":
+        raise ValueError(
+            "`fisher` = 'exact' needs a softmax policy or a JAX network; got "
+            f"{type(policy).__name__} (use 'sampled' or 'auto')"
+        )
+    return lambda vector: fisher_vector_product(scores, vector, damping)
 
 
 def trpo(
