@@ -147,6 +147,7 @@ def test_kept_finite_each_puts_back_only_the_policies_left_non_finite():
         (0, ValueError, "`runs` must be a positive number"),
         ("three", TypeError, "`runs` must be None, a number of runs or a list of RunStart"),
         ([1, 2], TypeError, "`runs` must be None, a number of runs or a list of RunStart"),
+        (True, TypeError, "`runs` must be None, a number of runs or a list of RunStart"),
     ],
 )
 def test_runs_that_are_not_runs_are_refused_by_name(runs, error, match):

@@ -217,7 +217,7 @@ def run_starts(name: str, inputs: Inputs) -> list[RunStart] | None:
         return [
             RunStart(int(seed.generate_state(1)[0]), inputs.policy, inputs.value) for seed in seeds
         ]
-    starts = list(runs)
+    starts = list(runs) if isinstance(runs, (list, tuple)) else []
     if not starts or not all(isinstance(start, RunStart) for start in starts):
         raise TypeError(
             f"`runs` must be None, a number of runs or a list of RunStart for {name}; got {runs!r}"
