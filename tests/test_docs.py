@@ -128,3 +128,15 @@ def test_a_documented_command_with_a_wrong_flag_is_refused():
         train.make_context("train", ["--confg", "x.toml"])
     with pytest.raises(Exception, match="greater than or equal to 1"):  # --seeds 0
         cartpole.make_context("cartpole", ["--config", "c.toml", "--seeds", "0"])
+
+
+def test_the_python_of_the_runs_guide_runs():
+    """The guide's example of runs learned together (docs/guide/runs.md) runs as written."""
+    pytest.importorskip("jax")
+    guide = Path(__file__).resolve().parents[1] / "docs" / "guide" / "runs.md"
+    blocks = re.findall(r"```python\n(.*?)```", guide.read_text(encoding="utf-8"), flags=re.S)
+    assert blocks, "the guide has an example"
+    namespace: dict[str, object] = {}
+    for block in blocks:
+        exec(compile(block, str(guide), "exec"), namespace)
+    assert namespace["result"].parameters.shape[0] == 4

@@ -127,7 +127,7 @@ def test_a_run_stopped_by_its_callback_drops_out_alone():
 
 
 def test_kept_finite_each_puts_back_only_the_policies_left_non_finite():
-    policies = [linear_models()[0] for _ in range(3)]
+    policies = [linear_models()[0] for _ in range(2000)]  # many runs: no nesting, no recursion
     before = [policy.get_flat() for policy in policies]
 
     def update() -> None:
@@ -135,7 +135,7 @@ def test_kept_finite_each_puts_back_only_the_policies_left_non_finite():
             step = np.nan if k == 1 else 1.0
             policy.set_flat(policy.get_flat() + step)
 
-    assert kept_finite_each(policies, update) == [True, False, True]
+    assert kept_finite_each(policies, update) == [True, False] + [True] * 1998
     np.testing.assert_array_equal(policies[1].get_flat(), before[1])
     np.testing.assert_array_equal(policies[0].get_flat(), before[0] + 1.0)
     np.testing.assert_array_equal(policies[2].get_flat(), before[2] + 1.0)
@@ -148,6 +148,7 @@ def test_kept_finite_each_puts_back_only_the_policies_left_non_finite():
         ("three", TypeError, "`runs` must be None, a number of runs or a list of RunStart"),
         ([1, 2], TypeError, "`runs` must be None, a number of runs or a list of RunStart"),
         (True, TypeError, "`runs` must be None, a number of runs or a list of RunStart"),
+        ([0, 1], TypeError, "`runs` must be None, a number of runs or a list of RunStart"),
     ],
 )
 def test_runs_that_are_not_runs_are_refused_by_name(runs, error, match):
@@ -165,7 +166,11 @@ def test_runs_learned_together_cannot_be_resumed_as_one():
 def test_networks_of_different_shapes_do_not_train_together():
     pytest.importorskip("jax")
     from gradlogpi.algorithms.on_policy.a2c import AdvantageWeighted
-    from gradlogpi.policies.contract import Minibatches, RunUpdate, maximize_minibatches_of_runs
+    from gradlogpi.policies.contract import (
+        Minibatches,
+        RunMinibatches,
+        maximize_minibatches_of_runs,
+    )
     from gradlogpi.policies.jax_policies import JaxSoftmaxPolicy
     from gradlogpi.policies.networks import MLP
 
@@ -177,6 +182,47 @@ def test_networks_of_different_shapes_do_not_train_together():
         "advantages": np.ones(4),
     }
     plan = Minibatches(np.arange(4)[None, None, :])
-    updates = [RunUpdate(small, samples, plan), RunUpdate(large, samples, plan)]
+    updates = [RunMinibatches(small, samples, plan), RunMinibatches(large, samples, plan)]
     with pytest.raises(ValueError, match="run 1 differs from run 0"):
         maximize_minibatches_of_runs(updates, AdvantageWeighted(False), {})
+
+
+def test_a_diverged_network_run_gets_its_parameters_and_optimiser_back():
+    policy = jax_models(5)[0]
+    other = jax_models(6)[0]
+    before = policy.get_flat(), policy.optimizer_state()[0]["optimizer_count"].copy()
+
+    def update() -> None:
+        policy.optimizer_step(np.full(policy.n_parameters, np.inf))
+        other.optimizer_step(np.ones(other.n_parameters))
+
+    assert kept_finite_each([policy, other], update) == [False, True]
+    np.testing.assert_array_equal(policy.get_flat(), before[0])
+    np.testing.assert_array_equal(policy.optimizer_state()[0]["optimizer_count"], before[1])
+    assert other.optimizer_state()[0]["optimizer_count"] == 1
+
+
+def test_runs_together_on_ray_are_refused_by_name():
+    policy, value = linear_models()
+    config = PPOConfig(n_updates=1, collection="ray")
+    with pytest.raises(ValueError, match="`runs` must be 1 with collection = 'ray'"):
+        ppo("CartPole-v1", policy, config, value=value, runs=2)
+
+
+def test_runs_that_update_differently_are_refused_by_name():
+    """One run's critic trains in the policy's loss, the other's by its own fit: no one
+    program fits both."""
+    pytest.importorskip("jax")
+    from gradlogpi.policies import LinearValue
+
+    config = PPOConfig(num_envs=2, steps_per_env=8, n_updates=1, epochs=1, minibatches=1)
+    joint, separate = jax_models(1), (jax_models(2)[0], LinearValue(RawState(4)))
+    starts = [RunStart(1, *joint), RunStart(2, *separate)]
+    with pytest.raises(ValueError, match="run 1 differs from run 0"):
+        ppo("CartPole-v1", joint[0], config, value=joint[1], runs=starts)
+
+
+def test_the_run_ids_of_one_run_are_one_run():
+    policy, value = linear_models()
+    config = PPOConfig(num_envs=2, steps_per_env=8, n_updates=1)
+    assert ppo("CartPole-v1", policy, config, value=value, runs=[0]).returns.shape[0] == 1

@@ -137,6 +137,12 @@ def exact_fisher_policies(rng):
     score), and JAX networks (the mean KL's Hessian by jvp), if JAX is installed."""
     found = [("matrix softmax", MatrixSoftmaxPolicy(RawState(3), 3).init(rng, scale=0.5))]
     try:
+        from gradlogpi.policies.torch_policies import NeuralSoftmaxPolicy
+
+        found.append(("PyTorch softmax", NeuralSoftmaxPolicy(3, 3, (5,), seed=7)))
+    except ImportError:
+        pass
+    try:
         from gradlogpi.policies.jax_policies import JaxGaussianPolicy, JaxSoftmaxPolicy
         from gradlogpi.policies.networks import MLP, GaussianHead
     except ImportError:
@@ -149,13 +155,15 @@ def exact_fisher_policies(rng):
     return found
 
 
-@pytest.mark.parametrize("which", ["matrix softmax", "JAX softmax", "JAX Gaussian", "JAX squashed"])
+@pytest.mark.parametrize(
+    "which", ["matrix softmax", "PyTorch softmax", "JAX softmax", "JAX Gaussian", "JAX squashed"]
+)
 def test_exact_fisher_products_are_the_mean_kls_curvature(which, rng):
     """vᵀ F v = d²/dε² mean KL(π_θ ‖ π_θ+εv) at 0, by central differences of the exact
     KL (the library's NumPy KL, not the autodiff that made F v)."""
     found = dict(exact_fisher_policies(rng))
     if which not in found:
-        pytest.skip("JAX is not installed")
+        pytest.skip("its backend is not installed")
     policy = found[which]
     observations = rng.normal(size=(64, 3))
     config = TRPOConfig(fisher="exact", damping=0.0)

@@ -669,7 +669,10 @@ def train_command(
         total = spec.total(settings.algorithm_config())
         out = console(quiet)
         target = run_dir if run_dir is not None else default_run_dir(settings)
-        resumable = spec.not_resumable(settings.algorithm_config()) is None
+        # runs learned one after another or together keep no resumable checkpoint
+        resumable = spec.not_resumable(settings.algorithm_config()) is None and (
+            settings.runs == 1 or spec.lockstep_runs
+        )
         keeps_checkpoints = settings.checkpoint_every > 0 or settings.checkpoint_seconds > 0
         with (
             interrupted_message(target, resumable and keeps_checkpoints),

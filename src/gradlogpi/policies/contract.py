@@ -342,9 +342,10 @@ class ExactFisher(Protocol):
         ...
 
 
-class RunUpdate(NamedTuple):
-    """One run's share of an update made for several runs at once: its policy, its critic
-    trained jointly (or None), its samples and its minibatches (as `maximize_minibatches`)."""
+class RunMinibatches(NamedTuple):
+    """What `maximize_minibatches` takes of one run when several runs' network updates
+    are made at once: its policy, its samples, its minibatches and its critic trained
+    jointly (or None)."""
 
     policy: NetworkPolicy
     samples: Mapping[str, np.ndarray]
@@ -359,7 +360,7 @@ class RunsTogether(NetworkPolicy, Protocol):
 
     def maximize_minibatches_together(
         self,
-        updates: Sequence[RunUpdate],
+        updates: Sequence[RunMinibatches],
         objective: Objective,
         settings: Mapping[str, float],
         ascent: Ascent = DEFAULT_ASCENT,
@@ -370,7 +371,7 @@ class RunsTogether(NetworkPolicy, Protocol):
 
 
 def maximize_minibatches_of_runs(
-    updates: Sequence[RunUpdate],
+    updates: Sequence[RunMinibatches],
     objective: Objective,
     settings: Mapping[str, float],
     ascent: Ascent = DEFAULT_ASCENT,

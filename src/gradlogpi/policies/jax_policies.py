@@ -36,7 +36,7 @@ from gradlogpi.policies.contract import (
     Minibatches,
     Objective,
     RunAxisParameters,
-    RunUpdate,
+    RunMinibatches,
     StopRule,
     ValueFunction,
     minibatch_plan,
@@ -313,8 +313,8 @@ def check_alike(runs: Sequence[Sequence[JaxNetwork]]) -> None:
     for run, models in enumerate(runs[1:], start=1):
         if signature(models) != first:
             raise ValueError(
-                "`updates` must hold runs whose networks have one kind, shape, dtype and "
-                f"learning rate to train together; run {run} differs from run 0"
+                "runs trained in one call must have networks of one kind, shape, dtype and "
+                f"learning rate; run {run} differs from run 0"
             )
 
 
@@ -599,7 +599,7 @@ class JaxPolicy(JaxNetwork):
 
     def maximize_minibatches_together(
         self,
-        updates: Sequence[RunUpdate],
+        updates: Sequence[RunMinibatches],
         objective: Objective,
         settings: Mapping[str, float],
         ascent: Ascent = DEFAULT_ASCENT,
@@ -653,11 +653,11 @@ class JaxPolicy(JaxNetwork):
         return [self, critic]
 
     @staticmethod
-    def _networks_of(update: RunUpdate) -> list[JaxNetwork]:
+    def _networks_of(update: RunMinibatches) -> list[JaxNetwork]:
         """A run's policy and joint critic, checked to be JAX networks."""
         if not isinstance(update.policy, JaxPolicy):
             raise TypeError(
-                "`updates` must hold JAX policies to train with one; got "
+                "runs trained in one call with a JAX policy must all have JAX policies; got "
                 f"{type(update.policy).__name__}"
             )
         return update.policy._trained_with(update.critic)

@@ -69,8 +69,13 @@ def make_vector_env(
     kwargs: dict[str, Any] = {}
     if max_episode_steps is not None:
         kwargs["max_episode_steps"] = max_episode_steps
+    vector_kwargs: dict[str, Any] = {}
     if not autoreset:
-        kwargs["vector_kwargs"] = {"autoreset_mode": AutoresetMode.DISABLED}
+        vector_kwargs["autoreset_mode"] = AutoresetMode.DISABLED
+    if mode == "async":
+        vector_kwargs["context"] = worker_start_method()
+    if vector_kwargs:
+        kwargs["vector_kwargs"] = vector_kwargs
     env_id = checked_env_id(env_id)
     num_envs = check_positive_int("num_envs", num_envs)
     try:
@@ -79,6 +84,15 @@ def make_vector_env(
         raise
     except Exception as error:  # an unknown id, or the environment's own constructor
         raise env_construction_error(env_id, {}, error) from None
+
+
+def worker_start_method() -> str:
+    """How async vector envs start their workers: from a fresh server process
+    ("forkserver"; "spawn" where there is none), never by forking this process, whose
+    JAX or PyTorch threads a forked child would inherit locked (a deadlock)."""
+    import multiprocessing
+
+    return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 
 
 def make_envpool(

@@ -124,35 +124,32 @@ def run_algorithm(
     seeds = [
         int(s.generate_state(1)[0]) for s in np.random.SeedSequence(config.seed).spawn(config.runs)
     ]
+    # run k > 0: its own initial policy and critic, built with seed spawn k
+    models = [(policy, value)]
+    for seed in seeds[1:]:
+        run_config = config.model_copy(update={"seed": seed})
+        models.append(
+            (build_policy(run_config, env), None if value is None else build_value(run_config, env))
+        )
     if config.runs > 1 and spec.learns_together(settings):
         from gradlogpi.algorithms.on_policy.loop import RunStart
 
         # the same runs as one after another below, learned update by update together
-        starts = [
-            RunStart(
-                seed,
-                policy if k == 0 else build_policy(config.model_copy(update={"seed": seed}), env),
-                value,
-            )
-            for k, seed in enumerate(seeds)
-        ]
+        starts = [RunStart(seed, *model) for seed, model in zip(seeds, models, strict=True)]
         return spec.learn(
             env, policy, settings, value=value, seed=config.seed, runs=starts, callback=callback
         )
     results = []
-    for k, seed in enumerate(seeds):
+    for k, (seed, (run_policy, run_value)) in enumerate(zip(seeds, models, strict=True)):
         run_callback = callback
         if callback is not None and config.runs > 1:
             run_callback = functools.partial(_of_run, callback, k)
-        run_policy = (
-            policy if k == 0 else build_policy(config.model_copy(update={"seed": seed}), env)
-        )
         results.append(
             spec.learn(
                 env,
                 run_policy,
                 settings,
-                value=value,
+                value=run_value,
                 seed=seed,
                 callback=run_callback,
                 resume=resume,

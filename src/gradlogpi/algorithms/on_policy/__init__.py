@@ -8,8 +8,8 @@ from gradlogpi.algorithms.on_policy.config import CollectionConfig, OnPolicyConf
 from gradlogpi.algorithms.on_policy.loop import (
     Improve,
     ImproveTogether,
+    RunBatch,
     RunStart,
-    RunStep,
     UpdateState,
     train_on_policy,
 )
@@ -24,8 +24,8 @@ __all__ = [
     "ImproveTogether",
     "OnPolicyConfig",
     "PPOConfig",
+    "RunBatch",
     "RunStart",
-    "RunStep",
     "TRPOConfig",
     "UpdateState",
     "a2c",

@@ -23,10 +23,16 @@ import gymnasium as gym
 import numpy as np
 
 from gradlogpi.algorithms.common import Callback, Inputs, RunResult
-from gradlogpi.algorithms.on_policy.advantages import Rollout, rollout
+from gradlogpi.algorithms.on_policy.advantages import rollout
 from gradlogpi.algorithms.on_policy.config import OnPolicyConfig
 from gradlogpi.algorithms.on_policy.gradients import clip_norm, minus_value_loss
-from gradlogpi.algorithms.on_policy.loop import RunStep, UpdateState, train_on_policy
+from gradlogpi.algorithms.on_policy.loop import (
+    NetworkUpdate,
+    RunBatch,
+    UpdateState,
+    network_updates,
+    train_on_policy,
+)
 from gradlogpi.core._checks import check_positive
 from gradlogpi.core.returns import normalized
 from gradlogpi.policies import NetworkPolicy, Policy, ValueFunction
@@ -35,8 +41,7 @@ from gradlogpi.policies.contract import (
     Ascent,
     BackendArray,
     Minibatches,
-    RunUpdate,
-    maximize_minibatches_of_runs,
+    RunMinibatches,
 )
 from gradlogpi.rollouts.vector import FragmentBatch
 
@@ -76,88 +81,68 @@ def improve(
     state: UpdateState[A2CConfig],
 ) -> dict[str, float]:
     """One A2C update; see the module docstring."""
+    if isinstance(policy, NetworkPolicy):  # one optimizer step in the policy's backend
+        return improve_together([RunBatch(policy, critic, batch, state)])[0]
     config = state.config
     assert critic is not None  # the loop refuses A2C without one
     data = rollout(batch, policy, critic, config.gamma, config.gae_lambda)
     advantages = normalized(data.advantages) if config.normalize_advantages else data.advantages
     states, actions = data.observations, data.actions
-    joint = config.fits_jointly(policy, critic)
-    if isinstance(policy, NetworkPolicy):  # one optimizer step in the policy's backend
-        update, objective, settings, ascent = advantage_ascent(
-            policy, critic if joint else None, data, advantages, state
-        )
-        policy.maximize_minibatches(
-            objective, update.samples, update.plan, settings, ascent, update.critic
-        )
-    else:
-        gradient = policy.weighted_score_sum(states, actions, advantages / advantages.size)
-        if config.entropy_coefficient > 0:
-            gradient = gradient + config.entropy_coefficient * policy.mean_entropy_gradient(states)
-        gradient = clip_norm(gradient, config.max_grad_norm)
-        policy.set_flat(policy.get_flat() + config.alpha_theta * state.fraction * gradient)
-    if not joint:
-        critic.fit(states, data.returns, config.value_ridge)  # v̂ ≈ the returns
+    gradient = policy.weighted_score_sum(states, actions, advantages / advantages.size)
+    if config.entropy_coefficient > 0:
+        gradient = gradient + config.entropy_coefficient * policy.mean_entropy_gradient(states)
+    gradient = clip_norm(gradient, config.max_grad_norm)
+    policy.set_flat(policy.get_flat() + config.alpha_theta * state.fraction * gradient)
+    critic.fit(states, data.returns, config.value_ridge)  # v̂ ≈ the returns
     return {"mean_advantage": float(advantages.mean())}
 
 
-def improve_together(steps: Sequence[RunStep]) -> list[dict[str, float]]:
+def improve_together(runs: Sequence[RunBatch]) -> list[dict[str, float]]:
     """`improve` of several runs at one update: each its own returns and advantages; the
-    optimizer steps of network policies for all runs in one call where the backend can
-    (`maximize_minibatches_of_runs`), the linear path run by run."""
-    if not all(isinstance(step.policy, NetworkPolicy) for step in steps):
-        return [improve(step.policy, step.critic, step.batch, step.state) for step in steps]
-    config: A2CConfig = steps[0].state.config
-    prepared = []
-    for step in steps:
-        policy = step.policy
-        assert isinstance(policy, NetworkPolicy) and step.critic is not None
-        data = rollout(step.batch, step.policy, step.critic, config.gamma, config.gae_lambda)
-        advantages = normalized(data.advantages) if config.normalize_advantages else data.advantages
-        joint = config.fits_jointly(step.policy, step.critic)
-        request = advantage_ascent(
-            policy, step.critic if joint else None, data, advantages, step.state
-        )
-        prepared.append((step, data, joint, advantages, request))
-    _, objective, settings, ascent = prepared[0][4]  # the same for every run
-    maximize_minibatches_of_runs(
-        [request[0] for *_, request in prepared], objective, settings, ascent
-    )
-    statistics = []
-    for step, data, joint, advantages, _ in prepared:
-        if not joint:
-            assert step.critic is not None
-            step.critic.fit(data.observations, data.returns, config.value_ridge)
-        statistics.append({"mean_advantage": float(advantages.mean())})
-    return statistics
+    optimizer steps of network policies for all runs in one call where the backend can,
+    linear policies run by run."""
+    return network_updates(improve, prepare_step, runs)
 
 
-def advantage_ascent(
-    policy: NetworkPolicy,
-    critic: ValueFunction | None,
-    data: Rollout,
-    advantages: np.ndarray,
-    state: UpdateState[A2CConfig],
-) -> tuple[RunUpdate, AdvantageWeighted, dict[str, float], Ascent]:
-    """What `maximize_minibatches` takes for one A2C step of a network policy (with a
-    `critic` trained jointly): all samples as one minibatch, the objective, its settings
-    and the ascent."""
-    config = state.config
+def prepare_step(run: RunBatch) -> NetworkUpdate:
+    """One run's A2C step of a network policy, ready to run (see `NetworkUpdate`): all
+    samples as one minibatch, the advantage-weighted objective (with the critic's loss
+    when it trains jointly), the ascent."""
+    policy, critic, state = run.policy, run.critic, run.state
+    config: A2CConfig = state.config
+    assert isinstance(policy, NetworkPolicy) and critic is not None
+    data = rollout(run.batch, policy, critic, config.gamma, config.gae_lambda)
+    advantages = normalized(data.advantages) if config.normalize_advantages else data.advantages
+    joint = config.fits_jointly(policy, critic)
     samples = {"observations": data.observations, "actions": data.actions, "advantages": advantages}
     settings = {"entropy_coefficient": config.entropy_coefficient}
-    if critic is not None:
+    if joint:
         joint_samples, joint_settings = config.joint_value_inputs(
             critic, data.observations, data.returns
         )
         samples.update(joint_samples)
         settings.update(joint_settings)
     objective = AdvantageWeighted(
-        config.entropy_coefficient > 0,
-        critic is not None,
-        critic is not None and config.value_clip_range is not None,
+        config.entropy_coefficient > 0, joint, joint and config.value_clip_range is not None
     )
-    plan = Minibatches(np.arange(advantages.size)[None, None, :])
-    ascent = Ascent(state.fraction, config.max_grad_norm)
-    return RunUpdate(policy, samples, plan, critic), objective, settings, ascent
+
+    def finish(epochs: int) -> dict[str, float]:
+        if not joint:
+            critic.fit(data.observations, data.returns, config.value_ridge)  # v̂ ≈ the returns
+        return {"mean_advantage": float(advantages.mean())}
+
+    return NetworkUpdate(
+        RunMinibatches(
+            policy,
+            samples,
+            Minibatches(np.arange(advantages.size)[None, None, :]),
+            critic if joint else None,
+        ),
+        objective,
+        settings,
+        Ascent(state.fraction, config.max_grad_norm),
+        finish,
+    )
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ import functools
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, NamedTuple, TypeVar, cast
 
 import gymnasium as gym
 import numpy as np
@@ -58,7 +58,13 @@ from gradlogpi.algorithms.on_policy.config import CollectionConfig
 from gradlogpi.core.named_arrays import under_prefix, with_prefix
 from gradlogpi.core.threads import one_blas_thread
 from gradlogpi.features.normalization import ObservationNormalizer, RewardScaler
-from gradlogpi.policies import Policy, ValueFunction
+from gradlogpi.policies import NetworkPolicy, Policy, ValueFunction
+from gradlogpi.policies.contract import (
+    Ascent,
+    Objective,
+    RunMinibatches,
+    maximize_minibatches_of_runs,
+)
 from gradlogpi.policies.normalized import ObservationNormalizedPolicy
 from gradlogpi.rollouts.collectors import Collector, EpisodeCollector, RayStepCollector
 from gradlogpi.rollouts.episodes import make_env
@@ -156,8 +162,9 @@ class RunStart:
 
 
 @dataclass(frozen=True)
-class RunStep:
-    """One run's share of an update: the arguments of its `improve`."""
+class RunBatch:
+    """A run's batch at an update, with its policy, critic and update state: what its
+    `improve` takes."""
 
     policy: Policy
     critic: ValueFunction | None
@@ -165,7 +172,7 @@ class RunStep:
     state: UpdateState[Any]
 
 
-ImproveTogether = Callable[[Sequence[RunStep]], list[dict[str, float]]]
+ImproveTogether = Callable[[Sequence[RunBatch]], list[dict[str, float]]]
 """improve_together(steps) -> each run's statistics: `Improve` of several runs at the same
 update, their network updates made one call where the backend can (JAX: vmap); run k
 ends where its own `improve` would have taken it."""
@@ -200,6 +207,12 @@ def train_on_policy(
                 f"`resume` continues one run of {name}; this call learns {len(starts)} "
                 "together (resume each run on its own)"
             )
+        if inputs.config.collection == "ray":
+            raise ValueError(
+                f"`runs` must be 1 with collection = 'ray' ({len(starts)} runs together would "
+                "start a set of Ray workers each); learn the runs one after another "
+                "(gradlogpi train does) or collect with 'steps' or 'episodes'"
+            )
         together = improve_together or functools.partial(one_after_another, improve)
         return _train_together(name, together, inputs, needs_critic, starts)
 
@@ -217,6 +230,8 @@ def run_starts(name: str, inputs: Inputs) -> list[RunStart] | None:
         return [
             RunStart(int(seed.generate_state(1)[0]), inputs.policy, inputs.value) for seed in seeds
         ]
+    if isinstance(runs, (list, tuple, range)) and list(runs) == [0]:
+        return None  # the run ids of one run, as the book's algorithms take them
     starts = list(runs) if isinstance(runs, (list, tuple)) else []
     if not starts or not all(isinstance(start, RunStart) for start in starts):
         raise TypeError(
@@ -225,9 +240,49 @@ def run_starts(name: str, inputs: Inputs) -> list[RunStart] | None:
     return starts
 
 
-def one_after_another(improve: Improve, steps: Sequence[RunStep]) -> list[dict[str, float]]:
+def one_after_another(improve: Improve, steps: Sequence[RunBatch]) -> list[dict[str, float]]:
     """`ImproveTogether` from `Improve`: each run's update in turn."""
     return [improve(step.policy, step.critic, step.batch, step.state) for step in steps]
+
+
+class NetworkUpdate(NamedTuple):
+    """One run's network update, prepared by an algorithm: what `maximize_minibatches`
+    takes, and what follows it."""
+
+    minibatches: RunMinibatches
+    objective: Objective
+    settings: dict[str, float]
+    ascent: Ascent
+    finish: Callable[[int], dict[str, float]]
+    """epochs run -> the run's statistics (after refitting a critic not trained jointly)."""
+
+
+def network_updates(
+    improve: Improve, prepare: Callable[[RunBatch], NetworkUpdate], runs: Sequence[RunBatch]
+) -> list[dict[str, float]]:
+    """`ImproveTogether` of an algorithm whose network update is one `maximize_minibatches`
+    call: each run `prepare`d, then one call for all of them where the backend can
+    (`maximize_minibatches_of_runs`), then each run's `finish`. Array policies take
+    `improve` one run after another."""
+    if not all(isinstance(run.policy, NetworkPolicy) for run in runs):
+        return one_after_another(improve, runs)
+    prepared = [prepare(run) for run in runs]
+    first = prepared[0]
+    for k, update in enumerate(prepared):
+        if (update.objective, update.settings, update.ascent) != (
+            first.objective,
+            first.settings,
+            first.ascent,
+        ):
+            raise ValueError(
+                "`runs` learned together must update with one objective, its settings and "
+                f"ascent; run {k} differs from run 0 (e.g. one trains its critic jointly, "
+                "the other does not)"
+            )
+    epochs = maximize_minibatches_of_runs(
+        [update.minibatches for update in prepared], first.objective, first.settings, first.ascent
+    )
+    return [update.finish(run_epochs) for update, run_epochs in zip(prepared, epochs, strict=True)]
 
 
 class OnPolicyRun:
@@ -243,14 +298,14 @@ class OnPolicyRun:
         self.learning = True
         self.snapshot: Snapshot | None = None
 
-    def collect(self, update: int) -> tuple[RunStep, FinishedEpisodes]:
+    def collect(self, update: int) -> tuple[RunBatch, FinishedEpisodes]:
         """Update `update`'s batch (its finished episodes recorded) and what `improve`
         takes; also the finished episodes, for the report."""
         batch, finished = self.collector.collect(self.policy, update)
         self.record.add(finished.returns, finished.lengths, finished.truncated)
         fraction = step_size(1.0, self.config.schedule, update, self.config.n_updates)
         state = UpdateState(update, fraction, self.config, self.random)
-        return RunStep(self.policy, self.value, batch, state), finished
+        return RunBatch(self.policy, self.value, batch, state), finished
 
     def report(
         self,
@@ -389,28 +444,37 @@ def checked_env_id(name: str, inputs: Inputs, needs_critic: bool) -> str:
 
 def kept_finite_each(policies: Sequence[Policy], update: Callable[[], object]) -> list[bool]:
     """Run `update`, which changes every policy in place; each policy it leaves with a
-    non-finite θ goes back to its θ before (each its own `update_kept_finite`, nested
-    around the one call). Returns, per policy, whether its update was kept."""
-    if not policies:
-        update()
-        return []
-    rest: list[bool] = []
+    non-finite θ goes back to its θ (and optimiser state) before. Returns, per policy,
+    whether its update was kept."""
+    saved = [(policy.get_flat(), optimizer_of(policy)) for policy in policies]
+    update()
+    kept = []
+    for policy, (theta, optimizer) in zip(policies, saved, strict=True):
+        finite = bool(np.all(np.isfinite(policy.get_flat())))
+        if not finite:
+            policy.set_flat(theta)
+            if optimizer is not None and isinstance(policy, NetworkPolicy):
+                policy.load_optimizer_state(*optimizer)
+        kept.append(finite)
+    return kept
 
-    def inner() -> None:
-        rest.extend(kept_finite_each(policies[1:], update))
 
-    first = update_kept_finite(policies[0], inner)
-    return [first, *rest]
+def optimizer_of(policy: Policy) -> tuple[dict[str, np.ndarray], list[Any]] | None:
+    """A network policy's optimiser state (copied), None for an array policy."""
+    if not isinstance(policy, NetworkPolicy):
+        return None
+    arrays, groups = policy.optimizer_state()
+    return {name: np.array(array) for name, array in arrays.items()}, copy.deepcopy(groups)
 
 
-def _improve_into(statistics: dict[str, float], improve: Improve, step: RunStep) -> None:
+def _improve_into(statistics: dict[str, float], improve: Improve, step: RunBatch) -> None:
     statistics.update(improve(step.policy, step.critic, step.batch, step.state))
 
 
 def _improve_together_into(
     statistics: list[dict[str, float]],
     improve_together: ImproveTogether,
-    steps: Sequence[RunStep],
+    steps: Sequence[RunBatch],
 ) -> None:
     statistics.extend(improve_together(steps))
 

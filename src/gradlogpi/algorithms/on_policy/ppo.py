@@ -23,7 +23,13 @@ from gradlogpi.algorithms.common import Callback, Inputs, RunResult
 from gradlogpi.algorithms.on_policy.advantages import Rollout, rollout
 from gradlogpi.algorithms.on_policy.config import OnPolicyConfig
 from gradlogpi.algorithms.on_policy.gradients import clip_norm, minus_value_loss
-from gradlogpi.algorithms.on_policy.loop import RunStep, UpdateState, train_on_policy
+from gradlogpi.algorithms.on_policy.loop import (
+    NetworkUpdate,
+    RunBatch,
+    UpdateState,
+    network_updates,
+    train_on_policy,
+)
 from gradlogpi.core._checks import check_positive, check_positive_int
 from gradlogpi.core.returns import normalized
 from gradlogpi.policies import NetworkPolicy, Policy, ValueFunction
@@ -31,8 +37,7 @@ from gradlogpi.policies.contract import (
     ArrayNamespace,
     Ascent,
     BackendArray,
-    RunUpdate,
-    maximize_minibatches_of_runs,
+    RunMinibatches,
     minibatch_plan,
 )
 from gradlogpi.rollouts.vector import FragmentBatch
@@ -149,57 +154,32 @@ def improve(
     state: UpdateState[PPOConfig],
 ) -> dict[str, float]:
     """One PPO update: GAE(λ), clipped-surrogate epochs on θ, then the critic's refit."""
+    if isinstance(policy, NetworkPolicy):  # the whole update in the policy's backend
+        return improve_together([RunBatch(policy, critic, batch, state)])[0]
     config = state.config
     assert critic is not None  # the loop refuses PPO without one
     data = rollout(batch, policy, critic, config.gamma, config.gae_lambda)
-    joint = config.fits_jointly(policy, critic)
-    statistics = optimize_surrogate(policy, data, config, state, critic if joint else None)
-    if not joint:
-        critic.fit(data.observations, data.returns, config.value_ridge)  # v̂ ≈ λ-returns
+    statistics = optimize_surrogate(policy, data, config, state)
+    critic.fit(data.observations, data.returns, config.value_ridge)  # v̂ ≈ λ-returns
     return statistics
 
 
-def improve_together(steps: Sequence[RunStep]) -> list[dict[str, float]]:
+def improve_together(runs: Sequence[RunBatch]) -> list[dict[str, float]]:
     """`improve` of several runs at one update: each its own GAE(λ) and minibatches; the
     clipped-surrogate epochs of network policies for all runs in one call where the
-    backend can (`maximize_minibatches_of_runs`), the linear path run by run."""
-    if not all(isinstance(step.policy, NetworkPolicy) for step in steps):
-        return [improve(step.policy, step.critic, step.batch, step.state) for step in steps]
-    config: PPOConfig = steps[0].state.config
-    prepared = []
-    for step in steps:
-        policy = step.policy
-        assert isinstance(policy, NetworkPolicy) and step.critic is not None
-        data = rollout(step.batch, step.policy, step.critic, config.gamma, config.gae_lambda)
-        joint = config.fits_jointly(step.policy, step.critic)
-        request = surrogate_ascent(policy, data, step.state, step.critic if joint else None)
-        prepared.append((step, data, joint, request))
-    _, objective, settings, ascent = prepared[0][3]  # the same for every run
-    epochs = maximize_minibatches_of_runs(
-        [request[0] for *_, request in prepared], objective, settings, ascent
-    )
-    statistics = []
-    for (step, data, joint, _), epochs_run in zip(prepared, epochs, strict=True):
-        if not joint:
-            assert step.critic is not None
-            step.critic.fit(data.observations, data.returns, config.value_ridge)
-        statistics.append(surrogate_statistics(step.policy, data, config, epochs_run))
-    return statistics
+    backend can, linear policies run by run."""
+    return network_updates(improve, prepare_surrogate, runs)
 
 
-def surrogate_ascent(
-    policy: NetworkPolicy,
-    data: Rollout,
-    state: UpdateState[PPOConfig],
-    critic: ValueFunction | None = None,
-) -> tuple[RunUpdate, ClippedSurrogate, dict[str, float], Ascent]:
-    """What `maximize_minibatches` takes for one update of a network policy (with a
-    `critic` trained jointly): the run's samples and minibatches, the objective, its
-    settings (the scheduled clip range) and the ascent."""
-    config, fraction = state.config, state.fraction
-    clip_range = (
-        config.clip_range * fraction if config.schedule != "constant" else config.clip_range
-    )
+def prepare_surrogate(run: RunBatch) -> NetworkUpdate:
+    """One run's PPO update of a network policy, ready to run (see `NetworkUpdate`):
+    GAE(λ), its samples and minibatches, the clipped surrogate (with the critic's loss
+    when it trains jointly), the scheduled clip range, the ascent."""
+    policy, critic, state = run.policy, run.critic, run.state
+    config: PPOConfig = state.config
+    assert isinstance(policy, NetworkPolicy) and critic is not None
+    data = rollout(run.batch, policy, critic, config.gamma, config.gae_lambda)
+    joint = config.fits_jointly(policy, critic)
     samples = {
         "observations": data.observations,
         "actions": data.actions,
@@ -207,11 +187,11 @@ def surrogate_ascent(
         "advantages": data.advantages,
     }
     settings = {
-        "clip_range": clip_range,
+        "clip_range": scheduled_clip_range(config, state.fraction),
         "entropy_coefficient": config.entropy_coefficient,
         "target_kl": config.target_kl or 0.0,
     }
-    if critic is not None:
+    if joint:
         joint_samples, joint_settings = config.joint_value_inputs(
             critic, data.observations, data.returns
         )
@@ -221,21 +201,29 @@ def surrogate_ascent(
     objective = ClippedSurrogate(
         config.normalize_advantages,
         config.entropy_coefficient > 0,
-        with_value=critic is not None,
-        clip_values=critic is not None and config.value_clip_range is not None,
+        with_value=joint,
+        clip_values=joint and config.value_clip_range is not None,
     )
-    ascent = Ascent(fraction, config.max_grad_norm, None if config.target_kl is None else KLAbove())
-    return RunUpdate(policy, samples, plan, critic), objective, settings, ascent
+    stop = None if config.target_kl is None else KLAbove()
+
+    def finish(epochs: int) -> dict[str, float]:
+        if not joint:
+            critic.fit(data.observations, data.returns, config.value_ridge)  # v̂ ≈ λ-returns
+        approximate_kl = 0.0 if config.target_kl is None else estimated_kl(policy, data)
+        return {"epochs": float(epochs), "approximate_kl": approximate_kl}
+
+    return NetworkUpdate(
+        RunMinibatches(policy, samples, plan, critic if joint else None),
+        objective,
+        settings,
+        Ascent(state.fraction, config.max_grad_norm, stop),
+        finish,
+    )
 
 
-def surrogate_statistics(
-    policy: Policy, data: Rollout, config: PPOConfig, epochs: int
-) -> dict[str, float]:
-    """The epochs an update ran and, with a target KL, the KL(π_old‖π) it ended at."""
-    approximate_kl = 0.0
-    if config.target_kl is not None:
-        approximate_kl = estimated_kl(policy, data)
-    return {"epochs": float(epochs), "approximate_kl": approximate_kl}
+def scheduled_clip_range(config: PPOConfig, fraction: float) -> float:
+    """ε at this update: scaled by the schedule's factor unless the schedule is constant."""
+    return config.clip_range * fraction if config.schedule != "constant" else config.clip_range
 
 
 def optimize_surrogate(
@@ -243,22 +231,13 @@ def optimize_surrogate(
     data: Rollout,
     config: PPOConfig,
     state: UpdateState[PPOConfig],
-    critic: ValueFunction | None = None,
 ) -> dict[str, float]:
-    """Epochs × minibatches of clipped-surrogate ascent on one update's steps (with a
-    neural `critic`: trained jointly on the same minibatches); returns the epochs run and
-    the last estimated KL(π_old‖π)."""
-    if isinstance(policy, NetworkPolicy):  # the whole update in the policy's backend
-        update, objective, settings, ascent = surrogate_ascent(policy, data, state, critic)
-        epochs = policy.maximize_minibatches(
-            objective, update.samples, update.plan, settings, ascent, update.critic
-        )
-        return surrogate_statistics(policy, data, config, epochs)
+    """Epochs × minibatches of clipped-surrogate ascent of a linear policy on one update's
+    steps, by the closed-form gradient; returns the epochs run and the last estimated
+    KL(π_old‖π)."""
     fraction, shuffle = state.fraction, state.random
     n_samples = data.advantages.shape[0]
-    clip_range = (
-        config.clip_range * fraction if config.schedule != "constant" else config.clip_range
-    )
+    clip_range = scheduled_clip_range(config, fraction)
     epochs, approximate_kl = 0, 0.0
     for _ in range(config.epochs):
         epochs += 1

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -61,7 +61,7 @@ class TRPOConfig(OnPolicyConfig):
     """Backtracking steps tried before the update is skipped."""
     backtrack: float = 0.8
     """β in (0, 1): each backtracking step shrinks the step by this factor."""
-    fisher: str = "auto"
+    fisher: Literal["auto", "exact", "sampled"] = "auto"
     """The Fisher products: 'exact' (the expectation over actions in closed form or by
     autodiff), 'sampled' (mean ψψᵀ of the sampled steps) or 'auto' (exact where the policy
     allows it: softmax policies, JAX networks)."""
@@ -140,7 +140,7 @@ def fisher_operator(
         return lambda vector: policy.fisher_vector_product(observations, vector) + damping * vector
     if exact and isinstance(policy, DiscretePolicy):
         actions = np.arange(policy.n_actions)
-        every_action = np.broadcast_to(actions, (observations.shape[0], actions.size))
+        every_action = np.tile(actions, (observations.shape[0], 1))
         states = np.repeat(observations[:, None], actions.size, axis=1)
         all_scores = policy.score(states, every_action)  # [M, A, P]
         probabilities = policy.probabilities(observations)
