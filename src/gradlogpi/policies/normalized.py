@@ -20,9 +20,11 @@ TAKES_OBSERVATIONS = (
     "probabilities",
     "mean",
     "log_std",
+    "deterministic_action",
     "entropy",
     "weighted_score_sum",
     "mean_entropy_gradient",
+    "fisher_vector_product",
 )
 """The policy's methods whose first argument is a batch of observations."""
 
