@@ -5,7 +5,7 @@
 #   bash dev.sh reproduce  long reproductions (pytest -m slow)
 #   bash dev.sh bench      benchmarks: B1-B6 etc., then P1-P8 beside the peers (own venv)
 #   bash dev.sh docs       the documentation site, strict, into site/ (docs serve: live)
-#   bash dev.sh compare    our PPO against Stable-Baselines3's (own venv; --quick: minutes)
+#   bash dev.sh compare    our PPO and A2C against Stable-Baselines3's and SBX's (own venv; --quick: minutes)
 set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON="${PYTHON:-python3.11}"
@@ -25,6 +25,8 @@ setup() {
   "$VENV/bin/python" -m pip install --quiet -e ".[torch,jax,tensorboard,video,fast,test,docs,tune]"
   # Box2D (LunarLander) is optional: without it that config's test is skipped
   "$VENV/bin/python" -m pip install --quiet "gymnasium[box2d]>=1.0" || echo "Box2D could not be installed; LunarLander will be unavailable"
+  # MuJoCo is optional: without it the MuJoCo configs' tests (InvertedPendulum, Hopper) are skipped
+  "$VENV/bin/python" -m pip install --quiet "gymnasium[mujoco]>=1.0" || echo "MuJoCo could not be installed; the MuJoCo configs will be unavailable"
   # EnvPool is optional (vectorization_mode = "envpool"): without it its tests are skipped
   "$VENV/bin/python" -m pip install --quiet "envpool==1.2.5" || echo "EnvPool could not be installed; its tests will be skipped"
   # Ray is optional: without it the Ray tests are skipped, everything else runs

@@ -1,18 +1,22 @@
-"""Our PPO against Stable-Baselines3's and SBX's, learning curve to learning curve, in one run.
+"""Our PPO and A2C against Stable-Baselines3's and SBX's, learning curve to learning curve.
 
     bash dev.sh compare                       the full comparison (hours on 2 cores)
-    bash dev.sh compare --quick               CartPole only, short budget, 2 seeds (minutes)
+    bash dev.sh compare --quick               CartPole only, short budgets, 2 seeds (minutes)
     bash dev.sh compare --tasks CartPole-v1   one task alone (--seeds N, --no-linear)
+    bash dev.sh compare --algorithms a2c      A2C's tasks only (CartPole-v1-a2c)
+    bash dev.sh compare --first-seed 20       seeds 20, 21, ... instead of 0, 1, ...
 
 Runs in its own virtual environment (.venv-compare, made by dev.sh) with the `compare`
 extra: stable-baselines3, sbx-rl (SB3's algorithms on JAX) and rliable are never
 dependencies of gradlogpi.
 
-For each task, the three libraries train with rl-baselines3-zoo's tuned PPO settings for
-it (hyperparams/ppo.yml, quoted in make_tasks; SBX drops what it does not implement, said
-in the task's note), the same env-step budget and the same seeds; gradlogpi also trains a
-linear policy on features, a column no peer fills. Our neural runs use the shipped
-configs' backend (policy.backend = "jax"; CartPole's own vector env).
+For each task, the libraries train with rl-baselines3-zoo's tuned settings for it
+(hyperparams/ppo.yml and a2c.yml, quoted in make_tasks; SBX drops what it does not
+implement, said in the task's note), the same env-step budget and the same seeds;
+gradlogpi also trains a linear policy on features, a column no peer fills. A task is one
+algorithm on one environment: PPO's are named by the environment (CartPole-v1), A2C's
+with a suffix (CartPole-v1-a2c); SBX has no A2C, so A2C's tasks compare gradlogpi with SB3
+alone. Our neural runs use the shipped configs' backend (policy.backend = "jax").
 
 Wall-clock is what the user waits for. Ours: `gradlogpi train --config ... --run-dir ...`
 as a subprocess, from launch to exit (start-up, training, the final evaluation of the
@@ -63,6 +67,7 @@ os.environ.setdefault(
 )
 
 LIBRARIES = ("gradlogpi", "stable-baselines3", "sbx")
+ALGORITHMS = ("ppo", "a2c")
 PROTOCOL = 2
 """Bumped when what a record measures changes (2: our runs timed as `gradlogpi train`
 processes, SBX added): records of another protocol in runs.jsonl are not reused."""
@@ -73,13 +78,14 @@ CURVE_WINDOW = 10
 
 @dataclasses.dataclass(frozen=True)
 class Task:
-    """One environment of the comparison.
+    """One algorithm on one environment of the comparison.
 
-    zoo: rl-baselines3-zoo's PPO settings for the task, as SB3 keyword arguments (with
-      `n_envs` and `normalize`, which the zoo gives beside them).
+    zoo: rl-baselines3-zoo's settings of the algorithm for the environment, as SB3 keyword
+      arguments (with `n_envs` and `normalize`, which the zoo gives beside them).
     ours: the same settings as a gradlogpi TrainConfig (neural policy and critic).
     linear: a gradlogpi TrainConfig with a linear policy, or None.
     sbx_drops: zoo keys SBX's PPO does not implement, left out of its keyword arguments.
+    algorithm: "ppo" or "a2c" (SB3's class of that name; SBX has PPO only).
     """
 
     env_id: str
@@ -90,6 +96,12 @@ class Task:
     linear: dict[str, Any] | None = None
     note: str = ""
     sbx_drops: tuple[str, ...] = ()
+    algorithm: str = "ppo"
+
+    @property
+    def libraries(self) -> tuple[str, ...]:
+        """The libraries that train this task, in the order their runs alternate."""
+        return LIBRARIES if self.algorithm == "ppo" else ("gradlogpi", "stable-baselines3")
 
 
 def ppo_hyperparameters(zoo: dict[str, Any], steps: int, **extra: Any) -> dict[str, Any]:
@@ -155,6 +167,33 @@ def linear_config(env_id: str, zoo: dict[str, Any], steps: int) -> dict[str, Any
     return config
 
 
+def a2c_config(env_id: str, zoo: dict[str, Any], steps: int, policy: str) -> dict[str, Any]:
+    """Our A2C with the zoo's A2C settings, on SB3's A2C defaults where the zoo gives none
+    (5 steps per env, learning rate 7e-4, γ 0.99, λ 1, gradient norm 0.5, no advantage
+    normalisation, vf_coef 0.5), as configs/cartpole_a2c.toml: 64-64 tanh policy and critic
+    on the JAX backend, the critic stepped in the policy's loss (value_fitting "auto")."""
+    n_envs, n_steps = zoo["n_envs"], zoo.get("n_steps", 5)
+    lr = zoo.get("learning_rate_value", 7e-4)
+    return {
+        "env": env_id,
+        "algorithm": "a2c",
+        "policy": {"kind": policy, "hidden": [64, 64], "lr": lr, "backend": "jax"},
+        "value": {"kind": "neural", "hidden": [64, 64], "lr": lr, "epochs": 1, "minibatches": 1},
+        "hyperparameters": {
+            "n_updates": max(1, steps // (n_envs * n_steps)),
+            "num_envs": n_envs,
+            "steps_per_env": n_steps,
+            "gamma": zoo.get("gamma", 0.99),
+            "gae_lambda": zoo.get("gae_lambda", 1.0),
+            "entropy_coefficient": zoo.get("ent_coef", 0.0),
+            "max_grad_norm": zoo.get("max_grad_norm", 0.5),
+            "normalize_advantages": zoo.get("normalize_advantage", False),
+            "value_coefficient": zoo.get("vf_coef", 0.5),
+            "schedule": "linear" if zoo.get("linear") else "constant",
+        },
+    }
+
+
 def linear_schedule(initial: float) -> Any:
     def schedule(progress_remaining: float) -> float:
         return progress_remaining * initial
@@ -188,7 +227,10 @@ def make_tasks(quick: bool) -> dict[str, Task]:
         "normalize": True,
     }  # fmt: skip
 
+    cartpole_a2c_zoo = {"n_envs": 8, "ent_coef": 0.0}  # hyperparams/a2c.yml, 5e5 steps
+
     cartpole_steps = 20_000 if quick else 100_000
+    cartpole_a2c_steps = 20_000 if quick else 500_000
     tasks = {
         "CartPole-v1": Task(
             "CartPole-v1", cartpole_steps, 100_000, cartpole_zoo,
@@ -199,6 +241,15 @@ def make_tasks(quick: bool) -> dict[str, Task]:
             ),
             linear_config("CartPole-v1", cartpole_zoo, cartpole_steps),
             "SBX: its MlpPolicy's own defaults (no orthogonal initialisation; SB3's has it)",
+        ),
+        "CartPole-v1-a2c": Task(
+            "CartPole-v1", cartpole_a2c_steps, 500_000, cartpole_a2c_zoo,
+            a2c_config("CartPole-v1", cartpole_a2c_zoo, cartpole_a2c_steps, "neural_softmax"),
+            None,
+            "A2C, SB3's defaults beside the zoo's n_envs and ent_coef; SBX has no A2C. "
+            "Optimiser: SB3 RMSprop (α 0.99, ε 1e-5), gradlogpi Adam; both one loss and one "
+            "gradient-norm clip over policy and critic",
+            algorithm="a2c",
         ),
     }  # fmt: skip
     if quick:
@@ -234,29 +285,40 @@ def make_tasks(quick: bool) -> dict[str, Task]:
     return tasks
 
 
-def sb3_kwargs(zoo: dict[str, Any]) -> dict[str, Any]:
-    """SB3 PPO keyword arguments from a zoo entry."""
-    kwargs: dict[str, Any] = {
-        key: zoo[key]
-        for key in (
-            "n_steps", "batch_size", "gae_lambda", "gamma", "n_epochs", "ent_coef",
-            "max_grad_norm", "vf_coef", "use_sde", "sde_sample_freq",
-        )
-        if key in zoo
-    }  # fmt: skip
-    learning_rate = zoo.get("learning_rate_value", 3e-4)
-    clip_range = zoo.get("clip_range_value", 0.2)
-    if zoo.get("linear"):
-        kwargs["learning_rate"] = linear_schedule(learning_rate)
-        kwargs["clip_range"] = linear_schedule(clip_range)
+def sb3_kwargs(zoo: dict[str, Any], algorithm: str = "ppo") -> dict[str, Any]:
+    """SB3 PPO or A2C keyword arguments from a zoo entry (A2C: no batches, epochs or clip
+    range; its default learning rate 7e-4)."""
+    keys = ["n_steps", "gae_lambda", "gamma", "ent_coef", "max_grad_norm", "vf_coef", "use_sde"]
+    if algorithm == "ppo":
+        keys += ["batch_size", "n_epochs", "sde_sample_freq"]
     else:
-        kwargs["learning_rate"] = learning_rate
-        kwargs["clip_range"] = clip_range
+        keys += ["use_rms_prop", "normalize_advantage"]
+    kwargs: dict[str, Any] = {key: zoo[key] for key in keys if key in zoo}
+    learning_rate = zoo.get("learning_rate_value", 3e-4 if algorithm == "ppo" else 7e-4)
+    schedule = linear_schedule if zoo.get("linear") else (lambda value: value)
+    kwargs["learning_rate"] = schedule(learning_rate)
+    if algorithm == "ppo":
+        kwargs["clip_range"] = schedule(zoo.get("clip_range_value", 0.2))
     return kwargs
 
 
+def peer_class(library: str, algorithm: str) -> tuple[str, str]:
+    """(module, class) of a peer's algorithm: SB3's PPO or A2C, SBX's PPO (SBX has no A2C)."""
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"algorithm must be one of {ALGORITHMS}; got {algorithm!r}")
+    if library == "sbx":
+        if algorithm != "ppo":
+            raise ValueError(f"SBX has no {algorithm.upper()}; only gradlogpi and SB3 train it")
+        return "sbx", "PPO"
+    if library == "stable-baselines3":
+        return "stable_baselines3", algorithm.upper()
+    raise ValueError(f"library must be 'stable-baselines3' or 'sbx'; got {library!r}")
+
+
 def run_peer(task: Task, seed: int, library: str) -> dict[str, Any]:
-    """One run of SB3's PPO or SBX's (SB3's API on JAX): `learn()` timed alone."""
+    """One run of SB3's PPO or A2C, or SBX's PPO (SB3's API on JAX): `learn()` timed alone."""
+    import importlib
+
     import torch
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.env_util import make_vec_env
@@ -264,13 +326,11 @@ def run_peer(task: Task, seed: int, library: str) -> dict[str, Any]:
     from stable_baselines3.common.vec_env import VecNormalize
 
     torch.set_num_threads(1)
-    kwargs = sb3_kwargs(task.zoo)
+    kwargs = sb3_kwargs(task.zoo, task.algorithm)
+    module, name = peer_class(library, task.algorithm)
+    algorithm = getattr(importlib.import_module(module), name)
     if library == "sbx":
-        from sbx import PPO
-
         kwargs = {key: value for key, value in kwargs.items() if key not in task.sbx_drops}
-    else:
-        from stable_baselines3 import PPO
     episodes: list[tuple[float, int]] = []
 
     class Episodes(BaseCallback):
@@ -283,7 +343,7 @@ def run_peer(task: Task, seed: int, library: str) -> dict[str, Any]:
     env = make_vec_env(task.env_id, n_envs=task.zoo["n_envs"], seed=seed)
     if task.zoo.get("normalize"):
         env = VecNormalize(env, gamma=task.zoo.get("gamma", 0.99))
-    model = PPO("MlpPolicy", env, seed=seed, device="cpu", **kwargs)
+    model = algorithm("MlpPolicy", env, seed=seed, device="cpu", **kwargs)
     start = time.perf_counter()
     model.learn(task.steps, callback=Episodes())
     seconds = time.perf_counter() - start
@@ -300,6 +360,7 @@ def run_peer(task: Task, seed: int, library: str) -> dict[str, Any]:
         "lengths": [n for _, n in episodes],
         "seconds": seconds,
         "final": float(np.mean(returns)),
+        "class": f"{module}.{name}",
     }
 
 
@@ -405,15 +466,15 @@ def jobs_for(tasks: dict[str, Task], seeds: list[int], linear: bool = True) -> l
     for name, task in tasks.items():
         for seed in seeds:
             # the libraries' runs alternate seed by seed, so all see the same machine load
-            for library in LIBRARIES:
+            for library in task.libraries:
                 jobs.append(
                     {"task": name, "library": library, "variant": "neural", "seed": seed,
-                     "steps": task.steps, "protocol": PROTOCOL}
+                     "steps": task.steps, "protocol": PROTOCOL, "algorithm": task.algorithm}
                 )  # fmt: skip
             if linear and task.linear is not None:
                 jobs.append(
                     {"task": name, "library": "gradlogpi", "variant": "linear", "seed": seed,
-                     "steps": task.steps, "protocol": PROTOCOL}
+                     "steps": task.steps, "protocol": PROTOCOL, "algorithm": task.algorithm}
                 )  # fmt: skip
     return jobs
 
@@ -488,8 +549,13 @@ def report(out: Path, tasks: dict[str, Task], records: list[dict[str, Any]], com
     import matplotlib.pyplot as plt
 
     rng = np.random.default_rng(0)
+    shown = [task for name, task in tasks.items() if any(r["task"] == name for r in records)]
+    algorithms = [a for a in ALGORITHMS if any(task.algorithm == a for task in shown)]
+    peers = [library for library in LIBRARIES[1:] if any(library in t.libraries for t in shown)]
+    names = {"stable-baselines3": "Stable-Baselines3", "sbx": "SBX"}
     lines = [
-        "# PPO: gradlogpi against Stable-Baselines3 and SBX",
+        f"# {' and '.join(a.upper() for a in algorithms) or 'PPO'}: gradlogpi against "
+        + " and ".join(names[library] for library in peers or LIBRARIES[1:]),
         "",
         f"Measured {datetime.date.today().isoformat()} on {os.cpu_count()} CPU cores, "
         "runs one at a time alternating libraries seed by seed, one thread per run (PyTorch "
@@ -542,7 +608,7 @@ def report(out: Path, tasks: dict[str, Task], records: list[dict[str, Any]], com
             axes.fill_between(grid, low, high, alpha=0.25)
         axes.set_xlabel("environment steps")
         axes.set_ylabel(f"mean return of the last {CURVE_WINDOW} episodes")
-        axes.set_title(f"{name}: PPO, rl-baselines3-zoo settings")
+        axes.set_title(f"{task.env_id}: {task.algorithm.upper()}, rl-baselines3-zoo settings")
         axes.legend(loc="lower right", fontsize=8)
         figure.tight_layout()
         figure.savefig(out / f"{name}.png", dpi=110)
@@ -567,9 +633,18 @@ def report(out: Path, tasks: dict[str, Task], records: list[dict[str, Any]], com
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="CartPole only, 20k steps, 2 seeds")
+    parser.add_argument(
+        "--quick", action="store_true", help="CartPole only (PPO and A2C), 20k steps, 2 seeds"
+    )
     parser.add_argument("--seeds", type=int, default=None, help="seeds per task (default 5)")
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="the first seed (default 0): seeds S, S+1, ..."
+    )
     parser.add_argument("--tasks", nargs="*", default=None, help="task names (default all)")
+    parser.add_argument(
+        "--algorithms", nargs="*", default=None, choices=ALGORITHMS,
+        help="only the tasks of these algorithms (default all)",
+    )  # fmt: skip
     parser.add_argument(
         "--workers", type=int, default=1,
         help="runs in parallel (default 1: parallel runs share the cores and the timings)",
@@ -585,7 +660,15 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             parser.error(f"--tasks: unknown {unknown}; expected some of {sorted(tasks)}")
         tasks = {name: tasks[name] for name in args.tasks}
-    seeds = list(range(args.seeds if args.seeds is not None else (2 if args.quick else 5)))
+    if args.algorithms:
+        tasks = {name: task for name, task in tasks.items() if task.algorithm in args.algorithms}
+        if not tasks:
+            parser.error(
+                f"--algorithms {' '.join(args.algorithms)}: none of the selected tasks "
+                f"trains {' or '.join(args.algorithms)}"
+            )
+    count = args.seeds if args.seeds is not None else (2 if args.quick else 5)
+    seeds = list(range(args.first_seed, args.first_seed + count))
     args.out.mkdir(parents=True, exist_ok=True)
     out = args.out.resolve()
     # compiled updates kept here (not in ~/.cache): the first of our runs of a network

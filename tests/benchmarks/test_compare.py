@@ -5,6 +5,8 @@ stand-in that returns a record at once: what is tested is the bookkeeping around
 """
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 
@@ -51,7 +53,8 @@ def test_ctrl_c_keeps_the_finished_runs_and_a_rerun_does_only_the_rest(
 ):
     out = tmp_path / "compare"
     every = [compare.job_key(job) for job in compare.jobs_for(compare.make_tasks(True), [0, 1])]
-    assert len(every) == 8  # --quick: CartPole, 2 seeds; SB3, SBX, our neural and linear policies
+    # --quick: CartPole, 2 seeds; PPO: SB3, SBX, our neural and linear policies; A2C: SB3, ours
+    assert len(every) == 12
     arguments = ["--quick", "--workers", "1", "--out", str(out)]
     started = []
 
@@ -69,7 +72,7 @@ def test_ctrl_c_keeps_the_finished_runs_and_a_rerun_does_only_the_rest(
     assert stopped.value.code == 130
     log = out / "runs.jsonl"
     error = capsys.readouterr().err
-    assert f"interrupted: kept 2 of 8 finished runs in {log}" in error
+    assert f"interrupted: kept 2 of 12 finished runs in {log}" in error
     assert "continue with: bash dev.sh compare --quick --workers 1 --out" in error
     kept = [compare.job_key(json.loads(line)) for line in log.read_text().splitlines()]
     assert [list(k) for k in kept] == [list(k) for k in started[:2]]
@@ -83,6 +86,107 @@ def test_ctrl_c_keeps_the_finished_runs_and_a_rerun_does_only_the_rest(
     monkeypatch.setattr(compare, "run_job", counted)
     monkeypatch.setattr(compare, "report", lambda *args: "report")
     assert compare.main(arguments) == 0
-    assert "6 runs to do (2 already in" in capsys.readouterr().out
+    assert "10 runs to do (2 already in" in capsys.readouterr().out
     assert ran == [key for key in every if key not in kept]
     assert len(log.read_text().splitlines()) == len(every)
+
+
+def test_a2c_tasks_alternate_gradlogpi_and_sb3_seed_by_seed_without_sbx():
+    tasks = compare.make_tasks(False)
+    a2c = {name: task for name, task in tasks.items() if task.algorithm == "a2c"}
+    assert list(a2c) == ["CartPole-v1-a2c"]
+    jobs = compare.jobs_for(a2c, [20, 21])
+    assert [(job["library"], job["seed"]) for job in jobs] == [
+        ("gradlogpi", 20), ("stable-baselines3", 20), ("gradlogpi", 21), ("stable-baselines3", 21)
+    ]  # fmt: skip
+    assert {job["algorithm"] for job in jobs} == {"a2c"}
+    assert {job["steps"] for job in jobs} == {500_000}  # the zoo's n_timesteps, 5e5
+    # PPO's tasks keep all three libraries, and their names (records in runs.jsonl stay valid)
+    ppo = compare.jobs_for({"CartPole-v1": tasks["CartPole-v1"]}, [0], linear=False)
+    assert [job["library"] for job in ppo] == list(compare.LIBRARIES)
+    assert compare.job_key(ppo[0]) == ("CartPole-v1", "gradlogpi", "neural", 0, 100_000, 2)
+
+
+def test_the_a2c_task_trains_the_shipped_a2c_config_at_the_zoos_budget():
+    from gradlogpi.algorithms.on_policy.a2c import A2CConfig
+    from gradlogpi.runs.config import TrainConfig, load_config
+
+    task = compare.make_tasks(False)["CartPole-v1-a2c"]
+    ours = TrainConfig.model_validate(task.ours)
+    shipped = load_config(Path(__file__).resolve().parents[2] / "configs" / "cartpole_a2c.toml")
+    assert (ours.env, ours.algorithm) == ("CartPole-v1", "a2c")
+    assert ours.policy == shipped.policy
+    assert ours.value == shipped.value
+    settings = A2CConfig(**ours.hyperparameters)
+    assert settings == A2CConfig(**shipped.hyperparameters)  # 12,500 updates × 8 envs × 5 steps
+    assert settings.n_updates * settings.num_envs * settings.steps_per_env == task.steps
+    quick = compare.make_tasks(True)["CartPole-v1-a2c"]
+    assert A2CConfig(**quick.ours["hyperparameters"]).n_updates == 20_000 // 40
+
+
+def test_sb3_gets_a2cs_keywords_and_sbx_has_no_a2c():
+    tasks = compare.make_tasks(False)
+    a2c = compare.sb3_kwargs(tasks["CartPole-v1-a2c"].zoo, "a2c")
+    assert a2c == {"ent_coef": 0.0, "learning_rate": 7e-4}  # the rest: SB3's A2C defaults
+    ppo = compare.sb3_kwargs(tasks["CartPole-v1"].zoo)
+    assert ppo["batch_size"] == 256 and ppo["n_epochs"] == 20
+    assert ppo["learning_rate"](0.5) == pytest.approx(5e-4)  # lin_0.001
+    assert ppo["clip_range"](0.5) == pytest.approx(0.1)  # lin_0.2
+    assert compare.peer_class("stable-baselines3", "a2c") == ("stable_baselines3", "A2C")
+    assert compare.peer_class("stable-baselines3", "ppo") == ("stable_baselines3", "PPO")
+    assert compare.peer_class("sbx", "ppo") == ("sbx", "PPO")
+    with pytest.raises(ValueError, match=re.escape("SBX has no A2C")):
+        compare.peer_class("sbx", "a2c")
+
+
+def test_algorithms_and_first_seed_select_the_runs(tmp_path, monkeypatch, capsys):
+    ran, reported = [], []
+
+    def counted(job, quick, out):
+        ran.append(job)
+        return stand_in(job, quick, out)
+
+    monkeypatch.setattr(compare, "WorkerPool", InlinePool)
+    monkeypatch.setattr(compare, "write_config", lambda *args: None)
+    monkeypatch.setattr(compare, "run_job", counted)
+    monkeypatch.setattr(compare, "report", lambda out, tasks, *rest: reported.append(tasks) or "")
+    arguments = ["--quick", "--algorithms", "a2c", "--first-seed", "20", "--out", str(tmp_path)]
+    assert compare.main(arguments) == 0
+    assert [(job["task"], job["library"], job["seed"]) for job in ran] == [
+        ("CartPole-v1-a2c", "gradlogpi", 20), ("CartPole-v1-a2c", "stable-baselines3", 20),
+        ("CartPole-v1-a2c", "gradlogpi", 21), ("CartPole-v1-a2c", "stable-baselines3", 21),
+    ]  # fmt: skip
+    assert list(reported[0]) == ["CartPole-v1-a2c"]
+    with pytest.raises(SystemExit) as stopped:
+        compare.main(["--quick", "--tasks", "CartPole-v1", "--algorithms", "a2c"])
+    assert stopped.value.code == 2
+    assert "--algorithms a2c: none of the selected tasks trains a2c" in capsys.readouterr().err
+
+
+def test_the_report_of_a2c_names_it_and_has_no_sbx_rows(tmp_path, monkeypatch):
+    monkeypatch.setattr(  # rliable lives in the compare venv only
+        compare, "interval_estimates", lambda finals: {k: (1.0, 0.5, 1.5) for k in finals}
+    )
+    tasks = {"CartPole-v1-a2c": compare.make_tasks(False)["CartPole-v1-a2c"]}
+    records = [
+        {**job, "returns": [10.0, 20.0], "lengths": [10, 20], "seconds": seconds, "final": 9.0}
+        for job, seconds in zip(compare.jobs_for(tasks, [20]), (2.0, 6.0), strict=True)
+    ]
+    text = compare.report(tmp_path, tasks, records, "bash dev.sh compare --algorithms a2c")
+    assert text.splitlines()[0] == "# A2C: gradlogpi against Stable-Baselines3"
+    rows = [line for line in text.splitlines() if line.startswith("| CartPole-v1-a2c |")]
+    assert [row.split(" | ")[2] for row in rows] == ["gradlogpi", "stable-baselines3"]
+    assert rows[1].endswith("| 6.0 | 3.00 |")  # SB3's median seconds over ours
+    assert "| sbx |" not in text
+    assert "- CartPole-v1-a2c seed 20: gradlogpi 2.0, stable-baselines3 6.0" in text
+    assert (tmp_path / "CartPole-v1-a2c.png").exists()
+
+
+def test_sb3s_a2c_runs_in_the_compare_venv():
+    pytest.importorskip("stable_baselines3")
+    import dataclasses
+
+    task = dataclasses.replace(compare.make_tasks(True)["CartPole-v1-a2c"], steps=80)
+    record = compare.run_peer(task, 0, "stable-baselines3")
+    assert record["class"] == "stable_baselines3.A2C"
+    assert record["final"] >= 8  # CartPole's shortest episodes last 8 steps or more

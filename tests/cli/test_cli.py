@@ -190,6 +190,10 @@ def test_help_everywhere(command):
     assert "Usage" in completed.stdout
 
 
+MUJOCO_CONFIGS = ("inverted_pendulum_ppo", "inverted_double_pendulum_ppo", "hopper_ppo")
+"""Shipped configs of MuJoCo tasks (extra gradlogpi[mujoco]): skipped without it."""
+
+
 @pytest.mark.parametrize(
     ("name", "overrides"),
     [
@@ -253,11 +257,27 @@ def test_help_everywhere(command):
                 "value.minibatches=2",
             ],
         ),
+        *(
+            (
+                name,
+                [
+                    "hyperparameters.n_updates=2",
+                    "hyperparameters.steps_per_env=16",
+                    "hyperparameters.epochs=1",
+                    "hyperparameters.minibatches=2",
+                    "value.epochs=1",
+                    "value.minibatches=2",
+                ],
+            )
+            for name in MUJOCO_CONFIGS
+        ),
     ],
 )
 def test_every_shipped_config_trains(tmp_path, name, overrides):
     if name == "lunarlander_ppo":
         pytest.importorskip("Box2D", reason="LunarLander needs gymnasium[box2d]")
+    if name in MUJOCO_CONFIGS:
+        pytest.importorskip("mujoco", reason="the MuJoCo tasks need gradlogpi[mujoco]")
     config = Path(__file__).resolve().parents[2] / "configs" / f"{name}.toml"
     # three evaluation episodes: the final evaluation is tested elsewhere, here it is cost
     settings = [*overrides, "evaluation_episodes=3"]
