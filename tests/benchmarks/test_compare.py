@@ -104,7 +104,8 @@ def test_a2c_tasks_alternate_gradlogpi_and_sb3_seed_by_seed_without_sbx():
     # PPO's tasks keep all three libraries, and their names (records in runs.jsonl stay valid)
     ppo = compare.jobs_for({"CartPole-v1": tasks["CartPole-v1"]}, [0], linear=False)
     assert [job["library"] for job in ppo] == list(compare.LIBRARIES)
-    assert compare.job_key(ppo[0]) == ("CartPole-v1", "gradlogpi", "neural", 0, 100_000, 2)
+    key = ("CartPole-v1", "gradlogpi", "neural", 0, 100_000, compare.PROTOCOL)
+    assert compare.job_key(ppo[0]) == key
 
 
 def test_the_a2c_task_trains_the_shipped_a2c_config_at_the_zoos_budget():
@@ -190,3 +191,14 @@ def test_sb3s_a2c_runs_in_the_compare_venv():
     record = compare.run_peer(task, 0, "stable-baselines3")
     assert record["class"] == "stable_baselines3.A2C"
     assert record["final"] >= 8  # CartPole's shortest episodes last 8 steps or more
+
+
+def test_where_the_zoo_normalises_our_runs_normalise_too():
+    tasks = compare.make_tasks(quick=False)
+    for name in ("Acrobot-v1", "InvertedPendulum-v5"):
+        hyper = tasks[name].ours["hyperparameters"]
+        assert tasks[name].zoo["normalize"]
+        assert hyper["normalize_observations"] and hyper["normalize_rewards"], name
+    assert not tasks["CartPole-v1"].ours["hyperparameters"].get("normalize_observations")
+    inverted = tasks["InvertedPendulum-v5"]
+    assert inverted.ours["hyperparameters"]["value_coefficient"] == inverted.zoo["vf_coef"]
