@@ -350,7 +350,9 @@ def test_unknown_classes_give_none_never_a_guess():
 
 
 def test_async_vector_envs_give_none():
-    envs = gym.make_vec("CartPole-v1", 2, vectorization_mode="async")
+    envs = gym.make_vec(
+        "CartPole-v1", 2, vectorization_mode="async", vector_kwargs={"context": "forkserver"}
+    )
     try:
         envs.reset(seed=0)
         assert vector_env_snapshot(envs) is None

@@ -19,6 +19,7 @@ from gymnasium.vector import AutoresetMode
 
 from gradlogpi.core._checks import check_positive_int
 from gradlogpi.core.named_arrays import under_prefix, with_prefix
+from gradlogpi.core.threads import worker_start_method
 from gradlogpi.errors import ConfigError, GradlogpiError, NonFiniteError
 from gradlogpi.features.normalization import ObservationNormalizer, RewardScaler
 from gradlogpi.policies.contract import Policy
@@ -84,15 +85,6 @@ def make_vector_env(
         raise
     except Exception as error:  # an unknown id, or the environment's own constructor
         raise env_construction_error(env_id, {}, error) from None
-
-
-def worker_start_method() -> str:
-    """How async vector envs start their workers: from a fresh server process
-    ("forkserver"; "spawn" where there is none), never by forking this process, whose
-    JAX or PyTorch threads a forked child would inherit locked (a deadlock)."""
-    import multiprocessing
-
-    return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 
 
 def make_envpool(

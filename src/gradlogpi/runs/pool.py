@@ -10,10 +10,13 @@ once what was kept.
 
 from __future__ import annotations
 
+import multiprocessing
 import signal
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any
+
+from gradlogpi.core.threads import worker_start_method
 
 
 def _leave_interrupts_to_the_parent() -> None:
@@ -23,13 +26,15 @@ def _leave_interrupts_to_the_parent() -> None:
 class WorkerPool:
     """`workers` processes; use as a context manager, `submit` calls, iterate `completed`.
 
-    `fresh`: each call in a new (spawned) process, so no library's imports, threads or
-    caches carry over from one call to the next (what a timing comparison needs).
+    `fresh`: each call in a new process, so no library's imports, threads or caches
+    carry over from one call to the next (what a timing comparison needs). Workers start
+    from a fresh server process, never forked from this one (`worker_start_method`).
     """
 
     def __init__(self, workers: int, *, fresh: bool = False):
         self.executor = ProcessPoolExecutor(
             max_workers=workers,
+            mp_context=multiprocessing.get_context(worker_start_method()),
             initializer=_leave_interrupts_to_the_parent,
             max_tasks_per_child=1 if fresh else None,
         )
