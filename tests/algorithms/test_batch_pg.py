@@ -269,3 +269,47 @@ def test_a_nan_reward_in_episode_collection_names_env_episode_update_and_step():
         collect_episodes(
             envs, MatrixSoftmaxPolicy(RawState(2), 2), 2, EpisodeSeeds(0), 5, 10, "Broken"
         )
+
+
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+@pytest.mark.parametrize("baseline", ["none", "value"])
+def test_a_network_steps_up_the_same_estimate_in_one_call(backend, baseline):
+    """The vanilla step of a network policy (one `maximize_minibatches` call) equals the
+    optimizer's step along `gradient_estimate`'s ĝ (+ β ∇H)."""
+    from gradlogpi.algorithms.on_policy.batch_pg import (
+        ascend,
+        gradient_estimate,
+        pad_fragments,
+        step_network,
+    )
+    from gradlogpi.features import Polynomial
+    from gradlogpi.policies import LinearValue
+    from gradlogpi.rollouts.vector import StepCollector
+
+    pytest.importorskip(backend)
+    if backend == "torch":
+        from gradlogpi.policies.torch_policies import NeuralSoftmaxPolicy
+
+        made = [NeuralSoftmaxPolicy(4, 2, (8,), seed=3, lr=0.05) for _ in range(2)]
+    else:
+        from gradlogpi.policies.jax_policies import JaxSoftmaxPolicy
+        from gradlogpi.policies.networks import MLP
+
+        made = [
+            JaxSoftmaxPolicy(4, 2, MLP((8,)), seed=3, lr=0.05, dtype="float64") for _ in range(2)
+        ]
+    value = None
+    if baseline == "value":
+        value = LinearValue(Polynomial([-2.4, -3, -0.21, -3.5], [2.4, 3, 0.21, 3.5], 1))
+        value.set_flat(np.linspace(-1, 1, value.get_flat().size))
+    config = BatchPolicyGradientConfig(
+        num_envs=4, steps_per_env=16, baseline=baseline, entropy_coefficient=0.01
+    )
+    envs = make_vector_env("CartPole-v1", 4, autoreset=True, seed=0)
+    batch, _ = StepCollector(envs, 0, 16, "CartPole-v1").collect(made[0], 0)
+    padded = pad_fragments(batch, value, config.gamma)
+    initial = made[0].get_flat()
+    step_network(made[0], padded, config, value, 0.7)
+    ascend(made[1], gradient_estimate(made[1], padded, config, value), 0.7, config)
+    np.testing.assert_allclose(made[0].get_flat(), made[1].get_flat(), atol=1e-12)
+    assert not np.allclose(made[0].get_flat(), initial)  # a step was taken
