@@ -348,7 +348,7 @@ def _train(
                 on_evaluation(time.perf_counter() - began)
         every = config.checkpoint_every
         # a report may cover several episodes (compiled runs): save when it crosses a multiple
-        # runs learned one after another (end.run set) cannot be resumed: no snapshots
+        # runs learned one after another or together (end.run set) cannot be resumed: no snapshots
         due = crossed_multiple(done, end.units, every) or (
             config.checkpoint_seconds > 0
             and time.perf_counter() - last["saved"] >= config.checkpoint_seconds
@@ -376,7 +376,7 @@ def _train(
         # the same form as every checkpoint before it, marked complete
         save_resumable(run_dir, config, end.snapshot(), episode_times, complete=True)
     else:
-        # no snapshot (step collection), or runs learned one after another: every run's θ
+        # no snapshot (step collection), or several runs (one after another or together): every run's θ
         metadata = {**checkpoint_metadata(config, result), "complete": True}
         save_checkpoint(run_dir / "checkpoint", stored_arrays(result), metadata)
     write_curve(run_dir, result, config)
