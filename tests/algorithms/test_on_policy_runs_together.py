@@ -33,6 +33,21 @@ def assert_same_runs(alone, together):
         np.testing.assert_array_equal(together.returns[k], result.returns[0, :width])
 
 
+def alone_and_together(algorithm, config, made):
+    """Each (policy, critic) of `made` learned alone with its seed of SEEDS, and all of
+    them learned together as `RunStart`s."""
+    seeds = SEEDS[: len(made)]
+    alone = [
+        algorithm("CartPole-v1", policy, config, value=value, seed=seed)
+        for seed, (policy, value) in zip(seeds, made, strict=True)
+    ]
+    starts = [
+        RunStart(seed, policy, value) for seed, (policy, value) in zip(seeds, made, strict=True)
+    ]
+    together = algorithm("CartPole-v1", made[0][0], config, value=made[0][1], seed=0, runs=starts)
+    return alone, together
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_ppo_runs_together_on_jax_end_where_each_run_ends_alone(dtype):
     """One vmapped program for three runs: their own θ₀, seeds, minibatches, target-KL
@@ -42,14 +57,7 @@ def test_ppo_runs_together_on_jax_end_where_each_run_ends_alone(dtype):
         max_grad_norm=0.5, target_kl=0.01,
     )  # fmt: skip
     made = [jax_models(seed, dtype) for seed in SEEDS]
-    alone = [
-        ppo("CartPole-v1", policy, config, value=value, seed=seed)
-        for seed, (policy, value) in zip(SEEDS, made, strict=True)
-    ]
-    starts = [
-        RunStart(seed, policy, value) for seed, (policy, value) in zip(SEEDS, made, strict=True)
-    ]
-    together = ppo("CartPole-v1", made[0][0], config, value=made[0][1], seed=0, runs=starts)
+    alone, together = alone_and_together(ppo, config, made)
     assert together.returns.shape[0] == 3
     if dtype == "float64":
         assert_same_runs(alone, together)
@@ -63,14 +71,7 @@ def test_ppo_runs_together_on_jax_end_where_each_run_ends_alone(dtype):
 def test_a2c_runs_together_on_jax_end_where_each_run_ends_alone():
     config = A2CConfig(num_envs=4, steps_per_env=5, n_updates=10, max_grad_norm=0.5)
     made = [jax_models(seed) for seed in SEEDS]
-    alone = [
-        a2c("CartPole-v1", policy, config, value=value, seed=seed)
-        for seed, (policy, value) in zip(SEEDS, made, strict=True)
-    ]
-    starts = [
-        RunStart(seed, policy, value) for seed, (policy, value) in zip(SEEDS, made, strict=True)
-    ]
-    together = a2c("CartPole-v1", made[0][0], config, value=made[0][1], seed=0, runs=starts)
+    alone, together = alone_and_together(a2c, config, made)
     assert_same_runs(alone, together)
 
 
@@ -84,14 +85,7 @@ def test_ppo_runs_together_on_pytorch_take_each_run_in_turn_to_the_same_end():
         (NeuralSoftmaxPolicy(4, 2, (8,), seed=seed), NeuralValue(4, (8,), seed=seed))
         for seed in SEEDS[:2]
     ]
-    alone = [
-        ppo("CartPole-v1", policy, config, value=value, seed=seed)
-        for seed, (policy, value) in zip(SEEDS, made, strict=False)
-    ]
-    starts = [
-        RunStart(seed, policy, value) for seed, (policy, value) in zip(SEEDS, made, strict=False)
-    ]
-    together = ppo("CartPole-v1", made[0][0], config, value=made[0][1], seed=0, runs=starts)
+    alone, together = alone_and_together(ppo, config, made)
     assert_same_runs(alone, together)
 
 

@@ -9,11 +9,13 @@ eNAC).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
 from gradlogpi.core.returns import discount_powers
+from gradlogpi.policies.contract import ArrayNamespace, BackendArray
 
 
 def discounted_rewards(rewards: np.ndarray, gamma: float, mask: np.ndarray) -> np.ndarray:
@@ -174,3 +176,29 @@ def conjugate_gradient(
         direction = residual + (new_norm / residual_norm) * direction
         residual_norm = new_norm
     return x
+
+
+@dataclass(frozen=True)
+class ReturnWeighted:
+    """J = Σ_i w_i ln π(a_i|s_i) (+ β mean_i H(π(·|s_i))), w the per-step weights of an
+    estimator ("step_weights": the seed's returns G_t, or ĝ's weights over N episodes), as
+    an `Objective` any network backend maximises; its gradient is Σ_i w_i ψ_i."""
+
+    with_entropy: bool = False
+
+    def __call__(
+        self,
+        xp: ArrayNamespace,
+        log_probs: BackendArray,
+        entropy: Callable[[], BackendArray],
+        values: Callable[[], BackendArray],
+        batch: Mapping[str, BackendArray],
+        settings: Mapping[str, BackendArray],
+    ) -> BackendArray:
+        real = batch["weight"] > 0  # padding rows (compiled backends) count for nothing
+        objective = xp.sum(real * batch["step_weights"] * log_probs)
+        if self.with_entropy:
+            objective = objective + settings["entropy_coefficient"] * xp.sum(
+                batch["weight"] * entropy()
+            )
+        return objective

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -23,10 +22,11 @@ from gradlogpi.algorithms.common import (
     restore_state,
     update_kept_finite,
 )
+from gradlogpi.algorithms.estimators import ReturnWeighted
 from gradlogpi.core._checks import check_in_range, check_positive_int
 from gradlogpi.core.returns import discount_powers, discounted_returns, normalized
 from gradlogpi.policies import NetworkPolicy, Policy, ValueFunction
-from gradlogpi.policies.contract import ArrayNamespace, BackendArray, Minibatches
+from gradlogpi.policies.contract import Minibatches
 from gradlogpi.rollouts.episodes import Runs, generate_episode, make_env, policy_streams
 
 
@@ -66,25 +66,7 @@ def episode_weights(rewards: np.ndarray, config: Any) -> np.ndarray:
     return normalized(returns) if config.normalize else returns
 
 
-@dataclass(frozen=True)
-class ReturnWeighted:
-    """The seed's J = Σ_t log π(A_t|S_t) G_t (G_t: the episode's step weights), as an
-    `Objective` any network backend maximises."""
-
-    def __call__(
-        self,
-        xp: ArrayNamespace,
-        log_probs: BackendArray,
-        entropy: Callable[[], BackendArray],
-        values: Callable[[], BackendArray],
-        batch: Mapping[str, BackendArray],
-        settings: Mapping[str, BackendArray],
-    ) -> BackendArray:
-        real = batch["weight"] > 0  # padding rows (compiled backends) count for nothing
-        return xp.sum(real * batch["step_weights"] * log_probs)
-
-
-SEED_OBJECTIVE = ReturnWeighted()
+SEED_OBJECTIVE = ReturnWeighted()  # J = Σ_t log π(A_t|S_t) G_t, the seed's objective
 
 
 def whole(length: int) -> Minibatches:

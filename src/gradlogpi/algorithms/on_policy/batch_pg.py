@@ -13,7 +13,6 @@ One update, from a batch of N episodes (or episode fragments) τ_i collected wit
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -27,7 +26,7 @@ from gradlogpi.algorithms.on_policy.loop import UpdateState, train_on_policy
 from gradlogpi.core._checks import check_positive
 from gradlogpi.core.returns import discount_powers, discounted_returns, normalized
 from gradlogpi.policies import NetworkPolicy, Policy, ValueFunction
-from gradlogpi.policies.contract import ArrayNamespace, Ascent, BackendArray, Minibatches
+from gradlogpi.policies.contract import Ascent, Minibatches
 from gradlogpi.rollouts.vector import Episode, FragmentBatch
 
 Estimator = Literal["reinforce", "gpomdp"]
@@ -247,38 +246,12 @@ def step_network(
         "step_weights": weights[steps],
     }
     policy.maximize_minibatches(
-        StepWeighted(config.entropy_coefficient > 0),
+        estimators.ReturnWeighted(config.entropy_coefficient > 0),
         samples,
         Minibatches(np.arange(int(steps.sum()))[None, None, :]),
         {"entropy_coefficient": config.entropy_coefficient},
         Ascent(fraction),
     )
-
-
-@dataclass(frozen=True)
-class StepWeighted:
-    """ĝ's objective for network policies (any backend, see `Objective`):
-    Σ_i w_i ln π(a_i|s_i) + β mean_i H(π(·|s_i)), w the per-step weights of the estimator
-    and baseline (`step_weights`, already divided by the number of episodes)."""
-
-    with_entropy: bool
-
-    def __call__(
-        self,
-        xp: ArrayNamespace,
-        log_probs: BackendArray,
-        entropy: Callable[[], BackendArray],
-        values: Callable[[], BackendArray],
-        batch: Mapping[str, BackendArray],
-        settings: Mapping[str, BackendArray],
-    ) -> BackendArray:
-        real = batch["weight"] > 0  # padding rows (compiled backends) count for nothing
-        objective = xp.sum(real * batch["step_weights"] * log_probs)
-        if self.with_entropy:
-            objective = objective + settings["entropy_coefficient"] * xp.sum(
-                batch["weight"] * entropy()
-            )
-        return objective
 
 
 def batch_policy_gradient(
