@@ -6,6 +6,7 @@ import contextlib
 import os
 import shlex
 import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -90,6 +91,18 @@ def main_options(
     ] = False,
 ) -> None:
     """Exact score functions ∇θ log π(a|s) and the policy-gradient algorithms built on them."""
+    warnings.formatwarning = one_line_warning
+
+
+def one_line_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    line: str | None = None,
+) -> str:
+    """A warning as the command's user reads it: one line, without the library's source."""
+    return f"warning: {message}\n"
 
 
 def console(quiet: bool = False) -> Console:
