@@ -22,7 +22,13 @@ from gradlogpi.policies.jax_policies import (  # noqa: E402
     JaxValue,
     bucket,
 )
-from gradlogpi.policies.networks import MLP, GaussianHead, Regression  # noqa: E402
+from gradlogpi.policies.networks import (  # noqa: E402
+    MLP,
+    AdamSettings,
+    GaussianHead,
+    Regression,
+    adam_settings,
+)
 from gradlogpi.policies.torch_policies import (  # noqa: E402
     NeuralGaussianPolicy,
     NeuralSoftmaxPolicy,
@@ -195,6 +201,31 @@ def test_optimizer_state_round_trips(rng):
     policy.optimizer_step(direction)
     copy.optimizer_step(direction)
     np.testing.assert_array_equal(policy.get_flat(), copy.get_flat())
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+@pytest.mark.parametrize("epsilon", [1e-8, 1e-5, 1e-3])
+def test_adams_first_step_is_lr_times_g_over_abs_g_plus_epsilon(rng, backend, epsilon):
+    """Adam's first step, bias-corrected, is lr·g/(|g| + ε) per parameter; gradients of
+    1e-4 make ε visible, so this fails on either backend if ε does not reach its Adam."""
+    settings = AdamSettings(0.01, epsilon)
+    if backend == "jax":
+        policy = JaxSoftmaxPolicy(3, 2, MLP((4,)), seed=0, lr=settings, dtype="float64")
+    else:
+        policy = NeuralSoftmaxPolicy(3, 2, (4,), seed=0, lr=settings)
+    theta = policy.get_flat()
+    gradient = 1e-4 * rng.normal(size=policy.n_parameters)
+    policy.optimizer_step(gradient)
+    expected = 0.01 * gradient / (np.abs(gradient) + epsilon)
+    np.testing.assert_allclose(policy.get_flat() - theta, expected, rtol=1e-7, atol=1e-15)
+
+
+def test_adam_settings_name_what_is_not_positive():
+    assert adam_settings(0.5) == AdamSettings(0.5, 1e-5)
+    with pytest.raises(ValueError, match=r"`lr.epsilon` must be a finite number > 0; got 0"):
+        JaxSoftmaxPolicy(3, 2, lr=AdamSettings(0.01, 0))
+    with pytest.raises(ValueError, match=r"`lr` must be a finite number > 0; got -1"):
+        NeuralValue(3, lr=-1)
 
 
 @pytest.mark.parametrize(("n", "expected"), [(1, 1), (2, 2), (3, 4), (256, 256), (257, 512)])

@@ -179,6 +179,33 @@ def test_neural_kinds_build_on_either_backend_with_its_critic(tmp_path, backend,
     assert isinstance(policy, policies.NetworkPolicy)
     assert type(policy).__module__.endswith(f"{backend}_policies")
     assert type(critic).__module__.endswith(f"{backend}_policies")
+    assert (policy.adam_epsilon, critic.adam_epsilon) == (1e-5, 1e-5)  # SB3's PPO's ε
+
+
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+def test_the_configs_adam_settings_reach_policy_and_critic(tmp_path, backend):
+    pytest.importorskip(backend)
+    from gradlogpi.runs.build import build_value
+
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'algorithm = "ppo"\n[policy]\nkind = "neural_softmax"\nbackend = "{backend}"\n'
+        "lr = 0.002\nadam_epsilon = 1e-8\n"
+        '[value]\nkind = "neural"\nlr = 0.003\nadam_epsilon = 0.1\n'
+    )
+    config = load_config(path)
+    env = make_config_env(config)
+    policy, critic = build_policy(config, env), build_value(config, env)
+    assert (policy.lr, policy.adam_epsilon) == (0.002, 1e-8)
+    assert (critic.lr, critic.adam_epsilon) == (0.003, 0.1)
+
+
+@pytest.mark.parametrize("table", ["policy", "value"])
+def test_adam_epsilon_must_be_positive(tmp_path, table):
+    path = tmp_path / "config.toml"
+    path.write_text(f"[{table}]\nadam_epsilon = 0\n")
+    with pytest.raises(ConfigError, match=rf"{table}\.adam_epsilon"):
+        load_config(path)
 
 
 def test_the_torch_backend_refuses_float32_by_name(tmp_path):

@@ -44,16 +44,19 @@ from gradlogpi.policies.contract import (
 from gradlogpi.policies.linear_gaussian import bounded_log_std, log_std_parameter
 from gradlogpi.policies.networks import (
     ACTIVATIONS,
+    ADAM_EPSILON,
     DEFAULT_REGRESSION,
     MLP,
     PLAIN_GAUSSIAN,
     POLICY_OUTPUT_GAIN,
+    AdamSettings,
     GaussianHead,
     MirroredGaussian,
     MirroredSoftmax,
     NumpyMirror,
     Regression,
     RegressionState,
+    adam_settings,
     checked_actions,
     initial_layers,
     no_critic,
@@ -166,8 +169,11 @@ def entropy(network: Network, parameters: Parameters, observations: Any) -> Any:
 DEFAULT_MLP = MLP()
 CRITIC_MLP = MLP(hidden=(64, 64))
 
-ADAM = optax.scale_by_adam(b1=0.9, b2=0.999, eps=1e-8)
-"""Adam with PyTorch's defaults, so both backends take the same steps."""
+
+def adam(epsilon: Any = ADAM_EPSILON) -> optax.GradientTransformation:
+    """Adam with PyTorch's β1, β2 and the network's ε (a traced scalar inside a compiled
+    update, so a new ε is not a new program), so both backends take the same steps."""
+    return optax.scale_by_adam(b1=0.9, b2=0.999, eps=epsilon)
 
 
 def clipped(gradient: Any, max_grad_norm: float | None) -> Any:
@@ -183,11 +189,13 @@ def adam_step(
     gradient: Parameters,
     parameters: Parameters,
     state: Any,
-    learning_rate: Any,
+    step: tuple[Any, Any],
     max_grad_norm: float | None,
 ) -> tuple[Parameters, Any]:
-    """One Adam step down `gradient` (of a loss), its global norm clipped first."""
-    direction, state = ADAM.update(clipped(gradient, max_grad_norm), state)
+    """One Adam step down `gradient` (of a loss), its global norm clipped first; `step` is
+    (learning rate, ε)."""
+    learning_rate, epsilon = step
+    direction, state = adam(epsilon).update(clipped(gradient, max_grad_norm), state)
     updated = jax.tree_util.tree_map(lambda p, d: p - learning_rate * d, parameters, direction)
     return updated, state
 
@@ -219,10 +227,10 @@ def epochs_of_update(
     samples: dict[str, Any],
     indices: Any,
     settings: dict[str, Any],
-    learning_rates: tuple[Any, ...],
+    steps: tuple[tuple[Any, Any], ...],
 ) -> tuple[tuple[Parameters, ...], tuple[Any, ...], Any]:
     """All epochs × minibatches of one update, compiled: (parameters, Adam states, epochs
-    run). With a critic in `program.networks`, its v̂ enters the objective and both step
+    run); `steps` holds each network's (learning rate, Adam ε). With a critic in `program.networks`, its v̂ enters the objective and both step
     on one loss, clipped by their joint gradient norm."""
     networks, objective, stop = program.networks, program.objective, program.stop
     policy_network = networks[0]
@@ -249,7 +257,7 @@ def epochs_of_update(
         gradient = clipped(jax.grad(loss)(parts, gathered(samples, row)), program.max_grad_norm)
         stepped = [
             adam_step(g, p, s, rate, None)
-            for g, p, s, rate in zip(gradient, parts, adams, learning_rates, strict=True)
+            for g, p, s, rate in zip(gradient, parts, adams, steps, strict=True)
         ]
         return (tuple(p for p, _ in stepped), tuple(s for _, s in stepped)), None
 
@@ -286,27 +294,26 @@ def train_epochs_of_runs(
     samples: dict[str, Any],
     indices: Any,
     settings: dict[str, Any],
-    learning_rates: tuple[Any, ...],
+    steps: tuple[tuple[Any, Any], ...],
 ) -> tuple[tuple[Parameters, ...], tuple[Any, ...], Any]:
     """`train_epochs` of R runs in one program (`vmap`): parameters, Adam states, samples
-    and indices carry a leading run axis [R, ...]; settings and rates are shared. Each
+    and indices carry a leading run axis [R, ...]; settings and steps are shared. Each
     run stops by its own rule; the epochs run come back as [R]."""
 
     def one_run(parameters: Any, states: Any, samples: Any, indices: Any) -> Any:
-        return epochs_of_update(
-            program, parameters, states, samples, indices, settings, learning_rates
-        )
+        return epochs_of_update(program, parameters, states, samples, indices, settings, steps)
 
     return jax.vmap(one_run)(parameters, states, samples, indices)
 
 
 def check_alike(runs: Sequence[Sequence[JaxNetwork]]) -> None:
     """ValueError unless every run has networks of run 0's kinds, shapes, dtypes and
-    learning rates (what one program for all of them needs)."""
+    Adam settings (what one program for all of them needs)."""
 
     def signature(models: Sequence[JaxNetwork]) -> list[Any]:
         return [
-            (type(m), m.network, m.dtype, m.lr, [p.shape for p in m.parameters]) for m in models
+            (type(m), m.network, m.dtype, m.lr, m.adam_epsilon, [p.shape for p in m.parameters])
+            for m in models
         ]
 
     first = signature(runs[0])
@@ -314,7 +321,7 @@ def check_alike(runs: Sequence[Sequence[JaxNetwork]]) -> None:
         if signature(models) != first:
             raise ValueError(
                 "runs trained in one call must have networks of one kind, shape, dtype and "
-                f"learning rate; run {run} differs from run 0"
+                f"Adam settings; run {run} differs from run 0"
             )
 
 
@@ -336,11 +343,11 @@ def apply_gradient(
     gradient: Parameters,
     parameters: Parameters,
     state: Any,
-    learning_rate: Any,
+    step: tuple[Any, Any],
     max_grad_norm: float | None = None,
 ) -> tuple[Parameters, Any]:
-    """One compiled Adam step down `gradient`."""
-    return adam_step(gradient, parameters, state, learning_rate, max_grad_norm)
+    """One compiled Adam step down `gradient`; `step` is (learning rate, ε)."""
+    return adam_step(gradient, parameters, state, step, max_grad_norm)
 
 
 def bucket(n: int) -> int:
@@ -381,7 +388,7 @@ class JaxNetwork(NumpyMirror, RunAxisParameters):
         network: Network,
         *,
         seed: int,
-        lr: float,
+        lr: float | AdamSettings,
         initialization: str,
         output_gain: float = 1.0,
         dtype: str = "float32",
@@ -395,14 +402,14 @@ class JaxNetwork(NumpyMirror, RunAxisParameters):
             raise ValueError(f"`dtype` must be one of {DTYPES}; got {dtype!r}")
         self.activation = network.activation
         self.network = network
-        self.lr = lr
+        self.lr, self.adam_epsilon = adam_settings(lr)
         self.dtype = dtype
         self._on_device: Parameters | None = None
         self._float64_on_device: Parameters | None = None
         rng = np.random.default_rng(np.random.SeedSequence(int(seed)))
         layers = initial_layers(sizes, initialization, output_gain, rng)
         self.parameters = [array for layer in layers for array in layer] + list(extra)
-        self._adam = ADAM.init(self._trained())
+        self._adam = adam().init(self._trained())
         use_compilation_cache()
         self.sync()
 
@@ -487,7 +494,7 @@ class JaxNetwork(NumpyMirror, RunAxisParameters):
         for name in ("mu", "nu"):
             for i, moment in enumerate(getattr(self._adam, name)):
                 arrays[f"optimizer_{name}_{i}"] = np.asarray(moment)
-        return arrays, [{"lr": self.lr, "dtype": self.dtype}]
+        return arrays, [{"lr": self.lr, "eps": self.adam_epsilon, "dtype": self.dtype}]
 
     def load_optimizer_state(
         self, arrays: dict[str, np.ndarray], groups: list[dict[str, Any]]
@@ -517,7 +524,7 @@ class JaxNetwork(NumpyMirror, RunAxisParameters):
             jax.device_put(tuple(pieces)),
             self._trained(),
             self._adam,
-            np.asarray(self.lr * learning_rate_scale, dtype=self.dtype),
+            self._adam_step(learning_rate_scale),
         )
         self._store(parameters, on_device=True)
 
@@ -553,6 +560,13 @@ class JaxNetwork(NumpyMirror, RunAxisParameters):
         converted["weight"] = weight
         return converted
 
+    def _adam_step(self, learning_rate_scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        """(learning rate × scale, ε) in the training dtype, as a compiled step takes them."""
+        return (
+            np.asarray(self.lr * learning_rate_scale, dtype=self.dtype),
+            np.asarray(self.adam_epsilon, dtype=self.dtype),
+        )
+
     def _scalars(self, values: Mapping[str, float]) -> dict[str, Any]:
         """Scalars in the training dtype, as NumPy (traced, not compiled in)."""
         return {name: np.asarray(value, dtype=self.dtype) for name, value in values.items()}
@@ -587,10 +601,7 @@ class JaxPolicy(JaxNetwork):
             self._device_samples(samples, bucket(n_samples)),
             padded_plan(plan),
             self._scalars(settings),
-            tuple(
-                np.asarray(model.lr * ascent.learning_rate_scale, dtype=self.dtype)
-                for model in models
-            ),
+            tuple(model._adam_step(ascent.learning_rate_scale) for model in models),
         )
         for model, trained, adam in zip(models, parameters, adams, strict=True):
             model._adam = adam
@@ -627,10 +638,7 @@ class JaxPolicy(JaxNetwork):
             jax.device_put({name: np.stack([s[name] for s in samples]) for name in samples[0]}),
             np.stack([padded_plan(update.plan, size) for update in updates]),
             self._scalars(settings),
-            tuple(
-                np.asarray(model.lr * ascent.learning_rate_scale, dtype=self.dtype)
-                for model in runs[0]
-            ),
+            tuple(model._adam_step(ascent.learning_rate_scale) for model in runs[0]),
         )
         for i in range(n_models):
             per_run = zip(
@@ -800,7 +808,8 @@ class JaxSoftmaxPolicy(JaxPolicy, MirroredSoftmax, SoftmaxPolicy):  # type: igno
       network: `MLP` (hidden sizes, activation, initialisation: orthogonal by default,
         gain 0.01 for the output layer as SB3's and CleanRL's PPO).
       seed: seed of the weight initialisation.
-      lr: Adam's step size.
+      lr: Adam's step size, or `AdamSettings(step size, ε)` (ε 1e-5 by default, as SB3's
+        PPO).
       dtype: 'float32' (default) or 'float64': what training computes in.
     """
 
@@ -811,7 +820,7 @@ class JaxSoftmaxPolicy(JaxPolicy, MirroredSoftmax, SoftmaxPolicy):  # type: igno
         network: MLP = DEFAULT_MLP,
         *,
         seed: int = 0,
-        lr: float = 0.01,
+        lr: float | AdamSettings = 0.01,
         dtype: str = "float32",
     ):
         self.observation_shape = (check_positive_int("observation_dim", observation_dim),)
@@ -852,7 +861,7 @@ class JaxGaussianPolicy(JaxPolicy, MirroredGaussian):
         network: MLP = DEFAULT_MLP,
         *,
         seed: int = 0,
-        lr: float = 0.01,
+        lr: float | AdamSettings = 0.01,
         head: GaussianHead = PLAIN_GAUSSIAN,
         dtype: str = "float32",
     ):
@@ -904,7 +913,7 @@ def regress(
     state: Any,
     samples: dict[str, Any],
     indices: Any,
-    learning_rate: Any,
+    step: tuple[Any, Any],
     weight_decay: Any,
 ) -> tuple[Parameters, Any]:
     """A critic's fit, compiled: epochs × minibatches of Adam on ½ mean (v̂ − G)², with
@@ -924,7 +933,7 @@ def regress(
         parameters, state = carry
         gradient = jax.grad(loss)(parameters, gathered(samples, row))
         gradient = jax.tree_util.tree_map(lambda g, p: g + weight_decay * p, gradient, parameters)
-        return adam_step(gradient, parameters, state, learning_rate, None), None
+        return adam_step(gradient, parameters, state, step, None), None
 
     (parameters, state), _ = jax.lax.scan(
         minibatch, (parameters, state), indices.reshape(-1, indices.shape[-1])
@@ -948,7 +957,7 @@ class JaxValue(RegressionState, JaxNetwork):
         network: MLP = CRITIC_MLP,
         *,
         seed: int = 0,
-        lr: float = 1e-3,
+        lr: float | AdamSettings = 1e-3,
         regression: Regression = DEFAULT_REGRESSION,
         dtype: str = "float32",
     ):
@@ -1011,7 +1020,7 @@ class JaxValue(RegressionState, JaxNetwork):
             self._adam,
             self._device_samples(samples, bucket(n_samples)),
             padded_plan(plan),
-            np.asarray(self.lr, dtype=self.dtype),
+            self._adam_step(),
             np.asarray(2.0 * self.weight_decay, dtype=self.dtype),
         )
         self._store(parameters, on_device=True)

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from gradlogpi.core._checks import as_float_array
+from gradlogpi.core._checks import as_float_array, check_positive
 from gradlogpi.core.scores import gaussian_log_prob, squash, squashed_gaussian_log_prob
 from gradlogpi.core.softmax import normal_noise
 from gradlogpi.errors import ShapeError
@@ -25,6 +25,25 @@ ACTIVATIONS = ("tanh", "relu")
 INITIALIZATIONS = ("orthogonal", "uniform")
 POLICY_OUTPUT_GAIN = 0.01
 """Gain of a policy network's last layer under orthogonal initialisation."""
+ADAM_EPSILON = 1e-5
+"""Adam's ε in the denominator √v̂ + ε of every network's step: SB3's and CleanRL's PPO
+value (PyTorch's own default is 1e-8, which lets a parameter with tiny gradients take
+full-size steps)."""
+
+
+class AdamSettings(NamedTuple):
+    """A network's Adam: step size and ε (β1 = 0.9, β2 = 0.999 as PyTorch's)."""
+
+    learning_rate: float
+    epsilon: float = ADAM_EPSILON
+
+
+def adam_settings(lr: float | AdamSettings) -> AdamSettings:
+    """A network's `lr` argument as `AdamSettings` (a float is the step size, with the
+    default ε), or ValueError naming what is not > 0."""
+    settings = lr if isinstance(lr, AdamSettings) else AdamSettings(lr)
+    learning_rate = check_positive("lr", settings.learning_rate)
+    return AdamSettings(learning_rate, check_positive("lr.epsilon", settings.epsilon))
 
 
 class MLP(NamedTuple):

@@ -33,12 +33,14 @@ from gradlogpi.policies.networks import (
     INITIALIZATIONS,
     PLAIN_GAUSSIAN,
     POLICY_OUTPUT_GAIN,
+    AdamSettings,
     GaussianHead,
     MirroredGaussian,
     MirroredSoftmax,
     NumpyMirror,
     Regression,
     RegressionState,
+    adam_settings,
     checked_actions,
     no_critic,
     squash_box,
@@ -114,7 +116,7 @@ class TorchPolicy(NumpyMirror, RunAxisParameters):
         sizes: Sequence[int],
         activation: str,
         seed: int,
-        lr: float,
+        lr: float | AdamSettings,
         threads: int | None,
         initialization: str = "orthogonal",
         output_gain: float = 1.0,
@@ -126,9 +128,12 @@ class TorchPolicy(NumpyMirror, RunAxisParameters):
         self.activation = activation
         generator = torch.Generator().manual_seed(int(seed))
         self.network = mlp(sizes, activation, generator, initialization, output_gain)
-        self.lr = lr
+        adam = adam_settings(lr)
+        self.lr, self.adam_epsilon = adam
         # the fused kernel: one call for all parameters, ~2× faster on the small nets here
-        self.optimizer = torch.optim.Adam(self.parameters(), lr=lr, fused=True)
+        self.optimizer = torch.optim.Adam(
+            self.parameters(), lr=adam.learning_rate, eps=adam.epsilon, fused=True
+        )
         self.sync()
 
     def parameters(self) -> list[Any]:
@@ -379,7 +384,8 @@ class NeuralSoftmaxPolicy(TorchPolicy, MirroredSoftmax, SoftmaxPolicy):  # type:
       hidden: hidden layer sizes, e.g. (128,).
       activation: 'tanh' or 'relu'.
       seed: seed of the weight initialisation.
-      lr: Adam's step size.
+      lr: Adam's step size, or `AdamSettings(step size, ε)` (ε 1e-5 by default, as SB3's
+        PPO).
       threads: PyTorch threads (1 by default: small nets get slower with more).
       initialization: 'orthogonal' (default: gain √2 hidden, 0.01 for the output layer,
         zero biases, as SB3's and CleanRL's PPO) or 'uniform' (PyTorch's default).
@@ -393,7 +399,7 @@ class NeuralSoftmaxPolicy(TorchPolicy, MirroredSoftmax, SoftmaxPolicy):  # type:
         activation: str = "tanh",
         *,
         seed: int = 0,
-        lr: float = 0.01,
+        lr: float | AdamSettings = 0.01,
         threads: int | None = 1,
         initialization: str = "orthogonal",
     ):
@@ -459,7 +465,7 @@ class NeuralGaussianPolicy(TorchPolicy, MirroredGaussian):
         activation: str = "tanh",
         *,
         seed: int = 0,
-        lr: float = 0.01,
+        lr: float | AdamSettings = 0.01,
         head: GaussianHead = PLAIN_GAUSSIAN,
         initialization: str = "orthogonal",
     ):
@@ -552,7 +558,7 @@ class NeuralValue(RegressionState, TorchPolicy):
         activation: str = "tanh",
         *,
         seed: int = 0,
-        lr: float = 1e-3,
+        lr: float | AdamSettings = 1e-3,
         regression: Regression = DEFAULT_REGRESSION,
         threads: int | None = 1,
         initialization: str = "orthogonal",

@@ -10,7 +10,7 @@ from gymnasium import spaces
 
 from gradlogpi import features, policies
 from gradlogpi.errors import ConfigError, GradlogpiError
-from gradlogpi.policies.networks import MLP, Regression
+from gradlogpi.policies.networks import MLP, AdamSettings, Regression
 from gradlogpi.runs import feature_kinds, policy_kinds
 from gradlogpi.runs.config import FeaturesConfig, TrainConfig
 
@@ -129,7 +129,7 @@ def build_value(config: TrainConfig, env: gym.Env) -> policies.ValueFunction | N
                 observation_dim,
                 network,
                 seed=seed,
-                lr=spec_value.lr,
+                lr=AdamSettings(spec_value.lr, spec_value.adam_epsilon),
                 regression=regression,
                 dtype=policy_kinds.training_dtype(config.policy),
             )
@@ -140,7 +140,7 @@ def build_value(config: TrainConfig, env: gym.Env) -> policies.ValueFunction | N
             spec_value.hidden,
             spec_value.activation,
             seed=seed,
-            lr=spec_value.lr,
+            lr=AdamSettings(spec_value.lr, spec_value.adam_epsilon),
             regression=regression,
             initialization=spec_value.initialization,
         )

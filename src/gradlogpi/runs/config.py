@@ -78,6 +78,13 @@ class PolicyConfig(Strict):
     lr: float = Field(
         0.01, gt=0, allow_inf_nan=False, description="Adam step size of neural policies"
     )
+    adam_epsilon: float = Field(
+        1e-5,
+        gt=0,
+        allow_inf_nan=False,
+        description="Adam's ε of neural policies (1e-5 as SB3's and CleanRL's PPO; "
+        "PyTorch's default is 1e-8)",
+    )
     initialization: Literal["orthogonal", "uniform"] = Field(
         "orthogonal",
         description="neural policies' weights: orthogonal (gain √2, output 0.01, as SB3's "
@@ -149,6 +156,9 @@ class ValueConfig(Strict):
     activation: Literal["tanh", "relu"] = "tanh"
     lr: float = Field(
         1e-3, gt=0, allow_inf_nan=False, description="Adam step size of a neural critic"
+    )
+    adam_epsilon: float = Field(
+        1e-5, gt=0, allow_inf_nan=False, description="Adam's ε of a neural critic"
     )
     initialization: Literal["orthogonal", "uniform"] = Field(
         "orthogonal",

@@ -18,7 +18,7 @@ from gymnasium import spaces
 
 from gradlogpi import features, policies
 from gradlogpi.errors import ConfigError
-from gradlogpi.policies.networks import MLP, GaussianHead, squash_box
+from gradlogpi.policies.networks import MLP, AdamSettings, GaussianHead, squash_box
 from gradlogpi.runs import feature_kinds
 from gradlogpi.runs.choices import listed, one_of
 from gradlogpi.runs.feature_kinds import space_names
@@ -188,7 +188,7 @@ def neural_softmax(config: Any, env: gym.Env) -> policies.Policy:
             n_actions,
             network_of(spec),
             seed=config.seed,
-            lr=spec.lr,
+            lr=AdamSettings(spec.lr, spec.adam_epsilon),
             dtype=training_dtype(spec),
         )
     from gradlogpi.policies.torch_policies import NeuralSoftmaxPolicy
@@ -200,7 +200,7 @@ def neural_softmax(config: Any, env: gym.Env) -> policies.Policy:
         spec.hidden,
         spec.activation,
         seed=config.seed,
-        lr=spec.lr,
+        lr=AdamSettings(spec.lr, spec.adam_epsilon),
         initialization=spec.initialization,
     )
 
@@ -227,7 +227,7 @@ def neural_gaussian(config: Any, env: gym.Env) -> policies.Policy:
             action_dim,
             network_of(spec),
             seed=config.seed,
-            lr=spec.lr,
+            lr=AdamSettings(spec.lr, spec.adam_epsilon),
             head=head,
             dtype=training_dtype(spec),
         )
@@ -240,7 +240,7 @@ def neural_gaussian(config: Any, env: gym.Env) -> policies.Policy:
         spec.hidden,
         spec.activation,
         seed=config.seed,
-        lr=spec.lr,
+        lr=AdamSettings(spec.lr, spec.adam_epsilon),
         head=head,
         initialization=spec.initialization,
     )
