@@ -68,10 +68,11 @@ os.environ.setdefault(
 
 LIBRARIES = ("gradlogpi", "stable-baselines3", "sbx")
 ALGORITHMS = ("ppo", "a2c")
-PROTOCOL = 3
+PROTOCOL = 4
 """Bumped when what a record measures changes (2: our runs timed as `gradlogpi train`
-processes, SBX added; 3: gradlogpi normalises where the zoo does and takes its vf_coef):
-records of another protocol in runs.jsonl are not reused."""
+processes, SBX added; 3: gradlogpi normalises where the zoo does and takes its vf_coef;
+4: gradlogpi's Adam ε is 1e-5, SB3's and SBX's): records of another protocol in
+runs.jsonl are not reused."""
 EVALUATION_EPISODES = 20
 EVALUATION_SEED = 10_000
 CURVE_WINDOW = 10
@@ -141,25 +142,58 @@ def neural_config(
     """
     lr = zoo.get("learning_rate_value", 3e-4)
     hyper = ppo_hyperparameters(zoo, steps, **extra)
+    network = network_of(zoo)
     return {
         "env": env_id,
         "algorithm": "ppo",
         "policy": {
             "kind": policy,
-            "hidden": [64, 64],
+            **network,
             "lr": lr,
-            "log_std0": 0.0,
+            "log_std0": zoo.get("policy_kwargs", {}).get("log_std_init", 0.0),
             "backend": "jax",
         },
         "value": {
             "kind": "neural",
-            "hidden": [64, 64],
+            **network,
             "lr": lr,
             "epochs": hyper["epochs"],
             "minibatches": hyper["minibatches"],
         },
         "hyperparameters": hyper,
     }
+
+
+def network_of(zoo: dict[str, Any]) -> dict[str, Any]:
+    """Our networks' table entries for the zoo's `policy_kwargs` (SB3's MlpPolicy when it
+    gives none: 64-64 tanh, orthogonal initialisation), the same for policy and critic."""
+    kwargs = zoo.get("policy_kwargs", {})
+    return {
+        "hidden": list(kwargs.get("net_arch", [64, 64])),
+        "activation": kwargs.get("activation", "tanh"),
+        "initialization": "orthogonal" if kwargs.get("ortho_init", True) else "uniform",
+    }
+
+
+def peer_policy_kwargs(zoo: dict[str, Any], library: str) -> dict[str, Any]:
+    """The zoo's `policy_kwargs` as SB3 (PyTorch modules) or SBX (Flax functions) take them;
+    {} where the zoo gives none."""
+    kwargs = dict(zoo.get("policy_kwargs", {}))
+    if not kwargs:
+        return {}
+    activation = kwargs.pop("activation", "tanh")
+    if library == "sbx":
+        import flax.linen
+
+        kwargs["activation_fn"] = getattr(flax.linen, activation)
+    else:
+        import torch
+
+        kwargs["activation_fn"] = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU}[activation]
+    if "net_arch" in kwargs:  # separate actor and critic networks of these sizes
+        layers = list(kwargs["net_arch"])
+        kwargs["net_arch"] = {"pi": layers, "vf": layers}
+    return kwargs
 
 
 def linear_config(env_id: str, zoo: dict[str, Any], steps: int) -> dict[str, Any]:
@@ -225,6 +259,26 @@ def make_tasks(quick: bool) -> dict[str, Task]:
         "ent_coef": 0.0, "learning_rate_value": 1e-3, "clip_range_value": 0.2,
         "use_sde": True, "sde_sample_freq": 4,
     }  # fmt: skip
+    mountaincar_zoo = {
+        "n_envs": 16, "n_steps": 16, "gae_lambda": 0.98, "gamma": 0.99, "n_epochs": 4,
+        "ent_coef": 0.0, "normalize": True,
+    }  # fmt: skip
+    double_pendulum_zoo = {
+        "n_envs": 1, "n_steps": 128, "batch_size": 512, "gamma": 0.98,
+        "learning_rate_value": 0.000155454, "ent_coef": 1.05057e-06, "clip_range_value": 0.4,
+        "n_epochs": 10, "gae_lambda": 0.8, "max_grad_norm": 0.5, "vf_coef": 0.695929,
+        "normalize": True,
+    }  # fmt: skip
+    hopper_zoo = {
+        "n_envs": 1, "n_steps": 512, "batch_size": 32, "gamma": 0.999,
+        "learning_rate_value": 9.80828e-05, "ent_coef": 0.00229519, "clip_range_value": 0.2,
+        "n_epochs": 5, "gae_lambda": 0.99, "max_grad_norm": 0.7, "vf_coef": 0.835671,
+        "normalize": True,
+        "policy_kwargs": {
+            "log_std_init": -2.0, "ortho_init": False, "activation": "relu",
+            "net_arch": [256, 256],
+        },
+    }  # fmt: skip
     inverted_zoo = {
         "n_envs": 1, "n_steps": 32, "batch_size": 64, "gamma": 0.999,
         "learning_rate_value": 0.000222425, "ent_coef": 1.37976e-07, "clip_range_value": 0.4,
@@ -287,6 +341,29 @@ def make_tasks(quick: bool) -> dict[str, Task]:
         "MuJoCo; zoo (InvertedPendulum-v3 settings): 1M steps and VecNormalize (all three "
         "normalise); here 50k",
     )  # fmt: skip
+    tasks["MountainCar-v0"] = Task(
+        "MountainCar-v0", 1_000_000, 1_000_000, mountaincar_zoo,
+        neural_config("MountainCar-v0", mountaincar_zoo, 1_000_000, "neural_softmax"),
+        None,
+        "zoo: VecNormalize (all three normalise observations and rewards); the zoo's budget",
+    )  # fmt: skip
+    tasks["InvertedDoublePendulum-v5"] = Task(
+        "InvertedDoublePendulum-v5", 500_000, 1_000_000, double_pendulum_zoo,
+        neural_config(
+            "InvertedDoublePendulum-v5", double_pendulum_zoo, 500_000, "neural_gaussian"
+        ),
+        None,
+        "MuJoCo; zoo (InvertedDoublePendulum-v3 settings): 1M steps and VecNormalize (all "
+        "three normalise); here 500k, as configs/inverted_double_pendulum_ppo.toml",
+    )  # fmt: skip
+    tasks["Hopper-v5"] = Task(
+        "Hopper-v5", 300_000, 1_000_000, hopper_zoo,
+        neural_config("Hopper-v5", hopper_zoo, 300_000, "neural_gaussian"),
+        None,
+        "MuJoCo; zoo (Hopper-v3 settings): 1M steps, VecNormalize, 256-256 ReLU networks "
+        "without orthogonal initialisation, log σ from −2; here 300k, as "
+        "configs/hopper_ppo.toml. SBX: one width for both layers (its MLP's n_units)",
+    )  # fmt: skip
     return tasks
 
 
@@ -336,6 +413,9 @@ def run_peer(task: Task, seed: int, library: str) -> dict[str, Any]:
     algorithm = getattr(importlib.import_module(module), name)
     if library == "sbx":
         kwargs = {key: value for key, value in kwargs.items() if key not in task.sbx_drops}
+    policy_kwargs = peer_policy_kwargs(task.zoo, library)
+    if policy_kwargs:
+        kwargs["policy_kwargs"] = policy_kwargs
     episodes: list[tuple[float, int]] = []
 
     class Episodes(BaseCallback):

@@ -202,3 +202,53 @@ def test_where_the_zoo_normalises_our_runs_normalise_too():
     assert not tasks["CartPole-v1"].ours["hyperparameters"].get("normalize_observations")
     inverted = tasks["InvertedPendulum-v5"]
     assert inverted.ours["hyperparameters"]["value_coefficient"] == inverted.zoo["vf_coef"]
+
+
+@pytest.mark.parametrize(
+    ("task_name", "shipped_name"),
+    [
+        ("MountainCar-v0", "mountaincar_ppo"),
+        ("InvertedDoublePendulum-v5", "inverted_double_pendulum_ppo"),
+        ("Hopper-v5", "hopper_ppo"),
+    ],
+)
+def test_the_longer_tasks_train_the_shipped_configs(task_name, shipped_name):
+    """MountainCar, InvertedDoublePendulum and Hopper: our side is the shipped config (the
+    zoo's settings, normalisation and networks) at the task's budget."""
+    from gradlogpi.algorithms.on_policy.ppo import PPOConfig
+    from gradlogpi.runs.config import TrainConfig, load_config
+
+    task = compare.make_tasks(False)[task_name]
+    ours = TrainConfig.model_validate(task.ours)
+    shipped = load_config(Path(__file__).resolve().parents[2] / "configs" / f"{shipped_name}.toml")
+    assert (ours.env, ours.algorithm) == (shipped.env, "ppo")
+    assert ours.policy == shipped.policy
+    assert ours.value == shipped.value
+    settings = PPOConfig(**ours.hyperparameters)
+    assert settings == PPOConfig(**shipped.hyperparameters)
+    assert settings.n_updates * settings.num_envs * settings.steps_per_env <= task.steps
+    assert task.steps - settings.n_updates * settings.num_envs * settings.steps_per_env < (
+        settings.num_envs * settings.steps_per_env
+    )
+
+
+def test_the_zoos_networks_reach_sb3_as_its_policy_kwargs():
+    pytest.importorskip("torch")
+    import torch
+
+    hopper = compare.make_tasks(False)["Hopper-v5"]
+    kwargs = compare.peer_policy_kwargs(hopper.zoo, "stable-baselines3")
+    assert kwargs == {
+        "log_std_init": -2.0,
+        "ortho_init": False,
+        "activation_fn": torch.nn.ReLU,
+        "net_arch": {"pi": [256, 256], "vf": [256, 256]},
+    }
+    assert compare.peer_policy_kwargs(compare.make_tasks(False)["CartPole-v1"].zoo, "sbx") == {}
+    policy = hopper.ours["policy"]
+    assert (policy["hidden"], policy["activation"], policy["initialization"]) == (
+        [256, 256],
+        "relu",
+        "uniform",
+    )
+    assert policy["log_std0"] == -2.0
