@@ -315,7 +315,12 @@ def make_tasks(quick: bool) -> dict[str, Task]:
         return tasks
     tasks["Acrobot-v1"] = Task(
         "Acrobot-v1", 200_000, 1_000_000, acrobot_zoo,
-        neural_config("Acrobot-v1", acrobot_zoo, 200_000, "neural_softmax"),
+        # as configs/acrobot_ppo.toml: gradlogpi's native Acrobot vector env (the sync
+        # vector env's steps bit for bit, stepped as arrays)
+        neural_config(
+            "Acrobot-v1", acrobot_zoo, 200_000, "neural_softmax",
+            vectorization_mode="vector_entry_point",
+        ),
         linear_config("Acrobot-v1", acrobot_zoo, 200_000),
         "zoo: 1M steps and VecNormalize (all three normalise observations and rewards); here "
         "200k",

@@ -589,3 +589,33 @@ def test_check_names_the_flag_of_an_unknown_env():
     completed = gradlogpi("check", "--env", "NoSuch-v0", check=False)
     assert completed.returncode == 2
     assert completed.stderr.startswith("error: --env: `env` = 'NoSuch-v0': ")
+
+
+def test_the_command_ends_after_its_exit_handlers_and_with_its_exit_status(tmp_path):
+    """A successful command ends without the interpreter's teardown, but every exit
+    handler still runs and what it printed is flushed; a failing one keeps its status."""
+    import subprocess
+    import sys
+
+    program = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print('handler ran', end=''))\n"
+        "from gradlogpi.cli.app import main\n"
+        "sys.argv = ['gradlogpi', *sys.argv[1:]]\n"
+        "main()\n"
+    )
+    script = tmp_path / "run.py"
+    script.write_text(program)
+    done = subprocess.run(
+        [sys.executable, str(script), "--version"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.endswith("handler ran")
+    failed = subprocess.run(
+        [sys.executable, str(script), "no-such-command"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert failed.returncode == 2
+    assert "handler ran" in failed.stdout

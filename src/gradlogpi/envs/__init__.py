@@ -2,6 +2,7 @@
 
 import gymnasium as gym
 
+from gradlogpi.envs.acrobot import AcrobotVectorEnv
 from gradlogpi.envs.grid_world import BorderFeatures, GridWorldEnv
 from gradlogpi.envs.lqr import LQREnv, riccati_gain
 from gradlogpi.envs.short_corridor import (
@@ -34,6 +35,7 @@ __all__ = [
     "OPTIMAL_P_RIGHT",
     "OPTIMAL_VALUE",
     "SHIPPED",
+    "AcrobotVectorEnv",
     "BorderFeatures",
     "GridWorldEnv",
     "LQREnv",

@@ -51,6 +51,7 @@ from gymnasium.wrappers import (
     TimeLimit,
 )
 
+from gradlogpi.envs.acrobot import AcrobotVectorEnv
 from gradlogpi.envs.grid_world import GridWorldEnv
 from gradlogpi.envs.lqr import LQREnv
 from gradlogpi.envs.short_corridor import ShortCorridorEnv
@@ -729,6 +730,13 @@ _register(
         "_truncations": "array",
     },
     _SyncVectorExtra(),
+)
+register_snapshot(
+    AcrobotVectorEnv,
+    state="array?",
+    steps="array",
+    autoreset="array",
+    generator_states="array",  # each sub-environment's generator, for its resets
 )
 register_snapshot(
     cartpole.CartPoleVectorEnv,

@@ -56,7 +56,8 @@ def make_vector_env(
 
     `autoreset=True` lets the sub-environments reset themselves, for step collection
     (`StepCollector`); `mode` may then also be "vector_entry_point": the environment's own
-    vectorised implementation, e.g. Gymnasium's CartPole, where there is one; or "envpool":
+    vectorised implementation, e.g. Gymnasium's CartPole, where there is one (for Acrobot-v1,
+    gradlogpi's: `NATIVE_TWINS`); or "envpool":
     EnvPool's C++ implementation of the task (extra `gradlogpi[envpool]`), whose random
     stream is fixed when it is made, from `seed`.
     """
@@ -80,11 +81,32 @@ def make_vector_env(
     env_id = checked_env_id(env_id)
     num_envs = check_positive_int("num_envs", num_envs)
     try:
-        return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **kwargs)
+        spec = native_twin_spec(env_id) if mode == "vector_entry_point" else None
+        return gym.make_vec(spec or env_id, num_envs=num_envs, vectorization_mode=mode, **kwargs)
     except GradlogpiError:
         raise
     except Exception as error:  # an unknown id, or the environment's own constructor
         raise env_construction_error(env_id, {}, error) from None
+
+
+NATIVE_TWINS = {"Acrobot-v1": "gradlogpi.envs.acrobot:AcrobotVectorEnv"}
+"""Gymnasium ids without a vector entry point of their own, and gradlogpi's native vector
+env for each: the sync vector env of the id stepped as arrays, bit for bit the same."""
+
+
+def native_twin_spec(env_id: str) -> Any:
+    """`env_id`'s spec with gradlogpi's native vector env as its vector entry point, where
+    Gymnasium's has none and gradlogpi ships one (`NATIVE_TWINS`); else None. A copy:
+    Gymnasium's registry, and so `gym.make_vec`'s default mode, stays as it was."""
+    import dataclasses
+
+    twin = NATIVE_TWINS.get(env_id)
+    if twin is None or env_id not in gym.registry:
+        return None
+    spec = gym.spec(env_id)
+    if spec.vector_entry_point is not None:
+        return None
+    return dataclasses.replace(spec, vector_entry_point=twin)
 
 
 def make_envpool(
@@ -769,9 +791,11 @@ class StepCollector:
         mine = seeds[first : first + envs.num_envs]
         if getattr(envs, "seeded_when_made", False):  # EnvPool
             self.obs, _ = envs.reset()
-        elif isinstance(envs.unwrapped, (gym.vector.SyncVectorEnv, gym.vector.AsyncVectorEnv)):
+        elif isinstance(
+            envs.unwrapped, (gym.vector.SyncVectorEnv, gym.vector.AsyncVectorEnv)
+        ) or getattr(envs.unwrapped, "seeds_each_env", False):
             self.obs, _ = envs.reset(seed=mine)
-        else:  # a native vector env takes one seed for all its sub-environments
+        else:  # a native vector env (most) takes one seed for all its sub-environments
             self.obs, _ = envs.reset(seed=mine[0])
         self.obs = self._seen(self.obs)
 
