@@ -71,8 +71,8 @@ ALGORITHMS = ("ppo", "a2c")
 PROTOCOL = 4
 """Bumped when what a record measures changes (2: our runs timed as `gradlogpi train`
 processes, SBX added; 3: gradlogpi normalises where the zoo does and takes its vf_coef;
-4: gradlogpi's Adam ε is 1e-5, SB3's and SBX's): records of another protocol in
-runs.jsonl are not reused."""
+4: gradlogpi's Adam ε is 1e-5, SB3's and SBX's, and its Acrobot steps as arrays in the
+native vector env): records of another protocol in runs.jsonl are not reused."""
 EVALUATION_EPISODES = 20
 EVALUATION_SEED = 10_000
 CURVE_WINDOW = 10
