@@ -228,6 +228,23 @@ def test_adam_settings_name_what_is_not_positive():
         NeuralValue(3, lr=-1)
 
 
+def test_a_checkpoint_keeps_the_adam_epsilon_it_was_saved_with():
+    """Resuming continues with the saved ε, and a checkpoint from before ε was saved (JAX
+    trained with 1e-8 then) resumes with 1e-8, whatever the config now says."""
+    saved = JaxSoftmaxPolicy(3, 2, MLP((4,)), seed=0, lr=AdamSettings(0.01, 1e-3))
+    arrays, groups = saved.optimizer_state()
+    resumed = JaxSoftmaxPolicy(3, 2, MLP((4,)), seed=0, lr=0.01)
+    resumed.load_optimizer_state(arrays, groups)
+    assert resumed.adam_epsilon == 1e-3
+    resumed.load_optimizer_state(arrays, [{"lr": 0.01, "dtype": "float32"}])
+    assert resumed.adam_epsilon == 1e-8
+    torch_saved = NeuralSoftmaxPolicy(3, 2, (4,), seed=0, lr=AdamSettings(0.01, 1e-3))
+    torch_saved.optimizer_step(np.ones(torch_saved.n_parameters))
+    torch_resumed = NeuralSoftmaxPolicy(3, 2, (4,), seed=0, lr=0.01)
+    torch_resumed.load_optimizer_state(*torch_saved.optimizer_state())
+    assert torch_resumed.adam_epsilon == torch_resumed.optimizer.param_groups[0]["eps"] == 1e-3
+
+
 @pytest.mark.parametrize(("n", "expected"), [(1, 1), (2, 2), (3, 4), (256, 256), (257, 512)])
 def test_sizes_are_bucketed_to_powers_of_two(n, expected):
     assert bucket(n) == expected

@@ -170,6 +170,10 @@ DEFAULT_MLP = MLP()
 CRITIC_MLP = MLP(hidden=(64, 64))
 
 
+LEGACY_ADAM_EPSILON = 1e-8
+"""The ε every JAX network trained with before it was a setting (a checkpoint without one)."""
+
+
 def adam(epsilon: Any = ADAM_EPSILON) -> optax.GradientTransformation:
     """Adam with PyTorch's β1, β2 and the network's ε (a traced scalar inside a compiled
     update, so a new ε is not a new program), so both backends take the same steps."""
@@ -499,7 +503,10 @@ class JaxNetwork(NumpyMirror, RunAxisParameters):
     def load_optimizer_state(
         self, arrays: dict[str, np.ndarray], groups: list[dict[str, Any]]
     ) -> None:
-        """Put back what `optimizer_state` returned, so training continues identically."""
+        """Put back what `optimizer_state` returned, so training continues identically,
+        with the ε it was saved with (PyTorch's 1e-8 for checkpoints from before ε was a
+        setting)."""
+        self.adam_epsilon = float(groups[0].get("eps", LEGACY_ADAM_EPSILON))
         moments = {
             name: tuple(
                 jnp.asarray(arrays[f"optimizer_{name}_{i}"], dtype=self.dtype)

@@ -244,6 +244,7 @@ class TorchPolicy(NumpyMirror, RunAxisParameters):
             _, index, name = key.split("_", 2)
             state.setdefault(int(index), {})[name] = torch.from_numpy(np.array(value))
         self.optimizer.load_state_dict({"state": state, "param_groups": groups})
+        self.adam_epsilon = self.optimizer.param_groups[0]["eps"]  # as it was saved
 
     def optimizer_step(self, gradient: np.ndarray, learning_rate_scale: float = 1.0) -> None:
         """One step of the PyTorch optimizer along the ascent direction `gradient` [P].
