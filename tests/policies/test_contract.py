@@ -17,6 +17,7 @@ from gradlogpi.policies import (
     of_run,
     with_run_axis,
 )
+from gradlogpi.policies.contract import minibatch_plan
 
 
 def array_policies():
@@ -78,3 +79,16 @@ def test_network_critics_are_value_functions_a_network_policy_can_train():
         )
     assert all(isinstance(critic, ValueFunction) for critic in critics)
     assert [isinstance(critic, NetworkValueFunction) for critic in critics] == [False, True, True]
+
+
+@pytest.mark.parametrize(("n_samples", "minibatches"), [(256, 1), (16384, 256), (1000, 7), (5, 8)])
+def test_a_minibatch_plan_is_each_epochs_permutation_split_as_array_split_splits_it(
+    n_samples, minibatches
+):
+    plan = minibatch_plan(n_samples, 3, minibatches, np.random.default_rng(7))
+    shuffle = np.random.default_rng(7)
+    for epoch in range(3):
+        parts = np.array_split(shuffle.permutation(n_samples), minibatches)
+        for row, part in enumerate(parts):
+            np.testing.assert_array_equal(plan.indices[epoch, row, : part.size], part)
+            assert (plan.indices[epoch, row, part.size :] == -1).all()

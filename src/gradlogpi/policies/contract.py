@@ -217,9 +217,13 @@ def minibatch_plan(
     `np.array_split` splits it, padded with -1 to one size."""
     size = -(-n_samples // minibatches)
     indices = np.full((epochs, minibatches, size), -1, dtype=np.int64)
-    for epoch in range(epochs):
-        for row, part in enumerate(np.array_split(shuffle.permutation(n_samples), minibatches)):
-            indices[epoch, row, : part.size] = part
+    # np.array_split's sections: the first n mod B take one sample more than the rest
+    sizes = np.full(minibatches, n_samples // minibatches)
+    sizes[: n_samples % minibatches] += 1
+    rows = np.repeat(np.arange(minibatches), sizes)  # where each permuted position goes
+    columns = np.arange(n_samples) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    for epoch in range(epochs):  # one permutation per epoch, drawn in order
+        indices[epoch, rows, columns] = shuffle.permutation(n_samples)
     return Minibatches(indices)
 
 
