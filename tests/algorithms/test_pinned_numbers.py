@@ -65,7 +65,11 @@ def cartpole_neural():
     from gradlogpi.algorithms.book.neural_reinforce import NeuralReinforceConfig, neural_reinforce
     from gradlogpi.policies.torch_policies import NeuralSoftmaxPolicy
 
-    policy = NeuralSoftmaxPolicy(4, 2, (8,), seed=1, initialization="uniform")  # as pinned
+    from gradlogpi.policies.networks import AdamSettings
+
+    # as pinned: uniform weights and Adam's ε of then (PyTorch's 1e-8; now 1e-5 by default)
+    adam = AdamSettings(0.01, 1e-8)
+    policy = NeuralSoftmaxPolicy(4, 2, (8,), seed=1, lr=adam, initialization="uniform")
     return neural_reinforce("CartPole-v1", policy, NeuralReinforceConfig(n_episodes=3), seed=4)
 
 
