@@ -63,9 +63,8 @@ def cartpole_batch(collection):
 
 def cartpole_neural():
     from gradlogpi.algorithms.book.neural_reinforce import NeuralReinforceConfig, neural_reinforce
-    from gradlogpi.policies.torch_policies import NeuralSoftmaxPolicy
-
     from gradlogpi.policies.networks import AdamSettings
+    from gradlogpi.policies.torch_policies import NeuralSoftmaxPolicy
 
     # as pinned: uniform weights and Adam's ε of then (PyTorch's 1e-8; now 1e-5 by default)
     adam = AdamSettings(0.01, 1e-8)
