@@ -1,7 +1,15 @@
 """SB3 PPO on MountainCar-v0 at rl-baselines3-zoo's settings (VecNormalize), seeds from argv;
-the final model on 100 fresh episodes (seed 10000 + S + k), actions sampled and greedy."""
-import csv, sys, time
-import numpy as np, torch
+the final model on 100 fresh episodes (seed 10000 + S + k), actions sampled and greedy.
+
+Rows are appended to sb3_rows.csv in the working directory; run in the compare venv
+(.venv-compare)."""
+
+import csv
+import sys
+import time
+
+import numpy as np
+import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import VecNormalize
@@ -10,15 +18,25 @@ torch.set_num_threads(1)
 for seed in map(int, sys.argv[1:]):
     start = time.perf_counter()
     env = VecNormalize(make_vec_env("MountainCar-v0", n_envs=16, seed=seed), gamma=0.99)
-    model = PPO("MlpPolicy", env, n_steps=16, gae_lambda=0.98, gamma=0.99, n_epochs=4,
-                ent_coef=0.0, seed=seed, verbose=0)
+    model = PPO(
+        "MlpPolicy",
+        env,
+        n_steps=16,
+        gae_lambda=0.98,
+        gamma=0.99,
+        n_epochs=4,
+        ent_coef=0.0,
+        seed=seed,
+        verbose=0,
+    )
     t0 = time.perf_counter()
     model.learn(total_timesteps=1_000_000)
     train_seconds = time.perf_counter() - t0
     row = {"seed": seed}
     for mode, deterministic in (("sampled", False), ("greedy", True)):
-        evaluation = VecNormalize(make_vec_env("MountainCar-v0", n_envs=1), training=False,
-                                  norm_reward=False)
+        evaluation = VecNormalize(
+            make_vec_env("MountainCar-v0", n_envs=1), training=False, norm_reward=False
+        )
         evaluation.obs_rms = env.obs_rms
         returns = []
         for k in range(100):
@@ -36,7 +54,7 @@ for seed in map(int, sys.argv[1:]):
     row["train_seconds"] = f"{train_seconds:.1f}"
     row["seconds"] = f"{time.perf_counter() - start:.1f}"
     print(row, flush=True)
-    with open("/work/sb3mc/rows.csv", "a", newline="") as handle:
+    with open("sb3_rows.csv", "a", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(row))
         if handle.tell() == 0:
             writer.writeheader()
