@@ -144,7 +144,7 @@ def exact_fisher_policies(rng):
         pass
     try:
         from gradlogpi.policies.jax_policies import JaxGaussianPolicy, JaxSoftmaxPolicy
-        from gradlogpi.policies.networks import MLP, GaussianHead
+        from gradlogpi.policies.networks import GSDE, MLP, GaussianHead
     except ImportError:
         return found
     network = MLP(hidden=(5,))
@@ -152,11 +152,21 @@ def exact_fisher_policies(rng):
     found.append(("JAX Gaussian", JaxGaussianPolicy(3, 2, network, seed=2)))
     squashed = GaussianHead(log_std0=-0.3, squash_bounds=(-np.ones(2), 2 * np.ones(2)))
     found.append(("JAX squashed", JaxGaussianPolicy(3, 2, network, seed=3, head=squashed)))
+    state_dependent = GaussianHead(log_std0=-0.5, gsde=GSDE())
+    found.append(("JAX gSDE", JaxGaussianPolicy(3, 2, network, seed=4, head=state_dependent)))
     return found
 
 
 @pytest.mark.parametrize(
-    "which", ["matrix softmax", "PyTorch softmax", "JAX softmax", "JAX Gaussian", "JAX squashed"]
+    "which",
+    [
+        "matrix softmax",
+        "PyTorch softmax",
+        "JAX softmax",
+        "JAX Gaussian",
+        "JAX squashed",
+        "JAX gSDE",
+    ],
 )
 def test_exact_fisher_products_are_the_mean_kls_curvature(which, rng):
     """vᵀ F v = d²/dε² mean KL(π_θ ‖ π_θ+εv) at 0, by central differences of the exact

@@ -249,6 +249,7 @@ KILL_AT_UPDATES = textwrap.dedent(
             'epochs = 2\nminibatches = 3\ntarget_kl = 0.01\nvalue_fitting = "joint"',
         ),
         ("a2c", "neural_gaussian+jax", "neural", ""),
+        ("ppo", "neural_gaussian+jax+gsde", "neural", "epochs = 2\nminibatches = 2"),
         ("ppo", "matrix_softmax", "linear", "epochs = 2\nminibatches = 3"),
         (
             "ppo",
@@ -268,11 +269,15 @@ def test_on_policy_runs_killed_at_random_updates_resume_bit_for_bit(
     checkpoint's arrays and every metrics row equal an uninterrupted run's, on both
     neural backends (policy+jax: the compiled one)."""
     policy, _, backend = policy.partition("+")
+    backend, _, exploration = backend.partition("+")
     if policy.startswith("neural"):
         pytest.importorskip(backend or "torch")
     config = on_policy_config(tmp_path, algorithm, policy, critic, settings, backend or "torch")
     if policy == "neural_gaussian":
         config.write_text(config.read_text().replace("CartPole-v1", "Pendulum-v1"))
+    if exploration == "gsde":  # its exploration matrices held 5 steps, across no update
+        text = config.read_text().replace("[value]", "[policy.gsde]\nsample_every = 5\n[value]")
+        config.write_text(text)
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     train_command = [sys.executable, "-m", "gradlogpi.cli", "train", "--quiet"]
     subprocess.run([*train_command, "--config", config, "--run-dir", straight], check=True)

@@ -231,3 +231,27 @@ def test_squash_is_for_the_neural_gaussian_and_takes_the_envs_box(tmp_path):
     config = load_config(path)
     with pytest.raises(ConfigError, match=r"`policy.squash` = true squashes a neural Gaussian"):
         build_policy(config, make_config_env(config))
+
+
+def test_gsde_is_for_the_neural_gaussian_on_jax_and_its_settings_are_checked(tmp_path):
+    pytest.importorskip("jax")
+    path = tmp_path / "config.toml"
+    gaussian = 'env = "Pendulum-v1"\n[policy]\nkind = "neural_gaussian"\n'
+    path.write_text(gaussian + 'backend = "jax"\nhidden = [8]\n[policy.gsde]\nsample_every = 2\n')
+    config = load_config(path)
+    policy = build_policy(config, make_config_env(config))
+    assert policy.exploration_period == 2 and policy.parameters[-1].shape == (8, 1)
+    path.write_text(gaussian + 'backend = "torch"\n[policy.gsde]\n')
+    config = load_config(path)
+    with pytest.raises(ConfigError, match=r"`policy.gsde` .* set `policy.backend` = 'jax'"):
+        build_policy(config, make_config_env(config))
+    path.write_text('env = "Pendulum-v1"\n[policy]\nkind = "linear_gaussian"\n[policy.gsde]\n')
+    config = load_config(path)
+    with pytest.raises(ConfigError, match=r"`policy.gsde` is state-dependent exploration"):
+        build_policy(config, make_config_env(config))
+    path.write_text(gaussian + "[policy.gsde]\nsample_every = -1\n")
+    with pytest.raises(ConfigError, match=r"policy\.gsde\.sample_every"):
+        load_config(path)
+    path.write_text(gaussian + "[policy.gsde]\nsample_evry = 4\n")
+    with pytest.raises(ConfigError, match=r"sample_evry"):
+        load_config(path)

@@ -46,6 +46,7 @@ from gradlogpi.policies.networks import (
     ACTIVATIONS,
     ADAM_EPSILON,
     DEFAULT_REGRESSION,
+    GSDE_VARIANCE_FLOOR,
     MLP,
     PLAIN_GAUSSIAN,
     POLICY_OUTPUT_GAIN,
@@ -114,6 +115,10 @@ class Network:
     max_log_std: float = MirroredGaussian.max_log_std
     squash: tuple[tuple[float, ...], tuple[float, ...]] | None = None
     """(center, half-width) of a squashed Gaussian's action box; None: not squashed."""
+    gsde: bool = False
+    """A gSDE Gaussian: η is [L, m] and σ(s) comes from the last hidden layer (`GSDE`)."""
+    learn_features: bool = False
+    """gSDE: training's gradient reaches the features through σ(s) (else they are held)."""
 
 
 Parameters = tuple[Any, ...]
@@ -122,13 +127,35 @@ Parameters = tuple[Any, ...]
 
 def network_output(network: Network, parameters: Parameters, x: Any) -> Any:
     """The MLP on x [..., k] -> [..., out] (η, if any, is not part of it)."""
-    squash = jnp.tanh if network.activation == "tanh" else jax.nn.relu
     n_layers = len(parameters) // 2
-    for i in range(n_layers):
-        x = x @ parameters[2 * i] + parameters[2 * i + 1]
-        if i < n_layers - 1:
-            x = squash(x)
+    features = network_features(network, parameters, x)
+    return features @ parameters[2 * n_layers - 2] + parameters[2 * n_layers - 1]
+
+
+def network_features(network: Network, parameters: Parameters, x: Any) -> Any:
+    """The last hidden layer's output on x [..., k] -> [..., L] (x itself without one)."""
+    squash = jnp.tanh if network.activation == "tanh" else jax.nn.relu
+    for i in range(len(parameters) // 2 - 1):
+        x = squash(x @ parameters[2 * i] + parameters[2 * i + 1])
     return x
+
+
+def gaussian_moments(
+    network: Network, parameters: Parameters, observations: Any, training: bool = False
+) -> tuple[Any, Any]:
+    """(μ(s), log σ(s)) [..., m] of a Gaussian head; with gSDE, log σ(s) = ½ log v(s) and,
+    in `training` without `learn_features`, the features in v(s) held constant (SB3's)."""
+    log_std = log_std_of(network, parameters[-1])
+    if not network.gsde:
+        mean = network_output(network, parameters, observations)
+        return mean, jnp.broadcast_to(log_std, mean.shape)
+    n_layers = len(parameters) // 2
+    features = network_features(network, parameters, observations)
+    mean = features @ parameters[2 * n_layers - 2] + parameters[2 * n_layers - 1]
+    if training and not network.learn_features:
+        features = jax.lax.stop_gradient(features)
+    variance = features**2 @ jnp.exp(2.0 * log_std) + GSDE_VARIANCE_FLOOR
+    return mean, 0.5 * jnp.log(variance)
 
 
 def log_std_of(network: Network, eta: Any) -> Any:
@@ -137,13 +164,20 @@ def log_std_of(network: Network, eta: Any) -> Any:
     return network.min_log_std + span * jax.nn.sigmoid(eta)
 
 
-def log_prob(network: Network, parameters: Parameters, observations: Any, actions: Any) -> Any:
-    """log π(a|s) [...] for observations [..., k] and actions [...] or [..., m]."""
-    output = network_output(network, parameters, observations)
+def log_prob(
+    network: Network,
+    parameters: Parameters,
+    observations: Any,
+    actions: Any,
+    training: bool = False,
+) -> Any:
+    """log π(a|s) [...] for observations [..., k] and actions [...] or [..., m] (`training`:
+    as an update differentiates it, see `gaussian_moments`)."""
     if network.head == "softmax":
+        output = network_output(network, parameters, observations)
         log_probabilities = jax.nn.log_softmax(output, axis=-1)
         return jnp.take_along_axis(log_probabilities, actions[..., None], axis=-1)[..., 0]
-    log_std = log_std_of(network, parameters[-1])
+    output, log_std = gaussian_moments(network, parameters, observations, training)
     correction: Any = 0.0
     if network.squash is not None:  # u = tanh⁻¹((a − c)/h); the Jacobian term is θ-free
         center, half_width = (jnp.asarray(x) for x in network.squash)
@@ -155,13 +189,18 @@ def log_prob(network: Network, parameters: Parameters, observations: Any, action
     return jnp.sum(-0.5 * z**2 - log_std - 0.5 * np.log(2 * np.pi), axis=-1) - correction
 
 
-def entropy(network: Network, parameters: Parameters, observations: Any) -> Any:
-    """H(π(·|s)) per state, shape [...]."""
+def entropy(
+    network: Network, parameters: Parameters, observations: Any, training: bool = False
+) -> Any:
+    """H(π(·|s)) per state, shape [...] (`training`: see `log_prob`)."""
     if network.head == "softmax":
         log_probabilities = jax.nn.log_softmax(
             network_output(network, parameters, observations), axis=-1
         )
         return -jnp.sum(jnp.exp(log_probabilities) * log_probabilities, axis=-1)
+    if network.gsde:
+        _, log_std = gaussian_moments(network, parameters, observations, training)
+        return jnp.sum(log_std + 0.5 * np.log(2 * np.pi * np.e), axis=-1)
     per_state = jnp.sum(log_std_of(network, parameters[-1]) + 0.5 * np.log(2 * np.pi * np.e))
     return jnp.broadcast_to(per_state, observations.shape[:-1])
 
@@ -249,8 +288,8 @@ def epochs_of_update(
 
         return -objective(
             jnp,
-            log_prob(policy_network, parts[0], states, batch["actions"]),
-            lambda: entropy(policy_network, parts[0], states),
+            log_prob(policy_network, parts[0], states, batch["actions"], training=True),
+            lambda: entropy(policy_network, parts[0], states, training=True),
             values,
             batch,
             settings,
@@ -766,14 +805,14 @@ def kl_from(
 ) -> Any:
     """KL(π_reference(·|s) ‖ π_parameters(·|s)) per state [...] (a squashed Gaussian's
     KL is its Gaussian's: tanh is a bijection)."""
-    output_reference = network_output(network, reference, observations)
-    output = network_output(network, parameters, observations)
     if network.head == "softmax":
+        output_reference = network_output(network, reference, observations)
+        output = network_output(network, parameters, observations)
         log_reference = jax.nn.log_softmax(output_reference, axis=-1)
         log_probabilities = jax.nn.log_softmax(output, axis=-1)
         return jnp.sum(jnp.exp(log_reference) * (log_reference - log_probabilities), axis=-1)
-    log_std_reference = log_std_of(network, reference[-1])
-    log_std = log_std_of(network, parameters[-1])
+    output_reference, log_std_reference = gaussian_moments(network, reference, observations)
+    output, log_std = gaussian_moments(network, parameters, observations)
     variance_ratio = jnp.exp(2.0 * (log_std_reference - log_std))
     gap = (output_reference - output) * jnp.exp(-log_std)
     per_dimension = log_std - log_std_reference + 0.5 * (variance_ratio + gap**2) - 0.5
@@ -858,7 +897,7 @@ class JaxGaussianPolicy(JaxPolicy, MirroredGaussian):
       action_dim: m.
       network, seed, lr, dtype: as `JaxSoftmaxPolicy`.
       head: `GaussianHead`: the initial log σ and, optionally, the action box to squash
-        into (see `NeuralGaussianPolicy`).
+        into (see `NeuralGaussianPolicy`) and gSDE's state-dependent exploration (`GSDE`).
     """
 
     def __init__(
@@ -878,19 +917,33 @@ class JaxGaussianPolicy(JaxPolicy, MirroredGaussian):
         if head.squash_bounds is not None:
             self._squash = squash_box(*head.squash_bounds, self.action_dim)
             box = (tuple(self._squash[0].tolist()), tuple(self._squash[1].tolist()))
-        self.noise_size = 2 * self.action_dim
         self.hidden = tuple(check_positive_int("hidden", h) for h in network.hidden)
         sizes = [observation_dim, *self.hidden, action_dim]
         eta = log_std_parameter(head.log_std0, self.min_log_std, self.max_log_std)
+        # σ per action dimension, or with gSDE per (feature, action dimension)
+        std_shape: tuple[int, ...] = (self.action_dim,)
+        self.noise_size = 2 * self.action_dim
+        if head.gsde is not None:
+            self._gsde = head.gsde.checked()
+            std_shape = (sizes[-2], self.action_dim)
+            self.noise_size = 2 * (sizes[-2] + 1) * self.action_dim  # E [L, m] and the floor's
         self._setup(
             sizes,
-            Network("gaussian", network.activation, self.min_log_std, self.max_log_std, box),
+            Network(
+                "gaussian",
+                network.activation,
+                self.min_log_std,
+                self.max_log_std,
+                box,
+                gsde=self._gsde is not None,
+                learn_features=self._gsde is not None and self._gsde.learn_features,
+            ),
             seed=seed,
             lr=lr,
             initialization=network.initialization,
             output_gain=POLICY_OUTPUT_GAIN,
             dtype=dtype,
-            extra=[np.full(self.action_dim, eta)],
+            extra=[np.full(std_shape, eta)],
         )
 
     def extra_parameters(self) -> list[np.ndarray]:

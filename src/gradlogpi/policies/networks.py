@@ -58,15 +58,50 @@ class MLP(NamedTuple):
     CleanRL's PPO) or 'uniform' (U(±1/√fan_in), PyTorch's default)."""
 
 
+GSDE_VARIANCE_FLOOR = 1e-6
+"""Added to a gSDE policy's variance, so σ(s) > 0 even where every feature is 0 (SB3's ε;
+the sampled actions carry it too, so they follow π(a|s) exactly)."""
+
+
+class GSDE(NamedTuple):
+    """Generalised state-dependent exploration (Raffin, Kober & Stulp 2022; SB3's
+    `use_sde`): the policy's noise is f(s)ᵀ E, f(s) [L] the last hidden layer, E [L, m] an
+    exploration matrix drawn from N(0, σ²) entrywise (σ [L, m] learned). Per state this is
+    π(a|s) = N(μ(s), diag v(s)), v(s)_j = Σ_l f_l(s)² σ_lj² + 1e-6; within a rollout E is
+    held for `sample_every` steps, so consecutive actions explore coherently."""
+
+    sample_every: int = 4
+    """Steps of step-based collection (PPO, A2C) between draws of E, counted from each
+    update's first step (SB3's `sde_sample_freq`); 0: one E per update. Episode
+    collection and evaluation draw a fresh E every step: independent samples of π(a|s)."""
+    learn_features: bool = False
+    """Let training's gradient reach f(s) through v(s) (SB3's `learn_features`, default
+    False: the update treats f(s) in v(s) as constants). Scores (`score`, `gradlogpi check`)
+    are always the exact ∇θ log π."""
+
+    def checked(self) -> GSDE:
+        """These settings, or ValueError naming the one out of range."""
+        every = self.sample_every
+        if isinstance(every, bool) or not isinstance(every, int) or every < 0:
+            raise ValueError(f"`gsde.sample_every` must be an int >= 0; got {every!r}")
+        if not isinstance(self.learn_features, bool):
+            raise ValueError(f"`gsde.learn_features` must be a bool; got {self.learn_features!r}")
+        return self
+
+
 class GaussianHead(NamedTuple):
     """How a neural Gaussian policy's output becomes an action distribution."""
 
     log_std0: float = 0.0
-    """Initial log σ (kept within the smooth bounds `min_log_std`, `max_log_std`)."""
+    """Initial log σ (kept within the smooth bounds `min_log_std`, `max_log_std`); with
+    gSDE, of every entry of σ [L, m]."""
     squash_bounds: tuple[Any, Any] | None = None
     """(low, high) of the action box to squash into: a = c + h·tanh(u), u ~ N(μ(s), σ²),
     log π carrying the exact log |da/du|; None: the plain Gaussian (the collector clips
     its samples to the box)."""
+    gsde: GSDE | None = None
+    """State-dependent exploration (`GSDE`, JAX backend) instead of a state-independent σ;
+    None: σ [m] is a parameter of its own."""
 
 
 PLAIN_GAUSSIAN = GaussianHead()
@@ -242,30 +277,57 @@ class MirroredSoftmax(NumpyMirror):
         return softmax_actor(lambda obs: body(obs).dot(weight), bias)
 
 
+def gsde_variance(features: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """v(s) = f(s)² σ² + 1e-6 of a gSDE policy: features [..., L], σ [L, m] → [..., m]."""
+    return matrix_product(features**2, std**2) + GSDE_VARIANCE_FLOOR
+
+
 class MirroredGaussian(NumpyMirror):
     """π(a|s) = N(MLP(s), diag σ²) with a state-independent σ, on the mirror; squashed
-    into the action box (a = c + h·tanh(u), u ~ N(μ, σ²)) when `_squash` is set."""
+    into the action box (a = c + h·tanh(u), u ~ N(μ, σ²)) when `_squash` is set; with
+    `_gsde` set, σ(s) is state-dependent (see `GSDE`)."""
 
     min_log_std = -5.0
     max_log_std = 2.0
     action_dim: int
     _log_std: np.ndarray
-    """log σ [action_dim], refreshed with the mirror."""
+    """log σ [action_dim] (with gSDE [L, action_dim]), refreshed with the mirror."""
     _squash: tuple[np.ndarray, np.ndarray] | None = None
     """(center c, half-width h) of the action box a squashed policy maps into; None: the
     plain Gaussian, whose samples the collector clips to the box."""
+    _gsde: GSDE | None = None
+    """gSDE's settings; None: a state-independent σ."""
+
+    @property
+    def exploration_period(self) -> int | None:
+        """Steps a step collector holds each draw of the noise for (gSDE's `sample_every`;
+        0: a whole update); None: fresh noise every step."""
+        return None if self._gsde is None else self._gsde.sample_every
+
+    def _moments(self, obs: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(μ(s), log σ(s)), each [..., m]."""
+        x = self._observations(obs)
+        if self._gsde is None:
+            mean = self._forward(x)
+            return mean, np.broadcast_to(self._log_std, mean.shape)
+        features, mean = self._features_and_mean(x)
+        return mean, 0.5 * np.log(gsde_variance(features, np.exp(self._log_std)))
+
+    def _features_and_mean(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(f(s) the last hidden layer [..., L], μ(s) [..., m]) for checked states x."""
+        *hidden, (weight, bias) = self._layers
+        features = numpy_mlp_function(hidden, self.activation)(x)
+        return features, matrix_product(features, weight) + bias
 
     def mean(self, obs: Any) -> np.ndarray:
         """μ(s), the mean of the Gaussian (before squashing, for a squashed policy)."""
         return self._forward(self._observations(obs))
 
     def log_std(self, obs: Any) -> np.ndarray:
-        mean = self.mean(obs)
-        return np.broadcast_to(self._log_std, mean.shape).copy()
+        return self._moments(obs)[1].copy()
 
     def log_prob(self, obs: Any, a: Any) -> np.ndarray:
-        mean = self.mean(obs)
-        log_std = np.broadcast_to(self._log_std, mean.shape)
+        mean, log_std = self._moments(obs)
         actions = as_float_array("a", a)
         if self._squash is not None:
             return squashed_gaussian_log_prob(mean, log_std, actions, *self._squash)
@@ -274,8 +336,8 @@ class MirroredGaussian(NumpyMirror):
     def entropy(self, obs: Any) -> np.ndarray:
         """H of the Gaussian (before squashing, for a squashed policy: what its entropy
         bonus rewards; the squashed distribution's entropy has no closed form)."""
-        mean = self.mean(obs)
-        return np.full(mean.shape[:-1], (self._log_std + 0.5 * np.log(2 * np.pi * np.e)).sum())
+        _, log_std = self._moments(obs)
+        return (log_std + 0.5 * np.log(2 * np.pi * np.e)).sum(axis=-1)
 
     def _shaped(self, u: np.ndarray) -> np.ndarray:
         return u if self._squash is None else squash(u, *self._squash)
@@ -285,8 +347,8 @@ class MirroredGaussian(NumpyMirror):
         return self._shaped(self.mean(obs))
 
     def sample(self, obs: Any, rng: np.random.Generator) -> np.ndarray:
-        mean = self.mean(obs)
-        return self._shaped(mean + np.exp(self._log_std) * rng.standard_normal(mean.shape))
+        mean, log_std = self._moments(obs)
+        return self._shaped(mean + np.exp(log_std) * rng.standard_normal(mean.shape))
 
     def sample_from_uniforms(self, obs: Any, uniforms: np.ndarray) -> np.ndarray:
         return self.sample_from_noise(obs, normal_noise(uniforms))
@@ -295,13 +357,25 @@ class MirroredGaussian(NumpyMirror):
         return normal_noise(uniforms)
 
     def sample_from_noise(self, obs: Any, noise: np.ndarray) -> np.ndarray:
-        return self._shaped(self.mean(obs) + np.exp(self._log_std) * noise)
+        """Actions from standard normals: [..., m]; with gSDE [..., L·m + m], an
+        exploration matrix E (row-major [L, m]) and the floor's own noise, so that
+        a = μ(s) + f(s)ᵀ(σ ⊙ E) + 1e-3·e."""
+        if self._gsde is None:
+            return self._shaped(self.mean(obs) + np.exp(self._log_std) * noise)
+        features, mean = self._features_and_mean(self._observations(obs))
+        n_features, m = self._log_std.shape
+        matrix = noise[..., : n_features * m].reshape(*noise.shape[:-1], n_features, m)
+        explored = np.einsum("...l,...lm->...m", features, matrix * np.exp(self._log_std))
+        floor = np.sqrt(GSDE_VARIANCE_FLOOR) * noise[..., n_features * m :]
+        return self._shaped(mean + explored + floor)
 
     def batch_actor(self) -> Actor:
         """Actions for a batch of states at once (one per sub-environment)."""
         return Actor(self.sample_from_noise)
 
     def actor(self) -> Actor:
+        if self._gsde is not None:
+            return Actor(self.sample_from_noise)
         *hidden, (weight, bias) = self._layers
         body = numpy_mlp_function(hidden, self.activation)
         std = np.exp(self._log_std)

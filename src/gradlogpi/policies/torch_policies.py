@@ -473,6 +473,11 @@ class NeuralGaussianPolicy(TorchPolicy, MirroredGaussian):
         torch = require_torch()
         self.observation_shape = (check_positive_int("observation_dim", observation_dim),)
         self.action_dim = check_positive_int("action_dim", action_dim)
+        if head.gsde is not None:
+            raise ValueError(
+                "`head.gsde`: gSDE is built on the JAX backend; use JaxGaussianPolicy "
+                "(policy.backend = 'jax')"
+            )
         log_std0 = head.log_std0
         if head.squash_bounds is not None:
             self._squash = squash_box(*head.squash_bounds, self.action_dim)

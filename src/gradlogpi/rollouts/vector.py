@@ -816,6 +816,9 @@ class StepCollector:
         uniforms = generator.random((n_steps, self.total_envs, policy.noise_size))
         if num_envs != self.total_envs:
             uniforms = uniforms[:, self.first_env : self.first_env + num_envs]
+        period = getattr(policy, "exploration_period", None)
+        if period is not None:  # gSDE: each draw held `period` steps from the update's first
+            uniforms = uniforms[np.arange(n_steps) // (period or n_steps) * (period or n_steps)]
         noise = policy.transform_noise(uniforms)
         actor = policy.batch_actor()
         noise = actor.prepare(noise)  # θ is fixed for the update: per-step work done ahead

@@ -64,6 +64,23 @@ class FeaturesConfig(Strict):
     _kind = field_validator("kind")(classmethod(lambda cls, kind: registered_feature_kind(kind)))
 
 
+class GsdeConfig(Strict):
+    """`[policy.gsde]`: generalised state-dependent exploration (SB3's `use_sde`) for a
+    neural_gaussian policy on the JAX backend (see `gradlogpi.policies.networks.GSDE`)."""
+
+    sample_every: int = Field(
+        4,
+        ge=0,
+        description="steps between draws of the exploration matrix in step-based "
+        "collection, from each update's first (SB3's sde_sample_freq); 0: one per update",
+    )
+    learn_features: bool = Field(
+        False,
+        description="let the update's gradient reach the features through σ(s) (SB3's "
+        "learn_features, default false)",
+    )
+
+
 class PolicyConfig(Strict):
     """Which policy and its settings."""
 
@@ -105,6 +122,11 @@ class PolicyConfig(Strict):
         False,
         description="neural_gaussian: squash into the action box, a = c + h·tanh(u), with "
         "the exact log-Jacobian in log π (else the collector clips samples to the box)",
+    )
+    gsde: GsdeConfig | None = Field(
+        None,
+        description="neural_gaussian (JAX): state-dependent exploration, σ(s) from the last "
+        "hidden layer, the noise held for sample_every steps; absent: σ independent of s",
     )
     learn_std: bool = True
     state_dependent_std: bool = False

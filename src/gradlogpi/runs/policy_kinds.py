@@ -18,7 +18,7 @@ from gymnasium import spaces
 
 from gradlogpi import features, policies
 from gradlogpi.errors import ConfigError
-from gradlogpi.policies.networks import MLP, AdamSettings, GaussianHead, squash_box
+from gradlogpi.policies.networks import GSDE, MLP, AdamSettings, GaussianHead, squash_box
 from gradlogpi.runs import feature_kinds
 from gradlogpi.runs.choices import listed, one_of
 from gradlogpi.runs.feature_kinds import space_names
@@ -84,6 +84,11 @@ def build(config: Any, env: gym.Env) -> policies.Policy:
     if config.policy.squash and kind.name != "neural_gaussian":
         raise ConfigError(
             f"`policy.squash` = true squashes a neural Gaussian into the action box; "
+            f"`policy.kind` = {kind.name!r} has no such option"
+        )
+    if config.policy.gsde is not None and kind.name != "neural_gaussian":
+        raise ConfigError(
+            f"`policy.gsde` is state-dependent exploration for a neural Gaussian; "
             f"`policy.kind` = {kind.name!r} has no such option"
         )
     if not isinstance(env.action_space, kind.action_spaces):
@@ -209,7 +214,15 @@ def neural_gaussian(config: Any, env: gym.Env) -> policies.Policy:
     spec = config.policy
     box = env.action_space
     action_dim = box.shape[0]  # type: ignore[index]
-    head = GaussianHead(spec.log_std0)
+    gsde = None
+    if spec.gsde is not None:
+        if spec.backend != "jax":
+            raise ConfigError(
+                "`policy.gsde` (state-dependent exploration) is built on the JAX backend; "
+                f"set `policy.backend` = 'jax' (got {spec.backend!r})"
+            )
+        gsde = GSDE(spec.gsde.sample_every, spec.gsde.learn_features)
+    head = GaussianHead(spec.log_std0, gsde=gsde)
     if spec.squash:
         try:
             squash_box(box.low, box.high, action_dim)  # type: ignore[attr-defined]
@@ -217,7 +230,7 @@ def neural_gaussian(config: Any, env: gym.Env) -> policies.Policy:
             raise ConfigError(
                 f"`policy.squash` = true: {error} ({env.spec.id if env.spec else env})"
             ) from None
-        head = GaussianHead(spec.log_std0, (box.low, box.high))  # type: ignore[attr-defined]
+        head = GaussianHead(spec.log_std0, (box.low, box.high), gsde)  # type: ignore[attr-defined]
     observation_dim = env.observation_space.shape[0]  # type: ignore[index]
     if spec.backend == "jax":
         from gradlogpi.policies.jax_policies import JaxGaussianPolicy
