@@ -68,11 +68,12 @@ os.environ.setdefault(
 
 LIBRARIES = ("gradlogpi", "stable-baselines3", "sbx")
 ALGORITHMS = ("ppo", "a2c")
-PROTOCOL = 4
+PROTOCOL = 5
 """Bumped when what a record measures changes (2: our runs timed as `gradlogpi train`
 processes, SBX added; 3: gradlogpi normalises where the zoo does and takes its vf_coef;
 4: gradlogpi's Adam ε is 1e-5, SB3's and SBX's, and its Acrobot steps as arrays in the
-native vector env): records of another protocol in runs.jsonl are not reused."""
+native vector env; 5: gradlogpi explores with gSDE where the zoo does, Pendulum):
+records of another protocol in runs.jsonl are not reused."""
 EVALUATION_EPISODES = 20
 EVALUATION_SEED = 10_000
 CURVE_WINDOW = 10
@@ -143,6 +144,9 @@ def neural_config(
     lr = zoo.get("learning_rate_value", 3e-4)
     hyper = ppo_hyperparameters(zoo, steps, **extra)
     network = network_of(zoo)
+    exploration = {}
+    if zoo.get("use_sde"):  # SB3's sde_sample_freq -1: one draw per rollout, our 0
+        exploration["gsde"] = {"sample_every": max(zoo.get("sde_sample_freq", -1), 0)}
     return {
         "env": env_id,
         "algorithm": "ppo",
@@ -152,6 +156,7 @@ def neural_config(
             "lr": lr,
             "log_std0": zoo.get("policy_kwargs", {}).get("log_std_init", 0.0),
             "backend": "jax",
+            **exploration,
         },
         "value": {
             "kind": "neural",
@@ -329,8 +334,9 @@ def make_tasks(quick: bool) -> dict[str, Task]:
         "Pendulum-v1", 100_000, 100_000, pendulum_zoo,
         neural_config("Pendulum-v1", pendulum_zoo, 100_000, "neural_gaussian"),
         None,
-        "zoo uses gSDE (SB3 only); gradlogpi and SBX (whose gSDE is not implemented in "
-        "PPO: use_sde and sde_sample_freq dropped) sample independent Gaussian noise",
+        "zoo uses gSDE (use_sde, sde_sample_freq 4): SB3 and gradlogpi ([policy.gsde]) "
+        "explore with it; SBX's PPO does not implement it (both keys dropped: independent "
+        "Gaussian noise)",
         ("use_sde", "sde_sample_freq"),
     )  # fmt: skip
     tasks["LunarLander-v3"] = Task(

@@ -204,6 +204,19 @@ def test_where_the_zoo_normalises_our_runs_normalise_too():
     assert inverted.ours["hyperparameters"]["value_coefficient"] == inverted.zoo["vf_coef"]
 
 
+def test_where_the_zoo_explores_with_gsde_our_runs_do_too():
+    """Pendulum: the zoo's use_sde and sde_sample_freq reach our [policy.gsde] (and the
+    config they make is one our loader takes); SBX, which has no gSDE, drops them."""
+    from gradlogpi.runs.config import TrainConfig
+
+    pendulum = compare.make_tasks(False)["Pendulum-v1"]
+    assert pendulum.zoo["use_sde"] and pendulum.zoo["sde_sample_freq"] == 4
+    gsde = TrainConfig.model_validate(pendulum.ours).policy.gsde
+    assert gsde is not None and gsde.sample_every == 4 and not gsde.learn_features
+    assert {"use_sde", "sde_sample_freq"} <= set(pendulum.sbx_drops)
+    assert "gsde" not in compare.make_tasks(False)["InvertedPendulum-v5"].ours["policy"]
+
+
 @pytest.mark.parametrize(
     ("task_name", "shipped_name"),
     [
