@@ -117,8 +117,10 @@ def compare_scores(
 ) -> GradientCheck:
     """Compare `policy.score(obs, a)` with central finite differences of `policy.log_prob`.
 
-    Large parameter vectors (tile coding) are checked on every parameter where the analytic
-    score is non-zero plus a random sample of the others, at most `max_parameters` in all.
+    Large parameter vectors are checked on at most `max_parameters` parameters: those
+    where the analytic score is non-zero (all of them for a tile coder's few active
+    tiles; for a network's dense score a sample in which every parameter block has its
+    share, so the output layer and σ are checked too) plus a random sample of the others.
 
     Args:
       policy: any gradlogpi policy with flat parameters of shape [P].
@@ -138,10 +140,12 @@ def compare_scores(
     if n_parameters > max_parameters:
         rng = np.random.default_rng(0) if rng is None else rng
         support = np.flatnonzero(np.any(analytic_full.reshape(-1, n_parameters) != 0, axis=0))
+        if support.size > max_parameters:
+            support = spread_sample(support, policy.parameter_blocks(), max_parameters, rng)
         others = np.setdiff1d(parameters, support)
         room = max(max_parameters - support.size, 0)
         sample = rng.choice(others, size=min(room, others.size), replace=False)
-        parameters = np.sort(np.concatenate([support[:max_parameters], sample]))
+        parameters = np.sort(np.concatenate([support, sample]))
     numeric = finite_difference_score(policy, obs, a, epsilon=epsilon, parameters=parameters)
     analytic = analytic_full[..., parameters]
     absolute = np.abs(analytic - numeric)
@@ -163,3 +167,20 @@ def compare_scores(
         analytic,
         numeric,
     )
+
+
+def spread_sample(
+    candidates: np.ndarray, blocks: dict[str, np.ndarray], limit: int, rng: np.random.Generator
+) -> np.ndarray:
+    """At most `limit` of the parameter indices `candidates`, sorted: each of the `blocks`
+    (name → indices) gets an equal share first (a smaller block whole), the room left over
+    goes to a random sample of the rest."""
+    share = limit // max(len(blocks), 1)
+    chosen = [np.empty(0, dtype=np.int64)]
+    for block in blocks.values():
+        mine = np.intersect1d(candidates, block)
+        chosen.append(mine if mine.size <= share else rng.choice(mine, share, replace=False))
+    picked = np.unique(np.concatenate(chosen))
+    rest = np.setdiff1d(candidates, picked)
+    room = min(limit - picked.size, rest.size)
+    return np.sort(np.concatenate([picked, rng.choice(rest, room, replace=False)]))
