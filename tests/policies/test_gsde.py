@@ -74,6 +74,20 @@ def test_samples_from_exploration_matrices_follow_pi(rng):
     np.testing.assert_allclose(actions.var(0), variance[0], rtol=0.02)
 
 
+def test_where_every_feature_is_zero_the_floor_is_the_whole_variance(rng):
+    """ReLU features all 0 (a bias far below 0): v(s) = 1e-6 exactly, and the samples
+    carry the floor's own noise, 1e-3·e, so they still follow π(a|s)."""
+    network = MLP((5,), activation="relu")
+    policy = JaxGaussianPolicy(3, 1, network, seed=1, head=GaussianHead(gsde=GSDE()))
+    theta = policy.get_flat()
+    theta[policy.parameter_blocks()["layer0.bias"]] = -1e3
+    policy.set_flat(theta)
+    obs = np.tile(rng.normal(size=(1, 3)), (100_000, 1))
+    np.testing.assert_allclose(policy.log_std(obs[:1]), 0.5 * np.log(GSDE_VARIANCE_FLOOR))
+    actions = policy.sample_from_uniforms(obs, rng.random((100_000, policy.noise_size)))
+    np.testing.assert_allclose(actions.var(), GSDE_VARIANCE_FLOOR, rtol=0.02)
+
+
 @pytest.mark.parametrize("learn_features", [False, True])
 def test_the_update_holds_the_features_in_the_variance_unless_told_to_learn_them(
     rng, learn_features
@@ -160,9 +174,68 @@ def test_gsde_settings_are_checked_by_name():
         gsde_policy(GSDE(-1))
     with pytest.raises(ValueError, match=r"`gsde.learn_features` must be a bool"):
         gsde_policy(GSDE(4, "yes"))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"`head.gsde` must be a GSDE or None; got bool"):
+        JaxGaussianPolicy(3, 1, head=GaussianHead(gsde=True))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("learn_features", [False, True])
+def test_both_backends_take_the_same_steps_with_gsde(rng, learn_features):
+    """The PyTorch policy states gSDE apart from the JAX one; from the same θ, samples and
+    minibatches both end at the same θ, with and without the held features."""
     torch = pytest.importorskip("torch")
     assert torch
+    from gradlogpi.algorithms.on_policy.ppo import ClippedSurrogate
+    from gradlogpi.policies.contract import minibatch_plan
     from gradlogpi.policies.torch_policies import NeuralGaussianPolicy
 
-    with pytest.raises(ValueError, match=r"gSDE is built on the JAX backend"):
-        NeuralGaussianPolicy(3, 1, head=GaussianHead(gsde=GSDE()))
+    head = GaussianHead(-0.3, gsde=GSDE(4, learn_features))
+    jax_policy = JaxGaussianPolicy(4, 2, MLP((8, 6)), seed=5, lr=0.01, dtype="float64", head=head)
+    torch_policy = NeuralGaussianPolicy(4, 2, (8, 6), seed=0, lr=0.01, head=head)
+    torch_policy.set_flat(torch_order(jax_policy))
+    obs = rng.normal(size=(32, 4))
+    actions = jax_policy.sample(obs, rng)
+    np.testing.assert_allclose(
+        jax_policy.log_prob(obs, actions), torch_policy.log_prob(obs, actions), rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        torch_order_of_score(jax_policy, obs, actions), torch_policy.score(obs, actions), atol=1e-10
+    )
+    samples = {"observations": obs, "actions": actions, "advantages": rng.normal(size=32)}
+    samples["old_log_probs"] = torch_policy.log_prob(obs, actions)
+    settings = {"clip_range": 0.2, "entropy_coefficient": 0.01, "target_kl": 0.0}
+    plan = minibatch_plan(32, 3, 2, np.random.default_rng(2))
+    for policy in (jax_policy, torch_policy):
+        policy.maximize_minibatches(ClippedSurrogate(True, True), samples, plan, settings)
+    np.testing.assert_allclose(torch_order(jax_policy), torch_policy.get_flat(), atol=1e-9)
+
+
+def torch_order(jax_network):
+    """The JAX network's θ in the PyTorch backend's flat order (weights [out, in])."""
+    pieces = []
+    for i, p in enumerate(jax_network.parameters):
+        is_weight = i % 2 == 0 and i < 2 * len(jax_network._layers)
+        pieces.append((p.T if is_weight else p).ravel())
+    return np.concatenate(pieces)
+
+
+def torch_order_of_score(jax_network, obs, actions):
+    """The JAX policy's per-sample scores in the PyTorch backend's flat order."""
+    scores = jax_network.score(obs, actions)
+    pieces, start = [], 0
+    for i, p in enumerate(jax_network.parameters):
+        block = scores[:, start : start + p.size].reshape(len(obs), *p.shape)
+        is_weight = i % 2 == 0 and i < 2 * len(jax_network._layers)
+        pieces.append((np.swapaxes(block, 1, 2) if is_weight else block).reshape(len(obs), -1))
+        start += p.size
+    return np.concatenate(pieces, axis=1)
+
+
+def test_episode_collection_says_it_does_not_hold_the_exploration_matrix():
+    from gradlogpi.algorithms.on_policy import PPOConfig
+    from gradlogpi.algorithms.on_policy.loop import make_collector
+
+    policy = JaxGaussianPolicy(3, 1, MLP((4,)), seed=0, head=GaussianHead(gsde=GSDE()))
+    config = PPOConfig(num_envs=2, collection="episodes")
+    with pytest.warns(UserWarning, match=r"step-based collection only"):
+        collector = make_collector("Pendulum-v1", config, policy, 0)
+    collector.close()

@@ -1,3 +1,4 @@
+import importlib.util
 import re
 
 import gymnasium as gym
@@ -233,7 +234,7 @@ def test_squash_is_for_the_neural_gaussian_and_takes_the_envs_box(tmp_path):
         build_policy(config, make_config_env(config))
 
 
-def test_gsde_is_for_the_neural_gaussian_on_jax_and_its_settings_are_checked(tmp_path):
+def test_gsde_is_for_the_neural_gaussian_and_its_settings_are_checked(tmp_path):
     pytest.importorskip("jax")
     path = tmp_path / "config.toml"
     gaussian = 'env = "Pendulum-v1"\n[policy]\nkind = "neural_gaussian"\n'
@@ -241,16 +242,23 @@ def test_gsde_is_for_the_neural_gaussian_on_jax_and_its_settings_are_checked(tmp
     config = load_config(path)
     policy = build_policy(config, make_config_env(config))
     assert policy.exploration_period == 2 and policy.parameters[-1].shape == (8, 1)
-    path.write_text(gaussian + 'backend = "torch"\n[policy.gsde]\n')
-    config = load_config(path)
-    with pytest.raises(ConfigError, match=r"`policy.gsde` .* set `policy.backend` = 'jax'"):
-        build_policy(config, make_config_env(config))
+    if importlib.util.find_spec("torch") is not None:  # the PyTorch backend has it too
+        path.write_text(gaussian + 'backend = "torch"\nhidden = [8]\n[policy.gsde]\n')
+        config = load_config(path)
+        policy = build_policy(config, make_config_env(config))
+        assert policy.exploration_period == 4 and tuple(policy.eta.shape) == (8, 1)
     path.write_text('env = "Pendulum-v1"\n[policy]\nkind = "linear_gaussian"\n[policy.gsde]\n')
     config = load_config(path)
     with pytest.raises(ConfigError, match=r"`policy.gsde` is state-dependent exploration"):
         build_policy(config, make_config_env(config))
     path.write_text(gaussian + "[policy.gsde]\nsample_every = -1\n")
     with pytest.raises(ConfigError, match=r"policy\.gsde\.sample_every"):
+        load_config(path)
+    path.write_text(gaussian + "[policy.gsde]\nsample_every = true\n")
+    with pytest.raises(ConfigError, match=r"policy\.gsde\.sample_every"):
+        load_config(path)  # a bool is not a step count
+    path.write_text(gaussian + "[policy.gsde]\nlearn_features = 1\n")
+    with pytest.raises(ConfigError, match=r"policy\.gsde\.learn_features"):
         load_config(path)
     path.write_text(gaussian + "[policy.gsde]\nsample_evry = 4\n")
     with pytest.raises(ConfigError, match=r"sample_evry"):

@@ -46,6 +46,7 @@ from gradlogpi.policies.networks import (
     ACTIVATIONS,
     ADAM_EPSILON,
     DEFAULT_REGRESSION,
+    GSDE,
     GSDE_VARIANCE_FLOOR,
     MLP,
     PLAIN_GAUSSIAN,
@@ -923,8 +924,8 @@ class JaxGaussianPolicy(JaxPolicy, MirroredGaussian):
         # σ per action dimension, or with gSDE per (feature, action dimension)
         std_shape: tuple[int, ...] = (self.action_dim,)
         self.noise_size = 2 * self.action_dim
-        if head.gsde is not None:
-            self._gsde = head.gsde.checked()
+        self._gsde = GSDE.of(head)
+        if self._gsde is not None:
             std_shape = (sizes[-2], self.action_dim)
             self.noise_size = 2 * (sizes[-2] + 1) * self.action_dim  # E [L, m] and the floor's
         self._setup(

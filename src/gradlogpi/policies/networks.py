@@ -71,13 +71,25 @@ class GSDE(NamedTuple):
     held for `sample_every` steps, so consecutive actions explore coherently."""
 
     sample_every: int = 4
-    """Steps of step-based collection (PPO, A2C) between draws of E, counted from each
-    update's first step (SB3's `sde_sample_freq`); 0: one E per update. Episode
-    collection and evaluation draw a fresh E every step: independent samples of π(a|s)."""
+    """Steps of step-based collection (`collection = "steps"` or `"ray"`, any on-policy
+    algorithm) between draws of E, counted from each update's first step (SB3's
+    `sde_sample_freq`); 0: one E per update. Episode collection and evaluation draw a
+    fresh E every step: independent samples of π(a|s)."""
     learn_features: bool = False
-    """Let training's gradient reach f(s) through v(s) (SB3's `learn_features`, default
-    False: the update treats f(s) in v(s) as constants). Scores (`score`, `gradlogpi check`)
-    are always the exact ∇θ log π."""
+    """Let the minibatch updates' gradient (PPO, A2C, neural REINFORCE, batch_pg's vanilla
+    step) reach f(s) through v(s) (SB3's `learn_features`, default False: those updates
+    treat f(s) in v(s) as constants). Scores (`score`, `gradlogpi check`) and the updates
+    built on them (TRPO, natural and eNAC batch_pg) always use the exact ∇θ log π."""
+
+    @staticmethod
+    def of(head: GaussianHead) -> GSDE | None:
+        """`head.gsde` checked: None, or a `GSDE` whose settings are in range; ValueError
+        naming what is not."""
+        if head.gsde is None:
+            return None
+        if not isinstance(head.gsde, GSDE):
+            raise ValueError(f"`head.gsde` must be a GSDE or None; got {type(head.gsde).__name__}")
+        return head.gsde.checked()
 
     def checked(self) -> GSDE:
         """These settings, or ValueError naming the one out of range."""
@@ -100,8 +112,8 @@ class GaussianHead(NamedTuple):
     log π carrying the exact log |da/du|; None: the plain Gaussian (the collector clips
     its samples to the box)."""
     gsde: GSDE | None = None
-    """State-dependent exploration (`GSDE`, JAX backend) instead of a state-independent σ;
-    None: σ [m] is a parameter of its own."""
+    """State-dependent exploration (`GSDE`) instead of a state-independent σ; None: σ [m]
+    is a parameter of its own."""
 
 
 PLAIN_GAUSSIAN = GaussianHead()

@@ -30,6 +30,8 @@ from gradlogpi.policies.linear_gaussian import bounded_log_std, log_std_paramete
 from gradlogpi.policies.networks import (
     ACTIVATIONS,
     DEFAULT_REGRESSION,
+    GSDE,
+    GSDE_VARIANCE_FLOOR,
     INITIALIZATIONS,
     PLAIN_GAUSSIAN,
     POLICY_OUTPUT_GAIN,
@@ -106,9 +108,9 @@ class TorchPolicy(NumpyMirror, RunAxisParameters):
     observation_shape: tuple[int, ...]
     # what each network family supplies (declared for the type checker; no runtime effect)
     _torch_actions: Callable[[Any, tuple[int, ...]], Any]
-    _log_prob_with: Callable[[dict[str, Any] | None, Any, Any], Any]
-    torch_log_prob: Callable[[Any, Any], Any]
-    torch_entropy: Callable[[Any], Any]
+    _log_prob_with: Callable[..., Any]
+    torch_log_prob: Callable[..., Any]
+    torch_entropy: Callable[..., Any]
     log_prob: Callable[[Any, Any], np.ndarray]
 
     def _setup(
@@ -316,8 +318,8 @@ class TorchPolicy(NumpyMirror, RunAxisParameters):
                 states = observations[indices]
                 value = objective(
                     torch,
-                    self.torch_log_prob(states, actions[indices]),
-                    functools.partial(self.torch_entropy, states),
+                    self.torch_log_prob(states, actions[indices], training=True),
+                    functools.partial(self.torch_entropy, states, training=True),
                     no_critic if critic is None else functools.partial(critic.torch_value, states),
                     batch,
                     settings,
@@ -411,14 +413,15 @@ class NeuralSoftmaxPolicy(TorchPolicy, MirroredSoftmax, SoftmaxPolicy):  # type:
         # a small last layer: π starts near uniform (gain 0.01, as SB3 and CleanRL)
         self._setup(sizes, activation, seed, lr, threads, initialization, POLICY_OUTPUT_GAIN)
 
-    def torch_log_prob(self, obs: Any, a: Any) -> Any:
-        """log π(a|s) as a differentiable torch tensor, shape [...]."""
+    def torch_log_prob(self, obs: Any, a: Any, training: bool = False) -> Any:
+        """log π(a|s) as a differentiable torch tensor, shape [...] (`training`: as an
+        update differentiates it; the same for a softmax policy)."""
         torch = require_torch()
         obs_array = self._observations(obs)
         batch = obs_array.shape[:-1]
         return self._log_prob_with(None, torch.from_numpy(obs_array), self._torch_actions(a, batch))
 
-    def torch_entropy(self, obs: Any) -> Any:
+    def torch_entropy(self, obs: Any, training: bool = False) -> Any:
         torch = require_torch()
         log_probabilities = torch.log_softmax(
             self.network(torch.from_numpy(self._observations(obs))), dim=-1
@@ -473,20 +476,21 @@ class NeuralGaussianPolicy(TorchPolicy, MirroredGaussian):
         torch = require_torch()
         self.observation_shape = (check_positive_int("observation_dim", observation_dim),)
         self.action_dim = check_positive_int("action_dim", action_dim)
-        if head.gsde is not None:
-            raise ValueError(
-                "`head.gsde`: gSDE is built on the JAX backend; use JaxGaussianPolicy "
-                "(policy.backend = 'jax')"
-            )
         log_std0 = head.log_std0
         if head.squash_bounds is not None:
             self._squash = squash_box(*head.squash_bounds, self.action_dim)
-        self.noise_size = 2 * self.action_dim
         self.hidden = tuple(check_positive_int("hidden", h) for h in hidden)
-        eta = log_std_parameter(log_std0, self.min_log_std, self.max_log_std)
-        self.eta = torch.nn.Parameter(torch.full((self.action_dim,), eta, dtype=torch.float64))
-        self.extra_parameters = {"eta": self.eta}
         sizes = [observation_dim, *self.hidden, action_dim]
+        # σ per action dimension, or with gSDE per (feature, action dimension)
+        std_shape: tuple[int, ...] = (self.action_dim,)
+        self.noise_size = 2 * self.action_dim
+        self._gsde = GSDE.of(head)
+        if self._gsde is not None:
+            std_shape = (sizes[-2], self.action_dim)
+            self.noise_size = 2 * (sizes[-2] + 1) * self.action_dim  # E [L, m] and the floor's
+        eta = log_std_parameter(log_std0, self.min_log_std, self.max_log_std)
+        self.eta = torch.nn.Parameter(torch.full(std_shape, eta, dtype=torch.float64))
+        self.extra_parameters = {"eta": self.eta}
         self._setup(sizes, activation, seed, lr, 1, initialization, POLICY_OUTPUT_GAIN)
 
     def parameters(self) -> list[Any]:
@@ -498,27 +502,39 @@ class NeuralGaussianPolicy(TorchPolicy, MirroredGaussian):
             self.eta.detach().numpy().copy(), self.min_log_std, self.max_log_std
         )[0]
 
-    def torch_log_prob(self, obs: Any, a: Any) -> Any:
+    def torch_log_prob(self, obs: Any, a: Any, training: bool = False) -> Any:
+        """log π(a|s) as a differentiable torch tensor, shape [...] (`training`: as an
+        update differentiates it, see `GSDE.learn_features`)."""
         torch = require_torch()
         obs_array = self._observations(obs)
         return self._log_prob_with(
-            None, torch.from_numpy(obs_array), self._torch_actions(a, obs_array.shape[:-1])
+            None,
+            torch.from_numpy(obs_array),
+            self._torch_actions(a, obs_array.shape[:-1]),
+            training,
         )
 
-    def torch_entropy(self, obs: Any) -> Any:
-        batch = self._observations(obs).shape[:-1]
-        per_state = (self._torch_log_std(self.eta) + 0.5 * np.log(2 * np.pi * np.e)).sum()
-        return per_state.expand(batch)
-
-    def _torch_log_std(self, eta: Any) -> Any:
+    def torch_entropy(self, obs: Any, training: bool = False) -> Any:
         torch = require_torch()
-        return self.min_log_std + (self.max_log_std - self.min_log_std) * torch.sigmoid(eta)
+        observations = self._observations(obs)
+        if self._gsde is not None:
+            _, log_std = self._moments_with(None, torch.from_numpy(observations), training)
+            return (log_std + 0.5 * np.log(2 * np.pi * np.e)).sum(dim=-1)
+        per_state = (self._torch_log_std(self.eta) + 0.5 * np.log(2 * np.pi * np.e)).sum()
+        return per_state.expand(observations.shape[:-1])
 
-    def _log_prob_with(
-        self, parameters: dict[str, Any] | None, observations: Any, actions: Any
-    ) -> Any:
+    def _moments_with(
+        self, parameters: dict[str, Any] | None, observations: Any, training: bool = False
+    ) -> tuple[Any, Any]:
+        """(μ(s), log σ(s)) [..., m] from this network's parameters or from `parameters`
+        (`_named_parameters`' names, for torch.func); with gSDE log σ(s) = ½ log v(s), the
+        features in v(s) held constant in `training` unless `learn_features`."""
+        eta = self.eta if parameters is None else parameters["eta"]
+        log_std = self._torch_log_std(eta)
+        body, head = self.network[:-1], self.network[-1]
         if parameters is None:
-            mean, eta = self.network(observations), self.eta
+            features = body(observations) if self._gsde is not None else None
+            mean = self.network(observations) if features is None else head(features)
         else:
             from torch.func import functional_call
 
@@ -527,8 +543,37 @@ class NeuralGaussianPolicy(TorchPolicy, MirroredGaussian):
                 for n, v in parameters.items()
                 if n.startswith("network.")
             }
-            mean, eta = functional_call(self.network, inner, (observations,)), parameters["eta"]
-        log_std = self._torch_log_std(eta)
+            if self._gsde is None:
+                features, mean = None, functional_call(self.network, inner, (observations,))
+            else:  # Sequential slices keep their layers' names: "0.weight", …
+                last = f"{len(self.network) - 1}."
+                features = functional_call(
+                    body, {n: v for n, v in inner.items() if not n.startswith(last)}, observations
+                )
+                head_weights = {
+                    n.removeprefix(last): v for n, v in inner.items() if n.startswith(last)
+                }
+                mean = functional_call(head, head_weights, features)
+        gsde = self._gsde
+        if features is None or gsde is None:
+            return mean, log_std.expand(mean.shape)
+        if training and not gsde.learn_features:
+            features = features.detach()
+        variance = features**2 @ (2.0 * log_std).exp() + GSDE_VARIANCE_FLOOR
+        return mean, 0.5 * variance.log()
+
+    def _torch_log_std(self, eta: Any) -> Any:
+        torch = require_torch()
+        return self.min_log_std + (self.max_log_std - self.min_log_std) * torch.sigmoid(eta)
+
+    def _log_prob_with(
+        self,
+        parameters: dict[str, Any] | None,
+        observations: Any,
+        actions: Any,
+        training: bool = False,
+    ) -> Any:
+        mean, log_std = self._moments_with(parameters, observations, training)
         correction: Any = 0.0
         if self._squash is not None:  # u = tanh⁻¹((a − c)/h); the Jacobian term is θ-free
             torch = require_torch()

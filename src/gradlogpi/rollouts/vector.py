@@ -813,12 +813,14 @@ class StepCollector:
             self._reset(update)
         assert self.obs is not None  # the reset gave the first observations
         generator = np.random.default_rng(np.random.SeedSequence(self.entropy, spawn_key=(update,)))
-        uniforms = generator.random((n_steps, self.total_envs, policy.noise_size))
+        # step n acts with draw n, or with gSDE with draw n // period: one exploration
+        # matrix per env held `period` steps from the update's first (0: the whole update)
+        period = getattr(policy, "exploration_period", None)
+        held = 1 if period is None else (period or n_steps)
+        draw_of_step = np.arange(n_steps) // held
+        uniforms = generator.random((draw_of_step[-1] + 1, self.total_envs, policy.noise_size))
         if num_envs != self.total_envs:
             uniforms = uniforms[:, self.first_env : self.first_env + num_envs]
-        period = getattr(policy, "exploration_period", None)
-        if period is not None:  # gSDE: each draw held `period` steps from the update's first
-            uniforms = uniforms[np.arange(n_steps) // (period or n_steps) * (period or n_steps)]
         noise = policy.transform_noise(uniforms)
         actor = policy.batch_actor()
         noise = actor.prepare(noise)  # θ is fixed for the update: per-step work done ahead
@@ -830,8 +832,8 @@ class StepCollector:
         actions: np.ndarray | None = None
         obs = self.obs
         resetting = self.resetting.copy()  # this step only resets the env (NEXT_STEP)
-        for n in range(n_steps):
-            action = actor.act(obs, noise[n])
+        for n, draw in enumerate(draw_of_step.tolist()):
+            action = actor.act(obs, noise[draw])
             if actions is None:
                 actions = np.zeros((n_steps, *np.shape(action)), dtype=np.asarray(action).dtype)
             env_action = _env_actions(action, envs, self.clip_actions)

@@ -66,16 +66,18 @@ class FeaturesConfig(Strict):
 
 class GsdeConfig(Strict):
     """`[policy.gsde]`: generalised state-dependent exploration (SB3's `use_sde`) for a
-    neural_gaussian policy on the JAX backend (see `gradlogpi.policies.networks.GSDE`)."""
+    neural_gaussian policy (see `gradlogpi.policies.networks.GSDE`)."""
 
     sample_every: int = Field(
         4,
         ge=0,
+        strict=True,
         description="steps between draws of the exploration matrix in step-based "
         "collection, from each update's first (SB3's sde_sample_freq); 0: one per update",
     )
     learn_features: bool = Field(
         False,
+        strict=True,
         description="let the update's gradient reach the features through σ(s) (SB3's "
         "learn_features, default false)",
     )
@@ -125,7 +127,7 @@ class PolicyConfig(Strict):
     )
     gsde: GsdeConfig | None = Field(
         None,
-        description="neural_gaussian (JAX): state-dependent exploration, σ(s) from the last "
+        description="neural_gaussian: state-dependent exploration, σ(s) from the last "
         "hidden layer, the noise held for sample_every steps; absent: σ independent of s",
     )
     learn_std: bool = True

@@ -216,11 +216,6 @@ def neural_gaussian(config: Any, env: gym.Env) -> policies.Policy:
     action_dim = box.shape[0]  # type: ignore[index]
     gsde = None
     if spec.gsde is not None:
-        if spec.backend != "jax":
-            raise ConfigError(
-                "`policy.gsde` (state-dependent exploration) is built on the JAX backend; "
-                f"set `policy.backend` = 'jax' (got {spec.backend!r})"
-            )
         gsde = GSDE(spec.gsde.sample_every, spec.gsde.learn_features)
     head = GaussianHead(spec.log_std0, gsde=gsde)
     if spec.squash:

@@ -117,6 +117,13 @@ def make_collector(
 ) -> Collector:
     """The collector `config.collection` names."""
     if config.collection == "episodes":
+        if getattr(policy, "exploration_period", None) is not None:
+            warnings.warn(
+                "`policy.gsde.sample_every` holds the exploration matrix in step-based "
+                "collection only; with collection = 'episodes' every step draws a new one "
+                "(independent samples of π(a|s))",
+                stacklevel=2,
+            )
         return EpisodeCollector(env_id, config, policy, seed)
     if config.collection == "ray":
         return RayStepCollector(env_id, config, policy, seed)
