@@ -22,6 +22,7 @@ COMMANDS = [
     ["sweep"],
     ["tune"],
     ["experiment", "sutton-barto"],
+    ["experiment", "estimators"],
     ["experiment", "cartpole"],
 ]
 

@@ -1,0 +1,82 @@
+"""SB3 PPO on Pendulum-v1 at the zoo's settings (gSDE included), seeds from argv: the
+protocol of docs/results/pendulum_ppo/summary.md (saved final policy, 100 episodes seeded
+10000 + seed + k, solved at a mean >= -200).
+
+Actions sampled as ours are: an independent draw of pi(a|s) at every step, which for
+SB3's gSDE means a new exploration matrix every step (`reset_noise`); without it SB3's
+`predict` would hold the last training matrix for all 100 episodes. The deterministic
+mean over the same episodes is written too. Rows are appended to sb3_rows.csv in the
+working directory; run in the compare venv (.venv-compare)."""
+
+import csv
+import sys
+import time
+
+import gymnasium as gym
+import numpy as np
+import torch
+from stable_baselines3 import PPO
+from stable_baselines3.common.env_util import make_vec_env
+
+
+def evaluate(model, seed, deterministic):
+    """Mean return over 100 episodes and its 95% bootstrap interval."""
+    env = gym.make("Pendulum-v1")
+    returns = []
+    for k in range(100):
+        obs, _ = env.reset(seed=10000 + seed + k)
+        total, done = 0.0, False
+        while not done:
+            if not deterministic:
+                model.policy.reset_noise(1)  # a fresh draw of pi(a|s) each step
+            action, _ = model.predict(obs, deterministic=deterministic)
+            obs, reward, terminated, truncated, _ = env.step(action)
+            total += float(reward)
+            done = terminated or truncated
+        returns.append(total)
+    returns = np.array(returns)
+    boot = np.random.default_rng(0).choice(returns, size=(10000, 100)).mean(axis=1)
+    low, high = np.percentile(boot, [2.5, 97.5])
+    return returns.mean(), low, high
+
+
+torch.set_num_threads(1)
+for seed in map(int, sys.argv[1:]):
+    start = time.perf_counter()
+    env = make_vec_env("Pendulum-v1", n_envs=4, seed=seed)
+    model = PPO(
+        "MlpPolicy",
+        env,
+        n_steps=1024,
+        gae_lambda=0.95,
+        gamma=0.9,
+        n_epochs=10,
+        ent_coef=0.0,
+        learning_rate=1e-3,
+        clip_range=0.2,
+        use_sde=True,
+        sde_sample_freq=4,
+        seed=seed,
+        verbose=0,
+    )
+    t0 = time.perf_counter()
+    model.learn(total_timesteps=100_000)
+    train_seconds = time.perf_counter() - t0
+    mean, low, high = evaluate(model, seed, deterministic=False)
+    greedy, _, _ = evaluate(model, seed, deterministic=True)
+    row = dict(
+        seed=seed,
+        solved="yes" if mean >= -200 else "no",
+        mean=f"{mean:.2f}",
+        ci95_low=f"{low:.2f}",
+        ci95_high=f"{high:.2f}",
+        greedy_mean=f"{greedy:.2f}",
+        train_seconds=f"{train_seconds:.1f}",
+        seconds=f"{time.perf_counter() - start:.1f}",
+    )
+    print(row, flush=True)
+    with open("sb3_rows.csv", "a", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(row))
+        if handle.tell() == 0:
+            writer.writeheader()
+        writer.writerow(row)
