@@ -191,6 +191,23 @@ class GaussianPolicy(Policy, Protocol):
 
 
 @runtime_checkable
+class HeldExploration(Protocol):
+    """A policy whose noise a step collector holds for several steps (gSDE)."""
+
+    @property
+    def exploration_period(self) -> int | None:
+        """Steps each draw of the noise is held for (0: a whole update); None: fresh
+        noise every step."""
+        ...
+
+
+def exploration_period(policy: Policy) -> int | None:
+    """How long a step collector holds `policy`'s noise (`HeldExploration`); None for a
+    policy that draws fresh noise every step."""
+    return policy.exploration_period if isinstance(policy, HeldExploration) else None
+
+
+@runtime_checkable
 class ArrayPolicy(Policy, Protocol):
     """θ is one NumPy array, [P] or [R, P], which algorithms may step in place."""
 

@@ -22,7 +22,7 @@ from gradlogpi.core.named_arrays import under_prefix, with_prefix
 from gradlogpi.core.threads import worker_start_method
 from gradlogpi.errors import ConfigError, GradlogpiError, NonFiniteError
 from gradlogpi.features.normalization import ObservationNormalizer, RewardScaler
-from gradlogpi.policies.contract import Policy
+from gradlogpi.policies.contract import Policy, exploration_period
 from gradlogpi.rollouts.episodes import checked_env_id, env_construction_error, unwrapped_step
 
 
@@ -815,7 +815,7 @@ class StepCollector:
         generator = np.random.default_rng(np.random.SeedSequence(self.entropy, spawn_key=(update,)))
         # step n acts with draw n, or with gSDE with draw n // period: one exploration
         # matrix per env held `period` steps from the update's first (0: the whole update)
-        period = getattr(policy, "exploration_period", None)
+        period = exploration_period(policy)
         held = 1 if period is None else (period or n_steps)
         draw_of_step = np.arange(n_steps) // held
         uniforms = generator.random((draw_of_step[-1] + 1, self.total_envs, policy.noise_size))

@@ -63,6 +63,7 @@ from gradlogpi.policies.contract import (
     Ascent,
     Objective,
     RunMinibatches,
+    exploration_period,
     maximize_minibatches_of_runs,
 )
 from gradlogpi.policies.normalized import ObservationNormalizedPolicy
@@ -117,7 +118,7 @@ def make_collector(
 ) -> Collector:
     """The collector `config.collection` names."""
     if config.collection == "episodes":
-        if getattr(policy, "exploration_period", None) is not None:
+        if exploration_period(policy) is not None:
             warnings.warn(
                 "`policy.gsde.sample_every` holds the exploration matrix in step-based "
                 "collection only; with collection = 'episodes' every step draws a new one "
