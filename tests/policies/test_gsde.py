@@ -187,6 +187,7 @@ def test_both_backends_take_the_same_steps_with_gsde(rng, learn_features):
     from gradlogpi.algorithms.on_policy.ppo import ClippedSurrogate
     from gradlogpi.policies.contract import minibatch_plan
     from gradlogpi.policies.torch_policies import NeuralGaussianPolicy
+    from tests.policies.test_jax_policies import torch_order
 
     head = GaussianHead(-0.3, gsde=GSDE(4, learn_features))
     jax_policy = JaxGaussianPolicy(4, 2, MLP((8, 6)), seed=5, lr=0.01, dtype="float64", head=head)
@@ -209,17 +210,9 @@ def test_both_backends_take_the_same_steps_with_gsde(rng, learn_features):
     np.testing.assert_allclose(torch_order(jax_policy), torch_policy.get_flat(), atol=1e-9)
 
 
-def torch_order(jax_network):
-    """The JAX network's θ in the PyTorch backend's flat order (weights [out, in])."""
-    pieces = []
-    for i, p in enumerate(jax_network.parameters):
-        is_weight = i % 2 == 0 and i < 2 * len(jax_network._layers)
-        pieces.append((p.T if is_weight else p).ravel())
-    return np.concatenate(pieces)
-
-
 def torch_order_of_score(jax_network, obs, actions):
-    """The JAX policy's per-sample scores in the PyTorch backend's flat order."""
+    """The JAX policy's per-sample scores in the PyTorch backend's flat order (as
+    `test_jax_policies.torch_order` orders θ)."""
     scores = jax_network.score(obs, actions)
     pieces, start = [], 0
     for i, p in enumerate(jax_network.parameters):

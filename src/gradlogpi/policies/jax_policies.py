@@ -46,7 +46,6 @@ from gradlogpi.policies.networks import (
     ACTIVATIONS,
     ADAM_EPSILON,
     DEFAULT_REGRESSION,
-    GSDE,
     GSDE_VARIANCE_FLOOR,
     MLP,
     PLAIN_GAUSSIAN,
@@ -919,13 +918,7 @@ class JaxGaussianPolicy(JaxPolicy, MirroredGaussian):
         self.hidden = tuple(check_positive_int("hidden", h) for h in network.hidden)
         sizes = [observation_dim, *self.hidden, action_dim]
         eta = log_std_parameter(head.log_std0, self.min_log_std, self.max_log_std)
-        # σ per action dimension, or with gSDE per (feature, action dimension)
-        std_shape: tuple[int, ...] = (self.action_dim,)
-        self.noise_size = 2 * self.action_dim
-        self._gsde = GSDE.of(head)
-        if self._gsde is not None:
-            std_shape = (sizes[-2], self.action_dim)
-            self.noise_size = 2 * (sizes[-2] + 1) * self.action_dim  # E [L, m] and the floor's
+        std_shape = self._settle_exploration(head, sizes[-2])
         self._setup(
             sizes,
             Network(

@@ -302,6 +302,7 @@ class MirroredGaussian(NumpyMirror):
     min_log_std = -5.0
     max_log_std = 2.0
     action_dim: int
+    noise_size: int
     _log_std: np.ndarray
     """log σ [action_dim] (with gSDE [L, action_dim]), refreshed with the mirror."""
     _squash: tuple[np.ndarray, np.ndarray] | None = None
@@ -309,6 +310,16 @@ class MirroredGaussian(NumpyMirror):
     plain Gaussian, whose samples the collector clips to the box."""
     _gsde: GSDE | None = None
     """gSDE's settings; None: a state-independent σ."""
+
+    def _settle_exploration(self, head: GaussianHead, n_features: int) -> tuple[int, ...]:
+        """Take `head`'s gSDE settings (checked) and the noise they need; returns σ's shape:
+        [m], or with gSDE [L, m] for L = `n_features` (the last hidden layer's width)."""
+        self._gsde = GSDE.of(head)
+        if self._gsde is None:
+            self.noise_size = 2 * self.action_dim
+            return (self.action_dim,)
+        self.noise_size = 2 * (n_features + 1) * self.action_dim  # E [L, m] and the floor's
+        return (n_features, self.action_dim)
 
     @property
     def exploration_period(self) -> int | None:

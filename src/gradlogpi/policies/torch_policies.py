@@ -30,7 +30,6 @@ from gradlogpi.policies.linear_gaussian import bounded_log_std, log_std_paramete
 from gradlogpi.policies.networks import (
     ACTIVATIONS,
     DEFAULT_REGRESSION,
-    GSDE,
     GSDE_VARIANCE_FLOOR,
     INITIALIZATIONS,
     PLAIN_GAUSSIAN,
@@ -481,13 +480,7 @@ class NeuralGaussianPolicy(TorchPolicy, MirroredGaussian):
             self._squash = squash_box(*head.squash_bounds, self.action_dim)
         self.hidden = tuple(check_positive_int("hidden", h) for h in hidden)
         sizes = [observation_dim, *self.hidden, action_dim]
-        # σ per action dimension, or with gSDE per (feature, action dimension)
-        std_shape: tuple[int, ...] = (self.action_dim,)
-        self.noise_size = 2 * self.action_dim
-        self._gsde = GSDE.of(head)
-        if self._gsde is not None:
-            std_shape = (sizes[-2], self.action_dim)
-            self.noise_size = 2 * (sizes[-2] + 1) * self.action_dim  # E [L, m] and the floor's
+        std_shape = self._settle_exploration(head, sizes[-2])
         eta = log_std_parameter(log_std0, self.min_log_std, self.max_log_std)
         self.eta = torch.nn.Parameter(torch.full(std_shape, eta, dtype=torch.float64))
         self.extra_parameters = {"eta": self.eta}
