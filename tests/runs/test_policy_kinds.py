@@ -263,3 +263,48 @@ def test_gsde_is_for_the_neural_gaussian_and_its_settings_are_checked(tmp_path):
     path.write_text(gaussian + "[policy.gsde]\nsample_evry = 4\n")
     with pytest.raises(ConfigError, match=r"sample_evry"):
         load_config(path)
+
+
+def test_log_std_is_free_by_default_bounded_on_request_and_only_for_the_neural_gaussian(
+    tmp_path,
+):
+    pytest.importorskip("jax")
+    from gradlogpi.policies.networks import BOUNDED_LOG_STD
+    from gradlogpi.runs.train import resolved
+
+    path = tmp_path / "config.toml"
+    gaussian = 'env = "Pendulum-v1"\n[policy]\nkind = "neural_gaussian"\nbackend = "jax"\n'
+    path.write_text(gaussian)
+    config = load_config(path)
+    assert build_policy(config, make_config_env(config)).log_std_bounds is None
+    assert resolved(config).policy.log_std == "free"  # what a run directory records
+    path.write_text(gaussian + 'log_std = "bounded"\n')
+    config = load_config(path)
+    assert build_policy(config, make_config_env(config)).log_std_bounds == BOUNDED_LOG_STD
+    path.write_text(gaussian + 'log_std = "wide"\n')
+    with pytest.raises(ConfigError, match=r"policy\.log_std"):
+        load_config(path)
+    path.write_text('env = "Pendulum-v1"\n[policy]\nkind = "linear_gaussian"\nlog_std = "free"\n')
+    config = load_config(path)
+    with pytest.raises(ConfigError, match=r"`policy.log_std` chooses how a neural Gaussian"):
+        build_policy(config, make_config_env(config))
+
+
+def test_a_run_directory_from_before_log_std_loads_with_the_bounded_form(tmp_path):
+    from gradlogpi.runs.config import TrainConfig, config_to_toml, load_run_config
+
+    written = TrainConfig.model_validate(
+        {"env": "Pendulum-v1", "policy": {"kind": "neural_gaussian", "backend": "jax"}}
+    )
+    (tmp_path / "config.toml").write_text(config_to_toml(written))  # no `log_std` key
+    assert load_run_config(tmp_path).policy.log_std == "bounded"
+    free = written.model_copy(
+        update={"policy": written.policy.model_copy(update={"log_std": "free"})}
+    )
+    (tmp_path / "config.toml").write_text(config_to_toml(free))
+    assert load_run_config(tmp_path).policy.log_std == "free"
+    linear = TrainConfig.model_validate(
+        {"env": "Pendulum-v1", "policy": {"kind": "linear_gaussian"}}
+    )
+    (tmp_path / "config.toml").write_text(config_to_toml(linear))
+    assert load_run_config(tmp_path).policy.log_std is None

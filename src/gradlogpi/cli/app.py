@@ -621,7 +621,7 @@ def train_command(
 ) -> None:
     """Train a policy; the last line printed names the run directory."""
     from gradlogpi.errors import GradlogpiError
-    from gradlogpi.runs.config import load_config
+    from gradlogpi.runs.config import load_config, load_run_config
     from gradlogpi.runs.progress import EpisodeProgress
     from gradlogpi.runs.train import default_run_dir, train, units_done
     from gradlogpi.runs.train import resume as resume_run
@@ -645,7 +645,7 @@ def train_command(
         if not (resume / "config.toml").exists():
             fail(ValueError(f"--resume {resume}: not a run directory (no config.toml)"))
         try:
-            settings = load_config(resume / "config.toml")
+            settings = load_run_config(resume)
             out = console(quiet)
             spec = settings.algorithm_spec()
             total = spec.total(settings.algorithm_config())

@@ -41,7 +41,6 @@ from gradlogpi.policies.contract import (
     ValueFunction,
     minibatch_plan,
 )
-from gradlogpi.policies.linear_gaussian import bounded_log_std, log_std_parameter
 from gradlogpi.policies.networks import (
     ACTIVATIONS,
     ADAM_EPSILON,
@@ -111,8 +110,8 @@ class Network:
     head: str
     """'softmax' (logits), 'gaussian' (mean, with η the last parameter) or 'value'."""
     activation: str
-    min_log_std: float = MirroredGaussian.min_log_std
-    max_log_std: float = MirroredGaussian.max_log_std
+    log_std_bounds: tuple[float, float] | None = None
+    """A Gaussian's smooth bounds of log σ (`GaussianHead.log_std_bounds`); None: η = log σ."""
     squash: tuple[tuple[float, ...], tuple[float, ...]] | None = None
     """(center, half-width) of a squashed Gaussian's action box; None: not squashed."""
     gsde: bool = False
@@ -159,9 +158,11 @@ def gaussian_moments(
 
 
 def log_std_of(network: Network, eta: Any) -> Any:
-    """log σ = low + (high − low)·sigmoid(η), the bounds of `bounded_log_std`."""
-    span = network.max_log_std - network.min_log_std
-    return network.min_log_std + span * jax.nn.sigmoid(eta)
+    """log σ: η itself, or low + (high − low)·sigmoid(η) within the network's bounds."""
+    if network.log_std_bounds is None:
+        return eta
+    low, high = network.log_std_bounds
+    return low + (high - low) * jax.nn.sigmoid(eta)
 
 
 def log_prob(
@@ -888,7 +889,7 @@ class JaxSoftmaxPolicy(JaxPolicy, MirroredSoftmax, SoftmaxPolicy):  # type: igno
 
 
 class JaxGaussianPolicy(JaxPolicy, MirroredGaussian):
-    """π(a|s) = N(MLP(s), diag σ²) with a learned bounded log σ, trained in JAX.
+    """π(a|s) = N(MLP(s), diag σ²) with a learned log σ, trained in JAX.
 
     Args:
       observation_dim: k.
@@ -917,15 +918,14 @@ class JaxGaussianPolicy(JaxPolicy, MirroredGaussian):
             box = (tuple(self._squash[0].tolist()), tuple(self._squash[1].tolist()))
         self.hidden = tuple(check_positive_int("hidden", h) for h in network.hidden)
         sizes = [observation_dim, *self.hidden, action_dim]
-        eta = log_std_parameter(head.log_std0, self.min_log_std, self.max_log_std)
         std_shape = self._settle_exploration(head, sizes[-2])
+        eta = self._initial_eta(head.log_std0)
         self._setup(
             sizes,
             Network(
                 "gaussian",
                 network.activation,
-                self.min_log_std,
-                self.max_log_std,
+                self.log_std_bounds,
                 box,
                 gsde=self._gsde is not None,
                 learn_features=self._gsde is not None and self._gsde.learn_features,
@@ -947,9 +947,7 @@ class JaxGaussianPolicy(JaxPolicy, MirroredGaussian):
             (self.parameters[2 * i], self.parameters[2 * i + 1]) for i in range(n_layers)
         ]
         if len(self.parameters) % 2:
-            self._log_std = bounded_log_std(
-                self.parameters[-1], self.min_log_std, self.max_log_std
-            )[0]
+            self._log_std = self._log_std_of(self.parameters[-1])
 
     def _log_prob_inputs(self, obs: Any, a: Any) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
         observations = self._observations(obs)

@@ -20,6 +20,7 @@ from gradlogpi.core.scores import gaussian_log_prob, squash, squashed_gaussian_l
 from gradlogpi.core.softmax import normal_noise
 from gradlogpi.errors import ShapeError
 from gradlogpi.policies.actor import Actor, gaussian_actor, softmax_actor
+from gradlogpi.policies.linear_gaussian import bounded_log_std, log_std_parameter
 
 ACTIVATIONS = ("tanh", "relu")
 INITIALIZATIONS = ("orthogonal", "uniform")
@@ -105,8 +106,8 @@ class GaussianHead(NamedTuple):
     """How a neural Gaussian policy's output becomes an action distribution."""
 
     log_std0: float = 0.0
-    """Initial log σ (kept within the smooth bounds `min_log_std`, `max_log_std`); with
-    gSDE, of every entry of σ [L, m]."""
+    """Initial log σ (strictly inside `log_std_bounds` where those are set); with gSDE, of
+    every entry of σ [L, m]."""
     squash_bounds: tuple[Any, Any] | None = None
     """(low, high) of the action box to squash into: a = c + h·tanh(u), u ~ N(μ(s), σ²),
     log π carrying the exact log |da/du|; None: the plain Gaussian (the collector clips
@@ -114,9 +115,16 @@ class GaussianHead(NamedTuple):
     gsde: GSDE | None = None
     """State-dependent exploration (`GSDE`) instead of a state-independent σ; None: σ [m]
     is a parameter of its own."""
+    log_std_bounds: tuple[float, float] | None = None
+    """None: the parameter η is log σ itself (SB3's and CleanRL's PPO). (low, high): log σ
+    = low + (high − low)·sigmoid(η), smoothly bounded (`BOUNDED_LOG_STD`, every neural
+    Gaussian's form before 2026-12-03): Adam's steps on η then move log σ by up to
+    (high − low)/4 times as much, so σ shrinks faster than SB3's at the same rate."""
 
 
 PLAIN_GAUSSIAN = GaussianHead()
+BOUNDED_LOG_STD = (-5.0, 2.0)
+"""The smooth bounds of log σ that neural Gaussians had before the free log σ."""
 
 
 class Regression(NamedTuple):
@@ -299,8 +307,6 @@ class MirroredGaussian(NumpyMirror):
     into the action box (a = c + h·tanh(u), u ~ N(μ, σ²)) when `_squash` is set; with
     `_gsde` set, σ(s) is state-dependent (see `GSDE`)."""
 
-    min_log_std = -5.0
-    max_log_std = 2.0
     action_dim: int
     noise_size: int
     _log_std: np.ndarray
@@ -310,16 +316,32 @@ class MirroredGaussian(NumpyMirror):
     plain Gaussian, whose samples the collector clips to the box."""
     _gsde: GSDE | None = None
     """gSDE's settings; None: a state-independent σ."""
+    log_std_bounds: tuple[float, float] | None = None
+    """`GaussianHead.log_std_bounds`: None, η = log σ; else log σ's smooth bounds."""
 
     def _settle_exploration(self, head: GaussianHead, n_features: int) -> tuple[int, ...]:
-        """Take `head`'s gSDE settings (checked) and the noise they need; returns σ's shape:
-        [m], or with gSDE [L, m] for L = `n_features` (the last hidden layer's width)."""
+        """Take `head`'s gSDE settings and log σ's bounds (checked) and the noise they
+        need; returns σ's shape: [m], or with gSDE [L, m] for L = `n_features` (the last
+        hidden layer's width)."""
+        self.log_std_bounds = checked_log_std_bounds(head)
         self._gsde = GSDE.of(head)
         if self._gsde is None:
             self.noise_size = 2 * self.action_dim
             return (self.action_dim,)
         self.noise_size = 2 * (n_features + 1) * self.action_dim  # E [L, m] and the floor's
         return (n_features, self.action_dim)
+
+    def _initial_eta(self, log_std0: float) -> float:
+        """The η that gives log σ = `log_std0`."""
+        if self.log_std_bounds is None:
+            return float(log_std0)
+        return log_std_parameter(log_std0, *self.log_std_bounds)
+
+    def _log_std_of(self, eta: np.ndarray) -> np.ndarray:
+        """log σ from η (a copy)."""
+        if self.log_std_bounds is None:
+            return np.array(eta, dtype=np.float64)
+        return bounded_log_std(np.asarray(eta, dtype=np.float64), *self.log_std_bounds)[0]
 
     @property
     def exploration_period(self) -> int | None:
@@ -411,6 +433,29 @@ class MirroredGaussian(NumpyMirror):
                 lambda noise: noise * std,
             )
         return gaussian_actor(lambda obs: body(obs).dot(weight) + bias, std)
+
+
+def checked_log_std_bounds(head: GaussianHead) -> tuple[float, float] | None:
+    """`head.log_std_bounds` as floats, or ValueError unless they are finite, low < high,
+    and the initial log σ lies strictly between them."""
+    if head.log_std_bounds is None:
+        return None
+    try:
+        low, high = (float(bound) for bound in head.log_std_bounds)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"`log_std_bounds` must be None or (low, high); got {head.log_std_bounds!r}"
+        ) from None
+    if not (np.isfinite(low) and np.isfinite(high) and low < high):
+        raise ValueError(
+            f"`log_std_bounds` must be finite with low < high; got {head.log_std_bounds!r}"
+        )
+    if not low < head.log_std0 < high:
+        raise ValueError(
+            f"`log_std0` must lie strictly between the log σ bounds {low} and {high}; "
+            f"got {head.log_std0}"
+        )
+    return low, high
 
 
 def squash_box(low: Any, high: Any, action_dim: int) -> tuple[np.ndarray, np.ndarray]:

@@ -26,7 +26,6 @@ from gradlogpi.policies.contract import (
     RunAxisParameters,
     ValueFunction,
 )
-from gradlogpi.policies.linear_gaussian import bounded_log_std, log_std_parameter
 from gradlogpi.policies.networks import (
     ACTIVATIONS,
     DEFAULT_REGRESSION,
@@ -447,7 +446,7 @@ class NeuralSoftmaxPolicy(TorchPolicy, MirroredSoftmax, SoftmaxPolicy):  # type:
 
 
 class NeuralGaussianPolicy(TorchPolicy, MirroredGaussian):
-    """π(a|s) = N(MLP(s), diag σ²) for Box actions of shape [m], with learned bounded log σ.
+    """π(a|s) = N(MLP(s), diag σ²) for Box actions of shape [m], with a learned log σ.
 
     Args:
       observation_dim: k.
@@ -481,7 +480,7 @@ class NeuralGaussianPolicy(TorchPolicy, MirroredGaussian):
         self.hidden = tuple(check_positive_int("hidden", h) for h in hidden)
         sizes = [observation_dim, *self.hidden, action_dim]
         std_shape = self._settle_exploration(head, sizes[-2])
-        eta = log_std_parameter(log_std0, self.min_log_std, self.max_log_std)
+        eta = self._initial_eta(log_std0)
         self.eta = torch.nn.Parameter(torch.full(std_shape, eta, dtype=torch.float64))
         self.extra_parameters = {"eta": self.eta}
         self._setup(sizes, activation, seed, lr, 1, initialization, POLICY_OUTPUT_GAIN)
@@ -491,9 +490,7 @@ class NeuralGaussianPolicy(TorchPolicy, MirroredGaussian):
 
     def sync(self) -> None:
         super().sync()
-        self._log_std = bounded_log_std(
-            self.eta.detach().numpy().copy(), self.min_log_std, self.max_log_std
-        )[0]
+        self._log_std = self._log_std_of(self.eta.detach().numpy())
 
     def torch_log_prob(self, obs: Any, a: Any, training: bool = False) -> Any:
         """log π(a|s) as a differentiable torch tensor, shape [...] (`training`: as an
@@ -556,8 +553,12 @@ class NeuralGaussianPolicy(TorchPolicy, MirroredGaussian):
         return mean, 0.5 * variance.log()
 
     def _torch_log_std(self, eta: Any) -> Any:
+        """log σ from η: η itself, or within the smooth bounds."""
+        if self.log_std_bounds is None:
+            return eta
         torch = require_torch()
-        return self.min_log_std + (self.max_log_std - self.min_log_std) * torch.sigmoid(eta)
+        low, high = self.log_std_bounds
+        return low + (high - low) * torch.sigmoid(eta)
 
     def _log_prob_with(
         self,

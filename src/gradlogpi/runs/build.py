@@ -66,7 +66,8 @@ def default_policy(env: gym.Env, features_kind: str) -> str:
 
 
 def with_env_defaults(config: TrainConfig, env: gym.Env) -> TrainConfig:
-    """The config with `features.kind` and `policy.kind` chosen for `env` where not given."""
+    """The config with `features.kind` and `policy.kind` chosen for `env` where not given
+    (and a neural Gaussian's `policy.log_std`)."""
     features_kind = config.features.kind or default_features(env)
     policy_kind = config.policy.kind or default_policy(env, features_kind)
     if config.policy.kind is None and config.algorithm_spec().policies == ("torch",):
@@ -74,12 +75,16 @@ def with_env_defaults(config: TrainConfig, env: gym.Env) -> TrainConfig:
         policy_kind = (
             "neural_gaussian" if isinstance(env.action_space, spaces.Box) else "neural_softmax"
         )
-    if (features_kind, policy_kind) == (config.features.kind, config.policy.kind):
+    log_std = config.policy.log_std
+    if policy_kind == "neural_gaussian" and log_std is None:
+        log_std = "free"  # written out, so a run directory says which form it trained
+    chosen = (features_kind, policy_kind, log_std)
+    if chosen == (config.features.kind, config.policy.kind, config.policy.log_std):
         return config
     return config.model_copy(
         update={
             "features": config.features.model_copy(update={"kind": features_kind}),
-            "policy": config.policy.model_copy(update={"kind": policy_kind}),
+            "policy": config.policy.model_copy(update={"kind": policy_kind, "log_std": log_std}),
         }
     )
 

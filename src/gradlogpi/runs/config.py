@@ -120,6 +120,12 @@ class PolicyConfig(Strict):
         "SBX), torch float64 only; scores and gradient checks are float64 either way",
     )
     log_std0: float = Field(0.0, allow_inf_nan=False)
+    log_std: Literal["free", "bounded"] | None = Field(
+        None,
+        description="neural_gaussian: log σ a free parameter (free, the default: SB3's) or "
+        "smoothly bounded in [−5, 2] by a sigmoid (bounded: every neural Gaussian before "
+        "2026-12-03; run directories written then, without this key, load as bounded)",
+    )
     squash: bool = Field(
         False,
         description="neural_gaussian: squash into the action box, a = c + h·tanh(u), with "
@@ -446,6 +452,20 @@ def load_config(
             raise ConfigError(str(error).replace(source, origin, 1)) from None
         raise
     return config
+
+
+def load_run_config(run_dir: str | Path) -> TrainConfig:
+    """The config a run directory was trained with (its config.toml). A neural Gaussian's
+    run written before `policy.log_std` existed has no such key: it had the bounded log σ,
+    and keeps it."""
+    path = Path(run_dir) / "config.toml"
+    policy = read_toml(path, "config").get("policy")
+    legacy = (
+        isinstance(policy, dict)
+        and policy.get("kind") == "neural_gaussian"
+        and "log_std" not in policy
+    )
+    return load_config(path, {"policy.log_std": "bounded"} if legacy else None)
 
 
 def _origin(key: str, overrides: dict[str, Any], source: str, origins: dict[str, str]) -> str:

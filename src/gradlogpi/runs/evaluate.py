@@ -26,7 +26,7 @@ from gradlogpi.policies import Policy, of_run
 from gradlogpi.policies.normalized import ObservationNormalizedPolicy
 from gradlogpi.runs.build import build_policy, make_config_env, with_env_defaults
 from gradlogpi.runs.checkpoints import check_arrays, load_checkpoint, save_checkpoint
-from gradlogpi.runs.config import TrainConfig, load_config
+from gradlogpi.runs.config import TrainConfig, load_run_config
 from gradlogpi.runs.files import atomic_open, write_csv
 from gradlogpi.runs.limits import check_evaluation, check_networks
 
@@ -216,7 +216,7 @@ def load_run(run_dir: str | Path, run: int = 0, checkpoint: Checkpoint = "last")
     run_dir = Path(run_dir)
     if not (run_dir / "config.toml").exists():
         raise ConfigError(f"{run_dir}: not a run directory (no config.toml)")
-    config = load_config(run_dir / "config.toml")
+    config = load_run_config(run_dir)
     if checkpoint not in ("last", "best"):
         raise ValueError(f"`checkpoint` must be 'last' or 'best'; got {checkpoint!r}")
     name = "checkpoint" if checkpoint == "last" else "checkpoint_best"

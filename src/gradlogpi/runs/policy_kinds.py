@@ -18,7 +18,14 @@ from gymnasium import spaces
 
 from gradlogpi import features, policies
 from gradlogpi.errors import ConfigError
-from gradlogpi.policies.networks import GSDE, MLP, AdamSettings, GaussianHead, squash_box
+from gradlogpi.policies.networks import (
+    BOUNDED_LOG_STD,
+    GSDE,
+    MLP,
+    AdamSettings,
+    GaussianHead,
+    squash_box,
+)
 from gradlogpi.runs import feature_kinds
 from gradlogpi.runs.choices import listed, one_of
 from gradlogpi.runs.feature_kinds import space_names
@@ -89,6 +96,11 @@ def build(config: Any, env: gym.Env) -> policies.Policy:
     if config.policy.gsde is not None and kind.name != "neural_gaussian":
         raise ConfigError(
             f"`policy.gsde` is state-dependent exploration for a neural Gaussian; "
+            f"`policy.kind` = {kind.name!r} has no such option"
+        )
+    if config.policy.log_std is not None and kind.name != "neural_gaussian":
+        raise ConfigError(
+            f"`policy.log_std` chooses how a neural Gaussian holds log σ; "
             f"`policy.kind` = {kind.name!r} has no such option"
         )
     if not isinstance(env.action_space, kind.action_spaces):
@@ -217,7 +229,8 @@ def neural_gaussian(config: Any, env: gym.Env) -> policies.Policy:
     gsde = None
     if spec.gsde is not None:
         gsde = GSDE(spec.gsde.sample_every, spec.gsde.learn_features)
-    head = GaussianHead(spec.log_std0, gsde=gsde)
+    bounds = BOUNDED_LOG_STD if spec.log_std == "bounded" else None
+    head = GaussianHead(spec.log_std0, gsde=gsde, log_std_bounds=bounds)
     if spec.squash:
         try:
             squash_box(box.low, box.high, action_dim)  # type: ignore[attr-defined]
@@ -225,7 +238,7 @@ def neural_gaussian(config: Any, env: gym.Env) -> policies.Policy:
             raise ConfigError(
                 f"`policy.squash` = true: {error} ({env.spec.id if env.spec else env})"
             ) from None
-        head = GaussianHead(spec.log_std0, (box.low, box.high), gsde)  # type: ignore[attr-defined]
+        head = head._replace(squash_bounds=(box.low, box.high))  # type: ignore[attr-defined]
     observation_dim = env.observation_space.shape[0]  # type: ignore[index]
     if spec.backend == "jax":
         from gradlogpi.policies.jax_policies import JaxGaussianPolicy

@@ -208,10 +208,10 @@ def resume(
 ) -> TrainOutcome:
     """Continue a run from its last checkpoint; the result equals an uninterrupted run's.
     `on_evaluation` is told each evaluation's seconds, as in `train`."""
-    from gradlogpi.runs.config import load_config
+    from gradlogpi.runs.config import load_run_config
 
     run_dir = checked_directory(run_dir)
-    config = load_config(run_dir / "config.toml")
+    config = load_run_config(run_dir)
     with claim(run_dir, resuming=True), filesystem_errors(run_dir):
         return _resume(run_dir, config, callback, on_evaluation)
 

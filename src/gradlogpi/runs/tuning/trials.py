@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from gradlogpi.algorithms import EpisodeEnd
 from gradlogpi.errors import CheckpointError, ConfigError, GradlogpiError, MissingExtraError
-from gradlogpi.runs.config import TrainConfig, load_config
+from gradlogpi.runs.config import TrainConfig, load_config, load_run_config
 from gradlogpi.runs.tuning.space import Dimension, flat_config
 
 if TYPE_CHECKING:
@@ -143,7 +143,7 @@ def same_config(run_dir: Path, config: TrainConfig) -> bool:
     from gradlogpi.runs.train import resolved
 
     try:
-        stored = load_config(run_dir / "config.toml")
+        stored = load_run_config(run_dir)
     except GradlogpiError:
         return False
     return stored.model_dump(mode="json") == resolved(config).model_dump(mode="json")
