@@ -199,3 +199,29 @@ def test_load_run_refuses_a_theta_that_is_not_what_the_config_implies(
 def test_load_run_reads_the_checkpoint_it_checks(finished_run):
     config, policy = load_run(finished_run, 1)
     assert config.runs == 2 and policy.get_flat().shape == (2,)
+
+
+def test_a_run_from_before_log_std_evaluates_with_the_bounded_form_it_trained(tmp_path):
+    """A neural Gaussian's config.toml written before `policy.log_std` existed has no such
+    key; `load_run` must read its η as the bounded form, not as log σ itself."""
+    pytest.importorskip("jax")
+    config = load_config(
+        "configs/pendulum_ppo.toml",
+        {
+            "policy.log_std": "bounded",
+            "policy.log_std0": -0.5,
+            "evaluation_episodes": 1,
+            "hyperparameters.n_updates": 2,
+        },
+    )
+    train(config, tmp_path)
+    _, trained = load_run(tmp_path)
+    states = np.zeros((3, 3))
+    path = tmp_path / "config.toml"
+    path.write_text(re.sub(r'(?m)^log_std = "bounded"\n', "", path.read_text()))
+    assert "log_std =" not in path.read_text()
+    _, legacy = load_run(tmp_path)
+    np.testing.assert_allclose(legacy.log_std(states), trained.log_std(states))
+    path.write_text(path.read_text().replace("[policy]\n", '[policy]\nlog_std = "free"\n'))
+    _, misread = load_run(tmp_path)
+    assert np.abs(misread.log_std(states) - trained.log_std(states)).min() > 0.1
