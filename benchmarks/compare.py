@@ -68,11 +68,12 @@ os.environ.setdefault(
 
 LIBRARIES = ("gradlogpi", "stable-baselines3", "sbx")
 ALGORITHMS = ("ppo", "a2c")
-PROTOCOL = 5
+PROTOCOL = 6
 """Bumped when what a record measures changes (2: our runs timed as `gradlogpi train`
 processes, SBX added; 3: gradlogpi normalises where the zoo does and takes its vf_coef;
 4: gradlogpi's Adam ε is 1e-5, SB3's and SBX's, and its Acrobot steps as arrays in the
-native vector env; 5: gradlogpi explores with gSDE where the zoo does, Pendulum):
+native vector env; 5: gradlogpi explores with gSDE where the zoo does, Pendulum; 6: its
+neural Gaussians' log σ is a free parameter, as SB3's and SBX's):
 records of another protocol in runs.jsonl are not reused."""
 EVALUATION_EPISODES = 20
 EVALUATION_SEED = 10_000

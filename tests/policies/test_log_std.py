@@ -102,6 +102,8 @@ def test_both_backends_take_the_same_steps_with_either_form(rng, bounds):
         (GaussianHead(log_std_bounds=(-np.inf, 2.0)), "finite"),
         (GaussianHead(log_std_bounds="wide"), "None or"),
         (GaussianHead(log_std0=3.0, log_std_bounds=BOUNDED_LOG_STD), "`log_std0` must lie"),
+        (GaussianHead(log_std0=1e308), "`log_std0` must be within"),
+        (GaussianHead(log_std0=-800.0), "`log_std0` must be within"),
     ],
 )
 def test_bad_bounds_are_refused_by_name(backend, head, message):

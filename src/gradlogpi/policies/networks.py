@@ -123,6 +123,8 @@ class GaussianHead(NamedTuple):
 
 
 PLAIN_GAUSSIAN = GaussianHead()
+FREE_LOG_STD_LIMIT = 20.0
+"""|log σ0| allowed for a free log σ: outside, σ² under- or overflows in float32."""
 BOUNDED_LOG_STD = (-5.0, 2.0)
 """The smooth bounds of log σ that neural Gaussians had before the free log σ."""
 
@@ -439,6 +441,11 @@ def checked_log_std_bounds(head: GaussianHead) -> tuple[float, float] | None:
     """`head.log_std_bounds` as floats, or ValueError unless they are finite, low < high,
     and the initial log σ lies strictly between them."""
     if head.log_std_bounds is None:
+        if not -FREE_LOG_STD_LIMIT <= head.log_std0 <= FREE_LOG_STD_LIMIT:
+            raise ValueError(
+                f"`log_std0` must be within ±{FREE_LOG_STD_LIMIT:g} (σ from e^-20 to e^20; "
+                f"beyond, σ overflows or vanishes); got {head.log_std0}"
+            )
         return None
     try:
         low, high = (float(bound) for bound in head.log_std_bounds)
