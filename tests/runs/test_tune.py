@@ -331,3 +331,27 @@ def test_a_setting_gradlogpi_gained_since_the_study_began_is_no_change_at_its_de
     current["config"]["policy"]["squash"] = True
     with pytest.raises(StudyError, match=re.escape("`policy.squash` was None, now True")):
         check_definition(stored, current, "study", "sqlite://")
+
+
+def test_a_neural_gaussian_study_from_before_log_std_keeps_its_bounded_trials():
+    """A definition without `policy.log_std` trained the bounded log σ: continuing it with
+    the free default is refused by name; asking for the bounded form continues it, and its
+    trials get that form."""
+    from gradlogpi.runs.tuning.study import check_definition
+    from gradlogpi.runs.tuning.trials import trial_config
+
+    config = {"env": "Pendulum-v1", "policy": {"kind": "neural_gaussian"}}
+    stored = {
+        "space": {},
+        "seeds": [0],
+        "settings": {"startup_trials": 5, "warmup_evaluations": 2},
+        "config": config,
+    }
+    assert trial_config(stored, {}, 0).policy.log_std == "bounded"
+    current = json.loads(json.dumps(stored))
+    current["config"]["policy"]["log_std"] = None  # today's definitions write every key
+    with pytest.raises(StudyError, match=re.escape("`policy.log_std` was 'bounded', now None")):
+        check_definition(stored, current, "study", "sqlite://")
+    current["config"]["policy"]["log_std"] = "bounded"
+    check_definition(stored, current, "study", "sqlite://")
+    assert trial_config(current, {}, 0).policy.log_std == "bounded"

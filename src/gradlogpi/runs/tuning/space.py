@@ -244,6 +244,16 @@ def _words(form: dict[str, Any]) -> str:
     return f"{kind} [{low}, {high}]{options}"
 
 
+def base_settings(definition: dict[str, Any]) -> dict[str, Any]:
+    """A study's base config as {dotted key: value}. A neural Gaussian study defined before
+    `policy.log_std` existed has no such key (definitions since write every key, None
+    included): its trials trained the bounded log σ, and its later trials keep it."""
+    flat = flat_config(definition["config"])
+    if flat.get("policy.kind") == "neural_gaussian" and "policy.log_std" not in flat:
+        flat["policy.log_std"] = "bounded"
+    return flat
+
+
 def flat_config(table: dict[str, Any]) -> dict[str, Any]:
     """A config table as {dotted key: value}, the form `--set` takes (env_kwargs kept whole)."""
     flat: dict[str, Any] = {}

@@ -33,6 +33,7 @@ import numpy as np
 from gradlogpi.errors import GradlogpiError, StudyError
 from gradlogpi.runs.tuning.space import (
     TuneSettings,
+    base_settings,
     dimension,
     flat_config,
     space_differences,
@@ -176,7 +177,7 @@ def added_at_their_defaults(stored: dict[str, Any], current: dict[str, Any]) -> 
 def fixed_settings(definition: dict[str, Any]) -> dict[str, Any]:
     """The base config as {dotted key: value}, less what each trial sets (searched keys,
     seed, runs)."""
-    flat = flat_config(definition["config"])
+    flat = base_settings(definition)
     for key in [*definition["space"], "seed", "runs", "tune"]:
         flat.pop(key, None)
     return flat

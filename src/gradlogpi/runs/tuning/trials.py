@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from gradlogpi.algorithms import EpisodeEnd
 from gradlogpi.errors import CheckpointError, ConfigError, GradlogpiError, MissingExtraError
 from gradlogpi.runs.config import TrainConfig, load_config, load_run_config
-from gradlogpi.runs.tuning.space import Dimension, flat_config
+from gradlogpi.runs.tuning.space import Dimension, base_settings
 
 if TYPE_CHECKING:
     import optuna
@@ -76,13 +76,13 @@ def trial_config(definition: dict[str, Any], params: dict[str, Any], seed: int) 
       params: {dotted key: value} sampled for the trial.
       seed: the run's seed.
     """
-    flat = flat_config(definition["config"])
+    flat = base_settings(definition)
     return load_config(None, {**flat, **params, "seed": seed, "runs": 1})
 
 
 def setting_config(definition: dict[str, Any], params: dict[str, Any]) -> TrainConfig:
     """The base config with `params` applied, seed and runs as the base config has them."""
-    return load_config(None, {**flat_config(definition["config"]), **params})
+    return load_config(None, {**base_settings(definition), **params})
 
 
 def suggest(trial: optuna.Trial, dimension: Dimension) -> Any:
