@@ -454,18 +454,23 @@ def load_config(
     return config
 
 
-def load_run_config(run_dir: str | Path) -> TrainConfig:
-    """The config a run directory was trained with (its config.toml). A neural Gaussian's
-    run written before `policy.log_std` existed has no such key: it had the bounded log σ,
-    and keeps it."""
-    path = Path(run_dir) / "config.toml"
-    policy = read_toml(path, "config").get("policy")
+def legacy_log_std(table: Any) -> dict[str, str]:
+    """{"policy.log_std": "bounded"} for a neural Gaussian's `[policy]` table written before
+    `policy.log_std` existed (no such key: it trained the bounded log σ), else {}. Tables
+    written since always hold the key (run directories: resolved; studies: every key)."""
     legacy = (
-        isinstance(policy, dict)
-        and policy.get("kind") == "neural_gaussian"
-        and "log_std" not in policy
+        isinstance(table, dict)
+        and table.get("kind") == "neural_gaussian"
+        and "log_std" not in table
     )
-    return load_config(path, {"policy.log_std": "bounded"} if legacy else None)
+    return {"policy.log_std": "bounded"} if legacy else {}
+
+
+def load_run_config(run_dir: str | Path) -> TrainConfig:
+    """The config a run directory was trained with (its config.toml), a run from before
+    `policy.log_std` with the bounded log σ it trained (`legacy_log_std`)."""
+    path = Path(run_dir) / "config.toml"
+    return load_config(path, legacy_log_std(read_toml(path, "config").get("policy")) or None)
 
 
 def _origin(key: str, overrides: dict[str, Any], source: str, origins: dict[str, str]) -> str:

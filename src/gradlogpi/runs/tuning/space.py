@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from gradlogpi.errors import ConfigError
 from gradlogpi.runs.choices import did_you_mean, listed
+from gradlogpi.runs.config import legacy_log_std
 
 SETTINGS = {"space": None, "startup_trials": 5, "warmup_evaluations": 1}
 """The keys of `[tune]` and their defaults (`space` is required)."""
@@ -245,13 +246,10 @@ def _words(form: dict[str, Any]) -> str:
 
 
 def base_settings(definition: dict[str, Any]) -> dict[str, Any]:
-    """A study's base config as {dotted key: value}. A neural Gaussian study defined before
-    `policy.log_std` existed has no such key (definitions since write every key, None
-    included): its trials trained the bounded log σ, and its later trials keep it."""
-    flat = flat_config(definition["config"])
-    if flat.get("policy.kind") == "neural_gaussian" and "policy.log_std" not in flat:
-        flat["policy.log_std"] = "bounded"
-    return flat
+    """A study's base config as {dotted key: value}; a neural Gaussian study defined before
+    `policy.log_std` existed keeps the bounded log σ its trials trained (`legacy_log_std`)."""
+    config = definition["config"]
+    return {**flat_config(config), **legacy_log_std(config.get("policy"))}
 
 
 def flat_config(table: dict[str, Any]) -> dict[str, Any]:
