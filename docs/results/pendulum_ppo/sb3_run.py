@@ -6,7 +6,14 @@ Actions sampled as ours are: an independent draw of pi(a|s) at every step, which
 SB3's gSDE means a new exploration matrix every step (`reset_noise`); without it SB3's
 `predict` would hold the last training matrix for all 100 episodes. The deterministic
 mean over the same episodes is written too. Rows are appended to sb3_rows.csv in the
-working directory; run in the compare venv (.venv-compare)."""
+working directory; run in the compare venv (.venv-compare).
+
+Two episode sets: SB3's (episode k reset with seed 10000 + seed + k, so the sets of
+neighbouring seeds overlap in 99 of 100 episodes) and gradlogpi's (`gradlogpi evaluate
+RUN --seed 10000+seed`: episode k's reset seed drawn from SeedSequence(10000 + seed)'s
+k-th child, independent across seeds), so both libraries' policies can be compared on
+the same episodes. Pendulum's return depends on the starting angle, and SB3's sets for
+seeds 50-59 start closer to upright than average (mean |angle| 1.37 against pi/2)."""
 
 import csv
 import sys
@@ -18,13 +25,15 @@ import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.env_util import make_vec_env
 
+from gradlogpi.rollouts.episodes import RunStreams
 
-def evaluate(model, seed, deterministic):
-    """Mean return over 100 episodes and its 95% bootstrap interval."""
+
+def evaluate(model, reset_seeds, deterministic):
+    """Mean return over 100 episodes (reset with `reset_seeds`) and its 95% bootstrap interval."""
     env = gym.make("Pendulum-v1")
     returns = []
-    for k in range(100):
-        obs, _ = env.reset(seed=10000 + seed + k)
+    for reset_seed in reset_seeds:
+        obs, _ = env.reset(seed=int(reset_seed))
         total, done = 0.0, False
         while not done:
             if not deterministic:
@@ -62,8 +71,12 @@ for seed in map(int, sys.argv[1:]):
     t0 = time.perf_counter()
     model.learn(total_timesteps=100_000)
     train_seconds = time.perf_counter() - t0
-    mean, low, high = evaluate(model, seed, deterministic=False)
-    greedy, _, _ = evaluate(model, seed, deterministic=True)
+    sb3_episodes = [10000 + seed + k for k in range(100)]
+    our_episodes = RunStreams(10000 + seed, range(100), 1, lambda u: u).env_seeds
+    mean, low, high = evaluate(model, sb3_episodes, deterministic=False)
+    greedy, _, _ = evaluate(model, sb3_episodes, deterministic=True)
+    ours_mean, ours_low, ours_high = evaluate(model, our_episodes, deterministic=False)
+    ours_greedy, _, _ = evaluate(model, our_episodes, deterministic=True)
     row = dict(
         seed=seed,
         solved="yes" if mean >= -200 else "no",
@@ -71,6 +84,11 @@ for seed in map(int, sys.argv[1:]):
         ci95_low=f"{low:.2f}",
         ci95_high=f"{high:.2f}",
         greedy_mean=f"{greedy:.2f}",
+        solved_on_our_episodes="yes" if ours_mean >= -200 else "no",
+        mean_on_our_episodes=f"{ours_mean:.2f}",
+        ci95_low_on_our_episodes=f"{ours_low:.2f}",
+        ci95_high_on_our_episodes=f"{ours_high:.2f}",
+        greedy_mean_on_our_episodes=f"{ours_greedy:.2f}",
         train_seconds=f"{train_seconds:.1f}",
         seconds=f"{time.perf_counter() - start:.1f}",
     )
