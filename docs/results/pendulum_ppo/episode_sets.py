@@ -3,8 +3,9 @@
 SeedSequence(10000 + S)'s k-th child) and the one sb3_run.py uses for SB3 (episode k reset
 with seed 10000 + S + k), actions sampled and acting on the mean.
 
-Usage: python episode_sets.py RUNS_ROOT S [S ...], where RUNS_ROOT/seedS is the run
-directory of `gradlogpi train --config configs/pendulum_ppo.toml --seed S`. Prints one CSV
+Usage: python episode_sets.py RUN_DIRECTORY S [S ...], where RUN_DIRECTORY names the run
+directory of `gradlogpi train --config configs/pendulum_ppo.toml --seed S` with `{seed}`
+in place of S, e.g. `runs/pendulum_{seed}`. Prints one CSV
 row per seed, and the mean starting |angle| of each episode set (π/2 on average)."""
 
 import sys
@@ -38,13 +39,13 @@ def mean_start_angle(reset_seeds: list[int]) -> float:
     return float(np.mean(angles))
 
 
-root, seeds = sys.argv[1], [int(s) for s in sys.argv[2:]]
+run_directory, seeds = sys.argv[1], [int(s) for s in sys.argv[2:]]
 print(
     "seed,sampled_on_our_episodes,sampled_on_sb3_episodes,mean_on_our_episodes,"
     "mean_on_sb3_episodes,start_angle_our_episodes,start_angle_sb3_episodes"
 )
 for seed in seeds:
-    config, policy = load_run(f"{root}/seed{seed}")
+    config, policy = load_run(run_directory.format(seed=seed))
     ours = episodes.RunStreams(10000 + seed, range(100), 1, lambda u: u).env_seeds
     sb3 = [10000 + seed + k for k in range(100)]
     sampled_ours = evaluate_one("Pendulum-v1", policy, 100, 10000 + seed, False).mean_return

@@ -1,19 +1,20 @@
 """SB3 PPO on Pendulum-v1 at the zoo's settings (gSDE included), seeds from argv: the
-protocol of docs/results/pendulum_ppo/summary.md (saved final policy, 100 episodes seeded
-10000 + seed + k, solved at a mean >= -200).
+final policy on 100 episodes of each of two sets (below), solved at a mean >= -200, as
+docs/results/pendulum_ppo/summary.md measures ours.
 
 Actions sampled as ours are: an independent draw of pi(a|s) at every step, which for
 SB3's gSDE means a new exploration matrix every step (`reset_noise`); without it SB3's
 `predict` would hold the last training matrix for all 100 episodes. The deterministic
-mean over the same episodes is written too. Rows are appended to sb3_rows.csv in the
-working directory; run in the compare venv (.venv-compare).
+mean over the same episodes is written too. Rows are appended to
+sb3_rows_both_episode_sets.csv in the working directory (sb3_rows.csv holds seed 20,
+written before the second set was added); run in the compare venv (.venv-compare).
 
 Two episode sets: SB3's (episode k reset with seed 10000 + seed + k, so the sets of
 neighbouring seeds overlap in 99 of 100 episodes) and gradlogpi's (`gradlogpi evaluate
 RUN --seed 10000+seed`: episode k's reset seed drawn from SeedSequence(10000 + seed)'s
 k-th child, independent across seeds), so both libraries' policies can be compared on
 the same episodes. Pendulum's return depends on the starting angle, and SB3's sets for
-seeds 50-59 start closer to upright than average (mean |angle| 1.37 against pi/2)."""
+seeds 50-59 start closer to upright than average (mean |angle| 1.35-1.42 against pi/2)."""
 
 import csv
 import sys
@@ -93,7 +94,7 @@ for seed in map(int, sys.argv[1:]):
         seconds=f"{time.perf_counter() - start:.1f}",
     )
     print(row, flush=True)
-    with open("sb3_rows.csv", "a", newline="") as handle:
+    with open("sb3_rows_both_episode_sets.csv", "a", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(row))
         if handle.tell() == 0:
             writer.writeheader()
