@@ -366,15 +366,17 @@ def make_tasks(quick: bool) -> dict[str, Task]:
         ),
         None,
         "MuJoCo; zoo (InvertedDoublePendulum-v3 settings): 1M steps and VecNormalize (all "
-        "three normalise); here 500k, as configs/inverted_double_pendulum_ppo.toml",
+        "three normalise); here 500k. configs/inverted_double_pendulum_ppo.toml is not these "
+        "settings (SB3's MuJoCo defaults, 256-256 networks, 1M steps)",
     )  # fmt: skip
     tasks["Hopper-v5"] = Task(
         "Hopper-v5", 300_000, 1_000_000, hopper_zoo,
         neural_config("Hopper-v5", hopper_zoo, 300_000, "neural_gaussian"),
         None,
         "MuJoCo; zoo (Hopper-v3 settings): 1M steps, VecNormalize, 256-256 ReLU networks "
-        "without orthogonal initialisation, log σ from −2; here 300k, as "
-        "configs/hopper_ppo.toml. SBX: one width for both layers (its MLP's n_units)",
+        "without orthogonal initialisation, log σ from −2; here 300k. "
+        "configs/hopper_ppo.toml is not these settings (SB3's MuJoCo defaults, 256-256 "
+        "tanh networks, 300k steps). SBX: one width for both layers (its MLP's n_units)",
     )  # fmt: skip
     return tasks
 
