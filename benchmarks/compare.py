@@ -337,7 +337,8 @@ def make_tasks(quick: bool) -> dict[str, Task]:
         None,
         "zoo uses gSDE (use_sde, sde_sample_freq 4): SB3 and gradlogpi ([policy.gsde]) "
         "explore with it; SBX's PPO does not implement it (both keys dropped: independent "
-        "Gaussian noise)",
+        "Gaussian noise). configs/pendulum_ppo.toml is not these settings (γ 0.95, 200k "
+        "steps, rate and clip annealed, no gSDE)",
         ("use_sde", "sde_sample_freq"),
     )  # fmt: skip
     tasks["LunarLander-v3"] = Task(
