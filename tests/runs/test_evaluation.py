@@ -225,3 +225,25 @@ def test_a_run_from_before_log_std_evaluates_with_the_bounded_form_it_trained(tm
     path.write_text(path.read_text().replace("[policy]\n", '[policy]\nlog_std = "free"\n'))
     _, misread = load_run(tmp_path)
     assert np.abs(misread.log_std(states) - trained.log_std(states)).min() > 0.1
+
+
+def test_a_training_step_cap_leaves_the_evaluation_episodes_whole(tmp_path):
+    """`hyperparameters.max_episode_steps` cuts the training episodes only (the shipped
+    InvertedDoublePendulum config trains on 200-step episodes and is judged on the task's
+    1000): on CartPole, where the return is the length, training returns stay at the cap
+    and the final evaluation's do not."""
+    pytest.importorskip("jax")
+    config = load_config(
+        "configs/cartpole_neural.toml",
+        {
+            "hyperparameters.max_episode_steps": 5,
+            "hyperparameters.n_updates": 2,
+            "evaluation_episodes": 20,
+        },
+    )
+    train(config, tmp_path)
+    with open(tmp_path / "metrics.csv") as handle:
+        lengths = [int(row["length"]) for row in csv.DictReader(handle)]
+    assert lengths and max(lengths) == 5
+    final = json.loads((tmp_path / "evaluation.json").read_text())["final"][0]
+    assert final["episodes"] == 20 and final["mean_return"] > 5

@@ -49,7 +49,8 @@ class CollectionConfig:
     """Schedule over updates of the step size (PPO: also ε; TRPO and natural updates: the
     KL bound; neural policies: their learning rate): constant, linear (to 0), inverse_sqrt."""
     max_episode_steps: int | None = None
-    """Step cap; default the environment's registered cap."""
+    """Step cap of the training episodes (a cut episode is truncated: a critic bootstraps
+    there); default the environment's registered cap. Evaluations keep the environment's."""
     normalize_observations: bool = False
     """Standardise what the policy and critic see by running statistics of the
     observations, as SB3's VecNormalize (collection='steps'; kept in checkpoints, frozen
