@@ -369,7 +369,8 @@ def make_tasks(quick: bool) -> dict[str, Task]:
         None,
         "MuJoCo; zoo (InvertedDoublePendulum-v3 settings): 1M steps and VecNormalize (all "
         "three normalise); here 500k. configs/inverted_double_pendulum_ppo.toml is not these "
-        "settings (SB3's MuJoCo defaults, 256-256 networks, 1M steps)",
+        "settings (SB3's MuJoCo defaults, 256-256 networks, raw observations, training "
+        "episodes cut at 200 steps, 1M steps)",
     )  # fmt: skip
     tasks["Hopper-v5"] = Task(
         "Hopper-v5", 300_000, 1_000_000, hopper_zoo,
