@@ -52,6 +52,7 @@ from gymnasium.wrappers import (
 )
 
 from gradlogpi.envs.acrobot import AcrobotVectorEnv
+from gradlogpi.envs.cartpole import CompiledCartPoleVectorEnv
 from gradlogpi.envs.grid_world import GridWorldEnv
 from gradlogpi.envs.lqr import LQREnv
 from gradlogpi.envs.short_corridor import ShortCorridorEnv
@@ -395,8 +396,14 @@ def _prefixes(layers: list[Any]) -> list[str]:
     return [*prefixes, ""]
 
 
+_SNAPSHOT_AS: dict[type, type] = {}
+"""Classes whose snapshots are named as another class with the same state and the same
+steps (a compiled twin): a snapshot of either restores into either."""
+
+
 def _qualified_names(layers: list[Any]) -> np.ndarray:
-    return np.array([f"{type(x).__module__}.{type(x).__qualname__}" for x in layers])
+    classes = [_SNAPSHOT_AS.get(type(x), type(x)) for x in layers]
+    return np.array([f"{c.__module__}.{c.__qualname__}" for c in classes])
 
 
 def _layout_of(env_class: type) -> _Layout | None:
@@ -738,14 +745,16 @@ register_snapshot(
     autoreset="array",
     generator_states="array",  # each sub-environment's generator, for its resets
 )
-register_snapshot(
-    cartpole.CartPoleVectorEnv,
-    state="array?",
-    steps="array",
-    prev_done="array",
-    low="float",  # the reset bounds: step draws the autoreset states from them
-    high="float",
-    steps_beyond_terminated="int?",
-    _np_random="rng?",
-    _np_random_seed="bigint?",
-)
+_CARTPOLE_VECTOR_FIELDS = {
+    "state": "array?",
+    "steps": "array",
+    "prev_done": "array",
+    "low": "float",  # the reset bounds: step draws the autoreset states from them
+    "high": "float",
+    "steps_beyond_terminated": "int?",
+    "_np_random": "rng?",
+    "_np_random_seed": "bigint?",
+}
+register_snapshot(cartpole.CartPoleVectorEnv, **_CARTPOLE_VECTOR_FIELDS)
+register_snapshot(CompiledCartPoleVectorEnv, **_CARTPOLE_VECTOR_FIELDS)
+_SNAPSHOT_AS[CompiledCartPoleVectorEnv] = cartpole.CartPoleVectorEnv

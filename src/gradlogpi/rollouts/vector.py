@@ -17,6 +17,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode
 
+from gradlogpi.core import compilation
 from gradlogpi.core._checks import check_positive_int
 from gradlogpi.core.named_arrays import under_prefix, with_prefix
 from gradlogpi.core.threads import worker_start_method
@@ -56,8 +57,9 @@ def make_vector_env(
 
     `autoreset=True` lets the sub-environments reset themselves, for step collection
     (`StepCollector`); `mode` may then also be "vector_entry_point": the environment's own
-    vectorised implementation, e.g. Gymnasium's CartPole, where there is one (for Acrobot-v1,
-    gradlogpi's: `NATIVE_TWINS`); or "envpool":
+    vectorised implementation, e.g. Gymnasium's CartPole (stepped in one compiled call
+    where Numba is: `COMPILED_TWINS`), where there is one (for Acrobot-v1, gradlogpi's:
+    `NATIVE_TWINS`); or "envpool":
     EnvPool's C++ implementation of the task (extra `gradlogpi[envpool]`), whose random
     stream is fixed when it is made, from `seed`.
     """
@@ -93,18 +95,29 @@ NATIVE_TWINS = {"Acrobot-v1": "gradlogpi.envs.acrobot:AcrobotVectorEnv"}
 """Gymnasium ids without a vector entry point of their own, and gradlogpi's native vector
 env for each: the sync vector env of the id stepped as arrays, bit for bit the same."""
 
+COMPILED_TWINS = {
+    "gymnasium.envs.classic_control.cartpole:CartPoleVectorEnv": (
+        "gradlogpi.envs.cartpole:CompiledCartPoleVectorEnv"
+    )
+}
+"""Gymnasium's own vector entry points that gradlogpi steps in one compiled call where
+Numba is installed (extra `gradlogpi[fast]`), bit for bit the same."""
+
 
 def native_twin_spec(env_id: str) -> Any:
     """`env_id`'s spec with gradlogpi's native vector env as its vector entry point, where
-    Gymnasium's has none and gradlogpi ships one (`NATIVE_TWINS`); else None. A copy:
-    Gymnasium's registry, and so `gym.make_vec`'s default mode, stays as it was."""
+    Gymnasium's has none and gradlogpi ships one (`NATIVE_TWINS`), or where gradlogpi
+    compiles Gymnasium's (`COMPILED_TWINS`, with Numba); else None. A copy: Gymnasium's
+    registry, and so `gym.make_vec`'s default mode, stays as it was."""
     import dataclasses
 
-    twin = NATIVE_TWINS.get(env_id)
-    if twin is None or env_id not in gym.registry:
+    if env_id not in gym.registry:
         return None
     spec = gym.spec(env_id)
-    if spec.vector_entry_point is not None:
+    twin = NATIVE_TWINS.get(env_id) if spec.vector_entry_point is None else None
+    if twin is None and spec.vector_entry_point in COMPILED_TWINS:
+        twin = COMPILED_TWINS[spec.vector_entry_point] if compilation.available() else None
+    if twin is None:
         return None
     return dataclasses.replace(spec, vector_entry_point=twin)
 

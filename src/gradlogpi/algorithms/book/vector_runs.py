@@ -2,8 +2,8 @@
 
 `reinforce(..., runs=R)` with `ReinforceConfig(runs_in_vector_env=True)` steps all R runs
 with one call per step of the task's array dynamics (e.g. Gymnasium's `CartPoleVectorEnv`,
-`vectorization_mode="vector_entry_point"`), instead of R environment objects one after
-another. Each run keeps its own θ and learns when its own episode ends; no run waits for
+`vectorization_mode="vector_entry_point"`, stepped in one compiled call where Numba is:
+`envs.cartpole`), instead of R environment objects one after another. Each run keeps its own θ and learns when its own episode ends; no run waits for
 another (a run that has finished its episodes idles while the others go on).
 
 Reproducibility: the same seed and R give the same numbers. Run k alone is *not* run k
@@ -36,6 +36,7 @@ from gradlogpi.envs.snapshots import restore_vector_env, vector_env_snapshot
 from gradlogpi.errors import ConfigError
 from gradlogpi.features import RawState
 from gradlogpi.policies import MatrixSoftmaxPolicy
+from gradlogpi.rollouts.vector import native_twin_spec
 
 CHUNK = 64
 """Vector steps whose noise is drawn in one call."""
@@ -58,8 +59,9 @@ def check_vector_runs(lockstep: Lockstep) -> gym.vector.VectorEnv:
             "`runs_in_vector_env` needs a MatrixSoftmaxPolicy (state features × weights); "
             f"got {type(policy).__name__}"
         )
+    # CartPole-v1's native vector env stepped in one compiled call where Numba is
     return gym.make_vec(
-        spec.id,
+        native_twin_spec(spec.id) or spec.id,
         num_envs=runs.n_runs,
         vectorization_mode="vector_entry_point",
         max_episode_steps=runs.max_episode_steps,

@@ -23,27 +23,14 @@ A kernel takes its tables, its settings, θ and w, and its outputs as small tupl
 from __future__ import annotations
 
 import functools
-import importlib.util
-import os
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from gradlogpi.algorithms.common import Lockstep, report_chunks, step_size
+from gradlogpi.core.compilation import available
 from gradlogpi.envs.batch import TabularModel
 from gradlogpi.policies import LinearSoftmaxPolicy, MatrixSoftmaxPolicy, Policy, ValueFunction
-
-
-def available() -> bool:
-    """Whether the compiled path is installed and not switched off (GRADLOGPI_NO_JIT=1)."""
-    return os.environ.get("GRADLOGPI_NO_JIT", "") != "1" and _numba_installed()
-
-
-@functools.cache
-def _numba_installed() -> bool:
-    # looking it up costs tens of µs, and the per-episode paths ask every episode
-    return importlib.util.find_spec("numba") is not None
-
 
 _HELPERS = ("_gumbel_block", "_gumbel_argmax", "_preferences_at", "_score_at")
 

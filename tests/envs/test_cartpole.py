@@ -1,0 +1,120 @@
+"""The compiled CartPole vector env: bit for bit Gymnasium's CartPoleVectorEnv."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.envs.classic_control.cartpole import CartPoleVectorEnv
+
+from gradlogpi.algorithms import ReinforceConfig, reinforce
+from gradlogpi.envs.snapshots import restore_vector_env, vector_env_snapshot
+from gradlogpi.features import RawState
+from gradlogpi.policies import MatrixSoftmaxPolicy
+from gradlogpi.rollouts import vector
+
+pytest.importorskip("numba")
+
+from gradlogpi.envs.cartpole import CompiledCartPoleVectorEnv
+
+
+def assert_same_steps(a, b):
+    for x, y in zip(a[:4], b[:4], strict=True):
+        np.testing.assert_array_equal(x, y, strict=True)
+        np.testing.assert_array_equal(np.signbit(x), np.signbit(y))  # −0.0 rewards too
+
+
+def leaning_actions(observations, t, rng):
+    """Random pushes, every fourth step along the pole's lean: long and short episodes."""
+    if t % 4:
+        return rng.integers(0, 2, len(observations))
+    return (observations[:, 2] > 0).astype(np.int64)
+
+
+@pytest.mark.parametrize("sutton_barto_reward", [False, True])
+def test_the_compiled_cartpole_steps_as_gymnasiums_bit_for_bit(sutton_barto_reward):
+    # a cap of 60 steps: some episodes are truncated, others end by termination
+    kwargs = {"num_envs": 7, "max_episode_steps": 60, "sutton_barto_reward": sutton_barto_reward}
+    gymnasiums, compiled = CartPoleVectorEnv(**kwargs), CompiledCartPoleVectorEnv(**kwargs)
+    observations = gymnasiums.reset(seed=5)[0]
+    np.testing.assert_array_equal(compiled.reset(seed=5)[0], observations, strict=True)
+    rng = np.random.default_rng(0)
+    terminated = truncated = 0
+    for t in range(1500):
+        actions = leaning_actions(observations, t, rng)
+        expected = gymnasiums.step(actions)
+        assert_same_steps(compiled.step(actions), expected)
+        observations = expected[0]
+        terminated += int(expected[2].sum())
+        truncated += int(expected[3].sum())
+    np.testing.assert_array_equal(compiled.state, gymnasiums.state, strict=True)
+    np.testing.assert_array_equal(compiled.steps, gymnasiums.steps, strict=True)
+    assert terminated > 0 and truncated > 0  # both kinds of end, and the autoresets after them
+
+
+@pytest.mark.parametrize(
+    "actions", [np.array([0, 2, 1]), np.array([0.0, 1.0, 1.0]), np.array([0, 1]), [[0], [1], [1]]]
+)
+def test_the_compiled_cartpole_refuses_actions_that_are_not_0_or_1_per_env(actions):
+    envs = CompiledCartPoleVectorEnv(num_envs=3)
+    envs.reset(seed=0)
+    state = envs.state.copy()
+    with pytest.raises(ValueError, match=r"`action` must"):
+        envs.step(actions)
+    np.testing.assert_array_equal(envs.state, state)  # nothing stepped
+
+
+def test_the_compiled_cartpole_must_be_reset_before_it_steps():
+    with pytest.raises(gym.error.ResetNeeded):
+        CompiledCartPoleVectorEnv(num_envs=2).step(np.zeros(2, dtype=np.int64))
+
+
+def test_vector_entry_point_compiles_cartpole_without_changing_gymnasiums_registry(monkeypatch):
+    envs = vector.make_vector_env("CartPole-v1", 4, "vector_entry_point", autoreset=True)
+    assert type(envs) is CompiledCartPoleVectorEnv
+    assert envs.max_episode_steps == 500  # the registered cap
+    assert gym.spec("CartPole-v1").vector_entry_point.endswith(":CartPoleVectorEnv")
+    assert type(gym.make_vec("CartPole-v1", 2, vectorization_mode="vector_entry_point")) is (
+        CartPoleVectorEnv
+    )
+    monkeypatch.setenv("GRADLOGPI_NO_JIT", "1")  # the compiled paths switched off
+    envs = vector.make_vector_env("CartPole-v1", 4, "vector_entry_point", autoreset=True)
+    assert type(envs) is CartPoleVectorEnv
+
+
+@pytest.mark.parametrize(
+    ("saved_by", "restored_into"),
+    [
+        (CartPoleVectorEnv, CompiledCartPoleVectorEnv),
+        (CompiledCartPoleVectorEnv, CartPoleVectorEnv),
+    ],
+)
+def test_a_snapshot_of_either_cartpole_resumes_in_the_other(saved_by, restored_into):
+    rng = np.random.default_rng(1)
+    actions = rng.integers(0, 2, (200, 5))
+    saved = saved_by(num_envs=5, max_episode_steps=30)
+    saved.reset(seed=2)
+    for a in actions[:77]:
+        saved.step(a)
+    # read-only arrays, as a snapshot loaded from a file gives them
+    snapshot = {key: value.copy() for key, value in vector_env_snapshot(saved).items()}
+    for value in snapshot.values():
+        value.flags.writeable = False
+    restored = restored_into(num_envs=5, max_episode_steps=30)
+    restored.reset(seed=99)
+    restore_vector_env(restored, snapshot)
+    for a in actions[77:]:
+        assert_same_steps(restored.step(a), saved.step(a))
+
+
+def test_many_reinforce_runs_learn_the_same_on_the_compiled_and_gymnasiums_cartpole(monkeypatch):
+    def lengths():
+        config = ReinforceConfig(n_episodes=20, alpha_theta=1e-3, runs_in_vector_env=True)
+        policy = MatrixSoftmaxPolicy(RawState(4), 2)
+        result = reinforce("CartPole-v1", policy, config, seed=3, runs=6)
+        return result.lengths, result.parameters
+
+    compiled_lengths, compiled_theta = lengths()
+    monkeypatch.setattr(vector, "COMPILED_TWINS", {})
+    gymnasium_lengths, gymnasium_theta = lengths()
+    np.testing.assert_array_equal(compiled_lengths, gymnasium_lengths)
+    np.testing.assert_array_equal(compiled_theta, gymnasium_theta)
+    assert np.abs(compiled_theta).max() > 0  # the runs learned
