@@ -81,7 +81,7 @@ case "$task" in
     .venv-compare/bin/python -m pip install --quiet "torch==2.13.0"
     # JAX pinned first, as in setup(): our JAX backend and SBX run on the same jax
     .venv-compare/bin/python -m pip install --quiet "jax==0.10.2" "jaxlib==0.10.2"
-    .venv-compare/bin/python -m pip install --quiet -e ".[torch,jax,compare]"
+    .venv-compare/bin/python -m pip install --quiet -e ".[torch,jax,fast,compare]"
     .venv-compare/bin/python -m benchmarks.compare "${@:2}"
     ;;
   *)

@@ -13,7 +13,7 @@ from gradlogpi.rollouts import vector
 
 pytest.importorskip("numba")
 
-from gradlogpi.envs.cartpole import CompiledCartPoleVectorEnv
+from gradlogpi.envs.cartpole import CompiledCartPoleVectorEnv, cartpole_model
 
 
 def assert_same_steps(a, b):
@@ -118,3 +118,61 @@ def test_many_reinforce_runs_learn_the_same_on_the_compiled_and_gymnasiums_cartp
     np.testing.assert_array_equal(compiled_lengths, gymnasium_lengths)
     np.testing.assert_array_equal(compiled_theta, gymnasium_theta)
     assert np.abs(compiled_theta).max() > 0  # the runs learned
+
+
+@pytest.mark.parametrize("sutton_barto_reward", [False, True])
+def test_the_cartpole_model_plays_as_gymnasiums_cartpole_bit_for_bit(sutton_barto_reward):
+    env = gym.make("CartPole-v1", sutton_barto_reward=sutton_barto_reward)
+    model = cartpole_model(env)
+    seeds = [11, 12, 13, 14, 15]
+    states = model.reset([np.random.default_rng(seed) for seed in seeds])
+    expected = np.stack([env.reset(seed=seed)[0] for seed in seeds])
+    np.testing.assert_array_equal(model.observe(states), expected, strict=True)
+    rng = np.random.default_rng(0)
+    ended = 0
+    for k, seed in enumerate(seeds):  # each seed's episode on the env against row k
+        observation = env.reset(seed=seed)[0]
+        state = states[k : k + 1]
+        for t in range(500):
+            action = leaning_actions(observation[None], t, rng)
+            observation, reward, terminated, _, _ = env.step(int(action[0]))
+            state, rewards, flags = model.step(state, action)
+            np.testing.assert_array_equal(model.observe(state)[0], observation, strict=True)
+            assert (rewards[0], bool(flags[0])) == (reward, terminated)
+            if terminated:
+                ended += 1
+                break
+    assert ended > 0
+
+
+def test_only_gymnasiums_plain_cartpole_steps_as_arrays():
+    assert cartpole_model(gym.make("CartPole-v1")) is not None
+    assert cartpole_model(gym.make("CartPole-v1", render_mode="rgb_array")) is None
+    assert cartpole_model(gym.wrappers.ClipReward(gym.make("CartPole-v1"), 0, 0.5)) is None
+    assert cartpole_model(gym.make("Acrobot-v1")) is None
+
+
+def test_the_cartpole_model_refuses_actions_that_are_not_0_or_1():
+    model = cartpole_model(gym.make("CartPole-v1"))
+    with pytest.raises(ValueError, match=r"`actions` must be 2 actions of 0 or 1"):
+        model.step(np.zeros((2, 4)), np.array([0, 2]))
+
+
+@pytest.mark.parametrize("kind", ["linear", "neural"])
+def test_evaluations_on_cartpole_arrays_are_the_episodes_of_its_copies(kind, monkeypatch):
+    from gradlogpi.rollouts import episodes
+
+    if kind == "linear":
+        policy = MatrixSoftmaxPolicy(RawState(4), 2).init(np.random.default_rng(0), scale=0.5)
+    else:
+        pytest.importorskip("jax")
+        from gradlogpi.policies.jax_policies import JaxSoftmaxPolicy
+        from gradlogpi.policies.networks import MLP
+
+        policy = JaxSoftmaxPolicy(4, 2, MLP((16,)), seed=1)
+    on_arrays = episodes.evaluate_policy("CartPole-v1", policy, 12, seed=4)
+    monkeypatch.setattr(episodes, "cartpole_model", lambda env: None)
+    on_copies = episodes.evaluate_policy("CartPole-v1", policy, 12, seed=4)
+    for a, b in zip(on_arrays, on_copies, strict=True):
+        np.testing.assert_array_equal(a, b, strict=True)
+    assert len(set(on_arrays[0].tolist())) > 1  # episodes of different lengths

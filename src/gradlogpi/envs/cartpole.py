@@ -158,3 +158,80 @@ class CompiledCartPoleVectorEnv(CartPoleVectorEnv):
             self._place_resets(state, self.prev_done, draws, observations)
         self.prev_done = terminated | truncated
         return observations, rewards, terminated, truncated, {}
+
+
+class CartPoleModel:
+    """Gymnasium's `CartPoleEnv` as a `BatchModel` (`envs.batch`): R copies' states [R, 4]
+    stepped as arrays, the same float64 operations as its `step` in the same order, so
+    each copy's observations, rewards and flags are bit for bit the env's own for the same
+    seed and actions (a test plays both). Lockstep episodes (`rollouts.episodes.Runs`, in
+    evaluations) step all copies at once with it instead of one env after another.
+
+    Args:
+      env: the unwrapped `CartPoleEnv` whose constants, reward and reset bounds it takes.
+    """
+
+    observation_shape = (4,)
+
+    def __init__(self, env: Any):
+        self.env = env
+        self.sutton_barto_reward = bool(env._sutton_barto_reward)
+
+    def reset(self, rngs: list[np.random.Generator]) -> np.ndarray:
+        """Start states [R, 4], each drawn as `CartPoleEnv.reset` draws it from its generator."""
+        return np.stack([rng.uniform(low=-0.05, high=0.05, size=(4,)) for rng in rngs])
+
+    def step(
+        self, states: np.ndarray, actions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(next_states [R, 4], rewards [R], terminated [R]) for actions [R] of 0 or 1."""
+        actions = np.asarray(actions)
+        if actions.shape != states.shape[:1] or not np.isin(actions, (0, 1)).all():
+            raise ValueError(
+                f"`actions` must be {states.shape[0]} actions of 0 or 1; got {actions!r}"
+            )
+        env = self.env
+        x, x_dot, theta, theta_dot = states.T
+        force = np.where(actions == 1, env.force_mag, -env.force_mag)
+        costheta = np.cos(theta)
+        sintheta = np.sin(theta)
+        # CartPoleEnv.step's expressions as it writes them (a * b * c is (a * b) * c)
+        temp = (force + env.polemass_length * np.square(theta_dot) * sintheta) / env.total_mass
+        thetaacc = (env.gravity * sintheta - costheta * temp) / (
+            env.length * (4.0 / 3.0 - env.masspole * np.square(costheta) / env.total_mass)
+        )
+        xacc = temp - env.polemass_length * thetaacc * costheta / env.total_mass
+        x = x + env.tau * x_dot
+        x_dot = x_dot + env.tau * xacc
+        theta = theta + env.tau * theta_dot
+        theta_dot = theta_dot + env.tau * thetaacc
+        terminated = (x < -env.x_threshold) | (x > env.x_threshold)
+        terminated |= (theta < -env.theta_threshold_radians) | (theta > env.theta_threshold_radians)
+        if self.sutton_barto_reward:
+            rewards = np.where(terminated, -1.0, 0.0)
+        else:
+            rewards = np.ones(states.shape[0])
+        return np.stack((x, x_dot, theta, theta_dot), axis=1), rewards, terminated
+
+    def observe(self, states: np.ndarray) -> np.ndarray:
+        """Observations [R, 4] float32, as `CartPoleEnv` returns its state."""
+        return states.astype(np.float32)
+
+
+def cartpole_model(env: Any) -> CartPoleModel | None:
+    """A `CartPoleModel` of `env` (a `gym.make` chain) where it steps as `env` would: its
+    core is Gymnasium's `CartPoleEnv` itself (not a subclass) with the Euler integrator and
+    no rendering, under only the wrappers `gym.make` adds. Else None."""
+    from gymnasium.envs.classic_control.cartpole import CartPoleEnv
+    from gymnasium.wrappers import OrderEnforcing, PassiveEnvChecker, TimeLimit
+
+    layer = env
+    while isinstance(layer, gym.Wrapper):
+        if type(layer) not in (TimeLimit, OrderEnforcing, PassiveEnvChecker):
+            return None
+        layer = layer.env
+    if type(layer) is not CartPoleEnv:
+        return None
+    if layer.kinematics_integrator != "euler" or layer.render_mode is not None:
+        return None
+    return CartPoleModel(layer)

@@ -18,6 +18,7 @@ import numpy as np
 from gymnasium.wrappers import OrderEnforcing, PassiveEnvChecker, TimeLimit
 
 from gradlogpi.core._checks import check_positive_int
+from gradlogpi.envs.cartpole import cartpole_model
 from gradlogpi.errors import ConfigError, GradlogpiError, NonFiniteError
 from gradlogpi.policies.contract import ArrayPolicy, Policy, with_run_axis
 from gradlogpi.policies.greedy import GreedyPolicy
@@ -194,14 +195,33 @@ def policy_streams(seed: int | None, run_ids: Any, policy: Policy) -> RunStreams
     return RunStreams(seed, run_ids, policy.noise_size, policy.transform_noise)
 
 
+def array_model(env: gym.Env, gymnasiums: bool = True) -> Any:
+    """The `BatchModel` that steps copies of `env` as arrays: a shipped environment's
+    `batch_model()`; with `gymnasiums`, also Gymnasium's CartPole (`cartpole_model`); else None."""
+    unwrapped = env.unwrapped
+    if hasattr(unwrapped, "batch_model"):
+        return unwrapped.batch_model()
+    return cartpole_model(env) if gymnasiums else None
+
+
 class Runs:
     """R lockstep copies of one environment with a step cap.
 
     `step(actions, active)` advances only the active runs; the others keep their state and
-    observation, so arrays stay rectangular.
+    observation, so arrays stay rectangular. A shipped environment's copies are stepped as
+    arrays (its `batch_model`); with `as_arrays`, so is Gymnasium's own CartPole
+    (`envs.cartpole.cartpole_model`: the same episodes), for loops that never step one
+    copy alone (evaluations).
     """
 
-    def __init__(self, env: gym.Env, streams: RunStreams, max_episode_steps: int | None):
+    def __init__(
+        self,
+        env: gym.Env,
+        streams: RunStreams,
+        max_episode_steps: int | None,
+        *,
+        as_arrays: bool = False,
+    ):
         self.env = env
         self.name = env_name(env)
         self.n_runs = len(streams.env_seeds)
@@ -217,8 +237,7 @@ class Runs:
         self.max_episode_steps = check_positive_int("max_episode_steps", cap)
         self.observation_space = env.observation_space
         self.action_space = env.action_space
-        unwrapped = env.unwrapped
-        self.model = unwrapped.batch_model() if hasattr(unwrapped, "batch_model") else None
+        self.model = array_model(env, as_arrays)
         self.copies: list[gym.Env] = []
         if self.model is None:
             self.copies = [env] + [_copy_env(env) for _ in range(self.n_runs - 1)]
@@ -477,21 +496,22 @@ def evaluate_policy(
     """(returns [episodes], truncated [episodes]) of fresh episodes with a fixed policy.
 
     Episode k is run k of `seed` (its own streams). Array policies play them all at once
-    as lockstep runs on a shipped environment (stepped as arrays), one after another on
-    any other Gymnasium env (each through the one-env step loop; the same episodes,
-    without R copies of the env stepped one by one). Neural policies play them in
-    lockstep on copies of the env: one batched forward pass per step for all episodes
-    still running, instead of one per episode and step. `greedy` acts with
-    argmax_a π(a|s) (or the Gaussian's mean) instead of sampling.
+    as lockstep runs where the env steps as arrays (a shipped environment, or Gymnasium's
+    CartPole: `array_model`), one after another on any other Gymnasium env (each through
+    the one-env step loop; the same episodes, without R copies of the env stepped one by
+    one). Neural policies play them in lockstep: one batched forward pass per step for
+    all episodes still running, on arrays where the env steps as arrays, else on copies
+    of the env. `greedy` acts with argmax_a π(a|s) (or the Gaussian's mean) instead of
+    sampling.
     """
     if greedy:
         policy = GreedyPolicy(policy)
     env = make_env(env)
     if isinstance(policy, ArrayPolicy):
         streams = policy_streams(seed, range(episodes), policy)
-        if hasattr(env.unwrapped, "batch_model"):
+        if array_model(env) is not None:
             copies = with_run_axis(policy, episodes)
-            batch = generate_episode(Runs(env, streams, None), copies)
+            batch = generate_episode(Runs(env, streams, None, as_arrays=True), copies)
             return batch.rewards.sum(axis=1), batch.truncated
         played = [
             generate_episode(Runs(env, streams.single(k), None), policy) for k in range(episodes)
@@ -499,7 +519,7 @@ def evaluate_policy(
         return np.array([b.rewards.sum() for b in played]), np.array(
             [bool(b.truncated[0]) for b in played]
         )
-    runs = Runs(env, policy_streams(seed, range(episodes), policy), None)
+    runs = Runs(env, policy_streams(seed, range(episodes), policy), None, as_arrays=True)
     try:
         batch = generate_episode(runs, policy)
     finally:
