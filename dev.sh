@@ -20,8 +20,9 @@ setup() {
   # torch first, pinned: the 2.13.0 CPU wheel is the one available offline here;
   # the package's own extra only asks for torch>=2.13, which this satisfies.
   "$VENV/bin/python" -m pip install --quiet "torch==2.13.0"
-  # JAX likewise pinned first (the compiled neural backend, policy.backend = "jax")
-  "$VENV/bin/python" -m pip install --quiet "jax==0.10.2" "jaxlib==0.10.2"
+  # JAX likewise pinned first (the compiled neural backend, policy.backend = "jax"), with
+  # ml_dtypes 0.6.0: 0.7.0 takes about a second to import (pyproject.toml's jax extra says why)
+  "$VENV/bin/python" -m pip install --quiet "jax==0.10.2" "jaxlib==0.10.2" "ml_dtypes==0.6.0"
   "$VENV/bin/python" -m pip install --quiet -e ".[torch,jax,tensorboard,video,fast,test,docs,tune]"
   # Box2D (LunarLander) is optional: without it that config's test is skipped
   "$VENV/bin/python" -m pip install --quiet "gymnasium[box2d]>=1.0" || echo "Box2D could not be installed; LunarLander will be unavailable"
@@ -80,7 +81,7 @@ case "$task" in
     .venv-compare/bin/python -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
     .venv-compare/bin/python -m pip install --quiet "torch==2.13.0"
     # JAX pinned first, as in setup(): our JAX backend and SBX run on the same jax
-    .venv-compare/bin/python -m pip install --quiet "jax==0.10.2" "jaxlib==0.10.2"
+    .venv-compare/bin/python -m pip install --quiet "jax==0.10.2" "jaxlib==0.10.2" "ml_dtypes==0.6.0"
     .venv-compare/bin/python -m pip install --quiet -e ".[torch,jax,fast,compare]"
     .venv-compare/bin/python -m benchmarks.compare "${@:2}"
     ;;
