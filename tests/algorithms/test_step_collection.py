@@ -15,7 +15,13 @@ from gradlogpi.algorithms.on_policy.batch_pg import (
 )
 from gradlogpi.features import RawState
 from gradlogpi.policies import LinearValue, MatrixSoftmaxPolicy
-from gradlogpi.rollouts.vector import Shaping, StepCollector, make_vector_env
+from gradlogpi.rollouts.vector import (
+    Episode,
+    FragmentBatch,
+    Shaping,
+    StepCollector,
+    make_vector_env,
+)
 
 
 def policy():
@@ -82,6 +88,45 @@ def test_cut_fragments_are_bootstrapped_with_the_value_of_where_they_stopped():
         assert (padded.rewards[i, fragment.length :] == 0).all()
     assert any(f.cut for f in fragments)
     assert any(not f.cut for f in fragments)
+
+
+def test_episodes_cut_by_the_time_limit_are_bootstrapped_and_terminated_ones_are_not():
+    value = LinearValue(RawState(4))
+    value.set_flat(np.array([1.0, 2.0, 3.0, 4.0]))
+    rng = np.random.default_rng(0)
+    stops = rng.normal(size=(3, 4))
+    episodes = [
+        Episode(rng.normal(size=(n, 4)), np.zeros(n, dtype=np.int64), np.ones(n), ended, cut, stop)
+        for n, ended, cut, stop in [(3, False, True, stops[0]), (5, True, False, stops[1]),
+                                    (2, False, True, stops[2])]
+    ]  # fmt: skip
+    padded = pad_fragments(FragmentBatch.from_episodes(episodes), value, 0.9)
+    for i, episode in enumerate(episodes):
+        expected = np.ones(episode.length)
+        if episode.truncated:
+            expected[-1] += 0.9 * float(value.value(episode.final_observation))
+        np.testing.assert_array_equal(padded.rewards[i, : episode.length], expected)
+    assert padded.rewards[0, 2] != 1.0 and padded.rewards[1, 4] == 1.0
+
+
+def test_a_fragment_the_time_limit_ended_is_bootstrapped_from_its_final_state():
+    collector = StepCollector(
+        make_vector_env("CartPole-v1", 2, max_episode_steps=6, autoreset=True), 5, 20, "CartPole"
+    )
+    batch, _ = collector.collect(policy(), 0)
+    value = LinearValue(RawState(4))
+    value.set_flat(np.array([1.0, 2.0, 3.0, 4.0]))
+    padded = pad_fragments(batch, value, 0.9)
+    plain = pad_fragments(batch, None, 0.9)
+    truncated = np.flatnonzero(batch.truncated & ~batch.cut)
+    assert truncated.size > 0
+    for i in truncated:
+        env, last = batch.envs[i], batch.time_of[batch.starts[i] + batch.lengths[i] - 1]
+        if last + 1 == batch.step_observations.shape[0]:
+            continue  # ended at the update's last step: its S_T is where the env stopped
+        final_state = batch.step_observations[last + 1, env]  # NEXT_STEP: S_T before the reset
+        bonus = padded.rewards[i, batch.lengths[i] - 1] - plain.rewards[i, batch.lengths[i] - 1]
+        np.testing.assert_allclose(bonus, 0.9 * float(value.value(final_state)))
 
 
 def test_a_fragment_starting_at_step_t0_is_weighted_by_gamma_to_the_t0():

@@ -649,6 +649,12 @@ class FragmentBatch:
         """S_T of every cut fragment (where its env stopped), [number cut, *obs_shape]."""
         return self.last_observations[self.envs[self.cut]]
 
+    def stop_observations(self, rows: np.ndarray) -> np.ndarray:
+        """S_T of fragments `rows`, the state after each one's last step: where its env
+        stopped for a cut fragment, the final state of a truncated episode. [len(rows), ...]"""
+        last = self.time_of[self.starts[rows] + self.lengths[rows] - 1]
+        return self.next_observations()[last, self.envs[rows]]
+
     def fragments(self) -> list[Fragment]:
         """The fragments as `Fragment` objects, in (env, time) order."""
         out = []

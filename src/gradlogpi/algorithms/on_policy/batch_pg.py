@@ -116,17 +116,19 @@ def pad_episodes(episodes: list[Episode]) -> PaddedBatch:
 def pad_fragments(
     fragments: FragmentBatch, value: ValueFunction | None, gamma: float
 ) -> PaddedBatch:
-    """A step-collection batch as padded rows, one per fragment.
+    """A step-collection batch (or whole episodes) as padded rows, one per fragment.
 
-    With a `value`, a cut fragment's last reward gains γ v̂(S_T), S_T where its env stopped:
-    its reward-to-go then estimates the whole episode's return, as an actor-critic's n-step
-    return does. Fragments that ended keep their rewards.
+    With a `value`, the last reward of a fragment that did not terminate (cut by the
+    update's end, or truncated by the time limit) gains γ v̂(S_T), S_T the state after its
+    last step: its reward-to-go then estimates the return the episode would have gone on
+    to, as an actor-critic's n-step return does. Terminated fragments keep their rewards.
     """
     observations, actions, rewards, mask = fragments.padded()
-    if value is not None and fragments.cut.any():
-        rows = np.flatnonzero(fragments.cut)
+    unfinished = fragments.cut | (fragments.truncated & ~fragments.terminated)
+    if value is not None and unfinished.any():
+        rows = np.flatnonzero(unfinished)
         rewards[rows, fragments.lengths[rows] - 1] += gamma * value.value(
-            fragments.final_observations()
+            fragments.stop_observations(rows)
         )
     return PaddedBatch(
         observations, actions, rewards, mask, fragments.lengths, fragments.first_steps
