@@ -168,7 +168,9 @@ class CartPoleModel:
     evaluations) step all copies at once with it instead of one env after another.
 
     Args:
-      env: the unwrapped `CartPoleEnv` whose constants, reward and reset bounds it takes.
+      env: the unwrapped `CartPoleEnv` whose constants and reward it takes. Its states
+        start in `reset`'s default bounds (±0.05), as the lockstep runs reset without
+        options.
     """
 
     observation_shape = (4,)

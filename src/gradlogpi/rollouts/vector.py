@@ -645,10 +645,6 @@ class FragmentBatch:
             mask,
         )
 
-    def final_observations(self) -> np.ndarray:
-        """S_T of every cut fragment (where its env stopped), [number cut, *obs_shape]."""
-        return self.last_observations[self.envs[self.cut]]
-
     def stop_observations(self, rows: np.ndarray) -> np.ndarray:
         """S_T of fragments `rows`, the state after each one's last step: where its env
         stopped for a cut fragment, the final state of a truncated episode. [len(rows), ...]"""

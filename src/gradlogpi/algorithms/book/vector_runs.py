@@ -3,8 +3,9 @@
 `reinforce(..., runs=R)` with `ReinforceConfig(runs_in_vector_env=True)` steps all R runs
 with one call per step of the task's array dynamics (e.g. Gymnasium's `CartPoleVectorEnv`,
 `vectorization_mode="vector_entry_point"`, stepped in one compiled call where Numba is:
-`envs.cartpole`), instead of R environment objects one after another. Each run keeps its own θ and learns when its own episode ends; no run waits for
-another (a run that has finished its episodes idles while the others go on).
+`envs.cartpole`), instead of R environment objects one after another. Each run keeps its
+own θ and learns when its own episode ends; no run waits for another (a run that has
+finished its episodes idles while the others go on).
 
 Reproducibility: the same seed and R give the same numbers. Run k alone is *not* run k
 among others: the vector environment has one random stream for all its sub-environments
