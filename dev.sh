@@ -21,7 +21,7 @@ setup() {
   # the package's own extra only asks for torch>=2.13, which this satisfies.
   "$VENV/bin/python" -m pip install --quiet "torch==2.13.0"
   # JAX likewise pinned first (the compiled neural backend, policy.backend = "jax"), with
-  # ml_dtypes 0.6.0: 0.7.0 takes about a second to import (pyproject.toml's jax extra says why)
+  # ml_dtypes 0.6.0: 0.7.0 took about a second to import with NumPy 2.4 (docs/guide/backends.md)
   "$VENV/bin/python" -m pip install --quiet "jax==0.10.2" "jaxlib==0.10.2" "ml_dtypes==0.6.0"
   "$VENV/bin/python" -m pip install --quiet -e ".[torch,jax,tensorboard,video,fast,test,docs,tune]"
   # Box2D (LunarLander) is optional: without it that config's test is skipped

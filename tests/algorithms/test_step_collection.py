@@ -122,11 +122,38 @@ def test_a_fragment_the_time_limit_ended_is_bootstrapped_from_its_final_state():
     assert truncated.size > 0
     for i in truncated:
         env, last = batch.envs[i], batch.time_of[batch.starts[i] + batch.lengths[i] - 1]
-        if last + 1 == batch.step_observations.shape[0]:
-            continue  # ended at the update's last step: its S_T is where the env stopped
-        final_state = batch.step_observations[last + 1, env]  # NEXT_STEP: S_T before the reset
+        if last + 1 == batch.step_observations.shape[0]:  # ended at the update's last step
+            final_state = batch.last_observations[env]  # where the env stopped, not yet reset
+        else:
+            final_state = batch.step_observations[last + 1, env]  # NEXT_STEP: S_T, then reset
         bonus = padded.rewards[i, batch.lengths[i] - 1] - plain.rewards[i, batch.lengths[i] - 1]
         np.testing.assert_allclose(bonus, 0.9 * float(value.value(final_state)))
+
+
+def test_a_truncated_episode_whose_final_state_is_unknown_is_not_bootstrapped():
+    value = LinearValue(RawState(4))
+    value.set_flat(np.array([1.0, 2.0, 3.0, 4.0]))
+    episode = Episode(np.ones((3, 4)), np.zeros(3, dtype=np.int64), np.ones(3), False, True)
+    padded = pad_fragments(FragmentBatch.from_episodes([episode]), value, 0.9)
+    np.testing.assert_array_equal(padded.rewards[0, :3], np.ones(3))
+
+
+def test_same_step_autoreset_keeps_no_final_state_so_truncated_fragments_are_not_bootstrapped():
+    envs = gym.make_vec(
+        "CartPole-v1",
+        2,
+        vectorization_mode="sync",
+        vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP},
+        max_episode_steps=6,
+    )
+    batch, _ = StepCollector(envs, 5, 20, "CartPole").collect(policy(), 0)
+    value = LinearValue(RawState(4))
+    value.set_flat(np.array([1.0, 2.0, 3.0, 4.0]))
+    padded, plain = pad_fragments(batch, value, 0.9), pad_fragments(batch, None, 0.9)
+    truncated = batch.truncated & ~batch.cut
+    assert truncated.any() and batch.cut.any()
+    changed = (padded.rewards != plain.rewards).any(axis=1)
+    np.testing.assert_array_equal(changed, batch.cut)  # only the cut ones, whose S_T is known
 
 
 def test_a_fragment_starting_at_step_t0_is_weighted_by_gamma_to_the_t0():

@@ -51,7 +51,8 @@ def test_the_compiled_cartpole_steps_as_gymnasiums_bit_for_bit(sutton_barto_rewa
 
 
 @pytest.mark.parametrize(
-    "actions", [np.array([0, 2, 1]), np.array([0.0, 1.0, 1.0]), np.array([0, 1]), [[0], [1], [1]]]
+    "actions",
+    [np.array([0, 2, 1]), np.array([0, 1]), [[0], [1], [1]], np.array([0, 1, 2], np.int8)],
 )
 def test_the_compiled_cartpole_refuses_actions_that_are_not_0_or_1_per_env(actions):
     envs = CompiledCartPoleVectorEnv(num_envs=3)
@@ -60,6 +61,24 @@ def test_the_compiled_cartpole_refuses_actions_that_are_not_0_or_1_per_env(actio
     with pytest.raises(ValueError, match=r"`action` must"):
         envs.step(actions)
     np.testing.assert_array_equal(envs.state, state)  # nothing stepped
+
+
+def test_the_compiled_cartpole_takes_what_gymnasiums_takes_and_reads_constants_each_step():
+    gymnasiums, compiled = CartPoleVectorEnv(num_envs=3), CompiledCartPoleVectorEnv(num_envs=3)
+    gymnasiums.reset(seed=1)
+    compiled.reset(seed=1)
+    for env in (gymnasiums, compiled):
+        env.force_mag = 30.0  # changed after it was made, as domain randomisation does
+    for actions in (np.array([True, False, True]), np.array([1, 0, 1], np.uint8)):
+        assert_same_steps(compiled.step(actions), gymnasiums.step(actions))
+
+
+def test_the_compiled_cartpole_refuses_a_state_of_another_shape():
+    envs = CompiledCartPoleVectorEnv(num_envs=3)
+    envs.reset(seed=0)
+    envs.state = np.zeros((4, 2))  # e.g. restored from two envs' snapshot
+    with pytest.raises(ValueError, match=r"the state must be \[4, 3\]"):
+        envs.step(np.zeros(3, dtype=np.int64))
 
 
 def test_the_compiled_cartpole_must_be_reset_before_it_steps():

@@ -27,7 +27,7 @@ def _step_python(state, actions, steps, previous_done, settings, outputs):
     """CartPoleVectorEnv.step's dynamics and flags, one sub-environment at a time, in place.
 
     state [4, N] float64 (x, ẋ, θ, θ̇) is advanced and steps [N] counted; `settings` is
-    (constants [9] as `CompiledCartPoleVectorEnv.constants`, the step cap, the Sutton-Barto
+    (constants [9] as `CompiledCartPoleVectorEnv.constants()`, the step cap, the Sutton-Barto
     reward flag); `outputs` (observations [N, 4] float32, rewards [N] float32, terminated
     [N], truncated [N]) are written. Sub-environments done at the previous step
     (`previous_done`) get reward 0 and no flags, as Gymnasium's; their new states are drawn
@@ -102,15 +102,19 @@ def _compiled() -> tuple[Any, Any]:
 class CompiledCartPoleVectorEnv(CartPoleVectorEnv):
     """Gymnasium's `CartPoleVectorEnv` (same arguments, reset, rendering and NEXT_STEP
     autoreset) whose `step` is one compiled call; see the module. Needs Numba. The
-    physical constants (`gravity`, `force_mag`, ...) are read when it is made, into
-    `constants` (gravity, masspole, total_mass, length, polemass_length, force_mag, tau,
-    x_threshold, theta_threshold_radians); the semi-implicit integrator
-    (`kinematics_integrator` other than "euler") steps as Gymnasium's."""
+    physical constants (`gravity`, `force_mag`, ...) are read at every step, as
+    Gymnasium's; the semi-implicit integrator (`kinematics_integrator` other than "euler")
+    steps as Gymnasium's."""
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._step, self._place_resets = _compiled()
-        self.constants = np.array(
+
+    def constants(self) -> np.ndarray:
+        """The physical constants as the kernel reads them, each step (a user may change
+        them between steps, as with Gymnasium's): gravity, masspole, total_mass, length,
+        polemass_length, force_mag, tau, x_threshold, theta_threshold_radians."""
+        return np.array(
             [
                 self.gravity,
                 self.masspole,
@@ -131,24 +135,33 @@ class CompiledCartPoleVectorEnv(CartPoleVectorEnv):
             raise gym.error.ResetNeeded("reset the vector env before stepping it")
         if self.kinematics_integrator != "euler":
             return super().step(action)
+        n = self.num_envs
         actions = np.asarray(action)
-        if actions.shape != (self.num_envs,) or actions.dtype.kind not in "iu":
-            raise ValueError(
-                f"`action` must be {self.num_envs} integer actions (0 or 1), one per "
-                f"sub-environment; got {action!r}"
-            )
+        if actions.dtype != np.int64 or actions.shape != (n,):
+            # what Gymnasium's space accepts (other integer dtypes, bools), as int64
+            if not self.action_space.contains(actions):
+                raise ValueError(
+                    f"`action` must be {n} actions of 0 or 1, one per sub-environment "
+                    f"(in {self.action_space}); got {action!r}"
+                )
+            actions = actions.astype(np.int64)
         # updated in place: a restored snapshot's arrays may be read-only or of other dtypes
         state, steps = self.state, self.steps
         if not (state.flags.writeable and state.flags.c_contiguous and state.dtype == np.float64):
             state = self.state = np.array(state, dtype=np.float64, order="C")
         if not (steps.flags.writeable and steps.dtype == np.int32):
             steps = self.steps = np.array(steps, dtype=np.int32)
-        n = self.num_envs
+        # compiled code does not check bounds: a state of another shape must not reach it
+        if state.shape != (4, n) or steps.shape != (n,) or np.shape(self.prev_done) != (n,):
+            raise ValueError(
+                f"the state must be [4, {n}] with steps and prev_done [{n}] (num_envs = {n}); "
+                f"got {state.shape}, {steps.shape} and {np.shape(self.prev_done)}"
+            )
         observations = np.empty((n, 4), dtype=np.float32)
         rewards = np.empty(n, dtype=np.float32)
         terminated = np.empty(n, dtype=bool)
         truncated = np.empty(n, dtype=bool)
-        settings = (self.constants, self.max_episode_steps, self._sutton_barto_reward)
+        settings = (self.constants(), self.max_episode_steps, self._sutton_barto_reward)
         outputs = (observations, rewards, terminated, truncated)
         resets = self._step(state, actions, steps, self.prev_done, settings, outputs)
         if resets < 0:
@@ -165,7 +178,10 @@ class CartPoleModel:
     stepped as arrays, the same float64 operations as its `step` in the same order, so
     each copy's observations, rewards and flags are bit for bit the env's own for the same
     seed and actions (a test plays both). Lockstep episodes (`rollouts.episodes.Runs`, in
-    evaluations) step all copies at once with it instead of one env after another.
+    evaluations) step all copies at once with it instead of one env after another. One
+    flag differs from `gym.make`'s copies, as for every array model in `Runs`: an episode
+    that terminates on the step cap's own step is terminated only, where `TimeLimit` also
+    calls it truncated (same returns; evaluations count fewer episodes at the limit).
 
     Args:
       env: the unwrapped `CartPoleEnv` whose constants and reward it takes. Its states

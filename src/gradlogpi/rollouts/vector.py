@@ -571,6 +571,11 @@ class FragmentBatch:
     """[n_steps, num_envs] bool: the episode ended at this step (terminated or time limit)."""
     step_terminated: np.ndarray | None = None
     """[n_steps, num_envs] bool: the episode terminated at this step (no bootstrap)."""
+    stops_known: np.ndarray | None = None
+    """[N] bool: S_T of each fragment is known (`stop_observations`): always for a cut one;
+    for one the time limit truncated, under NEXT_STEP autoreset (not SAME_STEP, whose next
+    observation is already the reset's) or for an episode with its final observation.
+    None: every fragment's."""
 
     @staticmethod
     def from_episodes(episodes: list[Episode]) -> FragmentBatch:
@@ -620,6 +625,7 @@ class FragmentBatch:
             counted,
             ended,
             ended & terminated,
+            np.array([not e.truncated or e.final_observation is not None for e in episodes]),
         )
 
     def next_observations(self) -> np.ndarray:
@@ -793,7 +799,10 @@ class StepCollector:
 
     def collect(self, policy: Policy, update: int) -> tuple[FragmentBatch, FinishedEpisodes]:
         """`steps_per_env` steps of every sub-env with `policy`, and the episodes that ended."""
-        return self.splitter.split(self.step(policy, update))
+        batch, finished = self.splitter.split(self.step(policy, update))
+        if self.mode != AutoresetMode.NEXT_STEP:  # S_T of a truncated episode was not kept
+            batch.stops_known = batch.cut | ~batch.truncated
+        return batch, finished
 
     def _reset(self, update: int) -> None:
         envs, first = self.envs, self.first_env

@@ -121,10 +121,13 @@ def pad_fragments(
     With a `value`, the last reward of a fragment that did not terminate (cut by the
     update's end, or truncated by the time limit) gains γ v̂(S_T), S_T the state after its
     last step: its reward-to-go then estimates the return the episode would have gone on
-    to, as an actor-critic's n-step return does. Terminated fragments keep their rewards.
+    to, as an actor-critic's n-step return does. Terminated fragments keep their rewards,
+    and so do truncated ones whose S_T is not known (`FragmentBatch.stops_known`).
     """
     observations, actions, rewards, mask = fragments.padded()
     unfinished = fragments.cut | (fragments.truncated & ~fragments.terminated)
+    if fragments.stops_known is not None:
+        unfinished &= fragments.stops_known
     if value is not None and unfinished.any():
         rows = np.flatnonzero(unfinished)
         rewards[rows, fragments.lengths[rows] - 1] += gamma * value.value(
