@@ -23,11 +23,57 @@ import numpy as np
 from gymnasium.envs.classic_control.cartpole import CartPoleVectorEnv
 
 
+def physical_constants(env: Any) -> np.ndarray:
+    """[9] float64 of a CartPole env (single or vector: the same attributes), read when
+    called, as Gymnasium's step reads them: gravity, masspole, total_mass, length,
+    polemass_length, force_mag, tau, x_threshold, theta_threshold_radians."""
+    return np.array(
+        [
+            env.gravity,
+            env.masspole,
+            env.total_mass,
+            env.length,
+            env.polemass_length,
+            env.force_mag,
+            env.tau,
+            env.x_threshold,
+            env.theta_threshold_radians,
+        ]
+    )
+
+
+def _dynamics_python(x, x_dot, theta, theta_dot, push, constants):
+    """One Euler step of CartPole from (x, ẋ, θ, θ̇) with the cart pushed right where
+    `push` (action 1): (x, ẋ, θ, θ̇, ended), scalars in the compiled kernel, arrays [R] in
+    `CartPoleModel`. Gymnasium's expressions in its order (a * b * c is (a * b) * c), so
+    both are bit for bit its envs'."""
+    gravity, masspole, total_mass, length, polemass_length, force_mag, tau = constants[:7]
+    x_threshold, theta_threshold = constants[7], constants[8]
+    force = (2.0 * push - 1.0) * force_mag  # np.sign(a − 0.5) · force_mag, ±1 exactly
+    costheta = np.cos(theta)
+    sintheta = np.sin(theta)
+    temp = (force + polemass_length * (theta_dot * theta_dot) * sintheta) / total_mass
+    thetaacc = (gravity * sintheta - costheta * temp) / (
+        length * (4.0 / 3.0 - masspole * (costheta * costheta) / total_mass)
+    )
+    xacc = temp - polemass_length * thetaacc * costheta / total_mass
+    x = x + tau * x_dot
+    x_dot = x_dot + tau * xacc
+    theta = theta + tau * theta_dot
+    theta_dot = theta_dot + tau * thetaacc
+    ended = (x < -x_threshold) | (x > x_threshold)
+    ended = ended | (theta < -theta_threshold) | (theta > theta_threshold)
+    return x, x_dot, theta, theta_dot, ended
+
+
+_dynamics = _dynamics_python  # the compiled one once `_compiled` has run
+
+
 def _step_python(state, actions, steps, previous_done, settings, outputs):
     """CartPoleVectorEnv.step's dynamics and flags, one sub-environment at a time, in place.
 
     state [4, N] float64 (x, ẋ, θ, θ̇) is advanced and steps [N] counted; `settings` is
-    (constants [9] as `CompiledCartPoleVectorEnv.constants()`, the step cap, the Sutton-Barto
+    (`physical_constants`, the step cap, the Sutton-Barto
     reward flag); `outputs` (observations [N, 4] float32, rewards [N] float32, terminated
     [N], truncated [N]) are written. Sub-environments done at the previous step
     (`previous_done`) get reward 0 and no flags, as Gymnasium's; their new states are drawn
@@ -36,31 +82,16 @@ def _step_python(state, actions, steps, previous_done, settings, outputs):
     """
     constants, max_episode_steps, sutton_barto_reward = settings
     observations, rewards, terminated, truncated = outputs
-    gravity, masspole, total_mass, length, polemass_length, force_mag, tau = constants[:7]
-    x_threshold, theta_threshold = constants[7], constants[8]
     n = actions.shape[0]
     for k in range(n):
         if actions[k] != 0 and actions[k] != 1:
             return -1
     resets = 0
     for k in range(n):
-        x, x_dot, theta, theta_dot = state[0, k], state[1, k], state[2, k], state[3, k]
-        force = force_mag if actions[k] == 1 else -force_mag  # np.sign(a − 0.5) · force_mag
-        costheta = np.cos(theta)
-        sintheta = np.sin(theta)
-        # each product and sum in Gymnasium's order (a * b * c is (a * b) * c): bit for bit
-        temp = (force + polemass_length * (theta_dot * theta_dot) * sintheta) / total_mass
-        thetaacc = (gravity * sintheta - costheta * temp) / (
-            length * (4.0 / 3.0 - masspole * (costheta * costheta) / total_mass)
+        x, x_dot, theta, theta_dot, ended = _dynamics(
+            state[0, k], state[1, k], state[2, k], state[3, k], actions[k] == 1, constants
         )
-        xacc = temp - polemass_length * thetaacc * costheta / total_mass
-        x = x + tau * x_dot
-        x_dot = x_dot + tau * xacc
-        theta = theta + tau * theta_dot
-        theta_dot = theta_dot + tau * thetaacc
         state[0, k], state[1, k], state[2, k], state[3, k] = x, x_dot, theta, theta_dot
-        ended = x < -x_threshold or x > x_threshold
-        ended = ended or theta < -theta_threshold or theta > theta_threshold
         steps[k] += 1
         if previous_done[k]:
             steps[k] = 0
@@ -96,6 +127,7 @@ def _place_resets_python(state, done, draws, observations):
 def _compiled() -> tuple[Any, Any]:
     import numba
 
+    globals()["_dynamics"] = numba.njit(cache=True)(_dynamics_python)  # the kernel's callee
     return numba.njit(cache=True)(_step_python), numba.njit(cache=True)(_place_resets_python)
 
 
@@ -109,24 +141,6 @@ class CompiledCartPoleVectorEnv(CartPoleVectorEnv):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._step, self._place_resets = _compiled()
-
-    def constants(self) -> np.ndarray:
-        """The physical constants as the kernel reads them, each step (a user may change
-        them between steps, as with Gymnasium's): gravity, masspole, total_mass, length,
-        polemass_length, force_mag, tau, x_threshold, theta_threshold_radians."""
-        return np.array(
-            [
-                self.gravity,
-                self.masspole,
-                self.total_mass,
-                self.length,
-                self.polemass_length,
-                self.force_mag,
-                self.tau,
-                self.x_threshold,
-                self.theta_threshold_radians,
-            ]
-        )
 
     def step(
         self, action: np.ndarray
@@ -161,7 +175,7 @@ class CompiledCartPoleVectorEnv(CartPoleVectorEnv):
         rewards = np.empty(n, dtype=np.float32)
         terminated = np.empty(n, dtype=bool)
         truncated = np.empty(n, dtype=bool)
-        settings = (self.constants(), self.max_episode_steps, self._sutton_barto_reward)
+        settings = (physical_constants(self), self.max_episode_steps, self._sutton_barto_reward)
         outputs = (observations, rewards, terminated, truncated)
         resets = self._step(state, actions, steps, self.prev_done, settings, outputs)
         if resets < 0:
@@ -208,23 +222,10 @@ class CartPoleModel:
             raise ValueError(
                 f"`actions` must be {states.shape[0]} actions of 0 or 1; got {actions!r}"
             )
-        env = self.env
         x, x_dot, theta, theta_dot = states.T
-        force = np.where(actions == 1, env.force_mag, -env.force_mag)
-        costheta = np.cos(theta)
-        sintheta = np.sin(theta)
-        # CartPoleEnv.step's expressions as it writes them (a * b * c is (a * b) * c)
-        temp = (force + env.polemass_length * np.square(theta_dot) * sintheta) / env.total_mass
-        thetaacc = (env.gravity * sintheta - costheta * temp) / (
-            env.length * (4.0 / 3.0 - env.masspole * np.square(costheta) / env.total_mass)
+        x, x_dot, theta, theta_dot, terminated = _dynamics_python(
+            x, x_dot, theta, theta_dot, actions == 1, physical_constants(self.env)
         )
-        xacc = temp - env.polemass_length * thetaacc * costheta / env.total_mass
-        x = x + env.tau * x_dot
-        x_dot = x_dot + env.tau * xacc
-        theta = theta + env.tau * theta_dot
-        theta_dot = theta_dot + env.tau * thetaacc
-        terminated = (x < -env.x_threshold) | (x > env.x_threshold)
-        terminated |= (theta < -env.theta_threshold_radians) | (theta > env.theta_threshold_radians)
         if self.sutton_barto_reward:
             rewards = np.where(terminated, -1.0, 0.0)
         else:
