@@ -105,7 +105,8 @@ def test_episodes_cut_by_the_time_limit_are_bootstrapped_and_terminated_ones_are
         expected = np.ones(episode.length)
         if episode.truncated:
             expected[-1] += 0.9 * float(value.value(episode.final_observation))
-        np.testing.assert_array_equal(padded.rewards[i, : episode.length], expected)
+        # one value for all stops is a matrix product: its rounding may differ in the last bit
+        np.testing.assert_allclose(padded.rewards[i, : episode.length], expected, rtol=1e-13)
     assert padded.rewards[0, 2] != 1.0 and padded.rewards[1, 4] == 1.0
 
 
