@@ -599,6 +599,10 @@ def test_the_command_ends_after_its_exit_handlers_and_with_its_exit_status(tmp_p
 
     program = (
         "import atexit, sys\n"
+        "class TornDown:\n"
+        "    def __del__(self):\n"
+        "        sys.stdout.write(' torn down')\n"
+        "kept = TornDown()  # deleted only by the interpreter's teardown\n"
         "atexit.register(lambda: print('handler ran', end=''))\n"
         "from gradlogpi.cli.app import main\n"
         "sys.argv = ['gradlogpi', *sys.argv[1:]]\n"
@@ -610,7 +614,7 @@ def test_the_command_ends_after_its_exit_handlers_and_with_its_exit_status(tmp_p
         [sys.executable, str(script), "--version"], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.endswith("handler ran")
+    assert done.stdout.endswith("handler ran")  # and no teardown after it
     failed = subprocess.run(
         [sys.executable, str(script), "no-such-command"],
         capture_output=True,

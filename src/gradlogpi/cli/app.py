@@ -1030,7 +1030,7 @@ def exit_without_teardown() -> None:
     others = [t for t in threading.enumerate() if t is not threading.main_thread()]
     if any(not thread.daemon for thread in others):
         sys.exit(0)
-    run_exit_handlers = getattr(atexit, "_run_exitfunctions", None)  # CPython's
+    run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)  # CPython's
     if run_exit_handlers is None:
         sys.exit(0)
     run_exit_handlers()
