@@ -20,7 +20,6 @@ from gradlogpi.algorithms.common import (
     check_policy_fits_env,
     one_run,
     restore_state,
-    update_kept_finite,
 )
 from gradlogpi.algorithms.estimators import ReturnWeighted
 from gradlogpi.core._checks import check_in_range, check_positive_int
@@ -135,7 +134,7 @@ def neural_reinforce(
         step = functools.partial(
             policy.maximize_minibatches, SEED_OBJECTIVE, samples, whole(length), {}
         )
-        if not update_kept_finite(policy, step):
+        if not policy.update_kept_finite(step):  # a NetworkPolicy, checked above
             tracker.diverged_at[0] = episode
             break
         if callback is not None:
