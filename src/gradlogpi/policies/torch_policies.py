@@ -98,6 +98,13 @@ def mlp(
     return torch.nn.Sequential(*layers)
 
 
+def use_threads(threads: int | None) -> None:
+    """PyTorch's intra-op threads (None: leave them as they are)."""
+    if threads is not None:
+        # small networks on few cores: more threads only add synchronisation
+        require_torch().set_num_threads(check_positive_int("threads", threads))
+
+
 class TorchPolicy(NumpyMirror, RunAxisParameters):
     """Shared machinery: flat parameters, the NumPy mirror for acting, optimizer steps."""
 
@@ -122,12 +129,15 @@ class TorchPolicy(NumpyMirror, RunAxisParameters):
         output_gain: float = 1.0,
     ) -> None:
         torch = require_torch()
-        if threads is not None:
-            # small networks on few cores: more threads only add synchronisation
-            torch.set_num_threads(check_positive_int("threads", threads))
+        use_threads(threads)
         self.activation = activation
         generator = torch.Generator().manual_seed(int(seed))
-        self.network = mlp(sizes, activation, generator, initialization, output_gain)
+        self._adopt(mlp(sizes, activation, generator, initialization, output_gain), lr)
+
+    def _adopt(self, network: Any, lr: float | AdamSettings) -> None:
+        """Train `network` (a float64 `torch.nn.Module`) with Adam at `lr`."""
+        torch = require_torch()
+        self.network = network
         adam = adam_settings(lr)
         self.lr, self.adam_epsilon = adam
         # the fused kernel: one call for all parameters, ~2× faster on the small nets here
@@ -416,28 +426,31 @@ class NeuralSoftmaxPolicy(TorchPolicy, MirroredSoftmax, SoftmaxPolicy):  # type:
         update differentiates it; the same for a softmax policy)."""
         torch = require_torch()
         obs_array = self._observations(obs)
-        batch = obs_array.shape[:-1]
+        batch = obs_array.shape[: obs_array.ndim - len(self.observation_shape)]
         return self._log_prob_with(None, torch.from_numpy(obs_array), self._torch_actions(a, batch))
 
     def torch_entropy(self, obs: Any, training: bool = False) -> Any:
         torch = require_torch()
         log_probabilities = torch.log_softmax(
-            self.network(torch.from_numpy(self._observations(obs))), dim=-1
+            self._logits_with(None, torch.from_numpy(self._observations(obs))), dim=-1
         )
         return -(log_probabilities.exp() * log_probabilities).sum(dim=-1)
+
+    def _logits_with(self, parameters: dict[str, Any] | None, observations: Any) -> Any:
+        """h(s,·) as a torch tensor [..., A] from observations [..., k], with the network's
+        own parameters or, for `torch.func`, `parameters` by name."""
+        if parameters is None:
+            return self.network(observations)
+        from torch.func import functional_call
+
+        inner = {name.removeprefix("network."): value for name, value in parameters.items()}
+        return functional_call(self.network, inner, (observations,))
 
     def _log_prob_with(
         self, parameters: dict[str, Any] | None, observations: Any, actions: Any
     ) -> Any:
         torch = require_torch()
-        if parameters is None:
-            logits = self.network(observations)
-        else:
-            from torch.func import functional_call
-
-            inner = {name.removeprefix("network."): value for name, value in parameters.items()}
-            logits = functional_call(self.network, inner, (observations,))
-        log_probabilities = torch.log_softmax(logits, dim=-1)
+        log_probabilities = torch.log_softmax(self._logits_with(parameters, observations), dim=-1)
         return log_probabilities.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
 
     def _torch_actions(self, a: Any, batch: tuple[int, ...]) -> Any:
@@ -622,7 +635,15 @@ class NeuralValue(RegressionState, TorchPolicy):
     def torch_value(self, obs: Any) -> Any:
         """v̂(s) as a differentiable torch tensor, shape [...]."""
         torch = require_torch()
-        return self.network(torch.from_numpy(self._observations(obs)))[..., 0]
+        return self._values_of(torch.from_numpy(self._observations(obs)))
+
+    def _values_of(self, observations: Any) -> Any:
+        """v̂ as a torch tensor [...] of torch observations [..., k]."""
+        return self.network(observations)[..., 0]
+
+    def _batch_shape(self, observations: np.ndarray) -> tuple[int, ...]:
+        """The leading axes of `observations` before one observation's."""
+        return observations.shape[: observations.ndim - len(self.observation_shape)]
 
     def gradient(self, obs: Any) -> np.ndarray:
         """∇_w v̂(s, w) per state by autodiff, flat, shape [..., P]."""
@@ -630,7 +651,7 @@ class NeuralValue(RegressionState, TorchPolicy):
         from torch.func import functional_call, grad, vmap
 
         obs_array = self._observations(obs)
-        batch = obs_array.shape[:-1]
+        batch = self._batch_shape(obs_array)
         names = [name for name, _ in self.network.named_parameters()]
         values = tuple(p.detach() for p in self.parameters())
 
@@ -647,7 +668,7 @@ class NeuralValue(RegressionState, TorchPolicy):
         """w ← w + Σ step · ∇_w v̂(s, w) over the batch (one backward pass)."""
         torch = require_torch()
         obs_array = self._observations(obs)
-        steps = np.broadcast_to(as_float_array("step", step), obs_array.shape[:-1])
+        steps = np.broadcast_to(as_float_array("step", step), self._batch_shape(obs_array))
         objective = (self.torch_value(obs_array) * torch.from_numpy(steps.copy())).sum()
         self.set_flat(self.get_flat() + self.gradient_of(objective))
 
@@ -671,7 +692,7 @@ class NeuralValue(RegressionState, TorchPolicy):
         for _ in range(self.epochs):
             for indices in np.array_split(self._shuffle.permutation(n_samples), self.minibatches):
                 target = torch.from_numpy(targets[indices])
-                predicted = self.network(torch.from_numpy(obs_array[indices]))[:, 0]
+                predicted = self._values_of(torch.from_numpy(obs_array[indices]))
                 loss = (predicted - target) ** 2
                 if self.clip_range is not None:
                     start = torch.from_numpy(old[indices])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
 from gradlogpi.errors import MissingExtraError
@@ -21,6 +22,22 @@ from gradlogpi.rollouts.vector import (
     collect_episodes,
     make_vector_env,
 )
+
+
+def episode_cap(env_id: str, envs: Any) -> int:
+    """The step cap registered for `env_id`'s vector env, else for one env made from the
+    id (an entry point that returns a wrapped, capped env registers no cap of its own, but
+    the env it makes reports its inner one); ValueError if neither has one."""
+    cap = envs.spec.max_episode_steps if envs.spec is not None else None
+    if cap is None:
+        probe = gym.make(env_id)
+        cap = probe.spec.max_episode_steps if probe.spec is not None else None
+        probe.close()
+    if cap is None:
+        raise ValueError(
+            f"`max_episode_steps` must be given for {env_id} (no registered cap); got None"
+        )
+    return int(cap)
 
 
 class RolloutWorker:
@@ -47,7 +64,7 @@ class RolloutWorker:
         seed: int | None,
     ):
         self.envs = make_vector_env(env_id, num_envs, mode, max_episode_steps)
-        self.cap = max_episode_steps or self.envs.spec.max_episode_steps
+        self.cap = max_episode_steps or episode_cap(env_id, self.envs)
         self.first_env = first_env
         self.policy = copy.deepcopy(policy)
         self.seeds = EpisodeSeeds(seed)

@@ -1,0 +1,175 @@
+"""Your own `torch.nn.Module` as a softmax policy or a critic (optional extra `gradlogpi[torch]`).
+
+`NeuralSoftmaxPolicy` and `NeuralValue` build an MLP and act through a NumPy copy of its
+weights. These two take any module instead (a CNN on image observations, a residual
+network, layer norm...) and call it, without autograd, to act and to evaluate v̂; scores
+(`torch.func` per sample), updates (Adam, one loss with a critic trained jointly) and
+checkpoints are the built-in classes'. So every algorithm that trains a `NetworkPolicy`
+trains them: PPO, A2C, TRPO, batch policy gradient, neural REINFORCE.
+
+The module is made float64 in place (`module.double()`): scores and gradient checks are
+float64 throughout the library. It must be a function of its parameters and its input:
+per-sample scores call it through `torch.func` (`vmap` of `grad`), which refuses modules
+that update state in the forward pass (batch norm's running statistics in training mode).
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from gradlogpi.core._checks import check_positive_int
+from gradlogpi.errors import ShapeError
+from gradlogpi.policies.actor import Actor
+from gradlogpi.policies.networks import DEFAULT_REGRESSION, AdamSettings, Regression
+from gradlogpi.policies.softmax_base import SoftmaxPolicy
+from gradlogpi.policies.torch_policies import (
+    NeuralSoftmaxPolicy,
+    NeuralValue,
+    require_torch,
+    use_threads,
+)
+
+
+def observation_shape_of(observation_shape: int | Sequence[int]) -> tuple[int, ...]:
+    """`observation_shape` as a tuple of positive ints (an int k is (k,))."""
+    dimensions: Any = observation_shape
+    if isinstance(dimensions, numbers.Integral):
+        dimensions = (dimensions,)
+    try:
+        if isinstance(dimensions, str | bytes):
+            raise TypeError
+        shape = tuple(int(d) for d in dimensions)
+    except (TypeError, ValueError):
+        raise TypeError(
+            "`observation_shape` must be an int or a sequence of ints, e.g. (4,) or "
+            f"(3, 84, 84); got {observation_shape!r}"
+        ) from None
+    if not shape or any(d < 1 for d in shape):
+        raise ValueError(
+            f"`observation_shape` must be one or more positive ints; got {observation_shape!r}"
+        )
+    return shape
+
+
+def checked_module(module: Any, observation_shape: tuple[int, ...], outputs: int) -> Any:
+    """`module` in float64, once it has parameters and maps a batch of observations
+    [N, *observation_shape] to [N, outputs] (tried on two zero observations)."""
+    torch = require_torch()
+    if not isinstance(module, torch.nn.Module):
+        raise TypeError(f"`module` must be a torch.nn.Module; got {type(module).__name__}")
+    module = module.double()
+    if not any(True for _ in module.parameters()):
+        raise ValueError("`module` has no parameters to learn")
+    with torch.no_grad():
+        output = module(torch.zeros((2, *observation_shape), dtype=torch.float64))
+    shape = tuple(getattr(output, "shape", ()))
+    if shape != (2, outputs):
+        raise ShapeError(
+            f"`module` must map observations [N, {', '.join(map(str, observation_shape))}] "
+            f"to [N, {outputs}]; given 2 observations it returned shape {shape}"
+        )
+    return module
+
+
+def flattened_call(call: Any, observations: Any, observation_shape: tuple[int, ...]) -> Any:
+    """`call` on torch observations [..., *observation_shape] as one batch [N, ...]
+    (what a module expects), its output [N, out] reshaped to [..., out]."""
+    batch = observations.shape[: observations.ndim - len(observation_shape)]
+    output = call(observations.reshape(-1, *observation_shape))
+    return output.reshape(*batch, output.shape[-1])
+
+
+class TorchModuleSoftmaxPolicy(NeuralSoftmaxPolicy):
+    """π(·|s) = softmax(module(s)) for Discrete actions, `module` yours.
+
+    Args:
+      module: a `torch.nn.Module` mapping observations [N, *observation_shape] to logits
+        [N, n_actions]; trained in place (made float64).
+      observation_shape: one observation's shape, e.g. 4 or (4,), or (3, 84, 84).
+      n_actions: A.
+      lr: Adam's step size, or `AdamSettings(step size, ε)` (ε 1e-5 by default).
+      threads: PyTorch threads (1 by default: small nets get slower with more).
+
+    Example:
+        >>> import torch
+        >>> module = torch.nn.Sequential(torch.nn.Linear(4, 32), torch.nn.Tanh(),
+        ...                              torch.nn.Linear(32, 2))
+        >>> policy = TorchModuleSoftmaxPolicy(module, 4, 2, lr=1e-3)
+        >>> policy.probabilities([[0.0, 0.1, 0.0, -0.1]]).shape
+        (1, 2)
+    """
+
+    def __init__(
+        self,
+        module: Any,
+        observation_shape: int | Sequence[int],
+        n_actions: int,
+        *,
+        lr: float | AdamSettings = 0.01,
+        threads: int | None = 1,
+    ):
+        self.observation_shape = observation_shape_of(observation_shape)
+        self.n_actions = check_positive_int("n_actions", n_actions)
+        use_threads(threads)
+        self._adopt(checked_module(module, self.observation_shape, self.n_actions), lr)
+
+    def sync(self) -> None:
+        """Nothing to copy: acting calls the module itself."""
+
+    def logits(self, obs: Any) -> np.ndarray:
+        torch = require_torch()
+        with torch.no_grad():
+            return self._logits_with(None, torch.from_numpy(self._observations(obs))).numpy()
+
+    def actor(self) -> Actor:
+        return SoftmaxPolicy.actor(self)  # argmax of logits + Gumbel noise, the module's logits
+
+    def _logits_with(self, parameters: dict[str, Any] | None, observations: Any) -> Any:
+        def call(batch: Any) -> Any:
+            return super(TorchModuleSoftmaxPolicy, self)._logits_with(parameters, batch)
+
+        return flattened_call(call, observations, self.observation_shape)
+
+
+class TorchModuleValue(NeuralValue):
+    """v̂(s, w) = module(s), a critic fitted by regression, `module` yours.
+
+    Args:
+      module: a `torch.nn.Module` mapping observations [N, *observation_shape] to [N, 1];
+        trained in place (made float64).
+      observation_shape: one observation's shape, as `TorchModuleSoftmaxPolicy`.
+      seed: seed of the stream that shuffles the regression's minibatches.
+      lr: Adam's step size, or `AdamSettings`.
+      regression: how `fit` regresses (`Regression`: epochs, minibatches, clip_range).
+      threads: PyTorch threads.
+    """
+
+    def __init__(
+        self,
+        module: Any,
+        observation_shape: int | Sequence[int],
+        *,
+        seed: int = 0,
+        lr: float | AdamSettings = 1e-3,
+        regression: Regression = DEFAULT_REGRESSION,
+        threads: int | None = 1,
+    ):
+        self.observation_shape = observation_shape_of(observation_shape)
+        self._settle(regression, seed)
+        use_threads(threads)
+        self._adopt(checked_module(module, self.observation_shape, 1), lr)
+
+    def sync(self) -> None:
+        """Nothing to copy: v̂ calls the module itself."""
+
+    def value(self, obs: Any) -> np.ndarray:
+        torch = require_torch()
+        with torch.no_grad():
+            return self.torch_value(obs).numpy()
+
+    def _values_of(self, observations: Any) -> Any:
+        return flattened_call(self.network, observations, self.observation_shape)[..., 0]
