@@ -149,6 +149,10 @@ class TorchPolicy(NumpyMirror, RunAxisParameters):
     def parameters(self) -> list[Any]:
         return list(self.network.parameters())
 
+    def _batch_shape(self, observations: np.ndarray) -> tuple[int, ...]:
+        """The leading axes of `observations` before one observation's."""
+        return observations.shape[: observations.ndim - len(self.observation_shape)]
+
     def sync(self) -> None:
         """Copy the network's weights into the NumPy arrays used for acting."""
         linears = [m for m in self.network if hasattr(m, "weight")]
@@ -191,7 +195,7 @@ class TorchPolicy(NumpyMirror, RunAxisParameters):
         from torch.func import grad, vmap
 
         obs_array = self._observations(obs)
-        batch = obs_array.shape[: obs_array.ndim - len(self.observation_shape)]
+        batch = self._batch_shape(obs_array)
         actions = self._torch_actions(a, batch)
         observations = torch.from_numpy(obs_array.reshape(-1, *self.observation_shape))
         actions = actions.reshape(-1, *actions.shape[len(batch) :])
@@ -426,7 +430,7 @@ class NeuralSoftmaxPolicy(TorchPolicy, MirroredSoftmax, SoftmaxPolicy):  # type:
         update differentiates it; the same for a softmax policy)."""
         torch = require_torch()
         obs_array = self._observations(obs)
-        batch = obs_array.shape[: obs_array.ndim - len(self.observation_shape)]
+        batch = self._batch_shape(obs_array)
         return self._log_prob_with(None, torch.from_numpy(obs_array), self._torch_actions(a, batch))
 
     def torch_entropy(self, obs: Any, training: bool = False) -> Any:
@@ -640,10 +644,6 @@ class NeuralValue(RegressionState, TorchPolicy):
     def _values_of(self, observations: Any) -> Any:
         """v̂ as a torch tensor [...] of torch observations [..., k]."""
         return self.network(observations)[..., 0]
-
-    def _batch_shape(self, observations: np.ndarray) -> tuple[int, ...]:
-        """The leading axes of `observations` before one observation's."""
-        return observations.shape[: observations.ndim - len(self.observation_shape)]
 
     def gradient(self, obs: Any) -> np.ndarray:
         """∇_w v̂(s, w) per state by autodiff, flat, shape [..., P]."""
