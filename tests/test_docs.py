@@ -144,9 +144,10 @@ def test_the_python_of_the_runs_guide_runs():
 
 
 def test_the_python_of_the_backends_guide_runs():
-    """The guide's own-module example (docs/guide/backends.md) runs as written: a
-    convolution's scores pass the gradient check and PPO trains it."""
+    """The guide's own-network examples (docs/guide/backends.md) run as written: a
+    convolution's scores pass the gradient check and PPO trains it, in PyTorch and JAX."""
     pytest.importorskip("torch")
+    pytest.importorskip("jax")
     guide = Path(__file__).resolve().parents[1] / "docs" / "guide" / "backends.md"
     blocks = re.findall(r"```python\n(.*?)```", guide.read_text(encoding="utf-8"), flags=re.S)
     namespace: dict[str, object] = {}
@@ -156,3 +157,6 @@ def test_the_python_of_the_backends_guide_runs():
     assert result.returns.shape[0] == 1 and result.returns.shape[1] > 0
     assert np.isfinite(result.parameters).all()
     assert not np.allclose(result.parameters[0], namespace["start"])
+    jax_result = namespace["jax_result"]
+    assert np.isfinite(jax_result.parameters).all()
+    assert not np.allclose(jax_result.parameters[0], namespace["jax_start"])

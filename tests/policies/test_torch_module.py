@@ -1,6 +1,5 @@
 import copy
 
-import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -14,6 +13,10 @@ from gradlogpi.policies.torch_module import (  # noqa: E402
     TorchModuleValue,
 )
 from gradlogpi.policies.torch_policies import NeuralSoftmaxPolicy, NeuralValue  # noqa: E402
+from tests.policies.own_networks import (  # noqa: E402
+    assert_logits_take_any_leading_axes,
+    assert_ppo_trains_on_images_and_resumes_exactly,
+)
 
 pytestmark = pytest.mark.torch
 
@@ -28,16 +31,6 @@ def image_module(outputs: int, seed: int) -> torch.nn.Module:
         torch.nn.LayerNorm(3),
         torch.nn.Linear(3, outputs),
     )
-
-
-def cartpole_as_image() -> gym.Env:
-    return gym.wrappers.ReshapeObservation(
-        gym.make("CartPole-v1", disable_env_checker=True), (1, 2, 2)
-    )
-
-
-IMAGE_CARTPOLE = "test/CartPoleImage-v0"
-gym.register(IMAGE_CARTPOLE, entry_point=cartpole_as_image, disable_env_checker=True)
 
 
 def test_a_module_equal_to_the_built_in_mlp_gives_its_log_probs_scores_and_ppo_updates(rng):
@@ -65,38 +58,15 @@ def test_the_score_of_a_convolutional_module_agrees_with_finite_differences(rng)
     obs, a = rng.normal(size=(4, 1, 2, 2)), rng.integers(3, size=4)
     check = compare_scores(policy, obs, a)
     assert check.passed(rtol=1e-6, atol=1e-8), check
-    # observations with two leading axes reach the module as one batch
-    many = rng.normal(size=(2, 3, 1, 2, 2))
-    np.testing.assert_allclose(
-        policy.logits(many), policy.logits(many.reshape(6, 1, 2, 2)).reshape(2, 3, 3), rtol=1e-12
-    )
+    assert_logits_take_any_leading_axes(policy, rng)
 
 
 def test_ppo_trains_module_policies_on_image_observations_and_resumes_exactly():
-    # whole episodes per update: no episode in flight across the snapshot, so the resumed
-    # run is exact although this wrapped env's state cannot be saved
-    config = PPOConfig(
-        n_updates=4, num_envs=2, collection="episodes", episodes_per_update=4, minibatches=2
-    )
-    snapshots = {}
-
-    def keep(end):
-        if end.episode == 1:
-            snapshots["state"] = end.snapshot()
-
     def models():
         policy = TorchModuleSoftmaxPolicy(image_module(2, seed=1), (1, 2, 2), 2, lr=1e-3)
         return policy, TorchModuleValue(image_module(1, seed=2), (1, 2, 2), lr=1e-3)
 
-    policy, value = models()
-    start = policy.get_flat()
-    whole = ppo(IMAGE_CARTPOLE, policy, config, value=value, seed=6, callback=keep)
-    assert not np.allclose(whole.parameters[0], start)  # it learned
-    policy, value = models()
-    resumed = ppo(IMAGE_CARTPOLE, policy, config, value=value, seed=6, resume=snapshots["state"])
-    np.testing.assert_array_equal(resumed.parameters, whole.parameters)
-    np.testing.assert_array_equal(resumed.value_parameters, whole.value_parameters)
-    np.testing.assert_array_equal(resumed.returns, whole.returns)
+    assert_ppo_trains_on_images_and_resumes_exactly(models)
 
 
 def test_a_module_that_does_not_fit_is_refused_by_name():

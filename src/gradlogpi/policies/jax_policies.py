@@ -118,6 +118,9 @@ class Network:
     """A gSDE Gaussian: η is [L, m] and σ(s) comes from the last hidden layer (`GSDE`)."""
     learn_features: bool = False
     """gSDE: training's gradient reaches the features through σ(s) (else they are held)."""
+    function: Callable[[Parameters, Any], Any] | None = None
+    """A user's network (`policies.jax_function`): (θ's arrays, x [..., k]) -> [..., out]
+    in place of the MLP; None: the MLP."""
 
 
 Parameters = tuple[Any, ...]
@@ -125,7 +128,10 @@ Parameters = tuple[Any, ...]
 
 
 def network_output(network: Network, parameters: Parameters, x: Any) -> Any:
-    """The MLP on x [..., k] -> [..., out] (η, if any, is not part of it)."""
+    """The MLP (or the user's function) on x [..., k] -> [..., out] (η, if any, is not
+    part of it)."""
+    if network.function is not None:
+        return network.function(parameters, x)
     n_layers = len(parameters) // 2
     features = network_features(network, parameters, x)
     return features @ parameters[2 * n_layers - 2] + parameters[2 * n_layers - 1]
@@ -442,17 +448,29 @@ class JaxNetwork(NumpyMirror, RunAxisParameters):
             raise ValueError(
                 f"`activation` must be one of {ACTIVATIONS}; got {network.activation!r}"
             )
+        self.activation = network.activation
+        rng = np.random.default_rng(np.random.SeedSequence(int(seed)))
+        layers = initial_layers(sizes, initialization, output_gain, rng)
+        parameters = [array for layer in layers for array in layer] + list(extra)
+        self._adopt(network, parameters, lr, dtype)
+
+    def _adopt(
+        self,
+        network: Network,
+        parameters: list[np.ndarray],
+        lr: float | AdamSettings,
+        dtype: str,
+    ) -> None:
+        """Train `network` from θ = `parameters` (float64 arrays) with Adam at `lr`, in
+        `dtype`."""
         if dtype not in DTYPES:
             raise ValueError(f"`dtype` must be one of {DTYPES}; got {dtype!r}")
-        self.activation = network.activation
         self.network = network
         self.lr, self.adam_epsilon = adam_settings(lr)
         self.dtype = dtype
         self._on_device: Parameters | None = None
         self._float64_on_device: Parameters | None = None
-        rng = np.random.default_rng(np.random.SeedSequence(int(seed)))
-        layers = initial_layers(sizes, initialization, output_gain, rng)
-        self.parameters = [array for layer in layers for array in layer] + list(extra)
+        self.parameters = parameters
         self._adam = adam().init(self._trained())
         use_compilation_cache()
         self.sync()
@@ -884,7 +902,7 @@ class JaxSoftmaxPolicy(JaxPolicy, MirroredSoftmax, SoftmaxPolicy):  # type: igno
 
     def _log_prob_inputs(self, obs: Any, a: Any) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
         observations = self._observations(obs)
-        batch = observations.shape[:-1]
+        batch = self._batch_shape(observations)
         return observations, check_actions("a", a, batch, self.n_actions, "obs"), batch
 
 
@@ -1030,7 +1048,7 @@ class JaxValue(RegressionState, JaxNetwork):
     def gradient(self, obs: Any) -> np.ndarray:
         """∇_w v̂(s, w) per state by `vmap(grad)`, flat, shape [..., P]."""
         observations = self._observations(obs)
-        batch = observations.shape[:-1]
+        batch = self._batch_shape(observations)
         network = self.network
 
         def one(parameters: Parameters, observation: Any) -> Any:
@@ -1045,7 +1063,9 @@ class JaxValue(RegressionState, JaxNetwork):
     def ascend(self, obs: Any, step: Any) -> None:
         """w ← w + Σ step · ∇_w v̂(s, w) over the batch (one reverse pass)."""
         observations = self._observations(obs)
-        steps = jnp.asarray(np.broadcast_to(as_float_array("step", step), observations.shape[:-1]))
+        steps = jnp.asarray(
+            np.broadcast_to(as_float_array("step", step), self._batch_shape(observations))
+        )
         network = self.network
         gradient = self._gradient(
             lambda p: jnp.sum(steps * network_output(network, p, observations)[..., 0])

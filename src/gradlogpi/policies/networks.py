@@ -10,7 +10,8 @@ objective over a batch, and the optimizer.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+import numbers
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -258,6 +259,38 @@ def initial_layers(
     return layers
 
 
+def observation_shape_of(observation_shape: int | Sequence[int]) -> tuple[int, ...]:
+    """`observation_shape` as a tuple of positive ints (an int k is (k,))."""
+    dimensions: Any = observation_shape
+    if isinstance(dimensions, numbers.Integral):
+        dimensions = (dimensions,)
+    try:
+        if isinstance(dimensions, str | bytes):
+            raise TypeError
+        shape = tuple(int(d) for d in dimensions)
+    except (TypeError, ValueError):
+        raise TypeError(
+            "`observation_shape` must be an int or a sequence of ints, e.g. (4,) or "
+            f"(3, 84, 84); got {observation_shape!r}"
+        ) from None
+    if not shape or any(d < 1 for d in shape):
+        raise ValueError(
+            f"`observation_shape` must be one or more positive ints; got {observation_shape!r}"
+        )
+    return shape
+
+
+def flattened_call(
+    call: Callable[[Any], Any], observations: Any, observation_shape: tuple[int, ...]
+) -> Any:
+    """`call` on observations [..., *observation_shape] (torch or JAX arrays) as one batch
+    [N, *observation_shape], as a user's network expects them; its output [N, out] comes
+    back as [..., out]."""
+    batch = observations.shape[: observations.ndim - len(observation_shape)]
+    output = call(observations.reshape(-1, *observation_shape))
+    return output.reshape(*batch, output.shape[-1])
+
+
 class NumpyMirror:
     """The network's weights as NumPy arrays, and its forward pass on them."""
 
@@ -269,6 +302,10 @@ class NumpyMirror:
         """The network in NumPy: x [..., k] -> output [..., out]."""
         *hidden, (weight, bias) = self._layers
         return matrix_product(numpy_mlp_function(hidden, self.activation)(x), weight) + bias
+
+    def _batch_shape(self, observations: np.ndarray) -> tuple[int, ...]:
+        """The leading axes of `observations` before one observation's."""
+        return observations.shape[: observations.ndim - len(self.observation_shape)]
 
     def _observations(self, obs: Any) -> np.ndarray:
         obs = as_float_array("obs", obs)

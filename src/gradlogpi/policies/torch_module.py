@@ -15,7 +15,6 @@ that update state in the forward pass (batch norm's running statistics in traini
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,7 +23,13 @@ import numpy as np
 from gradlogpi.core._checks import check_positive_int
 from gradlogpi.errors import ShapeError
 from gradlogpi.policies.actor import Actor
-from gradlogpi.policies.networks import DEFAULT_REGRESSION, AdamSettings, Regression
+from gradlogpi.policies.networks import (
+    DEFAULT_REGRESSION,
+    AdamSettings,
+    Regression,
+    flattened_call,
+    observation_shape_of,
+)
 from gradlogpi.policies.softmax_base import SoftmaxPolicy
 from gradlogpi.policies.torch_policies import (
     NeuralSoftmaxPolicy,
@@ -32,27 +37,6 @@ from gradlogpi.policies.torch_policies import (
     require_torch,
     use_threads,
 )
-
-
-def observation_shape_of(observation_shape: int | Sequence[int]) -> tuple[int, ...]:
-    """`observation_shape` as a tuple of positive ints (an int k is (k,))."""
-    dimensions: Any = observation_shape
-    if isinstance(dimensions, numbers.Integral):
-        dimensions = (dimensions,)
-    try:
-        if isinstance(dimensions, str | bytes):
-            raise TypeError
-        shape = tuple(int(d) for d in dimensions)
-    except (TypeError, ValueError):
-        raise TypeError(
-            "`observation_shape` must be an int or a sequence of ints, e.g. (4,) or "
-            f"(3, 84, 84); got {observation_shape!r}"
-        ) from None
-    if not shape or any(d < 1 for d in shape):
-        raise ValueError(
-            f"`observation_shape` must be one or more positive ints; got {observation_shape!r}"
-        )
-    return shape
 
 
 def checked_module(module: Any, observation_shape: tuple[int, ...], outputs: int) -> Any:
@@ -73,14 +57,6 @@ def checked_module(module: Any, observation_shape: tuple[int, ...], outputs: int
             f"to [N, {outputs}]; given 2 observations it returned shape {shape}"
         )
     return module
-
-
-def flattened_call(call: Any, observations: Any, observation_shape: tuple[int, ...]) -> Any:
-    """`call` on torch observations [..., *observation_shape] as one batch [N, ...]
-    (what a module expects), its output [N, out] reshaped to [..., out]."""
-    batch = observations.shape[: observations.ndim - len(observation_shape)]
-    output = call(observations.reshape(-1, *observation_shape))
-    return output.reshape(*batch, output.shape[-1])
 
 
 class TorchModuleSoftmaxPolicy(NeuralSoftmaxPolicy):

@@ -149,10 +149,6 @@ class TorchPolicy(NumpyMirror, RunAxisParameters):
     def parameters(self) -> list[Any]:
         return list(self.network.parameters())
 
-    def _batch_shape(self, observations: np.ndarray) -> tuple[int, ...]:
-        """The leading axes of `observations` before one observation's."""
-        return observations.shape[: observations.ndim - len(self.observation_shape)]
-
     def sync(self) -> None:
         """Copy the network's weights into the NumPy arrays used for acting."""
         linears = [m for m in self.network if hasattr(m, "weight")]

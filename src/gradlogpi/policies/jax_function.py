@@ -1,0 +1,201 @@
+"""Your own JAX network as a softmax policy or a critic (optional extra `gradlogpi[jax]`).
+
+A network here is a pure function `apply(parameters, observations)` and its parameters,
+any pytree of float arrays: a Flax linen module's `module.apply` with its `variables`, an
+Equinox or Haiku function, or plain `jax.numpy` (the tests use plain `jax.numpy`; Flax is
+not a dependency). It takes the MLP's place inside the JAX
+backend's compiled calls (`jax_policies`), so it trains as the built-in networks do: all
+of an update's epochs × minibatches in one XLA program, in float32 by default, scores
+and gradient checks in float64, with the critic in the same loss, snapshots and resume,
+and `runs = R` learned together in one vmapped call.
+
+`apply` gets a batch of observations [N, *observation_shape] and returns [N, n_actions]
+logits (a critic: [N, 1]); it must be traceable by `jax.jit`, `jax.grad` and `jax.vmap`
+and be the same function object for every run learned together. Acting calls it compiled
+in float64 (no NumPy copy as for the MLP), so acting costs a compiled call a step.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from gradlogpi.core._checks import check_positive_int
+from gradlogpi.errors import MissingExtraError, ShapeError
+from gradlogpi.policies.actor import Actor
+from gradlogpi.policies.jax_policies import (
+    JaxSoftmaxPolicy,
+    JaxValue,
+    Network,
+    Parameters,
+    network_output,
+)
+from gradlogpi.policies.networks import (
+    DEFAULT_REGRESSION,
+    AdamSettings,
+    Regression,
+    flattened_call,
+    observation_shape_of,
+)
+from gradlogpi.policies.softmax_base import SoftmaxPolicy
+
+try:
+    import jax
+except ImportError as error:  # pragma: no cover - depends on the install
+    raise MissingExtraError(
+        'your own JAX network needs JAX: pip install "gradlogpi[jax]"'
+    ) from error
+
+
+@dataclass(frozen=True)
+class UserNetwork:
+    """A user's `apply` on θ's flat list of arrays (hashable: part of a compiled call's
+    static `Network`)."""
+
+    apply: Callable[[Any, Any], Any]
+    structure: Any
+    """The parameters' pytree structure (a `jax.tree_util.PyTreeDef`)."""
+    observation_shape: tuple[int, ...]
+
+    def __call__(self, parameters: Parameters, observations: Any) -> Any:
+        tree = jax.tree_util.tree_unflatten(self.structure, list(parameters))
+        return flattened_call(
+            functools.partial(self.apply, tree), observations, self.observation_shape
+        )
+
+
+def user_network(
+    apply: Any, parameters: Any, observation_shape: tuple[int, ...], outputs: int
+) -> tuple[UserNetwork, list[np.ndarray]]:
+    """`apply` as a `UserNetwork` and θ as float64 arrays, once `apply` is callable, the
+    parameters are float arrays, and two zero observations give [2, outputs]."""
+    if not callable(apply):
+        raise TypeError(
+            f"`apply` must be a function apply(parameters, observations); got {type(apply).__name__}"
+        )
+    leaves, structure = jax.tree_util.tree_flatten(parameters)
+    if not leaves:
+        raise ValueError("`parameters` has no arrays to learn")
+    arrays = [np.asarray(leaf) for leaf in leaves]
+    if not all(np.issubdtype(array.dtype, np.floating) for array in arrays):
+        kinds = sorted({str(array.dtype) for array in arrays})
+        raise TypeError(f"`parameters` must hold float arrays only; got dtypes {kinds}")
+    network = UserNetwork(apply, structure, observation_shape)
+    zeros = np.zeros((2, *observation_shape))
+    shape = tuple(np.shape(network(tuple(a.astype(np.float64) for a in arrays), zeros)))
+    if shape != (2, outputs):
+        raise ShapeError(
+            f"`apply` must map observations [N, {', '.join(map(str, observation_shape))}] "
+            f"to [N, {outputs}]; given 2 observations it returned shape {shape}"
+        )
+    return network, [array.astype(np.float64) for array in arrays]
+
+
+compiled_output = jax.jit(network_output, static_argnames=("network",))
+
+
+def named_blocks(structure: Any, parameters: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """Index ranges of the flat θ by each array's path in the parameters' pytree."""
+    tree = jax.tree_util.tree_unflatten(structure, parameters)
+    blocks, start = {}, 0
+    for path, array in jax.tree_util.tree_flatten_with_path(tree)[0]:
+        name = jax.tree_util.keystr(path) or "parameters"
+        blocks[name] = np.arange(start, start + np.size(array))
+        start += np.size(array)
+    return blocks
+
+
+class JaxFunctionSoftmaxPolicy(JaxSoftmaxPolicy):
+    """π(·|s) = softmax(apply(parameters, s)) for Discrete actions, trained in JAX.
+
+    Args:
+      apply: apply(parameters, observations [N, *observation_shape]) -> logits [N, A].
+      parameters: its initial parameters, any pytree of float arrays (copied as float64).
+      observation_shape: one observation's shape, e.g. 4 or (4,), or (1, 84, 84).
+      n_actions: A.
+      lr: Adam's step size, or `AdamSettings(step size, ε)` (ε 1e-5 by default).
+      dtype: 'float32' (default) or 'float64': what training computes in.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> def apply(parameters, x):
+        ...     return jnp.tanh(x @ parameters["hidden"]) @ parameters["out"]
+        >>> parameters = {"hidden": np.full((4, 8), 0.1), "out": np.zeros((8, 2))}
+        >>> policy = JaxFunctionSoftmaxPolicy(apply, parameters, 4, 2, lr=1e-3)
+        >>> policy.probabilities([[0.0, 0.1, 0.0, -0.1]])
+        array([[0.5, 0.5]])
+    """
+
+    def __init__(
+        self,
+        apply: Callable[[Any, Any], Any],
+        parameters: Any,
+        observation_shape: int | Sequence[int],
+        n_actions: int,
+        *,
+        lr: float | AdamSettings = 0.01,
+        dtype: str = "float32",
+    ):
+        self.observation_shape = observation_shape_of(observation_shape)
+        self.n_actions = check_positive_int("n_actions", n_actions)
+        function, arrays = user_network(apply, parameters, self.observation_shape, self.n_actions)
+        self.activation = "yours"
+        self._adopt(Network("softmax", self.activation, function=function), arrays, lr, dtype)
+
+    def sync(self) -> None:
+        """Nothing to copy: acting calls the function itself."""
+
+    def logits(self, obs: Any) -> np.ndarray:
+        return np.asarray(compiled_output(self.network, self._float64(), self._observations(obs)))
+
+    def actor(self) -> Actor:
+        return SoftmaxPolicy.actor(self)  # argmax of logits + Gumbel noise, the function's logits
+
+    def parameter_blocks(self) -> dict[str, np.ndarray]:
+        assert isinstance(self.network.function, UserNetwork)
+        return named_blocks(self.network.function.structure, self.parameters)
+
+
+class JaxFunctionValue(JaxValue):
+    """v̂(s, w) = apply(parameters, s), a critic fitted in JAX.
+
+    Args:
+      apply: apply(parameters, observations [N, *observation_shape]) -> [N, 1].
+      parameters: its initial parameters, any pytree of float arrays.
+      observation_shape: one observation's shape, as `JaxFunctionSoftmaxPolicy`.
+      seed: seed of the stream that shuffles the regression's minibatches.
+      lr, dtype: as `JaxFunctionSoftmaxPolicy`.
+      regression: how `fit` regresses (`Regression`), as `JaxValue`'s.
+    """
+
+    def __init__(
+        self,
+        apply: Callable[[Any, Any], Any],
+        parameters: Any,
+        observation_shape: int | Sequence[int],
+        *,
+        seed: int = 0,
+        lr: float | AdamSettings = 1e-3,
+        regression: Regression = DEFAULT_REGRESSION,
+        dtype: str = "float32",
+    ):
+        self.observation_shape = observation_shape_of(observation_shape)
+        self._settle(regression, seed)
+        function, arrays = user_network(apply, parameters, self.observation_shape, 1)
+        self.activation = "yours"
+        self._adopt(Network("value", self.activation, function=function), arrays, lr, dtype)
+
+    def sync(self) -> None:
+        """Nothing to copy: v̂ calls the function itself."""
+
+    def value(self, obs: Any) -> np.ndarray:
+        output = compiled_output(self.network, self._float64(), self._observations(obs))
+        return np.asarray(output)[..., 0]
+
+    def parameter_blocks(self) -> dict[str, np.ndarray]:
+        assert isinstance(self.network.function, UserNetwork)
+        return named_blocks(self.network.function.structure, self.parameters)
