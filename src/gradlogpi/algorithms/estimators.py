@@ -54,22 +54,33 @@ def reinforce_optimal_baseline_gradient(
 
 
 def gpomdp_optimal_baseline_gradient(
-    scores: np.ndarray, rewards: np.ndarray, gamma: float, mask: np.ndarray
+    scores: np.ndarray,
+    rewards: np.ndarray,
+    gamma: float,
+    mask: np.ndarray,
+    absorbed: np.ndarray | None = None,
 ) -> np.ndarray:
     """G(PO)MDP with the variance-minimising baseline of each step t and component k:
 
     b_tk = E[(Σ_{t'≤t} ψ_t'k)² γ^t r_t] / E[(Σ_{t'≤t} ψ_t'k)²];
     g_k = E[Σ_t (Σ_{t'≤t} ψ_t'k)(γ^t r_t − b_tk)].
+
+    The expectations at step t run over every episode of the horizon, those that already
+    terminated included (`absorbed` [N, T]: steps after a termination, with r = 0 and the
+    summed score frozen): b_t is unbiased only because E[Σ_{t'≤t} ψ_t'] = 0 over all of
+    them. Averaged over the episodes still running at t instead, the baseline takes away
+    the signal of when episodes end; on CartPole, which pays 1 a step, all of it (the
+    estimate was exactly 0 before 2026-12-04).
     """
-    cumulative = np.cumsum(scores * mask[..., None], axis=1)  # [N, T, P]
-    discounted = discounted_rewards(rewards, gamma, mask)  # [N, T]
-    squares = cumulative**2 * mask[..., None]
+    counted = mask if absorbed is None else mask | absorbed
+    cumulative = np.cumsum(scores * mask[..., None], axis=1)  # [N, T, P], frozen after the end
+    discounted = discounted_rewards(rewards, gamma, mask)  # [N, T], 0 after the end
+    squares = cumulative**2 * counted[..., None]
     baseline = _safe_ratio(
         (squares * discounted[..., None]).mean(axis=0), squares.mean(axis=0)
     )  # [T, P]
-    return (
-        (cumulative * (discounted[..., None] - baseline) * mask[..., None]).sum(axis=1).mean(axis=0)
-    )
+    terms = cumulative * (discounted[..., None] - baseline) * counted[..., None]
+    return terms.sum(axis=1).mean(axis=0)
 
 
 def fisher_matrix(scores: np.ndarray, mask: np.ndarray) -> np.ndarray:

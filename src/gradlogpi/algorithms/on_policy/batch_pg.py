@@ -106,6 +106,15 @@ class PaddedBatch:
     lengths: np.ndarray
     first_steps: np.ndarray | None = None
     """[N]: step of its episode at which each row starts (0 for whole episodes)."""
+    terminated: np.ndarray | None = None
+    """[N] bool: the row ends in its episode's termination (None: not known, none do)."""
+
+    def absorbed(self) -> np.ndarray:
+        """[N, T] bool: the padded steps after a row's termination, where its episode sits in
+        the absorbing state (no reward, no action): part of a fixed horizon's estimate."""
+        if self.terminated is None:
+            return np.zeros_like(self.mask)
+        return ~self.mask & self.terminated[:, None]
 
 
 def pad_episodes(episodes: list[Episode]) -> PaddedBatch:
@@ -134,7 +143,13 @@ def pad_fragments(
             fragments.stop_observations(rows)
         )
     return PaddedBatch(
-        observations, actions, rewards, mask, fragments.lengths, fragments.first_steps
+        observations,
+        actions,
+        rewards,
+        mask,
+        fragments.lengths,
+        fragments.first_steps,
+        fragments.terminated,
     )
 
 
@@ -178,15 +193,17 @@ def gradient_estimate(
             )
             return estimators.kl_step_size(gradient, gradient, config.max_kl) * gradient
         if config.baseline == "optimal":
-            optimal = (
-                estimators.reinforce_optimal_baseline_gradient
-                if config.estimator == "reinforce"
-                else estimators.gpomdp_optimal_baseline_gradient
-            )
             rewards = batch.rewards
             if batch.first_steps is not None:  # fragments: steps t0, t0 + 1, … of their episode
                 rewards = rewards * config.gamma ** batch.first_steps[:, None].astype(np.float64)
-            gradient = optimal(scores, rewards, config.gamma, batch.mask)
+            if config.estimator == "reinforce":
+                gradient = estimators.reinforce_optimal_baseline_gradient(
+                    scores, rewards, config.gamma, batch.mask
+                )
+            else:  # its baseline of step t averages over every row, terminated ones too
+                gradient = estimators.gpomdp_optimal_baseline_gradient(
+                    scores, rewards, config.gamma, batch.mask, batch.absorbed()
+                )
         else:
             weights = step_weights(batch, config, value)
             gradient = (weights[..., None] * scores).sum(axis=1).mean(axis=0)
