@@ -9,11 +9,16 @@ from gradlogpi.algorithms.on_policy.loop import RunStart  # noqa: E402
 from gradlogpi.check import compare_scores  # noqa: E402
 from gradlogpi.errors import ShapeError  # noqa: E402
 from gradlogpi.policies.jax_function import (  # noqa: E402
+    JaxFunctionGaussianPolicy,
     JaxFunctionSoftmaxPolicy,
     JaxFunctionValue,
 )
-from gradlogpi.policies.jax_policies import JaxSoftmaxPolicy, JaxValue  # noqa: E402
-from gradlogpi.policies.networks import MLP  # noqa: E402
+from gradlogpi.policies.jax_policies import (  # noqa: E402
+    JaxGaussianPolicy,
+    JaxSoftmaxPolicy,
+    JaxValue,
+)
+from gradlogpi.policies.networks import GSDE, MLP, GaussianHead  # noqa: E402
 from tests.policies.own_networks import (  # noqa: E402
     assert_logits_take_any_leading_axes,
     assert_ppo_trains_on_images_and_resumes_exactly,
@@ -113,6 +118,47 @@ def test_runs_of_a_function_learned_together_end_as_each_alone():
         np.testing.assert_allclose(together.parameters[k], alone.parameters[0], atol=1e-12)
         width = together.lengths.shape[1]  # cut to the fewest episodes any run finished
         np.testing.assert_array_equal(together.lengths[k], alone.lengths[0, :width])
+
+
+@pytest.mark.parametrize(
+    "head", [GaussianHead(log_std0=-0.5), GaussianHead(squash_bounds=(-2.0, 2.0))]
+)
+def test_a_gaussian_on_a_function_equal_to_the_built_in_mlp_takes_its_ppo_steps(head, rng):
+    built_in = JaxGaussianPolicy(3, 1, MLP((16,)), seed=3, lr=3e-3, head=head, dtype="float64")
+    layers = as_layers(built_in.parameters[:-1])  # η, log σ's parameter, comes last
+    policy = JaxFunctionGaussianPolicy(mlp_apply, layers, 3, 1, lr=3e-3, head=head, dtype="float64")
+    np.testing.assert_array_equal(policy.get_flat(), built_in.get_flat())
+    obs, a = rng.normal(size=(2, 5, 3)), rng.uniform(-1.5, 1.5, size=(2, 5, 1))
+    np.testing.assert_allclose(policy.log_prob(obs, a), built_in.log_prob(obs, a), rtol=1e-12)
+    np.testing.assert_allclose(policy.score(obs, a), built_in.score(obs, a), rtol=1e-10)
+    config = PPOConfig(n_updates=2, num_envs=2, steps_per_env=32, epochs=2, minibatches=2)
+
+    def value():
+        return JaxValue(3, MLP((16,)), seed=4, lr=3e-3, dtype="float64")
+
+    expected = ppo("Pendulum-v1", built_in, config, value=value(), seed=5)
+    result = ppo("Pendulum-v1", policy, config, value=value(), seed=5)
+    np.testing.assert_allclose(result.returns, expected.returns, rtol=1e-9)
+    np.testing.assert_allclose(result.parameters, expected.parameters, rtol=1e-9, atol=1e-12)
+
+
+def test_the_score_of_a_squashed_gaussian_function_agrees_with_finite_differences(rng):
+    head = GaussianHead(squash_bounds=(-1.0, 1.0))
+    parameters = convolution_parameters(2, 0)
+    policy = JaxFunctionGaussianPolicy(convolution_apply, parameters, (1, 2, 2), 2, head=head)
+    obs, a = rng.normal(size=(4, 1, 2, 2)), rng.uniform(-0.9, 0.9, size=(4, 2))
+    check = compare_scores(policy, obs, a)
+    assert check.passed(rtol=1e-6, atol=1e-8), check
+    assert set(policy.parameter_blocks()) == {"['head']", "['kernel']", "eta"}
+    # the entropy of a state-independent σ, one value per observation however shaped
+    assert policy.entropy(rng.normal(size=(3, 1, 2, 2))).shape == (3,)
+    gradient = policy.mean_entropy_gradient(obs)  # H = Σ log σ + const: only η moves it
+    np.testing.assert_allclose(gradient[policy.parameter_blocks()["eta"]], [1.0, 1.0])
+    np.testing.assert_array_equal(gradient[policy.parameter_blocks()["['kernel']"]], 0.0)
+    with pytest.raises(ValueError, match=r"`head.gsde` needs the built-in MLP's last hidden"):
+        JaxFunctionGaussianPolicy(
+            convolution_apply, parameters, (1, 2, 2), 2, head=GaussianHead(gsde=GSDE())
+        )
 
 
 def test_a_function_that_does_not_fit_is_refused_by_name():

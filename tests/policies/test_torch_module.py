@@ -8,11 +8,17 @@ torch = pytest.importorskip("torch")
 from gradlogpi.algorithms import PPOConfig, ppo  # noqa: E402
 from gradlogpi.check import compare_scores  # noqa: E402
 from gradlogpi.errors import ShapeError  # noqa: E402
+from gradlogpi.policies.networks import GSDE, GaussianHead  # noqa: E402
 from gradlogpi.policies.torch_module import (  # noqa: E402
+    TorchModuleGaussianPolicy,
     TorchModuleSoftmaxPolicy,
     TorchModuleValue,
 )
-from gradlogpi.policies.torch_policies import NeuralSoftmaxPolicy, NeuralValue  # noqa: E402
+from gradlogpi.policies.torch_policies import (  # noqa: E402
+    NeuralGaussianPolicy,
+    NeuralSoftmaxPolicy,
+    NeuralValue,
+)
 from tests.policies.own_networks import (  # noqa: E402
     assert_logits_take_any_leading_axes,
     assert_ppo_trains_on_images_and_resumes_exactly,
@@ -67,6 +73,37 @@ def test_ppo_trains_module_policies_on_image_observations_and_resumes_exactly():
         return policy, TorchModuleValue(image_module(1, seed=2), (1, 2, 2), lr=1e-3)
 
     assert_ppo_trains_on_images_and_resumes_exactly(models)
+
+
+@pytest.mark.parametrize(
+    "head", [GaussianHead(log_std0=-0.5), GaussianHead(squash_bounds=(-2.0, 2.0))]
+)
+def test_a_gaussian_on_a_module_equal_to_the_built_in_mlp_takes_its_ppo_steps(head, rng):
+    built_in = NeuralGaussianPolicy(3, 1, (16,), seed=3, lr=3e-3, head=head)
+    value = NeuralValue(3, (16,), seed=4, lr=3e-3)
+    wrapped = TorchModuleGaussianPolicy(copy.deepcopy(built_in.network), 3, 1, lr=3e-3, head=head)
+    np.testing.assert_array_equal(wrapped.get_flat(), built_in.get_flat())
+    obs, a = rng.normal(size=(2, 5, 3)), rng.uniform(-1.5, 1.5, size=(2, 5, 1))
+    np.testing.assert_allclose(wrapped.log_prob(obs, a), built_in.log_prob(obs, a), rtol=1e-12)
+    np.testing.assert_allclose(wrapped.score(obs, a), built_in.score(obs, a), rtol=1e-10)
+    config = PPOConfig(n_updates=2, num_envs=2, steps_per_env=32, epochs=2, minibatches=2)
+    expected = ppo("Pendulum-v1", built_in, config, value=copy.deepcopy(value), seed=5)
+    result = ppo("Pendulum-v1", wrapped, config, value=copy.deepcopy(value), seed=5)
+    np.testing.assert_allclose(result.returns, expected.returns, rtol=1e-9)
+    np.testing.assert_allclose(result.parameters, expected.parameters, rtol=1e-9, atol=1e-12)
+
+
+def test_the_score_of_a_squashed_gaussian_module_agrees_with_finite_differences(rng):
+    head = GaussianHead(squash_bounds=(-1.0, 1.0))
+    policy = TorchModuleGaussianPolicy(image_module(2, seed=0), (1, 2, 2), 2, head=head)
+    obs, a = rng.normal(size=(4, 1, 2, 2)), rng.uniform(-0.9, 0.9, size=(4, 2))
+    check = compare_scores(policy, obs, a)
+    assert check.passed(rtol=1e-6, atol=1e-8), check
+    assert "eta" in policy.parameter_blocks()
+    with pytest.raises(ValueError, match=r"`head.gsde` needs the built-in MLP's last hidden"):
+        TorchModuleGaussianPolicy(
+            image_module(2, seed=0), (1, 2, 2), 2, head=GaussianHead(gsde=GSDE())
+        )
 
 
 def test_a_module_that_does_not_fit_is_refused_by_name():

@@ -28,6 +28,7 @@ from gradlogpi.core._checks import check_positive_int
 from gradlogpi.errors import MissingExtraError, ShapeError
 from gradlogpi.policies.actor import Actor
 from gradlogpi.policies.jax_policies import (
+    JaxGaussianPolicy,
     JaxSoftmaxPolicy,
     JaxValue,
     Network,
@@ -36,10 +37,13 @@ from gradlogpi.policies.jax_policies import (
 )
 from gradlogpi.policies.networks import (
     DEFAULT_REGRESSION,
+    PLAIN_GAUSSIAN,
     AdamSettings,
+    GaussianHead,
     Regression,
     flattened_call,
     observation_shape_of,
+    without_gsde,
 )
 from gradlogpi.policies.softmax_base import SoftmaxPolicy
 
@@ -62,7 +66,9 @@ class UserNetwork:
     observation_shape: tuple[int, ...]
 
     def __call__(self, parameters: Parameters, observations: Any) -> Any:
-        tree = jax.tree_util.tree_unflatten(self.structure, list(parameters))
+        # a Gaussian policy's η follows the function's own arrays
+        leaves = list(parameters)[: self.structure.num_leaves]
+        tree = jax.tree_util.tree_unflatten(self.structure, leaves)
         return flattened_call(
             functools.partial(self.apply, tree), observations, self.observation_shape
         )
@@ -99,12 +105,17 @@ compiled_output = jax.jit(network_output, static_argnames=("network",))
 
 
 def named_blocks(structure: Any, parameters: list[np.ndarray]) -> dict[str, np.ndarray]:
-    """Index ranges of the flat θ by each array's path in the parameters' pytree."""
-    tree = jax.tree_util.tree_unflatten(structure, parameters)
+    """Index ranges of the flat θ by each array's path in the parameters' pytree (and
+    "eta" for a Gaussian's log σ parameter after them)."""
+    leaves = parameters[: structure.num_leaves]
+    tree = jax.tree_util.tree_unflatten(structure, leaves)
     blocks, start = {}, 0
     for path, array in jax.tree_util.tree_flatten_with_path(tree)[0]:
         name = jax.tree_util.keystr(path) or "parameters"
         blocks[name] = np.arange(start, start + np.size(array))
+        start += np.size(array)
+    for array in parameters[structure.num_leaves :]:
+        blocks["eta"] = np.arange(start, start + np.size(array))
         start += np.size(array)
     return blocks
 
@@ -144,7 +155,10 @@ class JaxFunctionSoftmaxPolicy(JaxSoftmaxPolicy):
         self.n_actions = check_positive_int("n_actions", n_actions)
         function, arrays = user_network(apply, parameters, self.observation_shape, self.n_actions)
         self.activation = "yours"
-        self._adopt(Network("softmax", self.activation, function=function), arrays, lr, dtype)
+        network = Network(
+            "softmax", self.activation, function=function, rank=len(function.observation_shape)
+        )
+        self._adopt(network, arrays, lr, dtype)
 
     def sync(self) -> None:
         """Nothing to copy: acting calls the function itself."""
@@ -154,6 +168,64 @@ class JaxFunctionSoftmaxPolicy(JaxSoftmaxPolicy):
 
     def actor(self) -> Actor:
         return SoftmaxPolicy.actor(self)  # argmax of logits + Gumbel noise, the function's logits
+
+    def parameter_blocks(self) -> dict[str, np.ndarray]:
+        assert isinstance(self.network.function, UserNetwork)
+        return named_blocks(self.network.function.structure, self.parameters)
+
+
+class JaxFunctionGaussianPolicy(JaxGaussianPolicy):
+    """π(a|s) = N(apply(parameters, s), diag σ²) for Box actions, with a learned log σ
+    (state-independent), trained in JAX.
+
+    Args:
+      apply: apply(parameters, observations [N, *observation_shape]) -> means [N, m].
+      parameters: its initial parameters, any pytree of float arrays (copied as float64).
+      observation_shape: one observation's shape, as `JaxFunctionSoftmaxPolicy`.
+      action_dim: m.
+      lr, dtype: as `JaxFunctionSoftmaxPolicy`.
+      head: `GaussianHead`: the initial log σ, its bounds, and optionally the action box
+        to squash into (a = c + h·tanh(u), with the exact log-det term); no gSDE.
+    """
+
+    def __init__(
+        self,
+        apply: Callable[[Any, Any], Any],
+        parameters: Any,
+        observation_shape: int | Sequence[int],
+        action_dim: int,
+        *,
+        lr: float | AdamSettings = 0.01,
+        head: GaussianHead = PLAIN_GAUSSIAN,
+        dtype: str = "float32",
+    ):
+        self.observation_shape = observation_shape_of(observation_shape)
+        self.action_dim = check_positive_int("action_dim", action_dim)
+        head = without_gsde(head)
+        box = self._settle_squash(head)
+        std_shape = self._settle_exploration(head, 0)
+        function, arrays = user_network(apply, parameters, self.observation_shape, action_dim)
+        eta = np.full(std_shape, self._initial_eta(head.log_std0))
+        self.activation = "yours"
+        network = Network(
+            "gaussian",
+            self.activation,
+            self.log_std_bounds,
+            box,
+            function=function,
+            rank=len(self.observation_shape),
+        )
+        self._adopt(network, [*arrays, eta], lr, dtype)
+
+    def sync(self) -> None:
+        """log σ from η; the mean comes from calling the function."""
+        self._log_std = self._log_std_of(self.parameters[-1])
+
+    def _forward(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(compiled_output(self.network, self._float64(), x))
+
+    def actor(self) -> Actor:
+        return Actor(self.sample_from_noise)  # μ(s) + σ·noise, μ from the function
 
     def parameter_blocks(self) -> dict[str, np.ndarray]:
         assert isinstance(self.network.function, UserNetwork)
@@ -187,7 +259,10 @@ class JaxFunctionValue(JaxValue):
         self._settle(regression, seed)
         function, arrays = user_network(apply, parameters, self.observation_shape, 1)
         self.activation = "yours"
-        self._adopt(Network("value", self.activation, function=function), arrays, lr, dtype)
+        network = Network(
+            "value", self.activation, function=function, rank=len(function.observation_shape)
+        )
+        self._adopt(network, arrays, lr, dtype)
 
     def sync(self) -> None:
         """Nothing to copy: v̂ calls the function itself."""

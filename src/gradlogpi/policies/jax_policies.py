@@ -60,7 +60,6 @@ from gradlogpi.policies.networks import (
     checked_actions,
     initial_layers,
     no_critic,
-    squash_box,
 )
 from gradlogpi.policies.softmax_base import SoftmaxPolicy
 
@@ -121,6 +120,8 @@ class Network:
     function: Callable[[Parameters, Any], Any] | None = None
     """A user's network (`policies.jax_function`): (θ's arrays, x [..., k]) -> [..., out]
     in place of the MLP; None: the MLP."""
+    rank: int = 1
+    """Axes of one observation (1 for the MLP's [k]; a user's network may take images)."""
 
 
 Parameters = tuple[Any, ...]
@@ -209,7 +210,7 @@ def entropy(
         _, log_std = gaussian_moments(network, parameters, observations, training)
         return jnp.sum(log_std + 0.5 * np.log(2 * np.pi * np.e), axis=-1)
     per_state = jnp.sum(log_std_of(network, parameters[-1]) + 0.5 * np.log(2 * np.pi * np.e))
-    return jnp.broadcast_to(per_state, observations.shape[:-1])
+    return jnp.broadcast_to(per_state, observations.shape[: observations.ndim - network.rank])
 
 
 DEFAULT_MLP = MLP()
@@ -930,10 +931,7 @@ class JaxGaussianPolicy(JaxPolicy, MirroredGaussian):
     ):
         self.observation_shape = (check_positive_int("observation_dim", observation_dim),)
         self.action_dim = check_positive_int("action_dim", action_dim)
-        box = None
-        if head.squash_bounds is not None:
-            self._squash = squash_box(*head.squash_bounds, self.action_dim)
-            box = (tuple(self._squash[0].tolist()), tuple(self._squash[1].tolist()))
+        box = self._settle_squash(head)
         self.hidden = tuple(check_positive_int("hidden", h) for h in network.hidden)
         sizes = [observation_dim, *self.hidden, action_dim]
         std_shape = self._settle_exploration(head, sizes[-2])
@@ -969,7 +967,7 @@ class JaxGaussianPolicy(JaxPolicy, MirroredGaussian):
 
     def _log_prob_inputs(self, obs: Any, a: Any) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
         observations = self._observations(obs)
-        batch = observations.shape[:-1]
+        batch = self._batch_shape(observations)
         return observations, checked_actions(a, batch, self.action_dim), batch
 
 

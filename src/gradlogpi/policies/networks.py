@@ -341,6 +341,17 @@ def gsde_variance(features: np.ndarray, std: np.ndarray) -> np.ndarray:
     return matrix_product(features**2, std**2) + GSDE_VARIANCE_FLOOR
 
 
+def without_gsde(head: GaussianHead) -> GaussianHead:
+    """`head`, once it asks for no gSDE: gSDE's σ(s) is built on the built-in MLP's last
+    hidden layer, which a user's network does not expose."""
+    if head.gsde is not None:
+        raise ValueError(
+            "`head.gsde` needs the built-in MLP's last hidden layer; a Gaussian policy on "
+            "your own network explores with a state-independent σ: got a GSDE"
+        )
+    return head
+
+
 class MirroredGaussian(NumpyMirror):
     """π(a|s) = N(MLP(s), diag σ²) with a state-independent σ, on the mirror; squashed
     into the action box (a = c + h·tanh(u), u ~ N(μ, σ²)) when `_squash` is set; with
@@ -357,6 +368,16 @@ class MirroredGaussian(NumpyMirror):
     """gSDE's settings; None: a state-independent σ."""
     log_std_bounds: tuple[float, float] | None = None
     """`GaussianHead.log_std_bounds`: None, η = log σ; else log σ's smooth bounds."""
+
+    def _settle_squash(
+        self, head: GaussianHead
+    ) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+        """Take `head`'s action box to squash into, if any; returns it as (center,
+        half-width) tuples (hashable, for a compiled program), or None."""
+        if head.squash_bounds is None:
+            return None
+        self._squash = squash_box(*head.squash_bounds, self.action_dim)
+        return (tuple(self._squash[0].tolist()), tuple(self._squash[1].tolist()))
 
     def _settle_exploration(self, head: GaussianHead, n_features: int) -> tuple[int, ...]:
         """Take `head`'s gSDE settings and log σ's bounds (checked) and the noise they

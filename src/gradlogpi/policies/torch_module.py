@@ -25,13 +25,17 @@ from gradlogpi.errors import ShapeError
 from gradlogpi.policies.actor import Actor
 from gradlogpi.policies.networks import (
     DEFAULT_REGRESSION,
+    PLAIN_GAUSSIAN,
     AdamSettings,
+    GaussianHead,
     Regression,
     flattened_call,
     observation_shape_of,
+    without_gsde,
 )
 from gradlogpi.policies.softmax_base import SoftmaxPolicy
 from gradlogpi.policies.torch_policies import (
+    NeuralGaussianPolicy,
     NeuralSoftmaxPolicy,
     NeuralValue,
     require_torch,
@@ -109,6 +113,76 @@ class TorchModuleSoftmaxPolicy(NeuralSoftmaxPolicy):
             return super(TorchModuleSoftmaxPolicy, self)._logits_with(parameters, batch)
 
         return flattened_call(call, observations, self.observation_shape)
+
+
+class TorchModuleGaussianPolicy(NeuralGaussianPolicy):
+    """π(a|s) = N(module(s), diag σ²) for Box actions, with a learned log σ
+    (state-independent), `module` yours.
+
+    Args:
+      module: a `torch.nn.Module` mapping observations [N, *observation_shape] to means
+        [N, action_dim]; trained in place (made float64).
+      observation_shape: one observation's shape, as `TorchModuleSoftmaxPolicy`.
+      action_dim: m.
+      lr, threads: as `TorchModuleSoftmaxPolicy`.
+      head: `GaussianHead`: the initial log σ, its bounds, and optionally the action box
+        to squash into (a = c + h·tanh(u), with the exact log-det term); no gSDE.
+    """
+
+    def __init__(
+        self,
+        module: Any,
+        observation_shape: int | Sequence[int],
+        action_dim: int,
+        *,
+        lr: float | AdamSettings = 0.01,
+        head: GaussianHead = PLAIN_GAUSSIAN,
+        threads: int | None = 1,
+    ):
+        torch = require_torch()
+        self.observation_shape = observation_shape_of(observation_shape)
+        self.action_dim = check_positive_int("action_dim", action_dim)
+        head = without_gsde(head)
+        self._settle_squash(head)
+        std_shape = self._settle_exploration(head, 0)
+        eta = self._initial_eta(head.log_std0)
+        self.eta = torch.nn.Parameter(torch.full(std_shape, eta, dtype=torch.float64))
+        self.extra_parameters = {"eta": self.eta}
+        use_threads(threads)
+        self._adopt(checked_module(module, self.observation_shape, self.action_dim), lr)
+
+    def sync(self) -> None:
+        """log σ from η; the mean comes from calling the module."""
+        self._log_std = self._log_std_of(self.eta.detach().numpy())
+
+    def _forward(self, x: np.ndarray) -> np.ndarray:
+        torch = require_torch()
+        with torch.no_grad():
+            return flattened_call(self.network, torch.from_numpy(x), self.observation_shape).numpy()
+
+    def actor(self) -> Actor:
+        return Actor(self.sample_from_noise)  # μ(s) + σ·noise, μ from the module
+
+    def _moments_with(
+        self, parameters: dict[str, Any] | None, observations: Any, training: bool = False
+    ) -> tuple[Any, Any]:
+        eta = self.eta if parameters is None else parameters["eta"]
+        if parameters is None:
+            call = self.network
+        else:
+            from torch.func import functional_call
+
+            inner = {
+                n.removeprefix("network."): v
+                for n, v in parameters.items()
+                if n.startswith("network.")
+            }
+
+            def call(batch: Any) -> Any:
+                return functional_call(self.network, inner, (batch,))
+
+        mean = flattened_call(call, observations, self.observation_shape)
+        return mean, self._torch_log_std(eta).expand(mean.shape)
 
 
 class TorchModuleValue(NeuralValue):

@@ -43,7 +43,6 @@ from gradlogpi.policies.networks import (
     adam_settings,
     checked_actions,
     no_critic,
-    squash_box,
 )
 from gradlogpi.policies.softmax_base import SoftmaxPolicy
 
@@ -488,8 +487,7 @@ class NeuralGaussianPolicy(TorchPolicy, MirroredGaussian):
         self.observation_shape = (check_positive_int("observation_dim", observation_dim),)
         self.action_dim = check_positive_int("action_dim", action_dim)
         log_std0 = head.log_std0
-        if head.squash_bounds is not None:
-            self._squash = squash_box(*head.squash_bounds, self.action_dim)
+        self._settle_squash(head)
         self.hidden = tuple(check_positive_int("hidden", h) for h in hidden)
         sizes = [observation_dim, *self.hidden, action_dim]
         std_shape = self._settle_exploration(head, sizes[-2])
@@ -513,7 +511,7 @@ class NeuralGaussianPolicy(TorchPolicy, MirroredGaussian):
         return self._log_prob_with(
             None,
             torch.from_numpy(obs_array),
-            self._torch_actions(a, obs_array.shape[:-1]),
+            self._torch_actions(a, self._batch_shape(obs_array)),
             training,
         )
 
@@ -524,7 +522,7 @@ class NeuralGaussianPolicy(TorchPolicy, MirroredGaussian):
             _, log_std = self._moments_with(None, torch.from_numpy(observations), training)
             return (log_std + 0.5 * np.log(2 * np.pi * np.e)).sum(dim=-1)
         per_state = (self._torch_log_std(self.eta) + 0.5 * np.log(2 * np.pi * np.e)).sum()
-        return per_state.expand(observations.shape[:-1])
+        return per_state.expand(self._batch_shape(observations))
 
     def _moments_with(
         self, parameters: dict[str, Any] | None, observations: Any, training: bool = False
