@@ -137,6 +137,53 @@ def test_the_optimal_gpomdp_baseline_is_unbiased_where_episodes_end_early():
     assert optimal.var(axis=0).sum() < plain.var(axis=0).sum()
 
 
+def two_action_episodes(rng, n_episodes, horizon=8):
+    """Episodes of a fixed two-action policy that ends an episode with probability 0.5
+    after action 1, paying 1 + (t mod 3) a step: scores [N, T, 2], rewards, mask, ends."""
+    probabilities = np.exp([0.3, -0.2]) / np.exp([0.3, -0.2]).sum()
+    scores = np.zeros((n_episodes, horizon, 2))
+    rewards = np.zeros((n_episodes, horizon))
+    mask = np.zeros((n_episodes, horizon), dtype=bool)
+    terminated = np.zeros(n_episodes, dtype=bool)
+    for i in range(n_episodes):
+        for t in range(horizon):
+            action = int(rng.random() < probabilities[1])
+            scores[i, t] = np.eye(2)[action] - probabilities
+            rewards[i, t], mask[i, t] = 1 + t % 3, True
+            if action == 1 and rng.random() < 0.5:
+                terminated[i] = True
+                break
+    return scores, rewards, mask, terminated
+
+
+def test_the_optimal_baselines_are_unbiased_with_four_episodes_a_batch():
+    """Each episode's baseline comes from the other episodes: with 4 episodes a batch its
+    own return would pull the estimate towards 0 (by about a quarter here)."""
+    rng = np.random.default_rng(0)
+    plain, gpomdp, reinforce = [], [], []
+    for _ in range(3000):
+        scores, rewards, mask, terminated = two_action_episodes(rng, 4)
+        absorbed = ~mask & terminated[:, None]
+        weights = estimators.gpomdp_weights(rewards, 0.99, mask)
+        plain.append((weights[..., None] * scores).sum(axis=1).mean(axis=0))
+        gpomdp.append(
+            estimators.gpomdp_optimal_baseline_gradient(scores, rewards, 0.99, mask, absorbed)
+        )
+        reinforce.append(
+            estimators.reinforce_optimal_baseline_gradient(scores, rewards, 0.99, mask)
+        )
+    plain = np.array(plain)
+    for estimate in (np.array(gpomdp), np.array(reinforce)):
+        difference = plain[:, 0] - estimate[:, 0]
+        bound = 4 * difference.std(ddof=1) / np.sqrt(len(difference))
+        assert abs(difference.mean()) < bound, (difference.mean(), bound)
+
+
+def test_the_optimal_baseline_needs_whole_episodes():
+    with pytest.raises(ValueError, match="`baseline` 'optimal' needs whole episodes"):
+        BatchPolicyGradientConfig(collection="steps", baseline="optimal")
+
+
 def test_normalized_constant_batch_gives_zero_update():
     weights = estimators.gpomdp_weights(np.zeros((3, 4)), 0.9, np.ones((3, 4), bool))
     from gradlogpi.core import normalized

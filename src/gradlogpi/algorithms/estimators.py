@@ -44,12 +44,15 @@ def reinforce_optimal_baseline_gradient(
 ) -> np.ndarray:
     """REINFORCE with the variance-minimising baseline of each component k:
 
-    b_k = E[(Σ_t ψ_tk)² R(τ)] / E[(Σ_t ψ_tk)²];  g_k = E[(Σ_t ψ_tk)(R(τ) − b_k)].
+    b_k = E[(Σ_t ψ_tk)² R(τ)] / E[(Σ_t ψ_tk)²];  g_k = E[(Σ_t ψ_tk)(R(τ) − b_k)],
+
+    episode i's b_k estimated from the other episodes (leave one out), so that it does not
+    depend on episode i and the estimate is unbiased at any batch size.
     """
     summed = (scores * mask[..., None]).sum(axis=1)  # [N, P]
     total = discounted_rewards(rewards, gamma, mask).sum(axis=1)  # [N]
     squares = summed**2
-    baseline = _safe_ratio((squares * total[:, None]).mean(axis=0), squares.mean(axis=0))
+    baseline = leave_one_out_ratio(squares * total[:, None], squares)  # [N, P]
     return (summed * (total[:, None] - baseline)).mean(axis=0)
 
 
@@ -67,18 +70,19 @@ def gpomdp_optimal_baseline_gradient(
 
     The expectations at step t run over every episode of the horizon, those that already
     terminated included (`absorbed` [N, T]: steps after a termination, with r = 0 and the
-    summed score frozen): b_t is unbiased only because E[Σ_{t'≤t} ψ_t'] = 0 over all of
-    them. Averaged over the episodes still running at t instead, the baseline takes away
-    the signal of when episodes end; on CartPole, which pays 1 a step, all of it (the
-    estimate was exactly 0 before 2026-12-04).
+    summed score frozen): subtracting b_t leaves the mean unchanged only because
+    E[Σ_{t'≤t} ψ_t'] = 0 over all of them. Averaged over the episodes still running at t
+    instead, the baseline takes away the signal of when episodes end; on CartPole, which
+    pays 1 a step, all of it (the estimate was exactly 0 before 2026-12-04). Rows are whole
+    episodes with one horizon (fragments of step collection, whose horizons differ, are
+    refused by `batch_pg`). Episode i's b_t comes from the other episodes (leave one out),
+    so the estimate is unbiased at any batch size.
     """
     counted = mask if absorbed is None else mask | absorbed
     cumulative = np.cumsum(scores * mask[..., None], axis=1)  # [N, T, P], frozen after the end
     discounted = discounted_rewards(rewards, gamma, mask)  # [N, T], 0 after the end
     squares = cumulative**2 * counted[..., None]
-    baseline = _safe_ratio(
-        (squares * discounted[..., None]).mean(axis=0), squares.mean(axis=0)
-    )  # [T, P]
+    baseline = leave_one_out_ratio(squares * discounted[..., None], squares)  # [N, T, P]
     terms = cumulative * (discounted[..., None] - baseline) * counted[..., None]
     return terms.sum(axis=1).mean(axis=0)
 
@@ -120,6 +124,16 @@ def enac_gradient(
 
 def _safe_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     return np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1.0), 0.0)
+
+
+def leave_one_out_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """For each row i (axis 0): Σ_{j≠i} numerator_j / Σ_{j≠i} denominator_j, with a
+    non-negative denominator; 0 where the other rows' denominator is 0 to rounding (a
+    single episode: no baseline)."""
+    total_numerator, total_denominator = numerator.sum(axis=0), denominator.sum(axis=0)
+    others = total_denominator - denominator
+    others = np.where(others > 1e-12 * total_denominator, others, 0.0)
+    return _safe_ratio(total_numerator - numerator, others)
 
 
 def fisher_vector_product(scores: np.ndarray, vector: np.ndarray, damping: float) -> np.ndarray:

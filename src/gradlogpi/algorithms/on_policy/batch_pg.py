@@ -89,6 +89,14 @@ class BatchPolicyGradientConfig(CollectionConfig):
                     "`update` 'enac' needs whole episodes, collection='episodes'; got 'enac' "
                     f"with collection={self.collection!r}"
                 )
+            if self.baseline == "optimal":
+                # its step-t baseline averages over rows of one horizon; fragments end at
+                # the update's end or the time limit at different steps, and counting a
+                # terminated one past its end where the others stop would bias it
+                raise ValueError(
+                    "`baseline` 'optimal' needs whole episodes, collection='episodes'; got "
+                    f"'optimal' with collection={self.collection!r}"
+                )
         if self.baseline == "value" and self.estimator != "gpomdp":
             raise ValueError(
                 "`baseline` 'value' needs `estimator` 'gpomdp' (a per-state baseline); got 'reinforce'"
