@@ -173,3 +173,18 @@ def test_a_function_that_does_not_fit_is_refused_by_name():
         JaxFunctionSoftmaxPolicy(identity, {}, 2, 2)
     with pytest.raises(TypeError, match=r"`parameters` must hold float arrays only; got dtypes"):
         JaxFunctionValue(identity, {"w": np.zeros(2, dtype=np.int64)}, 1)
+
+    def linear(parameters, x):
+        return x @ parameters["w"]
+
+    weights = {"w": np.zeros((4, 1))}
+    with pytest.raises(
+        ShapeError, match=r"to \[N, 1\]; given 2 observations it returned shape \(2,\)"
+    ):
+        JaxFunctionValue(lambda p, x: linear(p, x)[:, 0], weights, 4)
+    with pytest.raises(TypeError, match=r"`apply` must compute in its inputs' dtype .* float32"):
+        JaxFunctionValue(lambda p, x: linear(p, x).astype(jnp.float32), weights, 4)
+    with pytest.raises(ValueError, match=r"`apply` failed on float64 observations \[2, 5\]"):
+        JaxFunctionValue(linear, weights, 5)
+    with pytest.raises(ValueError, match="must treat the observations of a batch one by one"):
+        JaxFunctionValue(lambda p, x: linear(p, x - x.mean(axis=0)), {"w": np.ones((4, 1))}, 4)

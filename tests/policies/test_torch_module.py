@@ -119,3 +119,40 @@ def test_a_module_that_does_not_fit_is_refused_by_name():
         TorchModuleSoftmaxPolicy(torch.nn.Linear(4, 2), "4", 2)
     with pytest.raises(ValueError, match="`module` has no parameters"):
         TorchModuleSoftmaxPolicy(torch.nn.Flatten(), (2,), 2)
+    with pytest.raises(TypeError, match="`observation_shape` must be an int or a sequence"):
+        TorchModuleSoftmaxPolicy(torch.nn.Linear(4, 2), (4.5,), 2)
+    with pytest.raises(ValueError, match=r"`module` failed on float64 observations \[2, 4\]"):
+        TorchModuleSoftmaxPolicy(torch.nn.Linear(5, 2), 4, 2)
+
+
+class Centred(torch.nn.Module):
+    """Subtracts the batch's mean: each output depends on the other observations."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.linear(x - x.mean(dim=0))
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [torch.nn.Dropout(0.5), torch.nn.BatchNorm1d(4)],
+    ids=["dropout", "batch norm"],
+)
+def test_a_module_in_training_mode_is_refused_and_accepted_in_eval_mode(layer):
+    module = torch.nn.Sequential(layer, torch.nn.Linear(4, 2))
+    buffers = [b.clone() for b in module.buffers()]
+    with pytest.raises(ValueError, match=r"batch norm or dropout in training mode\?\); call"):
+        TorchModuleSoftmaxPolicy(module, 4, 2)
+    # the probe left no trace in the running statistics
+    for buffer, saved in zip(module.buffers(), buffers, strict=True):
+        assert torch.equal(buffer, saved.to(buffer.dtype))
+    policy = TorchModuleSoftmaxPolicy(module.eval(), 4, 2)
+    assert policy.score(np.zeros((3, 4)), [0, 1, 0]).shape == (3, policy.n_parameters)
+
+
+def test_a_module_that_mixes_the_observations_of_a_batch_is_refused():
+    with pytest.raises(ValueError, match="must treat the observations of a batch one by one"):
+        TorchModuleSoftmaxPolicy(Centred(), 4, 2)

@@ -90,15 +90,37 @@ def user_network(
     if not all(np.issubdtype(array.dtype, np.floating) for array in arrays):
         kinds = sorted({str(array.dtype) for array in arrays})
         raise TypeError(f"`parameters` must hold float arrays only; got dtypes {kinds}")
-    network = UserNetwork(apply, structure, observation_shape)
-    zeros = np.zeros((2, *observation_shape))
-    shape = tuple(np.shape(network(tuple(a.astype(np.float64) for a in arrays), zeros)))
+    arrays = [array.astype(np.float64) for array in arrays]
+    tree = jax.tree_util.tree_unflatten(structure, arrays)
+    observations = np.random.default_rng(0).normal(size=(2, *observation_shape))
+    dimensions = ", ".join(map(str, observation_shape))
+    try:
+        output = apply(tree, observations)
+        rows = [apply(tree, observations[i : i + 1]) for i in range(2)]
+    except Exception as error:
+        raise ValueError(
+            f"`apply` failed on float64 observations [2, {dimensions}]: "
+            f"{type(error).__name__}: {error}"
+        ) from error
+    shape = tuple(np.shape(output))
     if shape != (2, outputs):
         raise ShapeError(
-            f"`apply` must map observations [N, {', '.join(map(str, observation_shape))}] "
-            f"to [N, {outputs}]; given 2 observations it returned shape {shape}"
+            f"`apply` must map observations [N, {dimensions}] to [N, {outputs}]; given 2 "
+            f"observations it returned shape {shape}"
         )
-    return network, [array.astype(np.float64) for array in arrays]
+    dtype = np.asarray(output).dtype
+    if dtype != np.float64:
+        raise TypeError(
+            "`apply` must compute in its inputs' dtype (float64 scores and gradient checks; "
+            f"training passes `dtype` arrays); given float64 it returned {dtype}"
+        )
+    if not np.allclose(np.concatenate([np.asarray(r) for r in rows]), output, rtol=1e-9):
+        raise ValueError(
+            "`apply` must treat the observations of a batch one by one (per-sample scores "
+            "call it on one at a time); two observations together gave other outputs than "
+            "each alone"
+        )
+    return UserNetwork(apply, structure, observation_shape), arrays
 
 
 compiled_output = jax.jit(network_output, static_argnames=("network",))

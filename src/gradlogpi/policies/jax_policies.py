@@ -372,7 +372,8 @@ def check_alike(runs: Sequence[Sequence[JaxNetwork]]) -> None:
         if signature(models) != first:
             raise ValueError(
                 "runs trained in one call must have networks of one kind, shape, dtype and "
-                f"Adam settings; run {run} differs from run 0"
+                "Adam settings (and, for your own network, the same `apply` function object); "
+                f"run {run} differs from run 0"
             )
 
 

@@ -267,8 +267,11 @@ def observation_shape_of(observation_shape: int | Sequence[int]) -> tuple[int, .
     try:
         if isinstance(dimensions, str | bytes):
             raise TypeError
-        shape = tuple(int(d) for d in dimensions)
-    except (TypeError, ValueError):
+        entries = list(dimensions)
+        if not all(isinstance(d, numbers.Integral) and not isinstance(d, bool) for d in entries):
+            raise TypeError
+        shape = tuple(int(d) for d in entries)
+    except TypeError:
         raise TypeError(
             "`observation_shape` must be an int or a sequence of ints, e.g. (4,) or "
             f"(3, 84, 84); got {observation_shape!r}"

@@ -8,9 +8,12 @@ checkpoints are the built-in classes'. So every algorithm that trains a `Network
 trains them: PPO, A2C, TRPO, batch policy gradient, neural REINFORCE.
 
 The module is made float64 in place (`module.double()`): scores and gradient checks are
-float64 throughout the library. It must be a function of its parameters and its input:
-per-sample scores call it through `torch.func` (`vmap` of `grad`), which refuses modules
-that update state in the forward pass (batch norm's running statistics in training mode).
+float64 throughout the library. It must be a fixed function of its parameters and its
+input that treats the observations of a batch one by one: per-sample scores call it
+through `torch.func` (`vmap` of `grad`) on single observations. Construction checks this
+on two random observations and refuses, by name, a module whose forward pass changes its
+buffers or its output (dropout or batch norm in training mode: call `module.eval()`) or
+mixes the observations of a batch.
 """
 
 from __future__ import annotations
@@ -52,13 +55,44 @@ def checked_module(module: Any, observation_shape: tuple[int, ...], outputs: int
     module = module.double()
     if not any(True for _ in module.parameters()):
         raise ValueError("`module` has no parameters to learn")
-    with torch.no_grad():
-        output = module(torch.zeros((2, *observation_shape), dtype=torch.float64))
+    observations = torch.from_numpy(np.random.default_rng(0).normal(size=(2, *observation_shape)))
+    dimensions = ", ".join(map(str, observation_shape))
+    buffers = [buffer.clone() for buffer in module.buffers()]
+    try:
+        with torch.no_grad():
+            output, again = module(observations), module(observations)
+    except Exception as error:
+        raise ValueError(
+            f"`module` failed on float64 observations [2, {dimensions}]: "
+            f"{type(error).__name__}: {error}"
+        ) from error
+    finally:
+        changed = any(
+            not torch.equal(buffer, saved)
+            for buffer, saved in zip(module.buffers(), buffers, strict=True)
+        )
+        with torch.no_grad():  # the probe leaves no trace in running statistics
+            for buffer, saved in zip(module.buffers(), buffers, strict=True):
+                buffer.copy_(saved)
+    if changed or not torch.equal(output, again):
+        raise ValueError(
+            "`module` must be a fixed function of its parameters and input: its forward pass "
+            "changed its buffers or its output (batch norm or dropout in training mode?); "
+            "call module.eval() first, or use layers without running statistics (LayerNorm)"
+        )
     shape = tuple(getattr(output, "shape", ()))
     if shape != (2, outputs):
         raise ShapeError(
-            f"`module` must map observations [N, {', '.join(map(str, observation_shape))}] "
-            f"to [N, {outputs}]; given 2 observations it returned shape {shape}"
+            f"`module` must map observations [N, {dimensions}] to [N, {outputs}]; given 2 "
+            f"observations it returned shape {shape}"
+        )
+    with torch.no_grad():
+        rows = torch.cat([module(observations[i : i + 1]) for i in range(2)])
+    if not torch.allclose(rows, output, rtol=1e-9):
+        raise ValueError(
+            "`module` must treat the observations of a batch one by one (per-sample scores "
+            "call it on one at a time); two observations together gave other outputs than "
+            "each alone"
         )
     return module
 
