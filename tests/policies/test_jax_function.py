@@ -51,10 +51,15 @@ def convolution_parameters(outputs, seed):
 
 
 def test_a_function_equal_to_the_built_in_mlp_gives_its_log_probs_scores_and_ppo_updates(rng):
-    built_in = JaxSoftmaxPolicy(4, 2, MLP((16,)), seed=3, lr=3e-3)
-    built_in_value = JaxValue(4, MLP((16,)), seed=4, lr=3e-3)
-    policy = JaxFunctionSoftmaxPolicy(mlp_apply, as_layers(built_in.parameters), 4, 2, lr=3e-3)
-    value = JaxFunctionValue(mlp_apply, as_layers(built_in_value.parameters), (4,), lr=3e-3)
+    # float64 training: the same program up to rounding, so the same actions on any CPU
+    built_in = JaxSoftmaxPolicy(4, 2, MLP((16,)), seed=3, lr=3e-3, dtype="float64")
+    built_in_value = JaxValue(4, MLP((16,)), seed=4, lr=3e-3, dtype="float64")
+    policy = JaxFunctionSoftmaxPolicy(
+        mlp_apply, as_layers(built_in.parameters), 4, 2, lr=3e-3, dtype="float64"
+    )
+    value = JaxFunctionValue(
+        mlp_apply, as_layers(built_in_value.parameters), (4,), lr=3e-3, dtype="float64"
+    )
     np.testing.assert_array_equal(policy.get_flat(), built_in.get_flat())
     obs, a = rng.normal(size=(2, 5, 4)), rng.integers(2, size=(2, 5))
     np.testing.assert_allclose(policy.log_prob(obs, a), built_in.log_prob(obs, a), rtol=1e-12)
@@ -64,10 +69,9 @@ def test_a_function_equal_to_the_built_in_mlp_gives_its_log_probs_scores_and_ppo
     expected = ppo("CartPole-v1", built_in, config, value=built_in_value, seed=5)
     result = ppo("CartPole-v1", policy, config, value=value, seed=5)
     np.testing.assert_array_equal(result.lengths, expected.lengths)
-    # training runs in float32: the same program up to the order XLA sums in
-    np.testing.assert_allclose(result.parameters, expected.parameters, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(result.parameters, expected.parameters, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(
-        result.value_parameters, expected.value_parameters, rtol=1e-5, atol=1e-6
+        result.value_parameters, expected.value_parameters, rtol=1e-9, atol=1e-12
     )
 
 
