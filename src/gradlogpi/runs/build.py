@@ -11,7 +11,7 @@ from gymnasium import spaces
 from gradlogpi import features, policies
 from gradlogpi.errors import ConfigError, GradlogpiError
 from gradlogpi.policies.networks import MLP, AdamSettings, Regression
-from gradlogpi.runs import feature_kinds, policy_kinds
+from gradlogpi.runs import feature_kinds, own_networks, policy_kinds
 from gradlogpi.runs.config import FeaturesConfig, TrainConfig
 
 
@@ -124,6 +124,9 @@ def build_value(config: TrainConfig, env: gym.Env) -> policies.ValueFunction | N
             spec_value.weight_decay,
         )
         seed = config.seed + 1  # not the policy's initial weights
+        if spec_value.network is not None:
+            dtype = policy_kinds.training_dtype(config.policy)
+            return own_networks.value_function(config, env, regression, seed, dtype)
         if config.policy.backend == "jax":  # the critic trains where the policy does
             from gradlogpi.policies.jax_policies import JaxValue
 
@@ -148,6 +151,11 @@ def build_value(config: TrainConfig, env: gym.Env) -> policies.ValueFunction | N
             lr=AdamSettings(spec_value.lr, spec_value.adam_epsilon),
             regression=regression,
             initialization=spec_value.initialization,
+        )
+    if config.value.network is not None:
+        raise ConfigError(
+            "`value.network` is your own network for a neural critic; it needs `value.kind` = "
+            "'neural'; got 'linear'"
         )
     spec = config.value_features or FeaturesConfig(kind="constant")
     return LinearValue(build_state_features(spec, env))

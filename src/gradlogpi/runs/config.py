@@ -136,6 +136,13 @@ class PolicyConfig(Strict):
         description="neural_gaussian: state-dependent exploration, σ(s) from the last "
         "hidden layer, the noise held for sample_every steps; absent: σ independent of s",
     )
+    network: str | None = Field(
+        None,
+        description="neural_softmax, neural_gaussian: your own network instead of the MLP, "
+        "'module:function'; the function takes (observation_shape, outputs, seed) and returns "
+        "a torch.nn.Module (backend torch) or (apply, parameters) (backend jax); hidden, "
+        "activation and initialization are then unused",
+    )
     learn_std: bool = True
     state_dependent_std: bool = False
     init_scale: float = Field(
@@ -147,6 +154,14 @@ class PolicyConfig(Strict):
 
     _sizes = field_validator("hidden")(classmethod(lambda cls, sizes: positive_sizes(sizes)))
     _kind = field_validator("kind")(classmethod(lambda cls, kind: registered_policy_kind(kind)))
+    _network = field_validator("network")(classmethod(lambda cls, name: importable_name(name)))
+
+
+def importable_name(name: str | None) -> str | None:
+    """`name` once it reads 'module:attribute' (a dotted module path, a Python name)."""
+    if name is not None and not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", name):
+        raise ValueError(f"expected 'module:function', e.g. 'mynets:policy_network'; got {name!r}")
+    return name
 
 
 def registered_feature_kind(kind: str | None) -> str | None:
@@ -209,8 +224,14 @@ class ValueConfig(Strict):
         description="a neural critic's L2 penalty c·‖w‖² (0: none, as SB3); the linear "
         "critic's ridge is hyperparameters.value_ridge",
     )
+    network: str | None = Field(
+        None,
+        description="kind neural: your own network instead of the MLP, 'module:function', "
+        "as policy.network's (outputs 1)",
+    )
 
     _sizes = field_validator("hidden")(classmethod(lambda cls, sizes: positive_sizes(sizes)))
+    _network = field_validator("network")(classmethod(lambda cls, name: importable_name(name)))
 
 
 class TrainConfig(Strict):

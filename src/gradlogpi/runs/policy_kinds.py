@@ -26,7 +26,7 @@ from gradlogpi.policies.networks import (
     GaussianHead,
     squash_box,
 )
-from gradlogpi.runs import feature_kinds
+from gradlogpi.runs import feature_kinds, own_networks
 from gradlogpi.runs.choices import listed, one_of
 from gradlogpi.runs.feature_kinds import space_names
 
@@ -97,6 +97,11 @@ def build(config: Any, env: gym.Env) -> policies.Policy:
         raise ConfigError(
             f"`policy.gsde` is state-dependent exploration for a neural Gaussian; "
             f"`policy.kind` = {kind.name!r} has no such option"
+        )
+    if config.policy.network is not None and kind.name not in ("neural_softmax", "neural_gaussian"):
+        raise ConfigError(
+            f"`policy.network` is your own network for a neural policy; `policy.kind` = "
+            f"{kind.name!r} has no network (neural_softmax and neural_gaussian have)"
         )
     if config.policy.log_std is not None and kind.name != "neural_gaussian":
         raise ConfigError(
@@ -195,6 +200,8 @@ def training_dtype(spec: Any) -> str:
 
 def neural_softmax(config: Any, env: gym.Env) -> policies.Policy:
     spec = config.policy
+    if spec.network is not None:
+        return own_networks.softmax_policy(config, env, training_dtype(spec))
     observation_dim = env.observation_space.shape[0]  # type: ignore[index]
     n_actions = int(env.action_space.n)  # type: ignore[attr-defined]
     if spec.backend == "jax":
@@ -239,6 +246,8 @@ def neural_gaussian(config: Any, env: gym.Env) -> policies.Policy:
                 f"`policy.squash` = true: {error} ({env.spec.id if env.spec else env})"
             ) from None
         head = head._replace(squash_bounds=(box.low, box.high))  # type: ignore[attr-defined]
+    if spec.network is not None:
+        return own_networks.gaussian_policy(config, env, head, training_dtype(spec))
     observation_dim = env.observation_space.shape[0]  # type: ignore[index]
     if spec.backend == "jax":
         from gradlogpi.policies.jax_policies import JaxGaussianPolicy
