@@ -109,9 +109,14 @@ def test_the_score_of_a_squashed_gaussian_module_agrees_with_finite_differences(
 def test_a_module_that_does_not_fit_is_refused_by_name():
     with pytest.raises(TypeError, match=r"`module` must be a torch.nn.Module; got function"):
         TorchModuleSoftmaxPolicy(lambda x: x, 4, 2)
-    with pytest.raises(ShapeError, match=r"`module` must map observations \[N, 4\] to \[N, 2\]"):
+    with pytest.raises(
+        ShapeError,
+        match=r"`module` must map observations \[N, 4\] to a tensor \[N, 2\]; given 2 observations it returned \(2, 3\)",
+    ):
         TorchModuleSoftmaxPolicy(torch.nn.Linear(4, 3), 4, 2)
-    with pytest.raises(ShapeError, match=r"to \[N, 1\]; given 2 observations it returned"):
+    with pytest.raises(
+        ShapeError, match=r"to a tensor \[N, 1\]; given 2 observations it returned \(2, 2\)"
+    ):
         TorchModuleValue(torch.nn.Linear(4, 2), 4)
     with pytest.raises(ValueError, match="`observation_shape` must be one or more positive"):
         TorchModuleSoftmaxPolicy(torch.nn.Linear(4, 2), (0,), 2)
@@ -142,6 +147,7 @@ class Centred(torch.nn.Module):
     ids=["dropout", "batch norm"],
 )
 def test_a_module_in_training_mode_is_refused_and_accepted_in_eval_mode(layer):
+    torch.manual_seed(0)  # dropout's masks: three calls of the probe all differ
     module = torch.nn.Sequential(layer, torch.nn.Linear(4, 2))
     buffers = [b.clone() for b in module.buffers()]
     with pytest.raises(ValueError, match=r"batch norm or dropout in training mode\?\); call"):
@@ -151,6 +157,36 @@ def test_a_module_in_training_mode_is_refused_and_accepted_in_eval_mode(layer):
         assert torch.equal(buffer, saved.to(buffer.dtype))
     policy = TorchModuleSoftmaxPolicy(module.eval(), 4, 2)
     assert policy.score(np.zeros((3, 4)), [0, 1, 0]).shape == (3, policy.n_parameters)
+
+
+class Pair(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.linear(x), x
+
+
+def test_a_module_with_the_wrong_output_type_dtype_or_device_is_refused():
+    with pytest.raises(
+        ShapeError, match=r"to a tensor \[N, 2\]; given 2 observations it returned tuple"
+    ):
+        TorchModuleSoftmaxPolicy(Pair(), 4, 2)
+    single = torch.nn.Sequential(torch.nn.Linear(4, 2), torch.nn.Flatten(0))
+    with pytest.raises(ShapeError, match=r"returned \(4,\)"):
+        TorchModuleSoftmaxPolicy(single, 4, 2)
+
+    class Single(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(4, 2)
+
+        def forward(self, x):
+            return self.linear(x).float()
+
+    with pytest.raises(TypeError, match=r"must compute in float64 on the CPU .* torch.float32"):
+        TorchModuleSoftmaxPolicy(Single(), 4, 2)
 
 
 def test_a_module_that_mixes_the_observations_of_a_batch_is_refused():

@@ -97,7 +97,7 @@ def test_a_configured_gaussian_network_trains_on_pendulum(tmp_path):
         ),
         (
             {"policy.network": "no_such_module:network"},
-            r"`policy.network` = 'no_such_module:network': No module named 'no_such_module'",
+            r"`policy.network` = 'no_such_module:network': ModuleNotFoundError: No module named 'no_such_module'",
         ),
         ({"policy.network": f"{FACTORIES}:absent"}, r"has no function 'absent'"),
         (
@@ -125,6 +125,47 @@ def test_a_configured_network_that_cannot_be_built_is_named(tmp_path, overrides,
     with pytest.raises(ConfigError, match=message):
         build_policy(config, env)
         build_value(config, env)
+
+
+def test_runs_of_a_configured_jax_network_learn_together(tmp_path):
+    """The function returns a new `apply` closure for each run's seed; the runs share the
+    first (one compiled program), each with its own initial parameters."""
+    pytest.importorskip("jax")
+    from gradlogpi.runs.train import train
+
+    config = load_config(own_network_config(tmp_path, "jax"), {"runs": 2})
+    train(config, tmp_path / "run")
+    arrays, _ = load_checkpoint(tmp_path / "run" / "checkpoint")
+    theta = arrays["theta"]
+    assert theta.shape[0] == 2 and np.isfinite(theta).all()
+    assert not np.allclose(theta[0], theta[1])
+
+
+def test_gsde_with_a_configured_network_is_refused_naming_both_keys(tmp_path):
+    pytest.importorskip("torch")
+    from gradlogpi.runs.build import build_policy, make_config_env
+
+    config = load_config(
+        own_network_config(tmp_path, "torch", "neural_gaussian", "Pendulum-v1"),
+        {"policy.gsde.sample_every": 4},
+    )
+    with pytest.raises(ConfigError, match=r"`policy.gsde` builds σ\(s\) .* `policy.network`"):
+        build_policy(config, make_config_env(config))
+
+
+def test_a_module_that_fails_on_import_is_named(tmp_path, monkeypatch):
+    pytest.importorskip("torch")
+    import gradlogpi.runs.own_networks as own_networks
+    from gradlogpi.runs.build import build_policy, make_config_env
+
+    def broken(name):
+        raise NameError("name 'torhc' is not defined")
+
+    config = load_config(own_network_config(tmp_path, "torch"))
+    env = make_config_env(config)
+    monkeypatch.setattr(own_networks.importlib, "import_module", broken)
+    with pytest.raises(ConfigError, match=r"`policy.network` = .*: NameError: name 'torhc'"):
+        build_policy(config, env)
 
 
 def test_a_network_name_must_read_module_colon_function(tmp_path):

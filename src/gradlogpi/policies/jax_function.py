@@ -49,6 +49,7 @@ from gradlogpi.policies.softmax_base import SoftmaxPolicy
 
 try:
     import jax
+    import jax.numpy as jnp
 except ImportError as error:  # pragma: no cover - depends on the install
     raise MissingExtraError(
         'your own JAX network needs JAX: pip install "gradlogpi[jax]"'
@@ -91,8 +92,9 @@ def user_network(
         kinds = sorted({str(array.dtype) for array in arrays})
         raise TypeError(f"`parameters` must hold float arrays only; got dtypes {kinds}")
     arrays = [array.astype(np.float64) for array in arrays]
-    tree = jax.tree_util.tree_unflatten(structure, arrays)
-    observations = np.random.default_rng(0).normal(size=(2, *observation_shape))
+    # JAX arrays, as the compiled calls pass them (`.at[...]` and the like work)
+    tree = jax.tree_util.tree_unflatten(structure, [jnp.asarray(a) for a in arrays])
+    observations = jnp.asarray(np.random.default_rng(0).normal(size=(2, *observation_shape)))
     dimensions = ", ".join(map(str, observation_shape))
     try:
         output = apply(tree, observations)

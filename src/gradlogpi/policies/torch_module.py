@@ -47,44 +47,44 @@ from gradlogpi.policies.torch_policies import (
 
 
 def checked_module(module: Any, observation_shape: tuple[int, ...], outputs: int) -> Any:
-    """`module` in float64, once it has parameters and maps a batch of observations
-    [N, *observation_shape] to [N, outputs] (tried on two zero observations)."""
+    """`module` in float64, once it has parameters on the CPU and, tried on two random
+    observations, maps [N, *observation_shape] to float64 [N, outputs] as a fixed function
+    of its parameters and input that treats the observations one by one."""
     torch = require_torch()
     if not isinstance(module, torch.nn.Module):
         raise TypeError(f"`module` must be a torch.nn.Module; got {type(module).__name__}")
+    devices = {tensor.device.type for tensor in [*module.parameters(), *module.buffers()]}
+    if devices - {"cpu"}:
+        raise ValueError(
+            "`module` must be on the CPU (module.cpu()): acting and scores read its "
+            f"parameters as NumPy arrays; got parameters on {sorted(devices - {'cpu'})}"
+        )
     module = module.double()
     if not any(True for _ in module.parameters()):
         raise ValueError("`module` has no parameters to learn")
     observations = torch.from_numpy(np.random.default_rng(0).normal(size=(2, *observation_shape)))
     dimensions = ", ".join(map(str, observation_shape))
-    buffers = [buffer.clone() for buffer in module.buffers()]
-    try:
-        with torch.no_grad():
-            output, again = module(observations), module(observations)
-    except Exception as error:
-        raise ValueError(
-            f"`module` failed on float64 observations [2, {dimensions}]: "
-            f"{type(error).__name__}: {error}"
-        ) from error
-    finally:
-        changed = any(
-            not torch.equal(buffer, saved)
-            for buffer, saved in zip(module.buffers(), buffers, strict=True)
+    calls, changed = probed(module, observations, dimensions)
+    output = calls[0]
+    shape = tuple(output.shape) if torch.is_tensor(output) else type(output).__name__
+    if shape != (2, outputs):
+        raise ShapeError(
+            f"`module` must map observations [N, {dimensions}] to a tensor [N, {outputs}]; "
+            f"given 2 observations it returned {shape}"
         )
-        with torch.no_grad():  # the probe leaves no trace in running statistics
-            for buffer, saved in zip(module.buffers(), buffers, strict=True):
-                buffer.copy_(saved)
-    if changed or not torch.equal(output, again):
+    if output.dtype != torch.float64 or output.device.type != "cpu":
+        raise TypeError(
+            "`module` must compute in float64 on the CPU (scores and gradient checks are "
+            f"float64); given float64 observations it returned {output.dtype} on "
+            f"{output.device.type}"
+        )
+    if not bool(torch.isfinite(output).all()):
+        raise ValueError(f"`module` returned non-finite outputs on observations [2, {dimensions}]")
+    if changed or any(not torch.equal(output, other) for other in calls[1:]):
         raise ValueError(
             "`module` must be a fixed function of its parameters and input: its forward pass "
             "changed its buffers or its output (batch norm or dropout in training mode?); "
             "call module.eval() first, or use layers without running statistics (LayerNorm)"
-        )
-    shape = tuple(getattr(output, "shape", ()))
-    if shape != (2, outputs):
-        raise ShapeError(
-            f"`module` must map observations [N, {dimensions}] to [N, {outputs}]; given 2 "
-            f"observations it returned shape {shape}"
         )
     with torch.no_grad():
         rows = torch.cat([module(observations[i : i + 1]) for i in range(2)])
@@ -95,6 +95,36 @@ def checked_module(module: Any, observation_shape: tuple[int, ...], outputs: int
             "each alone"
         )
     return module
+
+
+def probed(module: Any, observations: Any, dimensions: str) -> tuple[list[Any], bool]:
+    """Three calls of `module` on `observations` without autograd, and whether they changed
+    its buffers; the buffers are put back either way (the probe leaves no trace in running
+    statistics). A call that fails is a ValueError naming the observations."""
+    torch = require_torch()
+    saved = [buffer.clone() for buffer in module.buffers()]
+    try:
+        with torch.no_grad():
+            return [module(observations) for _ in range(3)], not all(
+                same_tensor(buffer, old)
+                for buffer, old in zip(module.buffers(), saved, strict=True)
+            )
+    except Exception as error:
+        raise ValueError(
+            f"`module` failed on float64 observations [2, {dimensions}]: "
+            f"{type(error).__name__}: {error}"
+        ) from error
+    finally:
+        with torch.no_grad():
+            for buffer, old in zip(module.buffers(), saved, strict=True):
+                buffer.copy_(old)
+
+
+def same_tensor(first: Any, second: Any) -> bool:
+    """Equal, NaN where NaN (a buffer may hold NaN on purpose)."""
+    if first.shape != second.shape:
+        return False
+    return bool(((first == second) | (first.isnan() & second.isnan())).all())
 
 
 class TorchModuleSoftmaxPolicy(NeuralSoftmaxPolicy):
@@ -137,7 +167,8 @@ class TorchModuleSoftmaxPolicy(NeuralSoftmaxPolicy):
     def logits(self, obs: Any) -> np.ndarray:
         torch = require_torch()
         with torch.no_grad():
-            return self._logits_with(None, torch.from_numpy(self._observations(obs))).numpy()
+            observations = np.ascontiguousarray(self._observations(obs))
+            return self._logits_with(None, torch.from_numpy(observations)).numpy()
 
     def actor(self) -> Actor:
         return SoftmaxPolicy.actor(self)  # argmax of logits + Gumbel noise, the module's logits
@@ -192,7 +223,8 @@ class TorchModuleGaussianPolicy(NeuralGaussianPolicy):
     def _forward(self, x: np.ndarray) -> np.ndarray:
         torch = require_torch()
         with torch.no_grad():
-            return flattened_call(self.network, torch.from_numpy(x), self.observation_shape).numpy()
+            observations = torch.from_numpy(np.ascontiguousarray(x))
+            return flattened_call(self.network, observations, self.observation_shape).numpy()
 
     def actor(self) -> Actor:
         return Actor(self.sample_from_noise)  # μ(s) + σ·noise, μ from the module

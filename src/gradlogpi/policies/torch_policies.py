@@ -633,7 +633,7 @@ class NeuralValue(RegressionState, TorchPolicy):
     def torch_value(self, obs: Any) -> Any:
         """v̂(s) as a differentiable torch tensor, shape [...]."""
         torch = require_torch()
-        return self._values_of(torch.from_numpy(self._observations(obs)))
+        return self._values_of(torch.from_numpy(np.ascontiguousarray(self._observations(obs))))
 
     def _values_of(self, observations: Any) -> Any:
         """v̂ as a torch tensor [...] of torch observations [..., k]."""

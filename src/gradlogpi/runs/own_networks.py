@@ -5,7 +5,9 @@ installed, or on PYTHONPATH) and called with (observation_shape, outputs, seed);
 returns a `torch.nn.Module` for `policy.backend` = 'torch' or `(apply, parameters)` for
 'jax', which the backend's adapter wraps (`policies.torch_module`, `policies.jax_function`).
 Evaluation and resume call it again and load the saved θ into what it returns, so it must
-build the same network every time; the seed is for its initial weights.
+build the same network every time; the seed is for its initial weights. With JAX, runs
+learned together (`runs = R`) share one compiled program and so the first `apply` the
+function returned: `apply` must not depend on the seed.
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ def made_network(
     module_name, attribute = name.split(":")
     try:
         module = importlib.import_module(module_name)
-    except ImportError as error:
-        raise ConfigError(f"`{key}` = {name!r}: {error}") from None
+    except Exception as error:  # not found, or the module's own code failed on import
+        raise ConfigError(f"`{key}` = {name!r}: {type(error).__name__}: {error}") from None
     factory: Callable[..., Any] | None = getattr(module, attribute, None)
     if not callable(factory):
         raise ConfigError(f"`{key}` = {name!r}: {module_name} has no function {attribute!r}")
@@ -40,12 +42,21 @@ def made_network(
             f"`{key}` = {name!r} failed, called with (observation_shape={observation_shape}, "
             f"outputs={outputs}, seed={seed}): {type(error).__name__}: {error}"
         ) from error
-    if backend == "jax" and not (isinstance(made, tuple) and len(made) == 2):
-        raise ConfigError(
-            f"`{key}` = {name!r} must return (apply, parameters) for policy.backend = 'jax'; "
-            f"got {type(made).__name__}"
-        )
+    if backend == "jax":
+        if not (isinstance(made, tuple) and len(made) == 2):
+            raise ConfigError(
+                f"`{key}` = {name!r} must return (apply, parameters) for policy.backend = "
+                f"'jax'; got {type(made).__name__}"
+            )
+        # runs learned together share one compiled program, so one `apply`: the first one
+        # the function returned for these shapes (it must not depend on the seed)
+        apply = FIRST_APPLY.setdefault((name, observation_shape, outputs), made[0])
+        return apply, made[1]
     return made
+
+
+FIRST_APPLY: dict[tuple[str, tuple[int, ...], int], Callable[..., Any]] = {}
+"""The `apply` each named JAX network function first returned in this process, by shapes."""
 
 
 def observation_shape(env: gym.Env) -> tuple[int, ...]:

@@ -103,6 +103,11 @@ def build(config: Any, env: gym.Env) -> policies.Policy:
             f"`policy.network` is your own network for a neural policy; `policy.kind` = "
             f"{kind.name!r} has no network (neural_softmax and neural_gaussian have)"
         )
+    if config.policy.network is not None and config.policy.gsde is not None:
+        raise ConfigError(
+            "`policy.gsde` builds σ(s) on the built-in MLP's last hidden layer; with "
+            "`policy.network` a Gaussian explores with a state-independent σ: remove one"
+        )
     if config.policy.log_std is not None and kind.name != "neural_gaussian":
         raise ConfigError(
             f"`policy.log_std` chooses how a neural Gaussian holds log σ; "

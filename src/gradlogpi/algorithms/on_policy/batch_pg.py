@@ -200,10 +200,8 @@ def gradient_estimate(
                 scores, batch.rewards, config.gamma, batch.mask, config.damping
             )
             return estimators.kl_step_size(gradient, gradient, config.max_kl) * gradient
-        if config.baseline == "optimal":
+        if config.baseline == "optimal":  # whole episodes only (the config refuses fragments)
             rewards = batch.rewards
-            if batch.first_steps is not None:  # fragments: steps t0, t0 + 1, … of their episode
-                rewards = rewards * config.gamma ** batch.first_steps[:, None].astype(np.float64)
             if config.estimator == "reinforce":
                 gradient = estimators.reinforce_optimal_baseline_gradient(
                     scores, rewards, config.gamma, batch.mask
