@@ -206,7 +206,7 @@ MUJOCO_CONFIGS = ("inverted_pendulum_ppo", "inverted_double_pendulum_ppo", "hopp
         ),
         (
             "cartpole_natural_pg",
-            ["hyperparameters.n_updates=2", "hyperparameters.episodes_per_update=4"],
+            ["hyperparameters.n_updates=2", "hyperparameters.steps_per_env=8", "value.epochs=1"],
         ),
         ("short_corridor", ["hyperparameters.n_episodes=3", "runs=2"]),
         ("grid_world", ["hyperparameters.n_episodes=3", "runs=2"]),
