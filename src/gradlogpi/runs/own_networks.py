@@ -59,13 +59,14 @@ FIRST_APPLY: dict[tuple[str, tuple[int, ...], int], Callable[..., Any]] = {}
 """The `apply` each named JAX network function first returned in this process, by shapes."""
 
 
-def observation_shape(env: gym.Env) -> tuple[int, ...]:
+def observation_shape_of_env(env: gym.Env) -> tuple[int, ...]:
+    """One observation's shape, as the network gets it (images keep their axes)."""
     return tuple(env.observation_space.shape or ())
 
 
 def softmax_policy(config: Any, env: gym.Env, dtype: str) -> Any:
     """`policy.network` as a softmax policy over the env's actions."""
-    spec, shape = config.policy, observation_shape(env)
+    spec, shape = config.policy, observation_shape_of_env(env)
     n_actions = int(env.action_space.n)  # type: ignore[attr-defined]
     lr = AdamSettings(spec.lr, spec.adam_epsilon)
     made = made_network("policy.network", spec.network, spec.backend, shape, n_actions, config.seed)
@@ -81,7 +82,7 @@ def softmax_policy(config: Any, env: gym.Env, dtype: str) -> Any:
 
 def gaussian_policy(config: Any, env: gym.Env, head: GaussianHead, dtype: str) -> Any:
     """`policy.network` as the mean of a Gaussian policy over the env's Box actions."""
-    spec, shape = config.policy, observation_shape(env)
+    spec, shape = config.policy, observation_shape_of_env(env)
     action_dim = env.action_space.shape[0]  # type: ignore[index]
     lr = AdamSettings(spec.lr, spec.adam_epsilon)
     made = made_network(
@@ -101,7 +102,7 @@ def gaussian_policy(config: Any, env: gym.Env, head: GaussianHead, dtype: str) -
 
 def value_function(config: Any, env: gym.Env, regression: Regression, seed: int, dtype: str) -> Any:
     """`value.network` as the critic, trained by the policy's backend."""
-    spec, backend, shape = config.value, config.policy.backend, observation_shape(env)
+    spec, backend, shape = config.value, config.policy.backend, observation_shape_of_env(env)
     lr = AdamSettings(spec.lr, spec.adam_epsilon)
     made = made_network("value.network", spec.network, backend, shape, 1, seed)
     try:
