@@ -43,7 +43,6 @@ from gradlogpi.policies.networks import (
     Regression,
     flattened_call,
     observation_shape_of,
-    without_gsde,
 )
 from gradlogpi.policies.softmax_base import SoftmaxPolicy
 
@@ -223,13 +222,9 @@ class JaxFunctionGaussianPolicy(JaxGaussianPolicy):
         head: GaussianHead = PLAIN_GAUSSIAN,
         dtype: str = "float32",
     ):
-        self.observation_shape = observation_shape_of(observation_shape)
-        self.action_dim = check_positive_int("action_dim", action_dim)
-        head = without_gsde(head)
-        box = self._settle_squash(head)
-        std_shape = self._settle_exploration(head, 0)
+        box, std_shape, eta0 = self._settle_own_network(observation_shape, action_dim, head)
         function, arrays = user_network(apply, parameters, self.observation_shape, action_dim)
-        eta = np.full(std_shape, self._initial_eta(head.log_std0))
+        eta = np.full(std_shape, eta0)
         self.activation = "yours"
         network = Network(
             "gaussian",

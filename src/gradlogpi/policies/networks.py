@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from gradlogpi.core._checks import as_float_array, check_positive
+from gradlogpi.core._checks import as_float_array, check_positive, check_positive_int
 from gradlogpi.core.scores import gaussian_log_prob, squash, squashed_gaussian_log_prob
 from gradlogpi.core.softmax import normal_noise
 from gradlogpi.errors import ShapeError
@@ -381,6 +381,17 @@ class MirroredGaussian(NumpyMirror):
             return None
         self._squash = squash_box(*head.squash_bounds, self.action_dim)
         return (tuple(self._squash[0].tolist()), tuple(self._squash[1].tolist()))
+
+    def _settle_own_network(
+        self, observation_shape: int | Sequence[int], action_dim: int, head: GaussianHead
+    ) -> tuple[tuple[tuple[float, ...], tuple[float, ...]] | None, tuple[int, ...], float]:
+        """Shapes and head of a Gaussian on a user's network (checked; no gSDE): returns
+        the squash box (or None), σ's shape [m] and the initial η."""
+        self.observation_shape = observation_shape_of(observation_shape)
+        self.action_dim = check_positive_int("action_dim", action_dim)
+        head = without_gsde(head)
+        box = self._settle_squash(head)
+        return box, self._settle_exploration(head, 0), self._initial_eta(head.log_std0)
 
     def _settle_exploration(self, head: GaussianHead, n_features: int) -> tuple[int, ...]:
         """Take `head`'s gSDE settings and log σ's bounds (checked) and the noise they

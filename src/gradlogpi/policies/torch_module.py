@@ -34,7 +34,6 @@ from gradlogpi.policies.networks import (
     Regression,
     flattened_call,
     observation_shape_of,
-    without_gsde,
 )
 from gradlogpi.policies.softmax_base import SoftmaxPolicy
 from gradlogpi.policies.torch_policies import (
@@ -205,12 +204,7 @@ class TorchModuleGaussianPolicy(NeuralGaussianPolicy):
         threads: int | None = 1,
     ):
         torch = require_torch()
-        self.observation_shape = observation_shape_of(observation_shape)
-        self.action_dim = check_positive_int("action_dim", action_dim)
-        head = without_gsde(head)
-        self._settle_squash(head)
-        std_shape = self._settle_exploration(head, 0)
-        eta = self._initial_eta(head.log_std0)
+        _, std_shape, eta = self._settle_own_network(observation_shape, action_dim, head)
         self.eta = torch.nn.Parameter(torch.full(std_shape, eta, dtype=torch.float64))
         self.extra_parameters = {"eta": self.eta}
         use_threads(threads)
