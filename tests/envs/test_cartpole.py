@@ -13,7 +13,7 @@ from gradlogpi.rollouts import vector
 
 pytest.importorskip("numba")
 
-from gradlogpi.envs.cartpole import CompiledCartPoleVectorEnv, cartpole_model
+from gradlogpi.envs.cartpole import FEW_CARTS, CompiledCartPoleVectorEnv, cartpole_model
 
 
 def assert_same_steps(a, b):
@@ -30,9 +30,14 @@ def leaning_actions(observations, t, rng):
 
 
 @pytest.mark.parametrize("sutton_barto_reward", [False, True])
-def test_the_compiled_cartpole_steps_as_gymnasiums_bit_for_bit(sutton_barto_reward):
+@pytest.mark.parametrize("num_envs", [FEW_CARTS - 1, 40])  # Python floats; the compiled kernel
+def test_the_compiled_cartpole_steps_as_gymnasiums_bit_for_bit(sutton_barto_reward, num_envs):
     # a cap of 60 steps: some episodes are truncated, others end by termination
-    kwargs = {"num_envs": 7, "max_episode_steps": 60, "sutton_barto_reward": sutton_barto_reward}
+    kwargs = {
+        "num_envs": num_envs,
+        "max_episode_steps": 60,
+        "sutton_barto_reward": sutton_barto_reward,
+    }
     gymnasiums, compiled = CartPoleVectorEnv(**kwargs), CompiledCartPoleVectorEnv(**kwargs)
     observations = gymnasiums.reset(seed=5)[0]
     np.testing.assert_array_equal(compiled.reset(seed=5)[0], observations, strict=True)
@@ -63,13 +68,27 @@ def test_the_compiled_cartpole_refuses_actions_that_are_not_0_or_1_per_env(actio
     np.testing.assert_array_equal(envs.state, state)  # nothing stepped
 
 
-def test_the_compiled_cartpole_takes_what_gymnasiums_takes_and_reads_constants_each_step():
-    gymnasiums, compiled = CartPoleVectorEnv(num_envs=3), CompiledCartPoleVectorEnv(num_envs=3)
+def test_the_compiled_kernel_refuses_actions_that_are_not_0_or_1_too():
+    envs = CompiledCartPoleVectorEnv(num_envs=FEW_CARTS + 1)  # past Python floats
+    envs.reset(seed=0)
+    state = envs.state.copy()
+    with pytest.raises(ValueError, match=r"`action` must hold only 0 and 1"):
+        envs.step(np.r_[np.zeros(FEW_CARTS, dtype=np.int64), 2])
+    np.testing.assert_array_equal(envs.state, state)
+
+
+@pytest.mark.parametrize("num_envs", [3, FEW_CARTS + 1])
+def test_the_compiled_cartpole_takes_what_gymnasiums_takes_and_reads_constants_each_step(
+    num_envs,
+):
+    gymnasiums = CartPoleVectorEnv(num_envs=num_envs)
+    compiled = CompiledCartPoleVectorEnv(num_envs=num_envs)
     gymnasiums.reset(seed=1)
     compiled.reset(seed=1)
     for env in (gymnasiums, compiled):
         env.force_mag = 30.0  # changed after it was made, as domain randomisation does
-    for actions in (np.array([True, False, True]), np.array([1, 0, 1], np.uint8)):
+    pushes = np.arange(num_envs) % 2
+    for actions in (pushes.astype(bool), pushes.astype(np.uint8)):
         assert_same_steps(compiled.step(actions), gymnasiums.step(actions))
 
 

@@ -656,7 +656,10 @@ def train_command(
                 ) as progress,
             ):
                 outcome = resume_run(
-                    resume, callback=progress.update_episode, on_evaluation=progress.add_evaluation
+                    resume,
+                    callback=progress.update_episode,
+                    on_evaluation=progress.add_evaluation,
+                    curve_process=True,  # the curve drawn aside while the run trains
                 )
         except GradlogpiError as error:
             fail(error)
@@ -697,6 +700,7 @@ def train_command(
                 callback=progress.update_episode,
                 overwrite=overwrite,
                 on_evaluation=progress.add_evaluation,
+                curve_process=True,  # the curve drawn aside while the run trains
             )
     except GradlogpiError as error:
         fail(named_flag(error, origins))

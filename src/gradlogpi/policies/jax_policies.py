@@ -467,6 +467,7 @@ class JaxNetwork(NumpyMirror, RunAxisParameters):
         `dtype`."""
         if dtype not in DTYPES:
             raise ValueError(f"`dtype` must be one of {DTYPES}; got {dtype!r}")
+        use_compilation_cache()  # before Adam's initial state, whose small programs it keeps
         self.network = network
         self.lr, self.adam_epsilon = adam_settings(lr)
         self.dtype = dtype
@@ -474,7 +475,6 @@ class JaxNetwork(NumpyMirror, RunAxisParameters):
         self._float64_on_device: Parameters | None = None
         self.parameters = parameters
         self._adam = adam().init(self._trained())
-        use_compilation_cache()
         self.sync()
 
     def extra_parameters(self) -> list[np.ndarray]:

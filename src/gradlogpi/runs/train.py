@@ -31,6 +31,8 @@ from gradlogpi.errors import ConfigError, GradlogpiError
 from gradlogpi.runs.build import build_policy, build_value, make_config_env, with_env_defaults
 from gradlogpi.runs.checkpoints import save_checkpoint
 from gradlogpi.runs.config import TrainConfig, config_to_toml
+from gradlogpi.runs.curve_process import CurveProcess
+from gradlogpi.runs.curve_process import wanted as wanted_curve_process
 from gradlogpi.runs.evaluate import Evaluation, EvaluationLog
 from gradlogpi.runs.files import atomic_open, write_csv
 from gradlogpi.runs.limits import check_config_sizes
@@ -169,6 +171,7 @@ def train(
     callback: Callable[[EpisodeEnd], None] | None = None,
     overwrite: bool = False,
     on_evaluation: Callable[[float], None] | None = None,
+    curve_process: bool = False,
 ) -> TrainOutcome:
     """Run `config` and write its run directory (see the module docstring).
 
@@ -179,6 +182,9 @@ def train(
     The run directory is locked while training; one that already holds a run is refused
     unless `overwrite` (which removes only the files a run writes). `on_evaluation` is told
     the seconds of each evaluation during training (`eval_every`), before `callback`.
+    With `curve_process`, curve.png/.svg are drawn by a second process started with the
+    run where that pays (`runs.curve_process`: what `gradlogpi train` does); the files are
+    the same either way.
     """
     config = resolved(config)
     check_buildable(config)
@@ -186,7 +192,8 @@ def train(
     with claim(run_dir, overwrite=overwrite) as path, filesystem_errors(path):
         with atomic_open(path / "config.toml", "w", encoding="utf-8") as handle:
             handle.write(config_to_toml(config))
-        return _train(config, path, callback, None, [], on_evaluation)
+        with CurveProcess(curve_process and wanted_curve_process()) as curve:
+            return _train(config, path, callback, None, [], on_evaluation, curve)
 
 
 @contextlib.contextmanager
@@ -205,15 +212,16 @@ def resume(
     *,
     callback: Callable[[EpisodeEnd], None] | None = None,
     on_evaluation: Callable[[float], None] | None = None,
+    curve_process: bool = False,
 ) -> TrainOutcome:
     """Continue a run from its last checkpoint; the result equals an uninterrupted run's.
-    `on_evaluation` is told each evaluation's seconds, as in `train`."""
+    `on_evaluation` and `curve_process` as in `train`."""
     from gradlogpi.runs.config import load_run_config
 
     run_dir = checked_directory(run_dir)
     config = load_run_config(run_dir)
     with claim(run_dir, resuming=True), filesystem_errors(run_dir):
-        return _resume(run_dir, config, callback, on_evaluation)
+        return _resume(run_dir, config, callback, on_evaluation, curve_process)
 
 
 def units_done(run_dir: Path) -> int:
@@ -231,6 +239,7 @@ def _resume(
     config: TrainConfig,
     callback: Callable[[EpisodeEnd], None] | None,
     on_evaluation: Callable[[float], None] | None = None,
+    curve_process: bool = False,
 ) -> TrainOutcome:
     from gradlogpi.errors import CheckpointError
     from gradlogpi.runs.checkpoints import load_checkpoint
@@ -279,7 +288,8 @@ def _resume(
         if name.startswith("extra_")
     }
     episode_times = list(metadata.get("episode_times", []))
-    return _train(config, run_dir, callback, state, episode_times, on_evaluation)
+    with CurveProcess(curve_process and wanted_curve_process()) as curve:
+        return _train(config, run_dir, callback, state, episode_times, on_evaluation, curve)
 
 
 def check_resumable_arrays(
@@ -321,8 +331,11 @@ def _train(
     callback: Callable[[EpisodeEnd], None] | None,
     state: dict[str, Any] | None,
     episode_times: list[float],
-    on_evaluation: Callable[[float], None] | None = None,
+    on_evaluation: Callable[[float], None] | None,
+    curve: CurveProcess,
 ) -> TrainOutcome:
+    """Learn (from `state` if resuming), evaluate, and write the run's files; `curve`
+    draws curve.png/.svg (in its process if it started one, else here)."""
     offset = episode_times[-1] if episode_times else 0.0
     start = time.perf_counter()
     last: dict[str, Any] = {"saved": start}
@@ -362,6 +375,9 @@ def _train(
     with one_blas_thread():  # small matrices: more BLAS threads only synchronise
         try:
             result = run_algorithm(config, record, state)
+            drawn = result.returns.shape[1] > 0  # no curve when no episode ended
+            if drawn:  # drawn aside while the final evaluation and checkpoint are made
+                curve.hand_over(run_dir, result.returns, *curve_labels(result, config))
             end = last.get("end")
             final = final_evaluation(
                 evaluations, result, end.episode if end is not None else result.returns.shape[1] - 1
@@ -379,7 +395,8 @@ def _train(
         # no snapshot (step collection), or several runs (one after another or together): every run's θ
         metadata = {**checkpoint_metadata(config, result), "complete": True}
         save_checkpoint(run_dir / "checkpoint", stored_arrays(result), metadata)
-    write_curve(run_dir, result, config)
+    if drawn:
+        curve.finish()
     return TrainOutcome(result, run_dir, config, evaluation=final)
 
 
@@ -552,25 +569,10 @@ def _episode_wall_time(
     return float(times[max(index, 0)])
 
 
-def write_curve(run_dir: Path, result: RunResult, config: TrainConfig) -> None:
-    """curve.png/.svg; none when no episode ended (a step budget shorter than an episode)."""
-    if result.returns.shape[1] == 0:
-        return
-    import matplotlib.pyplot as plt
+def curve_labels(result: RunResult, config: TrainConfig) -> tuple[str, str, int]:
+    """(title, legend label, seed) of a run's curve.png/.svg."""
+    from gradlogpi.runs.plots import runs_count
 
-    from gradlogpi.runs.files import save_figure
-    from gradlogpi.runs.plots import curve_statistics, plot_curves, runs_count
-
-    figure = plot_curves(
-        [
-            (
-                f"{config.algorithm} ({runs_count(result.returns.shape[0])})",
-                curve_statistics(result.returns, seed=config.seed),
-            )
-        ],
-        title=f"{config.env}: {config.algorithm}, {config.policy.kind}",
-        ylabel="Return",
-    )
-    save_figure(figure, run_dir / "curve.png", dpi=100)
-    save_figure(figure, run_dir / "curve.svg")
-    plt.close(figure)
+    label = f"{config.algorithm} ({runs_count(result.returns.shape[0])})"
+    title = f"{config.env}: {config.algorithm}, {config.policy.kind}"
+    return title, label, config.seed

@@ -1,0 +1,172 @@
+"""curve.png/.svg drawn by a second process started with the run (`gradlogpi train`).
+
+Drawing the learning curve at the end of a run costs about a third of a second, two thirds
+of it importing matplotlib. `gradlogpi train` of CartPole's PPO takes about 3 s from
+launch to exit, so that third was a tenth of what the user waits for, spent after training
+had ended. A `CurveProcess` is started when the run starts: it imports matplotlib on
+another core while the run trains, is handed the returns as soon as training ends, and
+draws while this process evaluates the final policy and writes its checkpoint. The run
+waits for it before it returns, so the run directory is whole when `train` returns.
+
+If the process cannot be started, fails, or takes longer than `PATIENCE` seconds once
+handed its work, the curve is drawn here instead, as before: a curve is never lost. Its
+files are written atomically either way, so a run killed while drawing leaves no
+half-written image. GRADLOGPI_CURVE_PROCESS=off draws in this process always; on a machine
+with one core the run does so by itself.
+
+The protocol, over the child's stdin: one JSON line (run directory, title, label, seed,
+the returns' shape), then the returns as float64 bytes. The child exits 0 once both files
+are written; an empty stdin (the run failed or was interrupted) ends it without drawing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+PATIENCE = 60.0
+"""Seconds the run waits for the drawing once handed over, before drawing it itself."""
+
+
+def draw_curve(run_dir: Path, returns: np.ndarray, title: str, label: str, seed: int) -> None:
+    """curve.png and curve.svg of `returns` [R, E] in `run_dir`, each written atomically."""
+    import matplotlib.pyplot as plt
+
+    from gradlogpi.runs.files import save_figure
+    from gradlogpi.runs.plots import curve_statistics, plot_curves
+
+    figure = plot_curves(
+        [(label, curve_statistics(returns, seed=seed))], title=title, ylabel="Return"
+    )
+    save_figure(figure, run_dir / "curve.png", dpi=100)
+    save_figure(figure, run_dir / "curve.svg")
+    plt.close(figure)
+
+
+def wanted() -> bool:
+    """Whether a second process pays: more than one core is ours, matplotlib is not yet
+    imported here, and GRADLOGPI_CURVE_PROCESS is not 'off'."""
+    if os.environ.get("GRADLOGPI_CURVE_PROCESS", "on") == "off":
+        return False
+    if "matplotlib.pyplot" in sys.modules:
+        return False
+    return len(os.sched_getaffinity(0)) > 1 if hasattr(os, "sched_getaffinity") else True
+
+
+class CurveProcess:
+    """The child that draws one run's curve (see the module); `draw` hands it the work and
+    draws here if it cannot. Use as a context manager: leaving it stops an unused child."""
+
+    command: tuple[str, ...] = (sys.executable, "-m", "gradlogpi.runs.curve_process")
+
+    def __init__(self, start: bool) -> None:
+        self.child: subprocess.Popen[bytes] | None = None
+        self.work: tuple[Path, np.ndarray, str, str, int] | None = None
+        if start:
+            with contextlib.suppress(OSError):
+                self.child = subprocess.Popen(
+                    self.command,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+
+    def __enter__(self) -> CurveProcess:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """End the child if it is still there (an unused child, or one we gave up on)."""
+        child, self.child = self.child, None
+        if child is None:
+            return
+        with contextlib.suppress(OSError):
+            if child.stdin is not None:
+                child.stdin.close()  # an idle child reads EOF and ends
+        try:
+            child.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+    def hand_over(
+        self, run_dir: Path, returns: np.ndarray, title: str, label: str, seed: int
+    ) -> None:
+        """Give the child the curve to draw now; `finish` waits for it."""
+        values = np.ascontiguousarray(returns, dtype=np.float64)
+        self.work = (Path(run_dir), values, title, label, seed)
+        if self.child is None or self.child.stdin is None:
+            return
+        header = {
+            "run_dir": str(Path(run_dir).resolve()),
+            "title": title,
+            "label": label,
+            "seed": int(seed),
+            "shape": list(values.shape),
+        }
+        try:
+            self.child.stdin.write(json.dumps(header).encode() + b"\n" + values.tobytes())
+            self.child.stdin.close()
+        except OSError:  # the child died (a broken pipe): draw here
+            self.child.kill()
+            self.child.wait()
+            self.child = None
+
+    def finish(self) -> bool:
+        """Wait for the child's curve; draw it here if the child did not. Returns whether
+        the child drew it."""
+        drawn = False
+        if self.child is not None:
+            try:
+                drawn = self.child.wait(timeout=PATIENCE) == 0
+            except subprocess.TimeoutExpired:
+                self.child.kill()
+                self.child.wait()
+            self.child = None
+        if not drawn and self.work is not None:
+            draw_curve(*self.work)
+        return drawn
+
+
+def rehearse() -> None:
+    """Draw a curve like a run's into memory, as PNG and SVG: matplotlib's import and its
+    first drawing's loading (fonts, text layout), done while the run still trains."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    from gradlogpi.runs.plots import curve_statistics, plot_curves
+
+    returns = np.linspace(0.0, 1.0, 20)[None, :]
+    statistics = curve_statistics(returns, seed=0)
+    figure = plot_curves([("rehearsal (1 run)", statistics)], title="rehearsal", ylabel="Return")
+    for file_format in ("png", "svg"):
+        figure.savefig(io.BytesIO(), format=file_format, dpi=100)
+    plt.close(figure)
+
+
+def serve(stream: IO[bytes]) -> int:
+    """The child's side: import matplotlib, read one curve from `stream`, draw it."""
+    rehearse()
+    line = stream.readline()
+    if not line:
+        return 0  # the run ended without a curve to draw
+    header: dict[str, Any] = json.loads(line)
+    shape = tuple(int(n) for n in header["shape"])
+    data = stream.read(int(np.prod(shape, dtype=np.int64)) * 8)
+    returns = np.frombuffer(data, dtype=np.float64).reshape(shape)
+    draw_curve(Path(header["run_dir"]), returns, header["title"], header["label"], header["seed"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(serve(sys.stdin.buffer))

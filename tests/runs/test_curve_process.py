@@ -1,0 +1,102 @@
+"""curve.png/.svg drawn by a second process (`gradlogpi train`): the same files as drawn
+in the run's own process, and drawn there whenever the second process cannot."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from gradlogpi.runs import curve_process, train
+from gradlogpi.runs.config import load_config
+from gradlogpi.runs.curve_process import CurveProcess, draw_curve
+
+RETURNS = np.random.default_rng(0).uniform(0.0, 500.0, size=(3, 240))
+
+
+def drawn_here(tmp_path):
+    here = tmp_path / "here"
+    here.mkdir()
+    draw_curve(here, RETURNS, "CartPole-v1: ppo, neural_softmax", "ppo (3 runs)", 7)
+    return here
+
+
+def test_the_second_process_draws_the_curve_this_process_would(tmp_path):
+    aside = tmp_path / "aside"
+    aside.mkdir()
+    with CurveProcess(start=True) as curve:
+        assert curve.child is not None
+        curve.hand_over(aside, RETURNS, "CartPole-v1: ppo, neural_softmax", "ppo (3 runs)", 7)
+        assert curve.finish()  # the child drew it, not this process
+    here = drawn_here(tmp_path)
+    assert (aside / "curve.png").read_bytes() == (here / "curve.png").read_bytes()
+    assert (aside / "curve.svg").stat().st_size > 0
+    assert sorted(p.name for p in aside.iterdir()) == ["curve.png", "curve.svg"]  # no temp files
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        (sys.executable, "-c", "import sys; sys.exit(3)"),  # fails before reading its work
+        (sys.executable, "-c", "import sys; sys.stdin.buffer.read(); sys.exit(1)"),  # after
+        ("/nonexistent/python",),  # cannot be started at all
+    ],
+)
+def test_a_curve_the_second_process_did_not_draw_is_drawn_here(tmp_path, monkeypatch, command):
+    monkeypatch.setattr(CurveProcess, "command", command)
+    with CurveProcess(start=True) as curve:
+        curve.hand_over(tmp_path, RETURNS, "CartPole-v1: ppo, neural_softmax", "ppo (3 runs)", 7)
+        assert not curve.finish()
+    here = drawn_here(tmp_path)
+    assert (tmp_path / "curve.png").read_bytes() == (here / "curve.png").read_bytes()
+
+
+def test_a_second_process_given_no_work_ends_with_the_run(tmp_path):
+    with CurveProcess(start=True) as curve:
+        child = curve.child
+        assert child is not None and child.poll() is None
+    assert child.poll() == 0  # read the end of its input and left, drawing nothing
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_one_that_outlasts_its_patience_is_ended_and_the_curve_drawn_here(tmp_path, monkeypatch):
+    monkeypatch.setattr(
+        CurveProcess, "command", (sys.executable, "-c", "import time; time.sleep(60)")
+    )
+    monkeypatch.setattr(curve_process, "PATIENCE", 0.2)
+    with CurveProcess(start=True) as curve:
+        child = curve.child
+        curve.hand_over(tmp_path, RETURNS, "t", "l", 0)
+        assert not curve.finish()
+    assert child is not None and child.poll() is not None
+    assert (tmp_path / "curve.png").exists() and (tmp_path / "curve.svg").exists()
+
+
+def test_train_with_the_curve_process_writes_the_same_curve(tmp_path, monkeypatch):
+    monkeypatch.setattr(curve_process, "wanted", lambda: True)
+    monkeypatch.setattr(train, "wanted_curve_process", lambda: True)
+    started = []
+    original = subprocess.Popen
+
+    def popen(*args, **kwargs):
+        started.append(args[0])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    overrides = {"runs": 2, "hyperparameters.n_episodes": 30, "evaluation_episodes": 1}
+    config = load_config("configs/short_corridor.toml", overrides)
+    aside = train.train(config, tmp_path / "aside", curve_process=True)
+    assert started == [CurveProcess.command]
+    here = train.train(config, tmp_path / "here")
+    assert started == [CurveProcess.command]  # the API's default: drawn in this process
+    np.testing.assert_array_equal(aside.result.returns, here.result.returns)
+    png = [(run / "curve.png").read_bytes() for run in (aside.run_dir, here.run_dir)]
+    assert png[0] == png[1]
+
+
+def test_the_curve_process_is_not_wanted_when_switched_off_or_matplotlib_is_here(monkeypatch):
+    monkeypatch.setenv("GRADLOGPI_CURVE_PROCESS", "off")
+    assert not curve_process.wanted()
+    monkeypatch.delenv("GRADLOGPI_CURVE_PROCESS")
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", object())
+    assert not curve_process.wanted()
