@@ -85,3 +85,44 @@ def test_batch_actor_takes_the_batched_samples_actions(rng, n_actions, kind):
     actions = np.stack([actor.act(obs[n], prepared[n]) for n in range(4)])
     np.testing.assert_array_equal(actions, policy.sample_from_noise(obs, noise))
     assert actions.dtype == np.int64 and len(np.unique(actions)) == n_actions
+
+
+def neural_softmax(kind, n_actions):
+    """A softmax policy on a network: the built-in MLP (either backend) or a user's own
+    network over 1×2×2 image observations."""
+    if kind == "torch mlp":
+        pytest.importorskip("torch")
+        from gradlogpi.policies.torch_policies import NeuralSoftmaxPolicy
+
+        return NeuralSoftmaxPolicy(4, n_actions, (16, 16), seed=0), (4,)
+    if kind == "jax mlp":
+        pytest.importorskip("jax")
+        from gradlogpi.policies.jax_policies import JaxSoftmaxPolicy
+        from gradlogpi.policies.networks import MLP
+
+        return JaxSoftmaxPolicy(4, n_actions, MLP((16, 16)), seed=0), (4,)
+    if kind == "torch module":
+        pytest.importorskip("torch")
+        from gradlogpi.policies.torch_module import TorchModuleSoftmaxPolicy
+        from tests.policies.test_torch_module import image_module
+
+        return TorchModuleSoftmaxPolicy(image_module(n_actions, 0), (1, 2, 2), n_actions), (1, 2, 2)
+    pytest.importorskip("jax")
+    from gradlogpi.policies.jax_function import JaxFunctionSoftmaxPolicy
+    from tests.policies.test_jax_function import convolution_apply, convolution_parameters
+
+    parameters = convolution_parameters(n_actions, 0)
+    return JaxFunctionSoftmaxPolicy(convolution_apply, parameters, (1, 2, 2), n_actions), (1, 2, 2)
+
+
+@pytest.mark.parametrize("n_actions", [2, 3])
+@pytest.mark.parametrize("kind", ["torch mlp", "jax mlp", "torch module", "jax function"])
+def test_a_network_batch_actor_takes_the_batched_samples_actions(rng, n_actions, kind):
+    policy, shape = neural_softmax(kind, n_actions)
+    obs = observations(rng, 64).reshape(4, 16, *shape)  # 4 steps of 16 sub-environments
+    noise = policy.transform_noise(rng.random((4, 16, n_actions)))
+    actor = policy.batch_actor()
+    prepared = actor.prepare(noise)
+    actions = np.stack([actor.act(obs[n], prepared[n]) for n in range(4)])
+    np.testing.assert_array_equal(actions, policy.sample_from_noise(obs, noise))
+    assert len(np.unique(actions)) == n_actions

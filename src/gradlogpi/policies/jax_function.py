@@ -192,6 +192,9 @@ class JaxFunctionSoftmaxPolicy(JaxSoftmaxPolicy):
     def actor(self) -> Actor:
         return SoftmaxPolicy.actor(self)  # argmax of logits + Gumbel noise, the function's logits
 
+    def batch_actor(self) -> Actor:
+        return SoftmaxPolicy.batch_actor(self)  # not the built-in MLP's lean one
+
     def parameter_blocks(self) -> dict[str, np.ndarray]:
         assert isinstance(self.network.function, UserNetwork)
         return named_blocks(self.network.function.structure, self.parameters)

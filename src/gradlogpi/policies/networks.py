@@ -338,6 +338,21 @@ class MirroredSoftmax(NumpyMirror):
         body = numpy_mlp_function(hidden, self.activation)
         return softmax_actor(lambda obs: body(obs).dot(weight), bias)
 
+    def batch_actor(self) -> Actor:
+        """`sample_from_noise` for the sub-envs' observations [N, ...], with the mirror's
+        layers and checks taken once per update: the same operations, the same actions."""
+        *hidden, (weight, bias) = self._layers
+        body = numpy_mlp_function(hidden, self.activation)
+        shape = self.observation_shape
+
+        def act(obs: Any, noise: np.ndarray) -> np.ndarray:
+            obs = np.asarray(obs, dtype=np.float64)
+            if obs.shape[1:] != shape:  # a batch of one observation each: else the full check
+                return self.sample_from_noise(obs, noise)
+            return np.argmax(matrix_product(body(obs), weight) + bias + noise, axis=-1)
+
+        return Actor(act)
+
 
 def gsde_variance(features: np.ndarray, std: np.ndarray) -> np.ndarray:
     """v(s) = f(s)² σ² + 1e-6 of a gSDE policy: features [..., L], σ [L, m] → [..., m]."""

@@ -172,6 +172,9 @@ class TorchModuleSoftmaxPolicy(NeuralSoftmaxPolicy):
     def actor(self) -> Actor:
         return SoftmaxPolicy.actor(self)  # argmax of logits + Gumbel noise, the module's logits
 
+    def batch_actor(self) -> Actor:
+        return SoftmaxPolicy.batch_actor(self)  # not the built-in MLP's lean one
+
     def _logits_with(self, parameters: dict[str, Any] | None, observations: Any) -> Any:
         def call(batch: Any) -> Any:
             return super(TorchModuleSoftmaxPolicy, self)._logits_with(parameters, batch)
