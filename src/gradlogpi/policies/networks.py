@@ -347,8 +347,8 @@ class MirroredSoftmax(NumpyMirror):
 
         def act(obs: Any, noise: np.ndarray) -> np.ndarray:
             obs = np.asarray(obs, dtype=np.float64)
-            if obs.shape[1:] != shape:  # a batch of one observation each: else the full check
-                return self.sample_from_noise(obs, noise)
+            if obs.shape[1:] != shape:  # not [N, *observation_shape]: the checked way
+                return np.argmax(self.logits(obs) + noise, axis=-1)
             return np.argmax(matrix_product(body(obs), weight) + bias + noise, axis=-1)
 
         return Actor(act)
