@@ -92,3 +92,34 @@ def test_a_minibatch_plan_is_each_epochs_permutation_split_as_array_split_splits
         for row, part in enumerate(parts):
             np.testing.assert_array_equal(plan.indices[epoch, row, : part.size], part)
             assert (plan.indices[epoch, row, part.size :] == -1).all()
+
+
+class HalfBuilt:
+    """Has every `ValueFunction` member once built; asks the protocol before that."""
+
+    def __init__(self):
+        self.seen_while_building = isinstance(self, ValueFunction)
+        self.w = np.zeros(1)
+        self.value = self.gradient = self.ascend = self.fit = lambda *args: None
+        self.get_flat = self.set_flat = lambda *args: None
+        self.training_state = self.load_training_state = lambda *args: None
+
+
+def test_a_protocol_answers_per_object_and_remembers_only_a_yes():
+    early = HalfBuilt()
+    assert not early.seen_while_building  # asked before its members were set
+    assert isinstance(early, ValueFunction)  # the earlier no was not remembered
+    assert HalfBuilt().seen_while_building  # a yes is remembered for the class: then even
+    # a half-built instance of it is one (a class has the members its instances have)
+    assert not isinstance(object(), ValueFunction)
+    assert isinstance(LinearValue(RawState(2)), ValueFunction)
+    assert not isinstance(LinearValue(RawState(2)), Policy)
+
+
+def test_the_protocols_members_are_their_own():
+    # the metaclass that remembers answers adds no member a policy would have to have
+    import typing
+
+    for protocol in (Policy, ValueFunction, DiscretePolicy, ArrayPolicy, TorchTrainedPolicy):
+        members = typing._get_protocol_attrs(protocol)  # what Python 3.11 checks
+        assert not any(name.startswith("_") for name in members), members

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NamedTuple, Protocol, TypeVar, runtime_checkable
+from typing import Any, NamedTuple, Protocol, TypeVar, _ProtocolMeta, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -50,8 +50,32 @@ ArrayNamespace = Any
 `xp.sum`, `xp.clip`, `xp.minimum`, `xp.where`, `xp.sqrt`, `xp.expm1` mean the same in each."""
 
 
+class RememberedProtocol(_ProtocolMeta):
+    """The metaclass of the contract's protocols: an `isinstance` that found every member
+    is remembered for the object's class. Python 3.11 looks up each member of a runtime
+    protocol on every check (≈ 20 µs for `NetworkPolicy`), and the training loops ask
+    several times an update; a class has the members its instances have, so the answer
+    holds for every instance of it (even one still being built). A "no" is not
+    remembered: an object asked about while it is being built may not have all its
+    attributes yet."""
+
+    def __instancecheck__(cls, instance: object) -> bool:
+        key = (cls, type(instance))
+        if key in _SATISFIED:
+            return True
+        answer = super().__instancecheck__(instance)
+        if answer:
+            _SATISFIED.add(key)
+        return answer
+
+
+_SATISFIED: set[tuple[type, type]] = set()
+"""(protocol, class) pairs found to satisfy it. Not an attribute of the metaclass: Python
+3.11 would read the metaclass's annotations as the protocols' members."""
+
+
 @runtime_checkable
-class Objective(Protocol):
+class Objective(Protocol, metaclass=RememberedProtocol):
     """A scalar to maximise on one minibatch, written once for every network backend.
 
     An algorithm writes its loss as one of these (PPO's clipped surrogate, A2C's
@@ -88,7 +112,7 @@ class Objective(Protocol):
 
 
 @runtime_checkable
-class StopRule(Protocol):
+class StopRule(Protocol, metaclass=RememberedProtocol):
     """After each epoch: whether to stop (PPO's target KL); hashable, as `Objective`."""
 
     def __call__(
@@ -104,7 +128,7 @@ class StopRule(Protocol):
 
 
 @runtime_checkable
-class Policy(Protocol):
+class Policy(Protocol, metaclass=RememberedProtocol):
     """What every algorithm may ask of a policy π(a|s, θ)."""
 
     @property
@@ -191,7 +215,7 @@ class GaussianPolicy(Policy, Protocol):
 
 
 @runtime_checkable
-class HeldExploration(Protocol):
+class HeldExploration(Protocol, metaclass=RememberedProtocol):
     """A policy whose noise a step collector holds for several steps (gSDE)."""
 
     @property
@@ -321,7 +345,7 @@ class TorchTrainedPolicy(NetworkPolicy, Protocol):
 
 
 @runtime_checkable
-class ValueFunction(Protocol):
+class ValueFunction(Protocol, metaclass=RememberedProtocol):
     """A learned state value v̂(s, w) = wᵀx(s), w of shape [k] or [R, k]."""
 
     w: np.ndarray
@@ -353,7 +377,7 @@ class ValueFunction(Protocol):
 
 
 @runtime_checkable
-class ExactFisher(Protocol):
+class ExactFisher(Protocol, metaclass=RememberedProtocol):
     """A policy that multiplies a vector by its Fisher information exactly (JAX networks:
     the Hessian-vector product of the mean KL by `jvp` of its gradient)."""
 
