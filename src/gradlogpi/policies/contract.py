@@ -256,6 +256,10 @@ def minibatch_plan(
 ) -> Minibatches:
     """E epochs of B minibatches: each epoch a fresh permutation of the samples split as
     `np.array_split` splits it, padded with -1 to one size."""
+    # one permutation per epoch, drawn in order
+    permutations = np.stack([shuffle.permutation(n_samples) for _ in range(epochs)])
+    if minibatches == 1:
+        return Minibatches(permutations[:, None, :])
     size = -(-n_samples // minibatches)
     indices = np.full((epochs, minibatches, size), -1, dtype=np.int64)
     # np.array_split's sections: the first n mod B take one sample more than the rest
@@ -263,8 +267,7 @@ def minibatch_plan(
     sizes[: n_samples % minibatches] += 1
     rows = np.repeat(np.arange(minibatches), sizes)  # where each permuted position goes
     columns = np.arange(n_samples) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-    for epoch in range(epochs):  # one permutation per epoch, drawn in order
-        indices[epoch, rows, columns] = shuffle.permutation(n_samples)
+    indices[:, rows, columns] = permutations
     return Minibatches(indices)
 
 
