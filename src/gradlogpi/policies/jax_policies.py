@@ -328,6 +328,8 @@ def epochs_of_update(
     def epoch(carry: Any, rows: Any) -> Any:
         parts, adams, stopped, epochs = carry
         (new_parts, new_adams), _ = jax.lax.scan(minibatch, (parts, adams), rows)
+        if stop is None:  # every epoch runs: no selects between the old and new states
+            return (new_parts, new_adams, stopped, epochs + 1), None
 
         def unless_stopped(new: Any, old: Any) -> Any:
             return jnp.where(stopped, old, new)
@@ -335,11 +337,8 @@ def epochs_of_update(
         parts = jax.tree_util.tree_map(unless_stopped, new_parts, parts)
         adams = jax.tree_util.tree_map(unless_stopped, new_adams, adams)
         epochs = epochs + jnp.where(stopped, 0, 1)
-        if stop is not None:
-            log_probs = log_prob(
-                policy_network, parts[0], samples["observations"], samples["actions"]
-            )
-            stopped = stopped | stop(jnp, log_probs, samples, settings)
+        log_probs = log_prob(policy_network, parts[0], samples["observations"], samples["actions"])
+        stopped = stopped | stop(jnp, log_probs, samples, settings)
         return (parts, adams, stopped, epochs), None
 
     start = (parameters, states, jnp.asarray(False), jnp.asarray(0))
