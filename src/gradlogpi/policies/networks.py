@@ -208,7 +208,9 @@ def numpy_mlp_function(layers: list[tuple[np.ndarray, np.ndarray]], activation: 
     def forward(obs: Any) -> np.ndarray:
         x = obs
         for weight, bias in layers:
-            x = squash(matrix_product(x, weight) + bias)
+            x = matrix_product(x, weight)
+            x += bias  # in place (the product is a new array): the same sums, no allocation
+            squash(x, out=x)
         return x
 
     return forward
@@ -222,8 +224,8 @@ def matrix_product(x: np.ndarray, weight: np.ndarray) -> np.ndarray:
     return x.reshape(-1, x.shape[-1]).dot(weight).reshape(*x.shape[:-1], weight.shape[-1])
 
 
-def _relu(x: np.ndarray) -> np.ndarray:
-    return np.maximum(x, 0.0, out=x)
+def _relu(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    return np.maximum(x, 0.0, out=x if out is None else out)
 
 
 def initial_layers(
