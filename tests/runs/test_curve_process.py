@@ -25,7 +25,7 @@ def test_the_second_process_draws_the_curve_this_process_would(tmp_path):
     aside = tmp_path / "aside"
     aside.mkdir()
     with CurveProcess(start=True) as curve:
-        assert curve.child is not None
+        assert curve.ready(timeout=60)  # matplotlib imported, as after a run of seconds
         curve.hand_over(aside, RETURNS, "CartPole-v1: ppo, neural_softmax", "ppo (3 runs)", 7)
         assert curve.finish()  # the child drew it, not this process
     here = drawn_here(tmp_path)
@@ -55,20 +55,33 @@ def test_a_second_process_given_no_work_ends_with_the_run(tmp_path):
     with CurveProcess(start=True) as curve:
         child = curve.child
         assert child is not None and child.poll() is None
-    assert child.poll() == 0  # read the end of its input and left, drawing nothing
+    assert child.poll() is not None  # ended, drawing nothing
     assert list(tmp_path.iterdir()) == []
 
 
-def test_one_that_outlasts_its_patience_is_ended_and_the_curve_drawn_here(tmp_path, monkeypatch):
-    monkeypatch.setattr(
-        CurveProcess, "command", (sys.executable, "-c", "import time; time.sleep(60)")
-    )
-    monkeypatch.setattr(curve_process, "PATIENCE", 0.2)
+def test_a_run_that_ends_before_the_process_is_ready_draws_its_own_curve(tmp_path, monkeypatch):
+    # a child that never says it is ready: a run shorter than matplotlib's import
+    command = (sys.executable, "-c", "import time; time.sleep(60)")
+    monkeypatch.setattr(CurveProcess, "command", command)
     with CurveProcess(start=True) as curve:
         child = curve.child
         curve.hand_over(tmp_path, RETURNS, "t", "l", 0)
+        assert child is not None and child.poll() is not None  # stopped at once
         assert not curve.finish()
-    assert child is not None and child.poll() is not None
+    assert (tmp_path / "curve.png").exists() and (tmp_path / "curve.svg").exists()
+
+
+def test_one_that_outlasts_its_patience_is_ended_and_the_curve_drawn_here(tmp_path, monkeypatch):
+    ready_then_asleep = "import time; print('ready', flush=True); time.sleep(60)"
+    monkeypatch.setattr(CurveProcess, "command", (sys.executable, "-c", ready_then_asleep))
+    monkeypatch.setattr(curve_process, "PATIENCE", 0.2)
+    with CurveProcess(start=True) as curve:
+        child = curve.child
+        assert curve.ready(timeout=30)
+        curve.hand_over(tmp_path, RETURNS, "t", "l", 0)
+        assert child is not None and child.poll() is None  # handed the work, drawing
+        assert not curve.finish()
+    assert child.poll() is not None
     assert (tmp_path / "curve.png").exists() and (tmp_path / "curve.svg").exists()
 
 
@@ -83,12 +96,21 @@ def test_train_with_the_curve_process_writes_the_same_curve(tmp_path, monkeypatc
         return original(*args, **kwargs)
 
     monkeypatch.setattr(subprocess, "Popen", popen)
+    # a run of 30 short episodes ends before matplotlib is imported: let the child catch up
+    hand_over, finish, finished = CurveProcess.hand_over, CurveProcess.finish, []
+
+    def hand_over_when_ready(self, *args):
+        assert self.child is None or self.ready(timeout=60)
+        hand_over(self, *args)
+
+    monkeypatch.setattr(CurveProcess, "hand_over", hand_over_when_ready)
+    monkeypatch.setattr(CurveProcess, "finish", lambda self: finished.append(finish(self)))
     overrides = {"runs": 2, "hyperparameters.n_episodes": 30, "evaluation_episodes": 1}
     config = load_config("configs/short_corridor.toml", overrides)
     aside = train.train(config, tmp_path / "aside", curve_process=True)
-    assert started == [CurveProcess.command]
+    assert started == [CurveProcess.command] and finished == [True]  # the child drew it
     here = train.train(config, tmp_path / "here")
-    assert started == [CurveProcess.command]  # the API's default: drawn in this process
+    assert started == [CurveProcess.command] and finished == [True, False]  # the API's default
     np.testing.assert_array_equal(aside.result.returns, here.result.returns)
     png = [(run / "curve.png").read_bytes() for run in (aside.run_dir, here.run_dir)]
     assert png[0] == png[1]

@@ -8,15 +8,18 @@ another core while the run trains, is handed the returns as soon as training end
 draws while this process evaluates the final policy and writes its checkpoint. The run
 waits for it before it returns, so the run directory is whole when `train` returns.
 
-If the process cannot be started, fails, or takes longer than `PATIENCE` seconds once
-handed its work, the curve is drawn here instead, as before: a curve is never lost. Its
-files are written atomically either way, so a run killed while drawing leaves no
-half-written image. GRADLOGPI_CURVE_PROCESS=off draws in this process always; on a machine
-with one core the run does so by itself.
+A run too short for the child to have imported matplotlib by its end draws its curve
+itself, as before (waiting would be slower), and so does one whose child cannot be
+started, fails, or takes longer than `PATIENCE` seconds once handed its work: a curve is
+never lost. Its files are written atomically either way, so a run killed while drawing
+leaves no half-written image. GRADLOGPI_CURVE_PROCESS=off draws in this process always;
+on a machine with one core the run does so by itself.
 
-The protocol, over the child's stdin: one JSON line (run directory, title, label, seed,
-the returns' shape), then the returns as float64 bytes. The child exits 0 once both files
-are written; an empty stdin (the run failed or was interrupted) ends it without drawing.
+The protocol: the child writes one line to its stdout once matplotlib is imported (it is
+ready); over its stdin it reads one JSON line (run directory, title, label, seed, the
+returns' shape), then the returns as float64 bytes. It exits 0 once both files are
+written; an empty stdin (the run failed, was interrupted, or drew its own curve) ends it
+without drawing.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import subprocess
 import sys
 from pathlib import Path
@@ -74,7 +78,7 @@ class CurveProcess:
                 self.child = subprocess.Popen(
                     self.command,
                     stdin=subprocess.PIPE,
-                    stdout=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
                     stderr=subprocess.DEVNULL,
                 )
 
@@ -89,21 +93,34 @@ class CurveProcess:
         child, self.child = self.child, None
         if child is None:
             return
-        with contextlib.suppress(OSError):
-            if child.stdin is not None:
-                child.stdin.close()  # an idle child reads EOF and ends
+        if child.poll() is None:
+            child.kill()  # unused, still importing, or given up on: nothing to wait for
+        child.wait()
+        for pipe in (child.stdin, child.stdout):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
+
+    def ready(self, timeout: float = 0.0) -> bool:
+        """Whether the child has imported matplotlib (said so on its stdout), waiting up to
+        `timeout` seconds for it."""
+        if self.child is None or self.child.stdout is None:
+            return False
         try:
-            child.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+            readable, _, _ = select.select([self.child.stdout], [], [], timeout)
+        except (OSError, ValueError):  # no select on pipes here: take it as ready
+            return True
+        return bool(readable)
 
     def hand_over(
         self, run_dir: Path, returns: np.ndarray, title: str, label: str, seed: int
     ) -> None:
-        """Give the child the curve to draw now; `finish` waits for it."""
+        """Give the child the curve to draw now, if it is ready; `finish` waits for it.
+        A child still importing is stopped, and `finish` draws the curve here."""
         values = np.ascontiguousarray(returns, dtype=np.float64)
         self.work = (Path(run_dir), values, title, label, seed)
+        if not self.ready():
+            self.stop()
         if self.child is None or self.child.stdin is None:
             return
         header = {
@@ -117,21 +134,16 @@ class CurveProcess:
             self.child.stdin.write(json.dumps(header).encode() + b"\n" + values.tobytes())
             self.child.stdin.close()
         except OSError:  # the child died (a broken pipe): draw here
-            self.child.kill()
-            self.child.wait()
-            self.child = None
+            self.stop()
 
     def finish(self) -> bool:
         """Wait for the child's curve; draw it here if the child did not. Returns whether
         the child drew it."""
         drawn = False
         if self.child is not None:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 drawn = self.child.wait(timeout=PATIENCE) == 0
-            except subprocess.TimeoutExpired:
-                self.child.kill()
-                self.child.wait()
-            self.child = None
+            self.stop()
         if not drawn and self.work is not None:
             draw_curve(*self.work)
         return drawn
@@ -154,8 +166,16 @@ def rehearse() -> None:
     plt.close(figure)
 
 
-def serve(stream: IO[bytes]) -> int:
-    """The child's side: import matplotlib, read one curve from `stream`, draw it."""
+def serve(stream: IO[bytes], signal: IO[bytes]) -> int:
+    """The child's side: import matplotlib and say so on `signal`, rehearse, then read one
+    curve from `stream` and draw it."""
+    import matplotlib.pyplot  # noqa: F401
+
+    import gradlogpi.runs.plots  # noqa: F401
+
+    with contextlib.suppress(OSError):  # a run that gave up on us closed the pipe
+        signal.write(b"ready\n")
+        signal.flush()
     rehearse()
     line = stream.readline()
     if not line:
@@ -169,7 +189,7 @@ def serve(stream: IO[bytes]) -> int:
 
 
 if __name__ == "__main__":
-    code = serve(sys.stdin.buffer)
+    code = serve(sys.stdin.buffer, sys.stdout.buffer)
     # the files are written and renamed into place; skipping the interpreter's teardown
     # (matplotlib's and NumPy's modules, a tenth of a second) shortens the run's wait
     sys.stdout.flush()
