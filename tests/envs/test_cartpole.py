@@ -30,7 +30,7 @@ def leaning_actions(observations, t, rng):
 
 
 @pytest.mark.parametrize("sutton_barto_reward", [False, True])
-@pytest.mark.parametrize("num_envs", [FEW_CARTS - 1, 40])  # Python floats; the compiled kernel
+@pytest.mark.parametrize("num_envs", [1, FEW_CARTS, 40])  # Python floats; the compiled kernel
 def test_the_compiled_cartpole_steps_as_gymnasiums_bit_for_bit(sutton_barto_reward, num_envs):
     # a cap of 60 steps: some episodes are truncated, others end by termination
     kwargs = {
@@ -66,6 +66,46 @@ def test_the_compiled_cartpole_refuses_actions_that_are_not_0_or_1_per_env(actio
     with pytest.raises(ValueError, match=r"`action` must"):
         envs.step(actions)
     np.testing.assert_array_equal(envs.state, state)  # nothing stepped
+
+
+@pytest.mark.parametrize("num_envs", [2, FEW_CARTS, FEW_CARTS + 1])
+@pytest.mark.parametrize("change", ["infinite angle", "zero mass", "zero length"])
+def test_states_and_constants_that_overflow_step_as_gymnasiums_do(num_envs, change):
+    # inf and NaN where Gymnasium's arrays give them, not math.cos's or x / 0's errors
+    gymnasiums = CartPoleVectorEnv(num_envs=num_envs)
+    compiled = CompiledCartPoleVectorEnv(num_envs=num_envs)
+    for env in (gymnasiums, compiled):
+        env.reset(seed=3)
+        if change == "infinite angle":
+            env.state[2, 0] = np.inf
+        else:
+            setattr(env, "total_mass" if change == "zero mass" else "length", 0.0)
+    pushes = np.arange(num_envs) % 2
+    with np.errstate(all="ignore"):
+        for step in range(3):  # then the ended carts reset
+            expected, stepped = gymnasiums.step(pushes), compiled.step(pushes)
+            for x, y in zip(stepped[:4], expected[:4], strict=True):
+                np.testing.assert_array_equal(x, y, strict=True)
+            np.testing.assert_array_equal(compiled.state, gymnasiums.state)
+            if step == 0:
+                assert not np.isfinite(compiled.state).all()  # the case did reach inf or NaN
+
+
+def test_a_few_carts_step_without_importing_numba():
+    # the zoo's 8-env CartPole PPO: importing Numba would cost more than it saves
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\n"
+        "from gradlogpi.rollouts.vector import make_vector_env\n"
+        "envs = make_vector_env('CartPole-v1', 8, 'vector_entry_point', autoreset=True)\n"
+        "envs.reset(seed=0)\n"
+        "for _ in range(600): envs.step(np.ones(8, dtype=np.int64))\n"
+        "print(type(envs).__name__, 'numba' in sys.modules)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.split() == ["CompiledCartPoleVectorEnv", "False"]
 
 
 def test_the_compiled_kernel_refuses_actions_that_are_not_0_or_1_too():

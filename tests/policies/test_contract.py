@@ -94,6 +94,11 @@ def test_a_minibatch_plan_is_each_epochs_permutation_split_as_array_split_splits
             assert (plan.indices[epoch, row, part.size :] == -1).all()
 
 
+def test_a_minibatch_plan_of_no_epochs_is_empty():
+    assert minibatch_plan(10, 0, 3, np.random.default_rng(0)).indices.shape == (0, 3, 4)
+    assert minibatch_plan(10, 0, 1, np.random.default_rng(0)).indices.shape == (0, 1, 10)
+
+
 class HalfBuilt:
     """Has every `ValueFunction` member once built; asks the protocol before that."""
 
@@ -114,6 +119,24 @@ def test_a_protocol_answers_per_object_and_remembers_only_a_yes():
     assert not isinstance(object(), ValueFunction)
     assert isinstance(LinearValue(RawState(2)), ValueFunction)
     assert not isinstance(LinearValue(RawState(2)), Policy)
+
+
+def test_wrappers_that_forward_lookups_are_asked_every_time():
+    # ObservationNormalizedPolicy and GreedyPolicy answer lookups from the policy they wrap:
+    # a yes for one wrapped policy says nothing about the next (the review's example)
+    from gradlogpi.features.normalization import ObservationNormalizer
+    from gradlogpi.policies import GaussianPolicy
+    from gradlogpi.policies.greedy import GreedyPolicy
+    from gradlogpi.policies.normalized import ObservationNormalizedPolicy
+
+    normalizer = ObservationNormalizer((3,))
+    discrete = ObservationNormalizedPolicy(MatrixSoftmaxPolicy(RawState(3), 2), normalizer)
+    gaussian = ObservationNormalizedPolicy(LinearGaussianPolicy(RawState(3), 2), normalizer)
+    for _ in range(2):  # in either order, again after both were asked
+        assert isinstance(discrete, DiscretePolicy) and not isinstance(gaussian, DiscretePolicy)
+        assert isinstance(gaussian, GaussianPolicy) and not isinstance(discrete, GaussianPolicy)
+    greedy = GreedyPolicy(gaussian)
+    assert greedy.sample_from_noise(np.zeros((1, 3)), None).shape == (1, 2)  # its mean
 
 
 def test_the_protocols_members_are_their_own():

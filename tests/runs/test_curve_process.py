@@ -51,12 +51,61 @@ def test_a_curve_the_second_process_did_not_draw_is_drawn_here(tmp_path, monkeyp
     assert (tmp_path / "curve.png").read_bytes() == (here / "curve.png").read_bytes()
 
 
-def test_a_second_process_given_no_work_ends_with_the_run(tmp_path):
+def test_a_second_process_given_no_work_ends_with_the_run():
     with CurveProcess(start=True) as curve:
         child = curve.child
         assert child is not None and child.poll() is None
-    assert child.poll() is not None  # ended, drawing nothing
-    assert list(tmp_path.iterdir()) == []
+    assert child.returncode is not None  # reaped: no zombie
+    assert child.stdin.closed and child.stdout.closed
+
+
+def test_returns_larger_than_a_pipe_are_handed_over_whole(tmp_path):
+    many = np.random.default_rng(1).normal(size=(4, 20_000))  # 640 kB: ten pipe buffers
+    aside = tmp_path / "aside"
+    aside.mkdir()
+    with CurveProcess(start=True) as curve:
+        assert curve.ready(timeout=60)
+        curve.hand_over(aside, many, "t", "ppo (4 runs)", 3)
+        assert curve.finish()
+    draw_curve(tmp_path, many, "t", "ppo (4 runs)", 3)
+    assert (aside / "curve.png").read_bytes() == (tmp_path / "curve.png").read_bytes()
+
+
+def test_a_module_in_the_working_directory_does_not_shadow_the_childs(tmp_path, monkeypatch):
+    (tmp_path / "matplotlib.py").write_text(
+        "import pathlib\npathlib.Path(__file__).with_name('ran').touch()\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    with CurveProcess(start=True) as curve:
+        assert curve.ready(timeout=60)
+        curve.hand_over(tmp_path, RETURNS, "t", "l", 0)
+        assert curve.finish()
+    assert not (tmp_path / "ran").exists()
+
+
+CAUGHT_WRITING = """
+import signal, sys, time
+from gradlogpi.runs import curve_process
+from gradlogpi.runs.files import atomic_open
+signal.signal(signal.SIGTERM, curve_process._terminated)
+print("ready", flush=True)
+run_dir = sys.argv[1]
+with atomic_open(run_dir + "/curve.png", "wb") as handle:
+    handle.write(b"half")
+    print("writing", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_a_child_given_up_on_while_writing_leaves_no_temporary_file(tmp_path, monkeypatch):
+    command = (sys.executable, "-c", CAUGHT_WRITING, str(tmp_path))
+    monkeypatch.setattr(CurveProcess, "command", command)
+    monkeypatch.setattr(curve_process, "PATIENCE", 2.0)
+    with CurveProcess(start=True) as curve:
+        assert curve.ready(timeout=30)
+        curve.hand_over(tmp_path, RETURNS, "t", "l", 0)
+        assert not curve.finish()  # past its patience: SIGTERM, then drawn here
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["curve.png", "curve.svg"]
 
 
 def test_a_run_that_ends_before_the_process_is_ready_draws_its_own_curve(tmp_path, monkeypatch):
@@ -122,3 +171,31 @@ def test_the_curve_process_is_not_wanted_when_switched_off_or_matplotlib_is_here
     monkeypatch.delenv("GRADLOGPI_CURVE_PROCESS")
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", object())
     assert not curve_process.wanted()
+
+
+def test_a_resumed_run_draws_its_curve_aside_too(tmp_path, monkeypatch):
+    monkeypatch.setattr(train, "wanted_curve_process", lambda: True)
+    hand_over, finish, finished = CurveProcess.hand_over, CurveProcess.finish, []
+
+    def hand_over_when_ready(self, *args):
+        assert self.child is None or self.ready(timeout=60)
+        hand_over(self, *args)
+
+    monkeypatch.setattr(CurveProcess, "hand_over", hand_over_when_ready)
+    monkeypatch.setattr(CurveProcess, "finish", lambda self: finished.append(finish(self)))
+    overrides = {"hyperparameters.n_episodes": 30, "checkpoint_every": 10, "evaluation_episodes": 1}
+    config = load_config("configs/short_corridor.toml", {"runs": 1, **overrides})
+
+    def interrupt(end):
+        if end.episode == 14:  # after the checkpoint at episode 10
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train.train(config, tmp_path / "resumed", callback=interrupt, curve_process=True)
+    assert finished == [] and not (tmp_path / "resumed" / "curve.png").exists()
+    resumed = train.resume(tmp_path / "resumed", curve_process=True)
+    whole = train.train(config, tmp_path / "whole")
+    assert finished == [True, False]  # the resumed run's child drew it; the API's did not
+    np.testing.assert_array_equal(resumed.result.returns, whole.result.returns)
+    png = [(run / "curve.png").read_bytes() for run in (resumed.run_dir, whole.run_dir)]
+    assert png[0] == png[1]

@@ -25,6 +25,7 @@ inside (a NumPy array, a PyTorch network).
 from __future__ import annotations
 
 import copy
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol, TypeVar, _ProtocolMeta, runtime_checkable
 
@@ -54,24 +55,38 @@ class RememberedProtocol(_ProtocolMeta):
     """The metaclass of the contract's protocols: an `isinstance` that found every member
     is remembered for the object's class. Python 3.11 looks up each member of a runtime
     protocol on every check (≈ 20 µs for `NetworkPolicy`), and the training loops ask
-    several times an update; a class has the members its instances have, so the answer
-    holds for every instance of it (even one still being built). A "no" is not
-    remembered: an object asked about while it is being built may not have all its
-    attributes yet."""
+    several times an update.
+
+    Only a class whose attributes are looked up the ordinary way is remembered: what an
+    instance has then comes from the class and from its own `__init__`, alike for every
+    instance once built. A class that answers lookups itself (`__getattr__`, as the
+    wrappers `GreedyPolicy` and `ObservationNormalizedPolicy` forward to the policy they
+    wrap) is asked every time, and so is every "no" (an object asked while it is still
+    being built may not have all its attributes yet). Classes are held weakly."""
 
     def __instancecheck__(cls, instance: object) -> bool:
-        key = (cls, type(instance))
-        if key in _SATISFIED:
+        kind = type(instance)
+        remembered = _SATISFIED.get(kind)
+        if remembered is not None and cls in remembered:
             return True
         answer = super().__instancecheck__(instance)
-        if answer:
-            _SATISFIED.add(key)
+        if answer and _ordinary_lookup(kind):
+            _SATISFIED.setdefault(kind, set()).add(cls)
         return answer
 
 
-_SATISFIED: set[tuple[type, type]] = set()
-"""(protocol, class) pairs found to satisfy it. Not an attribute of the metaclass: Python
-3.11 would read the metaclass's annotations as the protocols' members."""
+def _ordinary_lookup(kind: type) -> bool:
+    """Whether `kind`'s instances find their attributes only in the class and their own
+    `__dict__` (no `__getattr__`, no custom `__getattribute__`)."""
+    return (
+        getattr(kind, "__getattr__", None) is None
+        and kind.__getattribute__ is object.__getattribute__  # type: ignore[comparison-overlap]
+    )
+
+
+_SATISFIED: weakref.WeakKeyDictionary[type, set[type]] = weakref.WeakKeyDictionary()
+"""Per class, the protocols it was found to satisfy. Not an attribute of the metaclass:
+Python 3.11 would read the metaclass's annotations as the protocols' members."""
 
 
 @runtime_checkable
@@ -257,7 +272,8 @@ def minibatch_plan(
     """E epochs of B minibatches: each epoch a fresh permutation of the samples split as
     `np.array_split` splits it, padded with -1 to one size."""
     # one permutation per epoch, drawn in order
-    permutations = np.stack([shuffle.permutation(n_samples) for _ in range(epochs)])
+    drawn = [shuffle.permutation(n_samples) for _ in range(epochs)]
+    permutations = np.array(drawn, dtype=np.int64).reshape(epochs, n_samples)
     if minibatches == 1:
         return Minibatches(permutations[:, None, :])
     size = -(-n_samples // minibatches)

@@ -342,7 +342,10 @@ class MirroredSoftmax(NumpyMirror):
 
     def batch_actor(self) -> Actor:
         """`sample_from_noise` for the sub-envs' observations [N, ...], with the mirror's
-        layers and checks taken once per update: the same operations, the same actions."""
+        layers and checks taken once per update: the same operations, the same actions.
+        A subclass whose logits are not the mirror's acts through its own `logits`."""
+        if type(self).logits is not MirroredSoftmax.logits:
+            return Actor(lambda obs, noise: np.argmax(self.logits(obs) + noise, axis=-1))
         *hidden, (weight, bias) = self._layers
         body = numpy_mlp_function(hidden, self.activation)
         shape = self.observation_shape

@@ -16,10 +16,13 @@ leaves no half-written image. GRADLOGPI_CURVE_PROCESS=off draws in this process 
 on a machine with one core the run does so by itself.
 
 The protocol: the child writes one line to its stdout once matplotlib is imported (it is
-ready); over its stdin it reads one JSON line (run directory, title, label, seed, the
-returns' shape), then the returns as float64 bytes. It exits 0 once both files are
-written; an empty stdin (the run failed, was interrupted, or drew its own curve) ends it
-without drawing.
+ready); it reads its stdin to the end on a thread while it rehearses, so the run's write
+never waits: one JSON line (run directory, title, label, seed, the returns' shape), then
+the returns as float64 bytes. It exits 0 once both files are written; an empty stdin (the
+run failed, was interrupted, or drew its own curve) ends it without drawing. A child given
+up on while it draws gets SIGTERM first, which unwinds its atomic writes (no temporary file
+is left), and SIGKILL after `STOPPING` seconds. It starts with `python -P`, so a module in
+the working directory cannot shadow matplotlib.
 """
 
 from __future__ import annotations
@@ -28,8 +31,10 @@ import contextlib
 import json
 import os
 import select
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import IO, Any
 
@@ -37,6 +42,8 @@ import numpy as np
 
 PATIENCE = 60.0
 """Seconds the run waits for the drawing once handed over, before drawing it itself."""
+STOPPING = 2.0
+"""Seconds a child given up on has after SIGTERM to remove a half-written file."""
 
 
 def draw_curve(run_dir: Path, returns: np.ndarray, title: str, label: str, seed: int) -> None:
@@ -68,11 +75,14 @@ class CurveProcess:
     """The child that draws one run's curve (see the module); `draw` hands it the work and
     draws here if it cannot. Use as a context manager: leaving it stops an unused child."""
 
-    command: tuple[str, ...] = (sys.executable, "-m", "gradlogpi.runs.curve_process")
+    # -P: not the working directory first on sys.path (a matplotlib.py there would run)
+    command: tuple[str, ...] = (sys.executable, "-P", "-m", "gradlogpi.runs.curve_process")
 
     def __init__(self, start: bool) -> None:
         self.child: subprocess.Popen[bytes] | None = None
         self.work: tuple[Path, np.ndarray, str, str, int] | None = None
+        self.handed = False
+        """Whether the child was given the curve (it may be writing its files)."""
         if start:
             with contextlib.suppress(OSError):
                 self.child = subprocess.Popen(
@@ -93,8 +103,13 @@ class CurveProcess:
         child, self.child = self.child, None
         if child is None:
             return
+        if child.poll() is None and self.handed:
+            # it may be writing a file: SIGTERM lets it remove its temporary file
+            child.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(timeout=STOPPING)
         if child.poll() is None:
-            child.kill()  # unused, still importing, or given up on: nothing to wait for
+            child.kill()  # unused, still importing, or past stopping: nothing to wait for
         child.wait()
         for pipe in (child.stdin, child.stdout):
             if pipe is not None:
@@ -133,6 +148,7 @@ class CurveProcess:
         try:
             self.child.stdin.write(json.dumps(header).encode() + b"\n" + values.tobytes())
             self.child.stdin.close()
+            self.handed = True
         except OSError:  # the child died (a broken pipe): draw here
             self.stop()
 
@@ -166,29 +182,38 @@ def rehearse() -> None:
     plt.close(figure)
 
 
-def serve(stream: IO[bytes], signal: IO[bytes]) -> int:
-    """The child's side: import matplotlib and say so on `signal`, rehearse, then read one
-    curve from `stream` and draw it."""
+def serve(stream: IO[bytes], announce: IO[bytes]) -> int:
+    """The child's side: import matplotlib and say so on `announce`, rehearse while
+    reading `stream` to its end, then draw the curve it holds."""
     import matplotlib.pyplot  # noqa: F401
 
     import gradlogpi.runs.plots  # noqa: F401
 
     with contextlib.suppress(OSError):  # a run that gave up on us closed the pipe
-        signal.write(b"ready\n")
-        signal.flush()
+        announce.write(b"ready\n")
+        announce.flush()
+    # read on a thread: the run's write (returns of any size) never waits for the rehearsal
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(stream.read()), daemon=True)
+    reader.start()
     rehearse()
-    line = stream.readline()
+    reader.join()
+    line, _, data = received[0].partition(b"\n")
     if not line:
         return 0  # the run ended without a curve to draw
     header: dict[str, Any] = json.loads(line)
     shape = tuple(int(n) for n in header["shape"])
-    data = stream.read(int(np.prod(shape, dtype=np.int64)) * 8)
     returns = np.frombuffer(data, dtype=np.float64).reshape(shape)
     draw_curve(Path(header["run_dir"]), returns, header["title"], header["label"], header["seed"])
     return 0
 
 
+def _terminated(signal_number: int, frame: object) -> None:
+    raise SystemExit(128 + signal_number)  # unwinds: an atomic write removes its temporary
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _terminated)
     code = serve(sys.stdin.buffer, sys.stdout.buffer)
     # the files are written and renamed into place; skipping the interpreter's teardown
     # (matplotlib's and NumPy's modules, a tenth of a second) shortens the run's wait
