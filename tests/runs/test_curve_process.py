@@ -134,6 +134,20 @@ def test_one_that_outlasts_its_patience_is_ended_and_the_curve_drawn_here(tmp_pa
     assert (tmp_path / "curve.png").exists() and (tmp_path / "curve.svg").exists()
 
 
+def children_catch_up(monkeypatch):
+    """A run of 30 short episodes ends before matplotlib is imported: hand the curve over
+    once the child is ready. Returns the list `finish` appends its answers to."""
+    hand_over, finish, finished = CurveProcess.hand_over, CurveProcess.finish, []
+
+    def hand_over_when_ready(self, *args):
+        assert self.child is None or self.ready(timeout=60)
+        hand_over(self, *args)
+
+    monkeypatch.setattr(CurveProcess, "hand_over", hand_over_when_ready)
+    monkeypatch.setattr(CurveProcess, "finish", lambda self: finished.append(finish(self)))
+    return finished
+
+
 def test_train_with_the_curve_process_writes_the_same_curve(tmp_path, monkeypatch):
     monkeypatch.setattr(curve_process, "wanted", lambda: True)
     monkeypatch.setattr(train, "wanted_curve_process", lambda: True)
@@ -145,15 +159,7 @@ def test_train_with_the_curve_process_writes_the_same_curve(tmp_path, monkeypatc
         return original(*args, **kwargs)
 
     monkeypatch.setattr(subprocess, "Popen", popen)
-    # a run of 30 short episodes ends before matplotlib is imported: let the child catch up
-    hand_over, finish, finished = CurveProcess.hand_over, CurveProcess.finish, []
-
-    def hand_over_when_ready(self, *args):
-        assert self.child is None or self.ready(timeout=60)
-        hand_over(self, *args)
-
-    monkeypatch.setattr(CurveProcess, "hand_over", hand_over_when_ready)
-    monkeypatch.setattr(CurveProcess, "finish", lambda self: finished.append(finish(self)))
+    finished = children_catch_up(monkeypatch)
     overrides = {"runs": 2, "hyperparameters.n_episodes": 30, "evaluation_episodes": 1}
     config = load_config("configs/short_corridor.toml", overrides)
     aside = train.train(config, tmp_path / "aside", curve_process=True)
@@ -175,14 +181,7 @@ def test_the_curve_process_is_not_wanted_when_switched_off_or_matplotlib_is_here
 
 def test_a_resumed_run_draws_its_curve_aside_too(tmp_path, monkeypatch):
     monkeypatch.setattr(train, "wanted_curve_process", lambda: True)
-    hand_over, finish, finished = CurveProcess.hand_over, CurveProcess.finish, []
-
-    def hand_over_when_ready(self, *args):
-        assert self.child is None or self.ready(timeout=60)
-        hand_over(self, *args)
-
-    monkeypatch.setattr(CurveProcess, "hand_over", hand_over_when_ready)
-    monkeypatch.setattr(CurveProcess, "finish", lambda self: finished.append(finish(self)))
+    finished = children_catch_up(monkeypatch)
     overrides = {"hyperparameters.n_episodes": 30, "checkpoint_every": 10, "evaluation_episodes": 1}
     config = load_config("configs/short_corridor.toml", {"runs": 1, **overrides})
 
