@@ -72,8 +72,9 @@ def wanted() -> bool:
 
 
 class CurveProcess:
-    """The child that draws one run's curve (see the module); `draw` hands it the work and
-    draws here if it cannot. Use as a context manager: leaving it stops an unused child."""
+    """The child that draws one run's curve (see the module): `hand_over` gives it the
+    returns once training ends, `finish` waits for its files and draws them here if it
+    did not. Use as a context manager: leaving it stops a child still there."""
 
     # -P: not the working directory first on sys.path (a matplotlib.py there would run)
     command: tuple[str, ...] = (sys.executable, "-P", "-m", "gradlogpi.runs.curve_process")
