@@ -47,3 +47,22 @@ def assert_ppo_trains_on_images_and_resumes_exactly(models):
     np.testing.assert_array_equal(resumed.parameters, whole.parameters)
     np.testing.assert_array_equal(resumed.value_parameters, whole.value_parameters)
     np.testing.assert_array_equal(resumed.returns, whole.returns)
+
+
+def assert_same_as_the_built_in(pair, built_in_pair, rng, score_rtol):
+    """A (policy, critic) on one's own network equal to the built-in MLP's `built_in_pair`
+    gives its log-probabilities, scores and values to rounding, and PPO on CartPole the
+    same episodes and parameters (acting through the network, not a NumPy copy)."""
+    (policy, value), (built_in, built_in_value) = pair, built_in_pair
+    obs, a = rng.normal(size=(2, 5, 4)), rng.integers(2, size=(2, 5))
+    np.testing.assert_allclose(policy.log_prob(obs, a), built_in.log_prob(obs, a), rtol=1e-12)
+    np.testing.assert_allclose(policy.score(obs, a), built_in.score(obs, a), rtol=score_rtol)
+    np.testing.assert_allclose(value.value(obs), built_in_value.value(obs), rtol=1e-12)
+    config = PPOConfig(n_updates=3, num_envs=2, steps_per_env=32, epochs=2, minibatches=2)
+    expected = ppo("CartPole-v1", built_in, config, value=built_in_value, seed=5)
+    result = ppo("CartPole-v1", policy, config, value=value, seed=5)
+    np.testing.assert_array_equal(result.lengths, expected.lengths)
+    np.testing.assert_allclose(result.parameters, expected.parameters, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        result.value_parameters, expected.value_parameters, rtol=1e-9, atol=1e-12
+    )

@@ -22,6 +22,7 @@ from gradlogpi.policies.networks import GSDE, MLP, GaussianHead  # noqa: E402
 from tests.policies.own_networks import (  # noqa: E402
     assert_logits_take_any_leading_axes,
     assert_ppo_trains_on_images_and_resumes_exactly,
+    assert_same_as_the_built_in,
 )
 
 
@@ -61,18 +62,7 @@ def test_a_function_equal_to_the_built_in_mlp_gives_its_log_probs_scores_and_ppo
         mlp_apply, as_layers(built_in_value.parameters), (4,), lr=3e-3, dtype="float64"
     )
     np.testing.assert_array_equal(policy.get_flat(), built_in.get_flat())
-    obs, a = rng.normal(size=(2, 5, 4)), rng.integers(2, size=(2, 5))
-    np.testing.assert_allclose(policy.log_prob(obs, a), built_in.log_prob(obs, a), rtol=1e-12)
-    np.testing.assert_allclose(policy.score(obs, a), built_in.score(obs, a), rtol=1e-10)
-    np.testing.assert_allclose(value.value(obs), built_in_value.value(obs), rtol=1e-12)
-    config = PPOConfig(n_updates=3, num_envs=2, steps_per_env=32, epochs=2, minibatches=2)
-    expected = ppo("CartPole-v1", built_in, config, value=built_in_value, seed=5)
-    result = ppo("CartPole-v1", policy, config, value=value, seed=5)
-    np.testing.assert_array_equal(result.lengths, expected.lengths)
-    np.testing.assert_allclose(result.parameters, expected.parameters, rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(
-        result.value_parameters, expected.value_parameters, rtol=1e-9, atol=1e-12
-    )
+    assert_same_as_the_built_in((policy, value), (built_in, built_in_value), rng, 1e-10)
 
 
 def test_the_score_of_a_convolution_agrees_with_finite_differences(rng):

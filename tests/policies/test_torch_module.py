@@ -22,6 +22,7 @@ from gradlogpi.policies.torch_policies import (  # noqa: E402
 from tests.policies.own_networks import (  # noqa: E402
     assert_logits_take_any_leading_axes,
     assert_ppo_trains_on_images_and_resumes_exactly,
+    assert_same_as_the_built_in,
 )
 
 pytestmark = pytest.mark.torch
@@ -44,19 +45,7 @@ def test_a_module_equal_to_the_built_in_mlp_gives_its_log_probs_scores_and_ppo_u
     built_in_value = NeuralValue(4, (16,), seed=4, lr=3e-3)
     wrapped = TorchModuleSoftmaxPolicy(copy.deepcopy(built_in.network), 4, 2, lr=3e-3)
     wrapped_value = TorchModuleValue(copy.deepcopy(built_in_value.network), (4,), lr=3e-3)
-    obs, a = rng.normal(size=(2, 5, 4)), rng.integers(2, size=(2, 5))
-    np.testing.assert_allclose(wrapped.log_prob(obs, a), built_in.log_prob(obs, a), rtol=1e-12)
-    np.testing.assert_allclose(wrapped.score(obs, a), built_in.score(obs, a), rtol=1e-12)
-    np.testing.assert_allclose(wrapped_value.value(obs), built_in_value.value(obs), rtol=1e-12)
-    config = PPOConfig(n_updates=3, num_envs=2, steps_per_env=32, epochs=2, minibatches=2)
-    expected = ppo("CartPole-v1", built_in, config, value=built_in_value, seed=5)
-    result = ppo("CartPole-v1", wrapped, config, value=wrapped_value, seed=5)
-    # the same episodes (acting through the module, not a NumPy copy, gives the same actions)
-    np.testing.assert_array_equal(result.lengths, expected.lengths)
-    np.testing.assert_allclose(result.parameters, expected.parameters, rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(
-        result.value_parameters, expected.value_parameters, rtol=1e-9, atol=1e-12
-    )
+    assert_same_as_the_built_in((wrapped, wrapped_value), (built_in, built_in_value), rng, 1e-12)
 
 
 def test_the_score_of_a_convolutional_module_agrees_with_finite_differences(rng):
