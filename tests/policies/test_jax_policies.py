@@ -159,6 +159,26 @@ def test_both_backends_fit_the_critic_alike(rng, clip_range):
     np.testing.assert_allclose(torch_order(jax_critic), torch_critic.get_flat(), atol=1e-9)
 
 
+@pytest.mark.parametrize("gsde", [False, True])
+def test_every_matrix_product_of_the_networks_asks_for_full_precision(gsde):
+    """On a GPU, JAX's default precision multiplies float32 matrices in TF32, which took
+    the test below outside its tolerance on an H200; each product must ask for HIGHEST."""
+    import jax
+    import jax.numpy as jnp
+
+    from gradlogpi.policies.jax_policies import Network, gaussian_moments
+
+    network = Network("gaussian", "tanh", gsde=gsde)
+    parameters = (jnp.ones((3, 8)), jnp.ones(8), jnp.ones((8, 2)), jnp.ones(2))
+    parameters += (jnp.zeros((8, 2)) if gsde else jnp.zeros(2),)
+    program = jax.make_jaxpr(lambda p, x: gaussian_moments(network, p, x, training=True))
+    equations = program(parameters, jnp.ones((5, 3))).jaxpr.eqns
+    products = [e for e in equations if e.primitive.name == "dot_general"]
+    assert len(products) == (3 if gsde else 2)
+    for product in products:
+        assert product.params["precision"] == (jax.lax.Precision.HIGHEST,) * 2
+
+
 def test_float32_training_stays_close_to_float64(rng):
     """Training in float32 (the default) follows the float64 steps to float32 precision."""
     single = JaxSoftmaxPolicy(4, 2, MLP((16,)), seed=1, lr=1e-3)

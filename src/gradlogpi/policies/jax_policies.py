@@ -129,6 +129,14 @@ Parameters = tuple[Any, ...]
 """(W0, b0, W1, b1, ..., [η]): the flat order of θ, W as [in, out]."""
 
 
+def dense(x: Any, weights: Any) -> Any:
+    """x [..., in] @ W [in, out] in the arrays' own precision: on a GPU, JAX's default
+    multiplies float32 matrices in TF32 (a 10-bit mantissa), which took float32 training
+    outside float32's distance from float64 on an H200 (and PyTorch, SB3's backend, does not
+    use TF32 for matrix products unless asked). On a CPU the same numbers as `x @ W`."""
+    return jnp.matmul(x, weights, precision=jax.lax.Precision.HIGHEST)
+
+
 def network_output(network: Network, parameters: Parameters, x: Any) -> Any:
     """The MLP (or the user's function) on x [..., k] -> [..., out] (η, if any, is not
     part of it)."""
@@ -136,14 +144,14 @@ def network_output(network: Network, parameters: Parameters, x: Any) -> Any:
         return network.function(parameters, x)
     n_layers = len(parameters) // 2
     features = network_features(network, parameters, x)
-    return features @ parameters[2 * n_layers - 2] + parameters[2 * n_layers - 1]
+    return dense(features, parameters[2 * n_layers - 2]) + parameters[2 * n_layers - 1]
 
 
 def network_features(network: Network, parameters: Parameters, x: Any) -> Any:
     """The last hidden layer's output on x [..., k] -> [..., L] (x itself without one)."""
     squash = jnp.tanh if network.activation == "tanh" else jax.nn.relu
     for i in range(len(parameters) // 2 - 1):
-        x = squash(x @ parameters[2 * i] + parameters[2 * i + 1])
+        x = squash(dense(x, parameters[2 * i]) + parameters[2 * i + 1])
     return x
 
 
@@ -158,10 +166,10 @@ def gaussian_moments(
         return mean, jnp.broadcast_to(log_std, mean.shape)
     n_layers = len(parameters) // 2
     features = network_features(network, parameters, observations)
-    mean = features @ parameters[2 * n_layers - 2] + parameters[2 * n_layers - 1]
+    mean = dense(features, parameters[2 * n_layers - 2]) + parameters[2 * n_layers - 1]
     if training and not network.learn_features:
         features = jax.lax.stop_gradient(features)
-    variance = features**2 @ jnp.exp(2.0 * log_std) + GSDE_VARIANCE_FLOOR
+    variance = dense(features**2, jnp.exp(2.0 * log_std)) + GSDE_VARIANCE_FLOOR
     return mean, 0.5 * jnp.log(variance)
 
 
